@@ -1,0 +1,24 @@
+# The two set-up commands: `make demo` and `make test`. Both create .venv on
+# first use (torch first, from its pinned CPU/CUDA wheel, then the rest) and
+# reuse it afterwards.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test clean
+
+$(INSTALLED): requirements.txt constraints.txt
+	python3 -m venv $(VENV)
+	# torch first: a bare `torch` requirement elsewhere would pull a multi-GB build.
+	$(PYTHON) -m pip install --quiet torch==2.13.0
+	$(PYTHON) -m pip install --quiet -r requirements.txt -c constraints.txt
+	touch $@
+
+demo: $(INSTALLED)
+	$(PYTHON) -m stages.offline demo
+
+test: $(INSTALLED)
+	$(PYTHON) -m pytest
+
+clean:
+	rm -rf demo .trainer .pytest_cache

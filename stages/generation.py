@@ -1,0 +1,88 @@
+"""Generate summaries of the test dialogues in length-sorted batches, and score them.
+
+Shared by `baseline` (base model) and `evaluate` (base model + adapter), so
+both are generated and scored the same way.
+"""
+
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from stages.data import Row, write_jsonl
+from stages.outputs import write_json
+from stages.params import Params
+from stages.prompt import build_prompt
+from stages.rouge import ROUGE_TYPES, score_corpus
+
+
+@torch.inference_mode()
+def generate_summaries(
+    model,
+    tokenizer,
+    prompts: list[str],
+    *,
+    max_source_tokens: int,
+    max_new_tokens: int,
+    num_beams: int,
+    batch_size: int,
+    desc: str = "generating",
+) -> list[str]:
+    """Summarise each prompt, returning the summaries in the prompts' order.
+
+    Prompts are tokenised once, sorted longest first so each batch pads to
+    similar lengths (and an out-of-memory shows up on the first batch), and
+    decoded greedily unless num_beams > 1.
+    """
+    encoded = tokenizer(prompts, max_length=max_source_tokens, truncation=True)["input_ids"]
+    order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
+    device = next(model.parameters()).device
+    summaries: list[str] = [""] * len(prompts)
+    with tqdm(total=len(prompts), desc=desc, unit="dialogue") as progress:
+        for start in range(0, len(order), batch_size):
+            indices = order[start : start + batch_size]
+            batch = tokenizer.pad({"input_ids": [encoded[i] for i in indices]}, return_tensors="pt").to(device)
+            output = model.generate(
+                **batch,
+                max_new_tokens=max_new_tokens,
+                num_beams=num_beams,
+                do_sample=False,
+            )
+            for i, text in zip(indices, tokenizer.batch_decode(output, skip_special_tokens=True)):
+                summaries[i] = text.strip()
+            progress.update(len(indices))
+    return summaries
+
+
+def summarise_and_score(model, tokenizer, params: Params, test_rows: list[Row], out_dir: Path, desc: str) -> dict:
+    """Generate a summary per test dialogue, score it, write predictions.jsonl and metrics.json.
+
+    Returns the metrics written.
+    """
+    prompts = [build_prompt(params.prompt.template, row["dialogue"]) for row in test_rows]
+    predictions = generate_summaries(
+        model,
+        tokenizer,
+        prompts,
+        max_source_tokens=params.prompt.max_source_tokens,
+        max_new_tokens=params.generate.max_new_tokens,
+        num_beams=params.generate.num_beams,
+        batch_size=params.generate.batch_size,
+        desc=desc,
+    )
+    references = [row["references"] for row in test_rows]
+    metrics, per_dialogue = score_corpus(predictions, references)
+    write_jsonl(
+        out_dir / "predictions.jsonl",
+        [
+            {
+                "id": row["id"],
+                "prediction": prediction,
+                "references": row["references"],
+                "rouge": {name: round(scores["mean"][name], 4) for name in ROUGE_TYPES},
+            }
+            for row, prediction, scores in zip(test_rows, predictions, per_dialogue)
+        ],
+    )
+    write_json(out_dir / "metrics.json", metrics)
+    return metrics

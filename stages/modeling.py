@@ -1,0 +1,93 @@
+"""Load the tokenizer, the base model and a LoRA adapter; choose device and dtype.
+
+Weights load from safetensors only and remote code is never trusted. A local
+directory or a hub id that cannot be loaded is one UserError that says what to
+do.
+"""
+
+from pathlib import Path
+
+import torch
+
+from stages.errors import UserError
+from stages.hub import offline_unless_reachable
+
+
+def pick_device() -> torch.device:
+    """The first CUDA GPU if there is one, else the CPU."""
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def pick_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on GPUs that support it, fp32 otherwise (T5 overflows in fp16)."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def _check_source(name: str) -> None:
+    path = Path(name)
+    if path.is_dir():
+        if not any(path.glob("*.safetensors")):
+            raise UserError(
+                f"model directory {name} holds no .safetensors weights: save the model with "
+                "save_pretrained() (safetensors is the default), or build the tiny one with "
+                f"`python -m stages.tiny_model {name}`"
+            )
+    elif path.exists() or name.startswith((".", "/")) or name.count("/") > 1:
+        raise UserError(
+            f"model.name {name!r} is not a directory: point it at a model directory or a hub id "
+            "such as google/flan-t5-base"
+        )
+    else:
+        offline_unless_reachable()
+
+
+def _hub_error(what: str, name: str, revision: str | None, error: Exception) -> UserError:
+    return UserError(
+        f"could not load {what} {name!r} (revision {revision}): {type(error).__name__}: {error}. "
+        "If it is a hub id, check the name and your network (or HF_TOKEN for a private model); "
+        "to run offline, set model.name to a local directory, e.g. one made by "
+        "`python -m stages.tiny_model DIR` (see `make demo`)"
+    )
+
+
+def load_tokenizer(name: str, revision: str | None):
+    """The tokenizer of model `name` (a local directory or a hub id)."""
+    from transformers import AutoTokenizer
+
+    _check_source(name)
+    try:
+        return AutoTokenizer.from_pretrained(name, revision=revision, trust_remote_code=False)
+    except (OSError, ValueError) as error:
+        raise _hub_error("the tokenizer of", name, revision, error) from None
+
+
+def load_base_model(name: str, revision: str | None, dtype: torch.dtype, device: torch.device):
+    """The seq2seq base model `name` in `dtype` on `device`, in eval mode."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    _check_source(name)
+    try:
+        model = AutoModelForSeq2SeqLM.from_pretrained(
+            name, revision=revision, dtype=dtype, use_safetensors=True, trust_remote_code=False
+        )
+    except (OSError, ValueError) as error:
+        raise _hub_error("model", name, revision, error) from None
+    return model.to(device).eval()
+
+
+def load_adapter(base_model, adapter_dir: Path):
+    """Wrap `base_model` with the LoRA adapter saved in `adapter_dir`, in eval mode."""
+    from peft import PeftModel
+
+    if not (adapter_dir / "adapter_config.json").exists():
+        raise UserError(f"no LoRA adapter in {adapter_dir}: run `dvc repro finetune` (or `dvc pull`) first")
+    try:
+        model = PeftModel.from_pretrained(base_model, adapter_dir, is_trainable=False)
+    except (RuntimeError, ValueError, KeyError) as error:
+        raise UserError(
+            f"the adapter in {adapter_dir} does not fit model {base_model.name_or_path!r}: {error}. "
+            "Retrain it (`dvc repro finetune`) or set model.name to the model it was trained on"
+        ) from None
+    return model.eval()

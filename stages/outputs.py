@@ -1,0 +1,58 @@
+"""Write stage outputs so that a killed or failed run leaves nothing that looks complete."""
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from stages.errors import UserError
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds.
+
+    Works for a file or a directory written at the yielded path. On error (or a
+    kill) the temporary is left behind under a dot-name, never at `path`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    _remove(temporary)
+    try:
+        yield temporary
+    except BaseException:
+        _remove(temporary)
+        raise
+    if temporary.is_dir():
+        # A directory cannot replace a non-empty one in one rename: move the old aside first.
+        old = path.with_name(f".{path.name}.old")
+        _remove(old)
+        if path.exists():
+            path.rename(old)
+        temporary.rename(path)
+        _remove(old)
+    else:
+        os.replace(temporary, path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def write_json(path: Path, value) -> None:
+    """Write `value` as indented JSON with a final newline, atomically."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def read_json(path: Path):
+    """Read a JSON file another stage wrote; a missing one says which stage makes it."""
+    if not path.exists():
+        raise UserError(f"{path} not found: run `dvc repro` to create it")
+    return json.loads(path.read_text(encoding="utf-8"))

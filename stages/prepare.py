@@ -1,0 +1,50 @@
+"""Stage `prepare`: load DialogSum, validate every row, write one file per split.
+
+    python -m stages.prepare
+
+Reads params `data`; writes data/prepared/{train,validation,test}.jsonl and
+reports/data_stats.json. The test split has one row per dialogue with all of
+its references.
+"""
+
+from pathlib import Path
+from statistics import fmean
+
+from stages.data import SPLITS, load_source, write_jsonl
+from stages.errors import run_main
+from stages.outputs import write_json
+from stages.params import load_params
+
+PREPARED_DIR = Path("data/prepared")
+STATS_FILE = Path("reports/data_stats.json")
+
+
+def main() -> None:
+    params = load_params()
+
+    splits = load_source(params.data.source, params.data.revision)
+
+    train_dialogues = {row["dialogue"] for row in splits["train"]}
+    stats = {
+        split: {
+            "dialogues": len(rows),
+            "mean_dialogue_words": round(fmean(len(row["dialogue"].split()) for row in rows), 2),
+        }
+        for split, rows in splits.items()
+    }
+    stats["test"]["references"] = sum(len(row["references"]) for row in splits["test"])
+    # Test dialogues seen in training would inflate the scores; count them, don't hide them.
+    stats["test"]["also_in_train"] = sum(row["dialogue"] in train_dialogues for row in splits["test"])
+
+    for split in SPLITS:
+        write_jsonl(PREPARED_DIR / f"{split}.jsonl", splits[split])
+    write_json(STATS_FILE, stats)
+    print(
+        "prepared "
+        + ", ".join(f"{split}: {stats[split]['dialogues']} dialogues" for split in SPLITS)
+        + f" ({stats['test']['references']} test references)"
+    )
+
+
+if __name__ == "__main__":
+    run_main(main)

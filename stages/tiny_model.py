@@ -1,0 +1,107 @@
+"""Write a tiny random T5 with flan-t5's architecture, for offline runs and tests.
+
+    python -m stages.tiny_model DIR
+
+Same design as google/flan-t5-base (gated-gelu feed-forward, relative
+attention, untied lm_head, pad=0 / eos=1 / unk=2, decoder starts with pad),
+scaled down to a few hundred thousand parameters, with a fixed-vocabulary
+WordPiece tokenizer: common words whole, anything else spelt out in
+characters, so every ASCII text round-trips (lower-cased). The same DIR
+contents come out on every run, in a few seconds.
+"""
+
+import argparse
+import string
+from pathlib import Path
+
+import torch
+
+from stages.errors import run_main
+from stages.outputs import atomic_path
+
+SPECIAL_TOKENS = ["<pad>", "</s>", "<unk>"]  # ids 0, 1, 2 as in T5
+WORDS = """
+#person1# #person2# #person3# the a an and or but to of in on at for with from by about as into
+is are was were be been will would can could should may might must do does did have has had not no yes
+i you he she it we they me him her us them my your his its our their this that these those there here
+what when where who why how which if then so than too very just also only more most some any all
+one two three four five ten first next last new old good bad big small long little right left
+please thank thanks hello hi sorry well okay ok oh let like want need know think see look get got go
+going come came take make made give tell told say said ask asked help try call buy pay find keep
+time day week month year today tomorrow yesterday morning night hour minute money price cost dollars
+room home house office school work job car bus train ticket food dinner lunch book card phone
+person1 person2 talks tells asks wants agrees suggests decides explains helps invites because
+""".split()
+CHARACTERS = list(string.ascii_lowercase + string.digits + string.punctuation)
+CONFIG = dict(
+    d_model=64,
+    d_kv=16,
+    d_ff=128,
+    num_layers=2,
+    num_decoder_layers=2,
+    num_heads=4,
+    feed_forward_proj="gated-gelu",
+    relative_attention_num_buckets=32,
+    relative_attention_max_distance=128,
+    dropout_rate=0.1,
+    tie_word_embeddings=False,
+    pad_token_id=0,
+    eos_token_id=1,
+    decoder_start_token_id=0,
+)
+SEED = 0
+
+
+def build_tokenizer():
+    """A T5-style fast tokenizer over a fixed vocabulary (no training, so no randomness)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    pieces = list(dict.fromkeys(SPECIAL_TOKENS + WORDS + CHARACTERS + [f"##{c}" for c in CHARACTERS]))
+    tokenizer = Tokenizer(models.WordPiece({piece: i for i, piece in enumerate(pieces)}, unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    # Split off punctuation so "time," is the word "time" and a ","; keeps the speaker tags whole.
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(r"#person\d#|[^\w#]", behavior="isolated")]
+    )
+    tokenizer.decoder = decoders.WordPiece()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=512
+    )
+
+
+def build_model(vocab_size: int):
+    """A randomly initialised T5ForConditionalGeneration with an untied lm_head."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(SEED)
+    model = T5ForConditionalGeneration(T5Config(vocab_size=vocab_size, **CONFIG))
+    # transformers 5 ties lm_head to the embeddings whatever the config says;
+    # flan-t5 checkpoints are untied, so untie it the same way here.
+    model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight) * CONFIG["d_model"] ** -0.5)
+    model.all_tied_weights_keys.pop("lm_head.weight", None)
+    return model
+
+
+def write_tiny_model(directory: Path) -> None:
+    """Write the tokenizer, config and safetensors weights to `directory`."""
+    tokenizer = build_tokenizer()
+    model = build_model(len(tokenizer))
+    with atomic_path(directory) as temporary:
+        tokenizer.save_pretrained(temporary)
+        model.save_pretrained(temporary)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path, help="where to write the model (replaced if it exists)")
+    args = parser.parse_args()
+    write_tiny_model(args.directory)
+    print(f"wrote a tiny T5 to {args.directory}")
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,95 @@
+import hashlib
+import time
+
+import pytest
+import torch
+
+from stages.errors import UserError
+from stages.finetune import tokenize
+from stages.generation import generate_summaries
+from stages.modeling import load_adapter, load_base_model, load_tokenizer
+from stages.params import load_params
+from stages.prompt import build_prompt
+from stages.tiny_model import write_tiny_model
+
+from conftest import REPO_ROOT
+
+CPU = torch.device("cpu")
+
+
+def _digest(directory):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+
+
+def test_tiny_model_is_deterministic_untied_and_flan_shaped(tiny_model_dir, tmp_path):
+    write_tiny_model(tmp_path / "again")
+    assert _digest(tmp_path / "again") == _digest(tiny_model_dir)
+    model = load_base_model(str(tiny_model_dir), None, torch.float32, CPU)
+    assert model.lm_head.weight.data_ptr() != model.shared.weight.data_ptr()
+    assert not torch.equal(model.lm_head.weight, model.shared.weight)
+    assert model.config.feed_forward_proj == "gated-gelu" and not model.config.scale_decoder_outputs
+    assert (model.config.pad_token_id, model.config.eos_token_id, model.config.decoder_start_token_id) == (0, 1, 0)
+
+
+def test_tiny_tokenizer_round_trips_dialogue_text(tiny_model_dir):
+    tokenizer = load_tokenizer(str(tiny_model_dir), None)
+    text = "#Person1#: Hello, Mr. Smith! The room costs $15.50 a night."
+    ids = tokenizer(text).input_ids
+    assert ids[-1] == tokenizer.eos_token_id and tokenizer.unk_token_id not in ids
+    assert tokenizer.decode(ids, skip_special_tokens=True) == text.lower()
+
+
+def test_training_inputs_use_the_inference_prompt(tiny_model_dir):
+    # The tutorial's bug: training on bare dialogues, then prompting at inference.
+    params = load_params(REPO_ROOT / "params.yaml")
+    tokenizer = load_tokenizer(str(tiny_model_dir), None)
+    row = {"id": "x", "dialogue": "#Person1#: Can I pay by card?\n#Person2#: Yes.", "summary": "Paying by card."}
+    (example,) = tokenize([row], tokenizer, params)
+    prompt = build_prompt(params.prompt.template, row["dialogue"])
+    assert prompt.startswith("Summarize the following conversation.") and row["dialogue"] in prompt
+    assert example["input_ids"] == tokenizer(prompt, max_length=512, truncation=True).input_ids
+    assert example["labels"] == tokenizer(text_target=row["summary"]).input_ids
+
+
+def test_batched_length_sorted_generation_matches_one_at_a_time(tiny_model_dir):
+    tokenizer = load_tokenizer(str(tiny_model_dir), None)
+    model = load_base_model(str(tiny_model_dir), None, torch.float32, CPU)
+    prompts = ["a short one", "a much longer prompt with many more words in it than the others", "middle sized prompt"]
+    settings = dict(max_source_tokens=64, max_new_tokens=8, num_beams=1)
+    one_by_one = [generate_summaries(model, tokenizer, [p], batch_size=1, **settings)[0] for p in prompts]
+    batched = generate_summaries(model, tokenizer, prompts, batch_size=3, **settings)
+    assert batched == one_by_one
+    assert all(batched)
+
+
+def test_missing_model_directory_and_weights_are_clear_errors(tmp_path, tiny_model_dir):
+    with pytest.raises(UserError, match="is not a directory"):
+        load_base_model(str(tmp_path / "nowhere"), None, torch.float32, CPU)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="holds no .safetensors weights"):
+        load_tokenizer(str(tmp_path / "empty"), None)
+    with pytest.raises(UserError, match="no LoRA adapter in"):
+        load_adapter(load_base_model(str(tiny_model_dir), None, torch.float32, CPU), tmp_path / "empty")
+
+
+def test_unreachable_hub_model_fails_within_seconds():
+    start = time.monotonic()
+    with pytest.raises(UserError) as error:
+        load_tokenizer("google/flan-t5-base", None)
+    assert time.monotonic() - start < 10
+    assert "google/flan-t5-base" in str(error.value) and "stages.tiny_model" in str(error.value)
+
+
+def test_unreachable_hub_switches_to_offline_at_once(monkeypatch):
+    import datasets.config
+    from huggingface_hub import constants
+
+    from stages.hub import offline_unless_reachable
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    start = time.monotonic()
+    offline_unless_reachable()
+    assert time.monotonic() - start < 5
+    assert constants.HF_HUB_OFFLINE and datasets.config.HF_HUB_OFFLINE

@@ -1,0 +1,83 @@
+import copy
+
+import pytest
+import yaml
+
+from stages.errors import UserError
+from stages.params import load_params, parse_params
+
+from conftest import REPO_ROOT
+
+
+@pytest.fixture
+def raw():
+    return yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+
+
+def test_repository_params_are_the_real_experiment():
+    params = load_params(REPO_ROOT / "params.yaml")
+    assert params.model.name == "google/flan-t5-base"
+    assert params.data.source == "knkarthick/dialogsum"
+    assert (params.lora.r, params.lora.alpha, params.lora.dropout) == (32, 32.0, 0.05)
+    assert params.lora.target_modules == ["q", "v"]
+    assert params.train.learning_rate == 1e-3 and params.train.batch_size == 8
+    assert params.train.epochs >= 1 and params.train.max_steps is None
+    assert "{dialogue}" in params.prompt.template
+    assert (params.prompt.max_source_tokens, params.prompt.max_target_tokens) == (512, 128)
+    assert params.generate.num_beams == 1
+
+
+def _with(raw, dotted, value):
+    changed = copy.deepcopy(raw)
+    *sections, key = dotted.split(".")
+    target = changed
+    for section in sections:
+        target = target[section]
+    target[key] = value
+    return changed
+
+
+@pytest.mark.parametrize(
+    "dotted, value, message",
+    [
+        ("lora.r", 0, "lora.r must be >= 1, got 0"),
+        ("lora.r", "8", "lora.r must be int, got '8'"),
+        ("lora.r", True, "lora.r must be int, got True"),
+        ("lora.dropout", 1.0, "lora.dropout must be in [0, 1), got 1.0"),
+        ("lora.target_modules", "q", "lora.target_modules must be a list of str"),
+        ("train.learning_rate", 0, "train.learning_rate must be > 0, got 0"),
+        ("train.batch_size", 0, "train.batch_size must be >= 1, got 0"),
+        ("train.max_steps", 0, "train.max_steps must be >= 1, got 0"),
+        ("generate.max_new_tokens", 0, "generate.max_new_tokens must be >= 1, got 0"),
+        ("prompt.template", "Summarise: {text}", "prompt.template must contain {dialogue}"),
+        ("prompt.template", "{dialogue} {other}", "may contain only the field {dialogue}"),
+        ("model.name", None, "model.name must be str, got None"),
+    ],
+)
+def test_bad_values_name_the_key_and_value(raw, dotted, value, message):
+    with pytest.raises(UserError, match=None) as error:
+        parse_params(_with(raw, dotted, value))
+    assert message in str(error.value)
+
+
+def test_unknown_and_missing_keys_are_named(raw):
+    typo = copy.deepcopy(raw)
+    typo["lora"]["rank"] = typo["lora"].pop("r")
+    with pytest.raises(UserError) as error:
+        parse_params(typo)
+    assert "unknown key lora.rank" in str(error.value)
+
+    typo["lora"].pop("rank")
+    with pytest.raises(UserError) as error:
+        parse_params(typo)
+    assert "missing key lora.r" in str(error.value)
+
+    extra_section = {**raw, "optimizer": {}}
+    with pytest.raises(UserError) as error:
+        parse_params(extra_section)
+    assert "unknown key optimizer" in str(error.value)
+
+
+def test_integers_are_accepted_where_floats_are_expected(raw):
+    params = parse_params(_with(raw, "train.learning_rate", 1))
+    assert params.train.learning_rate == 1.0 and isinstance(params.train.learning_rate, float)

@@ -1,0 +1,79 @@
+"""End to end: the real dvc.yaml, run by `dvc repro` in a copy of the repository,
+on the tiny model and the sample data."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from stages.offline import REPO_ROOT, git, make_offline_copy, offline_environment
+
+pytestmark = pytest.mark.slow
+
+
+def dvc(directory, *args):
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=directory, env=offline_environment(), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    """An offline copy of the repository after one `dvc repro`, and that run's output."""
+    before = git(REPO_ROOT, "status", "--porcelain")
+    directory = make_offline_copy(tmp_path_factory.mktemp("pipeline") / "repo")
+    output = dvc(directory, "repro")
+    assert git(REPO_ROOT, "status", "--porcelain") == before, "the offline run changed this checkout"
+    return directory, output
+
+
+def test_repro_runs_every_stage_and_writes_metrics(reproduced):
+    directory, output = reproduced
+    for stage in ("prepare", "baseline", "finetune", "evaluate"):
+        assert f"Running stage '{stage}'" in output
+    for name in ("baseline", "finetuned"):
+        metrics = json.loads((directory / f"reports/{name}/metrics.json").read_text())
+        assert metrics["num_dialogues"] == 8 and metrics["num_references"] == 24
+        for rouge in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
+            assert 0 <= metrics[rouge] <= 1
+            assert metrics[rouge] <= metrics["best_reference"][rouge]
+        predictions = (directory / f"reports/{name}/predictions.jsonl").read_text().splitlines()
+        assert len(predictions) == 8  # one per dialogue, not one per reference
+        assert all(len(json.loads(row)["references"]) == 3 for row in predictions)
+
+
+def test_fine_tuning_beats_the_random_zero_shot_model(reproduced):
+    directory, _ = reproduced
+    baseline = json.loads((directory / "reports/baseline/metrics.json").read_text())
+    finetuned = json.loads((directory / "reports/finetuned/metrics.json").read_text())
+    assert finetuned["rouge1"] > baseline["rouge1"] + 0.05
+
+
+def test_adapter_curves_plots_and_report(reproduced):
+    directory, _ = reproduced
+    adapter = directory / "models/adapter"
+    assert (adapter / "adapter_model.safetensors").exists() and not list(adapter.glob("*.bin"))
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert config["target_modules"] == sorted(config["target_modules"]) and config["r"] == 16
+    train_curve = (directory / "reports/train/plots/metrics/train/loss.tsv").read_text().splitlines()
+    eval_curve = (directory / "reports/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
+    assert len(eval_curve) - 1 == 15  # a validation loss per epoch
+    assert float(train_curve[-1].split("\t")[1]) < float(train_curve[1].split("\t")[1])
+    for plot in ("rouge.png", "loss.png"):
+        assert (directory / "reports/plots" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (directory / "reports/report.md").read_text()
+    assert "| rouge1 |" in report and "reference 3" in report
+    shown = dvc(directory, "plots", "show", "--json")
+    assert "loss.tsv" in shown and "rouge.png" in shown
+
+
+def test_second_repro_runs_nothing(reproduced):
+    directory, _ = reproduced
+    output = dvc(directory, "repro")
+    assert "Running stage" not in output
+    assert "Data and pipelines are up to date" in dvc(directory, "status")
+    metrics = dvc(directory, "metrics", "show", "--json")
+    assert "reports/finetuned/metrics.json" in metrics

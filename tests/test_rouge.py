@@ -1,0 +1,97 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from stages.errors import UserError
+from stages.rouge import score_corpus, score_one, split_sentences
+from stages.score import score_file
+
+from conftest import REPO_ROOT, SHARED_DATA
+
+PUBLISHED = SHARED_DATA / "dlai-lab2" / "dialogue-summary-training-results.csv"
+
+
+def test_scores_words_not_characters():
+    # The tutorial's bug: scoring strings as sequences of characters. "cat" vs
+    # "act" share every character but no word.
+    assert score_one("the cat sat", ["the act sat"])["mean"]["rouge1"] == pytest.approx(2 / 3)
+    assert score_one("cat", ["act"])["mean"]["rouge1"] == 0.0
+
+
+def test_stemming_and_exact_match():
+    assert score_one("He was walking home.", ["He walks home."])["mean"]["rouge1"] == pytest.approx(0.857142857)
+    perfect = score_one("Amy buys a coat.", ["Amy buys a coat."])
+    assert all(value == 1.0 for value in perfect["mean"].values())
+
+
+def test_mean_and_best_over_references():
+    scores = score_one("a b c d", ["a b c d", "w x y z"])
+    assert scores["mean"]["rouge1"] == pytest.approx(0.5)
+    assert scores["best"]["rouge1"] == 1.0
+
+
+def test_empty_prediction_scores_zero():
+    assert all(value == 0.0 for value in score_one("", ["a reference"])["mean"].values())
+
+
+def test_rougelsum_uses_sentences():
+    assert split_sentences("One here. Two there!  Three?") == "One here.\nTwo there!\nThree?"
+    # Swapping two sentences breaks the longest common subsequence, not the summary-level one.
+    scores = score_one("b b. a a.", ["a a. b b."])["mean"]
+    assert scores["rougeLsum"] == 1.0 and scores["rougeL"] == pytest.approx(0.5)
+
+
+def test_corpus_metrics_average_over_dialogues():
+    metrics, per_dialogue = score_corpus(["a b", "c d"], [["a b", "x y"], ["c d"]])
+    assert metrics["rouge1"] == pytest.approx((0.5 + 1.0) / 2)
+    assert metrics["best_reference"]["rouge1"] == 1.0
+    assert (metrics["num_dialogues"], metrics["num_references"]) == (2, 3)
+    assert len(per_dialogue) == 2
+
+
+def test_score_cli_prints_metrics_and_rejects_bad_rows(tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"prediction": "a b", "references": ["a b"]}) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.score", str(good)], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout)["rouge1"] == 1.0
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prediction": "a b", "references": "a b"}) + "\n")
+    with pytest.raises(UserError, match="row 1: needs 'references', a non-empty list"):
+        score_file(bad)
+    result = subprocess.run([sys.executable, "-m", "stages.score", str(bad)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "row 1" in result.stderr
+
+
+@pytest.mark.skipif(not PUBLISHED.exists(), reason="../shared/data/dlai-lab2 is not beside the repository")
+@pytest.mark.parametrize(
+    "column, expected",
+    [
+        # rouge1, rouge2, rougeL (average over references), rouge1 best of references
+        ("original_model_summaries", (0.2333, 0.0761, 0.2015, 0.2932)),
+        ("instruct_model_summaries", (0.4214, 0.1803, 0.3384, 0.4942)),
+        ("peft_model_summaries", (0.4081, 0.1635, 0.3251, 0.4790)),
+    ],
+)
+def test_reproduces_published_dialogsum_scores(tmp_path, column, expected):
+    with PUBLISHED.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1500
+    # Rows 3i..3i+2 are test dialogue i with its three references; score it once.
+    predictions = tmp_path / "predictions.jsonl"
+    with predictions.open("w", encoding="utf-8") as handle:
+        for i in range(0, 1500, 3):
+            triplet = rows[i : i + 3]
+            assert len({r[column] for r in triplet}) == 1
+            row = {"prediction": triplet[0][column], "references": [r["human_baseline_summaries"] for r in triplet]}
+            handle.write(json.dumps(row) + "\n")
+    metrics = score_file(predictions)
+    assert metrics["num_dialogues"] == 500
+    for name, value in zip(("rouge1", "rouge2", "rougeL"), expected):
+        assert metrics[name] == pytest.approx(value, abs=0.0005), name
+    assert metrics["best_reference"]["rouge1"] == pytest.approx(expected[3], abs=0.0005)
