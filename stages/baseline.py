@@ -3,19 +3,18 @@
     python -m stages.baseline
 
 Reads params `seed`, `model`, `prompt` and `generate`; reads
-data/prepared/test.jsonl; writes reports/baseline/{metrics.json,predictions.jsonl}.
+data/prepared/test.jsonl; writes reports/baseline/{metrics.json,predictions.jsonl,provenance.json}.
 """
 
 from pathlib import Path
 
-from transformers import set_seed
-
 from stages.data import read_jsonl
 from stages.errors import run_main
 from stages.generation import summarise_and_score
-from stages.modeling import load_base_model, load_tokenizer, pick_device, pick_dtype
+from stages.modeling import make_deterministic, load_base_model, load_tokenizer, pick_device, pick_dtype
 from stages.params import load_params
 from stages.prepare import PREPARED_DIR
+from stages.provenance import model_provenance
 from stages.rouge import summary_line
 
 OUT_DIR = Path("reports/baseline")
@@ -23,14 +22,16 @@ OUT_DIR = Path("reports/baseline")
 
 def main() -> None:
     params = load_params()
-    set_seed(params.seed)
+    make_deterministic(params.seed)
     test_rows = read_jsonl(PREPARED_DIR / "test.jsonl")
 
     device = pick_device()
+    dtype = pick_dtype(device)
     tokenizer = load_tokenizer(params.model.name, params.model.revision)
-    model = load_base_model(params.model.name, params.model.revision, pick_dtype(device), device)
+    model = load_base_model(params.model.name, params.model.revision, dtype, device)
 
-    metrics = summarise_and_score(model, tokenizer, params, test_rows, OUT_DIR, desc="baseline")
+    provenance = model_provenance(params, model, device, dtype)
+    metrics = summarise_and_score(model, tokenizer, params, test_rows, OUT_DIR, "baseline", provenance)
     print(f"baseline {summary_line(metrics)}")
 
 

@@ -4,23 +4,23 @@
 
 Reads params `seed`, `model`, `prompt` and `generate`; reads the test split, the
 adapter, the baseline results and the training curves; writes
-reports/finetuned/{metrics.json,predictions.jsonl}, reports/plots/*.png and
+reports/finetuned/{metrics.json,predictions.jsonl,provenance.json},
+reports/plots/*.png and
 reports/report.md.
 """
 
 from pathlib import Path
-
-from transformers import set_seed
 
 from stages.baseline import OUT_DIR as BASELINE_DIR
 from stages.data import read_jsonl
 from stages.errors import run_main
 from stages.finetune import ADAPTER_DIR, CURVES_DIR
 from stages.generation import summarise_and_score
-from stages.modeling import load_adapter, load_base_model, load_tokenizer, pick_device, pick_dtype
+from stages.modeling import make_deterministic, load_adapter, load_base_model, load_tokenizer, pick_device, pick_dtype
 from stages.outputs import read_json
 from stages.params import load_params
 from stages.prepare import PREPARED_DIR
+from stages.provenance import directory_hash, model_provenance
 from stages.report import EXAMPLES_IN_REPORT, plot_losses, plot_rouge, read_curve, write_report
 from stages.rouge import summary_line
 
@@ -31,18 +31,21 @@ REPORT_FILE = Path("reports/report.md")
 
 def main() -> None:
     params = load_params()
-    set_seed(params.seed)
+    make_deterministic(params.seed)
     test_rows = read_jsonl(PREPARED_DIR / "test.jsonl")
     baseline_metrics = read_json(BASELINE_DIR / "metrics.json")
     baseline_predictions = read_jsonl(BASELINE_DIR / "predictions.jsonl")
 
     device = pick_device()
+    dtype = pick_dtype(device)
     # The adapter directory holds the tokenizer it was trained with.
     tokenizer = load_tokenizer(str(ADAPTER_DIR), None)
-    base = load_base_model(params.model.name, params.model.revision, pick_dtype(device), device)
+    base = load_base_model(params.model.name, params.model.revision, dtype, device)
     model = load_adapter(base, ADAPTER_DIR)
 
-    metrics = summarise_and_score(model, tokenizer, params, test_rows, OUT_DIR, desc="fine-tuned")
+    provenance = model_provenance(params, base, device, dtype)
+    provenance["adapter"] = {"path": str(ADAPTER_DIR), "resolved": directory_hash(ADAPTER_DIR)}
+    metrics = summarise_and_score(model, tokenizer, params, test_rows, OUT_DIR, "evaluate", provenance)
     print(f"fine-tuned {summary_line(metrics)}")
 
     rouge_plot, loss_plot = PLOTS_DIR / "rouge.png", PLOTS_DIR / "loss.png"

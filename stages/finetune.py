@@ -3,29 +3,40 @@
     python -m stages.finetune
 
 Reads params `seed`, `model`, `prompt`, `lora` and `train`; reads
-data/prepared/{train,validation}.jsonl; writes the adapter (safetensors) and
-tokenizer to models/adapter/, and the loss curves (dvclive) to reports/train/.
+data/prepared/{train,validation}.jsonl; writes the adapter (safetensors),
+tokenizer and provenance to models/adapter/, and the loss curves (dvclive) to
+reports/train/.
+
+Trainer checkpoints go to .trainer/KEY/, KEY a hash of the params and data
+this stage reads: a run that is killed (preempted, out of memory) resumes from
+its last complete checkpoint when rerun with the same inputs, and any other
+change starts afresh. The folder is deleted once the adapter is saved.
 """
 
+import dataclasses
+import hashlib
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 
 import torch
-from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback, set_seed
+from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
 
 from stages.data import read_jsonl
 from stages.errors import UserError, run_main
-from stages.modeling import load_base_model, load_tokenizer, pick_device, pick_dtype
-from stages.outputs import atomic_path
+from stages.modeling import load_base_model, load_tokenizer, make_deterministic, pick_device, pick_dtype
+from stages.outputs import atomic_path, write_json
 from stages.params import Params, load_params
 from stages.prepare import PREPARED_DIR
-from stages.prompt import build_prompt
+from stages.prompt import build_prompt, count_truncated
+from stages.provenance import Stopwatch, model_provenance
 
 ADAPTER_DIR = Path("models/adapter")
 CURVES_DIR = Path("reports/train")
-WORK_DIR = Path(".trainer")  # Trainer scratch space; not a DVC output
+CHECKPOINTS_DIR = Path(".trainer")  # survives a killed run; not a DVC output
+DATA_FILES = (PREPARED_DIR / "train.jsonl", PREPARED_DIR / "validation.jsonl")
 
 
 def tokenize(rows, tokenizer, params: Params) -> list[dict]:
@@ -44,17 +55,29 @@ def tokenize(rows, tokenizer, params: Params) -> list[dict]:
     ]
 
 
+def check_target_modules(params: Params) -> None:
+    """Fail before loading weights if lora.target_modules names a layer the model lacks."""
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM
+
+    try:
+        config = AutoConfig.from_pretrained(params.model.name, revision=params.model.revision)
+    except (OSError, ValueError) as error:
+        raise UserError(f"could not read the config of model {params.model.name!r}: {error}") from None
+    with torch.device("meta"):  # the layer names, without allocating any weights
+        skeleton = AutoModelForSeq2SeqLM.from_config(config)
+    present = sorted({name.rsplit(".", 1)[-1] for name, module in skeleton.named_modules() if isinstance(module, torch.nn.Linear)})
+    absent = sorted(set(params.lora.target_modules) - set(present))
+    if absent:
+        raise UserError(
+            f"params.yaml: lora.target_modules names {absent[0]!r}, which model {params.model.name!r} does not have "
+            f"(its linear layers: {', '.join(present)})"
+        )
+
+
 def add_lora(model, params: Params):
     """Wrap `model` with trainable LoRA adapters on params.lora.target_modules."""
     from peft import LoraConfig, TaskType, get_peft_model
 
-    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    absent = sorted(set(params.lora.target_modules) - present)
-    if absent:
-        raise UserError(
-            f"params.yaml: lora.target_modules names {absent[0]!r}, which model {params.model.name!r} does not have "
-            "(T5 has q, k, v, o, wi_0, wi_1, wo)"
-        )
     config = LoraConfig(
         task_type=TaskType.SEQ_2_SEQ_LM,
         r=params.lora.r,
@@ -83,14 +106,23 @@ class LossCurves(TrainerCallback):
         # dvcyaml=None: the pipeline's dvc.yaml declares the plots; dvclive must not edit it.
         self.live = Live(str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero:
-            return
-        self.live.step = state.global_step
+    def _log(self, step: int, logs: dict) -> None:
+        self.live.step = step
         if "loss" in logs:
             self.live.log_metric("train/loss", round(logs["loss"], 6))
         if "eval_loss" in logs:
             self.live.log_metric("eval/loss", round(logs["eval_loss"], 6))
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # A resumed run starts with the history up to its checkpoint: log it again,
+        # so the curves match those of an uninterrupted run.
+        if state.is_world_process_zero:
+            for entry in state.log_history:
+                self._log(entry["step"], entry)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero:
+            self._log(state.global_step, logs)
 
     def on_train_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
@@ -98,11 +130,12 @@ class LossCurves(TrainerCallback):
             self.live.end()
 
 
-def save_adapter(model, tokenizer, directory: Path) -> None:
-    """Save the adapter (safetensors) and tokenizer, with target_modules in a fixed order."""
+def save_adapter(model, tokenizer, provenance: dict, directory: Path) -> None:
+    """Save the adapter (safetensors), tokenizer and provenance, with target_modules in a fixed order."""
     with atomic_path(directory) as temporary:
         model.save_pretrained(temporary, safe_serialization=True)
         tokenizer.save_pretrained(temporary)
+        write_json(temporary / "provenance.json", provenance)
         # PEFT writes target_modules from a set, whose order changes between runs.
         config_file = temporary / "adapter_config.json"
         config = json.loads(config_file.read_text())
@@ -110,27 +143,60 @@ def save_adapter(model, tokenizer, directory: Path) -> None:
         config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
+def run_directory(params: Params) -> Path:
+    """Where this run's checkpoints go: one folder per (params read, training data)."""
+    key = hashlib.sha256()
+    for section in ("seed", "model", "prompt", "lora", "train"):
+        value = getattr(params, section)
+        key.update(json.dumps(dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value, sort_keys=True).encode())
+    for file in DATA_FILES:
+        key.update(hashlib.sha256(file.read_bytes()).digest())
+    return CHECKPOINTS_DIR / key.hexdigest()[:16]
+
+
+def last_complete_checkpoint(directory: Path) -> Path | None:
+    """The newest checkpoint whose trainer state (written last) is readable; partial ones are removed."""
+    checkpoints = sorted(directory.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]), reverse=True)
+    for checkpoint in checkpoints:
+        try:
+            json.loads((checkpoint / "trainer_state.json").read_text())
+            return checkpoint
+        except (OSError, ValueError):
+            shutil.rmtree(checkpoint)  # killed while being written
+    return None
+
+
 def main() -> None:
     params = load_params()
-    set_seed(params.seed)
-    train_rows = read_jsonl(PREPARED_DIR / "train.jsonl")
-    validation_rows = read_jsonl(PREPARED_DIR / "validation.jsonl")
+    check_target_modules(params)
+    make_deterministic(params.seed)
+    train_rows = read_jsonl(DATA_FILES[0])
+    validation_rows = read_jsonl(DATA_FILES[1])
 
     device = pick_device()
+    dtype = pick_dtype(device)
     tokenizer = load_tokenizer(params.model.name, params.model.revision)
     # Master weights in fp32; on a bf16 GPU the Trainer autocasts the matmuls.
-    model = load_base_model(params.model.name, params.model.revision, torch.float32, device)
-    model = add_lora(model, params)
+    base = load_base_model(params.model.name, params.model.revision, torch.float32, device)
+    model = add_lora(base, params)
     model.print_trainable_parameters()
 
     train_set = tokenize(train_rows, tokenizer, params)
     validation_set = tokenize(validation_rows, tokenizer, params)
+    prompts = [build_prompt(params.prompt.template, row["dialogue"]) for row in train_rows]
+    truncated = count_truncated(tokenizer, prompts, params.prompt.max_source_tokens)
+    if truncated:
+        print(f"{truncated} of {len(prompts)} training prompts are longer than "
+              f"prompt.max_source_tokens={params.prompt.max_source_tokens} and are cut")
+
+    run_dir = run_directory(params)
+    checkpoint = last_complete_checkpoint(run_dir) if run_dir.exists() else None
 
     # Validation loss at the end of every epoch (and of the last step, see EvaluateLastStep).
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     steps_per_epoch = math.ceil(len(train_set) / (params.train.batch_size * world_size))
     arguments = Seq2SeqTrainingArguments(
-        output_dir=str(WORK_DIR),
+        output_dir=str(run_dir),
         per_device_train_batch_size=params.train.batch_size,
         per_device_eval_batch_size=params.train.batch_size,
         learning_rate=params.train.learning_rate,
@@ -139,10 +205,12 @@ def main() -> None:
         eval_strategy="steps",
         eval_steps=steps_per_epoch,
         logging_steps=params.train.logging_steps,
-        save_strategy="no",
+        save_strategy="steps",
+        save_steps=params.train.checkpoint_steps,
+        save_total_limit=2,
         seed=params.seed,
         data_seed=params.seed,
-        bf16=pick_dtype(device) == torch.bfloat16,
+        bf16=dtype == torch.bfloat16,
         train_sampling_strategy="group_by_length",
         report_to="none",
         disable_tqdm=False,
@@ -155,9 +223,28 @@ def main() -> None:
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
         callbacks=[EvaluateLastStep(), LossCurves(CURVES_DIR)],
     )
-    result = trainer.train()
+    if checkpoint:
+        print(f"resuming from {checkpoint}")
+    with Stopwatch("finetune") as stopwatch:
+        result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
+    samples = steps_run * params.train.batch_size * world_size
+    tokens_per_sample = sum(len(e["input_ids"]) + len(e["labels"]) for e in train_set) / len(train_set)
+    stopwatch.write(
+        steps=steps_run,
+        resumed_from_step=trainer.state.global_step - steps_run,
+        samples_per_second=round(samples / stopwatch.seconds, 2),
+        tokens_per_second=round(samples * tokens_per_sample / stopwatch.seconds, 1),
+    )
 
-    save_adapter(model, tokenizer, ADAPTER_DIR)
+    provenance = model_provenance(params, base, device, dtype)
+    provenance["training"] = {
+        "steps": trainer.state.global_step,
+        "epochs": round(result.metrics["epoch"], 4),
+        "truncated_prompts": truncated,
+    }
+    save_adapter(model, tokenizer, provenance, ADAPTER_DIR)
+    shutil.rmtree(run_dir)
     print(f"trained {trainer.state.global_step} steps ({result.metrics['epoch']:.2f} epochs), "
           f"final train loss {result.metrics['train_loss']:.4f}; adapter in {ADAPTER_DIR}")
 

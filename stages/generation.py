@@ -12,7 +12,8 @@ from tqdm.auto import tqdm
 from stages.data import Row, write_jsonl
 from stages.outputs import write_json
 from stages.params import Params
-from stages.prompt import build_prompt
+from stages.prompt import build_prompt, count_truncated
+from stages.provenance import Stopwatch
 from stages.rouge import ROUGE_TYPES, score_corpus
 
 
@@ -54,24 +55,31 @@ def generate_summaries(
     return summaries
 
 
-def summarise_and_score(model, tokenizer, params: Params, test_rows: list[Row], out_dir: Path, desc: str) -> dict:
-    """Generate a summary per test dialogue, score it, write predictions.jsonl and metrics.json.
+def summarise_and_score(
+    model, tokenizer, params: Params, test_rows: list[Row], out_dir: Path, stage: str, provenance: dict
+) -> dict:
+    """Generate a summary per test dialogue, score it, write predictions.jsonl, metrics.json
+    and provenance.json to `out_dir`, and the generation time to reports/timing/STAGE.json.
 
     Returns the metrics written.
     """
     prompts = [build_prompt(params.prompt.template, row["dialogue"]) for row in test_rows]
-    predictions = generate_summaries(
-        model,
-        tokenizer,
-        prompts,
-        max_source_tokens=params.prompt.max_source_tokens,
-        max_new_tokens=params.generate.max_new_tokens,
-        num_beams=params.generate.num_beams,
-        batch_size=params.generate.batch_size,
-        desc=desc,
-    )
+    with Stopwatch(stage) as stopwatch:
+        predictions = generate_summaries(
+            model,
+            tokenizer,
+            prompts,
+            max_source_tokens=params.prompt.max_source_tokens,
+            max_new_tokens=params.generate.max_new_tokens,
+            num_beams=params.generate.num_beams,
+            batch_size=params.generate.batch_size,
+            desc=stage,
+        )
+    stopwatch.write(dialogues_per_second=round(len(prompts) / stopwatch.seconds, 2))
     references = [row["references"] for row in test_rows]
     metrics, per_dialogue = score_corpus(predictions, references)
+    # Long dialogues are cut to max_source_tokens: say how many, rather than hide it.
+    metrics["truncated_prompts"] = count_truncated(tokenizer, prompts, params.prompt.max_source_tokens)
     write_jsonl(
         out_dir / "predictions.jsonl",
         [
@@ -85,4 +93,5 @@ def summarise_and_score(model, tokenizer, params: Params, test_rows: list[Row], 
         ],
     )
     write_json(out_dir / "metrics.json", metrics)
+    write_json(out_dir / "provenance.json", provenance)
     return metrics

@@ -5,12 +5,30 @@ directory or a hub id that cannot be loaded is one UserError that says what to
 do.
 """
 
+import os
 from pathlib import Path
 
 import torch
 
 from stages.errors import UserError
 from stages.hub import offline_unless_reachable
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed python, numpy and torch, and ask torch for deterministic kernels.
+
+    On the CPU this makes a rerun bit-identical (same machine, same library
+    versions, same thread count). On a GPU cuBLAS needs a fixed workspace
+    (CUBLAS_WORKSPACE_CONFIG, set here before CUDA starts) and ops without a
+    deterministic kernel only warn, so GPU reruns are reproducible but not
+    guaranteed bit-identical.
+    """
+    from transformers import set_seed
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    set_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
 
 
 def pick_device() -> torch.device:

@@ -34,6 +34,7 @@ OFFLINE_PARAMS = {
     "train.learning_rate": 0.01,
     "train.epochs": 15,
     "train.logging_steps": 4,
+    "train.checkpoint_steps": 20,
     "generate.max_new_tokens": 48,
     "generate.batch_size": 8,
 }

@@ -81,6 +81,7 @@ class TrainParams:
     batch_size: int = _help("Training examples per optimiser step.")
     max_steps: int | None = _help("Optimiser steps to stop after; null trains for `epochs`.")
     logging_steps: int = _help("Log the training loss every this many steps.")
+    checkpoint_steps: int = _help("Save a checkpoint to resume from every this many steps.")
 
     def __post_init__(self):
         if self.learning_rate <= 0:
@@ -91,6 +92,7 @@ class TrainParams:
         if self.max_steps is not None:
             _at_least("train.max_steps", self.max_steps, 1)
         _at_least("train.logging_steps", self.logging_steps, 1)
+        _at_least("train.checkpoint_steps", self.checkpoint_steps, 1)
 
 
 @dataclass(frozen=True)

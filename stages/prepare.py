@@ -14,6 +14,7 @@ from stages.data import SPLITS, load_source, write_jsonl
 from stages.errors import run_main
 from stages.outputs import write_json
 from stages.params import load_params
+from stages.provenance import resolved_revision
 
 PREPARED_DIR = Path("data/prepared")
 STATS_FILE = Path("reports/data_stats.json")
@@ -26,6 +27,13 @@ def main() -> None:
 
     train_dialogues = {row["dialogue"] for row in splits["train"]}
     stats = {
+        "source": {
+            "name": params.data.source,
+            "revision": params.data.revision,
+            "resolved": resolved_revision(params.data.source, params.data.revision, "dataset"),
+        }
+    }
+    stats |= {
         split: {
             "dialogues": len(rows),
             "mean_dialogue_words": round(fmean(len(row["dialogue"].split()) for row in rows), 2),

@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline's training and generation code (not part of `dvc repro`)."""

@@ -1,0 +1,82 @@
+"""Record what was actually run, beside the results: revisions, versions, device.
+
+Provenance files are DVC outputs (they are the same on every rerun on the same
+machine); wall times are not, so they go to reports/timing/, which no stage
+reads, DVC does not track and `dvc metrics` does not compare.
+"""
+
+import hashlib
+import importlib.metadata
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from stages.outputs import write_json
+
+TIMING_DIR = Path("reports/timing")
+LIBRARIES = ("torch", "transformers", "peft", "datasets", "dvc", "rouge_score")
+
+
+def directory_hash(directory: Path) -> str:
+    """A content hash of every file below `directory` (names and bytes, in sorted order)."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(directory).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def resolved_revision(name: str, revision: str | None, repo_type: str, loaded_commit: str | None = None) -> str:
+    """The exact version loaded: a content hash for a local directory, else the hub commit."""
+    if Path(name).is_dir():
+        return directory_hash(Path(name))
+    if loaded_commit:
+        return loaded_commit
+    from huggingface_hub import snapshot_download
+
+    try:  # the commit of the snapshot the libraries loaded from the local cache
+        return Path(snapshot_download(name, repo_type=repo_type, revision=revision, local_files_only=True)).name
+    except Exception:  # not in the cache in snapshot form: record what was asked for
+        return f"{revision or 'main'} (commit not resolved)"
+
+
+def environment(device: torch.device | None = None, dtype: torch.dtype | None = None) -> dict:
+    """Python and library versions, and the device and dtype used."""
+    record = {"python": platform.python_version()}
+    record.update({name: importlib.metadata.version(name) for name in LIBRARIES})
+    if device is not None:
+        record["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})"
+        record["dtype"] = str(dtype).removeprefix("torch.")
+    return record
+
+
+def model_provenance(params, model, device: torch.device, dtype: torch.dtype) -> dict:
+    """What a stage that loaded the base model ran with."""
+    commit = getattr(model.config, "_commit_hash", None)
+    return {
+        "model": {
+            "name": params.model.name,
+            "revision": params.model.revision,
+            "resolved": resolved_revision(params.model.name, params.model.revision, "model", commit),
+        },
+        "environment": environment(device, dtype),
+    }
+
+
+class Stopwatch:
+    """Wall time of a block of work, written with its throughput to reports/timing/STAGE.json."""
+
+    def __init__(self, stage: str):
+        self.stage = stage
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.seconds = time.perf_counter() - self.start
+
+    def write(self, **throughput) -> None:
+        write_json(TIMING_DIR / f"{self.stage}.json", {"wall_seconds": round(self.seconds, 3), **throughput})
