@@ -2,7 +2,7 @@
 
     HF_HUB_OFFLINE=1 python -m benchmarks.throughput [--model tiny|flan-t5-base] [--device auto|cpu|cuda]
         [--train-batch-size 8 [32 64 ...]] [--steps N] [--dialogues N] [--max-new-tokens N]
-        [--gen-batch-size N] [--json FILE] [--compile] [--attn] [--deterministic]
+        [--gen-batch-size N] [--json FILE] [--compile] [--attn] [--merge] [--deterministic] [--threads N]
 
 One model, one set of synthetic examples, one process:
 
@@ -59,7 +59,7 @@ from stages.tiny_model import write_tiny_model
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FLAN_T5_BASE_CONFIG = Path(__file__).resolve().parent / "flan-t5-base.json"
 
-# DialogSum, measured with flan-t5's tokenizer on the prompted training split.
+# DialogSum's training split in flan-t5 tokens (prompted dialogue; summary), roughly.
 TRAINING_DIALOGUES = 12_460
 SOURCE_TOKENS_MEAN, SOURCE_TOKENS_P95 = 216, 400
 TARGET_TOKENS_MEAN, TARGET_TOKENS_P95 = 30, 55
@@ -92,17 +92,19 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--dialogues", type=int, help="dialogues generated in batches (default 32 on CPU, 500 on GPU)")
     parser.add_argument("--dialogues-one-at-a-time", type=int,
                         help=f"of those, how many to generate one at a time (default: all on CPU, "
-                             f"{GPU_ONE_AT_A_TIME_DIALOGUES} on GPU; the rate per dialogue does not depend on the others)")
+                             f"{GPU_ONE_AT_A_TIME_DIALOGUES} on GPU: a dialogue's time does not depend on the others)")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--gen-batch-size", type=int, default=64)
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd training at each batch size")
     parser.add_argument("--attn", action="store_true",
                         help="also time the project settings with eager attention instead of sdpa (T5's default)")
+    parser.add_argument("--merge", action="store_true",
+                        help="also time batched generation with the LoRA adapter merged into the weights")
     parser.add_argument("--deterministic", action="store_true",
                         help="use torch's deterministic kernels throughout, to measure what they cost")
     parser.add_argument("--threads", type=int,
-                        help="CPU threads for torch (default: torch's choice); 1 keeps a busy machine's figures steady")
+                        help="CPU threads for torch (default: 1 on CPU, torch's choice with a GPU)")
     args = parser.parse_args()
     for name in ("threads", "train_batch_size", "steps", "warmup_steps", "dialogues", "dialogues_one_at_a_time",
                  "max_new_tokens", "gen_batch_size"):
@@ -197,7 +199,8 @@ def build_models(name: str, params: Params, device: torch.device, scratch: Path)
         training_base = random_flan_t5_base()
         generation_base = copy.deepcopy(training_base).to(pick_dtype(device))
         training_base, generation_base = training_base.to(device), generation_base.to(device)
-        id_limit, pad_id, eos_id = FLAN_T5_ID_LIMIT, training_base.config.pad_token_id, training_base.config.eos_token_id
+        config = training_base.config
+        id_limit, pad_id, eos_id = FLAN_T5_ID_LIMIT, config.pad_token_id, config.eos_token_id
     training_model = add_lora(training_base, params).train()
     generation_model = add_lora(generation_base, params).eval()
     return training_model, generation_model, id_limit, pad_id, eos_id
@@ -376,12 +379,20 @@ def bf16_peak_flops(device: torch.device) -> float | None:
     return next((peak for pattern, peak in BF16_PEAK_FLOPS if re.search(pattern, name)), None)
 
 
+def cpu_name() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "cpu"
+    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "cpu")
+
+
 def machine(device: torch.device, load_before: float) -> dict:
     import peft
 
     return {
         "device": device.type,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
         "bf16_supported": device.type == "cuda" and torch.cuda.is_bf16_supported(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
@@ -395,7 +406,7 @@ def machine(device: torch.device, load_before: float) -> dict:
 
 def training_line(label: str, result: dict, peak: float | None, baseline: dict | None = None) -> str:
     mfu = f"MFU {result['mfu']:5.1%}" if result.get("mfu") is not None else "MFU n/a"
-    line = (f"  {label:<42} batch {result['batch_size']:>3}  {result['samples_per_s']:9.2f} samples/s "
+    line = (f"  {label:<50} batch {result['batch_size']:>3}  {result['samples_per_s']:9.2f} samples/s "
             f"{result['tokens_per_s']:10.0f} tokens/s  padding {result['padding_fraction']:4.0%}  {mfu}")
     if baseline is not None:
         line += (f"   x{result['samples_per_s'] / baseline['samples_per_s']:.2f} samples/s,"
@@ -404,12 +415,16 @@ def training_line(label: str, result: dict, peak: float | None, baseline: dict |
 
 
 def generation_line(label: str, result: dict, baseline: dict | None = None) -> str:
-    line = (f"  {label:<42} batch {result['batch_size']:>3}  {result['dialogues_per_s']:9.2f} dialogues/s "
+    line = (f"  {label:<50} batch {result['batch_size']:>3}  {result['dialogues_per_s']:9.2f} dialogues/s "
             f"({result['dialogues']} dialogues, mean {result['mean_source_tokens']:.0f} tokens in, "
             f"{result['mean_new_tokens']:.1f} out)")
     if baseline is not None:
         line += f"   x{result['dialogues_per_s'] / baseline['dialogues_per_s']:.2f}"
     return line
+
+
+def dtype_name(dtype: torch.dtype | None) -> str:
+    return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
 
 
 def ratio(result: dict, baseline: dict, *keys: str) -> dict:
@@ -424,17 +439,21 @@ def main() -> None:
     load_before = os.getloadavg()[0]  # before this process adds its own
     transformers.logging.set_verbosity_error()  # the tiny checkpoint's tied-weights notice, once per load
     warnings.filterwarnings("ignore", category=FutureWarning)  # peft calls a deprecated transformers name
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.deterministic:
-        # What stages.modeling would do: cuBLAS needs this before CUDA starts.
+        # Deterministic cuBLAS needs a fixed workspace, set before CUDA starts.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
     device = choose_device(args.device)
     on_gpu = device.type == "cuda"
+    # On the CPU this is a smoke test of the code paths. Threads that spin-wait for each other
+    # slow down many times over when another process holds a core (10x and more on two cores),
+    # so by default one thread: slower at best, but steady on a shared machine.
+    if args.threads or not on_gpu:
+        torch.set_num_threads(args.threads or 1)
     steps = args.steps or (30 if on_gpu else 10)
     dialogues = args.dialogues or (500 if on_gpu else 32)
-    one_at_a_time = min(dialogues, args.dialogues_one_at_a_time or (GPU_ONE_AT_A_TIME_DIALOGUES if on_gpu else dialogues))
+    default_one_at_a_time = GPU_ONE_AT_A_TIME_DIALOGUES if on_gpu else dialogues
+    one_at_a_time = min(dialogues, args.dialogues_one_at_a_time or default_one_at_a_time)
     params = project_params(args.model)
     project_dtype = pick_dtype(device)
     autocast_dtype = project_dtype if project_dtype != torch.float32 else None
@@ -467,35 +486,38 @@ def main() -> None:
           f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
           f"bf16 peak {f'{peak / 1e12:.0f} TFLOP/s' if peak else 'n/a'}")
     if not on_gpu and load_before > 0.5:
-        # Threads that spin-wait for each other slow down many times over when another process
-        # holds a core, so small CPU models then measure the contention, not the code.
         print(f"note: load average {load_before:.1f} before starting: other processes are using the CPUs, "
-              "so these figures are noisy (--threads 1 steadies them)")
+              "so these figures are noisy")
     print(f"model: {args.model}, {total_parameters / 1e6:.2f}M parameters, {trainable_parameters / 1e6:.3f}M trainable "
           f"(LoRA r={params.lora.r} on {', '.join(params.lora.target_modules)}), "
           f"attention {training_model.config._attn_implementation}")
-    print(f"data: {TRAINING_DIALOGUES} training examples of random ids; source tokens {length_summary(source_lengths)}; "
-          f"target tokens {length_summary(target_lengths)}")
+    print(f"data: {TRAINING_DIALOGUES} training examples of random ids; "
+          f"source tokens {length_summary(source_lengths)}; target tokens {length_summary(target_lengths)}")
 
     # Both settings train on batches drawn at random from a whole epoch's order, so the timed
     # steps are a fair sample of the epoch (LengthGroupedSampler puts the longest batch first).
     def timed_batches(batch_size: int, group_by_length: bool, warmup_steps: int) -> list[list[int]]:
         batches = epoch_batches(source_lengths.tolist(), batch_size, group_by_length, params.seed)
-        return random.Random(params.seed).sample(batches, min(len(batches), warmup_steps + steps))
+        if warmup_steps + steps > len(batches):
+            raise UserError(f"batch {batch_size}: an epoch has only {len(batches)} batches, fewer than "
+                            f"{warmup_steps} warm-up + {steps} timed steps")
+        return random.Random(params.seed).sample(batches, warmup_steps + steps)
 
     def train(batch_size: int, group_by_length: bool, dtype, forward=None, warmup_steps=args.warmup_steps) -> dict:
+        batches = timed_batches(batch_size, group_by_length, warmup_steps)
         result = time_training(
-            training_model, training_model if forward is None else forward, examples, timed_batches(batch_size, group_by_length, warmup_steps),
+            training_model, training_model if forward is None else forward, examples, batches,
             warmup_steps=warmup_steps, autocast_dtype=dtype, learning_rate=params.train.learning_rate,
             flops_per_token=flops_per_token, pad_id=pad_id, device=device,
         )
-        result["dtype"] = str(dtype or torch.float32).removeprefix("torch.")
+        result["dtype"] = dtype_name(dtype)
         result["length_grouped"] = group_by_length
         result["mfu"] = result["model_flops_per_s"] / peak if peak else None
         return result
 
-    project_label = f"(b) project: {str(project_dtype).removeprefix('torch.')}, length-grouped"
-    print(f"\ntraining: {steps} timed steps per setting after {args.warmup_steps} warm-up steps")
+    project_label = f"(b) project: {dtype_name(autocast_dtype)}, length-grouped"
+    print(f"\ntraining: {steps} timed steps per setting after {args.warmup_steps} warm-up steps"
+          + (", deterministic kernels" if args.deterministic else ""))
     tutorial = train(TUTORIAL_BATCH_SIZE, group_by_length=False, dtype=None)
     print(training_line("(a) tutorial: fp32, random order", tutorial, peak))
     project = []
@@ -507,19 +529,27 @@ def main() -> None:
     training = {"tutorial": tutorial, "project": project}
 
     if args.compile:
+        # dynamic=True: every batch has other lengths, and one graph should serve them all.
         compiled_forward = torch.compile(training_model, dynamic=True)
         training["project_compiled"] = []
         for batch_size in args.train_batch_size:
-            result = train(batch_size, group_by_length=True, dtype=autocast_dtype, forward=compiled_forward,
-                           warmup_steps=max(args.warmup_steps, COMPILE_WARMUP_STEPS))
+            try:
+                result = train(batch_size, group_by_length=True, dtype=autocast_dtype, forward=compiled_forward,
+                               warmup_steps=max(args.warmup_steps, COMPILE_WARMUP_STEPS))
+            except Exception as error:  # an optional extra: report it and keep the other figures
+                failure = f"{type(error).__name__}: {error}"
+                training["project_compiled"].append({"batch_size": batch_size, "error": failure})
+                print(f"  {project_label}, compiled: batch {batch_size} failed, {failure[:300]}")
+                break
             result["vs_tutorial"] = ratio(result, tutorial, "samples_per_s", "tokens_per_s")
             training["project_compiled"].append(result)
             print(training_line(project_label + ", compiled", result, peak, tutorial))
 
+    default_attention = training_model.config._attn_implementation  # sdpa: T5 supports it in transformers 5
     if args.attn:
         set_attention(training_model, "eager")
         result = train(args.train_batch_size[0], group_by_length=True, dtype=autocast_dtype)
-        set_attention(training_model, "sdpa")
+        set_attention(training_model, default_attention)
         result["vs_tutorial"] = ratio(result, tutorial, "samples_per_s", "tokens_per_s")
         result["sdpa_vs_eager"] = ratio(project[0], result, "samples_per_s", "tokens_per_s")
         training["project_eager_attention"] = result
@@ -531,12 +561,12 @@ def main() -> None:
 
     tokenizer = TokenIdTokenizer(pad_id, eos_id)
 
-    def generate(subset, batch_size: int) -> dict:
-        return time_generation(generation_model, tokenizer, subset, batch_size=batch_size,
+    def generate(subset, batch_size: int, model=generation_model) -> dict:
+        return time_generation(model, tokenizer, subset, batch_size=batch_size,
                                max_source_tokens=max_source, max_new_tokens=args.max_new_tokens, device=device)
 
     print(f"\ngeneration: greedy, at most {args.max_new_tokens} new tokens, "
-          f"{str(project_dtype).removeprefix('torch.')} weights with the LoRA adapter unmerged (as in evaluate)")
+          f"{dtype_name(project_dtype)} weights with the LoRA adapter unmerged (as in evaluate)")
     generate(prompts[:2], batch_size=2)  # warm-up: first kernels, allocator
     single = generate(prompts[:one_at_a_time], batch_size=1)
     print(generation_line("(a) one dialogue at a time", single))
@@ -547,10 +577,20 @@ def main() -> None:
     if args.attn:
         set_attention(generation_model, "eager")
         result = generate(prompts, batch_size=args.gen_batch_size)
-        set_attention(generation_model, "sdpa")
+        set_attention(generation_model, default_attention)
         result["sdpa_vs_eager"] = ratio(batched, result, "dialogues_per_s")
         generation["batched_eager_attention"] = result
         print(generation_line("(b) project, eager attention", result, single))
+    if args.merge:
+        # The evaluate stage keeps the adapter separate: two extra small matmuls per adapted layer per token.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # peft notes that lm_head is untied, as flan-t5's is
+            merged_model = copy.deepcopy(generation_model).merge_and_unload()
+        result = generate(prompts, batch_size=args.gen_batch_size, model=merged_model)
+        result["merged_vs_unmerged"] = ratio(result, batched, "dialogues_per_s")
+        generation["batched_merged_adapter"] = result
+        print(generation_line("(b) project, adapter merged", result, single))
+        del merged_model
     if max(tokenizer.generated_lengths) == args.max_new_tokens:
         print("  (random weights rarely emit eos, so most outputs run to --max-new-tokens; "
               "DialogSum summaries are about 30 tokens)")
@@ -571,7 +611,7 @@ def main() -> None:
                 "attention": training_model.config._attn_implementation,
                 "lora": {"r": params.lora.r, "alpha": params.lora.alpha, "target_modules": params.lora.target_modules},
                 "bf16_peak_flops": peak,
-                "mfu_formula": "4 * (encoder_parameters * source_tokens + decoder_parameters * target_tokens) "
+                "mfu_formula": "4 * (encoder * source_tokens + decoder_and_lm_head * target_tokens) "
                                "/ seconds / bf16_peak_flops",
             },
             "parameters": {"total": total_parameters, "trainable": trainable_parameters,

@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from statistics import fmean
 
 from stages.errors import UserError
 from stages.hub import offline_unless_reachable
@@ -104,7 +105,8 @@ def _read_hub(dataset_id: str, revision: str | None) -> dict[str, tuple[list[tup
         loaded = datasets.load_dataset(dataset_id, revision=revision)
     except Exception as error:  # the hub raises many types; all mean the same to a user
         raise UserError(
-            f"could not load dataset {dataset_id!r} (revision {revision}) from the Hugging Face hub: "
+            f"could not load dataset {dataset_id!r} (revision {revision}) from the Hugging Face hub, "
+            f"and there is no local directory of that name: "
             f"{type(error).__name__}: {error}. Check the id and your network, or run offline: "
             "set data.source to a local directory such as data/sample (see `make demo`)"
         ) from None
@@ -181,6 +183,19 @@ def _group_references(rows: list[tuple[str, Row]], where: str) -> list[Row]:
         first_seen[identifier] = location
         by_dialogue[dialogue] = {"id": identifier, "dialogue": dialogue, "references": references}
     return list(by_dialogue.values())
+
+
+def split_statistics(splits: dict[str, list[Row]]) -> dict:
+    """Dialogues and mean words per split, test references, and test dialogues also in train."""
+    stats = {
+        split: {"dialogues": len(rows), "mean_dialogue_words": round(fmean(len(r["dialogue"].split()) for r in rows), 2)}
+        for split, rows in splits.items()
+    }
+    stats["test"]["references"] = sum(len(row["references"]) for row in splits["test"])
+    # Test dialogues seen in training would inflate the scores: count them, don't hide them.
+    train_dialogues = {row["dialogue"] for row in splits["train"]}
+    stats["test"]["also_in_train"] = sum(row["dialogue"] in train_dialogues for row in splits["test"])
+    return stats
 
 
 def write_jsonl(path: Path, rows: list[Row]) -> None:

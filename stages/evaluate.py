@@ -38,10 +38,10 @@ def main() -> None:
 
     device = pick_device()
     dtype = pick_dtype(device)
-    # The adapter directory holds the tokenizer it was trained with.
-    tokenizer = load_tokenizer(str(ADAPTER_DIR), None)
     base = load_base_model(params.model.name, params.model.revision, dtype, device)
     model = load_adapter(base, ADAPTER_DIR)
+    # The adapter directory holds the tokenizer it was trained with.
+    tokenizer = load_tokenizer(str(ADAPTER_DIR), None)
 
     provenance = model_provenance(params, base, device, dtype)
     provenance["adapter"] = {"path": str(ADAPTER_DIR), "resolved": directory_hash(ADAPTER_DIR)}

@@ -63,7 +63,8 @@ def _check_source(name: str) -> None:
 
 def _hub_error(what: str, name: str, revision: str | None, error: Exception) -> UserError:
     return UserError(
-        f"could not load {what} {name!r} (revision {revision}): {type(error).__name__}: {error}. "
+        f"could not load {what} {name!r} (revision {revision}; no local directory of that name either): "
+        f"{type(error).__name__}: {error}. "
         "If it is a hub id, check the name and your network (or HF_TOKEN for a private model); "
         "to run offline, set model.name to a local directory, e.g. one made by "
         "`python -m stages.tiny_model DIR` (see `make demo`)"

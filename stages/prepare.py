@@ -8,9 +8,8 @@ its references.
 """
 
 from pathlib import Path
-from statistics import fmean
 
-from stages.data import SPLITS, load_source, write_jsonl
+from stages.data import SPLITS, load_source, split_statistics, write_jsonl
 from stages.errors import run_main
 from stages.outputs import write_json
 from stages.params import load_params
@@ -25,24 +24,14 @@ def main() -> None:
 
     splits = load_source(params.data.source, params.data.revision)
 
-    train_dialogues = {row["dialogue"] for row in splits["train"]}
     stats = {
         "source": {
             "name": params.data.source,
             "revision": params.data.revision,
             "resolved": resolved_revision(params.data.source, params.data.revision, "dataset"),
-        }
+        },
+        **split_statistics(splits),
     }
-    stats |= {
-        split: {
-            "dialogues": len(rows),
-            "mean_dialogue_words": round(fmean(len(row["dialogue"].split()) for row in rows), 2),
-        }
-        for split, rows in splits.items()
-    }
-    stats["test"]["references"] = sum(len(row["references"]) for row in splits["test"])
-    # Test dialogues seen in training would inflate the scores; count them, don't hide them.
-    stats["test"]["also_in_train"] = sum(row["dialogue"] in train_dialogues for row in splits["test"])
 
     for split in SPLITS:
         write_jsonl(PREPARED_DIR / f"{split}.jsonl", splits[split])
@@ -52,6 +41,8 @@ def main() -> None:
         + ", ".join(f"{split}: {stats[split]['dialogues']} dialogues" for split in SPLITS)
         + f" ({stats['test']['references']} test references)"
     )
+    if stats["test"]["also_in_train"]:
+        print(f"warning: {stats['test']['also_in_train']} test dialogues also appear in the train split (leakage)")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """Score any predictions file with the project's ROUGE.
 
-    python -m stages.score FILE.jsonl
+    python -m stages.score FILE.jsonl [--test data/prepared/test.jsonl]
 
-Each row needs `prediction` (a string) and `references` (a list of strings);
-prints the same metrics JSON the pipeline writes.
+Each row needs `prediction` (a string) and `references` (a list of strings).
+With --test, rows need an `id` instead of references: each test dialogue's
+references come from the test split, and an id missing from the file, or one
+the test split does not have, is an error. Prints the same metrics JSON the
+pipeline writes.
 """
 
 import argparse
@@ -15,25 +18,53 @@ from stages.errors import UserError, run_main
 from stages.rouge import score_corpus
 
 
-def score_file(path: Path) -> dict:
+def _check_row(path: Path, number: int, row: dict, needs_references: bool) -> None:
+    if not isinstance(row.get("prediction"), str):
+        raise UserError(f"{path} row {number}: needs a string 'prediction'")
+    references = row.get("references")
+    if needs_references and (
+        not isinstance(references, list) or not references or not all(isinstance(r, str) for r in references)
+    ):
+        raise UserError(f"{path} row {number}: needs 'references', a non-empty list of strings")
+
+
+def _references_from_test(path: Path, rows: list[dict], test_file: Path) -> list[list[str]]:
+    references = {row["id"]: row["references"] for row in read_jsonl(test_file)}
+    seen: set[str] = set()
+    for number, row in enumerate(rows, start=1):
+        identifier = row.get("id")
+        if identifier not in references:
+            raise UserError(f"{path} row {number}: id {identifier!r} is not in {test_file}")
+        if identifier in seen:
+            raise UserError(f"{path} row {number}: id {identifier!r} is predicted twice")
+        seen.add(identifier)
+    missing = [identifier for identifier in references if identifier not in seen]
+    if missing:
+        raise UserError(
+            f"{path} has no prediction for {len(missing)} of the {len(references)} test dialogues "
+            f"(first: {missing[0]!r}): score complete prediction files only"
+        )
+    return [references[row["id"]] for row in rows]
+
+
+def score_file(path: Path, test_file: Path | None = None) -> dict:
     """The metrics of a predictions file; a malformed row is a UserError naming it."""
     rows = read_jsonl(path)
     if not rows:
         raise UserError(f"{path} holds no predictions")
     for number, row in enumerate(rows, start=1):
-        references = row.get("references")
-        if not isinstance(row.get("prediction"), str):
-            raise UserError(f"{path} row {number}: needs a string 'prediction'")
-        if not isinstance(references, list) or not references or not all(isinstance(r, str) for r in references):
-            raise UserError(f"{path} row {number}: needs 'references', a non-empty list of strings")
-    metrics, _ = score_corpus([row["prediction"] for row in rows], [row["references"] for row in rows])
+        _check_row(path, number, row, needs_references=test_file is None)
+    references = [row["references"] for row in rows] if test_file is None else _references_from_test(path, rows, test_file)
+    metrics, _ = score_corpus([row["prediction"] for row in rows], references)
     return metrics
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Score a predictions file (rows with prediction and references).")
+    parser = argparse.ArgumentParser(description="Score a predictions file with the project's ROUGE.")
     parser.add_argument("file", type=Path, help="JSON Lines predictions file")
-    print(json.dumps(score_file(parser.parse_args().file), indent=2))
+    parser.add_argument("--test", type=Path, help="take references from this prepared test split, by id")
+    args = parser.parse_args()
+    print(json.dumps(score_file(args.file, args.test), indent=2))
 
 
 if __name__ == "__main__":

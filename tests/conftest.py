@@ -28,3 +28,50 @@ def in_tmp(tmp_path, monkeypatch) -> Path:
     """Run the test inside an empty temporary directory."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def dvc(directory: Path, *args: str, check: bool = True) -> str:
+    """Run dvc offline in `directory`; return stdout and stderr together."""
+    import subprocess
+    import sys
+
+    from stages.offline import offline_environment
+
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=directory, env=offline_environment(), capture_output=True, text=True
+    )
+    output = result.stdout + result.stderr
+    if check:
+        assert result.returncode == 0, output
+    return output
+
+
+def stages_run(output: str) -> set[str]:
+    """The stages a `dvc repro` output says it ran."""
+    import re
+
+    return set(re.findall(r"Running stage '(\w+)'", output))
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory):
+    """An offline copy of the repository after one `dvc repro` (read-only: use `workspace`)."""
+    from stages.offline import REPO_ROOT, git, make_offline_copy
+
+    # What a pipeline run would touch here; the offline run must leave it alone.
+    pipeline_files = ("status", "--porcelain", "--ignored", "--", "dvc.lock", "params.yaml", "data", "models", "reports")
+    before = git(REPO_ROOT, *pipeline_files)
+    directory = make_offline_copy(tmp_path_factory.mktemp("reproduced") / "repo")
+    output = dvc(directory, "repro")
+    assert git(REPO_ROOT, *pipeline_files) == before, "the offline run changed this checkout"
+    return directory, output
+
+
+@pytest.fixture
+def workspace(reproduced, tmp_path) -> Path:
+    """A private copy of the reproduced repository (git, DVC cache and outputs), to change."""
+    import shutil
+
+    directory = tmp_path / "repo"
+    shutil.copytree(reproduced[0], directory, symlinks=True)
+    return directory

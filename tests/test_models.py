@@ -93,3 +93,12 @@ def test_unreachable_hub_switches_to_offline_at_once(monkeypatch):
     offline_unless_reachable()
     assert time.monotonic() - start < 5
     assert constants.HF_HUB_OFFLINE and datasets.config.HF_HUB_OFFLINE
+
+
+def test_prompts_longer_than_the_limit_are_counted(tiny_model_dir):
+    from stages.prompt import count_truncated
+
+    tokenizer = load_tokenizer(str(tiny_model_dir), None)
+    prompts = ["one two three four five six", "one"]  # 7 and 2 tokens with </s>
+    assert count_truncated(tokenizer, prompts, 6) == 1
+    assert count_truncated(tokenizer, prompts, 7) == 0
