@@ -99,6 +99,6 @@ def test_prompts_longer_than_the_limit_are_counted(tiny_model_dir):
     from stages.prompt import count_truncated
 
     tokenizer = load_tokenizer(str(tiny_model_dir), None)
-    prompts = ["one two three four five six", "one"]  # 7 and 2 tokens with </s>
+    prompts = ["the a an and or but", "the"]  # words in the vocabulary: 7 and 2 tokens with </s>
     assert count_truncated(tokenizer, prompts, 6) == 1
     assert count_truncated(tokenizer, prompts, 7) == 0
