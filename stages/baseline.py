@@ -2,12 +2,13 @@
 
     python -m stages.baseline
 
-Reads params `seed`, `model`, `prompt` and `generate`; reads
+Reads params `seed`, `processes`, `model`, `prompt` and `generate`; reads
 data/prepared/test.jsonl; writes reports/baseline/{metrics.json,predictions.jsonl,provenance.json}.
 """
 
 from pathlib import Path
 
+from stages import distributed
 from stages.data import read_jsonl
 from stages.errors import run_main
 from stages.generation import summarise_and_score
@@ -22,6 +23,8 @@ OUT_DIR = Path("reports/baseline")
 
 def main() -> None:
     params = load_params()
+    distributed.relaunch_if_needed(params.processes, "stages.baseline")
+    distributed.init_for_generation()
     make_deterministic(params.seed)
     test_rows = read_jsonl(PREPARED_DIR / "test.jsonl")
 
@@ -32,7 +35,8 @@ def main() -> None:
 
     provenance = model_provenance(params, model, device, dtype)
     metrics = summarise_and_score(model, tokenizer, params, test_rows, OUT_DIR, "baseline", provenance)
-    print(f"baseline {summary_line(metrics)}")
+    if metrics is not None:  # rank 0
+        print(f"baseline {summary_line(metrics)}")
 
 
 if __name__ == "__main__":

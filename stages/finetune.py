@@ -2,7 +2,7 @@
 
     python -m stages.finetune
 
-Reads params `seed`, `model`, `prompt`, `lora` and `train`; reads
+Reads params `seed`, `processes`, `model`, `prompt`, `lora` and `train`; reads
 data/prepared/{train,validation}.jsonl; writes the adapter (safetensors),
 tokenizer and provenance to models/adapter/, and the loss curves (dvclive) to
 reports/train/.
@@ -17,13 +17,13 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 
 import torch
 from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
 
+from stages import distributed
 from stages.data import read_jsonl
 from stages.errors import UserError, run_main
 from stages.modeling import load_base_model, load_tokenizer, make_deterministic, pick_device, pick_dtype
@@ -155,19 +155,21 @@ def run_directory(params: Params) -> Path:
 
 
 def last_complete_checkpoint(directory: Path) -> Path | None:
-    """The newest checkpoint whose trainer state (written last) is readable; partial ones are removed."""
+    """The newest checkpoint whose trainer state (written last) is readable; rank 0 removes partial ones."""
     checkpoints = sorted(directory.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]), reverse=True)
     for checkpoint in checkpoints:
         try:
             json.loads((checkpoint / "trainer_state.json").read_text())
             return checkpoint
         except (OSError, ValueError):
-            shutil.rmtree(checkpoint)  # killed while being written
+            if distributed.is_main_process():
+                shutil.rmtree(checkpoint)  # killed while being written
     return None
 
 
 def main() -> None:
     params = load_params()
+    distributed.relaunch_if_needed(params.processes, "stages.finetune")
     check_target_modules(params)
     make_deterministic(params.seed)
     train_rows = read_jsonl(DATA_FILES[0])
@@ -179,13 +181,14 @@ def main() -> None:
     # Master weights in fp32; on a bf16 GPU the Trainer autocasts the matmuls.
     base = load_base_model(params.model.name, params.model.revision, torch.float32, device)
     model = add_lora(base, params)
-    model.print_trainable_parameters()
+    if distributed.is_main_process():
+        model.print_trainable_parameters()
 
     train_set = tokenize(train_rows, tokenizer, params)
     validation_set = tokenize(validation_rows, tokenizer, params)
     prompts = [build_prompt(params.prompt.template, row["dialogue"]) for row in train_rows]
     truncated = count_truncated(tokenizer, prompts, params.prompt.max_source_tokens)
-    if truncated:
+    if truncated and distributed.is_main_process():
         print(f"{truncated} of {len(prompts)} training prompts are longer than "
               f"prompt.max_source_tokens={params.prompt.max_source_tokens} and are cut")
 
@@ -193,12 +196,13 @@ def main() -> None:
     checkpoint = last_complete_checkpoint(run_dir) if run_dir.exists() else None
 
     # Validation loss at the end of every epoch (and of the last step, see EvaluateLastStep).
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    steps_per_epoch = math.ceil(len(train_set) / (params.train.batch_size * world_size))
+    # train.batch_size is the global batch, whatever the number of processes.
+    steps_per_epoch = math.ceil(len(train_set) / params.train.batch_size)
+    per_process_batch = params.train.batch_size // distributed.world_size()
     arguments = Seq2SeqTrainingArguments(
         output_dir=str(run_dir),
-        per_device_train_batch_size=params.train.batch_size,
-        per_device_eval_batch_size=params.train.batch_size,
+        per_device_train_batch_size=per_process_batch,
+        per_device_eval_batch_size=per_process_batch,
         learning_rate=params.train.learning_rate,
         num_train_epochs=params.train.epochs,
         max_steps=params.train.max_steps or -1,
@@ -213,6 +217,11 @@ def main() -> None:
         bf16=dtype == torch.bfloat16,
         train_sampling_strategy="group_by_length",
         report_to="none",
+        ddp_backend=distributed.backend() if distributed.world_size() > 1 else None,
+        ddp_find_unused_parameters=False,
+        # T5's loss is already a per-token mean; with this on, the Trainer would
+        # multiply it by the number of processes (doubling the gradients at 2).
+        average_tokens_across_devices=False,
         disable_tqdm=False,
     )
     trainer = Seq2SeqTrainer(
@@ -221,14 +230,16 @@ def main() -> None:
         train_dataset=train_set,
         eval_dataset=validation_set,
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
-        callbacks=[EvaluateLastStep(), LossCurves(CURVES_DIR)],
+        callbacks=[EvaluateLastStep()] + ([LossCurves(CURVES_DIR)] if distributed.is_main_process() else []),
     )
-    if checkpoint:
+    if checkpoint and distributed.is_main_process():
         print(f"resuming from {checkpoint}")
     with Stopwatch("finetune") as stopwatch:
         result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if not trainer.is_world_process_zero():
+        return
     steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
-    samples = steps_run * params.train.batch_size * world_size
+    samples = steps_run * params.train.batch_size
     tokens_per_sample = sum(len(e["input_ids"]) + len(e["labels"]) for e in train_set) / len(train_set)
     stopwatch.write(
         steps=steps_run,

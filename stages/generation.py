@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from stages import distributed
 from stages.data import Row, write_jsonl
 from stages.outputs import write_json
 from stages.params import Params
@@ -28,20 +29,23 @@ def generate_summaries(
     num_beams: int,
     batch_size: int,
     desc: str = "generating",
-) -> list[str]:
+) -> list[str] | None:
     """Summarise each prompt, returning the summaries in the prompts' order.
 
     Prompts are tokenised once, sorted longest first so each batch pads to
     similar lengths (and an out-of-memory shows up on the first batch), and
-    decoded greedily unless num_beams > 1.
+    decoded greedily unless num_beams > 1. Under several processes each takes
+    every N-th prompt of that order and rank 0 gets all the summaries back;
+    the other ranks get None.
     """
     encoded = tokenizer(prompts, max_length=max_source_tokens, truncation=True)["input_ids"]
     order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
+    mine = order[distributed.rank() :: distributed.world_size()]
     device = next(model.parameters()).device
-    summaries: list[str] = [""] * len(prompts)
-    with tqdm(total=len(prompts), desc=desc, unit="dialogue") as progress:
-        for start in range(0, len(order), batch_size):
-            indices = order[start : start + batch_size]
+    summaries: list[str] = []
+    with tqdm(total=len(mine), desc=desc, unit="dialogue", disable=not distributed.is_main_process()) as progress:
+        for start in range(0, len(mine), batch_size):
+            indices = mine[start : start + batch_size]
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in indices]}, return_tensors="pt").to(device)
             output = model.generate(
                 **batch,
@@ -49,19 +53,18 @@ def generate_summaries(
                 num_beams=num_beams,
                 do_sample=False,
             )
-            for i, text in zip(indices, tokenizer.batch_decode(output, skip_special_tokens=True)):
-                summaries[i] = text.strip()
+            summaries += [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
             progress.update(len(indices))
-    return summaries
+    return distributed.gather_in_order(summaries, mine, len(prompts))
 
 
 def summarise_and_score(
     model, tokenizer, params: Params, test_rows: list[Row], out_dir: Path, stage: str, provenance: dict
-) -> dict:
+) -> dict | None:
     """Generate a summary per test dialogue, score it, write predictions.jsonl, metrics.json
     and provenance.json to `out_dir`, and the generation time to reports/timing/STAGE.json.
 
-    Returns the metrics written.
+    Returns the metrics written (on rank 0; other processes only generate and get None).
     """
     prompts = [build_prompt(params.prompt.template, row["dialogue"]) for row in test_rows]
     with Stopwatch(stage) as stopwatch:
@@ -75,6 +78,8 @@ def summarise_and_score(
             batch_size=params.generate.batch_size,
             desc=stage,
         )
+    if predictions is None:
+        return None
     stopwatch.write(dialogues_per_second=round(len(prompts) / stopwatch.seconds, 2))
     references = [row["references"] for row in test_rows]
     metrics, per_dialogue = score_corpus(predictions, references)

@@ -32,8 +32,12 @@ def make_deterministic(seed: int) -> None:
 
 
 def pick_device() -> torch.device:
-    """The first CUDA GPU if there is one, else the CPU."""
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    """This process's GPU (by LOCAL_RANK under torchrun) if there is one, else the CPU."""
+    if torch.cuda.is_available():
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
 
 
 def pick_dtype(device: torch.device) -> torch.dtype:
@@ -88,8 +92,15 @@ def load_base_model(name: str, revision: str | None, dtype: torch.dtype, device:
 
     _check_source(name)
     try:
+        # Eager attention: with DialogSum's varying lengths, bf16 "sdpa" trained 4x
+        # slower and generated 1.3x slower on an H200 (BENCHMARKS.md).
         model = AutoModelForSeq2SeqLM.from_pretrained(
-            name, revision=revision, dtype=dtype, use_safetensors=True, trust_remote_code=False
+            name,
+            revision=revision,
+            dtype=dtype,
+            attn_implementation="eager",
+            use_safetensors=True,
+            trust_remote_code=False,
         )
     except (OSError, ValueError) as error:
         raise _hub_error("model", name, revision, error) from None

@@ -110,12 +110,22 @@ class GenerateParams:
 @dataclass(frozen=True)
 class Params:
     seed: int = _help("One seed for python, numpy, torch and the Trainer.")
+    processes: int = _help("Processes (GPUs; on a CPU, cores) that finetune, baseline and evaluate run as.")
     data: DataParams = _help("Where the dialogues come from.")
     model: ModelParams = _help("The base model.")
     prompt: PromptParams = _help("How a dialogue becomes model input.")
     lora: LoraParams = _help("The LoRA adapter.")
     train: TrainParams = _help("Fine-tuning.")
     generate: GenerateParams = _help("Summary generation for baseline and evaluation.")
+
+
+def _check_processes(params: "Params") -> None:
+    _at_least("processes", params.processes, 1)
+    if params.train.batch_size % params.processes:
+        raise UserError(
+            f"params.yaml: train.batch_size ({params.train.batch_size}) must be a multiple of processes "
+            f"({params.processes}): it is the global batch, split evenly across processes"
+        )
 
 
 def _at_least(key: str, value: int, minimum: int) -> None:
@@ -179,7 +189,9 @@ def _build(cls, raw, prefix: str):
 
 def parse_params(raw: dict) -> Params:
     """Validate a params mapping (as read from YAML) into Params."""
-    return _build(Params, raw, "")
+    params = _build(Params, raw, "")
+    _check_processes(params)
+    return params
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:

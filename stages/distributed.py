@@ -1,0 +1,69 @@
+"""Run a stage as N processes (param `processes`), one per GPU or, on a CPU, per core.
+
+A stage started as `python -m stages.X` re-launches itself under torchrun
+when `processes` > 1, so dvc.yaml stays the same for one process or many.
+Training uses the Trainer's DDP; generation gives each process an interleaved
+share of the (length-sorted) dialogues and gathers the summaries on rank 0,
+which alone writes outputs.
+"""
+
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def is_main_process() -> bool:
+    """True in the one process that logs and writes outputs."""
+    return rank() == 0
+
+
+def relaunch_if_needed(processes: int, module: str) -> None:
+    """Replace this process with `torchrun --nproc-per-node=processes -m module` unless already launched."""
+    if processes <= 1 or "LOCAL_RANK" in os.environ:
+        return
+    if torch.cuda.is_available() and processes > torch.cuda.device_count():
+        from stages.errors import UserError
+
+        raise UserError(
+            f"params.yaml: processes is {processes}, but this machine has {torch.cuda.device_count()} GPUs"
+        )
+    arguments = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+    os.execv(sys.executable, [*arguments, "-m", module])
+
+
+def backend() -> str:
+    return "nccl" if torch.cuda.is_available() else "gloo"
+
+
+def init_for_generation() -> None:
+    """Join the process group (generation stages; the Trainer does this itself)."""
+    if world_size() > 1 and not dist.is_initialized():
+        dist.init_process_group(backend())
+
+
+def gather_in_order(shard: list, indices: list[int], total: int) -> list | None:
+    """Put each process's results back in the original order; the full list on rank 0, None elsewhere."""
+    if world_size() == 1:
+        merged = [None] * total
+        for i, value in zip(indices, shard):
+            merged[i] = value
+        return merged
+    gathered = [None] * world_size()
+    dist.all_gather_object(gathered, list(zip(indices, shard)))
+    if not is_main_process():
+        return None
+    merged = [None] * total
+    for pairs in gathered:
+        for i, value in pairs:
+            merged[i] = value
+    return merged
