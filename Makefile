@@ -5,7 +5,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: install demo test clean
 
 $(INSTALLED): requirements.txt constraints.txt
 	python3 -m venv $(VENV)
@@ -13,6 +13,8 @@ $(INSTALLED): requirements.txt constraints.txt
 	$(PYTHON) -m pip install --quiet torch==2.13.0
 	$(PYTHON) -m pip install --quiet -r requirements.txt -c constraints.txt
 	touch $@
+
+install: $(INSTALLED)
 
 demo: $(INSTALLED)
 	$(PYTHON) -m stages.offline demo

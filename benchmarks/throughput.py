@@ -51,7 +51,7 @@ import yaml
 from stages.errors import UserError, run_main
 from stages.finetune import add_lora
 from stages.generation import generate_summaries
-from stages.modeling import load_base_model, load_tokenizer, pick_device, pick_dtype
+from stages.modeling import ATTENTION, load_base_model, load_tokenizer, pick_device, pick_dtype
 from stages.outputs import write_json
 from stages.params import Params, parse_params
 from stages.tiny_model import write_tiny_model
@@ -98,7 +98,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd training at each batch size")
     parser.add_argument("--attn", action="store_true",
-                        help="also time the project settings with eager attention instead of sdpa (T5's default)")
+                        help="also time the other attention implementation (sdpa) than the stages' (eager)")
     parser.add_argument("--merge", action="store_true",
                         help="also time batched generation with the LoRA adapter merged into the weights")
     parser.add_argument("--deterministic", action="store_true",
@@ -174,6 +174,7 @@ def random_flan_t5_base():
 
     config = T5Config.from_json_file(FLAN_T5_BASE_CONFIG)
     model = T5ForConditionalGeneration(config)
+    model.set_attn_implementation(ATTENTION)  # as the stages load models
     # transformers 5 ties lm_head to the embeddings whatever the config says; untie it as
     # stages/tiny_model.py does, so the benchmark has the real model's parameters.
     model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight) * config.d_model**-0.5)
@@ -545,15 +546,16 @@ def main() -> None:
             training["project_compiled"].append(result)
             print(training_line(project_label + ", compiled", result, peak, tutorial))
 
-    default_attention = training_model.config._attn_implementation  # sdpa: T5 supports it in transformers 5
+    default_attention = training_model.config._attn_implementation  # the stages' ATTENTION
+    other_attention = "sdpa" if default_attention == "eager" else "eager"
     if args.attn:
-        set_attention(training_model, "eager")
+        set_attention(training_model, other_attention)
         result = train(args.train_batch_size[0], group_by_length=True, dtype=autocast_dtype)
         set_attention(training_model, default_attention)
         result["vs_tutorial"] = ratio(result, tutorial, "samples_per_s", "tokens_per_s")
-        result["sdpa_vs_eager"] = ratio(project[0], result, "samples_per_s", "tokens_per_s")
-        training["project_eager_attention"] = result
-        print(training_line(project_label + ", eager attention", result, peak, tutorial))
+        result[f"{default_attention}_vs_{other_attention}"] = ratio(project[0], result, "samples_per_s", "tokens_per_s")
+        training[f"project_{other_attention}_attention"] = result
+        print(training_line(f"{project_label}, {other_attention} attention", result, peak, tutorial))
 
     if peak:
         print("  MFU = 4 x (encoder parameters x source tokens + (decoder + lm_head) parameters x target tokens)"
@@ -575,12 +577,12 @@ def main() -> None:
     print(generation_line("(b) project: length-sorted batches", batched, single))
     generation = {"one_at_a_time": single, "batched": batched}
     if args.attn:
-        set_attention(generation_model, "eager")
+        set_attention(generation_model, other_attention)
         result = generate(prompts, batch_size=args.gen_batch_size)
         set_attention(generation_model, default_attention)
-        result["sdpa_vs_eager"] = ratio(batched, result, "dialogues_per_s")
-        generation["batched_eager_attention"] = result
-        print(generation_line("(b) project, eager attention", result, single))
+        result[f"{default_attention}_vs_{other_attention}"] = ratio(batched, result, "dialogues_per_s")
+        generation[f"batched_{other_attention}_attention"] = result
+        print(generation_line(f"(b) project, {other_attention} attention", result, single))
     if args.merge:
         # The evaluate stage keeps the adapter separate: two extra small matmuls per adapted layer per token.
         with warnings.catch_warnings():

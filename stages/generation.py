@@ -43,7 +43,8 @@ def generate_summaries(
     mine = order[distributed.rank() :: distributed.world_size()]
     device = next(model.parameters()).device
     summaries: list[str] = []
-    with tqdm(total=len(mine), desc=desc, unit="dialogue", disable=not distributed.is_main_process()) as progress:
+    quiet = {} if distributed.is_main_process() else {"disable": True}  # one progress bar, rank 0's
+    with tqdm(total=len(mine), desc=desc, unit="dialogue", **quiet) as progress:
         for start in range(0, len(mine), batch_size):
             indices = mine[start : start + batch_size]
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in indices]}, return_tensors="pt").to(device)

@@ -14,6 +14,11 @@ from stages.errors import UserError
 from stages.hub import offline_unless_reachable
 
 
+# With DialogSum's varying lengths, bf16 "sdpa" attention trained 4x slower and
+# generated 1.3x slower than eager attention on an H200 (BENCHMARKS.md).
+ATTENTION = "eager"
+
+
 def make_deterministic(seed: int) -> None:
     """Seed python, numpy and torch, and ask torch for deterministic kernels.
 
@@ -92,13 +97,11 @@ def load_base_model(name: str, revision: str | None, dtype: torch.dtype, device:
 
     _check_source(name)
     try:
-        # Eager attention: with DialogSum's varying lengths, bf16 "sdpa" trained 4x
-        # slower and generated 1.3x slower on an H200 (BENCHMARKS.md).
         model = AutoModelForSeq2SeqLM.from_pretrained(
             name,
             revision=revision,
             dtype=dtype,
-            attn_implementation="eager",
+            attn_implementation=ATTENTION,
             use_safetensors=True,
             trust_remote_code=False,
         )
