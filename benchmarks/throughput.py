@@ -54,7 +54,7 @@ from stages.generation import generate_summaries
 from stages.modeling import ATTENTION, load_base_model, load_tokenizer, pick_device, pick_dtype
 from stages.outputs import write_json
 from stages.params import Params, parse_params
-from stages.tiny_model import write_tiny_model
+from stages.tiny_model import untie_lm_head, write_tiny_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FLAN_T5_BASE_CONFIG = Path(__file__).resolve().parent / "flan-t5-base.json"
@@ -175,11 +175,7 @@ def random_flan_t5_base():
     config = T5Config.from_json_file(FLAN_T5_BASE_CONFIG)
     model = T5ForConditionalGeneration(config)
     model.set_attn_implementation(ATTENTION)  # as the stages load models
-    # transformers 5 ties lm_head to the embeddings whatever the config says; untie it as
-    # stages/tiny_model.py does, so the benchmark has the real model's parameters.
-    model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight) * config.d_model**-0.5)
-    model.all_tied_weights_keys.pop("lm_head.weight", None)
-    return model
+    return untie_lm_head(model)  # the real checkpoint's lm_head is its own
 
 
 def build_models(name: str, params: Params, device: torch.device, scratch: Path):

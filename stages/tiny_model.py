@@ -78,10 +78,15 @@ def build_model(vocab_size: int):
     from transformers import T5Config, T5ForConditionalGeneration
 
     torch.manual_seed(SEED)
-    model = T5ForConditionalGeneration(T5Config(vocab_size=vocab_size, **CONFIG))
-    # transformers 5 ties lm_head to the embeddings whatever the config says;
-    # flan-t5 checkpoints are untied, so untie it the same way here.
-    model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight) * CONFIG["d_model"] ** -0.5)
+    return untie_lm_head(T5ForConditionalGeneration(T5Config(vocab_size=vocab_size, **CONFIG)))
+
+
+def untie_lm_head(model):
+    """Give a T5 built from a config its own randomly initialised lm_head, as flan-t5 has.
+
+    transformers 5 ties lm_head to the embeddings whatever the config says.
+    """
+    model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight) * model.config.d_model**-0.5)
     model.all_tied_weights_keys.pop("lm_head.weight", None)
     return model
 
