@@ -13,6 +13,8 @@ import sys
 import torch
 import torch.distributed as dist
 
+from stages.errors import UserError
+
 
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
@@ -32,8 +34,6 @@ def relaunch_if_needed(processes: int, module: str) -> None:
     if processes <= 1 or "LOCAL_RANK" in os.environ:
         return
     if torch.cuda.is_available() and processes > torch.cuda.device_count():
-        from stages.errors import UserError
-
         raise UserError(
             f"params.yaml: processes is {processes}, but this machine has {torch.cuda.device_count()} GPUs"
         )
@@ -53,13 +53,10 @@ def init_for_generation() -> None:
 
 def gather_in_order(shard: list, indices: list[int], total: int) -> list | None:
     """Put each process's results back in the original order; the full list on rank 0, None elsewhere."""
-    if world_size() == 1:
-        merged = [None] * total
-        for i, value in zip(indices, shard):
-            merged[i] = value
-        return merged
-    gathered = [None] * world_size()
-    dist.all_gather_object(gathered, list(zip(indices, shard)))
+    gathered = [list(zip(indices, shard))]
+    if world_size() > 1:
+        gathered = [None] * world_size()
+        dist.all_gather_object(gathered, list(zip(indices, shard)))
     if not is_main_process():
         return None
     merged = [None] * total

@@ -193,7 +193,7 @@ def main() -> None:
               f"prompt.max_source_tokens={params.prompt.max_source_tokens} and are cut")
 
     run_dir = run_directory(params)
-    checkpoint = last_complete_checkpoint(run_dir) if run_dir.exists() else None
+    checkpoint = last_complete_checkpoint(run_dir)
 
     # Validation loss at the end of every epoch (and of the last step, see EvaluateLastStep).
     # train.batch_size is the global batch, whatever the number of processes.
