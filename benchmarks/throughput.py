@@ -9,7 +9,9 @@ One model, one set of synthetic examples, one process:
   training    (a) tutorial: fp32, batch 8, random order, padded per batch
               (b) project, as stages/finetune.py trains: bf16 autocast on a GPU that has it (fp32 on
                   the CPU), length-grouped batches (transformers' LengthGroupedSampler, as the
-                  Trainer's group_by_length), padded per batch; at each --train-batch-size
+                  Trainer's group_by_length), padded per batch; at each --train-batch-size, first
+                  in a plain loop, then through the stage's own Trainer (stages.finetune.make_trainer,
+                  with its per-step overheads; --compile: also with train.compile on)
   generation  (a) one dialogue at a time
               (b) length-sorted batches of --gen-batch-size
               both through stages.generation.generate_summaries, greedy, with the LoRA model in
@@ -33,8 +35,8 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 import argparse
 import copy
+import dataclasses
 import math
-import platform
 import random
 import re
 import sys
@@ -48,21 +50,25 @@ import torch
 import transformers
 import yaml
 
+from benchmarks.common import (
+    SOURCE_TOKENS_MEAN,
+    SOURCE_TOKENS_P95,
+    TARGET_TOKENS_MEAN,
+    TARGET_TOKENS_P95,
+    TRAINING_DIALOGUES,
+    lognormal_lengths,
+    machine,
+    random_flan_t5_base,
+)
 from stages.errors import UserError, run_main
 from stages.finetune import add_lora
 from stages.generation import generate_summaries
-from stages.modeling import ATTENTION, load_base_model, load_tokenizer, pick_device, pick_dtype
+from stages.modeling import load_base_model, load_tokenizer, pick_device, pick_dtype
 from stages.outputs import write_json
 from stages.params import Params, parse_params
-from stages.tiny_model import untie_lm_head, write_tiny_model
+from stages.tiny_model import write_tiny_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FLAN_T5_BASE_CONFIG = Path(__file__).resolve().parent / "flan-t5-base.json"
-
-# DialogSum's training split in flan-t5 tokens (prompted dialogue; summary), roughly.
-TRAINING_DIALOGUES = 12_460
-SOURCE_TOKENS_MEAN, SOURCE_TOKENS_P95 = 216, 400
-TARGET_TOKENS_MEAN, TARGET_TOKENS_P95 = 30, 55
 FIRST_ORDINARY_ID = 3  # below: pad, eos, unk
 FLAN_T5_ID_LIMIT = 32_000  # ids from here on are <extra_id_*> sentinels and padding rows
 
@@ -96,7 +102,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--gen-batch-size", type=int, default=64)
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
-    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd training at each batch size")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time torch.compile'd training at each batch size (plain loop and stage Trainer)")
     parser.add_argument("--attn", action="store_true",
                         help="also time the other attention implementation (sdpa) than the stages' (eager)")
     parser.add_argument("--merge", action="store_true",
@@ -132,18 +139,6 @@ def synchronize(device: torch.device) -> None:
 # --- Data: random token ids with DialogSum's lengths -------------------------------------------
 
 
-def lognormal_lengths(rng: np.random.Generator, count: int, mean: float, p95: float, maximum: int) -> np.ndarray:
-    """`count` lengths from the lognormal with this mean and 95th percentile, cut to [2, maximum].
-
-    mean = exp(mu + sigma^2 / 2) and p95 = exp(mu + 1.645 sigma) give sigma as
-    the smaller root of sigma^2 / 2 - 1.645 sigma + ln(p95 / mean) = 0.
-    """
-    z95 = 1.6449
-    sigma = z95 - math.sqrt(z95**2 - 2 * math.log(p95 / mean))
-    mu = math.log(mean) - sigma**2 / 2
-    return np.clip(np.exp(rng.normal(mu, sigma, count)).round().astype(int), 2, maximum)
-
-
 def random_sequences(rng: np.random.Generator, lengths, id_limit: int, eos_id: int) -> list[np.ndarray]:
     """One sequence of random ordinary ids per length, each ending in eos as a tokenizer's output does."""
     sequences = []
@@ -166,16 +161,6 @@ def project_params(model_label: str) -> Params:
     raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
     raw["model"]["name"] = model_label
     return parse_params(raw)
-
-
-def random_flan_t5_base():
-    """flan-t5-base's architecture with random weights, lm_head untied as in the real checkpoint."""
-    from transformers import T5Config, T5ForConditionalGeneration
-
-    config = T5Config.from_json_file(FLAN_T5_BASE_CONFIG)
-    model = T5ForConditionalGeneration(config)
-    model.set_attn_implementation(ATTENTION)  # as the stages load models
-    return untie_lm_head(model)  # the real checkpoint's lm_head is its own
 
 
 def build_models(name: str, params: Params, device: torch.device, scratch: Path):
@@ -311,13 +296,59 @@ def time_training(model, forward, examples, batches, *, warmup_steps, autocast_d
     }
 
 
+def time_stage_trainer(model, params: Params, examples, batch_size: int, *, compile: bool, steps: int,
+                       flops_per_token, device) -> dict:
+    """Train through stages.finetune.make_trainer (the stage's own Seq2SeqTrainer, arguments and
+    collator) on all the examples, and return its steady throughput.
+
+    The Trainer orders an epoch as LengthGroupedSampler does: mega-batches of up to 50
+    batches, each sorted longest first. Warming up for one whole mega-batch (compiling
+    included) and timing whole mega-batches makes the timed steps a fair sample of the
+    epoch; part of one would lean to its long or its short batches.
+    """
+    from stages.finetune import StepClock, make_trainer
+    from stages.tiny_model import build_tokenizer
+
+    sources, targets = examples
+    train_set = [
+        {"input_ids": source.tolist(), "attention_mask": [1] * len(source), "labels": target.tolist()}
+        for source, target in zip(sources, targets)
+    ]
+    megabatch = max(1, min(len(train_set) // (batch_size * 4), 50))  # as transformers' get_length_grouped_indices
+    timed_steps = megabatch * math.ceil(steps / megabatch)
+    train = dataclasses.replace(params.train, batch_size=batch_size, max_steps=megabatch + timed_steps, compile=compile)
+    clock = StepClock(warmup_steps=megabatch)
+    # Any tokenizer with pad id 0 pads as flan-t5's would; the tiny one needs no download.
+    tokenizer = build_tokenizer()
+    with tempfile.TemporaryDirectory() as output_dir:
+        trainer = make_trainer(model, tokenizer, dataclasses.replace(params, train=train), pick_dtype(device),
+                               train_set, train_set[:batch_size], Path(output_dir), [clock])
+        start = time.perf_counter()
+        trainer.train()
+    steps_per_second = clock.steady_steps_per_second()
+    samples_per_s = steps_per_second * batch_size
+    source_tokens = float(np.mean([len(source) for source in sources]))
+    target_tokens = float(np.mean([len(target) for target in targets]))
+    flops_per_sample = flops_per_token[0] * source_tokens + flops_per_token[1] * target_tokens
+    return {
+        "batch_size": batch_size,
+        "steps": timed_steps,
+        "warmup_steps": megabatch,
+        "warmup_seconds": clock.times[megabatch] - start,
+        "compiled": compile,
+        "samples_per_s": samples_per_s,
+        "tokens_per_s": samples_per_s * (source_tokens + target_tokens),
+        "model_flops_per_s": samples_per_s * flops_per_sample,
+    }
+
+
 # --- Generation --------------------------------------------------------------------------------
 
 
 class TokenIdTokenizer:
-    """Stands in for the tokenizer in generate_summaries when the "prompts" are token-id arrays.
+    """Stands in for the tokenizer in generate_summaries, which gets token ids drawn at random.
 
-    flan-t5-base has no tokenizer offline, and ids keep the drawn lengths exact,
+    flan-t5-base has no tokenizer offline, and drawn ids keep the lengths exact,
     so both models go through the project's own generation loop (length sorting,
     batching, padding, model.generate) unchanged. It records how many tokens
     each output has (up to and including eos) instead of decoding text.
@@ -326,9 +357,6 @@ class TokenIdTokenizer:
     def __init__(self, pad_id: int, eos_id: int):
         self.pad_id, self.eos_id = pad_id, eos_id
         self.generated_lengths: list[int] = []
-
-    def __call__(self, prompts, max_length: int, truncation: bool):
-        return {"input_ids": [list(prompt[:max_length]) if truncation else list(prompt) for prompt in prompts]}
 
     def pad(self, features, return_tensors: str):
         from transformers import BatchEncoding
@@ -347,13 +375,12 @@ class TokenIdTokenizer:
         return [""] * len(output)
 
 
-def time_generation(model, tokenizer: TokenIdTokenizer, prompts, *, batch_size, max_source_tokens,
-                    max_new_tokens, device) -> dict:
+def time_generation(model, tokenizer: TokenIdTokenizer, prompts, *, batch_size, max_new_tokens, device) -> dict:
     tokenizer.generated_lengths.clear()
     synchronize(device)
     start = time.perf_counter()
-    generate_summaries(model, tokenizer, prompts, max_source_tokens=max_source_tokens,
-                       max_new_tokens=max_new_tokens, num_beams=1, batch_size=batch_size)
+    # The drawn lengths are already cut to prompt.max_source_tokens.
+    generate_summaries(model, tokenizer, [list(prompt) for prompt in prompts], max_new_tokens=max_new_tokens, num_beams=1, batch_size=batch_size)
     synchronize(device)
     seconds = time.perf_counter() - start
     return {
@@ -376,35 +403,11 @@ def bf16_peak_flops(device: torch.device) -> float | None:
     return next((peak for pattern, peak in BF16_PEAK_FLOPS if re.search(pattern, name)), None)
 
 
-def cpu_name() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "cpu"
-    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "cpu")
-
-
-def machine(device: torch.device, load_before: float) -> dict:
-    import peft
-
-    return {
-        "device": device.type,
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
-        "bf16_supported": device.type == "cuda" and torch.cuda.is_bf16_supported(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_before": load_before,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
-    }
-
-
 def training_line(label: str, result: dict, peak: float | None, baseline: dict | None = None) -> str:
     mfu = f"MFU {result['mfu']:5.1%}" if result.get("mfu") is not None else "MFU n/a"
+    padding = f"{result['padding_fraction']:4.0%}" if "padding_fraction" in result else " n/a"
     line = (f"  {label:<50} batch {result['batch_size']:>3}  {result['samples_per_s']:9.2f} samples/s "
-            f"{result['tokens_per_s']:10.0f} tokens/s  padding {result['padding_fraction']:4.0%}  {mfu}")
+            f"{result['tokens_per_s']:10.0f} tokens/s  padding {padding}  {mfu}")
     if baseline is not None:
         line += (f"   x{result['samples_per_s'] / baseline['samples_per_s']:.2f} samples/s,"
                  f" x{result['tokens_per_s'] / baseline['tokens_per_s']:.2f} tokens/s")
@@ -542,6 +545,20 @@ def main() -> None:
             training["project_compiled"].append(result)
             print(training_line(project_label + ", compiled", result, peak, tutorial))
 
+    # The same settings through the stage's own Trainer: its data loading, collator, logging and
+    # callbacks per step, and train.compile as the stage would set it.
+    trainer_label = "(b) project, the finetune stage's Trainer"
+    training["stage_trainer"] = []
+    for compile in [False, True] if args.compile else [False]:
+        for batch_size in args.train_batch_size:
+            result = time_stage_trainer(training_model, params, examples, batch_size, compile=compile, steps=steps,
+                                        flops_per_token=flops_per_token, device=device)
+            result["mfu"] = result["model_flops_per_s"] / peak if peak else None
+            result["vs_tutorial"] = ratio(result, tutorial, "samples_per_s", "tokens_per_s")
+            training["stage_trainer"].append(result)
+            print(training_line(trainer_label + (", compiled" if compile else ""), result, peak, tutorial)
+                  + f"   ({result['steps']} steps after {result['warmup_steps']} taking {result['warmup_seconds']:.0f} s)")
+
     default_attention = training_model.config._attn_implementation  # the stages' ATTENTION
     other_attention = "sdpa" if default_attention == "eager" else "eager"
     if args.attn:
@@ -560,11 +577,11 @@ def main() -> None:
     tokenizer = TokenIdTokenizer(pad_id, eos_id)
 
     def generate(subset, batch_size: int, model=generation_model) -> dict:
-        return time_generation(model, tokenizer, subset, batch_size=batch_size,
-                               max_source_tokens=max_source, max_new_tokens=args.max_new_tokens, device=device)
+        return time_generation(model, tokenizer, subset, batch_size=batch_size, max_new_tokens=args.max_new_tokens,
+                               device=device)
 
     print(f"\ngeneration: greedy, at most {args.max_new_tokens} new tokens, "
-          f"{dtype_name(project_dtype)} weights with the LoRA adapter unmerged (as in evaluate)")
+          f"{dtype_name(project_dtype)} weights with the LoRA adapter unmerged (--merge: merged, as in evaluate)")
     generate(prompts[:2], batch_size=2)  # warm-up: first kernels, allocator
     single = generate(prompts[:one_at_a_time], batch_size=1)
     print(generation_line("(a) one dialogue at a time", single))
@@ -580,7 +597,8 @@ def main() -> None:
         generation[f"batched_{other_attention}_attention"] = result
         print(generation_line(f"(b) project, {other_attention} attention", result, single))
     if args.merge:
-        # The evaluate stage keeps the adapter separate: two extra small matmuls per adapted layer per token.
+        # As the evaluate stage generates: unmerged, the adapter costs two extra small matmuls
+        # per adapted layer per token.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # peft notes that lm_head is untied, as flan-t5's is
             merged_model = copy.deepcopy(generation_model).merge_and_unload()

@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import shutil
+import time
 from pathlib import Path
 
 import torch
@@ -30,7 +31,7 @@ from stages.modeling import load_base_model, load_tokenizer, make_deterministic,
 from stages.outputs import atomic_path, write_json
 from stages.params import Params, load_params
 from stages.prepare import PREPARED_DIR
-from stages.prompt import build_prompt, count_truncated
+from stages.prompt import build_prompt, encode
 from stages.provenance import Stopwatch, model_provenance
 
 ADAPTER_DIR = Path("models/adapter")
@@ -39,20 +40,16 @@ CHECKPOINTS_DIR = Path(".trainer")  # survives a killed run; not a DVC output
 DATA_FILES = (PREPARED_DIR / "train.jsonl", PREPARED_DIR / "validation.jsonl")
 
 
-def tokenize(rows, tokenizer, params: Params) -> list[dict]:
-    """Prompted inputs and summary labels, truncated to the params' token limits."""
-    inputs = tokenizer(
-        [build_prompt(params.prompt.template, row["dialogue"]) for row in rows],
-        max_length=params.prompt.max_source_tokens,
-        truncation=True,
-    )
-    labels = tokenizer(
-        text_target=[row["summary"] for row in rows], max_length=params.prompt.max_target_tokens, truncation=True
-    )
-    return [
-        {"input_ids": ids, "attention_mask": mask, "labels": label}
-        for ids, mask, label in zip(inputs["input_ids"], inputs["attention_mask"], labels["input_ids"])
+def tokenize(rows, tokenizer, params: Params) -> tuple[list[dict], dict]:
+    """Prompted inputs and summary labels, cut to the params' token limits, tokenised once;
+    and how many prompts and summaries were cut."""
+    prompts = [build_prompt(params.prompt.template, row["dialogue"]) for row in rows]
+    inputs, cut_prompts = encode(tokenizer, prompts, params.prompt.max_source_tokens)
+    labels, cut_summaries = encode(tokenizer, [row["summary"] for row in rows], params.prompt.max_target_tokens)
+    examples = [
+        {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": label} for ids, label in zip(inputs, labels)
     ]
+    return examples, {"truncated_prompts": cut_prompts, "truncated_summaries": cut_summaries}
 
 
 def check_target_modules(params: Params) -> None:
@@ -89,12 +86,23 @@ def add_lora(model, params: Params):
     return get_peft_model(model, config)
 
 
-class EvaluateLastStep(TrainerCallback):
-    """Validate after the last step too, so a run shorter than an epoch still gets a validation loss."""
+class StepClock(TrainerCallback):
+    """The time at the end of every optimiser step, for the steady training speed:
+    the first steps warm up (and, with train.compile, compile)."""
+
+    def __init__(self, warmup_steps: int = 10):
+        self.warmup_steps = warmup_steps
+        self.times: list[float] = []
 
     def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step >= state.max_steps:
-            control.should_evaluate = True
+        self.times.append(time.perf_counter())
+
+    def steady_steps_per_second(self) -> float | None:
+        """Steps per second after the first `warmup_steps` (after half the steps in a shorter run)."""
+        first = min(self.warmup_steps, len(self.times) // 2)
+        if len(self.times) - first < 2:
+            return None
+        return (len(self.times) - 1 - first) / (self.times[-1] - self.times[first])
 
 
 class LossCurves(TrainerCallback):
@@ -128,6 +136,52 @@ class LossCurves(TrainerCallback):
         if state.is_world_process_zero:
             self.live.make_summary()
             self.live.end()
+
+
+def make_trainer(model, tokenizer, params: Params, dtype: torch.dtype, train_set, validation_set, output_dir: Path,
+                 callbacks: list) -> Seq2SeqTrainer:
+    """The Trainer as this stage runs it (the throughput benchmark times this same one).
+
+    Validation loss at the end of every epoch, and after the last step (the
+    Trainer adds that one, so a run shorter than an epoch is validated too);
+    train.batch_size is the global batch, whatever the number of processes.
+    """
+    steps_per_epoch = math.ceil(len(train_set) / params.train.batch_size)
+    per_process_batch = params.train.batch_size // distributed.world_size()
+    arguments = Seq2SeqTrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=per_process_batch,
+        per_device_eval_batch_size=per_process_batch,
+        learning_rate=params.train.learning_rate,
+        num_train_epochs=params.train.epochs,
+        max_steps=params.train.max_steps or -1,
+        eval_strategy="steps",
+        eval_steps=steps_per_epoch,
+        logging_steps=params.train.logging_steps,
+        save_strategy="steps",
+        save_steps=params.train.checkpoint_steps,
+        save_total_limit=2,
+        seed=params.seed,
+        data_seed=params.seed,
+        bf16=dtype == torch.bfloat16,
+        train_sampling_strategy="group_by_length",
+        torch_compile=params.train.compile,
+        report_to="none",
+        ddp_backend=distributed.backend() if distributed.world_size() > 1 else None,
+        ddp_find_unused_parameters=False,
+        # T5's loss is already a per-token mean; with this on, the Trainer would
+        # multiply it by the number of processes (doubling the gradients at 2).
+        average_tokens_across_devices=False,
+        disable_tqdm=False,
+    )
+    return Seq2SeqTrainer(
+        model=model,
+        args=arguments,
+        train_dataset=train_set,
+        eval_dataset=validation_set,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
+        callbacks=callbacks,
+    )
 
 
 def save_adapter(model, tokenizer, provenance: dict, directory: Path) -> None:
@@ -184,54 +238,20 @@ def main() -> None:
     if distributed.is_main_process():
         model.print_trainable_parameters()
 
-    train_set = tokenize(train_rows, tokenizer, params)
-    validation_set = tokenize(validation_rows, tokenizer, params)
-    prompts = [build_prompt(params.prompt.template, row["dialogue"]) for row in train_rows]
-    truncated = count_truncated(tokenizer, prompts, params.prompt.max_source_tokens)
-    if truncated and distributed.is_main_process():
-        print(f"{truncated} of {len(prompts)} training prompts are longer than "
-              f"prompt.max_source_tokens={params.prompt.max_source_tokens} and are cut")
+    train_set, truncated = tokenize(train_rows, tokenizer, params)
+    validation_set, _ = tokenize(validation_rows, tokenizer, params)
+    limits = {"truncated_prompts": "max_source_tokens", "truncated_summaries": "max_target_tokens"}
+    for key, limit in limits.items():
+        if truncated[key] and distributed.is_main_process():
+            print(f"{truncated[key]} of {len(train_set)} training {key.removeprefix('truncated_')} are longer "
+                  f"than prompt.{limit}={getattr(params.prompt, limit)} and are cut")
 
     run_dir = run_directory(params)
     checkpoint = last_complete_checkpoint(run_dir)
 
-    # Validation loss at the end of every epoch (and of the last step, see EvaluateLastStep).
-    # train.batch_size is the global batch, whatever the number of processes.
-    steps_per_epoch = math.ceil(len(train_set) / params.train.batch_size)
-    per_process_batch = params.train.batch_size // distributed.world_size()
-    arguments = Seq2SeqTrainingArguments(
-        output_dir=str(run_dir),
-        per_device_train_batch_size=per_process_batch,
-        per_device_eval_batch_size=per_process_batch,
-        learning_rate=params.train.learning_rate,
-        num_train_epochs=params.train.epochs,
-        max_steps=params.train.max_steps or -1,
-        eval_strategy="steps",
-        eval_steps=steps_per_epoch,
-        logging_steps=params.train.logging_steps,
-        save_strategy="steps",
-        save_steps=params.train.checkpoint_steps,
-        save_total_limit=2,
-        seed=params.seed,
-        data_seed=params.seed,
-        bf16=dtype == torch.bfloat16,
-        train_sampling_strategy="group_by_length",
-        report_to="none",
-        ddp_backend=distributed.backend() if distributed.world_size() > 1 else None,
-        ddp_find_unused_parameters=False,
-        # T5's loss is already a per-token mean; with this on, the Trainer would
-        # multiply it by the number of processes (doubling the gradients at 2).
-        average_tokens_across_devices=False,
-        disable_tqdm=False,
-    )
-    trainer = Seq2SeqTrainer(
-        model=model,
-        args=arguments,
-        train_dataset=train_set,
-        eval_dataset=validation_set,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
-        callbacks=[EvaluateLastStep()] + ([LossCurves(CURVES_DIR)] if distributed.is_main_process() else []),
-    )
+    clock = StepClock()
+    callbacks = [clock] + ([LossCurves(CURVES_DIR)] if distributed.is_main_process() else [])
+    trainer = make_trainer(model, tokenizer, params, dtype, train_set, validation_set, run_dir, callbacks)
     if checkpoint and distributed.is_main_process():
         print(f"resuming from {checkpoint}")
     with Stopwatch("finetune") as stopwatch:
@@ -241,18 +261,22 @@ def main() -> None:
     steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
     samples = steps_run * params.train.batch_size
     tokens_per_sample = sum(len(e["input_ids"]) + len(e["labels"]) for e in train_set) / len(train_set)
+    steady = clock.steady_steps_per_second()
     stopwatch.write(
         steps=steps_run,
         resumed_from_step=trainer.state.global_step - steps_run,
         samples_per_second=round(samples / stopwatch.seconds, 2),
         tokens_per_second=round(samples * tokens_per_sample / stopwatch.seconds, 1),
+        # After warm-up (and compiling), evaluation included where it falls between steps.
+        steady_samples_per_second=round(steady * params.train.batch_size, 2) if steady else None,
+        steps_per_epoch=trainer.args.eval_steps,
     )
 
     provenance = model_provenance(params, base, device, dtype)
     provenance["training"] = {
         "steps": trainer.state.global_step,
         "epochs": round(result.metrics["epoch"], 4),
-        "truncated_prompts": truncated,
+        **truncated,
     }
     save_adapter(model, tokenizer, provenance, ADAPTER_DIR)
     shutil.rmtree(run_dir)

@@ -13,7 +13,7 @@ from stages import distributed
 from stages.data import Row, write_jsonl
 from stages.outputs import write_json
 from stages.params import Params
-from stages.prompt import build_prompt, count_truncated
+from stages.prompt import build_prompt, encode
 from stages.provenance import Stopwatch
 from stages.rouge import ROUGE_TYPES, score_corpus
 
@@ -22,24 +22,21 @@ from stages.rouge import ROUGE_TYPES, score_corpus
 def generate_summaries(
     model,
     tokenizer,
-    prompts: list[str],
+    encoded: list[list[int]],
     *,
-    max_source_tokens: int,
     max_new_tokens: int,
     num_beams: int,
     batch_size: int,
     desc: str = "generating",
 ) -> list[str] | None:
-    """Summarise each prompt, returning the summaries in the prompts' order.
+    """Summarise each tokenised prompt, returning the summaries in the prompts' order.
 
-    Prompts are tokenised once, sorted longest first so each batch pads to
-    similar lengths (and an out-of-memory shows up on the first batch), and
-    decoded greedily unless num_beams > 1. Under several processes each takes
-    every N-th prompt of that order and rank 0 gets all the summaries back;
-    the other ranks get None.
+    Prompts are sorted longest first so each batch pads to similar lengths (and
+    an out-of-memory shows up on the first batch), and decoded greedily unless
+    num_beams > 1. Under several processes each takes every N-th prompt of that
+    order and rank 0 gets all the summaries back; the other ranks get None.
     """
-    encoded = tokenizer(prompts, max_length=max_source_tokens, truncation=True)["input_ids"]
-    order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
+    order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]), i))
     mine = order[distributed.rank() :: distributed.world_size()]
     device = next(model.parameters()).device
     summaries: list[str] = []
@@ -56,7 +53,7 @@ def generate_summaries(
             )
             summaries += [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
             progress.update(len(indices))
-    return distributed.gather_in_order(summaries, mine, len(prompts))
+    return distributed.gather_in_order(summaries, mine, len(encoded))
 
 
 def summarise_and_score(
@@ -68,12 +65,13 @@ def summarise_and_score(
     Returns the metrics written (on rank 0; other processes only generate and get None).
     """
     prompts = [build_prompt(params.prompt.template, row["dialogue"]) for row in test_rows]
+    # Long dialogues are cut to max_source_tokens: count them, rather than hide it.
+    encoded, truncated = encode(tokenizer, prompts, params.prompt.max_source_tokens)
     with Stopwatch(stage) as stopwatch:
         predictions = generate_summaries(
             model,
             tokenizer,
-            prompts,
-            max_source_tokens=params.prompt.max_source_tokens,
+            encoded,
             max_new_tokens=params.generate.max_new_tokens,
             num_beams=params.generate.num_beams,
             batch_size=params.generate.batch_size,
@@ -84,8 +82,7 @@ def summarise_and_score(
     stopwatch.write(dialogues_per_second=round(len(prompts) / stopwatch.seconds, 2))
     references = [row["references"] for row in test_rows]
     metrics, per_dialogue = score_corpus(predictions, references)
-    # Long dialogues are cut to max_source_tokens: say how many, rather than hide it.
-    metrics["truncated_prompts"] = count_truncated(tokenizer, prompts, params.prompt.max_source_tokens)
+    metrics["truncated_prompts"] = truncated
     write_jsonl(
         out_dir / "predictions.jsonl",
         [

@@ -38,7 +38,7 @@ class ModelParams:
 @dataclass(frozen=True)
 class PromptParams:
     template: str = _help("The one prompt for zero-shot, training and evaluation; must contain {dialogue}.")
-    max_source_tokens: int = _help("Prompt tokens kept; longer prompts are cut (and counted by prepare).")
+    max_source_tokens: int = _help("Prompt tokens kept; longer prompts are cut (and counted).")
     max_target_tokens: int = _help("Summary tokens kept as training labels.")
 
     def __post_init__(self):
@@ -82,6 +82,7 @@ class TrainParams:
     max_steps: int | None = _help("Optimiser steps to stop after; null trains for `epochs`.")
     logging_steps: int = _help("Log the training loss every this many steps.")
     checkpoint_steps: int = _help("Save a checkpoint to resume from every this many steps.")
+    compile: bool = _help("torch.compile the model for training (the first steps compile; then fewer kernel launches).")
 
     def __post_init__(self):
         if self.learning_rate <= 0:

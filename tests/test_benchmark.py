@@ -29,6 +29,12 @@ def test_tiny_benchmark_reports_both_settings(tmp_path):
     for key in ("samples_per_s", "tokens_per_s"):
         assert project["vs_tutorial"][key] == pytest.approx(project[key] / tutorial[key])
 
+    # The stage's own Trainer: one mega-batch (50 batches) of warm-up, then whole mega-batches timed.
+    (trainer,) = figures["training"]["stage_trainer"]
+    assert trainer["batch_size"] == 8 and trainer["warmup_steps"] == 50 and trainer["steps"] == 50
+    assert not trainer["compiled"] and trainer["samples_per_s"] > 0
+    assert trainer["vs_tutorial"]["samples_per_s"] == pytest.approx(trainer["samples_per_s"] / tutorial["samples_per_s"])
+
     single, batched = figures["generation"]["one_at_a_time"], figures["generation"]["batched"]
     assert single["dialogues_per_s"] > 0 and batched["dialogues_per_s"] > 0
     assert single["batch_size"] == 1 and batched["dialogues"] == 8
@@ -37,3 +43,55 @@ def test_tiny_benchmark_reports_both_settings(tmp_path):
     )
     assert 1 <= batched["mean_new_tokens"] <= 16
     assert figures["machine"]["torch"] and figures["machine"]["cpu_count"] >= 1
+
+
+def test_synthetic_data_has_dialogsum_token_lengths_and_the_hub_layout(tmp_path, tiny_model_dir):
+    import numpy as np
+
+    from benchmarks.pipeline import synthetic_splits, write_splits
+    from stages.data import load_source
+    from stages.modeling import load_tokenizer
+    from stages.prompt import build_prompt, encode
+
+    tokenizer = load_tokenizer(str(tiny_model_dir), None)
+    template = "Summarize the following conversation.\n\n{dialogue}\n\nSummary: "
+    splits = synthetic_splits(tokenizer, template, {"train": 2000, "validation": 5, "test": 7}, seed=0)
+    write_splits(splits, tmp_path)
+    loaded = load_source(str(tmp_path), None)
+    assert [len(loaded[split]) for split in ("train", "validation", "test")] == [2000, 5, 7]
+    assert all(len(row["references"]) == 3 for row in loaded["test"])
+
+    prompts, cut = encode(tokenizer, [build_prompt(template, row["dialogue"]) for row in loaded["train"]], 512)
+    lengths = [len(ids) for ids in prompts]
+    summaries = [len(ids) for ids in tokenizer([row["summary"] for row in loaded["train"]]).input_ids]
+    # DialogSum in flan-t5 tokens: prompts ~216 mean, ~400 p95 (cut at 512); summaries ~30 and ~55.
+    assert np.mean(lengths) == pytest.approx(216, rel=0.05) and np.percentile(lengths, 95) == pytest.approx(400, rel=0.05)
+    assert np.mean(summaries) == pytest.approx(30, rel=0.05) and np.percentile(summaries, 95) == pytest.approx(55, rel=0.08)
+    assert cut == 0 and max(lengths) <= 512
+    # Importing the pipeline benchmark must not switch off the stages' progress bars in this process.
+    assert "TQDM_DISABLE" not in os.environ
+
+
+@pytest.mark.slow
+def test_pipeline_benchmark_runs_every_stage_and_projects_the_full_epoch(tmp_path):
+    report = tmp_path / "pipeline.json"
+    command = [sys.executable, "-m", "benchmarks.pipeline", "--model", "tiny", "--train-dialogues", "200",
+               "--validation-dialogues", "8", "--test-dialogues", "8", "--train-steps", "12", "--json", str(report),
+               "--dir", str(tmp_path / "repo")]
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    run = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    figures = json.loads(report.read_text())
+    measured, projected = figures["measured_seconds"], figures["projected_seconds"]
+    assert list(measured) == ["prepare", "baseline", "finetune", "evaluate"]
+    finetune = figures["timing"]["finetune"]
+    assert finetune["steps"] == 12 and figures["settings"]["full_steps"] == 25  # 200 dialogues / batch 8
+    steps_per_second = finetune["steady_samples_per_second"] / 8
+    assert projected["finetune"] == pytest.approx(measured["finetune"] + (25 - 12) / steps_per_second)
+    assert all(projected[stage] == measured[stage] for stage in ("prepare", "baseline", "evaluate"))
+    assert figures["projected_total_seconds"] == pytest.approx(sum(projected.values()))
+    assert figures["timing"]["baseline"]["dialogues_per_second"] > 0
+    # Stopped before the end of the epoch, training is still validated once, after its last step.
+    curve = (tmp_path / "repo/reports/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
+    assert [row.split("\t")[0] for row in curve[1:]] == ["12"]

@@ -16,7 +16,7 @@ import yaml
 from stages.data import load_source, split_statistics
 from stages.errors import UserError
 from stages.modeling import load_adapter, load_base_model
-from stages.offline import set_params
+from stages.offline import offline_environment, set_params
 from stages.outputs import atomic_path
 from stages.score import score_file
 
@@ -26,7 +26,7 @@ CPU = torch.device("cpu")
 
 
 def run_stage(directory: Path, stage: str) -> tuple[subprocess.CompletedProcess, float]:
-    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
+    environment = {**offline_environment(), "PYTHONPATH": str(REPO_ROOT)}
     start = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", f"stages.{stage}"], cwd=directory, env=environment, capture_output=True, text=True
@@ -140,7 +140,7 @@ def test_killed_training_resumes_from_its_checkpoint_and_ends_identical(reproduc
     run = subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro", "-f", "-s", "finetune"],
         cwd=workspace,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        env=offline_environment(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

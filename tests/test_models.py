@@ -44,20 +44,22 @@ def test_training_inputs_use_the_inference_prompt(tiny_model_dir):
     params = load_params(REPO_ROOT / "params.yaml")
     tokenizer = load_tokenizer(str(tiny_model_dir), None)
     row = {"id": "x", "dialogue": "#Person1#: Can I pay by card?\n#Person2#: Yes.", "summary": "Paying by card."}
-    (example,) = tokenize([row], tokenizer, params)
+    (example,), truncated = tokenize([row], tokenizer, params)
     prompt = build_prompt(params.prompt.template, row["dialogue"])
     assert prompt.startswith("Summarize the following conversation.") and row["dialogue"] in prompt
     assert example["input_ids"] == tokenizer(prompt, max_length=512, truncation=True).input_ids
     assert example["labels"] == tokenizer(text_target=row["summary"]).input_ids
+    assert truncated == {"truncated_prompts": 0, "truncated_summaries": 0}
 
 
 def test_batched_length_sorted_generation_matches_one_at_a_time(tiny_model_dir):
     tokenizer = load_tokenizer(str(tiny_model_dir), None)
     model = load_base_model(str(tiny_model_dir), None, torch.float32, CPU)
     prompts = ["a short one", "a much longer prompt with many more words in it than the others", "middle sized prompt"]
-    settings = dict(max_source_tokens=64, max_new_tokens=8, num_beams=1)
-    one_by_one = [generate_summaries(model, tokenizer, [p], batch_size=1, **settings)[0] for p in prompts]
-    batched = generate_summaries(model, tokenizer, prompts, batch_size=3, **settings)
+    encoded = tokenizer(prompts).input_ids
+    settings = dict(max_new_tokens=8, num_beams=1)
+    one_by_one = [generate_summaries(model, tokenizer, [ids], batch_size=1, **settings)[0] for ids in encoded]
+    batched = generate_summaries(model, tokenizer, encoded, batch_size=3, **settings)
     assert batched == one_by_one
     assert all(batched)
 
@@ -95,10 +97,24 @@ def test_unreachable_hub_switches_to_offline_at_once(monkeypatch):
     assert constants.HF_HUB_OFFLINE and datasets.config.HF_HUB_OFFLINE
 
 
-def test_prompts_longer_than_the_limit_are_counted(tiny_model_dir):
-    from stages.prompt import count_truncated
+def test_one_tokenisation_cuts_as_the_tokenizer_does_and_counts_the_cut(tiny_model_dir):
+    from stages.prompt import encode
 
     tokenizer = load_tokenizer(str(tiny_model_dir), None)
-    prompts = ["the a an and or but", "the"]  # words in the vocabulary: 7 and 2 tokens with </s>
-    assert count_truncated(tokenizer, prompts, 6) == 1
-    assert count_truncated(tokenizer, prompts, 7) == 0
+    # Words in the vocabulary: 7, 2 and 12 tokens with </s>; the last overflows into two extra rows.
+    texts = ["the a an and or but", "the", "the a an and or but the a an and or"]
+    for limit, cut in ((4, 2), (6, 2), (7, 1), (12, 0)):
+        ids, truncated = encode(tokenizer, texts, limit)
+        assert ids == tokenizer(texts, max_length=limit, truncation=True).input_ids
+        assert truncated == cut, limit
+
+
+def test_steady_training_speed_leaves_out_the_warm_up_steps():
+    from stages.finetune import StepClock
+
+    clock = StepClock()
+    # Ten slow steps (warming up, compiling), then a step every 0.5 s.
+    clock.times = [5.0 * step for step in range(1, 11)] + [50 + 0.5 * step for step in range(1, 21)]
+    assert clock.steady_steps_per_second() == pytest.approx(2.0)
+    clock.times = clock.times[:1]
+    assert clock.steady_steps_per_second() is None

@@ -54,6 +54,21 @@ def test_a_param_change_reruns_only_the_stages_that_read_it(workspace, change, e
     assert stages_run(dvc(workspace, "repro")) == expected
 
 
+def test_compiled_training_learns_as_eager_training_does(workspace):
+    eager = json.loads((workspace / "reports/train/metrics.json").read_text())
+    eval_curve = (workspace / "reports/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
+    first_eval_loss = float(eval_curve[1].split("\t")[1])
+    set_params(workspace / "params.yaml", {"train.compile": True})
+    assert stages_run(dvc(workspace, "repro")) == {"finetune", "evaluate"}
+    compiled = json.loads((workspace / "reports/train/metrics.json").read_text())
+    assert compiled["step"] == eager["step"]
+    # Compiled kernels round differently and draw other dropout masks: close, not equal.
+    assert compiled["eval"]["loss"] == pytest.approx(eager["eval"]["loss"], rel=0.02)
+    assert compiled["eval"]["loss"] < first_eval_loss - 0.2
+    timing = json.loads((workspace / "reports/timing/finetune.json").read_text())
+    assert timing["steps"] == eager["step"] and timing["steady_samples_per_second"] > 0
+
+
 def test_comments_and_unread_files_rerun_nothing(workspace):
     params = workspace / "params.yaml"
     params.write_text("# a new comment\n" + params.read_text())

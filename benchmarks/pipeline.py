@@ -1,0 +1,230 @@
+"""Wall time of the whole pipeline, stage by stage, at DialogSum's size.
+
+    HF_HUB_OFFLINE=1 python -m benchmarks.pipeline [--model tiny|flan-t5-base] [--train-steps N]
+        [--train-dialogues N] [--test-dialogues N] [--set KEY=VALUE ...] [--json FILE] [--dir DIR]
+
+What `dvc repro` runs, timed. An offline copy of the repository
+(stages.offline.make_offline_copy) gets synthetic data of DialogSum's size
+(12,460 training, 500 validation and 500 test dialogues, 3 references each) whose
+prompts and summaries have flan-t5's token lengths (every word is one token of
+the tiny tokenizer), and params.yaml as committed except data.source,
+model.name and train.max_steps (and any --set). Then each stage's `cmd` from
+dvc.yaml runs in order, in its own process, as under `dvc repro`. Left out:
+DVC's hashing and bookkeeping (seconds) and downloading the model and data.
+
+`--model flan-t5-base` is flan-t5-base's architecture with random weights
+(benchmarks/flan-t5-base.json, saved as a local model directory in fp32 as the
+real checkpoint is) with the tiny tokenizer. Training stops after
+--train-steps, and the full run's training is projected from the steady speed
+that finetune records in reports/timing/finetune.json:
+
+    projected finetune = its wall time + (full steps - steps run) / steady steps per second
+
+Random weights seldom emit eos, so every summary runs to
+generate.max_new_tokens (128), about four times a real one: the generation
+times are upper bounds.
+"""
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from benchmarks import common
+from stages.errors import UserError, run_main
+from stages.offline import REPO_ROOT, TINY_MODEL_DIR, make_offline_copy, offline_environment, set_params
+from stages.outputs import write_json
+from stages.prompt import build_prompt
+from stages.provenance import TIMING_DIR
+
+DATA_DIR = "data/synthetic"
+FLAN_T5_BASE_DIR = "models/flan-t5-base-random"
+VALIDATION_DIALOGUES, TEST_DIALOGUES, REFERENCES = 500, 500, 3
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["tiny", "flan-t5-base"], default="tiny")
+    parser.add_argument("--train-steps", type=int, default=100, help="training steps run (the rest is projected)")
+    parser.add_argument("--train-dialogues", type=int, default=common.TRAINING_DIALOGUES)
+    parser.add_argument("--validation-dialogues", type=int, default=VALIDATION_DIALOGUES)
+    parser.add_argument("--test-dialogues", type=int, default=TEST_DIALOGUES)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="also set a param, e.g. --set train.compile=true (YAML value; repeatable)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
+    parser.add_argument("--dir", type=Path, help="run here (replaced) and keep it; default: a temporary directory")
+    args = parser.parse_args()
+    for name in ("train_steps", "train_dialogues", "validation_dialogues", "test_dialogues"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    overrides = {}
+    for item in args.set:
+        key, separator, value = item.partition("=")
+        if not separator:
+            parser.error(f"--set takes KEY=VALUE, got {item!r}")
+        overrides[key] = yaml.safe_load(value)
+    args.overrides = overrides
+    return args
+
+
+# --- Data: words that are one token each, in DialogSum's token lengths ---------------------------
+
+
+def one_token_words(tokenizer) -> list[str]:
+    """The tokenizer's whole-word entries that encode to exactly one token (before eos)."""
+    words = [word for word in tokenizer.get_vocab() if word.isalpha() and len(word) > 1]
+    return sorted(word for word in words if len(tokenizer(word, add_special_tokens=False).input_ids) == 1)
+
+
+def synthetic_splits(tokenizer, template: str, sizes: dict[str, int], seed: int) -> dict[str, list[dict]]:
+    """Rows in the hub's layout whose prompt and summary token counts follow DialogSum's.
+
+    A prompt's length counts the template and eos, as finetune and generation
+    see it; the test split has REFERENCES rows per dialogue, as the hub's has.
+    """
+    rng = np.random.default_rng(seed)
+    words = np.array(one_token_words(tokenizer))
+    overhead = len(tokenizer(build_prompt(template, "")).input_ids)
+
+    def text(tokens: int) -> str:
+        return " ".join(rng.choice(words, size=max(1, tokens)))
+
+    splits = {}
+    # Cut at the committed prompt.max_source_tokens and max_target_tokens (512, 128): the few
+    # longer DialogSum texts reach the model cut to those lengths anyway.
+    for split, count in sizes.items():
+        prompt_lengths = common.lognormal_lengths(rng, count, common.SOURCE_TOKENS_MEAN, common.SOURCE_TOKENS_P95, 512)
+        references = REFERENCES if split == "test" else 1
+        summary_lengths = common.lognormal_lengths(
+            rng, count * references, common.TARGET_TOKENS_MEAN, common.TARGET_TOKENS_P95, 128
+        )
+        rows = []
+        for number, prompt_length in enumerate(prompt_lengths):
+            dialogue = text(int(prompt_length) - overhead)
+            for reference in range(references):
+                summary = text(int(summary_lengths[number * references + reference]) - 1)  # - eos
+                rows.append({"id": f"{split}_{number}", "dialogue": dialogue, "summary": summary, "topic": "synthetic"})
+        splits[split] = rows
+    return splits
+
+
+def write_splits(splits: dict[str, list[dict]], directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for split, rows in splits.items():
+        with open(directory / f"{split}.jsonl", "w", encoding="utf-8") as file:
+            file.writelines(json.dumps(row) + "\n" for row in rows)
+
+
+def write_flan_t5_base(directory: Path, tokenizer_dir: Path) -> None:
+    """flan-t5-base's architecture, random weights, saved as a model directory with the tiny tokenizer."""
+    from transformers import AutoTokenizer
+
+    common.random_flan_t5_base().save_pretrained(directory)
+    AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(directory)
+
+
+# --- Running the stages -----------------------------------------------------------------------
+
+
+def run_stages(directory: Path) -> dict[str, float]:
+    """Run every stage's command from dvc.yaml in order; return each one's wall time in seconds."""
+    stages = yaml.safe_load((directory / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    walls = {}
+    for name, stage in stages.items():
+        log = directory / f"benchmark-{name}.log"
+        print(f"{name}: {stage['cmd']}  (output in {log})", flush=True)
+        start = time.perf_counter()
+        with open(log, "w") as output:
+            result = subprocess.run(stage["cmd"], shell=True, cwd=directory, env=offline_environment(),
+                                    stdout=output, stderr=subprocess.STDOUT)
+        walls[name] = time.perf_counter() - start
+        if result.returncode:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise UserError(f"stage {name} failed (exit {result.returncode}); the end of {log}:\n{tail}")
+        print(f"  {walls[name]:.1f} s", flush=True)
+    return walls
+
+
+def project(walls: dict[str, float], finetune_timing: dict, full_steps: int) -> dict[str, float]:
+    """Each stage's projected wall time for the full training run (the others as measured)."""
+    projected = dict(walls)
+    remaining = full_steps - finetune_timing["steps"]
+    if remaining > 0:
+        steady = finetune_timing["steady_samples_per_second"]
+        if not steady:
+            raise UserError("finetune ran too few steps to measure its steady speed: raise --train-steps")
+        steps_per_second = steady / finetune_timing["batch_size"]
+        projected["finetune"] = walls["finetune"] + remaining / steps_per_second
+    return projected
+
+
+def main() -> None:
+    args = parse_arguments()
+    load_before = os.getloadavg()[0]
+    scratch = None if args.dir else tempfile.TemporaryDirectory(prefix="pipeline-benchmark-")
+    directory = make_offline_copy((args.dir or Path(scratch.name) / "repo").resolve())
+
+    from stages.modeling import load_tokenizer
+    from stages.params import load_params
+
+    committed = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
+    (directory / "params.yaml").write_text(yaml.safe_dump(committed, sort_keys=False), encoding="utf-8")
+    model_dir = TINY_MODEL_DIR
+    if args.model == "flan-t5-base":
+        model_dir = FLAN_T5_BASE_DIR
+        write_flan_t5_base(directory / model_dir, directory / TINY_MODEL_DIR)
+    set_params(directory / "params.yaml", {
+        "data.source": DATA_DIR, "model.name": model_dir, "train.max_steps": args.train_steps, **args.overrides,
+    })
+    params = load_params(directory / "params.yaml")
+    tokenizer = load_tokenizer(str(directory / model_dir), None)
+    sizes = {"train": args.train_dialogues, "validation": args.validation_dialogues, "test": args.test_dialogues}
+    write_splits(synthetic_splits(tokenizer, params.prompt.template, sizes, params.seed), directory / DATA_DIR)
+
+    walls = run_stages(directory)
+    timing = {file.stem: json.loads(file.read_text()) for file in sorted((directory / TIMING_DIR).glob("*.json"))}
+    timing["finetune"]["batch_size"] = params.train.batch_size
+    full_steps = math.ceil(params.train.epochs * timing["finetune"]["steps_per_epoch"])
+    projected = project(walls, timing["finetune"], full_steps)
+
+    print(f"\n{'stage':<10} {'measured s':>11} {'projected s':>12}   (projected: training for {full_steps} steps, "
+          f"{params.train.epochs:g} epoch(s) of {args.train_dialogues} dialogues)")
+    for name in walls:
+        print(f"{name:<10} {walls[name]:11.1f} {projected[name]:12.1f}")
+    print(f"{'total':<10} {sum(walls.values()):11.1f} {sum(projected.values()):12.1f}"
+          f"   = {sum(projected.values()) / 60:.1f} min projected")
+    finetune = timing["finetune"]
+    print(f"training: {finetune['steps']} steps, {finetune['samples_per_second']} samples/s overall, "
+          f"{finetune['steady_samples_per_second']} samples/s after warm-up")
+    for name in ("baseline", "evaluate"):
+        print(f"{name}: {timing[name]['dialogues_per_second']} dialogues/s, "
+              f"{timing[name]['wall_seconds']:.1f} s for {args.test_dialogues} dialogues")
+
+    if args.json:
+        from stages.modeling import pick_device
+
+        write_json(args.json, {
+            "machine": common.machine(pick_device(), load_before),
+            "settings": {"model": args.model, "train_steps": args.train_steps, "full_steps": full_steps,
+                         "dialogues": sizes, "overrides": args.overrides},
+            "measured_seconds": walls,
+            "projected_seconds": projected,
+            "measured_total_seconds": sum(walls.values()),
+            "projected_total_seconds": sum(projected.values()),
+            "timing": timing,
+        })
+        print(f"wrote {args.json}")
+    if scratch:
+        scratch.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
