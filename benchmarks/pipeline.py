@@ -15,8 +15,10 @@ DVC's hashing and bookkeeping (seconds) and downloading the model and data.
 `--model flan-t5-base` is flan-t5-base's architecture with random weights
 (benchmarks/flan-t5-base.json, saved as a local model directory in fp32 as the
 real checkpoint is) with the tiny tokenizer. Training stops after
---train-steps, and the full run's training is projected from the steady speed
-that finetune records in reports/timing/finetune.json:
+--train-steps (best a multiple of 50: the Trainer sorts blocks of up to 50
+batches by length, and finetune times whole blocks after the first), and the
+full run's training is projected from the steady speed that finetune records in
+reports/timing/finetune.json:
 
     projected finetune = its wall time + (full steps - steps run) / steady steps per second
 
@@ -160,7 +162,8 @@ def project(walls: dict[str, float], finetune_timing: dict, full_steps: int) -> 
     if remaining > 0:
         steady = finetune_timing["steady_samples_per_second"]
         if not steady:
-            raise UserError("finetune ran too few steps to measure its steady speed: raise --train-steps")
+            raise UserError("finetune ran too few steps to measure its steady speed (two length-sorted blocks, "
+                            "up to 100 steps): raise --train-steps")
         steps_per_second = steady / finetune_timing["batch_size"]
         projected["finetune"] = walls["finetune"] + remaining / steps_per_second
     return projected
@@ -181,10 +184,11 @@ def main() -> None:
     if args.model == "flan-t5-base":
         model_dir = FLAN_T5_BASE_DIR
         write_flan_t5_base(directory / model_dir, directory / TINY_MODEL_DIR)
-    set_params(directory / "params.yaml", {
-        "data.source": DATA_DIR, "model.name": model_dir, "train.max_steps": args.train_steps, **args.overrides,
-    })
+    set_params(directory / "params.yaml", {"data.source": DATA_DIR, "model.name": model_dir, **args.overrides})
     params = load_params(directory / "params.yaml")
+    full_steps = math.ceil(params.train.epochs * math.ceil(args.train_dialogues / params.train.batch_size))
+    if args.train_steps < full_steps:  # else the whole run trains, and nothing is projected
+        set_params(directory / "params.yaml", {"train.max_steps": args.train_steps})
     tokenizer = load_tokenizer(str(directory / model_dir), None)
     sizes = {"train": args.train_dialogues, "validation": args.validation_dialogues, "test": args.test_dialogues}
     write_splits(synthetic_splits(tokenizer, params.prompt.template, sizes, params.seed), directory / DATA_DIR)
@@ -192,7 +196,6 @@ def main() -> None:
     walls = run_stages(directory)
     timing = {file.stem: json.loads(file.read_text()) for file in sorted((directory / TIMING_DIR).glob("*.json"))}
     timing["finetune"]["batch_size"] = params.train.batch_size
-    full_steps = math.ceil(params.train.epochs * timing["finetune"]["steps_per_epoch"])
     projected = project(walls, timing["finetune"], full_steps)
 
     print(f"\n{'stage':<10} {'measured s':>11} {'projected s':>12}   (projected: training for {full_steps} steps, "
@@ -203,7 +206,7 @@ def main() -> None:
           f"   = {sum(projected.values()) / 60:.1f} min projected")
     finetune = timing["finetune"]
     print(f"training: {finetune['steps']} steps, {finetune['samples_per_second']} samples/s overall, "
-          f"{finetune['steady_samples_per_second']} samples/s after warm-up")
+          f"{finetune['steady_samples_per_second']} samples/s over the {finetune['steady_steps']} steps after warm-up")
     for name in ("baseline", "evaluate"):
         print(f"{name}: {timing[name]['dialogues_per_second']} dialogues/s, "
               f"{timing[name]['wall_seconds']:.1f} s for {args.test_dialogues} dialogues")

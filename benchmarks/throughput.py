@@ -301,12 +301,12 @@ def time_stage_trainer(model, params: Params, examples, batch_size: int, *, comp
     """Train through stages.finetune.make_trainer (the stage's own Seq2SeqTrainer, arguments and
     collator) on all the examples, and return its steady throughput.
 
-    The Trainer orders an epoch as LengthGroupedSampler does: mega-batches of up to 50
-    batches, each sorted longest first. Warming up for one whole mega-batch (compiling
-    included) and timing whole mega-batches makes the timed steps a fair sample of the
-    epoch; part of one would lean to its long or its short batches.
+    The Trainer sorts each block of up to 50 batches longest first
+    (stages.finetune.length_group_steps). Warming up for one whole block (compiling
+    included) and timing whole blocks makes the timed steps a fair sample of the
+    epoch; part of a block would lean to its long or its short batches.
     """
-    from stages.finetune import StepClock, make_trainer
+    from stages.finetune import StepClock, length_group_steps, make_trainer
     from stages.tiny_model import build_tokenizer
 
     sources, targets = examples
@@ -314,17 +314,24 @@ def time_stage_trainer(model, params: Params, examples, batch_size: int, *, comp
         {"input_ids": source.tolist(), "attention_mask": [1] * len(source), "labels": target.tolist()}
         for source, target in zip(sources, targets)
     ]
-    megabatch = max(1, min(len(train_set) // (batch_size * 4), 50))  # as transformers' get_length_grouped_indices
-    timed_steps = megabatch * math.ceil(steps / megabatch)
-    train = dataclasses.replace(params.train, batch_size=batch_size, max_steps=megabatch + timed_steps, compile=compile)
-    clock = StepClock(warmup_steps=megabatch)
+    block = length_group_steps(len(train_set), batch_size)
+    timed_steps = block * math.ceil(steps / block)
+    if block + timed_steps > len(train_set) // batch_size:
+        raise UserError(f"batch {batch_size}: an epoch has only {len(train_set) // batch_size} steps, fewer than "
+                        f"{block} warm-up + {timed_steps} timed steps")
+    train = dataclasses.replace(params.train, batch_size=batch_size, max_steps=block + timed_steps, compile=compile)
+    clock = StepClock(block_steps=block)
     # Any tokenizer with pad id 0 pads as flan-t5's would; the tiny one needs no download.
     tokenizer = build_tokenizer()
+    # A copy: the Trainer wraps the model it trains (accelerate's autocast on a GPU), and the
+    # other settings must time the model as it was.
+    model = copy.deepcopy(model)
     with tempfile.TemporaryDirectory() as output_dir:
         trainer = make_trainer(model, tokenizer, dataclasses.replace(params, train=train), pick_dtype(device),
                                train_set, train_set[:batch_size], Path(output_dir), [clock])
         start = time.perf_counter()
         trainer.train()
+    del trainer, model
     steps_per_second = clock.steady_steps_per_second()
     samples_per_s = steps_per_second * batch_size
     source_tokens = float(np.mean([len(source) for source in sources]))
@@ -332,9 +339,9 @@ def time_stage_trainer(model, params: Params, examples, batch_size: int, *, comp
     flops_per_sample = flops_per_token[0] * source_tokens + flops_per_token[1] * target_tokens
     return {
         "batch_size": batch_size,
-        "steps": timed_steps,
-        "warmup_steps": megabatch,
-        "warmup_seconds": clock.times[megabatch] - start,
+        "steps": clock.timed_steps(),
+        "warmup_steps": block,
+        "warmup_seconds": clock.times[block - 1] - start,
         "compiled": compile,
         "samples_per_s": samples_per_s,
         "tokens_per_s": samples_per_s * (source_tokens + target_tokens),

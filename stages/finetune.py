@@ -45,7 +45,7 @@ def tokenize(rows, tokenizer, params: Params) -> tuple[list[dict], dict]:
     and how many prompts and summaries were cut."""
     prompts = [build_prompt(params.prompt.template, row["dialogue"]) for row in rows]
     inputs, cut_prompts = encode(tokenizer, prompts, params.prompt.max_source_tokens)
-    labels, cut_summaries = encode(tokenizer, [row["summary"] for row in rows], params.prompt.max_target_tokens)
+    labels, cut_summaries = encode(tokenizer, [row["summary"] for row in rows], params.prompt.max_target_tokens, target=True)
     examples = [
         {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": label} for ids, label in zip(inputs, labels)
     ]
@@ -86,23 +86,42 @@ def add_lora(model, params: Params):
     return get_peft_model(model, config)
 
 
-class StepClock(TrainerCallback):
-    """The time at the end of every optimiser step, for the steady training speed:
-    the first steps warm up (and, with train.compile, compile)."""
+def length_group_steps(examples: int, batch_size: int) -> int:
+    """How many batches the Trainer's length grouping sorts together, longest first.
 
-    def __init__(self, warmup_steps: int = 10):
-        self.warmup_steps = warmup_steps
-        self.times: list[float] = []
+    transformers' LengthGroupedSampler (train_sampling_strategy="group_by_length")
+    shuffles, cuts the order into blocks of this many batches and sorts each
+    block by length: only whole blocks are a fair sample of an epoch.
+    """
+    return max(1, min(examples // (batch_size * 4), 50))
+
+
+class StepClock(TrainerCallback):
+    """The time at the end of every optimiser step, for the steady training speed.
+
+    The first block of `block_steps` steps warms up (and, with train.compile,
+    compiles); the speed is timed over the whole blocks after it, so that it is
+    neither the longest nor the shortest batches of a length-sorted block.
+    """
+
+    def __init__(self, block_steps: int):
+        self.block_steps = block_steps
+        self.times: list[float] = []  # times[i]: the end of step i + 1
 
     def on_step_end(self, args, state, control, **kwargs):
         self.times.append(time.perf_counter())
 
+    def timed_steps(self) -> int:
+        """Steps in the whole blocks after the first; 0 if fewer than two blocks ran."""
+        return max(0, len(self.times) // self.block_steps - 1) * self.block_steps
+
     def steady_steps_per_second(self) -> float | None:
-        """Steps per second after the first `warmup_steps` (after half the steps in a shorter run)."""
-        first = min(self.warmup_steps, len(self.times) // 2)
-        if len(self.times) - first < 2:
+        """Steps per second over timed_steps() (from the end of the first block), or None."""
+        steps = self.timed_steps()
+        if not steps:
             return None
-        return (len(self.times) - 1 - first) / (self.times[-1] - self.times[first])
+        warmed_up = self.times[self.block_steps - 1]
+        return steps / (self.times[self.block_steps + steps - 1] - warmed_up)
 
 
 class LossCurves(TrainerCallback):
@@ -249,7 +268,7 @@ def main() -> None:
     run_dir = run_directory(params)
     checkpoint = last_complete_checkpoint(run_dir)
 
-    clock = StepClock()
+    clock = StepClock(length_group_steps(len(train_set), params.train.batch_size))
     callbacks = [clock] + ([LossCurves(CURVES_DIR)] if distributed.is_main_process() else [])
     trainer = make_trainer(model, tokenizer, params, dtype, train_set, validation_set, run_dir, callbacks)
     if checkpoint and distributed.is_main_process():
@@ -267,8 +286,10 @@ def main() -> None:
         resumed_from_step=trainer.state.global_step - steps_run,
         samples_per_second=round(samples / stopwatch.seconds, 2),
         tokens_per_second=round(samples * tokens_per_sample / stopwatch.seconds, 1),
-        # After warm-up (and compiling), evaluation included where it falls between steps.
+        # Whole length-sorted blocks after the first (warm-up, compiling); an evaluation that
+        # falls between them is included.
         steady_samples_per_second=round(steady * params.train.batch_size, 2) if steady else None,
+        steady_steps=clock.timed_steps(),
         steps_per_epoch=trainer.args.eval_steps,
     )
 

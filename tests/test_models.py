@@ -107,14 +107,31 @@ def test_one_tokenisation_cuts_as_the_tokenizer_does_and_counts_the_cut(tiny_mod
         ids, truncated = encode(tokenizer, texts, limit)
         assert ids == tokenizer(texts, max_length=limit, truncation=True).input_ids
         assert truncated == cut, limit
+        labels, truncated = encode(tokenizer, texts, limit, target=True)
+        assert labels == tokenizer(text_target=texts, max_length=limit, truncation=True).input_ids
+        assert truncated == cut, limit
 
 
-def test_steady_training_speed_leaves_out_the_warm_up_steps():
-    from stages.finetune import StepClock
+def test_a_slow_tokenizer_is_a_clear_error():
+    from stages.prompt import encode
 
-    clock = StepClock()
-    # Ten slow steps (warming up, compiling), then a step every 0.5 s.
-    clock.times = [5.0 * step for step in range(1, 11)] + [50 + 0.5 * step for step in range(1, 21)]
-    assert clock.steady_steps_per_second() == pytest.approx(2.0)
-    clock.times = clock.times[:1]
-    assert clock.steady_steps_per_second() is None
+    class SlowTokenizer:  # what a tokenizer without the Rust backend returns: no overflow mapping
+        def __call__(self, **kwargs):
+            return {"input_ids": [[5, 1]], "overflowing_tokens": [[]]}
+
+    with pytest.raises(UserError, match="not a fast \\(Rust\\) tokenizer"):
+        encode(SlowTokenizer(), ["hello"], 8)
+
+
+def test_steady_training_speed_times_whole_blocks_after_the_first():
+    from stages.finetune import StepClock, length_group_steps
+
+    assert length_group_steps(12_460, 8) == 50 and length_group_steps(12_460, 64) == 48
+    assert length_group_steps(200, 8) == 6 and length_group_steps(3, 8) == 1
+    clock = StepClock(block_steps=10)
+    # Steps 1-10 take 5 s each (warm-up, compiling), step 11 takes 3 s, steps 12-25 take 0.5 s.
+    clock.times = [5.0 * step for step in range(1, 11)] + [53.0] + [53 + 0.5 * step for step in range(1, 15)]
+    assert clock.timed_steps() == 10  # steps 11-20; 21-25 are not a whole block
+    assert clock.steady_steps_per_second() == pytest.approx(10 / (57.5 - 50))
+    clock.times = clock.times[:19]
+    assert clock.timed_steps() == 0 and clock.steady_steps_per_second() is None
