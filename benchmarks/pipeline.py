@@ -155,7 +155,7 @@ def run_stages(directory: Path) -> dict[str, float]:
     return walls
 
 
-def project(walls: dict[str, float], finetune_timing: dict, full_steps: int) -> dict[str, float]:
+def project(walls: dict[str, float], finetune_timing: dict, full_steps: int, batch_size: int) -> dict[str, float]:
     """Each stage's projected wall time for the full training run (the others as measured)."""
     projected = dict(walls)
     remaining = full_steps - finetune_timing["steps"]
@@ -164,7 +164,7 @@ def project(walls: dict[str, float], finetune_timing: dict, full_steps: int) -> 
         if not steady:
             raise UserError("finetune ran too few steps to measure its steady speed (two length-sorted blocks, "
                             "up to 100 steps): raise --train-steps")
-        steps_per_second = steady / finetune_timing["batch_size"]
+        steps_per_second = steady / batch_size
         projected["finetune"] = walls["finetune"] + remaining / steps_per_second
     return projected
 
@@ -195,8 +195,7 @@ def main() -> None:
 
     walls = run_stages(directory)
     timing = {file.stem: json.loads(file.read_text()) for file in sorted((directory / TIMING_DIR).glob("*.json"))}
-    timing["finetune"]["batch_size"] = params.train.batch_size
-    projected = project(walls, timing["finetune"], full_steps)
+    projected = project(walls, timing["finetune"], full_steps, params.train.batch_size)
 
     print(f"\n{'stage':<10} {'measured s':>11} {'projected s':>12}   (projected: training for {full_steps} steps, "
           f"{params.train.epochs:g} epoch(s) of {args.train_dialogues} dialogues)")

@@ -296,10 +296,10 @@ def time_training(model, forward, examples, batches, *, warmup_steps, autocast_d
     }
 
 
-def time_stage_trainer(model, params: Params, examples, batch_size: int, *, compile: bool, steps: int,
+def time_stage_trainer(model, params: Params, train_set: list[dict], batch_size: int, *, compile: bool, steps: int,
                        flops_per_token, device) -> dict:
     """Train through stages.finetune.make_trainer (the stage's own Seq2SeqTrainer, arguments and
-    collator) on all the examples, and return its steady throughput.
+    collator) on `train_set` (finetune's example dicts), and return its steady throughput.
 
     The Trainer sorts each block of up to 50 batches longest first
     (stages.finetune.length_group_steps). Warming up for one whole block (compiling
@@ -309,11 +309,6 @@ def time_stage_trainer(model, params: Params, examples, batch_size: int, *, comp
     from stages.finetune import StepClock, length_group_steps, make_trainer
     from stages.tiny_model import build_tokenizer
 
-    sources, targets = examples
-    train_set = [
-        {"input_ids": source.tolist(), "attention_mask": [1] * len(source), "labels": target.tolist()}
-        for source, target in zip(sources, targets)
-    ]
     block = length_group_steps(len(train_set), batch_size)
     timed_steps = block * math.ceil(steps / block)
     if block + timed_steps > len(train_set) // batch_size:
@@ -334,8 +329,8 @@ def time_stage_trainer(model, params: Params, examples, batch_size: int, *, comp
     del trainer, model
     steps_per_second = clock.steady_steps_per_second()
     samples_per_s = steps_per_second * batch_size
-    source_tokens = float(np.mean([len(source) for source in sources]))
-    target_tokens = float(np.mean([len(target) for target in targets]))
+    source_tokens = float(np.mean([len(example["input_ids"]) for example in train_set]))
+    target_tokens = float(np.mean([len(example["labels"]) for example in train_set]))
     flops_per_sample = flops_per_token[0] * source_tokens + flops_per_token[1] * target_tokens
     return {
         "batch_size": batch_size,
@@ -556,9 +551,13 @@ def main() -> None:
     # callbacks per step, and train.compile as the stage would set it.
     trainer_label = "(b) project, the finetune stage's Trainer"
     training["stage_trainer"] = []
+    stage_examples = [  # as stages.finetune.tokenize makes them
+        {"input_ids": source.tolist(), "attention_mask": [1] * len(source), "labels": target.tolist()}
+        for source, target in zip(*examples)
+    ]
     for compile in [False, True] if args.compile else [False]:
         for batch_size in args.train_batch_size:
-            result = time_stage_trainer(training_model, params, examples, batch_size, compile=compile, steps=steps,
+            result = time_stage_trainer(training_model, params, stage_examples, batch_size, compile=compile, steps=steps,
                                         flops_per_token=flops_per_token, device=device)
             result["mfu"] = result["model_flops_per_s"] / peak if peak else None
             result["vs_tutorial"] = ratio(result, tutorial, "samples_per_s", "tokens_per_s")
