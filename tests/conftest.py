@@ -46,6 +46,19 @@ def dvc(directory: Path, *args: str, check: bool = True) -> str:
     return output
 
 
+def run_stage(directory: Path, stage: str):
+    """Run one stage's script offline in `directory`, as dvc.yaml's cmd does; return the CompletedProcess."""
+    import subprocess
+    import sys
+
+    from stages.offline import offline_environment
+
+    environment = {**offline_environment(), "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", f"stages.{stage}"], cwd=directory, env=environment, capture_output=True, text=True
+    )
+
+
 def stages_run(output: str) -> set[str]:
     """The stages a `dvc repro` output says it ran."""
     import re

@@ -95,3 +95,35 @@ def test_pipeline_benchmark_runs_every_stage_and_projects_the_full_epoch(tmp_pat
     # Stopped before the end of the epoch, training is still validated once, after its last step.
     curve = (tmp_path / "repo/reports/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
     assert [row.split("\t")[0] for row in curve[1:]] == ["12"]
+
+
+def test_gpu_script_refuses_bad_input_before_running_anything(tmp_path):
+    script = REPO_ROOT / "benchmarks/gpu.sh"
+    usage = subprocess.run(["bash", str(script)], capture_output=True, text=True)
+    assert usage.returncode != 0 and "usage: benchmarks/gpu.sh OUT_DIR" in usage.stderr
+    out = tmp_path / "out"
+    bad_wheels = subprocess.run(["bash", str(script), str(out), "tiny"], env={**os.environ, "WHEELS": str(tmp_path)},
+                                capture_output=True, text=True)
+    assert bad_wheels.returncode == 2
+    assert f"error: could not install the wheels in {tmp_path}" in bad_wheels.stderr
+    assert "== pipeline" not in bad_wheels.stdout and list(out.iterdir()) == []
+
+
+def test_rouge_benchmark_times_both_tokenizers_on_a_results_table(tmp_path):
+    table = tmp_path / "results.csv"
+    columns = ["human_baseline_summaries", "original_model_summaries", "peft_model_summaries"]
+    rows = [",".join(columns)]
+    for dialogue in range(2):
+        for reference in range(3):
+            rows.append(f"Person{reference} is running late again.,#Person1# calls {dialogue} times.,"
+                        f"The meetings were cancelled by {dialogue}.")
+    table.write_text("\n".join(rows) + "\n")
+    command = [sys.executable, "-m", "benchmarks.rouge", "--csv", str(table), "--repeats", "1"]
+    run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["original_model_summaries", "peft_model_summaries"]
+    assert all("2 dialogues x 3 references" in line and "every score identical" in line for line in lines)
+    missing = subprocess.run([*command[:3], "--csv", str(tmp_path / "none.csv")], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "none.csv not found" in missing.stderr

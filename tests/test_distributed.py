@@ -2,24 +2,16 @@
 DDP, shard generation, and rank 0 alone writes."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from stages.offline import offline_environment, set_params
+from stages.offline import set_params
 
-from conftest import dvc
+from conftest import dvc, run_stage
 
 pytestmark = pytest.mark.slow
 
 
-def run_stage(directory, stage):
-    result = subprocess.run(
-        [sys.executable, "-m", f"stages.{stage}"], cwd=directory, env=offline_environment(), capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
 
 
 def test_two_process_generation_scores_exactly_like_one(reproduced, workspace):
@@ -28,7 +20,9 @@ def test_two_process_generation_scores_exactly_like_one(reproduced, workspace):
     }
     set_params(workspace / "params.yaml", {"processes": 2})
     for stage in ("baseline", "evaluate"):
-        output = run_stage(workspace, stage)
+        result = run_stage(workspace, stage)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
         assert "4/4 [" in output and "8/8 [" not in output  # rank 0 generated half of the 8 dialogues
     for name, expected in one_process.items():
         assert (workspace / f"reports/{name}/metrics.json").read_text() == expected

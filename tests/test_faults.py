@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -20,18 +19,9 @@ from stages.offline import offline_environment, set_params
 from stages.outputs import atomic_path
 from stages.score import score_file
 
-from conftest import REPO_ROOT, SAMPLE_DIR, dvc, stages_run
+from conftest import REPO_ROOT, SAMPLE_DIR, dvc, run_stage, stages_run
 
 CPU = torch.device("cpu")
-
-
-def run_stage(directory: Path, stage: str) -> tuple[subprocess.CompletedProcess, float]:
-    environment = {**offline_environment(), "PYTHONPATH": str(REPO_ROOT)}
-    start = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", f"stages.{stage}"], cwd=directory, env=environment, capture_output=True, text=True
-    )
-    return result, time.monotonic() - start
 
 
 @pytest.fixture
@@ -74,7 +64,9 @@ def test_bad_params_and_paths_fail_fast_with_one_clear_line(stage_dir, stage, ch
         (stage_dir / "reports/baseline").mkdir(parents=True)
         (stage_dir / "reports/baseline/metrics.json").write_text("{}")
         (stage_dir / "reports/baseline/predictions.jsonl").write_text("{}\n")
-    result, seconds = run_stage(stage_dir, stage)
+    start = time.monotonic()
+    result = run_stage(stage_dir, stage)
+    seconds = time.monotonic() - start
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert message in result.stderr

@@ -95,3 +95,20 @@ def test_reproduces_published_dialogsum_scores(tmp_path, column, expected):
     for name, value in zip(("rouge1", "rouge2", "rougeL"), expected):
         assert metrics[name] == pytest.approx(value, abs=0.0005), name
     assert metrics["best_reference"]["rouge1"] == pytest.approx(expected[3], abs=0.0005)
+
+
+def test_stemming_tokenizer_gives_rouge_scores_own_tokens():
+    from rouge_score.tokenizers import DefaultTokenizer
+
+    from stages.rouge import StemmingTokenizer
+
+    texts = [
+        "#Person1# is running late; #Person2# says the meetings were cancelled.",
+        "Caresses, ponies, TIES: generously agreed-upon relational conditioning 2,000 times!",
+        "",
+        "Runs runs RUNNING ran",
+    ]
+    ours, reference = StemmingTokenizer(), DefaultTokenizer(use_stemmer=True)
+    for text in texts * 2:  # the second pass reads the stem cache
+        assert ours.tokenize(text) == reference.tokenize(text)
+    assert ours.tokenize("running conditions") == ["run", "condit"]

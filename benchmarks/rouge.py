@@ -1,0 +1,66 @@
+"""Scoring time: stages.rouge against rouge_score's own stemming tokenizer.
+
+    python -m benchmarks.rouge [--csv FILE] [--repeats N]
+
+Scores the published DialogSum predictions (500 dialogues x 3 references, the
+table in ../shared/data/dlai-lab2 when it is there, or --csv) with the
+project's scorer, then with one built on rouge_score's DefaultTokenizer
+(use_stemmer=True), and prints the median wall time of each and their ratio.
+Every per-dialogue score must be the same both ways, or it stops with an error.
+"""
+
+import argparse
+import csv
+import statistics
+import time
+from pathlib import Path
+
+from rouge_score import rouge_scorer
+
+from stages import rouge
+from stages.errors import UserError, run_main
+
+PUBLISHED = Path(__file__).resolve().parents[2] / "shared/data/dlai-lab2/dialogue-summary-training-results.csv"
+COLUMNS = ("original_model_summaries", "peft_model_summaries")
+
+
+def read_table(path: Path) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """Per prediction column: (one prediction per dialogue, that dialogue's three references)."""
+    if not path.is_file():
+        raise UserError(f"{path} not found: pass --csv with the published DialogSum results table")
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    references = [[row["human_baseline_summaries"] for row in rows[i:i + 3]] for i in range(0, len(rows), 3)]
+    return {column: ([rows[i][column] for i in range(0, len(rows), 3)], references) for column in COLUMNS}
+
+
+def timed(make_scorer, predictions: list[str], references: list[list[str]], repeats: int) -> tuple[float, list]:
+    """Median seconds of score_corpus (a new scorer each time: no warm cache), and its per-dialogue scores."""
+    seconds = []
+    for _ in range(repeats):
+        scorer = make_scorer()
+        start = time.perf_counter()
+        _, per_dialogue = rouge.score_corpus(predictions, references, scorer)
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), per_dialogue
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--csv", type=Path, default=PUBLISHED)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    def rouge_scores_own() -> rouge_scorer.RougeScorer:
+        return rouge_scorer.RougeScorer(list(rouge.ROUGE_TYPES), use_stemmer=True)
+
+    for column, (predictions, references) in read_table(args.csv).items():
+        base_seconds, base_scores = timed(rouge_scores_own, predictions, references, args.repeats)
+        our_seconds, our_scores = timed(rouge.make_scorer, predictions, references, args.repeats)
+        if our_scores != base_scores:
+            raise UserError(f"{column}: StemmingTokenizer changed a score; it must give rouge_score's own tokens")
+        print(f"{column}: {len(predictions)} dialogues x 3 references, median of {args.repeats}: "
+              f"rouge_score's tokenizer {base_seconds:.2f} s, stages.rouge {our_seconds:.2f} s, "
+              f"x{base_seconds / our_seconds:.2f}, every score identical")
+
+
+if __name__ == "__main__":
+    run_main(main)
