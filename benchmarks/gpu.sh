@@ -2,16 +2,18 @@
 # Every GPU figure that BENCHMARKS.md asks for, most important first, on the
 # flan-t5-base architecture with random weights (nothing is downloaded):
 #
-#   benchmarks/gpu.sh OUT_DIR [MODEL]        MODEL: flan-t5-base (default) or tiny
+#   [MODEL=tiny] [WHEELS=DIR] benchmarks/gpu.sh OUT_DIR [RUN ...]
 #
-#   1. pipeline            the whole `dvc repro`, stage by stage, with the committed params
-#   2. throughput          tutorial vs project settings: the stage's Trainer at batch 8 and 64,
-#                          eager and compiled; generation one at a time, batched, adapter merged
-#   3. pipeline-compiled   the whole pipeline again with train.compile=true
+# RUNs, in this order (default: all three):
+#   pipeline            the whole `dvc repro`, stage by stage, with the committed params
+#   throughput          tutorial vs project settings: the stage's Trainer at batch 8 and 64,
+#                       eager and compiled; generation one at a time, batched, adapter merged
+#   pipeline-compiled   the whole pipeline again with train.compile=true
 #
-# Each writes OUT_DIR/NAME.json and OUT_DIR/NAME.log as soon as it ends, so a
-# run cut short still leaves what finished; one that fails does not stop the
-# next. OUT_DIR/machine.txt records the GPU and the library versions.
+# MODEL is flan-t5-base (the default) or tiny (a dry run on a CPU). Each RUN
+# writes OUT_DIR/RUN.json and OUT_DIR/RUN.log as soon as it ends, so a call cut
+# short still leaves what finished; one that fails does not stop the next.
+# OUT_DIR/machine.txt records the GPU and the library versions.
 #
 # On a machine without the project's packages and without a network, set
 # WHEELS to a folder of wheels (pip download --no-deps, for that machine's
@@ -19,30 +21,46 @@
 # the machine's own packages.
 set -uo pipefail
 
-out=${1:?usage: benchmarks/gpu.sh OUT_DIR [flan-t5-base|tiny]}
-model=${2:-flan-t5-base}
-cd "$(dirname "$0")/.."
-mkdir -p "$out"
+[ $# -ge 1 ] || { echo "usage: benchmarks/gpu.sh OUT_DIR [pipeline] [throughput] [pipeline-compiled]" >&2; exit 2; }
+out=$1
+shift
+runs=${*:-pipeline throughput pipeline-compiled}
+model=${MODEL:-flan-t5-base}
+for name in $runs; do
+    case $name in
+        pipeline | throughput | pipeline-compiled) ;;
+        *) echo "error: unknown run '$name': choose from pipeline, throughput, pipeline-compiled" >&2; exit 2 ;;
+    esac
+done
+mkdir -p "$out" && out=$(CDPATH='' cd -- "$out" && pwd) || exit 2
+if [ -n "${WHEELS:-}" ]; then
+    [ -d "$WHEELS" ] || { echo "error: WHEELS=$WHEELS is not a folder" >&2; exit 2; }
+    WHEELS=$(CDPATH='' cd -- "$WHEELS" && pwd)
+fi
+CDPATH='' cd -- "$(dirname "$0")/.." || exit 2
+scratch=$(mktemp -d)  # the python shim, installed wheels and compile caches; removed at exit
+trap 'rm -rf "$scratch"' EXIT
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TQDM_DISABLE=1 PYTHONUNBUFFERED=1  # logs show what finished, even if cut short
 
 if ! command -v python > /dev/null; then  # the stages' commands in dvc.yaml call `python`
     python3=$(command -v python3) || { echo "error: no python or python3 on PATH" >&2; exit 2; }
-    shim=$(mktemp -d)
-    printf '#!/bin/sh\nexec "%s" "$@"\n' "$python3" > "$shim/python"
-    chmod +x "$shim/python"
-    export PATH="$shim:$PATH"
+    mkdir "$scratch/bin"
+    printf '#!/bin/sh\nexec "%s" "$@"\n' "$python3" > "$scratch/bin/python"
+    chmod +x "$scratch/bin/python"
+    export PATH="$scratch/bin:$PATH"
 fi
 
 if [ -n "${WHEELS:-}" ]; then
-    site=$(mktemp -d)
-    python -m pip install -q --no-index --no-deps --no-compile --target "$site" "$WHEELS"/*.whl \
+    python -m pip install -q --no-index --no-deps --no-compile --target "$scratch/site" "$WHEELS"/*.whl \
         || { echo "error: could not install the wheels in $WHEELS" >&2; exit 2; }
-    export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+    export PYTHONPATH="$scratch/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 fi
 
-# benchmarks.pipeline copies the checkout's files as git lists them.
+# benchmarks.pipeline copies the checkout's files as `git ls-files` lists them; a copy of the
+# files without .git (as some machines get it) becomes a repository here.
 command -v git > /dev/null || { echo "error: benchmarks.pipeline needs git on PATH" >&2; exit 2; }
-git rev-parse --is-inside-work-tree > /dev/null 2>&1 || git init -q .
+[ -e .git ] || git init -q .
+git ls-files > /dev/null || { echo "error: git cannot list this checkout's files (see above)" >&2; exit 2; }
 
 {
     date -u
@@ -50,7 +68,7 @@ git rev-parse --is-inside-work-tree > /dev/null 2>&1 || git init -q .
     python - <<'EOF'
 import importlib.metadata, platform
 print("python", platform.python_version())
-for name in ("torch", "transformers", "peft", "accelerate", "datasets", "dvc", "dvclive", "rouge_score"):
+for name in ("torch", "transformers", "peft", "accelerate", "datasets", "dvc", "dvclive", "rouge_score", "nltk"):
     print(name, importlib.metadata.version(name))
 EOF
 } > "$out/machine.txt" 2>&1
@@ -60,10 +78,11 @@ failed=0
 run() {
     local name=$1
     shift
+    [[ " $runs " == *" $name "* ]] || return 0
     echo "== $name: $*"
     local start=$SECONDS
     # An empty compile cache each time, so compile times are not hidden by an earlier run's kernels.
-    TORCHINDUCTOR_CACHE_DIR=$(mktemp -d) "$@" --json "$out/$name.json" > "$out/$name.log" 2>&1
+    TORCHINDUCTOR_CACHE_DIR=$(mktemp -d -p "$scratch") "$@" --json "$out/$name.json" > "$out/$name.log" 2>&1
     local status=$?
     tail -n 25 "$out/$name.log"
     echo "== $name: exit $status after $((SECONDS - start)) s"

@@ -25,18 +25,29 @@ COLUMNS = ("original_model_summaries", "peft_model_summaries")
 
 
 def read_table(path: Path) -> dict[str, tuple[list[str], list[list[str]]]]:
-    """Per prediction column: (one prediction per dialogue, that dialogue's three references)."""
+    """Per prediction column: (one prediction per dialogue, that dialogue's three references).
+
+    The table has one row per reference: rows 3i, 3i+1 and 3i+2 are dialogue i,
+    with the same prediction in each column.
+    """
     if not path.is_file():
         raise UserError(f"{path} not found: pass --csv with the published DialogSum results table")
-    rows = list(csv.DictReader(path.open(encoding="utf-8")))
-    references = [[row["human_baseline_summaries"] for row in rows[i:i + 3]] for i in range(0, len(rows), 3)]
-    return {column: ([rows[i][column] for i in range(0, len(rows), 3)], references) for column in COLUMNS}
+    with path.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    groups = [rows[i:i + 3] for i in range(0, len(rows), 3)]
+    table = {}
+    for column in COLUMNS:
+        if not groups or any(len(g) != 3 or len({row[column] for row in g}) != 1 for g in groups):
+            raise UserError(f"{path}: column {column} needs rows in threes, one prediction per three")
+        table[column] = ([g[0][column] for g in groups], [[row["human_baseline_summaries"] for row in g] for g in groups])
+    return table
 
 
 def timed(make_scorer, predictions: list[str], references: list[list[str]], repeats: int) -> tuple[float, list]:
-    """Median seconds of score_corpus (a new scorer each time: no warm cache), and its per-dialogue scores."""
+    """Median seconds of score_corpus (each time a new scorer, and no stem cached), and its per-dialogue scores."""
     seconds = []
     for _ in range(repeats):
+        rouge.StemmingTokenizer.stem.cache_clear()
         scorer = make_scorer()
         start = time.perf_counter()
         _, per_dialogue = rouge.score_corpus(predictions, references, scorer)
@@ -57,7 +68,7 @@ def main() -> None:
         our_seconds, our_scores = timed(rouge.make_scorer, predictions, references, args.repeats)
         if our_scores != base_scores:
             raise UserError(f"{column}: StemmingTokenizer changed a score; it must give rouge_score's own tokens")
-        print(f"{column}: {len(predictions)} dialogues x 3 references, median of {args.repeats}: "
+        print(f"{column}: {len(predictions)} dialogues, {sum(map(len, references))} references, median of {args.repeats}: "
               f"rouge_score's tokenizer {base_seconds:.2f} s, stages.rouge {our_seconds:.2f} s, "
               f"x{base_seconds / our_seconds:.2f}, every score identical")
 

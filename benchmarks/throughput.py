@@ -2,7 +2,7 @@
 
     HF_HUB_OFFLINE=1 python -m benchmarks.throughput [--model tiny|flan-t5-base] [--device auto|cpu|cuda]
         [--train-batch-size 8 [32 64 ...]] [--steps N] [--dialogues N] [--max-new-tokens N]
-        [--gen-batch-size N] [--json FILE] [--compile] [--attn] [--merge] [--deterministic] [--threads N]
+        [--gen-batch-size N] [--json FILE] [--compile] [--compile-loop] [--attn] [--merge] [--deterministic] [--threads N]
 
 One model, one set of synthetic examples, one process:
 
@@ -10,8 +10,9 @@ One model, one set of synthetic examples, one process:
               (b) project, as stages/finetune.py trains: bf16 autocast on a GPU that has it (fp32 on
                   the CPU), length-grouped batches (transformers' LengthGroupedSampler, as the
                   Trainer's group_by_length), padded per batch; at each --train-batch-size, first
-                  in a plain loop, then through the stage's own Trainer (stages.finetune.make_trainer,
-                  with its per-step overheads; --compile: also with train.compile on)
+                  in a plain loop (--compile-loop: also torch.compile'd), then through the stage's
+                  own Trainer (stages.finetune.make_trainer, with its per-step overheads; --compile:
+                  also with train.compile on)
   generation  (a) one dialogue at a time
               (b) length-sorted batches of --gen-batch-size
               both through stages.generation.generate_summaries, greedy, with the LoRA model in
@@ -103,7 +104,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--gen-batch-size", type=int, default=64)
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
     parser.add_argument("--compile", action="store_true",
-                        help="also time torch.compile'd training at each batch size (plain loop and stage Trainer)")
+                        help="also time the stage's Trainer with train.compile on, at each batch size")
+    parser.add_argument("--compile-loop", action="store_true",
+                        help="also time the plain loop torch.compile'd, at each batch size (a compile each: slow)")
     parser.add_argument("--attn", action="store_true",
                         help="also time the other attention implementation (sdpa) than the stages' (eager)")
     parser.add_argument("--merge", action="store_true",
@@ -530,7 +533,7 @@ def main() -> None:
         print(training_line(project_label, result, peak, tutorial))
     training = {"tutorial": tutorial, "project": project}
 
-    if args.compile:
+    if args.compile_loop:
         # dynamic=True: every batch has other lengths, and one graph should serve them all.
         compiled_forward = torch.compile(training_model, dynamic=True)
         training["project_compiled"] = []

@@ -13,6 +13,7 @@ its last complete checkpoint when rerun with the same inputs, and any other
 change starts afresh. The folder is deleted once the adapter is saved.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -269,12 +270,16 @@ def main() -> None:
     checkpoint = last_complete_checkpoint(run_dir)
 
     clock = StepClock(length_group_steps(len(train_set), params.train.batch_size))
-    callbacks = [clock] + ([LossCurves(CURVES_DIR)] if distributed.is_main_process() else [])
-    trainer = make_trainer(model, tokenizer, params, dtype, train_set, validation_set, run_dir, callbacks)
-    if checkpoint and distributed.is_main_process():
-        print(f"resuming from {checkpoint}")
-    with Stopwatch("finetune") as stopwatch:
-        result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    # Rank 0 writes the loss curves beside reports/train and moves them into place when
+    # training ends: a killed run leaves no partial curves (or metrics.json) there.
+    curves = atomic_path(CURVES_DIR) if distributed.is_main_process() else contextlib.nullcontext()
+    with curves as curves_dir:
+        callbacks = [clock] + ([LossCurves(curves_dir)] if curves_dir else [])
+        trainer = make_trainer(model, tokenizer, params, dtype, train_set, validation_set, run_dir, callbacks)
+        if checkpoint and distributed.is_main_process():
+            print(f"resuming from {checkpoint}")
+        with Stopwatch("finetune") as stopwatch:
+            result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if not trainer.is_world_process_zero():
         return
     steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)

@@ -20,14 +20,19 @@ ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
+_PORTER = porter.PorterStemmer()  # rouge_score's stemmer (use_stemmer=True)
+
+
 class StemmingTokenizer(tokenizers.Tokenizer):
     """rouge_score's own tokenizer with Porter stemming (`use_stemmer=True`), but
     each distinct word is stemmed once. Same tokens; scoring is about 2.4 times
     as fast (benchmarks/rouge.py), since stemming is most of the work and every
     prediction is tokenised again for each of its references."""
 
-    def __init__(self):
-        self.stem = functools.lru_cache(maxsize=None)(porter.PorterStemmer().stem)
+    @staticmethod
+    @functools.lru_cache(maxsize=None)  # one entry per distinct word: a few MB at most
+    def stem(word: str) -> str:
+        return _PORTER.stem(word)
 
     def tokenize(self, text: str) -> list[str]:
         return tokenize.tokenize(text, self)  # calls self.stem on each word longer than 3 letters

@@ -53,7 +53,8 @@ def run_stage(directory: Path, stage: str):
 
     from stages.offline import offline_environment
 
-    environment = {**offline_environment(), "PYTHONPATH": str(REPO_ROOT)}
+    environment = offline_environment()
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", f"stages.{stage}"], cwd=directory, env=environment, capture_output=True, text=True
     )

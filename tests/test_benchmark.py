@@ -101,8 +101,11 @@ def test_gpu_script_refuses_bad_input_before_running_anything(tmp_path):
     script = REPO_ROOT / "benchmarks/gpu.sh"
     usage = subprocess.run(["bash", str(script)], capture_output=True, text=True)
     assert usage.returncode != 0 and "usage: benchmarks/gpu.sh OUT_DIR" in usage.stderr
+    unknown = subprocess.run(["bash", str(script), str(tmp_path / "out"), "pipeline", "pipelines"],
+                             capture_output=True, text=True)
+    assert unknown.returncode == 2 and "error: unknown run 'pipelines'" in unknown.stderr
     out = tmp_path / "out"
-    bad_wheels = subprocess.run(["bash", str(script), str(out), "tiny"], env={**os.environ, "WHEELS": str(tmp_path)},
+    bad_wheels = subprocess.run(["bash", str(script), str(out)], env={**os.environ, "WHEELS": str(tmp_path)},
                                 capture_output=True, text=True)
     assert bad_wheels.returncode == 2
     assert f"error: could not install the wheels in {tmp_path}" in bad_wheels.stderr
@@ -123,7 +126,47 @@ def test_rouge_benchmark_times_both_tokenizers_on_a_results_table(tmp_path):
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == ["original_model_summaries", "peft_model_summaries"]
-    assert all("2 dialogues x 3 references" in line and "every score identical" in line for line in lines)
+    assert all("2 dialogues, 6 references" in line and "every score identical" in line for line in lines)
     missing = subprocess.run([*command[:3], "--csv", str(tmp_path / "none.csv")], cwd=REPO_ROOT,
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "none.csv not found" in missing.stderr
+
+
+STUB_PYTHON = """#!/bin/sh
+# Stands in for python in gpu.sh: `python -` prints versions; `python -m benchmarks.X ... --json FILE`
+# writes FILE with its arguments, and the throughput run fails.
+if [ "$1" = "-" ]; then cat > /dev/null; echo "stub versions"; exit 0; fi
+json=""; previous=""
+for argument in "$@"; do [ "$previous" = "--json" ] && json=$argument; previous=$argument; done
+echo "ran: $*"
+printf '{"arguments": "%s"}' "$*" > "$json"
+case "$*" in *benchmarks.throughput*) exit 1 ;; esac
+"""
+
+
+def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures(tmp_path):
+    stub = tmp_path / "bin/python"
+    stub.parent.mkdir()
+    stub.write_text(STUB_PYTHON)
+    stub.chmod(0o755)
+    environment = {**os.environ, "PATH": f"{stub.parent}{os.pathsep}{os.environ['PATH']}", "MODEL": "tiny"}
+    script = str(REPO_ROOT / "benchmarks/gpu.sh")
+
+    every = subprocess.run(["bash", script, "out"], cwd=tmp_path, env=environment, capture_output=True, text=True)
+    assert every.returncode == 1, every.stderr  # the throughput run failed; the next one still ran
+    assert "== throughput: exit 1" in every.stdout and "== pipeline-compiled: exit 0" in every.stdout
+    out = tmp_path / "out"  # relative to where the script was called, not the repository
+    assert sorted(p.name for p in out.iterdir()) == [
+        "machine.txt", "pipeline-compiled.json", "pipeline-compiled.log", "pipeline.json", "pipeline.log",
+        "throughput.json", "throughput.log"]
+    arguments = {name: json.loads((out / f"{name}.json").read_text())["arguments"]
+                 for name in ("pipeline", "throughput", "pipeline-compiled")}
+    assert arguments["pipeline"].startswith("-m benchmarks.pipeline --model tiny --json")
+    assert "--train-batch-size 8 64 --compile --merge" in arguments["throughput"]
+    assert "--set train.compile=true" in arguments["pipeline-compiled"]
+    assert (out / "machine.txt").read_text().splitlines()[-1] == "stub versions"
+
+    one = subprocess.run(["bash", script, "one", "pipeline"], cwd=tmp_path, env=environment, capture_output=True,
+                         text=True)
+    assert one.returncode == 0, one.stderr
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["machine.txt", "pipeline.json", "pipeline.log"]

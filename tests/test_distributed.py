@@ -12,8 +12,6 @@ from conftest import dvc, run_stage
 pytestmark = pytest.mark.slow
 
 
-
-
 def test_two_process_generation_scores_exactly_like_one(reproduced, workspace):
     one_process = {
         name: (reproduced[0] / f"reports/{name}/metrics.json").read_text() for name in ("baseline", "finetuned")

@@ -144,8 +144,9 @@ def test_killed_training_resumes_from_its_checkpoint_and_ends_identical(reproduc
     os.killpg(run.pid, signal.SIGKILL)  # as a preempted machine would
     run.wait()
 
-    # Nothing half-written that looks complete: no adapter at all.
+    # Nothing half-written that looks complete: no adapter and no loss curves at all.
     assert not (workspace / "models/adapter").exists()
+    assert not (workspace / "reports/train").exists() and (workspace / "reports/.train.tmp/plots").is_dir()
     assert "models/adapter" in dvc(workspace, "status")
 
     # This copy's run cache remembers the finished run, which DVC would restore
@@ -161,3 +162,4 @@ def test_killed_training_resumes_from_its_checkpoint_and_ends_identical(reproduc
     assert (workspace / "dvc.lock").read_text() == finished_lock
     assert "Data and pipelines are up to date" in dvc(workspace, "status")
     assert not any((workspace / ".trainer").iterdir())  # checkpoints are removed once the adapter is saved
+    assert not (workspace / "reports/.train.tmp").exists()  # the killed run's curves, replaced by the resumed run's

@@ -112,3 +112,13 @@ def test_stemming_tokenizer_gives_rouge_scores_own_tokens():
     for text in texts * 2:  # the second pass reads the stem cache
         assert ours.tokenize(text) == reference.tokenize(text)
     assert ours.tokenize("running conditions") == ["run", "condit"]
+
+
+def test_the_stages_score_with_the_stemming_tokenizer(monkeypatch):
+    from stages import rouge
+
+    tokenized = []
+    original = rouge.StemmingTokenizer.tokenize
+    monkeypatch.setattr(rouge.StemmingTokenizer, "tokenize", lambda self, text: tokenized.append(text) or original(self, text))
+    rouge.score_corpus(["They are running."], [["Two people run.", "A run."]])
+    assert "They are running." in tokenized and "Two people run." in tokenized
