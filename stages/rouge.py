@@ -18,8 +18,6 @@ from rouge_score import rouge_scorer, tokenize, tokenizers
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
 _PORTER = porter.PorterStemmer()  # rouge_score's stemmer (use_stemmer=True)
 
 
