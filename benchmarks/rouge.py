@@ -24,7 +24,7 @@ PUBLISHED = Path(__file__).resolve().parents[2] / "shared/data/dlai-lab2/dialogu
 COLUMNS = ("original_model_summaries", "peft_model_summaries")
 
 
-def read_table(path: Path) -> dict[str, tuple[list[str], list[list[str]]]]:
+def read_table(path: Path, columns=COLUMNS) -> dict[str, tuple[list[str], list[list[str]]]]:
     """Per prediction column: (one prediction per dialogue, that dialogue's three references).
 
     The table has one row per reference: rows 3i, 3i+1 and 3i+2 are dialogue i,
@@ -36,7 +36,7 @@ def read_table(path: Path) -> dict[str, tuple[list[str], list[list[str]]]]:
         rows = list(csv.DictReader(file))
     groups = [rows[i:i + 3] for i in range(0, len(rows), 3)]
     table = {}
-    for column in COLUMNS:
+    for column in columns:
         if not groups or any(len(g) != 3 or len({row[column] for row in g}) != 1 for g in groups):
             raise UserError(f"{path}: column {column} needs rows in threes, one prediction per three")
         table[column] = ([g[0][column] for g in groups], [[row["human_baseline_summaries"] for row in g] for g in groups])
@@ -55,16 +55,17 @@ def timed(make_scorer, predictions: list[str], references: list[list[str]], repe
     return statistics.median(seconds), per_dialogue
 
 
+def rouge_scores_own_scorer() -> rouge_scorer.RougeScorer:
+    return rouge_scorer.RougeScorer(list(rouge.ROUGE_TYPES), use_stemmer=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, default=PUBLISHED)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    def rouge_scores_own() -> rouge_scorer.RougeScorer:
-        return rouge_scorer.RougeScorer(list(rouge.ROUGE_TYPES), use_stemmer=True)
-
     for column, (predictions, references) in read_table(args.csv).items():
-        base_seconds, base_scores = timed(rouge_scores_own, predictions, references, args.repeats)
+        base_seconds, base_scores = timed(rouge_scores_own_scorer, predictions, references, args.repeats)
         our_seconds, our_scores = timed(rouge.make_scorer, predictions, references, args.repeats)
         if our_scores != base_scores:
             raise UserError(f"{column}: StemmingTokenizer changed a score; it must give rouge_score's own tokens")

@@ -1,17 +1,15 @@
-import csv
 import json
 import subprocess
 import sys
 
 import pytest
 
+from benchmarks.rouge import PUBLISHED, read_table
 from stages.errors import UserError
 from stages.rouge import score_corpus, score_one, split_sentences
 from stages.score import score_file
 
-from conftest import REPO_ROOT, SHARED_DATA
-
-PUBLISHED = SHARED_DATA / "dlai-lab2" / "dialogue-summary-training-results.csv"
+from conftest import REPO_ROOT
 
 
 def test_scores_words_not_characters():
@@ -79,17 +77,12 @@ def test_score_cli_prints_metrics_and_rejects_bad_rows(tmp_path):
     ],
 )
 def test_reproduces_published_dialogsum_scores(tmp_path, column, expected):
-    with PUBLISHED.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    assert len(rows) == 1500
-    # Rows 3i..3i+2 are test dialogue i with its three references; score it once.
+    # Rows 3i..3i+2 are test dialogue i with its three references (read_table checks it); score it once.
+    table_predictions, table_references = read_table(PUBLISHED, [column])[column]
     predictions = tmp_path / "predictions.jsonl"
     with predictions.open("w", encoding="utf-8") as handle:
-        for i in range(0, 1500, 3):
-            triplet = rows[i : i + 3]
-            assert len({r[column] for r in triplet}) == 1
-            row = {"prediction": triplet[0][column], "references": [r["human_baseline_summaries"] for r in triplet]}
-            handle.write(json.dumps(row) + "\n")
+        for prediction, references in zip(table_predictions, table_references):
+            handle.write(json.dumps({"prediction": prediction, "references": references}) + "\n")
     metrics = score_file(predictions)
     assert metrics["num_dialogues"] == 500
     for name, value in zip(("rouge1", "rouge2", "rougeL"), expected):
