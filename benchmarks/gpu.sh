@@ -7,7 +7,8 @@
 # RUNs, in this order (default: all three):
 #   pipeline            the whole `dvc repro`, stage by stage, with the committed params
 #   throughput          tutorial vs project settings: the stage's Trainer at batch 8 and 64,
-#                       eager and compiled; generation one at a time, batched, adapter merged
+#                       eager and compiled; generation one at a time, and batched (64, merged
+#                       adapter too, and 256 merged)
 #   pipeline-compiled   the whole pipeline again with train.compile=true
 #
 # MODEL is flan-t5-base (the default) or tiny (a dry run on a CPU). Each RUN
@@ -90,6 +91,7 @@ run() {
 }
 
 run pipeline python -m benchmarks.pipeline --model "$model"
-run throughput python -m benchmarks.throughput --model "$model" --train-batch-size 8 64 --compile --merge
+run throughput python -m benchmarks.throughput --model "$model" --train-batch-size 8 64 --compile --merge \
+    --gen-batch-size 64 256
 run pipeline-compiled python -m benchmarks.pipeline --model "$model" --set train.compile=true
 exit $failed

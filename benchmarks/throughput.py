@@ -2,7 +2,7 @@
 
     HF_HUB_OFFLINE=1 python -m benchmarks.throughput [--model tiny|flan-t5-base] [--device auto|cpu|cuda]
         [--train-batch-size 8 [32 64 ...]] [--steps N] [--dialogues N] [--max-new-tokens N]
-        [--gen-batch-size N] [--json FILE] [--compile] [--compile-loop] [--attn] [--merge] [--deterministic] [--threads N]
+        [--gen-batch-size N [N ...]] [--json FILE] [--compile] [--compile-loop] [--attn] [--merge] [--deterministic] [--threads N]
 
 One model, one set of synthetic examples, one process:
 
@@ -14,7 +14,8 @@ One model, one set of synthetic examples, one process:
                   own Trainer (stages.finetune.make_trainer, with its per-step overheads; --compile:
                   also with train.compile on)
   generation  (a) one dialogue at a time
-              (b) length-sorted batches of --gen-batch-size
+              (b) length-sorted batches of --gen-batch-size (its first value; then any others,
+                  with the adapter merged if --merge)
               both through stages.generation.generate_summaries, greedy, with the LoRA model in
               the dtype the baseline/evaluate stages use
 
@@ -101,7 +102,9 @@ def parse_arguments() -> argparse.Namespace:
                         help=f"of those, how many to generate one at a time (default: all on CPU, "
                              f"{GPU_ONE_AT_A_TIME_DIALOGUES} on GPU: a dialogue's time does not depend on the others)")
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--gen-batch-size", type=int, default=64)
+    parser.add_argument("--gen-batch-size", type=int, nargs="+", default=[64], metavar="N",
+                        help="generation batch size (the first; default 64, as generate.batch_size), and others "
+                             "to time too, with the adapter merged if --merge")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
     parser.add_argument("--compile", action="store_true",
                         help="also time the stage's Trainer with train.compile on, at each batch size")
@@ -594,13 +597,14 @@ def main() -> None:
     generate(prompts[:2], batch_size=2)  # warm-up: first kernels, allocator
     single = generate(prompts[:one_at_a_time], batch_size=1)
     print(generation_line("(a) one dialogue at a time", single))
-    batched = generate(prompts, batch_size=args.gen_batch_size)
+    gen_batch_size = args.gen_batch_size[0]
+    batched = generate(prompts, batch_size=gen_batch_size)
     batched["vs_one_at_a_time"] = ratio(batched, single, "dialogues_per_s")
     print(generation_line("(b) project: length-sorted batches", batched, single))
     generation = {"one_at_a_time": single, "batched": batched}
     if args.attn:
         set_attention(generation_model, other_attention)
-        result = generate(prompts, batch_size=args.gen_batch_size)
+        result = generate(prompts, batch_size=gen_batch_size)
         set_attention(generation_model, default_attention)
         result[f"{default_attention}_vs_{other_attention}"] = ratio(batched, result, "dialogues_per_s")
         generation[f"batched_{other_attention}_attention"] = result
@@ -611,11 +615,20 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # peft notes that lm_head is untied, as flan-t5's is
             merged_model = copy.deepcopy(generation_model).merge_and_unload()
-        result = generate(prompts, batch_size=args.gen_batch_size, model=merged_model)
+        result = generate(prompts, batch_size=gen_batch_size, model=merged_model)
         result["merged_vs_unmerged"] = ratio(result, batched, "dialogues_per_s")
         generation["batched_merged_adapter"] = result
         print(generation_line("(b) project, adapter merged", result, single))
-        del merged_model
+    # Other batch sizes, as evaluate generates (adapter merged) with --merge.
+    sized_model, first = (merged_model, generation["batched_merged_adapter"]) if args.merge else (generation_model, batched)
+    generation["batched_other_sizes"] = []
+    for batch_size in args.gen_batch_size[1:]:
+        result = generate(prompts, batch_size=batch_size, model=sized_model)
+        result["vs_first_batch_size"] = ratio(result, first, "dialogues_per_s")
+        generation["batched_other_sizes"].append(result)
+        print(generation_line("(b) project" + (", adapter merged" if args.merge else ""), result, single))
+    if args.merge:
+        del merged_model, sized_model
     if max(tokenizer.generated_lengths) == args.max_new_tokens:
         print("  (random weights rarely emit eos, so most outputs run to --max-new-tokens; "
               "DialogSum summaries are about 30 tokens)")

@@ -15,7 +15,7 @@ def test_tiny_benchmark_reports_both_settings(tmp_path):
     report = tmp_path / "throughput.json"
     command = [sys.executable, "-m", "benchmarks.throughput", "--model", "tiny", "--device", "cpu",
                "--steps", "3", "--warmup-steps", "1", "--dialogues", "8", "--max-new-tokens", "16",
-               "--json", str(report)]
+               "--gen-batch-size", "4", "8", "--merge", "--json", str(report)]
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     run = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -37,7 +37,12 @@ def test_tiny_benchmark_reports_both_settings(tmp_path):
 
     single, batched = figures["generation"]["one_at_a_time"], figures["generation"]["batched"]
     assert single["dialogues_per_s"] > 0 and batched["dialogues_per_s"] > 0
-    assert single["batch_size"] == 1 and batched["dialogues"] == 8
+    assert single["batch_size"] == 1 and batched["batch_size"] == 4 and batched["dialogues"] == 8
+    merged, (larger,) = figures["generation"]["batched_merged_adapter"], figures["generation"]["batched_other_sizes"]
+    assert merged["batch_size"] == 4 and larger["batch_size"] == 8 and larger["dialogues"] == 8
+    assert larger["vs_first_batch_size"]["dialogues_per_s"] == pytest.approx(
+        larger["dialogues_per_s"] / merged["dialogues_per_s"]
+    )
     assert batched["vs_one_at_a_time"]["dialogues_per_s"] == pytest.approx(
         batched["dialogues_per_s"] / single["dialogues_per_s"]
     )
@@ -162,7 +167,7 @@ def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures
     arguments = {name: json.loads((out / f"{name}.json").read_text())["arguments"]
                  for name in ("pipeline", "throughput", "pipeline-compiled")}
     assert arguments["pipeline"].startswith("-m benchmarks.pipeline --model tiny --json")
-    assert "--train-batch-size 8 64 --compile --merge" in arguments["throughput"]
+    assert "--train-batch-size 8 64 --compile --merge --gen-batch-size 64 256" in arguments["throughput"]
     assert "--set train.compile=true" in arguments["pipeline-compiled"]
     assert (out / "machine.txt").read_text().splitlines()[-1] == "stub versions"
 
