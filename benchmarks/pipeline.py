@@ -42,8 +42,10 @@ import yaml
 
 from benchmarks import common
 from stages.errors import UserError, run_main
+from stages.modeling import load_tokenizer, pick_device
 from stages.offline import REPO_ROOT, TINY_MODEL_DIR, make_offline_copy, offline_environment, set_params
 from stages.outputs import write_json
+from stages.params import load_params
 from stages.prompt import build_prompt
 from stages.provenance import TIMING_DIR
 
@@ -175,9 +177,6 @@ def main() -> None:
     scratch = None if args.dir else tempfile.TemporaryDirectory(prefix="pipeline-benchmark-")
     directory = make_offline_copy((args.dir or Path(scratch.name) / "repo").resolve())
 
-    from stages.modeling import load_tokenizer
-    from stages.params import load_params
-
     committed = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
     (directory / "params.yaml").write_text(yaml.safe_dump(committed, sort_keys=False), encoding="utf-8")
     model_dir = TINY_MODEL_DIR
@@ -211,8 +210,6 @@ def main() -> None:
               f"{timing[name]['wall_seconds']:.1f} s for {args.test_dialogues} dialogues")
 
     if args.json:
-        from stages.modeling import pick_device
-
         write_json(args.json, {
             "machine": common.machine(pick_device(), load_before),
             "settings": {"model": args.model, "train_steps": args.train_steps, "full_steps": full_steps,

@@ -63,12 +63,12 @@ from benchmarks.common import (
     random_flan_t5_base,
 )
 from stages.errors import UserError, run_main
-from stages.finetune import add_lora
+from stages.finetune import StepClock, add_lora, length_group_steps, make_trainer
 from stages.generation import generate_summaries
 from stages.modeling import load_base_model, load_tokenizer, pick_device, pick_dtype
 from stages.outputs import write_json
 from stages.params import Params, parse_params
-from stages.tiny_model import write_tiny_model
+from stages.tiny_model import build_tokenizer, write_tiny_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIRST_ORDINARY_ID = 3  # below: pad, eos, unk
@@ -312,9 +312,6 @@ def time_stage_trainer(model, params: Params, train_set: list[dict], batch_size:
     included) and timing whole blocks makes the timed steps a fair sample of the
     epoch; part of a block would lean to its long or its short batches.
     """
-    from stages.finetune import StepClock, length_group_steps, make_trainer
-    from stages.tiny_model import build_tokenizer
-
     block = length_group_steps(len(train_set), batch_size)
     timed_steps = block * math.ceil(steps / block)
     if block + timed_steps > len(train_set) // batch_size:
