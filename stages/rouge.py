@@ -57,10 +57,11 @@ def score_one(prediction: str, references: list[str], scorer=_SCORER) -> dict[st
     """
     if not references:
         raise ValueError("a prediction needs at least one reference")
+    # rougeLsum reads newlines as sentence breaks; the others ignore them.
+    prediction = split_sentences(prediction)
     per_reference = []
     for reference in references:
-        # rougeLsum reads newlines as sentence breaks; the others ignore them.
-        scores = scorer.score(split_sentences(reference), split_sentences(prediction))
+        scores = scorer.score(split_sentences(reference), prediction)
         per_reference.append({name: scores[name].fmeasure for name in ROUGE_TYPES})
     return {
         "mean": {name: fmean(s[name] for s in per_reference) for name in ROUGE_TYPES},
