@@ -188,7 +188,7 @@ def main() -> None:
     full_steps = math.ceil(params.train.epochs * math.ceil(args.train_dialogues / params.train.batch_size))
     if args.train_steps < full_steps:  # else the whole run trains, and nothing is projected
         set_params(directory / "params.yaml", {"train.max_steps": args.train_steps})
-    tokenizer = load_tokenizer(str(directory / model_dir), None)
+    tokenizer = load_tokenizer(directory / model_dir)
     sizes = {"train": args.train_dialogues, "validation": args.validation_dialogues, "test": args.test_dialogues}
     write_splits(synthetic_splits(tokenizer, params.prompt.template, sizes, params.seed), directory / DATA_DIR)
 

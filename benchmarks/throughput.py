@@ -179,9 +179,9 @@ def build_models(name: str, params: Params, device: torch.device, scratch: Path)
     if name == "tiny":
         model_dir = scratch / "tiny-t5"
         write_tiny_model(model_dir)
-        tokenizer = load_tokenizer(str(model_dir), None)
-        training_base = load_base_model(str(model_dir), None, torch.float32, device)
-        generation_base = load_base_model(str(model_dir), None, pick_dtype(device), device)
+        tokenizer = load_tokenizer(model_dir)
+        training_base = load_base_model(model_dir, torch.float32, device)
+        generation_base = load_base_model(model_dir, pick_dtype(device), device)
         id_limit, pad_id, eos_id = len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id
     else:
         training_base = random_flan_t5_base()

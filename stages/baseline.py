@@ -12,10 +12,11 @@ from stages import distributed
 from stages.data import read_jsonl
 from stages.errors import run_main
 from stages.generation import summarise_and_score
-from stages.modeling import make_deterministic, load_base_model, load_tokenizer, pick_device, pick_dtype
+from stages.modeling import load_base_model, load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype
 from stages.params import load_params
 from stages.prepare import PREPARED_DIR
-from stages.provenance import model_provenance
+from stages.outputs import check_writable, require
+from stages.provenance import TIMING_DIR, model_provenance
 from stages.rouge import summary_line
 
 OUT_DIR = Path("reports/baseline")
@@ -23,17 +24,18 @@ OUT_DIR = Path("reports/baseline")
 
 def main() -> None:
     params = load_params()
+    test_rows = read_jsonl(require(PREPARED_DIR / "test.jsonl"))
+    model_dir, resolved = model_directory(params.model.name, params.model.revision)
+    check_writable([OUT_DIR / "predictions.jsonl", TIMING_DIR / "baseline.json"])
     distributed.relaunch_if_needed(params.processes, "stages.baseline")
+
     distributed.init_for_generation()
     make_deterministic(params.seed)
-    test_rows = read_jsonl(PREPARED_DIR / "test.jsonl")
-
     device = pick_device()
     dtype = pick_dtype(device)
-    tokenizer = load_tokenizer(params.model.name, params.model.revision)
-    model = load_base_model(params.model.name, params.model.revision, dtype, device)
-
-    provenance = model_provenance(params, model, device, dtype)
+    tokenizer = load_tokenizer(model_dir)
+    model = load_base_model(model_dir, dtype, device)
+    provenance = model_provenance(params, resolved, device, dtype)
     metrics = summarise_and_score(model, tokenizer, params, test_rows, OUT_DIR, "baseline", provenance)
     if metrics is not None:  # rank 0
         print(f"baseline {summary_line(metrics)}")

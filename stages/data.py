@@ -13,6 +13,7 @@ dialogue with ALL its references.
 """
 
 import csv
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -20,30 +21,33 @@ from pathlib import Path
 from statistics import fmean
 
 from stages.errors import UserError
-from stages.hub import offline_unless_reachable
+from stages.hub import local_directory, offline_unless_reachable
 from stages.outputs import atomic_path
+from stages.provenance import directory_hash
 
 SPLITS = ("train", "validation", "test")
 HUB_SUFFIXES = (".jsonl", ".csv", ".parquet")
 AUTHORS_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl", "test": "dialogsum.test.jsonl"}
 _NUMBERED_SUMMARY = re.compile(r"^summary(\d+)$")
+_REFERENCE_SUFFIX = re.compile(r"^(.+)_\d+$")  # the hub's test ids: test_0_1, test_0_2, ... for dialogue test_0
+# Dialogues are long; the csv module refuses fields over 128 KiB by default.
+_CSV_FIELD_LIMIT = 2**31 - 1
 
 Row = dict[str, object]
 
 
-def load_source(source: str, revision: str | None) -> dict[str, list[Row]]:
-    """Load and validate every split of `source` (a local directory or a hub dataset id)."""
-    path = Path(source)
-    if path.is_dir():
-        raw = _read_local(path)
-    elif path.exists() or source.startswith((".", "/")) or source.count("/") != 1:
-        raise UserError(
-            f"data.source {source!r} is neither a directory nor a hub dataset id (owner/name): "
-            "point it at a directory with train/validation/test files, or at e.g. knkarthick/dialogsum"
-        )
+def load_source(source: str, revision: str | None) -> tuple[dict[str, list[Row]], str]:
+    """Load and validate every split of `source` (a local directory or a hub dataset id).
+
+    Returns the splits and the exact version loaded: the directory's content hash,
+    or the hub commit (which is what is loaded, whatever branch `revision` names).
+    """
+    directory = local_directory(source, revision, "data.source", "knkarthick/dialogsum")
+    if directory is not None:
+        raw, resolved = _read_local(directory), directory_hash(directory)
     else:
-        raw = _read_hub(source, revision)
-    return {split: _normalise(split, rows, where) for split, (rows, where) in raw.items()}
+        raw, resolved = _read_hub(source, revision)
+    return {split: _normalise(split, rows, where) for split, (rows, where) in raw.items()}, resolved
 
 
 def _read_local(directory: Path) -> dict[str, tuple[list[tuple[str, Row]], str]]:
@@ -63,46 +67,91 @@ def _read_local(directory: Path) -> dict[str, tuple[list[tuple[str, Row]], str]]
                 f"validation and test files: {', '.join(f'{s}.jsonl' for s in SPLITS)} (or .csv/.parquet), "
                 f"or the DialogSum authors' {', '.join(AUTHORS_FILES.values())}"
             )
-    return {split: (list(_read_rows(file)), str(file)) for split, file in files.items()}
+    return {split: (list(read_records(file)), str(file)) for split, file in files.items()}
 
 
-def _read_rows(file: Path) -> Iterator[tuple[str, Row]]:
-    """Yield (location, row) for each record of a .jsonl, .csv or .parquet file."""
+def read_records(file: Path) -> Iterator[tuple[str, Row]]:
+    """Yield (where, record) for each record of a .jsonl, .csv or .parquet file, `where`
+    naming the file and the line (or record) for error messages. Anything unreadable is
+    a UserError naming the file."""
+    if not file.exists():
+        raise UserError(f"{file} not found")
+    if not file.is_file():
+        raise UserError(f"{file} is a directory, not a file")
     if file.stat().st_size == 0:
         raise UserError(f"{file} is empty")
     if file.suffix == ".parquet":
-        import pyarrow.parquet
-
-        for number, row in enumerate(pyarrow.parquet.read_table(file).to_pylist(), start=1):
-            yield f"{file} row {number}", row
+        yield from _parquet_records(file)
         return
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # -sig: a spreadsheet's byte-order mark is not text
     except UnicodeDecodeError as error:
         raise UserError(f"{file} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
-    if file.suffix == ".csv":
-        # Line 1 is the header, so the first record is line 2.
-        for number, row in enumerate(csv.DictReader(text.splitlines(keepends=True)), start=2):
-            yield f"{file} line {number}", row
-        return
-    for number, line in enumerate(text.splitlines(), start=1):
+    except OSError as error:
+        raise UserError(f"cannot read {file}: {error.strerror}") from None
+    yield from _csv_records(file, text) if file.suffix == ".csv" else _json_lines(file, text)
+
+
+def _parquet_records(file: Path) -> Iterator[tuple[str, Row]]:
+    import pyarrow
+    import pyarrow.parquet
+
+    try:
+        rows = pyarrow.parquet.read_table(file).to_pylist()
+    except (pyarrow.ArrowException, OSError) as error:
+        raise UserError(f"{file} is not a readable parquet file: {error}") from None
+    for number, row in enumerate(rows, start=1):
+        yield f"{file} row {number}", row
+
+
+def _csv_records(file: Path, text: str) -> Iterator[tuple[str, Row]]:
+    """A quoted field may hold newlines, so a record can span lines: name it by number and lines."""
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+        if len(set(header)) != len(header):
+            raise UserError(f"{file} line 1: the header repeats a column: {', '.join(header)}")
+        first_line = reader.line_num + 1
+        for number, fields in enumerate(reader, start=1):
+            lines = f"lines {first_line}-{reader.line_num}" if reader.line_num > first_line else f"line {first_line}"
+            where = f"{file} record {number} ({lines})"
+            first_line = reader.line_num + 1
+            if not fields:  # a blank line
+                continue
+            if len(fields) != len(header):
+                raise UserError(f"{where}: {len(fields)} fields, but the header has {len(header)} ({', '.join(header)})")
+            yield where, dict(zip(header, fields))
+    except csv.Error as error:
+        raise UserError(f"{file} line {reader.line_num}: not valid CSV ({error})") from None
+
+
+def _json_lines(file: Path, text: str) -> Iterator[tuple[str, Row]]:
+    # Records end at "\n" only: a dialogue may hold U+2028 and other characters that
+    # str.splitlines() would also split at.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             raise UserError(f"{file} line {number}: not valid JSON ({error.msg} at column {error.colno})") from None
+        except (ValueError, RecursionError) as error:  # numbers of over 4,300 digits; nesting too deep
+            raise UserError(f"{file} line {number}: unreadable JSON ({type(error).__name__}: {str(error)[:80]})") from None
         if not isinstance(row, dict):
             raise UserError(f"{file} line {number}: expected a JSON object, got {type(row).__name__}")
         yield f"{file} line {number}", row
 
 
-def _read_hub(dataset_id: str, revision: str | None) -> dict[str, tuple[list[tuple[str, Row]], str]]:
+def _read_hub(dataset_id: str, revision: str | None) -> tuple[dict[str, tuple[list[tuple[str, Row]], str]], str]:
     import datasets
+    from huggingface_hub import HfApi, constants
 
     offline_unless_reachable()
     try:
-        loaded = datasets.load_dataset(dataset_id, revision=revision)
+        # Resolve the revision once and load that commit: the commit recorded is the one read.
+        commit = None if constants.HF_HUB_OFFLINE else HfApi().dataset_info(dataset_id, revision=revision).sha
+        loaded = datasets.load_dataset(dataset_id, revision=commit or revision)
     except Exception as error:  # the hub raises many types; all mean the same to a user
         raise UserError(
             f"could not load dataset {dataset_id!r} (revision {revision}) from the Hugging Face hub, "
@@ -113,26 +162,48 @@ def _read_hub(dataset_id: str, revision: str | None) -> dict[str, tuple[list[tup
     missing = [split for split in SPLITS if split not in loaded]
     if missing:
         raise UserError(f"dataset {dataset_id!r} has no {missing[0]} split (it has {', '.join(loaded)})")
-    return {
+    splits = {
         split: ([(f"{dataset_id} {split} row {i + 1}", row) for i, row in enumerate(loaded[split])], f"{dataset_id} {split}")
         for split in SPLITS
     }
+    return splits, commit or f"{revision or 'main'} (offline, from the local cache: commit not resolved)"
 
 
-def _text(row: Row, column: str, location: str) -> str:
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _text(row: Row, column: str, where: str) -> str:
     if column not in row:
-        raise UserError(f"{location}: missing column {column!r} (columns: {', '.join(map(str, row))})")
+        raise UserError(f"{where}: missing column {column!r} (columns: {', '.join(map(str, row))})")
     value = row[column]
-    if not isinstance(value, str) or not value.strip():
-        raise UserError(f"{location}: empty {column}: every row needs a non-empty {column}")
+    if not isinstance(value, str):
+        raise UserError(f"{where}: {column} must be text, got {_short(value)}")
+    if not value.strip():
+        raise UserError(f"{where}: empty {column}: every row needs a non-empty {column}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{where}: {column} is not valid Unicode text (it holds a lone surrogate, e.g. from \\ud800)") from None
     return value.strip()
+
+
+def _id(row: Row, where: str) -> str:
+    key = "id" if "id" in row else "fname"
+    value = row.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if value is None:
+        raise UserError(f"{where}: missing id (an 'id' or 'fname' column)")
+    return _text(row, key, where)
 
 
 def _normalise(split: str, rows: list[tuple[str, Row]], where: str) -> list[Row]:
     if not rows:
         raise UserError(f"{where}: the {split} split has no rows")
     if split == "test":
-        return _group_references(rows, where)
+        return _group_references(rows)
     seen: dict[str, str] = {}
     result = []
     for location, row in rows:
@@ -148,41 +219,56 @@ def _normalise(split: str, rows: list[tuple[str, Row]], where: str) -> list[Row]
     return result
 
 
-def _id(row: Row, location: str) -> str:
-    key = "id" if "id" in row else "fname"
-    value = row.get(key)
-    if value is None or not str(value).strip():
-        raise UserError(f"{location}: missing id (an 'id' or 'fname' column)")
-    return str(value).strip()
-
-
-def _group_references(rows: list[tuple[str, Row]], where: str) -> list[Row]:
+def _group_references(rows: list[tuple[str, Row]]) -> list[Row]:
     """One test row per dialogue, with all its references in file order.
 
-    Rows that repeat a dialogue (the hub layout) add their summary to it; rows
-    with summary1, summary2, ... (the authors' layout) carry them all.
+    In the hub layout a dialogue's rows are consecutive, one per reference, with
+    the same id or ids that differ only in a _N suffix (test_0_1, test_0_2: the
+    dialogue is test_0). In the authors' layout a row carries summary1, summary2,
+    ... Two dialogues may not share an id, and one dialogue text may not appear
+    under two ids: it would be scored twice, or two rows would merge silently.
     """
-    by_dialogue: dict[str, Row] = {}
-    first_seen: dict[str, str] = {}  # id -> where it first appeared
+    grouped: list[tuple[str, Row]] = []  # (where the dialogue's first row is, its test row)
+    previous_id = None
     for location, row in rows:
         dialogue = _text(row, "dialogue", location)
         numbered = sorted(
             (int(m.group(1)), column) for column in row if (m := _NUMBERED_SUMMARY.match(str(column)))
         )
-        columns = [column for _, column in numbered] or ["summary"]
-        references = [_text(row, column, location) for column in columns]
+        references = [_text(row, column, location) for column in [c for _, c in numbered] or ["summary"]]
         identifier = _id(row, location)
-        if dialogue in by_dialogue:
-            by_dialogue[dialogue]["references"].extend(references)
-            continue
-        if identifier in first_seen:
+        shared = _shared_id(previous_id, identifier) if grouped and dialogue == grouped[-1][1]["dialogue"] else None
+        if shared is not None:
+            grouped[-1][1]["id"] = shared
+            grouped[-1][1]["references"].extend(references)
+        else:
+            grouped.append((location, {"id": identifier, "dialogue": dialogue, "references": references}))
+        previous_id = identifier
+    first_with_id: dict[str, str] = {}
+    first_with_dialogue: dict[str, str] = {}
+    for location, row in grouped:
+        if row["id"] in first_with_id:
             raise UserError(
-                f"{location}: duplicate id {identifier!r} with a different dialogue than at "
-                f"{first_seen[identifier]}: test rows that share an id must repeat the same dialogue"
+                f"{location}: duplicate id {row['id']!r} with a different dialogue than at {first_with_id[row['id']]}: "
+                "the rows of one test dialogue must be consecutive and repeat the same dialogue"
             )
-        first_seen[identifier] = location
-        by_dialogue[dialogue] = {"id": identifier, "dialogue": dialogue, "references": references}
-    return list(by_dialogue.values())
+        if row["dialogue"] in first_with_dialogue:
+            raise UserError(
+                f"{location}: the same dialogue as at {first_with_dialogue[row['dialogue']]}, under another id "
+                f"({row['id']!r}): give a dialogue one id and put its reference rows together, or remove the copy"
+            )
+        first_with_id[row["id"]] = first_with_dialogue[row["dialogue"]] = location
+    return [row for _, row in grouped]
+
+
+def _shared_id(previous: str, current: str) -> str | None:
+    """The dialogue's id if two consecutive rows are references of one dialogue, else None."""
+    if previous == current:
+        return current
+    before, after = _REFERENCE_SUFFIX.match(previous), _REFERENCE_SUFFIX.match(current)
+    if before and after and before.group(1) == after.group(1):
+        return before.group(1)
+    return None
 
 
 def split_statistics(splits: dict[str, list[Row]]) -> dict:
@@ -199,15 +285,19 @@ def split_statistics(splits: dict[str, list[Row]]) -> dict:
 
 
 def write_jsonl(path: Path, rows: list[Row]) -> None:
-    """Write rows as JSON Lines, atomically: a reader sees the old file or the whole new one."""
+    """Write rows as JSON Lines, atomically: a reader sees the old file or the whole new one.
+
+    The file is read back before it is moved into place: what does not read back
+    as `rows` is never left where DVC could cache it.
+    """
     with atomic_path(path) as temporary:
         with temporary.open("w", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if read_jsonl(temporary) != rows:
+            raise RuntimeError(f"{path} does not read back as written")
 
 
 def read_jsonl(path: Path) -> list[Row]:
-    """Read a JSON Lines file written by write_jsonl (or any jsonl of objects)."""
-    if not path.exists():
-        raise UserError(f"{path} not found: run `dvc repro` to create it")
-    return [row for _, row in _read_rows(path)]
+    """Read a JSON Lines file of objects (as write_jsonl writes them)."""
+    return [row for _, row in read_records(path)]

@@ -7,6 +7,7 @@ share of the (length-sorted) dialogues and gathers the summaries on rank 0,
 which alone writes outputs.
 """
 
+import logging
 import os
 import sys
 
@@ -30,15 +31,38 @@ def is_main_process() -> bool:
 
 
 def relaunch_if_needed(processes: int, module: str) -> None:
-    """Replace this process with `torchrun --nproc-per-node=processes -m module` unless already launched."""
+    """Run `module` as `processes` processes under torchrun, then exit with their outcome,
+    unless there is one process or this already is one of them.
+
+    Call it after the stage has checked its params and inputs, so that a user's mistake is
+    reported once, by this process. Each worker's own UserError is printed by rank 0 only
+    (run_main); the launcher adds no traceback: it exits with the workers' exit code.
+    """
     if processes <= 1 or "LOCAL_RANK" in os.environ:
         return
     if torch.cuda.is_available() and processes > torch.cuda.device_count():
         raise UserError(
             f"params.yaml: processes is {processes}, but this machine has {torch.cuda.device_count()} GPUs"
         )
-    arguments = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
-    os.execv(sys.executable, [*arguments, "-m", module])
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    # torchrun's notices (threads per process, which worker ended how) are not for users: the
+    # workers print their own errors, and this process names a failed one.
+    for name in ("torch.distributed.run", "torch.distributed.elastic"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    arguments = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={processes}", "-m", module])
+    try:
+        run(arguments)
+    except ChildFailedError as error:
+        failed_rank, failure = min(error.failures.items())
+        if failed_rank != 0:  # rank 0 prints the errors; another rank failing alone says nothing
+            print(f"error: process {failed_rank} of {processes} failed (exit code {failure.exitcode})", file=sys.stderr)
+        sys.exit(failure.exitcode if failure.exitcode > 0 else 1)
+    except SignalException:
+        raise KeyboardInterrupt from None
+    sys.exit(0)
 
 
 def backend() -> str:

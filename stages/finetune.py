@@ -23,17 +23,29 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
+from transformers.trainer_callback import ProgressCallback
+from transformers.trainer_utils import has_length
 
 from stages import distributed
 from stages.data import read_jsonl
 from stages.errors import UserError, run_main
-from stages.modeling import load_base_model, load_tokenizer, make_deterministic, pick_device, pick_dtype
-from stages.outputs import atomic_path, write_json
+from stages.modeling import (
+    load_base_model,
+    load_config,
+    load_tokenizer,
+    make_deterministic,
+    model_directory,
+    pick_device,
+    pick_dtype,
+    save_tokenizer,
+)
+from stages.outputs import atomic_path, check_writable, require, write_json
 from stages.params import Params, load_params
 from stages.prepare import PREPARED_DIR
 from stages.prompt import build_prompt, encode
-from stages.provenance import Stopwatch, model_provenance
+from stages.provenance import TIMING_DIR, Stopwatch, model_provenance
 
 ADAPTER_DIR = Path("models/adapter")
 CURVES_DIR = Path("reports/train")
@@ -53,14 +65,11 @@ def tokenize(rows, tokenizer, params: Params) -> tuple[list[dict], dict]:
     return examples, {"truncated_prompts": cut_prompts, "truncated_summaries": cut_summaries}
 
 
-def check_target_modules(params: Params) -> None:
+def check_target_modules(params: Params, model_dir: Path) -> None:
     """Fail before loading weights if lora.target_modules names a layer the model lacks."""
-    from transformers import AutoConfig, AutoModelForSeq2SeqLM
+    from transformers import AutoModelForSeq2SeqLM
 
-    try:
-        config = AutoConfig.from_pretrained(params.model.name, revision=params.model.revision)
-    except (OSError, ValueError) as error:
-        raise UserError(f"could not read the config of model {params.model.name!r}: {error}") from None
+    config = load_config(model_dir)
     with torch.device("meta"):  # the layer names, without allocating any weights
         skeleton = AutoModelForSeq2SeqLM.from_config(config)
     present = sorted({name.rsplit(".", 1)[-1] for name, module in skeleton.named_modules() if isinstance(module, torch.nn.Linear)})
@@ -187,6 +196,7 @@ def make_trainer(model, tokenizer, params: Params, dtype: torch.dtype, train_set
         train_sampling_strategy="group_by_length",
         torch_compile=params.train.compile,
         report_to="none",
+        dataloader_pin_memory=torch.cuda.is_available(),
         ddp_backend=distributed.backend() if distributed.world_size() > 1 else None,
         ddp_find_unused_parameters=False,
         # T5's loss is already a per-token mean; with this on, the Trainer would
@@ -194,21 +204,27 @@ def make_trainer(model, tokenizer, params: Params, dtype: torch.dtype, train_set
         average_tokens_across_devices=False,
         disable_tqdm=False,
     )
-    return Seq2SeqTrainer(
+    trainer = Seq2SeqTrainer(
         model=model,
         args=arguments,
         train_dataset=train_set,
         eval_dataset=validation_set,
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
-        callbacks=callbacks,
+        callbacks=[MarkCompleteCheckpoints(), StopOnDivergence(params.train.learning_rate), *callbacks],
     )
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(QuietProgress)
+    return trainer
 
 
 def save_adapter(model, tokenizer, provenance: dict, directory: Path) -> None:
-    """Save the adapter (safetensors), tokenizer and provenance, with target_modules in a fixed order."""
+    """Save the adapter (safetensors), tokenizer and provenance, with target_modules in a fixed
+    order; refuse weights that are not all finite."""
+    if not all(torch.isfinite(p).all() for p in model.parameters() if p.requires_grad):
+        raise UserError("training diverged: the adapter's weights are not all finite; lower train.learning_rate or lora.alpha")
     with atomic_path(directory) as temporary:
         model.save_pretrained(temporary, safe_serialization=True)
-        tokenizer.save_pretrained(temporary)
+        save_tokenizer(tokenizer, temporary)
         write_json(temporary / "provenance.json", provenance)
         # PEFT writes target_modules from a set, whose order changes between runs.
         config_file = temporary / "adapter_config.json"
@@ -228,32 +244,77 @@ def run_directory(params: Params) -> Path:
     return CHECKPOINTS_DIR / key.hexdigest()[:16]
 
 
+CHECKPOINT_COMPLETE = "checkpoint_complete"  # written into a checkpoint once the Trainer has saved all of it
+
+
+class MarkCompleteCheckpoints(TrainerCallback):
+    """Mark each checkpoint once it is completely written (on_save runs after the Trainer's save)."""
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            (Path(args.output_dir) / f"checkpoint-{state.global_step}" / CHECKPOINT_COMPLETE).touch()
+
+
 def last_complete_checkpoint(directory: Path) -> Path | None:
-    """The newest checkpoint whose trainer state (written last) is readable; rank 0 removes partial ones."""
-    checkpoints = sorted(directory.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]), reverse=True)
-    for checkpoint in checkpoints:
-        try:
-            json.loads((checkpoint / "trainer_state.json").read_text())
-            return checkpoint
-        except (OSError, ValueError):
-            if distributed.is_main_process():
-                shutil.rmtree(checkpoint)  # killed while being written
-    return None
+    """The newest checkpoint marked complete; rank 0 removes the others (killed while being written).
+
+    Not transformers' get_last_checkpoint: it takes the newest folder, complete or not.
+    """
+    complete = []
+    for checkpoint in directory.glob("checkpoint-*"):
+        if (checkpoint / CHECKPOINT_COMPLETE).exists():
+            complete.append(checkpoint)
+        elif distributed.is_main_process():
+            shutil.rmtree(checkpoint)
+    return max(complete, key=lambda path: int(path.name.split("-")[1]), default=None)
+
+
+class StopOnDivergence(TrainerCallback):
+    """End training with a UserError as soon as the logged training loss is NaN or infinite."""
+
+    def __init__(self, learning_rate: float):
+        self.learning_rate = learning_rate
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise UserError(
+                f"training diverged: the training loss is {loss} at step {state.global_step}; "
+                f"lower train.learning_rate (now {self.learning_rate}) or lora.alpha"
+            )
+
+
+class QuietProgress(ProgressCallback):
+    """The Trainer's progress bars, without its raw log dicts (the curves are in reports/train),
+    and with the validation bar on its own line below the training bar."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        pass
+
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+        if state.is_world_process_zero and self.prediction_bar is None and has_length(eval_dataloader):
+            self.prediction_bar = tqdm(total=len(eval_dataloader), desc="validation", leave=False, position=1)
+        if self.prediction_bar is not None:
+            self.prediction_bar.update(1)
 
 
 def main() -> None:
     params = load_params()
+    model_dir, resolved = model_directory(params.model.name, params.model.revision)
+    check_target_modules(params, model_dir)
+    train_rows = read_jsonl(require(DATA_FILES[0]))
+    validation_rows = read_jsonl(require(DATA_FILES[1]))
+    run_dir = run_directory(params)
+    check_writable([ADAPTER_DIR, CURVES_DIR, run_dir / "checkpoint", TIMING_DIR / "finetune.json"])
     distributed.relaunch_if_needed(params.processes, "stages.finetune")
-    check_target_modules(params)
+
     make_deterministic(params.seed)
-    train_rows = read_jsonl(DATA_FILES[0])
-    validation_rows = read_jsonl(DATA_FILES[1])
 
     device = pick_device()
     dtype = pick_dtype(device)
-    tokenizer = load_tokenizer(params.model.name, params.model.revision)
+    tokenizer = load_tokenizer(model_dir)
     # Master weights in fp32; on a bf16 GPU the Trainer autocasts the matmuls.
-    base = load_base_model(params.model.name, params.model.revision, torch.float32, device)
+    base = load_base_model(model_dir, torch.float32, device)
     model = add_lora(base, params)
     if distributed.is_main_process():
         model.print_trainable_parameters()
@@ -266,7 +327,6 @@ def main() -> None:
             print(f"{truncated[key]} of {len(train_set)} training {key.removeprefix('truncated_')} are longer "
                   f"than prompt.{limit}={getattr(params.prompt, limit)} and are cut")
 
-    run_dir = run_directory(params)
     checkpoint = last_complete_checkpoint(run_dir)
 
     clock = StepClock(length_group_steps(len(train_set), params.train.batch_size))
@@ -298,7 +358,7 @@ def main() -> None:
         steps_per_epoch=trainer.args.eval_steps,
     )
 
-    provenance = model_provenance(params, base, device, dtype)
+    provenance = model_provenance(params, resolved, device, dtype)
     provenance["training"] = {
         "steps": trainer.state.global_step,
         "epochs": round(result.metrics["epoch"], 4),
@@ -306,6 +366,8 @@ def main() -> None:
     }
     save_adapter(model, tokenizer, provenance, ADAPTER_DIR)
     shutil.rmtree(run_dir)
+    if not any(CHECKPOINTS_DIR.iterdir()):
+        CHECKPOINTS_DIR.rmdir()
     print(f"trained {trainer.state.global_step} steps ({result.metrics['epoch']:.2f} epochs), "
           f"final train loss {result.metrics['train_loss']:.4f}; adapter in {ADAPTER_DIR}")
 

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from stages import distributed
 from stages.data import Row, write_jsonl
+from stages.errors import UserError
 from stages.outputs import write_json
 from stages.params import Params
 from stages.prompt import build_prompt, encode
@@ -98,3 +99,23 @@ def summarise_and_score(
     write_json(out_dir / "metrics.json", metrics)
     write_json(out_dir / "provenance.json", provenance)
     return metrics
+
+
+def check_predictions_match(predictions: list[Row], test_rows: list[Row], path: Path) -> None:
+    """Refuse a predictions file (as summarise_and_score writes it) that is not one string
+    prediction per test dialogue, in the test split's order."""
+    expected = [row["id"] for row in test_rows]
+    found = [row.get("id") for row in predictions]
+    if found != expected:
+        raise UserError(f"{path} does not hold the test dialogues in order (stale?): run `dvc repro` to remake it")
+    for number, row in enumerate(predictions, start=1):
+        if not isinstance(row.get("prediction"), str):
+            raise UserError(f"{path} line {number}: prediction must be text, got {row.get('prediction')!r}")
+
+
+def check_metrics(metrics, path: Path) -> None:
+    """Refuse a metrics file that lacks a headline score (as summarise_and_score writes them)."""
+    for name in (*ROUGE_TYPES, "num_dialogues"):
+        value = metrics.get(name) if isinstance(metrics, dict) else None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise UserError(f"{path} has no number {name!r}: run `dvc repro` to remake it")

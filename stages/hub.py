@@ -1,30 +1,59 @@
-"""Fail fast when the Hugging Face hub cannot be reached.
+"""The Hugging Face hub: which names are hub ids, and failing fast when it cannot be reached.
 
 huggingface_hub retries an unreachable host for most of a minute before it
-gives up. One short connection attempt first tells the same thing in seconds;
-when it fails, the libraries are switched to offline mode, so a model or
-dataset already in the local cache still loads and anything else fails at once.
+gives up. One short request first, through huggingface_hub's own HTTP client
+(so proxies and NO_PROXY apply as they do to every later request), tells the
+same thing in seconds; when it fails, the libraries are switched to offline
+mode, so a model or dataset already in the local cache still loads and
+anything else fails at once.
 """
 
 import os
-import socket
-from urllib.parse import urlparse
+from pathlib import Path
+
+from stages.errors import UserError
 
 CONNECT_TIMEOUT_S = 3.0
+
+
+def local_directory(name: str, revision: str | None, key: str, example: str) -> Path | None:
+    """The local directory that the param `key` (e.g. model.name) names, or None for a hub id.
+
+    A name that is neither an existing directory nor a valid hub id (`name` or
+    `owner/name`) is a UserError; so is a revision given with a directory.
+    """
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    path = Path(name)
+    if path.is_dir():
+        if revision is not None:
+            section = key.split(".")[0]
+            raise UserError(
+                f"params.yaml: {key} is the local directory {name}, so {section}.revision must be null "
+                f"(a revision names a hub commit, branch or tag), got {revision!r}"
+            )
+        return path
+    try:
+        validate_repo_id(name)
+        looks_like_a_path = path.exists() or name.startswith((".", "/", "~"))
+    except HFValidationError:
+        looks_like_a_path = True
+    if looks_like_a_path:
+        raise UserError(f"{key} {name!r} is neither a directory nor a hub id such as {example}")
+    return None
 
 
 def offline_unless_reachable() -> None:
     """Switch huggingface_hub and datasets to offline mode if the hub does not answer."""
     from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
 
     if constants.HF_HUB_OFFLINE:
         return
-    endpoint = urlparse(constants.ENDPOINT)
-    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
     try:
-        socket.create_connection((endpoint.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
+        get_session().head(constants.ENDPOINT, timeout=CONNECT_TIMEOUT_S, follow_redirects=False)
         return
-    except OSError:
+    except Exception:  # any failure to get an answer (DNS, refused, timeout, proxy) means unreachable
         pass
     os.environ["HF_HUB_OFFLINE"] = "1"
     constants.HF_HUB_OFFLINE = True

@@ -3,9 +3,9 @@
     python -m stages.offline [DIR]      # default: demo/
 
 Copies the repository (its tracked and untracked-but-not-ignored files) to DIR
-as a fresh git repository, writes the tiny model into it, sets the params
-below in the copy's params.yaml and runs `dvc repro` there, so this checkout's
-files stay as they are. `make demo` calls this; the end-to-end tests build
+as a fresh git repository, with a link to this checkout's .venv, writes the
+tiny model into it, sets the params below in the copy's params.yaml and runs
+`dvc repro` there, so this checkout's files stay as they are. `make demo` calls this; the end-to-end tests build
 their copies with `make_offline_copy`.
 """
 
@@ -69,21 +69,35 @@ def offline_environment() -> dict[str, str]:
     return {**os.environ, "PATH": path, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
-def make_offline_copy(destination: Path) -> Path:
-    """Copy the repository to `destination`, add the tiny model and offline params, commit."""
+def copy_checkout(destination: Path, source: Path = REPO_ROOT) -> Path:
+    """Copy a checkout's tracked and untracked-but-not-ignored files (with their times) to
+    `destination`, replaced, with a link to its .venv; the copy is not yet a git repository."""
     if destination.exists():
         shutil.rmtree(destination)
-    files = git(REPO_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
+    files = git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
     for name in filter(None, files):
-        source = REPO_ROOT / name
-        if source.is_file():  # skips files deleted but not yet committed
+        if (source / name).is_file():  # skips files deleted but not yet committed
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
+            shutil.copy2(source / name, destination / name)
+    if (source / ".venv").is_dir():  # the copy's `.venv/bin/dvc` is this checkout's
+        (destination / ".venv").symlink_to((source / ".venv").resolve(), target_is_directory=True)
+    return destination
+
+
+def commit_all(directory: Path, message: str) -> None:
+    """Make `directory` a git repository on branch main (if it is not one) and commit everything."""
+    if not (directory / ".git").exists():
+        git(directory, "init", "-q", "-b", "main")
+    git(directory, "add", "-A")
+    git(directory, "commit", "-q", "-m", message)
+
+
+def make_offline_copy(destination: Path) -> Path:
+    """Copy the repository to `destination`, add the tiny model and offline params, commit."""
+    copy_checkout(destination)
     write_tiny_model(destination / TINY_MODEL_DIR)
     set_params(destination / "params.yaml", OFFLINE_PARAMS)
-    git(destination, "init", "-q", "-b", "main")
-    git(destination, "add", "-A")
-    git(destination, "commit", "-q", "-m", "offline run: tiny model and sample data")
+    commit_all(destination, "offline run: tiny model and sample data")
     return destination
 
 

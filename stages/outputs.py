@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,22 +21,52 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    _remove(temporary)
     try:
-        yield temporary
-    except BaseException:
         _remove(temporary)
-        raise
-    if temporary.is_dir():
-        # A directory cannot replace a non-empty one in one rename: move the old aside first.
-        old = path.with_name(f".{path.name}.old")
-        _remove(old)
-        if path.exists():
-            path.rename(old)
-        temporary.rename(path)
-        _remove(old)
-    else:
-        os.replace(temporary, path)
+        try:
+            yield temporary
+        except BaseException:
+            _remove(temporary)
+            raise
+        if temporary.is_dir():
+            # A directory cannot replace a non-empty one in one rename: move the old aside first.
+            old = path.with_name(f".{path.name}.old")
+            _remove(old)
+            if path.exists():
+                path.rename(old)
+            temporary.rename(path)
+            _remove(old)
+        else:
+            os.replace(temporary, path)
+    except OSError as error:  # a full disk, a read-only place, a directory in the way
+        _remove_quietly(temporary)
+        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def check_writable(paths: list[Path]) -> None:
+    """Fail now, not after hours of work, if an output cannot be written where atomic_path
+    writes it: create each path's directory and a scratch file in it."""
+    for path in paths:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".check"):
+                pass
+        except OSError as error:
+            raise UserError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def require(path: Path) -> Path:
+    """`path`, an output of an earlier stage; a UserError saying how to make it if it is missing."""
+    if not path.exists():
+        raise UserError(f"{path} not found: run `dvc repro` (an earlier stage writes it)")
+    return path
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        _remove(path)
+    except OSError:
+        pass
 
 
 def _remove(path: Path) -> None:
@@ -52,7 +83,10 @@ def write_json(path: Path, value) -> None:
 
 
 def read_json(path: Path):
-    """Read a JSON file another stage wrote; a missing one says which stage makes it."""
-    if not path.exists():
-        raise UserError(f"{path} not found: run `dvc repro` to create it")
-    return json.loads(path.read_text(encoding="utf-8"))
+    """Read a JSON file; one that is missing, unreadable or not JSON is a UserError naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path} not found") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise UserError(f"{path} is not a readable JSON file ({error})") from None

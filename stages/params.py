@@ -7,6 +7,7 @@ data is loaded.
 """
 
 import dataclasses
+import string
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,8 +20,28 @@ from stages.errors import UserError
 PARAMS_FILE = Path("params.yaml")
 
 
-def _help(text: str, **kwargs):
-    return field(metadata={"help": text}, **kwargs)
+@dataclass(frozen=True)
+class Interval:
+    """The values a numeric param may take: finite, accepted by the libraries, and small
+    enough for a model to allocate. NaN is inside no interval."""
+
+    low: float
+    high: float
+    open_low: bool = False
+    open_high: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.open_low else value >= self.low
+        below = value < self.high if self.open_high else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        return f"{'(' if self.open_low else '['}{self.low}, {self.high}{')' if self.open_high else ']'}"
+
+
+def _help(text: str, within: Interval | None = None):
+    """A field's help text and, for a number, the Interval it must lie in."""
+    return field(metadata={"help": text, "within": within})
 
 
 @dataclass(frozen=True)
@@ -38,80 +59,43 @@ class ModelParams:
 @dataclass(frozen=True)
 class PromptParams:
     template: str = _help("The one prompt for zero-shot, training and evaluation; must contain {dialogue}.")
-    max_source_tokens: int = _help("Prompt tokens kept; longer prompts are cut (and counted).")
-    max_target_tokens: int = _help("Summary tokens kept as training labels.")
+    max_source_tokens: int = _help("Prompt tokens kept; longer prompts are cut (and counted).", Interval(1, 8192))
+    max_target_tokens: int = _help("Summary tokens kept as training labels.", Interval(1, 2048))
 
     def __post_init__(self):
-        if "{dialogue}" not in self.template:
-            raise UserError(
-                f"params.yaml: prompt.template must contain {{dialogue}}, got {self.template!r}"
-            )
-        try:
-            self.template.format(dialogue="")
-        except (KeyError, IndexError, ValueError) as error:
-            raise UserError(
-                f"params.yaml: prompt.template may contain only the field {{dialogue}} "
-                f"(write a literal brace as {{{{ or }}}}): {error!r} in {self.template!r}"
-            ) from None
-        _at_least("prompt.max_source_tokens", self.max_source_tokens, 1)
-        _at_least("prompt.max_target_tokens", self.max_target_tokens, 1)
+        _check_template(self.template)
 
 
 @dataclass(frozen=True)
 class LoraParams:
-    r: int = _help("LoRA rank.")
-    alpha: float = _help("LoRA scaling numerator (the update is scaled by alpha / r).")
-    dropout: float = _help("Dropout on the LoRA input, in [0, 1).")
+    r: int = _help("LoRA rank.", Interval(1, 1024))
+    alpha: float = _help("LoRA scaling numerator (the update is scaled by alpha / r).", Interval(0, 4096, open_low=True))
+    dropout: float = _help("Dropout on the LoRA input.", Interval(0, 1, open_high=True))
     target_modules: list[str] = _help("Names of the linear layers that get adapters (T5: q, k, v, o, wi_0, wi_1, wo).")
-
-    def __post_init__(self):
-        _at_least("lora.r", self.r, 1)
-        if self.alpha <= 0:
-            raise UserError(f"params.yaml: lora.alpha must be > 0, got {self.alpha!r}")
-        if not 0 <= self.dropout < 1:
-            raise UserError(f"params.yaml: lora.dropout must be in [0, 1), got {self.dropout!r}")
-        if not self.target_modules:
-            raise UserError("params.yaml: lora.target_modules must name at least one module, got []")
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    learning_rate: float = _help("Peak AdamW learning rate (linear decay to 0).")
-    epochs: float = _help("Passes over the training split (ignored when max_steps is set).")
-    batch_size: int = _help("Training examples per optimiser step.")
-    max_steps: int | None = _help("Optimiser steps to stop after; null trains for `epochs`.")
-    logging_steps: int = _help("Log the training loss every this many steps.")
-    checkpoint_steps: int = _help("Save a checkpoint to resume from every this many steps.")
+    learning_rate: float = _help("Peak AdamW learning rate (linear decay to 0).", Interval(0, 1, open_low=True))
+    epochs: float = _help("Passes over the training split (ignored when max_steps is set).", Interval(0, 1000, open_low=True))
+    batch_size: int = _help("Training examples per optimiser step.", Interval(1, 4096))
+    max_steps: int | None = _help("Optimiser steps to stop after; null trains for `epochs`.", Interval(1, 10_000_000))
+    logging_steps: int = _help("Log the training loss every this many steps.", Interval(1, 10_000_000))
+    checkpoint_steps: int = _help("Save a checkpoint to resume from every this many steps.", Interval(1, 10_000_000))
     compile: bool = _help("torch.compile the model for training (the first steps compile; then fewer kernel launches).")
-
-    def __post_init__(self):
-        if self.learning_rate <= 0:
-            raise UserError(f"params.yaml: train.learning_rate must be > 0, got {self.learning_rate!r}")
-        if self.epochs <= 0:
-            raise UserError(f"params.yaml: train.epochs must be > 0, got {self.epochs!r}")
-        _at_least("train.batch_size", self.batch_size, 1)
-        if self.max_steps is not None:
-            _at_least("train.max_steps", self.max_steps, 1)
-        _at_least("train.logging_steps", self.logging_steps, 1)
-        _at_least("train.checkpoint_steps", self.checkpoint_steps, 1)
 
 
 @dataclass(frozen=True)
 class GenerateParams:
-    max_new_tokens: int = _help("Longest summary generated, in tokens.")
-    num_beams: int = _help("1 is greedy decoding; more is beam search.")
-    batch_size: int = _help("Dialogues generated together.")
-
-    def __post_init__(self):
-        _at_least("generate.max_new_tokens", self.max_new_tokens, 1)
-        _at_least("generate.num_beams", self.num_beams, 1)
-        _at_least("generate.batch_size", self.batch_size, 1)
+    max_new_tokens: int = _help("Longest summary generated, in tokens.", Interval(1, 2048))
+    num_beams: int = _help("1 is greedy decoding; more is beam search.", Interval(1, 64))
+    batch_size: int = _help("Dialogues generated together.", Interval(1, 4096))
 
 
 @dataclass(frozen=True)
 class Params:
-    seed: int = _help("One seed for python, numpy, torch and the Trainer.")
-    processes: int = _help("Processes (GPUs; on a CPU, cores) that finetune, baseline and evaluate run as.")
+    seed: int = _help("One seed for python, numpy, torch and the Trainer.", Interval(0, 2**32 - 1))
+    processes: int = _help("Processes (GPUs; on a CPU, cores) that finetune, baseline and evaluate run as.", Interval(1, 64))
     data: DataParams = _help("Where the dialogues come from.")
     model: ModelParams = _help("The base model.")
     prompt: PromptParams = _help("How a dialogue becomes model input.")
@@ -121,7 +105,6 @@ class Params:
 
 
 def _check_processes(params: "Params") -> None:
-    _at_least("processes", params.processes, 1)
     if params.train.batch_size % params.processes:
         raise UserError(
             f"params.yaml: train.batch_size ({params.train.batch_size}) must be a multiple of processes "
@@ -129,9 +112,34 @@ def _check_processes(params: "Params") -> None:
         )
 
 
-def _at_least(key: str, value: int, minimum: int) -> None:
-    if value < minimum:
-        raise UserError(f"params.yaml: {key} must be >= {minimum}, got {value!r}")
+def _check_template(template: str) -> None:
+    """The template's only replacement field is a plain {dialogue}, at least once."""
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template) if name is not None]
+    except ValueError as error:  # a lone brace
+        raise UserError(
+            f"params.yaml: prompt.template is not a valid template ({error}; write a literal brace as {{{{ or }}}}): "
+            f"{template!r}"
+        ) from None
+    for name, spec, conversion in fields:
+        if (name, spec, conversion) != ("dialogue", "", None):
+            written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise UserError(
+                f"params.yaml: prompt.template may contain only the field {{dialogue}}, as is (no conversion, "
+                f"format, attribute or index; write a literal brace as {{{{ or }}}}), got {written} in {template!r}"
+            )
+    if not fields:
+        raise UserError(f"params.yaml: prompt.template must contain {{dialogue}}, got {template!r}")
+
+
+def _check_value(key: str, value, metadata: dict) -> None:
+    """A value of the right type must also be non-blank text, and a number in its Interval."""
+    texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    if value == [] or any(not text.strip() for text in texts):
+        raise UserError(f"params.yaml: {key} must not be empty, got {value!r} ({metadata['help']})")
+    within = metadata["within"]
+    if within is not None and value is not None and value not in within:
+        raise UserError(f"params.yaml: {key} must be in {within}, got {value!r}")
 
 
 def _type_name(annotation) -> str:
@@ -165,7 +173,7 @@ def _build(cls, raw, prefix: str):
         raise UserError(f"params.yaml: {where} must be a mapping of keys, got {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
+    unknown = sorted((key for key in raw if key not in fields), key=str)
     if unknown:
         raise UserError(
             f"params.yaml: unknown key {prefix}{unknown[0]} (allowed in {where}: {', '.join(fields)})"
@@ -179,6 +187,7 @@ def _build(cls, raw, prefix: str):
         if dataclasses.is_dataclass(annotation):
             values[name] = _build(annotation, value, f"{prefix}{name}.")
         elif _matches(value, annotation):
+            _check_value(f"{prefix}{name}", value, fields[name].metadata)
             values[name] = float(value) if annotation is float else value
         else:
             raise UserError(
@@ -201,6 +210,8 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{path} not found: run the stages from the repository root") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read {path}: {error}") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:

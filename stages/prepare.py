@@ -13,7 +13,6 @@ from stages.data import SPLITS, load_source, split_statistics, write_jsonl
 from stages.errors import run_main
 from stages.outputs import write_json
 from stages.params import load_params
-from stages.provenance import resolved_revision
 
 PREPARED_DIR = Path("data/prepared")
 STATS_FILE = Path("reports/data_stats.json")
@@ -22,14 +21,10 @@ STATS_FILE = Path("reports/data_stats.json")
 def main() -> None:
     params = load_params()
 
-    splits = load_source(params.data.source, params.data.revision)
+    splits, resolved = load_source(params.data.source, params.data.revision)
 
     stats = {
-        "source": {
-            "name": params.data.source,
-            "revision": params.data.revision,
-            "resolved": resolved_revision(params.data.source, params.data.revision, "dataset"),
-        },
+        "source": {"name": params.data.source, "revision": params.data.revision, "resolved": resolved},
         **split_statistics(splits),
     }
 

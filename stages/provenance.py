@@ -28,20 +28,6 @@ def directory_hash(directory: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def resolved_revision(name: str, revision: str | None, repo_type: str, loaded_commit: str | None = None) -> str:
-    """The exact version loaded: a content hash for a local directory, else the hub commit."""
-    if Path(name).is_dir():
-        return directory_hash(Path(name))
-    if loaded_commit:
-        return loaded_commit
-    from huggingface_hub import snapshot_download
-
-    try:  # the commit of the snapshot the libraries loaded from the local cache
-        return Path(snapshot_download(name, repo_type=repo_type, revision=revision, local_files_only=True)).name
-    except Exception:  # not in the cache in snapshot form: record what was asked for
-        return f"{revision or 'main'} (commit not resolved)"
-
-
 def environment(device: torch.device | None = None, dtype: torch.dtype | None = None) -> dict:
     """Python and library versions, and the device and dtype used."""
     record = {"python": platform.python_version()}
@@ -52,15 +38,11 @@ def environment(device: torch.device | None = None, dtype: torch.dtype | None = 
     return record
 
 
-def model_provenance(params, model, device: torch.device, dtype: torch.dtype) -> dict:
-    """What a stage that loaded the base model ran with."""
-    commit = getattr(model.config, "_commit_hash", None)
+def model_provenance(params, resolved: str, device: torch.device, dtype: torch.dtype) -> dict:
+    """What a stage that loaded the base model ran with; `resolved` is the exact version
+    (the hub commit, or the local directory's content hash)."""
     return {
-        "model": {
-            "name": params.model.name,
-            "revision": params.model.revision,
-            "resolved": resolved_revision(params.model.name, params.model.revision, "model", commit),
-        },
+        "model": {"name": params.model.name, "revision": params.model.revision, "resolved": resolved},
         "environment": environment(device, dtype),
     }
 

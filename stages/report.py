@@ -1,6 +1,7 @@
 """Plots (matplotlib PNGs) and a short markdown report, from the metrics and curves files."""
 
 import csv
+import re
 from pathlib import Path
 
 import matplotlib
@@ -8,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
+from stages.errors import UserError  # noqa: E402
 from stages.outputs import atomic_path  # noqa: E402
 from stages.rouge import ROUGE_TYPES  # noqa: E402
 
@@ -41,10 +43,13 @@ def read_curve(tsv: Path) -> tuple[list[int], list[float]]:
     """(steps, values) from a dvclive metric file; empty if it was never logged."""
     if not tsv.exists():
         return [], []
-    with tsv.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    value_column = next(c for c in rows[0] if c not in ("step", "timestamp")) if rows else None
-    return [int(r["step"]) for r in rows], [float(r[value_column]) for r in rows]
+    try:
+        with tsv.open(encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        value_column = next(c for c in rows[0] if c not in ("step", "timestamp")) if rows else None
+        return [int(r["step"]) for r in rows], [float(r[value_column]) for r in rows]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, StopIteration) as error:
+        raise UserError(f"{tsv} is not a dvclive metric file ({type(error).__name__}: {error})") from None
 
 
 def plot_losses(curves: dict[str, tuple[list[int], list[float]]], path: Path) -> None:
@@ -58,6 +63,22 @@ def plot_losses(curves: dict[str, tuple[list[int], list[float]]], path: Path) ->
     axes.legend()
     figure.tight_layout()
     _save(figure, path)
+
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones
+# that can start markup (emphasis, links, headings, lists, tables, HTML, entities, code).
+_MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~=:])")
+
+
+def as_text(text: str) -> str:
+    """`text` on one markdown line, shown as itself: nothing in it is read as markup."""
+    return _MARKUP.sub(r"\\\1", " ".join(text.split()))
+
+
+def as_code_block(text: str) -> list[str]:
+    """`text` as a fenced code block whose fence no run of backticks inside can close."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return [fence, text, fence]
 
 
 def write_report(path: Path, baseline: dict, finetuned: dict, examples: list[dict], plots: list[Path]) -> None:
@@ -83,8 +104,8 @@ def write_report(path: Path, baseline: dict, finetuned: dict, examples: list[dic
         )
     lines += ["", *[f"![{p.stem}]({p.relative_to(path.parent)})" for p in plots], "", "## Examples", ""]
     for example in examples:
-        lines += [f"### {example['id']}", "", "```", example["dialogue"], "```", ""]
-        lines += [f"- **reference {i}:** {ref}" for i, ref in enumerate(example["references"], start=1)]
-        lines += [f"- **zero-shot:** {example['baseline']}", f"- **LoRA:** {example['finetuned']}", ""]
+        lines += [f"### {as_text(example['id'])}", "", *as_code_block(example["dialogue"]), ""]
+        lines += [f"- **reference {i}:** {as_text(ref)}" for i, ref in enumerate(example["references"], start=1)]
+        lines += [f"- **zero-shot:** {as_text(example['baseline'])}", f"- **LoRA:** {as_text(example['finetuned'])}", ""]
     with atomic_path(path) as temporary:
         temporary.write_text("\n".join(lines), encoding="utf-8")

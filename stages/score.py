@@ -20,16 +20,29 @@ from stages.rouge import score_corpus
 
 def _check_row(path: Path, number: int, row: dict, needs_references: bool) -> None:
     if not isinstance(row.get("prediction"), str):
-        raise UserError(f"{path} row {number}: needs a string 'prediction'")
-    references = row.get("references")
-    if needs_references and (
-        not isinstance(references, list) or not references or not all(isinstance(r, str) for r in references)
-    ):
-        raise UserError(f"{path} row {number}: needs 'references', a non-empty list of strings")
+        raise UserError(f"{path} row {number}: needs 'prediction', a string, got {row.get('prediction')!r:.60}")
+    if needs_references:
+        _check_references(path, number, row.get("references"))
+    else:
+        _check_id(path, number, row.get("id"))
+
+
+def _check_references(path: Path, number: int, references) -> None:
+    if not isinstance(references, list) or not references or not all(isinstance(r, str) and r.strip() for r in references):
+        raise UserError(f"{path} row {number}: needs 'references', a non-empty list of non-empty strings, got {references!r:.60}")
+
+
+def _check_id(path: Path, number: int, identifier) -> None:
+    if not isinstance(identifier, str):
+        raise UserError(f"{path} row {number}: needs 'id', a string naming a test dialogue, got {identifier!r:.60}")
 
 
 def _references_from_test(path: Path, rows: list[dict], test_file: Path) -> list[list[str]]:
-    references = {row["id"]: row["references"] for row in read_jsonl(test_file)}
+    references = {}
+    for number, row in enumerate(read_jsonl(test_file), start=1):
+        _check_id(test_file, number, row.get("id"))
+        _check_references(test_file, number, row.get("references"))
+        references[row["id"]] = row["references"]
     seen: set[str] = set()
     for number, row in enumerate(rows, start=1):
         identifier = row.get("id")

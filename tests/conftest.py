@@ -23,6 +23,14 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def dialogsum_dir(tmp_path_factory) -> Path:
+    """A DialogSum-like dataset in the hub's layout (CSV splits, the test split one row per reference)."""
+    from hub_server import write_dialogsum_csvs
+
+    return write_dialogsum_csvs(tmp_path_factory.mktemp("dialogsum"))
+
+
 @pytest.fixture
 def in_tmp(tmp_path, monkeypatch) -> Path:
     """Run the test inside an empty temporary directory."""
@@ -69,16 +77,20 @@ def stages_run(output: str) -> set[str]:
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory):
-    """An offline copy of the repository after one `dvc repro` (read-only: use `workspace`)."""
-    from stages.offline import REPO_ROOT, git, make_offline_copy
+    """The README's `make demo`, run in a copy of this checkout: the demo directory (an offline
+    copy after one `dvc repro`; read-only: use `workspace`) and what `make demo` printed."""
+    import subprocess
 
-    # What a pipeline run would touch here; the offline run must leave it alone.
-    pipeline_files = ("status", "--porcelain", "--ignored", "--", "dvc.lock", "params.yaml", "data", "models", "reports")
-    before = git(REPO_ROOT, *pipeline_files)
-    directory = make_offline_copy(tmp_path_factory.mktemp("reproduced") / "repo")
-    output = dvc(directory, "repro")
-    assert git(REPO_ROOT, *pipeline_files) == before, "the offline run changed this checkout"
-    return directory, output
+    from stages.offline import commit_all, copy_checkout, git
+
+    checkout = copy_checkout(tmp_path_factory.mktemp("checkout") / "repo")
+    commit_all(checkout, "a copy of the checkout under test")
+    result = subprocess.run(["make", "demo"], cwd=checkout, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    # `make demo` leaves the checkout's own pipeline files alone.
+    assert git(checkout, "status", "--porcelain", "--", "dvc.lock", "params.yaml", "data", "models", "reports") == ""
+    return checkout / "demo", output
 
 
 @pytest.fixture

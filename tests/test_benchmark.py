@@ -58,11 +58,11 @@ def test_synthetic_data_has_dialogsum_token_lengths_and_the_hub_layout(tmp_path,
     from stages.modeling import load_tokenizer
     from stages.prompt import build_prompt, encode
 
-    tokenizer = load_tokenizer(str(tiny_model_dir), None)
+    tokenizer = load_tokenizer(tiny_model_dir)
     template = "Summarize the following conversation.\n\n{dialogue}\n\nSummary: "
     splits = synthetic_splits(tokenizer, template, {"train": 2000, "validation": 5, "test": 7}, seed=0)
     write_splits(splits, tmp_path)
-    loaded = load_source(str(tmp_path), None)
+    loaded = load_source(str(tmp_path), None)[0]
     assert [len(loaded[split]) for split in ("train", "validation", "test")] == [2000, 5, 7]
     assert all(len(row["references"]) == 3 for row in loaded["test"])
 

@@ -52,3 +52,34 @@ def test_batch_must_split_evenly_across_processes(tmp_path):
     raw["processes"] = 3
     with pytest.raises(UserError, match=r"train.batch_size \(8\) must be a multiple of processes \(3\)"):
         parse_params(raw)
+
+
+FAILING_STAGE = """
+import os
+from stages.errors import UserError, run_main
+
+def main():
+    if os.environ["RANK"] in os.environ["FAILING_RANKS"].split(","):
+        raise UserError("the same mistake, met by every process")
+
+run_main(main)
+"""
+
+
+@pytest.mark.parametrize(
+    "failing_ranks, message",
+    [("0,1", "error: the same mistake, met by every process"), ("1", "error: process 1 of 2 failed (exit code 2)")],
+)
+def test_a_user_error_under_several_processes_prints_once_and_exits_2(tmp_path, failing_ranks, message):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    (tmp_path / "failing_stage.py").write_text(FAILING_STAGE)
+    launcher = "from stages.errors import run_main; from stages import distributed; run_main(lambda: distributed.relaunch_if_needed(2, 'failing_stage'))"
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO_ROOT)]), "FAILING_RANKS": failing_ranks}
+    result = subprocess.run([sys.executable, "-c", launcher], env=environment, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == message, result.stderr

@@ -1,4 +1,6 @@
 import copy
+import dataclasses
+import math
 
 import pytest
 import yaml
@@ -40,18 +42,38 @@ def _with(raw, dotted, value):
 @pytest.mark.parametrize(
     "dotted, value, message",
     [
-        ("lora.r", 0, "lora.r must be >= 1, got 0"),
+        ("lora.r", 0, "lora.r must be in [1, 1024], got 0"),
         ("lora.r", "8", "lora.r must be int, got '8'"),
         ("lora.r", True, "lora.r must be int, got True"),
+        ("lora.r", 10**30, "lora.r must be in [1, 1024], got 1000000000000000000000000000000"),
         ("lora.dropout", 1.0, "lora.dropout must be in [0, 1), got 1.0"),
+        ("lora.alpha", float("nan"), "lora.alpha must be in (0, 4096], got nan"),
         ("lora.target_modules", "q", "lora.target_modules must be a list of str"),
-        ("train.learning_rate", 0, "train.learning_rate must be > 0, got 0"),
-        ("train.batch_size", 0, "train.batch_size must be >= 1, got 0"),
-        ("train.max_steps", 0, "train.max_steps must be >= 1, got 0"),
-        ("generate.max_new_tokens", 0, "generate.max_new_tokens must be >= 1, got 0"),
-        ("prompt.template", "Summarise: {text}", "prompt.template must contain {dialogue}"),
-        ("prompt.template", "{dialogue} {other}", "may contain only the field {dialogue}"),
+        ("lora.target_modules", [], "lora.target_modules must not be empty, got []"),
+        ("lora.target_modules", ["q", " "], "lora.target_modules must not be empty, got ['q', ' ']"),
+        ("train.learning_rate", 0, "train.learning_rate must be in (0, 1], got 0"),
+        ("train.learning_rate", float("inf"), "train.learning_rate must be in (0, 1], got inf"),
+        ("train.learning_rate", float("-inf"), "train.learning_rate must be in (0, 1], got -inf"),
+        ("train.epochs", float("nan"), "train.epochs must be in (0, 1000], got nan"),
+        ("train.batch_size", 0, "train.batch_size must be in [1, 4096], got 0"),
+        ("train.max_steps", 0, "train.max_steps must be in [1, 10000000], got 0"),
+        ("generate.max_new_tokens", 0, "generate.max_new_tokens must be in [1, 2048], got 0"),
+        ("generate.num_beams", 10**6, "generate.num_beams must be in [1, 64], got 1000000"),
+        ("prompt.max_source_tokens", 2**31, "prompt.max_source_tokens must be in [1, 8192], got 2147483648"),
+        ("seed", -1, "seed must be in [0, 4294967295], got -1"),
+        ("processes", 0, "processes must be in [1, 64], got 0"),
+        ("prompt.template", "Summarise: {text}", "may contain only the field {dialogue}, as is"),
+        ("prompt.template", "Summarise.", "prompt.template must contain {dialogue}"),
+        ("prompt.template", "{{dialogue}} is escaped", "prompt.template must contain {dialogue}"),
+        ("prompt.template", "{dialogue} {other}", "may contain only the field {dialogue}, as is"),
+        ("prompt.template", "{dialogue!r}", "got {dialogue!r} in"),
+        ("prompt.template", "{dialogue:>80}", "got {dialogue:>80} in"),
+        ("prompt.template", "{dialogue.upper}", "got {dialogue.upper} in"),
+        ("prompt.template", "{dialogue[0]}", "got {dialogue[0]} in"),
+        ("prompt.template", "{}", "got {} in"),
+        ("prompt.template", "{dialogue} {", "prompt.template is not a valid template"),
         ("model.name", None, "model.name must be str, got None"),
+        ("data.source", "", "data.source must not be empty"),
     ],
 )
 def test_bad_values_name_the_key_and_value(raw, dotted, value, message):
@@ -76,6 +98,30 @@ def test_unknown_and_missing_keys_are_named(raw):
     with pytest.raises(UserError) as error:
         parse_params(extra_section)
     assert "unknown key optimizer" in str(error.value)
+
+
+def test_every_number_has_a_finite_range(raw):
+    from stages.params import Params
+
+    def numeric_fields(cls):
+        for field in dataclasses.fields(cls):
+            if dataclasses.is_dataclass(field.type):
+                yield from numeric_fields(field.type)
+            elif field.type in (int, float, int | None):
+                yield field
+
+    fields = list(numeric_fields(Params))
+    assert len(fields) == 16
+    for field in fields:
+        within = field.metadata["within"]
+        assert within is not None, field.name
+        assert math.isfinite(within.low) and math.isfinite(within.high), field.name
+        assert math.nan not in within and math.inf not in within and -math.inf not in within
+
+
+def test_a_literal_brace_is_allowed_beside_the_dialogue(raw):
+    params = parse_params(_with(raw, "prompt.template", "Summarise {{briefly}}:\n{dialogue}\n{dialogue}"))
+    assert params.prompt.template.format(dialogue="x") == "Summarise {briefly}:\nx\nx"
 
 
 def test_integers_are_accepted_where_floats_are_expected(raw):

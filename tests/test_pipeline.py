@@ -56,3 +56,11 @@ def test_second_repro_runs_nothing(reproduced):
     assert "Data and pipelines are up to date" in dvc(directory, "status")
     metrics = dvc(directory, "metrics", "show", "--json")
     assert "reports/finetuned/metrics.json" in metrics
+
+
+def test_stage_output_is_quiet(reproduced):
+    _, output = reproduced
+    # What a user can do nothing about is not shown: library warnings, the Trainer's log dicts.
+    for noise in ("Warning", "warnings.warn", "tie_word_embeddings", "pin_memory", "{'loss'", "{'eval_loss'"):
+        assert noise not in output, noise
+    assert "trained 60 steps" in output and "fine-tuned on 8 dialogues" in output

@@ -115,3 +115,31 @@ def test_the_stages_score_with_the_stemming_tokenizer(monkeypatch):
     monkeypatch.setattr(rouge.StemmingTokenizer, "tokenize", lambda self, text: tokenized.append(text) or original(self, text))
     rouge.score_corpus(["They are running."], [["Two people run.", "A run."]])
     assert "They are running." in tokenized and "Two people run." in tokenized
+
+
+@pytest.mark.parametrize(
+    "content, test_split, message",
+    [
+        (None, False, "missing.jsonl not found"),
+        ("directory", False, "is a directory, not a file"),
+        ('{"prediction": 3, "references": ["a"]}', False, "row 1: needs 'prediction', a string, got 3"),
+        ('{"prediction": "a", "references": []}', False, "row 1: needs 'references', a non-empty list of non-empty strings, got []"),
+        ('{"prediction": "a", "references": ["a", ""]}', False, "row 1: needs 'references', a non-empty list of non-empty strings"),
+        ('{"prediction": "a", "references": [1]}', False, "row 1: needs 'references', a non-empty list of non-empty strings, got [1]"),
+        ('{"id": 7, "prediction": "a"}', True, "row 1: needs 'id', a string naming a test dialogue, got 7"),
+    ],
+)
+def test_score_cli_refuses_a_users_bad_file_in_one_line(tmp_path, content, test_split, message):
+    path = tmp_path / "missing.jsonl"
+    if content == "directory":
+        path.mkdir()
+    elif content is not None:
+        path.write_text(content + "\n")
+    command = [sys.executable, "-m", "stages.score", str(path)]
+    if test_split:
+        (tmp_path / "test.jsonl").write_text('{"id": "x", "dialogue": "d", "references": ["a b"]}\n')
+        command += ["--test", str(tmp_path / "test.jsonl")]
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert "dvc repro" not in result.stderr  # the user's own file, not a pipeline output

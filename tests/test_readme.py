@@ -1,0 +1,198 @@
+"""Every shell block of README.md runs as written, on the tiny model and the sample data.
+
+The only changes to a block's text: the S3 remote URL becomes a local
+directory (the remote that `dvc push` fills), and `<repository URL>` becomes
+the repository the recipes `git push` to. Each block runs in `bash -eo
+pipefail`, in the environment of a reader's plain shell (no HF offline
+switches, .venv not on PATH), from the directory the reader would be in: the
+demo checkout, moved elsewhere; the recipes after the README's `source
+.venv/bin/activate` run with it, as in one terminal. Between blocks the test
+checks what the README says they do, and what its prose promises of them
+(byte-identical reruns, restores from the run cache, comparisons that need no
+`dvc pull`).
+
+Two commands are not run here. `make test` is this test suite: CI runs it, from
+a fresh clone, through `.ci/run`. `make install` in a fresh clone would install
+every package again (minutes): there the clone's `.venv` is a link to this
+run's environment, made by a git post-checkout hook, and `make install` checks
+it and has nothing to install. `make install` from scratch is what CI does.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import REPO_ROOT, dvc, stages_run
+from stages.offline import git, set_params
+
+pytestmark = pytest.mark.slow
+
+README = REPO_ROOT / "README.md"
+S3_REMOTE = "s3://my-bucket/dialogsum-lora"
+REPOSITORY_URL = "<repository URL>"
+
+
+def shell_blocks(markdown: str) -> list[str]:
+    """The README's ```bash blocks, in order."""
+    return re.findall(r"^```bash\n(.*?)^```$", markdown, flags=re.MULTILINE | re.DOTALL)
+
+
+def block_starting(blocks: list[str], first_line: str) -> str:
+    (block,) = [block for block in blocks if block.splitlines()[0].startswith(first_line)]
+    return block
+
+
+# The first command of each block, the way the test runs it. A block the README gains must
+# be added here, so that README and test cannot drift apart.
+BLOCKS = [
+    "make demo",  # set-up: the `reproduced` fixture runs it
+    "make install",  # the real experiment
+    "source .venv/bin/activate",  # the recipes' environment
+    "dvc repro",  # rerun
+    "dvc metrics diff main",  # compare
+    f"dvc remote add -d storage {S3_REMOTE}",  # share
+    "dvc remote modify --local storage access_key_id",  # S3 credentials
+    f"git clone {REPOSITORY_URL}",  # a colleague
+    "git tag -a dialogsum-lora@v1.0.0",  # artifacts
+]
+
+
+def test_the_test_knows_every_block_of_the_readme():
+    blocks = shell_blocks(README.read_text())
+    assert len(blocks) == len(BLOCKS)
+    for block, first in zip(blocks, BLOCKS):
+        assert block.startswith(first), (first, block)
+    placeholders = set(re.findall(r"<[^>\n]+>", "".join(blocks)))
+    assert placeholders == {REPOSITORY_URL}, placeholders
+    assert "make test" in block_starting(blocks, "make demo")
+    assert "make test" in (REPO_ROOT / ".ci/run").read_text()  # CI runs the README's test command
+
+
+@pytest.fixture
+def plain_shell(tmp_path) -> dict[str, str]:
+    """The environment of a reader's shell: none of this test run's variables (no HF offline
+    switches, no .venv on PATH), a home of its own with a git identity, and git hooks that
+    give every clone a link to this run's .venv (see the module's docstring)."""
+    home = tmp_path / "home"
+    hooks = home / "git-template/hooks"
+    hooks.mkdir(parents=True)
+    (hooks / "post-checkout").write_text(f'#!/bin/sh\n[ -e .venv ] || ln -s "{(REPO_ROOT / ".venv").resolve()}" .venv\n')
+    (hooks / "post-checkout").chmod(0o755)
+    (home / ".gitconfig").write_text(
+        f"[user]\n\tname = A Reader\n\temail = reader@localhost\n[init]\n\ttemplateDir = {home / 'git-template'}\n"
+    )
+    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "USER": "reader",
+            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example-secret"}
+
+
+def run_block(block: str, cwd, environment: dict[str, str], prefix: str = "") -> str:
+    """Run a README block in `bash -eo pipefail` (after `prefix`); its output, or a failure that shows it."""
+    result = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", prefix + block], cwd=cwd, env=environment, capture_output=True, text=True,
+        timeout=900,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{block}\n---\n{output[-5000:]}"
+    return output
+
+
+def test_every_recipe_runs_as_written(reproduced, workspace, tmp_path, plain_shell):
+    blocks = shell_blocks(README.read_text())
+    activate = block_starting(blocks, "source .venv/bin/activate")
+
+    def recipe(first_line: str, cwd, prefix: str = activate) -> str:
+        text = block_starting(blocks, first_line).replace(S3_REMOTE, str(storage)).replace(REPOSITORY_URL, str(origin))
+        return run_block(text, cwd, plain_shell, prefix)
+
+    # The reader's checkout, somewhere else than where `make demo` ran, and where it came from:
+    # a repository to push to and clone from, and a directory for the DVC remote.
+    checkout = tmp_path / "elsewhere" / "dialogsum-lora"
+    shutil.move(workspace, checkout)
+    storage, origin = tmp_path / "dvc-remote", tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    git(checkout, "remote", "add", "origin", str(origin))
+    git(checkout, "push", "-q", "-u", "origin", "main")
+    lock, outputs = (checkout / "dvc.lock").read_bytes(), _outputs(checkout)
+
+    recipe("make install", checkout, prefix="")
+    # Reruns from a plain shell, in another directory: dvc.lock and every output stay byte-identical.
+    output = recipe("dvc repro", checkout)
+    assert "Running stage 'finetune'" in output  # `dvc repro -f` reran everything
+    assert (checkout / "dvc.lock").read_bytes() == lock and _outputs(checkout) == outputs
+
+    output = recipe("dvc metrics diff main", checkout)
+    assert "reports/train/metrics.json" in output and "rouge1" in output
+    assert (checkout / "dvc_plots/index.html").exists()
+    ranks = {int(r) for r in re.findall(r'"r":\s*(\d+)', dvc(checkout, "exp", "show", "--json"))}
+    assert ranks == {8, 16, 32}  # the workspace, the single experiment and the sweep
+    # The sweep's runs are in the run cache: setting lora.r back to one of them restores its
+    # finetune and evaluate (and only those) instead of running them.
+    set_params(checkout / "params.yaml", {"lora.r": 8})
+    output = dvc(checkout, "repro")
+    assert stages_run(output) == set()
+    assert all(f"Stage '{stage}' is cached - skipping run" in output for stage in ("finetune", "evaluate"))
+    set_params(checkout / "params.yaml", {"lora.r": 16})
+    assert stages_run(dvc(checkout, "repro")) == set() and _outputs(checkout) == outputs
+
+    recipe(f"dvc remote add -d storage {S3_REMOTE}", checkout)
+    assert git(checkout, "status", "--porcelain", "--", "dvc.lock", "reports", ".dvc") == ""
+    assert any((storage / "files").rglob("*"))
+
+    # The credentials apply to an S3 remote (configuration only: nothing is sent), in a new checkout.
+    s3_checkout = tmp_path / "s3-checkout"
+    s3_checkout.mkdir()
+    (s3_checkout / ".venv").symlink_to((REPO_ROOT / ".venv").resolve())
+    run_block(f"git init -q && dvc init -q && dvc remote add -d storage {S3_REMOTE}", s3_checkout, plain_shell, activate)
+    recipe("dvc remote modify --local storage access_key_id", s3_checkout)
+    assert "access_key_id = AKIAEXAMPLE" in (s3_checkout / ".dvc/config.local").read_text()
+
+    colleague = tmp_path / "colleague"
+    colleague.mkdir()
+    recipe(f"git clone {REPOSITORY_URL}", colleague, prefix="")
+    assert _outputs(colleague / "dialogsum-lora") == outputs
+
+    recipe("git tag -a dialogsum-lora@v1.0.0", checkout)
+    for fetched in ("adapter-v1.0.0", "adapter-main"):
+        assert _files(checkout / fetched) == _files(checkout / "models/adapter"), fetched
+
+    # A branch with other results compares with main, whose results were never pulled here:
+    # metrics, plots and curves come from git alone.
+    git(checkout, "checkout", "-q", "-b", "rank-8")
+    set_params(checkout / "params.yaml", {"lora.r": 8})
+    assert stages_run(dvc(checkout, "repro")) == set()  # restored from the run cache, as above
+    git(checkout, "commit", "-q", "-am", "r=8 results")
+    shutil.move(checkout / ".dvc/cache", tmp_path / "cache-aside")
+    metrics = json.loads(dvc(checkout, "metrics", "diff", "main", "--json"))
+    assert "rouge1" in metrics["reports/finetuned/metrics.json"]
+    assert "reports/baseline/metrics.json" not in metrics  # baseline did not change
+    assert metrics["reports/train/metrics.json"]["eval.loss"]["old"] is not None
+    params = json.loads(dvc(checkout, "params", "diff", "main", "--json"))
+    assert (params["params.yaml"]["lora.r"]["old"], params["params.yaml"]["lora.r"]["new"]) == (16, 8)
+    plots = json.loads(dvc(checkout, "plots", "diff", "main", "--json"))["data"]
+    assert sorted(plots) == [
+        "reports/plots/loss.png", "reports/plots/rouge.png",
+        "reports/train/plots/metrics/eval/loss.tsv", "reports/train/plots/metrics/train/loss.tsv",
+    ]  # each plot once
+    for curve in ("eval", "train"):
+        (shown,) = plots[f"reports/train/plots/metrics/{curve}/loss.tsv"]
+        assert sorted(shown["revisions"]) == ["main", "workspace"]
+
+
+OUTPUTS = ("dvc.lock", "data/prepared", "models/adapter", "reports")
+
+
+def _outputs(checkout) -> dict[str, bytes]:
+    """Every pipeline output of a checkout (timings aside: they are not outputs), and dvc.lock."""
+    found = {}
+    for path in OUTPUTS:
+        for name, content in (_files(checkout / path) if (checkout / path).is_dir() else {"": (checkout / path).read_bytes()}).items():
+            if not name.startswith("timing/"):
+                found[f"{path}/{name}"] = content
+    return found
+
+
+def _files(directory) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
