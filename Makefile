@@ -5,23 +5,32 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test clean
+.PHONY: install install-environment demo test clean
 
-$(INSTALLED): requirements.txt constraints.txt Makefile
+$(INSTALLED): pyproject.toml constraints.txt Makefile
+	@# A .venv that links to another checkout's environment (as `make demo`'s copy has) is that
+	@# checkout's to install: installing here would point its project at this copy.
+	@if [ -L $(VENV) ]; then echo "$(VENV) links to $$(readlink $(VENV)): nothing to install here"; \
+	else $(MAKE) --no-print-directory install-environment; fi
+
+install-environment:
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	# torch first: a bare `torch` requirement elsewhere would pull a multi-GB build.
 	$(PYTHON) -m pip install --quiet torch==2.13.0
-	$(PYTHON) -m pip install --quiet -r requirements.txt -c constraints.txt
+	# The project, editable (the code stays this checkout's; compat mode puts the checkout on
+	# sys.path, so stages/ and benchmarks/ import it from anywhere), its console scripts and
+	# test tools; every package pinned in constraints.txt.
+	$(PYTHON) -m pip install --quiet -e ".[test]" -c constraints.txt --config-settings editable_mode=compat
 	# Every program of .venv puts .venv/bin first on PATH, as activating it would, so that
 	# `.venv/bin/dvc repro` runs dvc.yaml's `python -m stages.X` with this environment's python.
 	echo 'import os, sys; os.environ["PATH"] = os.pathsep.join(dict.fromkeys(filter(None, [os.path.dirname(sys.executable), *os.environ.get("PATH", "").split(os.pathsep)])))' \
 		> "$$($(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/venv-path.pth"
-	touch $@
+	touch $(INSTALLED)
 
 install: $(INSTALLED)
 
 demo: $(INSTALLED)
-	$(PYTHON) -m stages.offline demo
+	$(VENV)/bin/dialogsum-demo demo
 
 test: $(INSTALLED)
 	$(PYTHON) -m pytest

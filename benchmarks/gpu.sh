@@ -91,7 +91,7 @@ run() {
 }
 
 run pipeline python -m benchmarks.pipeline --model "$model"
-run throughput python -m benchmarks.throughput --model "$model" --train-batch-size 8 64 --compile --merge \
+run throughput python -m benchmarks.throughput --model "$model" --train-batch-size 8 64 --compile \
     --gen-batch-size 64 256
 run pipeline-compiled python -m benchmarks.pipeline --model "$model" --set train.compile=true
 exit $failed

@@ -4,7 +4,7 @@
         [--train-dialogues N] [--test-dialogues N] [--set KEY=VALUE ...] [--json FILE] [--dir DIR]
 
 What `dvc repro` runs, timed. An offline copy of the repository
-(stages.offline.make_offline_copy) gets synthetic data of DialogSum's size
+(dialogsum_lora.demo.make_offline_copy) gets synthetic data of DialogSum's size
 (12,460 training, 500 validation and 500 test dialogues, 3 references each) whose
 prompts and summaries have flan-t5's token lengths (every word is one token of
 the tiny tokenizer), and params.yaml as committed except data.source,
@@ -28,37 +28,36 @@ times are upper bounds.
 """
 
 import argparse
-import json
 import math
 import os
+import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
 
-from benchmarks import common
-from stages.errors import UserError, run_main
-from stages.modeling import load_tokenizer, pick_device
-from stages.offline import REPO_ROOT, TINY_MODEL_DIR, make_offline_copy, offline_environment, set_params
-from stages.outputs import write_json
-from stages.params import load_params
-from stages.prompt import build_prompt
-from stages.provenance import TIMING_DIR
+from benchmarks.machine import machine
+from benchmarks.synthetic import (
+    TEST_DIALOGUES, TRAINING_DIALOGUES, VALIDATION_DIALOGUES, random_flan_t5_base, synthetic_splits, write_splits,
+)
+from dialogsum_lora.demo import TINY_MODEL_DIR, make_offline_copy, offline_environment
+from dialogsum_lora.errors import ArgumentParser, UserError, run_main
+from dialogsum_lora.modeling import load_tokenizer, pick_device
+from dialogsum_lora.outputs import read_json, write_json
+from dialogsum_lora.params import load_params, set_params
+from dialogsum_lora.paths import PARAMS_FILE, REPO_ROOT, TIMING_DIR
 
 DATA_DIR = "data/synthetic"
 FLAN_T5_BASE_DIR = "models/flan-t5-base-random"
-VALIDATION_DIALOGUES, TEST_DIALOGUES, REFERENCES = 500, 500, 3
 
 
 def parse_arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["tiny", "flan-t5-base"], default="tiny")
     parser.add_argument("--train-steps", type=int, default=100, help="training steps run (the rest is projected)")
-    parser.add_argument("--train-dialogues", type=int, default=common.TRAINING_DIALOGUES)
+    parser.add_argument("--train-dialogues", type=int, default=TRAINING_DIALOGUES)
     parser.add_argument("--validation-dialogues", type=int, default=VALIDATION_DIALOGUES)
     parser.add_argument("--test-dialogues", type=int, default=TEST_DIALOGUES)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -79,59 +78,11 @@ def parse_arguments() -> argparse.Namespace:
     return args
 
 
-# --- Data: words that are one token each, in DialogSum's token lengths ---------------------------
-
-
-def one_token_words(tokenizer) -> list[str]:
-    """The tokenizer's whole-word entries that encode to exactly one token (before eos)."""
-    words = [word for word in tokenizer.get_vocab() if word.isalpha() and len(word) > 1]
-    return sorted(word for word in words if len(tokenizer(word, add_special_tokens=False).input_ids) == 1)
-
-
-def synthetic_splits(tokenizer, template: str, sizes: dict[str, int], seed: int) -> dict[str, list[dict]]:
-    """Rows in the hub's layout whose prompt and summary token counts follow DialogSum's.
-
-    A prompt's length counts the template and eos, as finetune and generation
-    see it; the test split has REFERENCES rows per dialogue, as the hub's has.
-    """
-    rng = np.random.default_rng(seed)
-    words = np.array(one_token_words(tokenizer))
-    overhead = len(tokenizer(build_prompt(template, "")).input_ids)
-
-    def text(tokens: int) -> str:
-        return " ".join(rng.choice(words, size=max(1, tokens)))
-
-    splits = {}
-    # Cut at the committed prompt.max_source_tokens and max_target_tokens (512, 128): the few
-    # longer DialogSum texts reach the model cut to those lengths anyway.
-    for split, count in sizes.items():
-        prompt_lengths = common.lognormal_lengths(rng, count, common.SOURCE_TOKENS_MEAN, common.SOURCE_TOKENS_P95, 512)
-        references = REFERENCES if split == "test" else 1
-        summary_lengths = common.lognormal_lengths(
-            rng, count * references, common.TARGET_TOKENS_MEAN, common.TARGET_TOKENS_P95, 128
-        )
-        rows = []
-        for number, prompt_length in enumerate(prompt_lengths):
-            dialogue = text(int(prompt_length) - overhead)
-            for reference in range(references):
-                summary = text(int(summary_lengths[number * references + reference]) - 1)  # - eos
-                rows.append({"id": f"{split}_{number}", "dialogue": dialogue, "summary": summary, "topic": "synthetic"})
-        splits[split] = rows
-    return splits
-
-
-def write_splits(splits: dict[str, list[dict]], directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for split, rows in splits.items():
-        with open(directory / f"{split}.jsonl", "w", encoding="utf-8") as file:
-            file.writelines(json.dumps(row) + "\n" for row in rows)
-
-
 def write_flan_t5_base(directory: Path, tokenizer_dir: Path) -> None:
     """flan-t5-base's architecture, random weights, saved as a model directory with the tiny tokenizer."""
     from transformers import AutoTokenizer
 
-    common.random_flan_t5_base().save_pretrained(directory)
+    random_flan_t5_base().save_pretrained(directory)
     AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(directory)
 
 
@@ -177,8 +128,7 @@ def main() -> None:
     scratch = None if args.dir else tempfile.TemporaryDirectory(prefix="pipeline-benchmark-")
     directory = make_offline_copy((args.dir or Path(scratch.name) / "repo").resolve())
 
-    committed = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
-    (directory / "params.yaml").write_text(yaml.safe_dump(committed, sort_keys=False), encoding="utf-8")
+    shutil.copy(REPO_ROOT / PARAMS_FILE, directory / PARAMS_FILE)  # as committed, not the offline run's
     model_dir = TINY_MODEL_DIR
     if args.model == "flan-t5-base":
         model_dir = FLAN_T5_BASE_DIR
@@ -193,7 +143,7 @@ def main() -> None:
     write_splits(synthetic_splits(tokenizer, params.prompt.template, sizes, params.seed), directory / DATA_DIR)
 
     walls = run_stages(directory)
-    timing = {file.stem: json.loads(file.read_text()) for file in sorted((directory / TIMING_DIR).glob("*.json"))}
+    timing = {file.stem: read_json(file) for file in sorted((directory / TIMING_DIR).glob("*.json"))}
     projected = project(walls, timing["finetune"], full_steps, params.train.batch_size)
 
     print(f"\n{'stage':<10} {'measured s':>11} {'projected s':>12}   (projected: training for {full_steps} steps, "
@@ -211,7 +161,7 @@ def main() -> None:
 
     if args.json:
         write_json(args.json, {
-            "machine": common.machine(pick_device(), load_before),
+            "machine": machine(pick_device(), load_before),
             "settings": {"model": args.model, "train_steps": args.train_steps, "full_steps": full_steps,
                          "dialogues": sizes, "overrides": args.overrides},
             "measured_seconds": walls,
@@ -226,4 +176,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    run_main(main)

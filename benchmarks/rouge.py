@@ -1,6 +1,6 @@
-"""Scoring time: stages.rouge against rouge_score's own stemming tokenizer.
+"""Scoring time: dialogsum_lora.rouge against rouge_score's own stemming tokenizer.
 
-    python -m benchmarks.rouge [--csv FILE] [--repeats N]
+    python benchmarks/rouge.py [--csv FILE] [--repeats N]       # or: python -m benchmarks.rouge
 
 Scores the published DialogSum predictions (500 dialogues x 3 references, the
 table in ../shared/data/dlai-lab2 when it is there, or --csv) with the
@@ -9,7 +9,6 @@ project's scorer, then with one built on rouge_score's DefaultTokenizer
 Every per-dialogue score must be the same both ways, or it stops with an error.
 """
 
-import argparse
 import csv
 import statistics
 import time
@@ -17,8 +16,8 @@ from pathlib import Path
 
 from rouge_score import rouge_scorer
 
-from stages import rouge
-from stages.errors import UserError, run_main
+from dialogsum_lora import rouge
+from dialogsum_lora.errors import ArgumentParser, UserError, run_main
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "shared/data/dlai-lab2/dialogue-summary-training-results.csv"
 COLUMNS = ("original_model_summaries", "peft_model_summaries")
@@ -60,7 +59,7 @@ def rouge_scores_own_scorer() -> rouge_scorer.RougeScorer:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, default=PUBLISHED)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
@@ -70,7 +69,7 @@ def main() -> None:
         if our_scores != base_scores:
             raise UserError(f"{column}: StemmingTokenizer changed a score; it must give rouge_score's own tokens")
         print(f"{column}: {len(predictions)} dialogues, {sum(map(len, references))} references, median of {args.repeats}: "
-              f"rouge_score's tokenizer {base_seconds:.2f} s, stages.rouge {our_seconds:.2f} s, "
+              f"rouge_score's tokenizer {base_seconds:.2f} s, dialogsum_lora.rouge {our_seconds:.2f} s, "
               f"x{base_seconds / our_seconds:.2f}, every score identical")
 
 

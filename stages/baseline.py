@@ -1,43 +1,48 @@
-"""Stage `baseline`: zero-shot summaries of every test dialogue by the base model.
+"""Stage `baseline`: zero-shot summaries of every test dialogue by the base model, scored.
 
     python -m stages.baseline
 
-Reads params `seed`, `processes`, `model`, `prompt` and `generate`; reads
-data/prepared/test.jsonl; writes reports/baseline/{metrics.json,predictions.jsonl,provenance.json}.
+Reads params `seed`, `processes`, `model`, `prompt.template`,
+`prompt.max_source_tokens` and `generate`; reads data/prepared/test.jsonl and
+the base model; writes reports/baseline/{metrics.json,predictions.jsonl,provenance.json}.
 """
 
-from pathlib import Path
-
-from stages import distributed
-from stages.data import read_jsonl
-from stages.errors import run_main
-from stages.generation import summarise_and_score
-from stages.modeling import load_base_model, load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype
-from stages.params import load_params
-from stages.prepare import PREPARED_DIR
-from stages.outputs import check_writable, require
-from stages.provenance import TIMING_DIR, model_provenance
-from stages.rouge import summary_line
-
-OUT_DIR = Path("reports/baseline")
+from dialogsum_lora.errors import run_main
+from dialogsum_lora.outputs import check_writable, require
+from dialogsum_lora.params import load_params
+from dialogsum_lora.paths import BASELINE_DIR, SPLIT_FILES, TIMING_DIR, results_files
+from dialogsum_lora.records import read_jsonl
 
 
 def main() -> None:
+    # Params first: a mistake is reported before torch and the model load (seconds).
     params = load_params()
-    test_rows = read_jsonl(require(PREPARED_DIR / "test.jsonl"))
+    from dialogsum_lora import distributed
+    from dialogsum_lora.generation import summarise_and_score
+    from dialogsum_lora.modeling import (
+        load_base_model, load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
+    )
+    from dialogsum_lora.provenance import model_provenance
+    from dialogsum_lora.rouge import summary_line
+
+    # Inputs, checked (and the outputs' place) before any process starts work.
+    test_rows = read_jsonl(require(SPLIT_FILES["test"]))
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
-    check_writable([OUT_DIR / "predictions.jsonl", TIMING_DIR / "baseline.json"])
+    check_writable([*results_files(BASELINE_DIR), TIMING_DIR / "baseline.json"])
     distributed.relaunch_if_needed(params.processes, "stages.baseline")
 
+    # The model.
     distributed.init_for_generation()
     make_deterministic(params.seed)
     device = pick_device()
     dtype = pick_dtype(device)
     tokenizer = load_tokenizer(model_dir)
     model = load_base_model(model_dir, dtype, device)
+
+    # Work and outputs: rank 0 writes the predictions, metrics and provenance.
     provenance = model_provenance(params, resolved, device, dtype)
-    metrics = summarise_and_score(model, tokenizer, params, test_rows, OUT_DIR, "baseline", provenance)
-    if metrics is not None:  # rank 0
+    metrics = summarise_and_score(model, tokenizer, params, test_rows, BASELINE_DIR, "baseline", provenance)
+    if metrics is not None:
         print(f"baseline {summary_line(metrics)}")
 
 

@@ -2,35 +2,38 @@
 
     python -m stages.prepare
 
-Reads params `data`; writes data/prepared/{train,validation,test}.jsonl and
-reports/data_stats.json. The test split has one row per dialogue with all of
-its references.
+Reads params `data` and the data it names (a hub dataset or a local
+directory, e.g. data/sample); writes data/prepared/{train,validation,test}.jsonl
+(the test split one row per dialogue with all of its references) and
+reports/data_stats.json.
 """
 
-from pathlib import Path
-
-from stages.data import SPLITS, load_source, split_statistics, write_jsonl
-from stages.errors import run_main
-from stages.outputs import write_json
-from stages.params import load_params
-
-PREPARED_DIR = Path("data/prepared")
-STATS_FILE = Path("reports/data_stats.json")
+from dialogsum_lora.data import load_source, split_statistics
+from dialogsum_lora.errors import run_main
+from dialogsum_lora.outputs import check_writable, write_json
+from dialogsum_lora.params import load_params
+from dialogsum_lora.paths import DATA_STATS_FILE, SPLIT_FILES, SPLITS
+from dialogsum_lora.records import write_jsonl
 
 
 def main() -> None:
+    # Params, and where the outputs go.
     params = load_params()
+    check_writable([*SPLIT_FILES.values(), DATA_STATS_FILE])
 
+    # Inputs: every split, every row checked.
     splits, resolved = load_source(params.data.source, params.data.revision)
 
+    # Work: what was loaded, and how it looks.
     stats = {
         "source": {"name": params.data.source, "revision": params.data.revision, "resolved": resolved},
         **split_statistics(splits),
     }
 
+    # Outputs.
     for split in SPLITS:
-        write_jsonl(PREPARED_DIR / f"{split}.jsonl", splits[split])
-    write_json(STATS_FILE, stats)
+        write_jsonl(SPLIT_FILES[split], splits[split])
+    write_json(DATA_STATS_FILE, stats)
     print(
         "prepared "
         + ", ".join(f"{split}: {stats[split]['dialogues']} dialogues" for split in SPLITS)

@@ -1,5 +1,6 @@
-"""Shared fixtures. Every test runs offline: a stray hub call fails at once."""
+"""Shared fixtures and helpers. Every test runs offline: a stray hub call fails at once."""
 
+import json
 import os
 from pathlib import Path
 
@@ -8,15 +9,39 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+from dialogsum_lora import paths  # noqa: E402 (after the offline switches)
+from dialogsum_lora.paths import REPO_ROOT  # noqa: E402
+
+SAMPLE_DIR = REPO_ROOT / paths.SAMPLE_DIR
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def write_jsonl_rows(path, rows):
+    """Write `rows` as JSON Lines, as a user's own file would be (no checks)."""
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
+def write_hub_dir(tmp_path, train=None, validation=None, test=None):
+    """A data directory in the hub layout: one small split each, or the rows given."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    rows = {
+        "train": train or [{"id": "t1", "dialogue": "#Person1#: Hi.", "summary": "A greeting.", "topic": "x"}],
+        "validation": validation or [{"id": "v1", "dialogue": "#Person1#: Bye.", "summary": "A goodbye.", "topic": "x"}],
+        "test": test
+        or [
+            {"id": "s1", "dialogue": "#Person1#: Yes?", "summary": "First.", "topic": "x"},
+            {"id": "s1", "dialogue": "#Person1#: Yes?", "summary": "Second.", "topic": "x"},
+        ],
+    }
+    for split, split_rows in rows.items():
+        write_jsonl_rows(tmp_path / f"{split}.jsonl", split_rows)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """The tiny T5 of stages.tiny_model, written once per test session."""
-    from stages.tiny_model import write_tiny_model
+    """The tiny T5 of dialogsum_lora.tiny_model, written once per test session."""
+    from dialogsum_lora.tiny_model import write_tiny_model
 
     directory = tmp_path_factory.mktemp("tiny") / "tiny-t5"
     write_tiny_model(directory)
@@ -43,7 +68,7 @@ def dvc(directory: Path, *args: str, check: bool = True) -> str:
     import subprocess
     import sys
 
-    from stages.offline import offline_environment
+    from dialogsum_lora.demo import offline_environment
 
     result = subprocess.run(
         [sys.executable, "-m", "dvc", *args], cwd=directory, env=offline_environment(), capture_output=True, text=True
@@ -54,18 +79,27 @@ def dvc(directory: Path, *args: str, check: bool = True) -> str:
     return output
 
 
-def run_stage(directory: Path, stage: str):
-    """Run one stage's script offline in `directory`, as dvc.yaml's cmd does; return the CompletedProcess."""
+def start_stage(directory: Path, stage: str, environment: dict[str, str] | None = None, **popen):
+    """Start one stage's script in `directory` as dvc.yaml's cmd does (`python -m stages.STAGE`),
+    offline unless an `environment` is given; return the Popen, its output captured as text."""
     import subprocess
     import sys
 
-    from stages.offline import offline_environment
+    from dialogsum_lora.demo import offline_environment
 
-    environment = offline_environment()
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", f"stages.{stage}"], cwd=directory, env=environment, capture_output=True, text=True
+    return subprocess.Popen(
+        [sys.executable, "-m", f"stages.{stage}"], cwd=directory, env=environment or offline_environment(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen,
     )
+
+
+def run_stage(directory: Path, stage: str, environment: dict[str, str] | None = None):
+    """Run one stage's script to its end (see start_stage); return the CompletedProcess."""
+    import subprocess
+
+    run = start_stage(directory, stage, environment)
+    stdout, stderr = run.communicate(timeout=600)
+    return subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
 
 
 def stages_run(output: str) -> set[str]:
@@ -81,7 +115,7 @@ def reproduced(tmp_path_factory):
     copy after one `dvc repro`; read-only: use `workspace`) and what `make demo` printed."""
     import subprocess
 
-    from stages.offline import commit_all, copy_checkout, git
+    from dialogsum_lora.demo import commit_all, copy_checkout, git
 
     checkout = copy_checkout(tmp_path_factory.mktemp("checkout") / "repo")
     commit_all(checkout, "a copy of the checkout under test")

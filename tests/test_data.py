@@ -1,32 +1,13 @@
-import csv
-import json
+"""DialogSum in either layout becomes the same splits: every row checked, test references grouped
+by dialogue, and a dialogue under two ids refused."""
 
 import pytest
 
-from stages.data import load_source, read_jsonl, write_jsonl
-from stages.errors import UserError
+from dialogsum_lora.data import load_source, split_statistics
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.records import read_jsonl
 
-from conftest import SAMPLE_DIR, SHARED_DATA
-
-
-def _write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-
-
-def _hub_dir(tmp_path, train=None, validation=None, test=None):
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    rows = {
-        "train": train or [{"id": "t1", "dialogue": "#Person1#: Hi.", "summary": "A greeting.", "topic": "x"}],
-        "validation": validation or [{"id": "v1", "dialogue": "#Person1#: Bye.", "summary": "A goodbye.", "topic": "x"}],
-        "test": test
-        or [
-            {"id": "s1", "dialogue": "#Person1#: Yes?", "summary": "First.", "topic": "x"},
-            {"id": "s1", "dialogue": "#Person1#: Yes?", "summary": "Second.", "topic": "x"},
-        ],
-    }
-    for split, split_rows in rows.items():
-        _write_jsonl(tmp_path / f"{split}.jsonl", split_rows)
-    return tmp_path
+from conftest import SAMPLE_DIR, SHARED_DATA, write_hub_dir as _hub_dir, write_jsonl_rows
 
 
 def test_sample_data_groups_test_references_by_dialogue():
@@ -62,9 +43,9 @@ def test_csv_and_parquet_hub_layouts_load_like_jsonl(tmp_path):
 
 
 def test_authors_layout_reads_numbered_summaries(tmp_path):
-    _write_jsonl(tmp_path / "dialogsum.train.jsonl", [{"fname": "train_1", "dialogue": "a b", "summary": "s", "topic": "t"}])
-    _write_jsonl(tmp_path / "dialogsum.dev.jsonl", [{"fname": "dev_1", "dialogue": "c d", "summary": "s", "topic": "t"}])
-    _write_jsonl(
+    write_jsonl_rows(tmp_path / "dialogsum.train.jsonl", [{"fname": "train_1", "dialogue": "a b", "summary": "s", "topic": "t"}])
+    write_jsonl_rows(tmp_path / "dialogsum.dev.jsonl", [{"fname": "dev_1", "dialogue": "c d", "summary": "s", "topic": "t"}])
+    write_jsonl_rows(
         tmp_path / "dialogsum.test.jsonl",
         [{"fname": "test_1", "dialogue": "e f", "summary1": "one", "summary2": "two", "summary3": "three"}],
     )
@@ -111,81 +92,6 @@ def test_bad_rows_name_file_line_and_problem(tmp_path, split, rows, message):
     assert message in str(error.value)
 
 
-def test_malformed_file_contents_are_clear_errors(tmp_path):
-    _hub_dir(tmp_path)
-    (tmp_path / "train.jsonl").write_text('{"id": "t1", "dialogue": "d", "summary": "s"}\n{"id": "t2", \n')
-    with pytest.raises(UserError, match=r"train.jsonl line 2: not valid JSON"):
-        load_source(str(tmp_path), None)
-
-    (tmp_path / "train.jsonl").write_bytes(b'{"id": "t1", "dialogue": "caf\xe9", "summary": "s"}\n')
-    with pytest.raises(UserError, match=r"train.jsonl is not UTF-8"):
-        load_source(str(tmp_path), None)
-
-    (tmp_path / "train.jsonl").write_text("")
-    with pytest.raises(UserError, match=r"train.jsonl is empty"):
-        load_source(str(tmp_path), None)
-
-    (tmp_path / "train.jsonl").unlink()
-    with pytest.raises(UserError, match=r"no train split \(expected train.jsonl\)"):
-        load_source(str(tmp_path), None)
-
-
-def test_unreachable_hub_dataset_fails_fast_with_offline_advice():
-    with pytest.raises(UserError) as error:
-        load_source("knkarthick/dialogsum", None)
-    assert "knkarthick/dialogsum" in str(error.value) and "data/sample" in str(error.value)
-
-
-def test_source_that_is_neither_directory_nor_hub_id(tmp_path):
-    with pytest.raises(UserError, match="is neither a directory nor a hub id such as knkarthick/dialogsum"):
-        load_source(str(tmp_path / "missing" / "dir"), None)
-
-
-def _write_csv(path, rows, encoding="utf-8"):
-    with path.open("w", encoding=encoding, newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
-    expected = load_source(str(_hub_dir(tmp_path / "plain")), None)[0]
-    jsonl = _hub_dir(tmp_path / "jsonl")
-    for split in ("train", "validation", "test"):
-        (jsonl / f"{split}.jsonl").write_bytes(b"\xef\xbb\xbf" + (jsonl / f"{split}.jsonl").read_bytes())
-    assert load_source(str(jsonl), None)[0] == expected
-    spreadsheet = tmp_path / "csv"
-    spreadsheet.mkdir()
-    for split in ("train", "validation", "test"):
-        _write_csv(spreadsheet / f"{split}.csv", read_jsonl(tmp_path / "plain" / f"{split}.jsonl"), encoding="utf-8-sig")
-    assert (spreadsheet / "train.csv").read_bytes().startswith(b"\xef\xbb\xbfid,")
-    assert load_source(str(spreadsheet), None)[0] == expected
-
-
-def test_csv_records_span_lines_hold_long_fields_and_errors_name_them(tmp_path):
-    _hub_dir(tmp_path)
-    (tmp_path / "train.jsonl").unlink()
-    long_dialogue = "#Person1#: " + "word " * 60_000  # 300 kB, past the csv module's 128 kB default
-    rows = [
-        {"id": "t1", "dialogue": "#Person1#: Hi.\n#Person2#: Hello.\n#Person1#: Bye.", "summary": "Greetings.", "topic": "x"},
-        {"id": "t2", "dialogue": long_dialogue, "summary": "Long.", "topic": "x"},
-    ]
-    _write_csv(tmp_path / "train.csv", rows)
-    train = load_source(str(tmp_path), None)[0]["train"]
-    assert [row["dialogue"] for row in train] == [rows[0]["dialogue"], long_dialogue.strip()]
-
-    text = (tmp_path / "train.csv").read_text()
-    (tmp_path / "train.csv").write_text(text + 't3,"#Person1#: A\n#Person2#: B",only three\n')
-    with pytest.raises(UserError, match=r"train.csv record 3 \(lines 6-7\): 3 fields, but the header has 4"):
-        load_source(str(tmp_path), None)
-    (tmp_path / "train.csv").write_text(text + "t3,d,s,x,extra\n")
-    with pytest.raises(UserError, match=r"train.csv record 3 \(line 6\): 5 fields, but the header has 4"):
-        load_source(str(tmp_path), None)
-    (tmp_path / "train.csv").write_text(text + 't3,"unterminated\n')
-    with pytest.raises(UserError, match=r"train.csv line \d+: not valid CSV"):
-        load_source(str(tmp_path), None)
-
-
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -212,43 +118,6 @@ def test_integer_ids_are_read_as_text(tmp_path):
     assert load_source(str(tmp_path), None)[0]["train"] == [{"id": "7", "dialogue": "d", "summary": "s"}]
 
 
-def test_a_split_that_is_a_directory_or_a_parquet_that_is_not(tmp_path):
-    _hub_dir(tmp_path)
-    (tmp_path / "train.jsonl").unlink()
-    (tmp_path / "train.jsonl").mkdir()
-    with pytest.raises(UserError, match=r"train.jsonl is a directory, not a file"):
-        load_source(str(tmp_path), None)
-    (tmp_path / "train.jsonl").rmdir()
-    (tmp_path / "train.parquet").write_text("id,dialogue,summary\n")
-    with pytest.raises(UserError, match=r"train.parquet is not a readable parquet file"):
-        load_source(str(tmp_path), None)
-
-
-LINE_BREAKERS = "\u2028\u2029\x85\x0b\x0c\x1c\x1d\x1e\r\r\n\n"
-
-
-def test_what_prepare_writes_reads_back_identically(tmp_path):
-    # str.splitlines() breaks at every one of these; JSON Lines records end at "\n" only.
-    rows = [
-        {"id": f"r{i}", "dialogue": f"#Person1#: one{breaker}two{breaker}", "references": [f"a{breaker}b"]}
-        for i, breaker in enumerate(LINE_BREAKERS)
-    ]
-    write_jsonl(tmp_path / "test.jsonl", rows)
-    assert read_jsonl(tmp_path / "test.jsonl") == rows
-    assert len((tmp_path / "test.jsonl").read_bytes().split(b"\n")) == len(rows) + 1
-
-
-def test_a_file_that_would_not_read_back_is_never_left_in_place(tmp_path, monkeypatch):
-    from stages import data
-
-    (tmp_path / "test.jsonl").write_text("old\n")
-    monkeypatch.setattr(data, "read_jsonl", lambda path: [{"different": True}])
-    with pytest.raises(RuntimeError, match="does not read back as written"):
-        write_jsonl(tmp_path / "test.jsonl", [{"id": "x"}])
-    assert (tmp_path / "test.jsonl").read_text() == "old\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.jsonl"]
-
-
 def test_hub_test_ids_with_reference_suffixes_group_into_one_dialogue(tmp_path):
     test = [{"id": f"test_0_{k}", "dialogue": "#Person1#: Yes?", "summary": f"Ref {k}.", "topic": "x"} for k in (1, 2, 3)]
     test.append({"id": "test_1_1", "dialogue": "#Person1#: No.", "summary": "Only one.", "topic": "x"})
@@ -269,3 +138,10 @@ def test_one_dialogue_under_two_ids_is_refused_not_merged(tmp_path, ids):
     with pytest.raises(UserError) as error:
         load_source(str(tmp_path), None)
     assert f"test.jsonl line 2: the same dialogue as at {tmp_path / 'test.jsonl'} line 1, under another id ('{ids[1]}')" in str(error.value)
+
+
+def test_leakage_is_counted_in_the_statistics():
+    splits = load_source(str(SAMPLE_DIR), None)[0]
+    assert split_statistics(splits)["test"]["also_in_train"] == 0
+    splits["train"].append({"id": "leak", "dialogue": splits["test"][0]["dialogue"], "summary": "s"})
+    assert split_statistics(splits)["test"]["also_in_train"] == 1

@@ -1,4 +1,5 @@
-"""The stages on hub ids, through the same code a real run uses, against tests/hub_server.py.
+"""Hub ids: which names are hub ids, failing fast when the hub cannot be reached, and the
+stages on hub ids through the same code a real run uses, against tests/hub_server.py.
 
 Each stage runs in a subprocess whose environment points HF_ENDPOINT at the
 local hub (HF_HOME at a fresh cache, offline switches off), as a user's would.
@@ -15,9 +16,12 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from dialogsum_lora.data import load_source
+from dialogsum_lora.errors import UserError
+
 from hub_server import DATASET, MODEL, HubServer
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run_stage
 
 pytestmark = pytest.mark.slow
 
@@ -26,15 +30,7 @@ def hub_environment(endpoint: str, hf_home, **extra: str) -> dict[str, str]:
     """This process's environment without HF_* and proxy settings, pointed at `endpoint`."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HF_") and "proxy" not in k.lower()}
     environment.update(HF_ENDPOINT=endpoint, HF_HOME=str(hf_home), **extra)
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")]))
     return environment
-
-
-def run_stage(directory, stage: str, environment: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", f"stages.{stage}"], cwd=directory, env=environment, capture_output=True, text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture
@@ -101,7 +97,7 @@ def test_an_unknown_hub_id_or_revision_fails_in_one_line_within_seconds(hub, tmp
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
 
 
-PROBE = "from huggingface_hub import constants; import stages.hub as h; h.offline_unless_reachable(); print(constants.HF_HUB_OFFLINE)"
+PROBE = "from huggingface_hub import constants; import dialogsum_lora.hub as h; h.offline_unless_reachable(); print(constants.HF_HUB_OFFLINE)"
 
 
 @pytest.mark.parametrize(
@@ -133,3 +129,29 @@ def test_stages_download_through_a_proxy(hub, tmp_path):
         assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
     assert json.loads((tmp_path / "reports/baseline/provenance.json").read_text())["model"]["resolved"] == commits.model
     assert server.proxied_requests > 10
+
+
+def test_unreachable_hub_switches_to_offline_at_once(monkeypatch):
+    import datasets.config
+    from huggingface_hub import constants
+
+    from dialogsum_lora.hub import offline_unless_reachable
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    start = time.monotonic()
+    offline_unless_reachable()
+    assert time.monotonic() - start < 5
+    assert constants.HF_HUB_OFFLINE and datasets.config.HF_HUB_OFFLINE
+
+
+def test_unreachable_hub_dataset_fails_fast_with_offline_advice():
+    with pytest.raises(UserError) as error:
+        load_source("knkarthick/dialogsum", None)
+    assert "knkarthick/dialogsum" in str(error.value) and "data/sample" in str(error.value)
+
+
+def test_source_that_is_neither_directory_nor_hub_id(tmp_path):
+    with pytest.raises(UserError, match="is neither a directory nor a hub id such as knkarthick/dialogsum"):
+        load_source(str(tmp_path / "missing" / "dir"), None)

@@ -1,3 +1,6 @@
+"""params.yaml: typed, every number in a finite range, the template checked, and set by key
+with its comments kept."""
+
 import copy
 import dataclasses
 import math
@@ -5,8 +8,8 @@ import math
 import pytest
 import yaml
 
-from stages.errors import UserError
-from stages.params import load_params, parse_params
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.params import load_params, parse_params, set_key, set_params
 
 from conftest import REPO_ROOT
 
@@ -16,26 +19,32 @@ def raw():
     return yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
 
 
-def test_repository_params_are_the_real_experiment():
+def test_the_committed_params_are_valid_and_every_key_is_documented():
     params = load_params(REPO_ROOT / "params.yaml")
-    assert params.model.name == "google/flan-t5-base"
-    assert params.data.source == "knkarthick/dialogsum"
-    assert (params.lora.r, params.lora.alpha, params.lora.dropout) == (32, 32.0, 0.05)
-    assert params.lora.target_modules == ["q", "v"]
-    assert params.train.learning_rate == 1e-3 and params.train.batch_size == 8
-    assert params.train.epochs >= 1 and params.train.max_steps is None
-    assert "{dialogue}" in params.prompt.template
-    assert (params.prompt.max_source_tokens, params.prompt.max_target_tokens) == (512, 128)
-    assert params.generate.num_beams == 1
+    sections = [params] + [getattr(params, f.name) for f in dataclasses.fields(params) if dataclasses.is_dataclass(f.type)]
+    for section in sections:
+        for field in dataclasses.fields(section):
+            assert field.metadata["help"].strip(), field.name
+
+
+def test_set_params_changes_the_values_and_keeps_the_comments(tmp_path):
+    path = tmp_path / "params.yaml"
+    original = (REPO_ROOT / "params.yaml").read_text()
+    path.write_text(original)
+    set_params(path, {"lora.r": 8, "lora.target_modules": ["q", "k"], "model.revision": None, "data.source": "data/sample"})
+    params = load_params(path)
+    assert (params.lora.r, params.lora.target_modules, params.data.source) == (8, ["q", "k"], "data/sample")
+    written = path.read_text()
+    comments = [line.split("#", 1)[1] for line in original.splitlines() if "#" in line and "{dialogue}" not in line]
+    assert all(comment in written for comment in comments)
+    assert "target_modules: [q, k]" in written and "revision: null" in written
+    with pytest.raises(KeyError, match="lora.rank is not a params key"):
+        set_params(path, {"lora.rank": 8})
 
 
 def _with(raw, dotted, value):
     changed = copy.deepcopy(raw)
-    *sections, key = dotted.split(".")
-    target = changed
-    for section in sections:
-        target = target[section]
-    target[key] = value
+    set_key(changed, dotted, value)
     return changed
 
 
@@ -101,7 +110,7 @@ def test_unknown_and_missing_keys_are_named(raw):
 
 
 def test_every_number_has_a_finite_range(raw):
-    from stages.params import Params
+    from dialogsum_lora.params import Params
 
     def numeric_fields(cls):
         for field in dataclasses.fields(cls):
@@ -127,3 +136,49 @@ def test_a_literal_brace_is_allowed_beside_the_dialogue(raw):
 def test_integers_are_accepted_where_floats_are_expected(raw):
     params = parse_params(_with(raw, "train.learning_rate", 1))
     assert params.train.learning_rate == 1.0 and isinstance(params.train.learning_rate, float)
+
+
+def test_batch_must_split_evenly_across_processes(tmp_path):
+    import yaml
+
+    from dialogsum_lora.errors import UserError
+    from dialogsum_lora.params import parse_params
+
+    from conftest import REPO_ROOT
+
+    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    raw["processes"] = 3
+    with pytest.raises(UserError, match=r"train.batch_size \(8\) must be a multiple of processes \(3\)"):
+        parse_params(raw)
+
+
+@pytest.mark.parametrize(
+    "replace, message",
+    [
+        (("learning_rate: 0.001", "learning_rate: 1e-3"), None),  # a number in YAML 1.2, as DVC reads it
+        (("seed: 42", "seed: 042"), None),  # 42, not octal 34: what dvc.lock records
+        (("compile: false", "compile: no"), "train.compile must be bool, got 'no'"),
+        (("seed: 42", "seed: 42\nseed: 7"), "is not valid YAML: DuplicateKeyError"),
+        (("seed: 42", "seed: " + "9" * 5000), "is not valid YAML: ValueError: Exceeds the limit"),
+        (("seed: 42", "seed: 42\nextra: " + "[" * 2000 + "]" * 2000), "is not valid YAML: RecursionError"),
+    ],
+)
+def test_params_yaml_is_read_as_dvc_reads_it(tmp_path, replace, message):
+    text = (REPO_ROOT / "params.yaml").read_text()
+    assert replace[0] in text
+    (tmp_path / "params.yaml").write_text(text.replace(replace[0], replace[1], 1))
+    if message is None:
+        params = load_params(tmp_path / "params.yaml")
+        assert params.train.learning_rate == 0.001 and params.seed == 42
+    else:
+        with pytest.raises(UserError) as error:
+            load_params(tmp_path / "params.yaml")
+        assert message in str(error.value)
+
+
+def test_params_yaml_that_is_not_a_regular_file_is_refused_at_once(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "params.yaml")  # reading it would wait forever
+    with pytest.raises(UserError, match="is not a regular file"):
+        load_params(tmp_path / "params.yaml")

@@ -1,9 +1,17 @@
-"""End to end: the real dvc.yaml, run by `dvc repro` in a copy of the repository,
-on the tiny model and the sample data (the `reproduced` fixture, conftest.py)."""
+"""End to end: the real dvc.yaml, run by `dvc repro` in a copy of the repository, on the tiny
+model and the sample data (the `reproduced` fixture, conftest.py), and a training run killed
+and resumed."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
+
+from dialogsum_lora.demo import offline_environment
 
 from conftest import dvc, stages_run
 
@@ -64,3 +72,39 @@ def test_stage_output_is_quiet(reproduced):
     for noise in ("Warning", "warnings.warn", "tie_word_embeddings", "pin_memory", "{'loss'", "{'eval_loss'"):
         assert noise not in output, noise
     assert "trained 60 steps" in output and "fine-tuned on 8 dialogues" in output
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_its_checkpoint_and_ends_identical(reproduced, workspace):
+    finished_lock = (reproduced[0] / "dvc.lock").read_text()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "-f", "-s", "finetune"],
+        cwd=workspace,
+        env=offline_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while not list(workspace.glob(".trainer/*/checkpoint-40/checkpoint_complete")):
+        assert time.monotonic() < deadline and run.poll() is None, "training ended before its second checkpoint"
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGKILL)  # as a preempted machine would
+    run.wait()
+
+    # Nothing half-written that looks complete: no adapter and no loss curves (DVC removed the
+    # old ones before the run), only the curves being written, beside reports/train.
+    assert not (workspace / "models/adapter").exists()
+    assert not (workspace / "reports/train/metrics.json").exists() and not (workspace / "reports/train/plots").exists()
+    assert (workspace / "reports/.train.tmp/plots").is_dir()
+    assert "models/adapter" in dvc(workspace, "status")
+
+    # The DVC cache holds the finished run's adapter, which `dvc repro` would check out instead
+    # of training: forcing the stage makes it train, as after a real preemption. The same params
+    # resume, ending exactly where an uninterrupted run ends.
+    output = dvc(workspace, "repro", "-f", "-s", "finetune")
+    assert "resuming from .trainer/" in output and "checkpoint-40" in output
+    assert (workspace / "dvc.lock").read_text() == finished_lock
+    assert "Data and pipelines are up to date" in dvc(workspace, "status")
+    assert not (workspace / ".trainer").exists()  # checkpoints are removed once the adapter is saved
+    assert not (workspace / "reports/.train.tmp").exists()  # the killed run's curves, replaced by the resumed run's

@@ -26,7 +26,8 @@ import subprocess
 import pytest
 
 from conftest import REPO_ROOT, dvc, stages_run
-from stages.offline import git, set_params
+from dialogsum_lora.demo import git
+from dialogsum_lora.params import set_params
 
 pytestmark = pytest.mark.slow
 
@@ -196,3 +197,17 @@ def _outputs(checkout) -> dict[str, bytes]:
 
 def _files(directory) -> dict[str, bytes]:
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_every_test_the_readme_names_exists():
+    named = set()
+    for line in README.read_text().splitlines():
+        current = None
+        for reference in re.findall(r"`((?:test_\w+\.py)?::\w+)`", line):
+            file, _, name = reference.partition("::")
+            current = file or current
+            named.add((current, name))
+    assert len(named) > 30
+    for file, name in sorted(named):
+        path = REPO_ROOT / "tests" / file
+        assert path.is_file() and re.search(rf"^def {name}\(", path.read_text(), re.MULTILINE), f"{file}::{name}"

@@ -2,7 +2,7 @@
 
 import markdown_it
 
-from stages.report import write_report
+from dialogsum_lora.report import write_report
 
 ROUGE = {"rouge1": 0.2, "rouge2": 0.1, "rougeL": 0.15, "rougeLsum": 0.16}
 

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from stages.offline import TINY_MODEL_DIR, set_params
-from stages.provenance import directory_hash
+from dialogsum_lora.demo import TINY_MODEL_DIR
+from dialogsum_lora.params import set_params
+from dialogsum_lora.provenance import directory_hash
 
 from conftest import dvc, stages_run
 

@@ -1,6 +1,6 @@
 """Write a tiny random T5 with flan-t5's architecture, for offline runs and tests.
 
-    python -m stages.tiny_model DIR
+    dialogsum-tiny-model DIR        # or: python -m dialogsum_lora.tiny_model DIR
 
 Same design as google/flan-t5-base (gated-gelu feed-forward, relative
 attention, untied lm_head, pad=0 / eos=1 / unk=2, decoder starts with pad),
@@ -10,14 +10,13 @@ characters, so every ASCII text round-trips (lower-cased). The same DIR
 contents come out on every run, in a few seconds.
 """
 
-import argparse
 import string
 from pathlib import Path
 
 import torch
 
-from stages.errors import run_main
-from stages.outputs import atomic_path
+from dialogsum_lora.errors import ArgumentParser, UserError, run_main
+from dialogsum_lora.outputs import atomic_path
 
 SPECIAL_TOKENS = ["<pad>", "</s>", "<unk>"]  # ids 0, 1, 2 as in T5
 WORDS = """
@@ -100,13 +99,19 @@ def write_tiny_model(directory: Path) -> None:
         model.save_pretrained(temporary)
 
 
+def tiny_model() -> None:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path, help="where to write the model (replaces a model directory there)")
+    directory = parser.parse_args().directory
+    if directory.is_dir() and any(directory.iterdir()) and not (directory / "config.json").is_file():
+        raise UserError(f"{directory} is not empty and not a model directory: choose another directory")
+    write_tiny_model(directory)
+    print(f"wrote a tiny T5 to {directory}")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("directory", type=Path, help="where to write the model (replaced if it exists)")
-    args = parser.parse_args()
-    write_tiny_model(args.directory)
-    print(f"wrote a tiny T5 to {args.directory}")
+    run_main(tiny_model)
 
 
 if __name__ == "__main__":
-    run_main(main)
+    main()

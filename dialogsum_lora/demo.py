@@ -1,28 +1,28 @@
 """Run the real pipeline offline: a tiny random T5 on the bundled sample data.
 
-    python -m stages.offline [DIR]      # default: demo/
+    dialogsum-demo [DIR]            # or: python -m dialogsum_lora.demo [DIR]; default: demo/
 
-Copies the repository (its tracked and untracked-but-not-ignored files) to DIR
-as a fresh git repository, with a link to this checkout's .venv, writes the
-tiny model into it, sets the params below in the copy's params.yaml and runs
-`dvc repro` there, so this checkout's files stay as they are. `make demo` calls this; the end-to-end tests build
-their copies with `make_offline_copy`.
+Copies this checkout (its tracked and untracked-but-not-ignored files) to DIR
+as a fresh git repository, with a link to its .venv, writes the tiny model
+into it, sets the params below in the copy's params.yaml (comments kept) and
+runs `dvc repro` there, so this checkout's files stay as they are. DIR is
+replaced only if it is missing, empty or an earlier demo. `make demo` runs
+this; the end-to-end tests build their copies with `make_offline_copy`.
 """
 
-import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from dialogsum_lora.errors import ArgumentParser, UserError, run_main
+from dialogsum_lora.outputs import read_json
+from dialogsum_lora.params import set_params
+from dialogsum_lora.paths import BASELINE_DIR, FINETUNED_DIR, PLOTS_DIR, REPO_ROOT, REPORT_FILE, metrics_file
+from dialogsum_lora.rouge import ROUGE_TYPES
+from dialogsum_lora.tiny_model import write_tiny_model
 
-from stages.errors import UserError, run_main
-from stages.tiny_model import write_tiny_model
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 TINY_MODEL_DIR = "models/tiny-t5"
 # The only differences from the real experiment: model, data and sizes.
 OFFLINE_PARAMS = {
@@ -39,6 +39,7 @@ OFFLINE_PARAMS = {
     "generate.batch_size": 8,
 }
 GIT_IDENTITY = ["-c", "user.name=offline run", "-c", "user.email=offline@localhost", "-c", "commit.gpgsign=false"]
+DEMO_MARK = "dialogsum-demo"  # in the copy's .git: a directory this command may replace
 
 
 def git(directory: Path, *args: str) -> str:
@@ -46,20 +47,6 @@ def git(directory: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *GIT_IDENTITY, *args], cwd=directory, check=True, capture_output=True, text=True
     ).stdout
-
-
-def set_params(params_file: Path, overrides: dict) -> None:
-    """Set dotted keys (e.g. "lora.r") in a params.yaml."""
-    params = yaml.safe_load(params_file.read_text(encoding="utf-8"))
-    for dotted, value in overrides.items():
-        *sections, key = dotted.split(".")
-        target = params
-        for section in sections:
-            target = target[section]
-        if key not in target:
-            raise KeyError(f"{dotted} is not in {params_file}")
-        target[key] = value
-    params_file.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
 
 
 def offline_environment() -> dict[str, str]:
@@ -98,23 +85,37 @@ def make_offline_copy(destination: Path) -> Path:
     write_tiny_model(destination / TINY_MODEL_DIR)
     set_params(destination / "params.yaml", OFFLINE_PARAMS)
     commit_all(destination, "offline run: tiny model and sample data")
+    (destination / ".git" / DEMO_MARK).touch()
     return destination
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def check_replaceable(directory: Path) -> None:
+    """Refuse to replace anything but a missing or empty directory, or an earlier demo."""
+    if directory == REPO_ROOT or directory in REPO_ROOT.parents:
+        raise UserError(f"the demo needs a directory of its own, not {directory}, which holds this checkout")
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"{directory} is a file: give the demo a directory")
+    if directory.is_dir() and any(directory.iterdir()) and not (directory / ".git" / DEMO_MARK).exists():
+        raise UserError(f"{directory} is not empty and not an earlier demo: choose another directory, or empty it yourself")
+
+
+def demo() -> None:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", nargs="?", type=Path, default=REPO_ROOT / "demo", help="where to run (replaced)")
     directory = parser.parse_args().directory.resolve()
-    if directory == REPO_ROOT:
-        raise UserError("the offline run needs a directory other than the repository itself")
+    check_replaceable(directory)
     make_offline_copy(directory)
     if subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=directory, env=offline_environment()).returncode:
         raise UserError(f"`dvc repro` failed in {directory}: see the output above")
-    for name in ("baseline", "finetuned"):
-        metrics = json.loads((directory / f"reports/{name}/metrics.json").read_text())
-        print(f"{name:>9}: " + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("rouge1", "rouge2", "rougeL", "rougeLsum")))
-    print(f"plots: {directory / 'reports/plots'}  report: {directory / 'reports/report.md'}")
+    for name, results in (("baseline", BASELINE_DIR), ("finetuned", FINETUNED_DIR)):
+        metrics = read_json(directory / metrics_file(results))
+        print(f"{name:>9}: " + ", ".join(f"{rouge} {metrics[rouge]:.4f}" for rouge in ROUGE_TYPES))
+    print(f"plots: {directory / PLOTS_DIR}  report: {directory / REPORT_FILE}")
+
+
+def main() -> None:
+    run_main(demo)
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    main()

@@ -9,14 +9,15 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from stages import distributed
-from stages.data import Row, write_jsonl
-from stages.errors import UserError
-from stages.outputs import write_json
-from stages.params import Params
-from stages.prompt import build_prompt, encode
-from stages.provenance import Stopwatch
-from stages.rouge import ROUGE_TYPES, score_corpus
+from dialogsum_lora import distributed
+from dialogsum_lora.records import Row, write_jsonl
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.outputs import write_json
+from dialogsum_lora.params import Params
+from dialogsum_lora.paths import metrics_file, predictions_file, provenance_file
+from dialogsum_lora.prompt import build_prompt, encode
+from dialogsum_lora.provenance import Stopwatch
+from dialogsum_lora.rouge import ROUGE_TYPES, score_corpus
 
 
 @torch.inference_mode()
@@ -29,20 +30,22 @@ def generate_summaries(
     num_beams: int,
     batch_size: int,
     desc: str = "generating",
+    progress: bool = True,
 ) -> list[str] | None:
     """Summarise each tokenised prompt, returning the summaries in the prompts' order.
 
     Prompts are sorted longest first so each batch pads to similar lengths (and
     an out-of-memory shows up on the first batch), and decoded greedily unless
     num_beams > 1. Under several processes each takes every N-th prompt of that
-    order and rank 0 gets all the summaries back; the other ranks get None.
+    order and rank 0 gets all the summaries back; the other ranks get None. A
+    progress bar (rank 0's) shows unless `progress` is False.
     """
     order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]), i))
-    mine = order[distributed.rank() :: distributed.world_size()]
+    mine = distributed.my_share(order)
     device = next(model.parameters()).device
     summaries: list[str] = []
-    quiet = {} if distributed.is_main_process() else {"disable": True}  # one progress bar, rank 0's
-    with tqdm(total=len(mine), desc=desc, unit="dialogue", **quiet) as progress:
+    shown = progress and distributed.is_main_process()  # one progress bar, rank 0's
+    with tqdm(total=len(mine), desc=desc, unit="dialogue", disable=not shown) as bar:
         for start in range(0, len(mine), batch_size):
             indices = mine[start : start + batch_size]
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in indices]}, return_tensors="pt").to(device)
@@ -53,7 +56,7 @@ def generate_summaries(
                 do_sample=False,
             )
             summaries += [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
-            progress.update(len(indices))
+            bar.update(len(indices))
     return distributed.gather_in_order(summaries, mine, len(encoded))
 
 
@@ -85,7 +88,7 @@ def summarise_and_score(
     metrics, per_dialogue = score_corpus(predictions, references)
     metrics["truncated_prompts"] = truncated
     write_jsonl(
-        out_dir / "predictions.jsonl",
+        predictions_file(out_dir),
         [
             {
                 "id": row["id"],
@@ -96,8 +99,8 @@ def summarise_and_score(
             for row, prediction, scores in zip(test_rows, predictions, per_dialogue)
         ],
     )
-    write_json(out_dir / "metrics.json", metrics)
-    write_json(out_dir / "provenance.json", provenance)
+    write_json(metrics_file(out_dir), metrics)
+    write_json(provenance_file(out_dir), provenance)
     return metrics
 
 
@@ -114,8 +117,15 @@ def check_predictions_match(predictions: list[Row], test_rows: list[Row], path: 
 
 
 def check_metrics(metrics, path: Path) -> None:
-    """Refuse a metrics file that lacks a headline score (as summarise_and_score writes them)."""
-    for name in (*ROUGE_TYPES, "num_dialogues"):
-        value = metrics.get(name) if isinstance(metrics, dict) else None
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise UserError(f"{path} has no number {name!r}: run `dvc repro` to remake it")
+    """Refuse a metrics file unlike those summarise_and_score writes: every score a fraction in
+    [0, 1], the best-of-references ones too, and the counts whole numbers."""
+    def number(mapping, name: str, low: float, high: float) -> None:
+        value = mapping.get(name) if isinstance(mapping, dict) else None
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
+            raise UserError(f"{path} has no number {name!r} in [{low}, {high}]: run `dvc repro` to remake it")
+
+    for name in ROUGE_TYPES:
+        number(metrics, name, 0, 1)
+        number(metrics.get("best_reference") if isinstance(metrics, dict) else None, name, 0, 1)
+    for name in ("num_dialogues", "num_references"):
+        number(metrics, name, 1, float("inf"))

@@ -1,4 +1,5 @@
-"""Write stage outputs so that a killed or failed run leaves nothing that looks complete."""
+"""Write outputs so that a killed or failed run leaves nothing that looks complete; read and
+write JSON files."""
 
 import json
 import os
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from stages.errors import UserError
+from dialogsum_lora.errors import UserError
 
 
 @contextmanager
@@ -43,10 +44,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise UserError(f"cannot write {path}: {error.strerror or error}") from None
 
 
-def check_writable(paths: list[Path]) -> None:
+def check_writable(files: list[Path], directories: tuple[Path, ...] = ()) -> None:
     """Fail now, not after hours of work, if an output cannot be written where atomic_path
-    writes it: create each path's directory and a scratch file in it."""
-    for path in paths:
+    writes it: create each one's parent and a scratch file there, and refuse a directory
+    standing where a file goes."""
+    for path in [*files, *directories]:
+        if path in files and path.is_dir():
+            raise UserError(f"cannot write {path}: a directory is in the way")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".check"):
@@ -89,4 +93,4 @@ def read_json(path: Path):
     except FileNotFoundError:
         raise UserError(f"{path} not found") from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise UserError(f"{path} is not a readable JSON file ({error})") from None
+        raise UserError(f"{path} is not valid JSON ({error})") from None

@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from stages.errors import UserError
+from dialogsum_lora.errors import UserError
 
 
 def build_prompt(template: str, dialogue: str) -> str:

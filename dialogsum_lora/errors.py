@@ -1,8 +1,19 @@
 """One kind of error for a user's mistake, and the entry point that reports it."""
 
+import argparse
+import errno
 import os
+import re
 import sys
 from collections.abc import Callable
+
+# A full disk, a quota, a file size limit, a read-only place, a failing disk: faults of the
+# machine, which libraries that write (safetensors, torch, sqlite) report in their own types.
+_WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+_WRITE_FAULT_TEXT = re.compile(
+    r"No space left on device|Disk quota exceeded|File too large|Read-only file system|disk I/O error|"
+    r"\(os error (5|27|28|30|122)\)|file write failed"
+)
 
 
 class UserError(Exception):
@@ -25,6 +36,26 @@ def run_main(main: Callable[[], None]) -> None:
         _fail(f"{where}{error.strerror or error}", 2)
     except KeyboardInterrupt:
         _fail("interrupted (Ctrl-C): nothing was written that looks complete", 130)
+    except Exception as error:
+        if not _is_write_fault(error):
+            raise
+        _fail(f"a write failed, the disk may be full or read-only: {str(error).splitlines()[0][:300]}", 2)
+
+
+def _is_write_fault(error: BaseException) -> bool:
+    """Whether `error`, or an error it was raised from, is the machine failing to write."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in _WRITE_FAULTS or _WRITE_FAULT_TEXT.search(str(error)):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, reporting a bad command line as a UserError (one `error:` line)."""
+
+    def error(self, message: str):
+        raise UserError(f"{message} (see {self.prog} --help)")
 
 
 def _fail(message: str, code: int) -> None:

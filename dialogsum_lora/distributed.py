@@ -14,7 +14,7 @@ import sys
 import torch
 import torch.distributed as dist
 
-from stages.errors import UserError
+from dialogsum_lora.errors import UserError
 
 
 def world_size() -> int:
@@ -75,12 +75,18 @@ def init_for_generation() -> None:
         dist.init_process_group(backend())
 
 
+def my_share(items: list) -> list:
+    """This process's share of `items`: every N-th item from its rank on (N processes)."""
+    return items[rank() :: world_size()]
+
+
 def gather_in_order(shard: list, indices: list[int], total: int) -> list | None:
-    """Put each process's results back in the original order; the full list on rank 0, None elsewhere."""
+    """Put each process's results (for `indices`) back in the original order: the full list
+    on rank 0, None elsewhere."""
     gathered = [list(zip(indices, shard))]
     if world_size() > 1:
-        gathered = [None] * world_size()
-        dist.all_gather_object(gathered, list(zip(indices, shard)))
+        gathered = [None] * world_size() if is_main_process() else None
+        dist.gather_object(list(zip(indices, shard)), gathered, dst=0)
     if not is_main_process():
         return None
     merged = [None] * total

@@ -23,9 +23,9 @@ _PORTER = porter.PorterStemmer()  # rouge_score's stemmer (use_stemmer=True)
 
 class StemmingTokenizer(tokenizers.Tokenizer):
     """rouge_score's own tokenizer with Porter stemming (`use_stemmer=True`), but
-    each distinct word is stemmed once. Same tokens; scoring is about 2.4 times
-    as fast (benchmarks/rouge.py), since stemming is most of the work and every
-    prediction is tokenised again for each of its references."""
+    each distinct word is stemmed once. Same tokens, faster scoring (BENCHMARKS.md,
+    benchmarks/rouge.py): stemming is most of the work, and every prediction is
+    tokenised again for each of its references."""
 
     @staticmethod
     @functools.lru_cache(maxsize=None)  # one entry per distinct word: a few MB at most

@@ -11,11 +11,9 @@ import platform
 import time
 from pathlib import Path
 
-import torch
+from dialogsum_lora.outputs import write_json
+from dialogsum_lora.paths import TIMING_DIR
 
-from stages.outputs import write_json
-
-TIMING_DIR = Path("reports/timing")
 LIBRARIES = ("torch", "transformers", "peft", "datasets", "dvc", "rouge_score")
 
 
@@ -28,17 +26,19 @@ def directory_hash(directory: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def environment(device: torch.device | None = None, dtype: torch.dtype | None = None) -> dict:
-    """Python and library versions, and the device and dtype used."""
+def environment(device=None, dtype=None) -> dict:
+    """Python and library versions, and the torch device and dtype used."""
     record = {"python": platform.python_version()}
     record.update({name: importlib.metadata.version(name) for name in LIBRARIES})
     if device is not None:
+        import torch
+
         record["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})"
         record["dtype"] = str(dtype).removeprefix("torch.")
     return record
 
 
-def model_provenance(params, resolved: str, device: torch.device, dtype: torch.dtype) -> dict:
+def model_provenance(params, resolved: str, device, dtype) -> dict:
     """What a stage that loaded the base model ran with; `resolved` is the exact version
     (the hub commit, or the local directory's content hash)."""
     return {

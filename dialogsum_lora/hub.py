@@ -11,7 +11,7 @@ anything else fails at once.
 import os
 from pathlib import Path
 
-from stages.errors import UserError
+from dialogsum_lora.errors import UserError
 
 CONNECT_TIMEOUT_S = 3.0
 
@@ -25,7 +25,12 @@ def local_directory(name: str, revision: str | None, key: str, example: str) -> 
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     path = Path(name)
-    if path.is_dir():
+    try:
+        is_directory, exists = path.is_dir(), path.exists()
+    except (OSError, ValueError) as error:  # a name too long for the file system, a NUL in it
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise UserError(f"{key} {name[:60]!r}{'...' if len(name) > 60 else ''} is not a usable name: {reason}") from None
+    if is_directory:
         if revision is not None:
             section = key.split(".")[0]
             raise UserError(
@@ -35,7 +40,7 @@ def local_directory(name: str, revision: str | None, key: str, example: str) -> 
         return path
     try:
         validate_repo_id(name)
-        looks_like_a_path = path.exists() or name.startswith((".", "/", "~"))
+        looks_like_a_path = exists or name.startswith((".", "/", "~"))
     except HFValidationError:
         looks_like_a_path = True
     if looks_like_a_path:

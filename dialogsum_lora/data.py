@@ -1,4 +1,4 @@
-"""Load DialogSum from the hub or a local directory, validate it, and read/write prepared splits.
+"""Load DialogSum from the hub or a local directory and validate every row.
 
 Two layouts are accepted for a local directory:
 - the hub's: train, validation and test files (.jsonl, .csv or .parquet) with
@@ -12,28 +12,20 @@ Either way the result is the same: train and validation rows
 dialogue with ALL its references.
 """
 
-import csv
-import io
-import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from statistics import fmean
 
-from stages.errors import UserError
-from stages.hub import local_directory, offline_unless_reachable
-from stages.outputs import atomic_path
-from stages.provenance import directory_hash
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.hub import local_directory, offline_unless_reachable
+from dialogsum_lora.paths import SPLITS
+from dialogsum_lora.provenance import directory_hash
+from dialogsum_lora.records import Row, read_records
 
-SPLITS = ("train", "validation", "test")
 HUB_SUFFIXES = (".jsonl", ".csv", ".parquet")
 AUTHORS_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl", "test": "dialogsum.test.jsonl"}
 _NUMBERED_SUMMARY = re.compile(r"^summary(\d+)$")
 _REFERENCE_SUFFIX = re.compile(r"^(.+)_\d+$")  # the hub's test ids: test_0_1, test_0_2, ... for dialogue test_0
-# Dialogues are long; the csv module refuses fields over 128 KiB by default.
-_CSV_FIELD_LIMIT = 2**31 - 1
-
-Row = dict[str, object]
 
 
 def load_source(source: str, revision: str | None) -> tuple[dict[str, list[Row]], str]:
@@ -68,79 +60,6 @@ def _read_local(directory: Path) -> dict[str, tuple[list[tuple[str, Row]], str]]
                 f"or the DialogSum authors' {', '.join(AUTHORS_FILES.values())}"
             )
     return {split: (list(read_records(file)), str(file)) for split, file in files.items()}
-
-
-def read_records(file: Path) -> Iterator[tuple[str, Row]]:
-    """Yield (where, record) for each record of a .jsonl, .csv or .parquet file, `where`
-    naming the file and the line (or record) for error messages. Anything unreadable is
-    a UserError naming the file."""
-    if not file.exists():
-        raise UserError(f"{file} not found")
-    if not file.is_file():
-        raise UserError(f"{file} is a directory, not a file")
-    if file.stat().st_size == 0:
-        raise UserError(f"{file} is empty")
-    if file.suffix == ".parquet":
-        yield from _parquet_records(file)
-        return
-    try:
-        text = file.read_text(encoding="utf-8-sig")  # -sig: a spreadsheet's byte-order mark is not text
-    except UnicodeDecodeError as error:
-        raise UserError(f"{file} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
-    except OSError as error:
-        raise UserError(f"cannot read {file}: {error.strerror}") from None
-    yield from _csv_records(file, text) if file.suffix == ".csv" else _json_lines(file, text)
-
-
-def _parquet_records(file: Path) -> Iterator[tuple[str, Row]]:
-    import pyarrow
-    import pyarrow.parquet
-
-    try:
-        rows = pyarrow.parquet.read_table(file).to_pylist()
-    except (pyarrow.ArrowException, OSError) as error:
-        raise UserError(f"{file} is not a readable parquet file: {error}") from None
-    for number, row in enumerate(rows, start=1):
-        yield f"{file} row {number}", row
-
-
-def _csv_records(file: Path, text: str) -> Iterator[tuple[str, Row]]:
-    """A quoted field may hold newlines, so a record can span lines: name it by number and lines."""
-    csv.field_size_limit(_CSV_FIELD_LIMIT)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader)
-        if len(set(header)) != len(header):
-            raise UserError(f"{file} line 1: the header repeats a column: {', '.join(header)}")
-        first_line = reader.line_num + 1
-        for number, fields in enumerate(reader, start=1):
-            lines = f"lines {first_line}-{reader.line_num}" if reader.line_num > first_line else f"line {first_line}"
-            where = f"{file} record {number} ({lines})"
-            first_line = reader.line_num + 1
-            if not fields:  # a blank line
-                continue
-            if len(fields) != len(header):
-                raise UserError(f"{where}: {len(fields)} fields, but the header has {len(header)} ({', '.join(header)})")
-            yield where, dict(zip(header, fields))
-    except csv.Error as error:
-        raise UserError(f"{file} line {reader.line_num}: not valid CSV ({error})") from None
-
-
-def _json_lines(file: Path, text: str) -> Iterator[tuple[str, Row]]:
-    # Records end at "\n" only: a dialogue may hold U+2028 and other characters that
-    # str.splitlines() would also split at.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UserError(f"{file} line {number}: not valid JSON ({error.msg} at column {error.colno})") from None
-        except (ValueError, RecursionError) as error:  # numbers of over 4,300 digits; nesting too deep
-            raise UserError(f"{file} line {number}: unreadable JSON ({type(error).__name__}: {str(error)[:80]})") from None
-        if not isinstance(row, dict):
-            raise UserError(f"{file} line {number}: expected a JSON object, got {type(row).__name__}")
-        yield f"{file} line {number}", row
 
 
 def _read_hub(dataset_id: str, revision: str | None) -> tuple[dict[str, tuple[list[tuple[str, Row]], str]], str]:
@@ -282,22 +201,3 @@ def split_statistics(splits: dict[str, list[Row]]) -> dict:
     train_dialogues = {row["dialogue"] for row in splits["train"]}
     stats["test"]["also_in_train"] = sum(row["dialogue"] in train_dialogues for row in splits["test"])
     return stats
-
-
-def write_jsonl(path: Path, rows: list[Row]) -> None:
-    """Write rows as JSON Lines, atomically: a reader sees the old file or the whole new one.
-
-    The file is read back before it is moved into place: what does not read back
-    as `rows` is never left where DVC could cache it.
-    """
-    with atomic_path(path) as temporary:
-        with temporary.open("w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        if read_jsonl(temporary) != rows:
-            raise RuntimeError(f"{path} does not read back as written")
-
-
-def read_jsonl(path: Path) -> list[Row]:
-    """Read a JSON Lines file of objects (as write_jsonl writes them)."""
-    return [row for _, row in read_records(path)]

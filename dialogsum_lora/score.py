@@ -1,6 +1,6 @@
 """Score any predictions file with the project's ROUGE.
 
-    python -m stages.score FILE.jsonl [--test data/prepared/test.jsonl]
+    python -m dialogsum_lora.score FILE.jsonl [--test data/prepared/test.jsonl]
 
 Each row needs `prediction` (a string) and `references` (a list of strings).
 With --test, rows need an `id` instead of references: each test dialogue's
@@ -9,13 +9,12 @@ the test split does not have, is an error. Prints the same metrics JSON the
 pipeline writes.
 """
 
-import argparse
 import json
 from pathlib import Path
 
-from stages.data import read_jsonl
-from stages.errors import UserError, run_main
-from stages.rouge import score_corpus
+from dialogsum_lora.records import read_jsonl
+from dialogsum_lora.errors import ArgumentParser, UserError, run_main
+from dialogsum_lora.rouge import score_corpus
 
 
 def _check_row(path: Path, number: int, row: dict, needs_references: bool) -> None:
@@ -42,6 +41,8 @@ def _references_from_test(path: Path, rows: list[dict], test_file: Path) -> list
     for number, row in enumerate(read_jsonl(test_file), start=1):
         _check_id(test_file, number, row.get("id"))
         _check_references(test_file, number, row.get("references"))
+        if row["id"] in references:
+            raise UserError(f"{test_file} row {number}: id {row['id']!r} appears twice: one row per test dialogue")
         references[row["id"]] = row["references"]
     seen: set[str] = set()
     for number, row in enumerate(rows, start=1):
@@ -72,13 +73,17 @@ def score_file(path: Path, test_file: Path | None = None) -> dict:
     return metrics
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Score a predictions file with the project's ROUGE.")
+def score() -> None:
+    parser = ArgumentParser(description="Score a predictions file with the project's ROUGE.")
     parser.add_argument("file", type=Path, help="JSON Lines predictions file")
     parser.add_argument("--test", type=Path, help="take references from this prepared test split, by id")
     args = parser.parse_args()
     print(json.dumps(score_file(args.file, args.test), indent=2))
 
 
+def main() -> None:
+    run_main(score)
+
+
 if __name__ == "__main__":
-    run_main(main)
+    main()

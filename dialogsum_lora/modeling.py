@@ -1,4 +1,4 @@
-"""Load the tokenizer, the base model and a LoRA adapter; choose device and dtype.
+"""Find, check and load the base model and its tokenizer; choose device and dtype; seed.
 
 A hub model is first downloaded to the Hugging Face cache (config, safetensors
 weights and tokenizer files only), so a hub id and a local directory load the
@@ -7,22 +7,24 @@ only and remote code is never trusted. A directory or a hub id that cannot be
 loaded is one UserError that says what to do.
 """
 
+import contextlib
 import functools
-import json
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
-from stages.errors import UserError
-from stages.hub import local_directory, offline_unless_reachable
-from stages.provenance import directory_hash
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.hub import local_directory, offline_unless_reachable
+from dialogsum_lora.outputs import read_json, write_json
+from dialogsum_lora.provenance import directory_hash
 
 
-# With DialogSum's varying lengths, bf16 "sdpa" attention trained 4x slower and
-# generated 1.3x slower than eager attention on an H200 (BENCHMARKS.md).
+# Eager attention trained and generated faster than "sdpa" on DialogSum's varying lengths
+# (BENCHMARKS.md: H200, bf16).
 ATTENTION = "eager"
 
 
@@ -84,7 +86,7 @@ def model_directory(name: str, revision: str | None) -> tuple[Path, str]:
             f"{type(error).__name__}: {error}. "
             "If it is a hub id, check the name, the revision and your network (or HF_TOKEN for a private model); "
             "to run offline, set model.name to a local directory, e.g. one made by "
-            "`python -m stages.tiny_model DIR` (see `make demo`)"
+            "`dialogsum-tiny-model DIR` (see `make demo`)"
         ) from None
     check_model_directory(snapshot, what=f"model {name!r}")
     return snapshot, snapshot.name  # the cache names a snapshot by its commit
@@ -96,14 +98,14 @@ def check_model_directory(directory: Path, what: str | None = None) -> None:
     what = what or f"model directory {directory}"
     if not (directory / "config.json").is_file():
         raise UserError(f"{what} has no config.json: save the model with save_pretrained()")
-    read_json_file(directory / "config.json")
+    read_json(directory / "config.json")
     check_tokenizer_files(directory, what)
     weights = sorted(directory.glob("*.safetensors"))
     if not weights:
         raise UserError(
             f"{what} holds no .safetensors weights (pickled .bin weights are never loaded): save the model "
             "with save_pretrained() (safetensors is the default), or build the tiny one with "
-            f"`python -m stages.tiny_model {directory}`"
+            f"`dialogsum-tiny-model {directory}`"
         )
     for file in weights:
         check_safetensors(file)
@@ -116,7 +118,7 @@ def check_tokenizer_files(directory: Path, what: str) -> None:
             f"{what} has no {TOKENIZER_FILE}: save the model's (fast) tokenizer beside it with "
             "tokenizer.save_pretrained(), or every summary would come out empty"
         )
-    read_json_file(directory / TOKENIZER_FILE)
+    read_json(directory / TOKENIZER_FILE)
 
 
 def check_safetensors(file: Path) -> None:
@@ -128,14 +130,6 @@ def check_safetensors(file: Path) -> None:
             pass
     except (SafetensorError, OSError) as error:
         raise UserError(f"{file} is not a complete safetensors file ({error}): save or download it again") from None
-
-
-def read_json_file(file: Path):
-    """A JSON file of a model or adapter directory; one that is not JSON is a UserError naming it."""
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError) as error:
-        raise UserError(f"{file} is not valid JSON ({error})") from None
 
 
 @functools.cache
@@ -154,14 +148,33 @@ def silence_known_warnings() -> None:
     warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
 
 
+@contextlib.contextmanager
+def loading(what: str) -> Iterator[None]:
+    """Load `what` from a directory a user gave: any failure is one UserError naming it, and the
+    libraries' own warnings stay quiet (what is wrong is checked, and said, here)."""
+    from transformers.utils import logging as transformers_logging
+
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    except UserError:
+        raise
+    except Exception as error:  # a malformed file fails wherever the library first trips on it
+        detail = " ".join(str(error).split())
+        raise UserError(f"could not load {what}: {type(error).__name__}: {detail[:300]}") from None
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+
+
 def load_tokenizer(directory: Path):
     """The (fast) tokenizer saved in `directory`."""
     from transformers import AutoTokenizer
 
-    try:
+    with loading(f"the tokenizer in {directory}"):
         return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
-    except (OSError, ValueError) as error:
-        raise UserError(f"could not load the tokenizer in {directory}: {error}") from None
 
 
 def save_tokenizer(tokenizer, directory: Path) -> None:
@@ -171,82 +184,42 @@ def save_tokenizer(tokenizer, directory: Path) -> None:
     run was offline must not change the saved files (nor so dvc.lock).
     """
     tokenizer.save_pretrained(directory)
-    config_file = directory / "tokenizer_config.json"
-    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config = read_json(directory / "tokenizer_config.json")
     for option in ("local_files_only", "is_local"):
         config.pop(option, None)
-    config_file.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(directory / "tokenizer_config.json", config)
 
 
 def load_config(directory: Path):
     """The model config in `directory` (no weights)."""
     from transformers import AutoConfig
 
-    try:
+    with loading(f"the config in {directory}"):
         return AutoConfig.from_pretrained(directory, trust_remote_code=False)
-    except (OSError, ValueError) as error:
-        raise UserError(f"could not read the config in {directory}: {error}") from None
 
 
 def load_base_model(directory: Path, dtype: torch.dtype, device: torch.device):
-    """The seq2seq model in `directory`, in `dtype` on `device`, in eval mode."""
+    """The seq2seq model in `directory`, in `dtype` on `device`, in eval mode; every weight the
+    model needs must be in the checkpoint, and finite (transformers would start missing ones at
+    random and only warn)."""
     from transformers import AutoModelForSeq2SeqLM
 
     silence_known_warnings()
-    try:
-        model = AutoModelForSeq2SeqLM.from_pretrained(
-            directory, dtype=dtype, attn_implementation=ATTENTION, use_safetensors=True, trust_remote_code=False
+    with loading(f"the model in {directory}"):
+        model, report = AutoModelForSeq2SeqLM.from_pretrained(
+            directory, dtype=dtype, attn_implementation=ATTENTION, use_safetensors=True, trust_remote_code=False,
+            output_loading_info=True,
         )
-    except (OSError, ValueError) as error:
-        raise UserError(f"could not load the model in {directory}: {error}") from None
+    missing = sorted(report["missing_keys"]) + sorted(report["mismatched_keys"])
+    if missing:
+        raise UserError(f"the weights in {directory} lack {len(missing)} the model needs (first: {missing[0]}): "
+                        "save or download the model again")
+    check_finite(model, f"the weights in {directory}")
     return model.to(device).eval()
 
 
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
-ADAPTER_BASE_RECORD = "provenance.json"
-
-
-def check_adapter(adapter_dir: Path, base_resolved: str) -> None:
-    """Refuse an adapter directory before loading it: missing, pickled weights only, no
-    tokenizer, corrupt files, or trained on another base model than `base_resolved` (what
-    model_directory gave)."""
-    if not (adapter_dir / "adapter_config.json").is_file():
-        raise UserError(f"no LoRA adapter in {adapter_dir}: run `dvc repro finetune` (or `dvc pull`) first")
-    if not isinstance(read_json_file(adapter_dir / "adapter_config.json"), dict):
-        raise UserError(f"{adapter_dir / 'adapter_config.json'} is not a JSON object")
-    if not (adapter_dir / ADAPTER_WEIGHTS).is_file():
-        found = ", ".join(sorted(p.name for p in adapter_dir.glob("adapter_model.*"))) or "none"
-        raise UserError(
-            f"{adapter_dir} has no {ADAPTER_WEIGHTS} (weights found: {found}); adapters load from "
-            "safetensors only, never from a pickle: save it with save_pretrained(safe_serialization=True)"
-        )
-    check_safetensors(adapter_dir / ADAPTER_WEIGHTS)
-    check_tokenizer_files(adapter_dir, f"the adapter in {adapter_dir}")
-    if not (adapter_dir / ADAPTER_BASE_RECORD).is_file():
-        raise UserError(
-            f"{adapter_dir} has no {ADAPTER_BASE_RECORD}, so nothing says which base model it was trained on: "
-            "retrain it with `dvc repro finetune`"
-        )
-    record = read_json_file(adapter_dir / ADAPTER_BASE_RECORD)
-    trained_on = record.get("model", {}).get("resolved") if isinstance(record, dict) else None
-    if trained_on != base_resolved:
-        name = record.get("model", {}).get("name") if isinstance(record, dict) else None
-        raise UserError(
-            f"the adapter in {adapter_dir} was trained on another base model ({name!r}, {trained_on}) than "
-            f"model.name gives ({base_resolved}): retrain it (`dvc repro finetune`) or set model.name to the "
-            "model it was trained on"
-        )
-
-
-def load_adapter(base_model, adapter_dir: Path):
-    """Wrap `base_model` with the LoRA adapter in `adapter_dir` (checked by check_adapter), in eval mode."""
-    from peft import PeftModel
-
-    try:
-        model = PeftModel.from_pretrained(base_model, adapter_dir, is_trainable=False)
-    except (RuntimeError, ValueError, KeyError) as error:
-        raise UserError(
-            f"the adapter in {adapter_dir} does not fit model {base_model.name_or_path!r}: {error}. "
-            "Retrain it (`dvc repro finetune`) or set model.name to the model it was trained on"
-        ) from None
-    return model.eval()
+def check_finite(model, what: str) -> None:
+    """Refuse a model (or adapter) with a NaN or infinite weight."""
+    for name, parameter in model.named_parameters():
+        if not torch.isfinite(parameter).all():
+            raise UserError(f"{what} are not all finite (first: {name}): train or save them again")

@@ -7,17 +7,15 @@ data is loaded.
 """
 
 import dataclasses
+import io
 import string
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from stages.errors import UserError
-
-PARAMS_FILE = Path("params.yaml")
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.paths import PARAMS_FILE
 
 
 @dataclass(frozen=True)
@@ -205,15 +203,50 @@ def parse_params(raw: dict) -> Params:
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
-    """Read and validate params.yaml."""
+    """Read and validate params.yaml, as DVC reads it (YAML 1.2: `1e-3` is a number, `yes` is
+    text, `052` is 52, a key given twice is an error), so a stage runs with what dvc.lock records."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    if not path.exists():
+        raise UserError(f"{path} not found: run the stages from the repository root")
+    if not path.is_file():  # a directory, or a pipe that would never end
+        raise UserError(f"{path} is not a regular file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path} not found: run the stages from the repository root") from None
+        raw = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"cannot read {path}: {error}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise UserError(f"{path} is not valid YAML: {error}") from None
+    except (YAMLError, ValueError, RecursionError) as error:  # also numbers of 4,300 digits, nesting too deep
+        raise UserError(f"{path} is not valid YAML: {type(error).__name__}: {str(error)[:200]}") from None
     return parse_params(raw)
+
+
+def set_key(document: dict, dotted: str, value) -> None:
+    """Set the dotted key (e.g. "lora.r") of a params mapping; one that is not there is a KeyError."""
+    *sections, key = dotted.split(".")
+    for section in sections:
+        document = document[section]
+    if key not in document:
+        raise KeyError(f"{dotted} is not a params key")
+    document[key] = value
+
+
+def set_params(path: Path, overrides: dict) -> None:
+    """Set dotted keys (e.g. "lora.r") in a params.yaml, keeping its comments and layout."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedSeq
+
+    document_yaml = YAML()  # round trip: comments, order and quoting stay as they were
+    document_yaml.width = 4096
+    document_yaml.representer.add_representer(
+        type(None), lambda representer, _: representer.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    document = document_yaml.load(path.read_text(encoding="utf-8"))
+    for dotted, value in overrides.items():
+        if isinstance(value, list):
+            value = CommentedSeq(value)
+            value.fa.set_flow_style()
+        set_key(document, dotted, value)
+    text = io.StringIO()
+    document_yaml.dump(document, text)
+    path.write_text(text.getvalue(), encoding="utf-8")

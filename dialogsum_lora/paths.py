@@ -1,0 +1,50 @@
+"""Every path the pipeline reads or writes, as dvc.yaml names them (relative to the repository
+root, where the stages run), and the repository root itself. Cheap to import: pathlib only."""
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+PARAMS_FILE = Path("params.yaml")
+SAMPLE_DIR = Path("data/sample")
+
+# prepare
+SPLITS = ("train", "validation", "test")
+PREPARED_DIR = Path("data/prepared")
+SPLIT_FILES = {split: PREPARED_DIR / f"{split}.jsonl" for split in SPLITS}
+DATA_STATS_FILE = Path("reports/data_stats.json")
+
+# baseline and evaluate: metrics.json, predictions.jsonl and provenance.json in each
+BASELINE_DIR = Path("reports/baseline")
+FINETUNED_DIR = Path("reports/finetuned")
+PLOTS_DIR = Path("reports/plots")
+ROUGE_PLOT = PLOTS_DIR / "rouge.png"
+LOSS_PLOT = PLOTS_DIR / "loss.png"
+REPORT_FILE = Path("reports/report.md")
+
+# finetune
+ADAPTER_DIR = Path("models/adapter")
+CURVES_DIR = Path("reports/train")  # dvclive: metrics.json, plots/metrics/{train,eval}/loss.tsv
+TRAIN_LOSS_FILE = CURVES_DIR / "plots/metrics/train/loss.tsv"
+VALIDATION_LOSS_FILE = CURVES_DIR / "plots/metrics/eval/loss.tsv"
+
+# Not DVC outputs: resumable checkpoints, and wall times (they change every run).
+CHECKPOINTS_DIR = Path(".trainer")
+TIMING_DIR = Path("reports/timing")
+
+
+def results_files(results_dir: Path) -> list[Path]:
+    """What baseline and evaluate write to their results directory."""
+    return [metrics_file(results_dir), predictions_file(results_dir), provenance_file(results_dir)]
+
+
+def metrics_file(results_dir: Path) -> Path:
+    return results_dir / "metrics.json"
+
+
+def predictions_file(results_dir: Path) -> Path:
+    return results_dir / "predictions.jsonl"
+
+
+def provenance_file(results_dir: Path) -> Path:
+    return results_dir / "provenance.json"

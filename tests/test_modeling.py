@@ -1,0 +1,154 @@
+"""The base model: found (a directory or the hub), checked before it loads, loaded without
+running anything from its directory."""
+
+import json
+import shutil
+import time
+
+import pytest
+import torch
+
+from dialogsum_lora.adapter import check_adapter
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.modeling import load_base_model, load_tokenizer, model_directory
+from dialogsum_lora.provenance import directory_hash
+
+from conftest import REPO_ROOT
+
+CPU = torch.device("cpu")
+
+
+def test_missing_model_directory_and_files_are_clear_errors(tmp_path, tiny_model_dir):
+    with pytest.raises(UserError, match="is neither a directory nor a hub id such as google/flan-t5-base"):
+        model_directory(str(tmp_path / "nowhere"), None)
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, copy)
+    assert model_directory(str(copy), None) == (copy, directory_hash(copy))
+    with pytest.raises(UserError, match=r"model.name is the local directory .*, so model.revision must be null"):
+        model_directory(str(copy), "main")
+    (copy / "model.safetensors").rename(copy / "weights.bak")
+    with pytest.raises(UserError, match="holds no .safetensors weights"):
+        model_directory(str(copy), None)
+    (copy / "weights.bak").rename(copy / "model.safetensors")
+    (copy / "tokenizer.json").unlink()
+    with pytest.raises(UserError, match="has no tokenizer.json: .* every summary would come out empty"):
+        model_directory(str(copy), None)
+    with pytest.raises(UserError, match="no LoRA adapter in"):
+        check_adapter(tmp_path / "empty", "sha256:x")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_corrupt_weights_and_config_files_are_named(tmp_path, tiny_model_dir, damage):
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, copy)
+    weights = copy / "model.safetensors"
+    if damage == "truncate":
+        weights.write_bytes(weights.read_bytes()[:-100])
+    else:
+        weights.write_bytes(b"not a safetensors file")
+    with pytest.raises(UserError, match=f"{weights} is not a complete safetensors file"):
+        model_directory(str(copy), None)
+    shutil.copy(tiny_model_dir / "model.safetensors", weights)
+    (copy / "config.json").write_text("{not json")
+    with pytest.raises(UserError, match=f"{copy / 'config.json'} is not valid JSON"):
+        model_directory(str(copy), None)
+
+
+def test_unreachable_hub_model_fails_within_seconds():
+    start = time.monotonic()
+    with pytest.raises(UserError) as error:
+        model_directory("google/flan-t5-base", None)
+    assert time.monotonic() - start < 10
+    assert "google/flan-t5-base" in str(error.value) and "dialogsum-tiny-model" in str(error.value)
+
+
+def test_no_code_from_a_model_directory_runs_whatever_the_user_answers(tmp_path, tiny_model_dir, monkeypatch):
+    import builtins
+    import sys
+
+    from dialogsum_lora.adapter import check_target_modules
+    from dialogsum_lora.params import load_params
+
+    marker = tmp_path / "code-ran"
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    (model / "evil.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    for name, classes in (("config.json", {"AutoConfig": "evil.Config", "AutoModelForSeq2SeqLM": "evil.Model"}),
+                          ("tokenizer_config.json", {"AutoTokenizer": ["evil.Tokenizer", "evil.Tokenizer"]})):
+        config = json.loads((model / name).read_text())
+        (model / name).write_text(json.dumps({**config, "auto_map": classes}))
+    # A terminal whose user answers "y" to "Do you wish to run the custom code?"
+    monkeypatch.setattr(builtins, "input", lambda *args: "y")
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+
+    directory, _ = model_directory(str(model), None)
+    check_target_modules(load_params(REPO_ROOT / "params.yaml"), directory)
+    load_tokenizer(directory)
+    load_base_model(directory, torch.float32, CPU)
+    assert not marker.exists()
+
+    # A model type that only the directory's code defines is refused, not run.
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "model_type": "evil-t5"}))
+    with pytest.raises(UserError):
+        load_base_model(directory, torch.float32, CPU)
+    assert not marker.exists()
+
+
+def _damaged_copy(tiny_model_dir, tmp_path, damage) -> str:
+    from safetensors.torch import load_file, save_file
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, copy)
+    weights = load_file(copy / "model.safetensors")
+    if damage == "no tensors":
+        weights = {}
+    elif damage == "no encoder":
+        weights = {name: tensor for name, tensor in weights.items() if not name.startswith("encoder.")}
+    elif damage == "nan":
+        weights = {name: torch.full_like(tensor, float("nan")) for name, tensor in weights.items()}
+    save_file(weights, copy / "model.safetensors", metadata={"format": "pt"})
+    return str(copy)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("no tensors", "lack 54 the model needs"),
+        ("no encoder", r"the model needs \(first: encoder\."),
+        ("nan", "are not all finite"),
+    ],
+)
+def test_weights_that_are_missing_or_not_finite_are_refused_not_started_at_random(tmp_path, tiny_model_dir, damage, message):
+    directory, _ = model_directory(_damaged_copy(tiny_model_dir, tmp_path, damage), None)
+    with pytest.raises(UserError, match=message):
+        load_base_model(directory, torch.float32, CPU)
+
+
+@pytest.mark.parametrize(
+    "file, content",
+    [
+        ("config.json", "[1, 2]"),
+        ("config.json", None),  # d_model: -4
+        ("config.json", "model_type"),  # a type transformers does not know
+        ("tokenizer.json", "{}"),
+        ("tokenizer_config.json", "[1]"),
+        ("generation_config.json", "[1]"),
+    ],
+)
+def test_a_malformed_model_file_is_one_error_and_no_library_noise(tmp_path, tiny_model_dir, capfd, file, content):
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, copy)
+    config = json.loads((copy / "config.json").read_text())
+    if content is None:
+        (copy / file).write_text(json.dumps({**config, "d_model": -4}))
+    elif content == "model_type":
+        (copy / file).write_text(json.dumps({**config, "model_type": "zzz"}))
+    else:
+        (copy / file).write_text(content)
+    capfd.readouterr()
+    with pytest.raises(UserError, match=f"could not load .* in {copy}|{copy / file}"):
+        directory, _ = model_directory(str(copy), None)
+        load_tokenizer(directory)
+        load_base_model(directory, torch.float32, CPU)
+    assert "Warning" not in capfd.readouterr().err

@@ -1,0 +1,90 @@
+"""The scoring command: the same metrics as the pipeline, and a user's own file refused in one line."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.score import score_file
+
+from conftest import REPO_ROOT
+
+
+def test_prediction_files_with_missing_extra_or_repeated_ids_are_errors(tmp_path):
+    test = tmp_path / "test.jsonl"
+    test.write_text("".join(json.dumps({"id": i, "dialogue": "d", "references": ["a b"]}) + "\n" for i in ("x", "y")))
+
+    def predictions(*ids):
+        path = tmp_path / "predictions.jsonl"
+        path.write_text("".join(json.dumps({"id": i, "prediction": "a b"}) + "\n" for i in ids))
+        return path
+
+    assert score_file(predictions("y", "x"), test)["rouge1"] == 1.0
+    with pytest.raises(UserError, match="no prediction for 1 of the 2 test dialogues"):
+        score_file(predictions("x"), test)
+    with pytest.raises(UserError, match="row 3: id 'z' is not in"):
+        score_file(predictions("x", "y", "z"), test)
+    with pytest.raises(UserError, match="row 2: id 'x' is predicted twice"):
+        score_file(predictions("x", "x", "y"), test)
+
+
+def test_score_cli_prints_metrics_and_rejects_bad_rows(tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"prediction": "a b", "references": ["a b"]}) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "dialogsum_lora.score", str(good)], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout)["rouge1"] == 1.0
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prediction": "a b", "references": "a b"}) + "\n")
+    with pytest.raises(UserError, match="row 1: needs 'references', a non-empty list"):
+        score_file(bad)
+    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.score", str(bad)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "row 1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "content, test_split, message",
+    [
+        (None, False, "missing.jsonl not found"),
+        ("directory", False, "is a directory, not a file"),
+        ('{"prediction": 3, "references": ["a"]}', False, "row 1: needs 'prediction', a string, got 3"),
+        ('{"prediction": "a", "references": []}', False, "row 1: needs 'references', a non-empty list of non-empty strings, got []"),
+        ('{"prediction": "a", "references": ["a", ""]}', False, "row 1: needs 'references', a non-empty list of non-empty strings"),
+        ('{"prediction": "a", "references": [1]}', False, "row 1: needs 'references', a non-empty list of non-empty strings, got [1]"),
+        ('{"id": 7, "prediction": "a"}', True, "row 1: needs 'id', a string naming a test dialogue, got 7"),
+    ],
+)
+def test_score_cli_refuses_a_users_bad_file_in_one_line(tmp_path, content, test_split, message):
+    path = tmp_path / "missing.jsonl"
+    if content == "directory":
+        path.mkdir()
+    elif content is not None:
+        path.write_text(content + "\n")
+    command = [sys.executable, "-m", "dialogsum_lora.score", str(path)]
+    if test_split:
+        (tmp_path / "test.jsonl").write_text('{"id": "x", "dialogue": "d", "references": ["a b"]}\n')
+        command += ["--test", str(tmp_path / "test.jsonl")]
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert "dvc repro" not in result.stderr  # the user's own file, not a pipeline output
+
+
+def test_a_bad_command_line_is_one_error_line(tmp_path):
+    for arguments in ([], ["x.jsonl", "--bogus"]):
+        result = subprocess.run([sys.executable, "-m", "dialogsum_lora.score", *arguments], capture_output=True, text=True)
+        assert result.returncode == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+        assert "--help" in result.stderr
+
+
+def test_a_test_split_that_names_a_dialogue_twice_is_refused(tmp_path):
+    test = tmp_path / "test.jsonl"
+    test.write_text('{"id": "a", "references": ["x"]}\n{"id": "a", "references": ["y"]}\n')
+    predictions = tmp_path / "predictions.jsonl"
+    predictions.write_text('{"id": "a", "prediction": "x"}\n')
+    with pytest.raises(UserError, match="row 2: id 'a' appears twice"):
+        score_file(predictions, test)

@@ -1,0 +1,206 @@
+"""The four stage scripts: each main() run in-process on the tiny model; bad params, paths and
+inputs refused before any work; and the contract with a user's shell (one `error:` line, exit
+code 2 or 130 for Ctrl-C, no traceback, nothing half-written) checked in real processes."""
+
+import importlib
+import json
+import resource
+import signal
+import time
+
+import pytest
+import yaml
+
+from dialogsum_lora.data import load_source
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.params import set_key, set_params
+from dialogsum_lora.records import write_jsonl
+
+from conftest import REPO_ROOT, SAMPLE_DIR, start_stage
+
+STAGES = ("prepare", "baseline", "finetune", "evaluate")
+
+
+@pytest.fixture
+def stage_dir(tmp_path, tiny_model_dir, monkeypatch):
+    """The working directory of a stage: the repository's params.yaml pointed at the tiny model
+    and the sample data, with a short training run, and the sample data prepared."""
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    params["data"]["source"] = str(SAMPLE_DIR)
+    params["model"]["name"] = str(tiny_model_dir)
+    params["train"].update(epochs=2, logging_steps=2, checkpoint_steps=4)
+    params["generate"].update(max_new_tokens=12)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    splits, _ = load_source(str(SAMPLE_DIR), None)
+    for split, rows in splits.items():
+        write_jsonl(tmp_path / f"data/prepared/{split}.jsonl", rows)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_main(stage: str) -> None:
+    """A stage script's main(), in this process (in the current directory)."""
+    importlib.import_module(f"stages.{stage}").main()
+
+
+def last_line(text: str) -> str:
+    return text.strip().splitlines()[-1] if text.strip() else ""
+
+
+def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys):
+    for stage in STAGES:
+        run_main(stage)
+    for results in ("reports/baseline", "reports/finetuned"):
+        metrics = json.loads((stage_dir / results / "metrics.json").read_text())
+        assert metrics["num_dialogues"] == 8 and 0 <= metrics["rouge1"] <= 1
+        assert len((stage_dir / results / "predictions.jsonl").read_text().splitlines()) == 8
+    assert (stage_dir / "models/adapter/adapter_model.safetensors").is_file()
+    assert json.loads((stage_dir / "reports/train/metrics.json").read_text())["step"] == 8  # 2 epochs of 4 batches
+    assert (stage_dir / "reports/plots/rouge.png").is_file() and (stage_dir / "reports/report.md").is_file()
+    assert not (stage_dir / ".trainer").exists()
+    assert "trained 8 steps" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "stage, change, message",
+    [
+        ("finetune", {"lora.rank": 8}, "params.yaml: unknown key lora.rank (allowed in lora: r, alpha, dropout, target_modules)"),
+        ("finetune", {"lora.r": 0}, "params.yaml: lora.r must be in [1, 1024], got 0"),
+        ("finetune", {"lora.dropout": 1.5}, "params.yaml: lora.dropout must be in [0, 1), got 1.5"),
+        ("finetune", {"train.learning_rate": float("nan")}, "params.yaml: train.learning_rate must be in (0, 1], got nan"),
+        ("finetune", {"lora.target_modules": ["q", "query"]}, "lora.target_modules names 'query', which model"),
+        ("baseline", {"generate.max_new_tokens": 0}, "params.yaml: generate.max_new_tokens must be in [1, 2048], got 0"),
+        ("baseline", {"prompt.template": "Summarise this."}, "params.yaml: prompt.template must contain {dialogue}"),
+        ("baseline", {"model.name": "./models/missing"}, "model.name './models/missing' is neither a directory nor a hub id"),
+        # owner/name could be a hub id too: the message covers both readings.
+        ("baseline", {"model.name": "models/missing"}, "'models/missing' (revision None; no local directory of that name"),
+        ("evaluate", {}, "reports/baseline/metrics.json not found: run `dvc repro`"),
+        ("prepare", {"data.source": "data/x/missing"}, "data.source 'data/x/missing' is neither a directory nor a hub id"),
+        ("prepare", {"data.source": "data/missing"}, "and there is no local directory of that name"),
+    ],
+)
+def test_bad_params_and_paths_are_one_clear_error_before_any_work(stage_dir, stage, change, message):
+    params = yaml.safe_load((stage_dir / "params.yaml").read_text())
+    for dotted, value in change.items():
+        if dotted == "lora.rank":  # a typo: a key that is not there
+            params["lora"]["rank"] = value
+        else:
+            set_key(params, dotted, value)
+    (stage_dir / "params.yaml").write_text(yaml.safe_dump(params))
+    with pytest.raises(UserError) as error:
+        run_main(stage)
+    assert message in str(error.value)
+    assert not [path for path in [*stage_dir.glob("models/**/*"), *stage_dir.glob("reports/**/*")] if path.is_file()]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_bad_param_ends_every_stage_within_a_second_in_one_line(stage_dir, stage):
+    set_params(stage_dir / "params.yaml", {"lora.r": 0})
+    start = time.monotonic()
+    run = start_stage(stage_dir, stage)
+    _, stderr = run.communicate(timeout=60)
+    seconds = time.monotonic() - start
+    assert run.returncode == 2 and stderr == "error: params.yaml: lora.r must be in [1, 1024], got 0\n"
+    assert seconds < 1.5, f"{stage} took {seconds:.2f} s to report a bad param"  # torch is imported after the check
+
+
+def test_evaluate_without_an_adapter_is_refused(stage_dir):
+    for stage in ("baseline",):
+        run_main(stage)
+    with pytest.raises(UserError, match="no LoRA adapter in models/adapter: run `dvc repro finetune`"):
+        run_main("evaluate")
+    assert not (stage_dir / "reports/finetuned").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "damaged, content, message",
+    [
+        ("reports/baseline/predictions.jsonl", None, "reports/baseline/predictions.jsonl does not hold the test dialogues in order"),
+        ("reports/baseline/metrics.json", '{"rouge1": "high"}', "reports/baseline/metrics.json has no number 'rouge1'"),
+        ("reports/baseline/metrics.json", None, "reports/baseline/metrics.json has no number 'rouge1' in \\[0, 1\\]"),
+        ("reports/train/plots/metrics/eval/loss.tsv", "step\tloss\n4\tlow\n", "eval/loss.tsv is not a dvclive metric file"),
+        ("models/adapter/provenance.json", '{"model": {"resolved": "sha256:another"}}', "was trained on another base model"),
+    ],
+)
+def test_evaluate_checks_every_input_before_writing_anything(workspace, monkeypatch, damaged, content, message):
+    path = workspace / damaged
+    if content is None and path.suffix == ".jsonl":  # the predictions of a different order of dialogues
+        path.write_text("".join(reversed(path.read_text().splitlines(keepends=True))))
+    elif content is None:  # the scores without their best-of-references half, which the report shows
+        metrics = json.loads(path.read_text())
+        path.write_text(json.dumps({key: value for key, value in metrics.items() if key != "best_reference"}))
+    else:
+        path.write_text(content)
+    outputs = {p: p.read_bytes() for p in (workspace / "reports").rglob("*") if p.is_file() and p != path}
+    monkeypatch.chdir(workspace)
+    with pytest.raises(UserError, match=message):
+        run_main("evaluate")
+    assert {p: p.read_bytes() for p in (workspace / "reports").rglob("*") if p.is_file() and p != path} == outputs
+
+
+@pytest.mark.parametrize(
+    "in_the_way, message",
+    [
+        ("reports", "cannot write reports/baseline/metrics.json: Not a directory"),  # a file where a directory goes
+        ("reports/baseline/provenance.json/", "cannot write reports/baseline/provenance.json: a directory is in the way"),
+    ],
+)
+def test_an_output_location_that_cannot_be_written_is_refused_before_any_work(stage_dir, monkeypatch, in_the_way, message):
+    if in_the_way.endswith("/"):
+        (stage_dir / in_the_way).mkdir(parents=True)
+    else:
+        (stage_dir / in_the_way).write_text("in the way")
+    import dialogsum_lora.modeling
+
+    def loading(*args, **kwargs):
+        raise AssertionError("the model was loaded before the outputs were checked")
+
+    monkeypatch.setattr(dialogsum_lora.modeling, "load_base_model", loading)
+    with pytest.raises(UserError, match=message):
+        run_main("baseline")
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_partial_output(stage_dir):
+    rows = [{"id": f"t{i}", "dialogue": "#Person1#: Hello there, how are you?", "references": ["A greeting."] * 3} for i in range(40)]
+    (stage_dir / "data/prepared/test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    def small_disk():  # a file may not grow past 2 KiB: writing more fails as on a full disk (EFBIG)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+    run = start_stage(stage_dir, "baseline", preexec_fn=small_disk)
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 2 and "Traceback" not in stderr
+    assert last_line(stderr) == "error: cannot write reports/baseline/predictions.jsonl: File too large"
+    assert not (stage_dir / "reports/baseline").exists() or not any((stage_dir / "reports/baseline").iterdir())
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_saving_a_checkpoint_is_one_line(stage_dir):
+    def small_disk():  # the checkpoint's weights are larger than this: saving them fails (EFBIG)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    run = start_stage(stage_dir, "finetune", preexec_fn=small_disk)
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 2 and "Traceback" not in stderr
+    assert last_line(stderr).startswith("error: a write failed, the disk may be full or read-only: ")
+    assert not (stage_dir / "models/adapter").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_training_with_one_line_and_nothing_written(stage_dir):
+    set_params(stage_dir / "params.yaml", {"train.epochs": 1000, "train.checkpoint_steps": 5})
+    run = start_stage(stage_dir, "finetune")
+    deadline = time.monotonic() + 120
+    while not list(stage_dir.glob(".trainer/*/checkpoint-5/checkpoint_complete")):
+        assert time.monotonic() < deadline and run.poll() is None, run.communicate()[1][-3000:]
+        time.sleep(0.1)
+    run.send_signal(signal.SIGINT)  # what Ctrl-C at a terminal sends
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130
+    assert "Traceback" not in stderr
+    assert last_line(stderr).startswith("error: interrupted (Ctrl-C)")
+    assert not (stage_dir / "models/adapter").exists()
+    assert not (stage_dir / "reports/train").exists() and not (stage_dir / "reports/.train.tmp").exists()

@@ -1,0 +1,60 @@
+"""Training: the inference prompt in the training inputs, the steady speed, divergence caught."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.modeling import load_base_model, load_tokenizer
+from dialogsum_lora.params import load_params
+from dialogsum_lora.prompt import build_prompt
+from dialogsum_lora.training import build_training_examples
+
+from conftest import REPO_ROOT
+
+CPU = torch.device("cpu")
+
+
+def test_training_inputs_use_the_inference_prompt(tiny_model_dir):
+    # The tutorial's bug: training on bare dialogues, then prompting at inference.
+    params = load_params(REPO_ROOT / "params.yaml")
+    tokenizer = load_tokenizer(tiny_model_dir)
+    row = {"id": "x", "dialogue": "#Person1#: Can I pay by card?\n#Person2#: Yes.", "summary": "Paying by card."}
+    (example,), truncated = build_training_examples([row], tokenizer, params)
+    prompt = build_prompt(params.prompt.template, row["dialogue"])
+    assert prompt.startswith("Summarize the following conversation.") and row["dialogue"] in prompt
+    assert example["input_ids"] == tokenizer(prompt, max_length=512, truncation=True).input_ids
+    assert example["labels"] == tokenizer(text_target=row["summary"]).input_ids
+    assert truncated == {"truncated_prompts": 0, "truncated_summaries": 0}
+
+
+def test_steady_training_speed_times_whole_blocks_after_the_first():
+    from dialogsum_lora.training import StepClock, length_group_steps
+
+    assert length_group_steps(12_460, 8) == 50 and length_group_steps(12_460, 64) == 48
+    assert length_group_steps(200, 8) == 6 and length_group_steps(3, 8) == 1
+    clock = StepClock(block_steps=10)
+    # Steps 1-10 take 5 s each (warm-up, compiling), step 11 takes 3 s, steps 12-25 take 0.5 s.
+    clock.times = [5.0 * step for step in range(1, 11)] + [53.0] + [53 + 0.5 * step for step in range(1, 15)]
+    assert clock.timed_steps() == 10  # steps 11-20; 21-25 are not a whole block
+    assert clock.steady_steps_per_second() == pytest.approx(10 / (57.5 - 50))
+    clock.times = clock.times[:19]
+    assert clock.timed_steps() == 0 and clock.steady_steps_per_second() is None
+
+
+def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_adapter(tmp_path, tiny_model_dir):
+    from dialogsum_lora.adapter import save_adapter
+    from dialogsum_lora.training import StopOnDivergence
+
+    with pytest.raises(UserError, match="training diverged: the training loss is nan at step 7; lower train.learning_rate"):
+        StopOnDivergence(0.5).on_log(None, SimpleNamespace(global_step=7), None, logs={"loss": float("nan")})
+    StopOnDivergence(0.5).on_log(None, SimpleNamespace(global_step=8), None, logs={"loss": 1.5})
+
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(load_base_model(tiny_model_dir, torch.float32, CPU), LoraConfig(r=2, target_modules=["q"]))
+    next(p for p in model.parameters() if p.requires_grad).data.fill_(float("inf"))
+    with pytest.raises(UserError, match="the adapter's weights are not all finite"):
+        save_adapter(model, None, {}, tmp_path / "adapter")
+    assert not (tmp_path / "adapter").exists()
