@@ -1,7 +1,7 @@
 """Training and generation throughput: the tutorial's settings against this project's.
 
     python benchmarks/throughput.py [--model tiny|flan-t5-base] [--device auto|cpu|cuda]
-        [--train-batch-size 8 [64 ...]] [--steps N] [--warmup-steps N] [--compile]
+        [--train-batch-size 8 [64 ...]] [--steps N] [--warmup-steps N] [--compile] [--examples N]
         [--dialogues N] [--dialogues-one-at-a-time N] [--max-new-tokens N] [--gen-batch-size N [N ...]]
         [--threads N] [--json FILE]                 # or: python -m benchmarks.throughput ...
 
@@ -59,6 +59,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, help="timed training steps per setting (default 10 on CPU, 30 on GPU)")
     parser.add_argument("--warmup-steps", type=int, default=3, help="untimed plain-loop steps before each timing")
     parser.add_argument("--compile", action="store_true", help="also time the stage's Trainer with train.compile on")
+    parser.add_argument("--examples", type=int, default=TRAINING_DIALOGUES,
+                        help="training examples (an epoch; the Trainer sorts blocks of up to 50 batches by length)")
     parser.add_argument("--dialogues", type=int, help="dialogues generated in batches (default 32 on CPU, 500 on GPU)")
     parser.add_argument("--dialogues-one-at-a-time", type=int, help="of those, how many one at a time (default: all "
                         f"on CPU, {GPU_ONE_AT_A_TIME_DIALOGUES} on GPU)")
@@ -67,7 +69,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: 1 on CPU, torch's with a GPU)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
     args = parser.parse_args()
-    for name in ("train_batch_size", "steps", "warmup_steps", "dialogues", "dialogues_one_at_a_time",
+    for name in ("train_batch_size", "steps", "warmup_steps", "examples", "dialogues", "dialogues_one_at_a_time",
                  "max_new_tokens", "gen_batch_size", "threads"):
         for value in getattr(args, name) if isinstance(getattr(args, name), list) else [getattr(args, name)]:
             if value is not None and value < (0 if name == "warmup_steps" else 1):
@@ -170,8 +172,8 @@ def throughput() -> None:
     training_model, generation_model, *ids = build_models(args.model, params, device, Path(scratch.name))
     rng = np.random.default_rng(params.seed)
     max_source, max_target = params.prompt.max_source_tokens, params.prompt.max_target_tokens
-    sources = lognormal_lengths(rng, TRAINING_DIALOGUES, SOURCE_TOKENS_MEAN, SOURCE_TOKENS_P95, max_source)
-    targets = lognormal_lengths(rng, TRAINING_DIALOGUES, TARGET_TOKENS_MEAN, TARGET_TOKENS_P95, max_target)
+    sources = lognormal_lengths(rng, args.examples, SOURCE_TOKENS_MEAN, SOURCE_TOKENS_P95, max_source)
+    targets = lognormal_lengths(rng, args.examples, TARGET_TOKENS_MEAN, TARGET_TOKENS_P95, max_target)
     id_limit, eos_id = ids[0], ids[2]
     examples = (random_sequences(rng, sources, id_limit, eos_id), random_sequences(rng, targets, id_limit, eos_id))
     prompts = random_sequences(
@@ -179,7 +181,7 @@ def throughput() -> None:
     described = machine(device, load_before)
     print(f"machine: {described['device_name']}, torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
           f"load {load_before:.1f} before the run; model {args.model}, LoRA r={params.lora.r} on "
-          f"{', '.join(params.lora.target_modules)}; {TRAINING_DIALOGUES} training examples of random ids")
+          f"{', '.join(params.lora.target_modules)}; {args.examples} training examples of random ids")
 
     print(f"\ntraining: {steps} timed steps per setting")
     training = time_trainings(training_model, params, examples, args, steps, device, peak)
@@ -196,7 +198,7 @@ def throughput() -> None:
     for result in generation["batched"]:
         print(generation_line("(b) project: length-sorted batches", result))
     if args.json:
-        settings = {"model": args.model, "steps": steps, "dialogues": dialogues, "one_at_a_time": one_at_a_time,
+        settings = {"model": args.model, "examples": args.examples, "steps": steps, "dialogues": dialogues, "one_at_a_time": one_at_a_time,
                     "max_new_tokens": args.max_new_tokens, "bf16_peak_flops": peak}
         write_json(args.json, {"machine": described, "settings": settings, "training": training, "generation": generation})
         print(f"\nwrote {args.json}")

@@ -192,7 +192,9 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line(stage_dir):
 @pytest.mark.slow
 def test_ctrl_c_ends_training_with_one_line_and_nothing_written(stage_dir):
     set_params(stage_dir / "params.yaml", {"train.epochs": 1000, "train.checkpoint_steps": 5})
-    run = start_stage(stage_dir, "finetune")
+    # As a terminal runs its foreground job: Ctrl-C not ignored, even if this test's own runner ignores it
+    # (as a shell's background job does), which the stage would inherit.
+    run = start_stage(stage_dir, "finetune", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list(stage_dir.glob(".trainer/*/checkpoint-5/checkpoint_complete")):
         assert time.monotonic() < deadline and run.poll() is None, run.communicate()[1][-3000:]
