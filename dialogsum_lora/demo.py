@@ -6,8 +6,9 @@ Copies this checkout (its tracked and untracked-but-not-ignored files) to DIR
 as a fresh git repository, with a link to its .venv, writes the tiny model
 into it, sets the params below in the copy's params.yaml (comments kept) and
 runs `dvc repro` there, so this checkout's files stay as they are. DIR is
-replaced only if it is missing, empty or an earlier demo. `make demo` runs
-this; the end-to-end tests build their copies with `make_offline_copy`.
+replaced only if it is missing, empty, an earlier demo or this checkout's
+demo/. `make demo` runs this; the end-to-end tests build their copies with
+`make_offline_copy`.
 """
 
 import os
@@ -40,6 +41,7 @@ OFFLINE_PARAMS = {
 }
 GIT_IDENTITY = ["-c", "user.name=offline run", "-c", "user.email=offline@localhost", "-c", "commit.gpgsign=false"]
 DEMO_MARK = "dialogsum-demo"  # in the copy's .git: a directory this command may replace
+DEFAULT_DIRECTORY = REPO_ROOT / "demo"
 
 
 def git(directory: Path, *args: str) -> str:
@@ -95,13 +97,14 @@ def check_replaceable(directory: Path) -> None:
         raise UserError(f"the demo needs a directory of its own, not {directory}, which holds this checkout")
     if directory.exists() and not directory.is_dir():
         raise UserError(f"{directory} is a file: give the demo a directory")
-    if directory.is_dir() and any(directory.iterdir()) and not (directory / ".git" / DEMO_MARK).exists():
+    earlier_demo = (directory / ".git" / DEMO_MARK).exists() or directory == DEFAULT_DIRECTORY  # git-ignored, ours
+    if directory.is_dir() and any(directory.iterdir()) and not earlier_demo:
         raise UserError(f"{directory} is not empty and not an earlier demo: choose another directory, or empty it yourself")
 
 
 def demo() -> None:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("directory", nargs="?", type=Path, default=REPO_ROOT / "demo", help="where to run (replaced)")
+    parser.add_argument("directory", nargs="?", type=Path, default=DEFAULT_DIRECTORY, help="where to run (replaced)")
     directory = parser.parse_args().directory.resolve()
     check_replaceable(directory)
     make_offline_copy(directory)

@@ -30,7 +30,36 @@ going come came take make made give tell told say said ask asked help try call b
 time day week month year today tomorrow yesterday morning night hour minute money price cost dollars
 room home house office school work job car bus train ticket food dinner lunch book card phone
 person1 person2 talks tells asks wants agrees suggests decides explains helps invites because
-""".split()
+""".split() + """
+accepts account actually add after afternoon airport allergic allows already ankle anniversary anything
+apartment appointment arrives available away back badly bakery bar basic basil bed bedroom before beginner
+better birthday bit black blue booked booking books borrow boss both bought branch bread breakfast brighton
+bring brings broken brown bunch buys cabin cafe calling calls camping canada case cash cast cat central
+certainly chair charts cheaper check checked checkout chicken chooses church classes clock closed closes
+coffee cold colleagues colours common complains connection cooking correct costs course curry customer cut dad
+days decide delayed delivery denominator dentist deposit design designer designs dessert directions divide
+doctor doesn dog don done double down drink drinks due each eight eleven else email end engineer essay evening
+every everything exchange excuse express extend extends extra far faster feel fever few fifteen fifty figma
+fill fine finish fireplace fit flat flights fluids foot football forty free friday fringe full garlic gets
+gives glass graphic great grilled group groups grow gym half heating hiking hold holiday homework hotel
+hundred hurts ice iced idea ill illustrator impressive include included includes including infection instead
+insurance interest internet interview interviewed iron jeans june keeps kettle kilos kitchen label laptop
+large late later lead leave library light likes list ll logos looking lots lovely making market maybe measure
+medium meet memberships mild minimum minutes model monday monthly mostly mountain mountains move mr much
+mushroom music name navy near nearby newer nice nights nine noon note nothing now number nuts off offers older
+once ones online open opens order orders out outside pack package pair pan parents parking parts pass past
+patel pays pepperoni per percent perfect person pharmacy photoshop pizza plan plants platform playing pool
+portfolio portugal position possible prefer present probably problem project put quarter queen question
+questions quite rain rate ray re receive refund reminder rent repair report reservation rest restarting return
+romantic router routes running salad sam same saturday savings says science seat seats send sends set seven
+shall shoes shop showing since sister sit size sleeping smaller software sold something soon sore sounds soup
+spanish spilled sprained stall standard start stay steak still stopped street strict student summer sunday
+sundays support sure sweater swollen table takes tank tea team technician terrace test thinks third thirty
+throat thursday tickets toes together tom tomatoes tonight trim trouble tuesday turn twelfths twelve twenty
+twice umbrella under until up use ve vegetable viral wait walk walking wash water way weakness weather website
+wednesday weekend weekends weeks weight welcome whether while window withdrawals within without won wool
+worked working works yearly years
+""".split()  # everyday words of the sample dialogues: whole, they keep prompts short and the demo quick
 CHARACTERS = list(string.ascii_lowercase + string.digits + string.punctuation)
 CONFIG = dict(
     d_model=64,
