@@ -1,19 +1,26 @@
-"""The LoRA adapter: adding it to the base model, saving it with what it was trained on,
-and checking a saved one before it is loaded (safetensors only, the right base model)."""
+"""The LoRA adapter: adding it to the base model, saving it with what it was trained on (and
+its model card), and checking a saved one before it is loaded (safetensors only, the right
+base model)."""
 
+import dataclasses
 from pathlib import Path
 
 import torch
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.modeling import (
-    check_finite, check_safetensors, check_tokenizer_files, load_config, loading, save_tokenizer,
+    check_finite, check_safetensors, check_tokenizer_files, load_base_model, load_config, loading, model_directory,
+    save_tokenizer,
 )
+from dialogsum_lora.model_card import CARD_FILE, adapter_card
 from dialogsum_lora.outputs import atomic_path, read_json, write_json
-from dialogsum_lora.params import Params
+from dialogsum_lora.params import GenerateParams, Params, PromptParams, parse_section
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_BASE_RECORD = "provenance.json"  # also names the base model the adapter was trained on
+# The params sections recorded with the adapter: how it was trained, and the prompt and
+# generation settings evaluate uses with it (dialogsum-summarise reads them back).
+RECORDED_SECTIONS = ("prompt", "generate", "lora", "train")
 
 
 def check_target_modules(params: Params, model_dir: Path) -> None:
@@ -47,27 +54,46 @@ def add_lora(model, params: Params):
     return get_peft_model(model, config)
 
 
+def adapter_record(params: Params) -> dict:
+    """What finetune records with the adapter besides the base model and the environment: the
+    seed, the data's source and the RECORDED_SECTIONS of params."""
+    return {
+        "seed": params.seed,
+        "data": {"source": params.data.source, "local_directory": Path(params.data.source).is_dir()},
+        **{name: dataclasses.asdict(getattr(params, name)) for name in RECORDED_SECTIONS},
+    }
+
+
 def save_adapter(model, tokenizer, provenance: dict, directory: Path) -> None:
-    """Save the adapter (safetensors), tokenizer and provenance (which names the base model),
-    with target_modules in a fixed order; refuse weights that are not all finite."""
+    """Save the adapter (safetensors), tokenizer, provenance (which names the base model, with
+    the parameter counts added) and model card (README.md), with target_modules in a fixed
+    order; refuse weights that are not all finite."""
     if not all(torch.isfinite(p).all() for p in model.parameters() if p.requires_grad):
         raise UserError("training diverged: the adapter's weights are not all finite; lower train.learning_rate or lora.alpha")
+    trainable, total = model.get_nb_trainable_parameters()
+    record = {**provenance, "parameters": {"adapter": trainable, "base": total - trainable}}
     with atomic_path(directory) as temporary:
         model.save_pretrained(temporary, safe_serialization=True)
         save_tokenizer(tokenizer, temporary)
-        write_json(temporary / ADAPTER_BASE_RECORD, provenance)
+        write_json(temporary / ADAPTER_BASE_RECORD, record)
+        (temporary / CARD_FILE).write_text(adapter_card(record), encoding="utf-8")  # not PEFT's empty template
         # PEFT writes target_modules from a set, whose order changes between runs.
         config = read_json(temporary / "adapter_config.json")
         config["target_modules"] = sorted(config["target_modules"])
         write_json(temporary / "adapter_config.json", config)
 
 
+def require_adapter(adapter_dir: Path) -> None:
+    """Fail if `adapter_dir` holds no adapter at all, saying how to make one."""
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise UserError(f"no LoRA adapter in {adapter_dir}: run `dvc repro finetune` (or `dvc pull`) first")
+
+
 def check_adapter(adapter_dir: Path, base_resolved: str) -> None:
     """Refuse an adapter directory before loading it: missing, pickled weights only, no
     tokenizer, corrupt files, or trained on another base model than `base_resolved` (what
     model_directory gave)."""
-    if not (adapter_dir / "adapter_config.json").is_file():
-        raise UserError(f"no LoRA adapter in {adapter_dir}: run `dvc repro finetune` (or `dvc pull`) first")
+    require_adapter(adapter_dir)
     if not isinstance(read_json(adapter_dir / "adapter_config.json"), dict):
         raise UserError(f"{adapter_dir / 'adapter_config.json'} is not a JSON object")
     if not (adapter_dir / ADAPTER_WEIGHTS).is_file():
@@ -92,6 +118,50 @@ def check_adapter(adapter_dir: Path, base_resolved: str) -> None:
             f"model.name gives ({base_resolved}): retrain it (`dvc repro finetune`) or set model.name to the "
             "model it was trained on"
         )
+
+
+def read_record(adapter_dir: Path) -> dict:
+    """The record saved with the adapter in `adapter_dir` (checked by check_adapter, or at least
+    present), with the prompt and generation settings it was evaluated with."""
+    path = adapter_dir / ADAPTER_BASE_RECORD
+    require_adapter(adapter_dir)
+    record = read_json(path)
+    sections = ("model", "data", "training", "environment", "parameters", *RECORDED_SECTIONS)
+    if not (isinstance(record, dict) and isinstance(record.get("seed"), int)
+            and all(isinstance(record.get(name), dict) for name in sections)):
+        raise UserError(
+            f"{path} does not record how the adapter was trained and the settings it was evaluated with "
+            f"(seed, {', '.join(sections)}): retrain it with `dvc repro finetune`"
+        )
+    return record
+
+
+def recorded_settings(record: dict, adapter_dir: Path, overrides: dict[str, dict] | None = None) -> tuple[PromptParams, GenerateParams]:
+    """The prompt and generation settings the adapter's record holds, with `overrides` (e.g.
+    {"generate": {"num_beams": 4}}) in their place, checked as params.yaml's are."""
+    overrides = overrides or {}
+    source = str(adapter_dir / ADAPTER_BASE_RECORD) + (", or the options that override it" if any(overrides.values()) else "")
+    return tuple(
+        parse_section(section, {**record[key], **overrides.get(key, {})}, key, source)
+        for key, section in (("prompt", PromptParams), ("generate", GenerateParams))
+    )
+
+
+def base_model_directory(record: dict, name: str | None = None, revision: str | None = None) -> tuple[Path, str]:
+    """model_directory of the base model the adapter's record names, or of `name` (at `revision`)
+    given instead, as a command's --model."""
+    if name is None:
+        name, revision = record["model"]["name"], record["model"]["revision"]
+    try:
+        return model_directory(name, revision)
+    except UserError as error:
+        raise UserError(f"{error} (the base model: give it with --model)") from None
+
+
+def load_merged_model(model_dir: Path, adapter_dir: Path, dtype: torch.dtype, device: torch.device):
+    """The base model in `model_dir` with the adapter in `adapter_dir` (checked by check_adapter)
+    merged into its weights: a plain transformers model, as fast per step as the base."""
+    return load_adapter(load_base_model(model_dir, dtype, device), adapter_dir).merge_and_unload()
 
 
 def load_adapter(base_model, adapter_dir: Path):

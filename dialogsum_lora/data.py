@@ -20,9 +20,8 @@ from dialogsum_lora.errors import UserError
 from dialogsum_lora.hub import local_directory, offline_unless_reachable
 from dialogsum_lora.paths import SPLITS
 from dialogsum_lora.provenance import directory_hash
-from dialogsum_lora.records import Row, read_records
+from dialogsum_lora.records import RECORD_SUFFIXES, Row, read_records
 
-HUB_SUFFIXES = (".jsonl", ".csv", ".parquet")
 AUTHORS_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl", "test": "dialogsum.test.jsonl"}
 _NUMBERED_SUMMARY = re.compile(r"^summary(\d+)$")
 _REFERENCE_SUFFIX = re.compile(r"^(.+)_\d+$")  # the hub's test ids: test_0_1, test_0_2, ... for dialogue test_0
@@ -48,7 +47,7 @@ def _read_local(directory: Path) -> dict[str, tuple[list[tuple[str, Row]], str]]
     else:
         files = {}
         for split in SPLITS:
-            found = [directory / f"{split}{suffix}" for suffix in HUB_SUFFIXES if (directory / f"{split}{suffix}").exists()]
+            found = [directory / f"{split}{suffix}" for suffix in RECORD_SUFFIXES if (directory / f"{split}{suffix}").exists()]
             if len(found) > 1:
                 raise UserError(f"{directory}: more than one file for the {split} split: {', '.join(map(str, found))}; keep one")
             files[split] = found[0] if found else directory / f"{split}.jsonl"

@@ -1,7 +1,8 @@
 """Generate summaries of the test dialogues in length-sorted batches, and score them.
 
 Shared by `baseline` (base model) and `evaluate` (base model + adapter), so
-both are generated and scored the same way.
+both are generated and scored the same way, and by `dialogsum-summarise`, so a
+user's own dialogues are summarised as the test dialogues were.
 """
 
 from pathlib import Path
@@ -13,7 +14,7 @@ from dialogsum_lora import distributed
 from dialogsum_lora.records import Row, write_jsonl
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.outputs import write_json
-from dialogsum_lora.params import Params
+from dialogsum_lora.params import GenerateParams, Params, PromptParams
 from dialogsum_lora.paths import metrics_file, predictions_file, provenance_file
 from dialogsum_lora.prompt import build_prompt, encode
 from dialogsum_lora.provenance import Stopwatch
@@ -60,6 +61,29 @@ def generate_summaries(
     return distributed.gather_in_order(summaries, mine, len(encoded))
 
 
+def summarise_dialogues(
+    model, tokenizer, dialogues: list[str], prompt: PromptParams, generate: GenerateParams, *, desc: str,
+    progress: bool = True,
+) -> tuple[list[str] | None, int]:
+    """Each dialogue's summary (as generate_summaries returns them) from its prompt, cut to
+    prompt.max_source_tokens, and how many prompts were cut. The one way every stage and
+    command turns dialogues into summaries."""
+    prompts = [build_prompt(prompt.template, dialogue) for dialogue in dialogues]
+    # Long dialogues are cut to max_source_tokens: count them, rather than hide it.
+    encoded, truncated = encode(tokenizer, prompts, prompt.max_source_tokens)
+    summaries = generate_summaries(
+        model,
+        tokenizer,
+        encoded,
+        max_new_tokens=generate.max_new_tokens,
+        num_beams=generate.num_beams,
+        batch_size=generate.batch_size,
+        desc=desc,
+        progress=progress,
+    )
+    return summaries, truncated
+
+
 def summarise_and_score(
     model, tokenizer, params: Params, test_rows: list[Row], out_dir: Path, stage: str, provenance: dict
 ) -> dict | None:
@@ -68,22 +92,13 @@ def summarise_and_score(
 
     Returns the metrics written (on rank 0; other processes only generate and get None).
     """
-    prompts = [build_prompt(params.prompt.template, row["dialogue"]) for row in test_rows]
-    # Long dialogues are cut to max_source_tokens: count them, rather than hide it.
-    encoded, truncated = encode(tokenizer, prompts, params.prompt.max_source_tokens)
     with Stopwatch(stage) as stopwatch:
-        predictions = generate_summaries(
-            model,
-            tokenizer,
-            encoded,
-            max_new_tokens=params.generate.max_new_tokens,
-            num_beams=params.generate.num_beams,
-            batch_size=params.generate.batch_size,
-            desc=stage,
+        predictions, truncated = summarise_dialogues(
+            model, tokenizer, [row["dialogue"] for row in test_rows], params.prompt, params.generate, desc=stage
         )
     if predictions is None:
         return None
-    stopwatch.write(dialogues_per_second=round(len(prompts) / stopwatch.seconds, 2))
+    stopwatch.write(dialogues_per_second=round(len(test_rows) / stopwatch.seconds, 2))
     references = [row["references"] for row in test_rows]
     metrics, per_dialogue = score_corpus(predictions, references)
     metrics["truncated_prompts"] = truncated

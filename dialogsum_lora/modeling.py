@@ -151,11 +151,12 @@ def silence_known_warnings() -> None:
 @contextlib.contextmanager
 def loading(what: str) -> Iterator[None]:
     """Load `what` from a directory a user gave: any failure is one UserError naming it, and the
-    libraries' own warnings stay quiet (what is wrong is checked, and said, here)."""
+    libraries' own warnings and progress bars stay quiet (what is wrong is checked, and said, here)."""
     from transformers.utils import logging as transformers_logging
 
-    verbosity = transformers_logging.get_verbosity()
+    verbosity, bars = transformers_logging.get_verbosity(), transformers_logging.is_progress_bar_enabled()
     transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -167,6 +168,8 @@ def loading(what: str) -> Iterator[None]:
         raise UserError(f"could not load {what}: {type(error).__name__}: {detail[:300]}") from None
     finally:
         transformers_logging.set_verbosity(verbosity)
+        if bars:
+            transformers_logging.enable_progress_bar()
 
 
 def load_tokenizer(directory: Path):

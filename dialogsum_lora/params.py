@@ -202,6 +202,15 @@ def parse_params(raw: dict) -> Params:
     return params
 
 
+def parse_section(section: type, raw, key: str, source: str):
+    """Validate one params section (e.g. PromptParams under `key` "prompt") read from elsewhere
+    than params.yaml, such as the settings an adapter records: errors name `source` instead."""
+    try:
+        return _build(section, raw, f"{key}.")
+    except UserError as error:
+        raise UserError(f"{source}: {str(error).removeprefix('params.yaml: ')}") from None
+
+
 def load_params(path: Path = PARAMS_FILE) -> Params:
     """Read and validate params.yaml, as DVC reads it (YAML 1.2: `1e-3` is a number, `yes` is
     text, `052` is 52, a key given twice is an error), so a stage runs with what dvc.lock records."""

@@ -21,6 +21,8 @@ PLOTS_DIR = Path("reports/plots")
 ROUGE_PLOT = PLOTS_DIR / "rouge.png"
 LOSS_PLOT = PLOTS_DIR / "loss.png"
 REPORT_FILE = Path("reports/report.md")
+MODEL_CARD_FILE = Path("reports/model_card.md")  # the adapter's card with the test results
+COMPARISON_FILE = Path("reports/comparison.json")  # zero-shot against fine-tuned, paired
 
 # finetune
 ADAPTER_DIR = Path("models/adapter")

@@ -1,4 +1,5 @@
-"""The PNG plots (matplotlib): ROUGE of both models, and the training curves dvclive logged."""
+"""The PNG plots (matplotlib): ROUGE of both models, the training curves dvclive logged, and
+the ROUGE of the experiments of a sweep (dialogsum-experiments)."""
 
 import csv
 from pathlib import Path
@@ -58,5 +59,29 @@ def plot_losses(curves: dict[str, tuple[list[int], list[float]]], path: Path) ->
     axes.set_ylabel("cross-entropy loss")
     axes.set_title("LoRA fine-tuning")
     axes.legend()
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
+    """Grouped bars: each experiment's fine-tuned ROUGE x100 (rows as dialogsum_lora.experiments
+    gives them, best first), with its 95% interval when the metrics hold one, labelled by name
+    and changed params."""
+    figure, axes = plt.subplots(figsize=(max(6.0, 1.4 * len(rows) + 2), 4.2))
+    width = 0.8 / len(ROUGE_TYPES)
+    for number, name in enumerate(ROUGE_TYPES):
+        positions = [index + (number - (len(ROUGE_TYPES) - 1) / 2) * width for index in range(len(rows))]
+        values = [100 * row["metrics"][name] for row in rows]
+        intervals = [(row["metrics"].get("ci95") or {}).get(name) for row in rows]
+        errors = None
+        if all(intervals):
+            errors = [[value - 100 * interval["low"] for value, interval in zip(values, intervals)],
+                      [100 * interval["high"] - value for value, interval in zip(values, intervals)]]
+        axes.bar(positions, values, width, yerr=errors, capsize=2, label=name)
+    labels = [row["name"] + "".join(f"\n{key}={row['params'].get(key, '')}" for key in keys) for row in rows]
+    axes.set_xticks(range(len(rows)), labels, fontsize=7)
+    axes.set_ylabel("ROUGE F1 x100 (fine-tuned)")
+    axes.set_title("Experiments, best rouge1 first" + (" (95% intervals)" if any(r["metrics"].get("ci95") for r in rows) else ""))
+    axes.legend(fontsize=7)
     figure.tight_layout()
     _save(figure, path)

@@ -20,10 +20,34 @@ Row = dict[str, object]
 _CSV_FIELD_LIMIT = 2**31 - 1
 
 
+RECORD_SUFFIXES = (".jsonl", ".csv", ".parquet")
+
+
 def read_records(file: Path) -> Iterator[tuple[str, Row]]:
     """Yield (where, record) for each record of a .jsonl, .csv or .parquet file, `where`
     naming the file and the line (or record) for error messages. Anything unreadable is
     a UserError naming the file."""
+    if file.suffix == ".parquet":
+        _check_readable(file)
+        yield from _parquet_records(file)
+        return
+    text = read_text(file)
+    yield from _csv_records(file, text) if file.suffix == ".csv" else _json_lines(file, text)
+
+
+def read_text(file: Path) -> str:
+    """The text of a UTF-8 file a user hands in (a byte-order mark dropped); a file that is
+    missing, empty, not a regular file or not UTF-8 is a UserError naming it."""
+    _check_readable(file)
+    try:
+        return file.read_text(encoding="utf-8-sig")  # -sig: a spreadsheet's byte-order mark is not text
+    except UnicodeDecodeError as error:
+        raise UserError(f"{file} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
+    except OSError as error:
+        raise UserError(f"cannot read {file}: {error.strerror}") from None
+
+
+def _check_readable(file: Path) -> None:
     if not file.exists():
         raise UserError(f"{file} not found")
     if file.is_dir():
@@ -32,16 +56,6 @@ def read_records(file: Path) -> Iterator[tuple[str, Row]]:
         raise UserError(f"{file} is not a regular file")
     if file.stat().st_size == 0:
         raise UserError(f"{file} is empty")
-    if file.suffix == ".parquet":
-        yield from _parquet_records(file)
-        return
-    try:
-        text = file.read_text(encoding="utf-8-sig")  # -sig: a spreadsheet's byte-order mark is not text
-    except UnicodeDecodeError as error:
-        raise UserError(f"{file} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
-    except OSError as error:
-        raise UserError(f"cannot read {file}: {error.strerror}") from None
-    yield from _csv_records(file, text) if file.suffix == ".csv" else _json_lines(file, text)
 
 
 def _parquet_records(file: Path) -> Iterator[tuple[str, Row]]:

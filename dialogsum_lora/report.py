@@ -1,29 +1,13 @@
 """The markdown report: what was compared, the scores, the plots and a few summaries, with
 every id and text written as text, never as markup."""
 
-import re
 from pathlib import Path
 
+from dialogsum_lora.markdown import as_code_block, as_text
 from dialogsum_lora.outputs import atomic_path
 from dialogsum_lora.rouge import ROUGE_TYPES
 
 EXAMPLES_IN_REPORT = 3
-
-
-# Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones
-# that can start markup (emphasis, links, headings, lists, tables, HTML, entities, code).
-_MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~=:])")
-
-
-def as_text(text: str) -> str:
-    """`text` on one markdown line, shown as itself: nothing in it is read as markup."""
-    return _MARKUP.sub(r"\\\1", " ".join(text.split()))
-
-
-def as_code_block(text: str) -> list[str]:
-    """`text` as a fenced code block whose fence no run of backticks inside can close."""
-    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
-    return [fence, text, fence]
 
 
 def write_report(path: Path, baseline: dict, finetuned: dict, examples: list[dict], plots: list[Path]) -> None:

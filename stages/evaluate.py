@@ -4,18 +4,20 @@ compare with the zero-shot baseline in plots and a report.
     python -m stages.evaluate
 
 Reads params `seed`, `processes`, `model`, `prompt.template`,
-`prompt.max_source_tokens` and `generate`; reads the test split, the base
-model, the adapter, the baseline results and the training curves; writes
+`prompt.max_source_tokens` and `generate`; reads the test split and its source
+(reports/data_stats.json), the base model, the adapter, the baseline results and
+the training curves; writes
 reports/finetuned/{metrics.json,predictions.jsonl,provenance.json},
-reports/plots/{rouge,loss}.png and reports/report.md.
+reports/plots/{rouge,loss}.png, reports/report.md and the adapter's complete model
+card, reports/model_card.md.
 """
 
 from dialogsum_lora.errors import run_main
 from dialogsum_lora.outputs import check_writable, read_json, require
 from dialogsum_lora.params import load_params
 from dialogsum_lora.paths import (
-    ADAPTER_DIR, BASELINE_DIR, FINETUNED_DIR, LOSS_PLOT, PLOTS_DIR, REPORT_FILE, ROUGE_PLOT, SPLIT_FILES, TIMING_DIR,
-    TRAIN_LOSS_FILE, VALIDATION_LOSS_FILE, metrics_file, predictions_file, results_files,
+    ADAPTER_DIR, BASELINE_DIR, FINETUNED_DIR, LOSS_PLOT, MODEL_CARD_FILE, PLOTS_DIR, REPORT_FILE, ROUGE_PLOT,
+    SPLIT_FILES, TIMING_DIR, TRAIN_LOSS_FILE, VALIDATION_LOSS_FILE, metrics_file, predictions_file, results_files,
 )
 from dialogsum_lora.records import read_jsonl
 
@@ -24,10 +26,11 @@ def main() -> None:
     # Params first: a mistake is reported before torch and the model load (seconds).
     params = load_params()
     from dialogsum_lora import distributed
-    from dialogsum_lora.adapter import check_adapter, load_adapter
+    from dialogsum_lora.adapter import check_adapter, load_merged_model, read_record
+    from dialogsum_lora.card_results import complete_card, read_data_source, write_card
     from dialogsum_lora.generation import check_metrics, check_predictions_match, summarise_and_score
     from dialogsum_lora.modeling import (
-        load_base_model, load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
+        load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
     )
     from dialogsum_lora.plots import plot_losses, plot_rouge, read_curve
     from dialogsum_lora.provenance import directory_hash, model_provenance
@@ -43,7 +46,9 @@ def main() -> None:
     curves = {"training": read_curve(TRAIN_LOSS_FILE), "validation": read_curve(VALIDATION_LOSS_FILE)}
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
     check_adapter(ADAPTER_DIR, resolved)
-    check_writable([*results_files(FINETUNED_DIR), ROUGE_PLOT, LOSS_PLOT, REPORT_FILE, TIMING_DIR / "evaluate.json"])
+    adapter_record, data_source = read_record(ADAPTER_DIR), read_data_source()
+    check_writable([*results_files(FINETUNED_DIR), ROUGE_PLOT, LOSS_PLOT, REPORT_FILE, MODEL_CARD_FILE,
+                    TIMING_DIR / "evaluate.json"])
     distributed.relaunch_if_needed(params.processes, "stages.evaluate")
 
     # The model: the adapter merged into the base weights costs nothing per decoding step.
@@ -51,7 +56,7 @@ def main() -> None:
     make_deterministic(params.seed)
     device = pick_device()
     dtype = pick_dtype(device)
-    model = load_adapter(load_base_model(model_dir, dtype, device), ADAPTER_DIR).merge_and_unload()
+    model = load_merged_model(model_dir, ADAPTER_DIR, dtype, device)
     tokenizer = load_tokenizer(ADAPTER_DIR)  # the tokenizer it was trained with
 
     # Work: rank 0 writes the predictions, metrics and provenance ...
@@ -71,7 +76,8 @@ def main() -> None:
         for row, zero_shot, tuned in list(zip(test_rows, baseline_predictions, finetuned_predictions))[:EXAMPLES_IN_REPORT]
     ]
     write_report(REPORT_FILE, baseline_metrics, metrics, examples, [ROUGE_PLOT, LOSS_PLOT])
-    print(f"plots in {PLOTS_DIR}/, report in {REPORT_FILE}")
+    write_card(MODEL_CARD_FILE, complete_card(adapter_record, data_source, baseline_metrics, metrics))
+    print(f"plots in {PLOTS_DIR}/, report in {REPORT_FILE}, model card in {MODEL_CARD_FILE}")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
     python -m stages.finetune
 
-Reads params `seed`, `processes`, `model`, `prompt`, `lora` and `train`; reads
+Reads params `seed`, `processes`, `data.source`, `model`, `prompt`, `lora`, `train`
+and `generate` (the last recorded with the adapter, for evaluate's settings); reads
 data/prepared/{train,validation}.jsonl and the base model; writes the adapter
-(safetensors), its tokenizer and provenance to models/adapter/, and the loss
+(safetensors), its tokenizer, provenance and model card to models/adapter/, and the loss
 curves (dvclive) to reports/train/. A killed run resumes from its last complete
 checkpoint when rerun with the same inputs (dialogsum_lora/checkpoints.py).
 """
@@ -24,7 +25,7 @@ def main() -> None:
     import torch
 
     from dialogsum_lora import distributed
-    from dialogsum_lora.adapter import add_lora, check_target_modules, save_adapter
+    from dialogsum_lora.adapter import adapter_record, add_lora, check_target_modules, save_adapter
     from dialogsum_lora.checkpoints import checkpoint_directory, last_complete_checkpoint, remove_checkpoints
     from dialogsum_lora.modeling import (
         load_base_model, load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
@@ -78,6 +79,7 @@ def main() -> None:
     stopwatch.write(**training_speed(trainer, clock, checkpoint, train_set, params.train.batch_size, stopwatch.seconds))
     provenance = model_provenance(params, resolved, device, dtype)
     provenance["training"] = {"steps": trainer.state.global_step, "epochs": round(result.metrics["epoch"], 4), **truncated}
+    provenance.update(adapter_record(params))  # how it was trained, and the settings to use it with
     save_adapter(model, tokenizer, provenance, ADAPTER_DIR)
     remove_checkpoints(run_dir)
     print(f"trained {trainer.state.global_step} steps ({result.metrics['epoch']:.2f} epochs), "

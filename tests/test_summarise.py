@@ -1,0 +1,136 @@
+"""dialogsum-summarise: a user's own dialogues summarised exactly as `evaluate` (and, with --base,
+`baseline`) summarised the test dialogues, and a user's mistake refused in one line."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.records import read_jsonl
+from dialogsum_lora.summarise import summarise
+
+from conftest import REPO_ROOT
+
+
+@pytest.fixture
+def in_demo(reproduced, monkeypatch):
+    """The reproduced demo as the current directory (summarise reads it, writes nothing there)."""
+    monkeypatch.chdir(reproduced[0])
+    return reproduced[0]
+
+
+@pytest.mark.slow
+def test_a_test_dialogue_is_summarised_exactly_as_evaluate_and_baseline_did(in_demo, tmp_path, capsys, monkeypatch):
+    test_rows = read_jsonl(in_demo / "data/prepared/test.jsonl")
+    finetuned = [row["prediction"] for row in read_jsonl(in_demo / "reports/finetuned/predictions.jsonl")]
+    zero_shot = [row["prediction"] for row in read_jsonl(in_demo / "reports/baseline/predictions.jsonl")]
+    assert finetuned != zero_shot
+
+    # One dialogue: from an argument, a text file and stdin; printed alone on stdout.
+    (tmp_path / "dialogue.txt").write_text(test_rows[1]["dialogue"])
+    monkeypatch.setattr(sys, "stdin", io.StringIO(test_rows[2]["dialogue"]))
+    for arguments, expected in (
+        ([test_rows[0]["dialogue"]], finetuned[0]),
+        (["--file", str(tmp_path / "dialogue.txt")], finetuned[1]),
+        (["-"], finetuned[2]),
+        (["--base", test_rows[0]["dialogue"]], zero_shot[0]),
+    ):
+        summarise(arguments)
+        assert capsys.readouterr().out == expected + "\n", arguments
+
+    # A file of dialogues, in length-sorted batches: every row kept, its summary added, the
+    # same as evaluate's, so dialogsum-score gives evaluate's metrics.
+    summarise(["--file", "data/prepared/test.jsonl", "--output", str(tmp_path / "summaries.jsonl")])
+    assert capsys.readouterr().out == f"8 summaries in {tmp_path / 'summaries.jsonl'}\n"
+    written = read_jsonl(tmp_path / "summaries.jsonl")
+    assert [{key: value for key, value in row.items() if key != "prediction"} for row in written] == test_rows
+    assert [row["prediction"] for row in written] == finetuned
+    # A CSV with the dialogues under another column name, and the base model alone.
+    with (tmp_path / "dialogues.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("name", "text"), *((row["id"], row["dialogue"]) for row in test_rows)])
+    summarise(["--base", "--file", str(tmp_path / "dialogues.csv"), "--column", "text", "--output", str(tmp_path / "base.jsonl")])
+    assert [row["prediction"] for row in read_jsonl(tmp_path / "base.jsonl")] == zero_shot
+
+
+@pytest.mark.slow
+def test_options_override_the_recorded_settings(in_demo, capsys):
+    dialogue = read_jsonl(in_demo / "data/prepared/test.jsonl")[0]["dialogue"]
+    summarise(["--max-new-tokens", "3", dialogue])
+    short = capsys.readouterr().out.split()
+    summarise([dialogue])
+    full = capsys.readouterr().out.split()
+    assert 1 <= len(short) < len(full) and full[: len(short) - 1] == short[:-1]
+    summarise(["--max-source-tokens", "8", dialogue])
+    assert "warning: 1 of 1 prompts are longer than 8 tokens and were cut" in capsys.readouterr().err
+
+
+def run_command(*arguments: str, stdin: str = "", cwd=REPO_ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dialogsum_lora.summarise", *arguments], cwd=cwd, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "arguments, stdin, message",
+    [
+        ([], "", "give one dialogue, - to read it from stdin, or --file FILE"),
+        (["#Person1#: Hi.", "--file", "dialogue.txt"], "", "give one dialogue, - to read it from stdin, or --file FILE"),
+        ([""], "", "the dialogue is empty (the dialogue given)"),
+        (["-"], "  \n\t\n", "the dialogue is empty (stdin)"),
+        (["--file", "blank.txt"], "", "the dialogue is empty (blank.txt)"),
+        (["--file", "folder"], "", "folder is a directory, not a file"),
+        (["--file", "missing.txt"], "", "missing.txt not found"),
+        (["--file", "latin1.txt"], "", "latin1.txt is not UTF-8 text"),
+        (["--file", "no-column.csv", "--output", "out.jsonl"], "", "no-column.csv record 1 (line 2): no column 'dialogue' "
+                                                                    "(columns: id, text): name the dialogue column with --column"),
+        (["--file", "empty-row.jsonl", "--output", "out.jsonl"], "", "empty-row.jsonl line 2: the dialogue ('dialogue') must be non-empty text"),
+        (["--file", "predicted.jsonl", "--output", "out.jsonl"], "", "already has a 'prediction' column"),
+        (["--file", "dialogues.jsonl"], "", "holds a dialogue per row: give --output FILE.jsonl"),
+        (["--file", "dialogues.jsonl", "--output", "folder.jsonl"], "", "cannot write folder.jsonl: a directory is in the way"),
+        (["--file", "dialogues.jsonl", "--output", "dialogues.csv"], "", "must end in .jsonl"),
+        (["--file", "dialogues.jsonl", "--output", "dialogues.jsonl"], "", "is the input file"),
+        (["#Person1#: Hi.", "--output", "out.jsonl"], "", "--output is for a --file of dialogues"),
+        (["#Person1#: Hi.", "--num-beams", "x"], "", "argument --num-beams: invalid int value: 'x'"),
+        (["#Person1#: Hi.", "--revision", "main"], "", "--revision goes with --model"),
+        (["#Person1#: Hi.", "--adapter", "folder"], "", "no LoRA adapter in folder: run `dvc repro finetune`"),
+    ],
+)
+def test_a_users_mistake_is_one_line_and_exit_code_2(tmp_path, arguments, stdin, message):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder.jsonl").mkdir()
+    (tmp_path / "blank.txt").write_text(" \n \n")
+    (tmp_path / "latin1.txt").write_bytes("#Person1#: Café?".encode("latin-1"))
+    (tmp_path / "no-column.csv").write_text("id,text\n1,#Person1#: Hi.\n")
+    (tmp_path / "empty-row.jsonl").write_text('{"dialogue": "#Person1#: Hi."}\n{"dialogue": "  "}\n')
+    (tmp_path / "predicted.jsonl").write_text('{"dialogue": "#Person1#: Hi.", "prediction": "mine"}\n')
+    (tmp_path / "dialogues.jsonl").write_text('{"dialogue": "#Person1#: Hi."}\n')
+    result = run_command(*arguments, stdin=stdin, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_an_adapter_without_its_settings_or_for_another_model_is_refused(in_demo, tmp_path):
+    import shutil
+
+    adapter = tmp_path / "adapter"
+    shutil.copytree(in_demo / "models/adapter", adapter)
+    record = json.loads((adapter / "provenance.json").read_text())
+    (adapter / "provenance.json").write_text(json.dumps({key: value for key, value in record.items() if key != "generate"}))
+    with pytest.raises(UserError, match="does not record how the adapter was trained .*retrain it"):
+        summarise(["--adapter", str(adapter), "#Person1#: Hi."])
+    (adapter / "provenance.json").write_text(json.dumps({**record, "generate": {**record["generate"], "num_beams": 0}}))
+    with pytest.raises(UserError, match=r"provenance.json: generate.num_beams must be in \[1, 64\], got 0"):
+        summarise(["--adapter", str(adapter), "#Person1#: Hi."])
+    (adapter / "provenance.json").write_text(json.dumps({**record, "model": {**record["model"], "name": "models/missing"}}))
+    with pytest.raises(UserError, match="the base model: give it with --model"):
+        summarise(["--adapter", str(adapter), "#Person1#: Hi."])
+    other = tmp_path / "other-model"
+    shutil.copytree(in_demo / "models/tiny-t5", other)
+    (other / "generation_config.json").write_text((other / "generation_config.json").read_text() + "\n")
+    with pytest.raises(UserError, match="was trained on another base model"):
+        summarise(["--model", str(other), "#Person1#: Hi."])
