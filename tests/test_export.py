@@ -1,0 +1,82 @@
+"""dialogsum-export: base model + adapter merged into one standard model directory that
+transformers loads alone and that summarises exactly as base + adapter do."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from dialogsum_lora.export import export
+from dialogsum_lora.records import read_jsonl
+
+
+@pytest.mark.slow
+def test_the_merged_model_loads_without_peft_and_summarises_as_base_and_adapter_do(reproduced, tmp_path, monkeypatch, capsys):
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from dialogsum_lora.adapter import read_record, recorded_settings
+    from dialogsum_lora.generation import summarise_dialogues
+
+    demo = reproduced[0]
+    monkeypatch.chdir(demo)
+    export([str(tmp_path / "merged")])
+    assert "its model card (README.md) is the complete one, with the test results" in capsys.readouterr().out
+    merged = tmp_path / "merged"
+    names = sorted(p.name for p in merged.iterdir())
+    assert "model.safetensors" in names and "tokenizer.json" in names and "README.md" in names
+    assert not [name for name in names if name.endswith((".bin", ".pt", ".pth")) or name.startswith("adapter_")]
+
+    # transformers alone, as a user without peft or this repository would load it.
+    model = AutoModelForSeq2SeqLM.from_pretrained(merged, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    prompt, generate = recorded_settings(read_record(demo / "models/adapter"), demo / "models/adapter")
+    dialogues = [row["dialogue"] for row in read_jsonl(demo / "data/prepared/test.jsonl")]
+    summaries, _ = summarise_dialogues(model, tokenizer, dialogues, prompt, generate, desc="merged", progress=False)
+    assert summaries == [row["prediction"] for row in read_jsonl(demo / "reports/finetuned/predictions.jsonl")]
+
+    # Its card is the complete one, written for a model loaded without peft.
+    card = (merged / "README.md").read_text()
+    metadata = yaml.safe_load(card.split("---\n")[1])
+    assert metadata["library_name"] == "transformers" and "peft" not in metadata["tags"]
+    assert metadata["model-index"][0]["results"][0]["metrics"][0]["name"] == "ROUGE-1"
+    assert "## Results" in card and "PeftModel" not in card and "AutoModelForSeq2SeqLM.from_pretrained(model_dir)" in card
+
+    # The same bytes when exported again.
+    export([str(tmp_path / "again")])
+    assert {p.name: p.read_bytes() for p in (tmp_path / "again").iterdir()} == {p.name: p.read_bytes() for p in merged.iterdir()}
+
+
+@pytest.mark.slow
+def test_an_adapter_without_results_here_gets_its_own_card(reproduced, tmp_path, monkeypatch):
+    demo = reproduced[0]
+    adapter = shutil.copytree(demo / "models/adapter", tmp_path / "fetched-adapter")  # e.g. from `dvc artifacts get`
+    monkeypatch.chdir(tmp_path)  # no reports/ here
+    export([str(tmp_path / "merged"), "--adapter", str(adapter), "--model", str(demo / "models/tiny-t5")])
+    card = (tmp_path / "merged/README.md").read_text()
+    assert "## Results" not in card and "model-index" not in card
+    assert yaml.safe_load(card.split("---\n")[1])["library_name"] == "transformers"
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["taken"], "taken already exists and is not an empty directory: give a new one"),
+        (["a-file"], "a-file already exists and is not an empty directory"),
+        (["new", "--adapter", "empty"], "no LoRA adapter in empty: run `dvc repro finetune`"),
+        (["new", "--revision", "main"], "--revision goes with --model"),
+        ([], "the following arguments are required: directory"),
+    ],
+)
+def test_a_bad_export_is_one_line_and_writes_nothing(tmp_path, arguments, message):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "thesis.tex").write_text("months of work")
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "empty").mkdir()
+    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.export", *arguments], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
+    assert not (tmp_path / "new").exists() and (tmp_path / "taken" / "thesis.tex").read_text() == "months of work"
