@@ -131,11 +131,11 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     from dialogsum_lora.outputs import check_writable
     from dialogsum_lora.plots import plot_experiments
 
-    check_writable([args.plot])
     rows = sort_rows(experiment_rows(dvc_experiments()))
     keys = changed_params(rows)
     if not any(row["metrics"] for row in rows):
         raise UserError(f"no experiment here has {metrics_file(FINETUNED_DIR)} yet: run `dvc repro` or `dvc exp run` first")
+    check_writable([args.plot])
     print(f"fine-tuned ROUGE F1 x100 of {len(rows)} runs (the workspace, HEAD and its experiments), best rouge1 first"
           + ("; below a score, its 95% interval" if any(row["metrics"] and "ci95" in row["metrics"] for row in rows) else ""))
     print(table(rows, keys))

@@ -1,0 +1,99 @@
+"""dialogsum-experiments: a sweep's experiments, their changed params beside their ROUGE, best
+first, in a table that fits 100 columns and a PNG."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dialogsum_lora.experiments import changed_params, experiment_rows, sort_rows, table
+
+from conftest import dvc
+
+ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+
+
+def revision(name, params, rouge1=None, intervals=False):
+    """One run as `dvc exp show --json` (DVC 3.67) shows it."""
+    metrics = {}
+    if rouge1 is not None:
+        scores = {rouge: rouge1 - 0.1 * number for number, rouge in enumerate(ROUGE)} | {"num_dialogues": 500}
+        if intervals:
+            scores["ci95"] = {rouge: {"low": scores[rouge] - 0.012, "high": scores[rouge] + 0.011} for rouge in ROUGE}
+        metrics = {"reports/finetuned/metrics.json": {"data": scores}}
+    return {"rev": f"{name}-sha", "name": name, "error": None, "experiments": None,
+            "data": {"rev": f"{name}-sha", "params": {"params.yaml": {"data": params}}, "metrics": metrics}}
+
+
+def shown(experiments, workspace_rouge1=0.40, intervals=False):
+    base = {"seed": 42, "lora": {"r": 32, "target_modules": ["q", "v"]}, "train": {"learning_rate": 0.001}}
+    commit = revision("main", base, workspace_rouge1, intervals)
+    commit["experiments"] = [
+        {"name": name, "executor": {"state": state}, "revs": [revision(name, params, rouge1, intervals)]}
+        for name, state, params, rouge1 in [(name, state, {**base, **change}, rouge1) for name, state, change, rouge1 in experiments]
+    ]
+    return [{**revision("workspace", base, workspace_rouge1, intervals), "rev": "workspace", "name": None}, commit]
+
+
+def test_rows_are_sorted_by_rouge1_and_show_only_the_params_that_changed():
+    rows = sort_rows(experiment_rows(shown([
+        ("rank-8", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}}, 0.38),
+        ("rank-64", "success", {"lora": {"r": 64, "target_modules": ["q", "v"]}}, 0.42),
+        ("rank-128", "queued", {"lora": {"r": 128, "target_modules": ["q", "v"]}}, None),
+    ])))
+    # The commit's results are the workspace's: shown once.
+    assert [row["name"] for row in rows] == ["rank-64", "workspace", "rank-8", "rank-128"]
+    assert changed_params(rows) == ["lora.r"]
+    text = table(rows, changed_params(rows))
+    lines = text.splitlines()
+    assert lines[0].split() == ["experiment", "lora.r", *ROUGE]
+    assert lines[2].split() == ["rank-64", "64", "42.0", "32.0", "22.0", "12.0"]
+    assert lines[-1].split() == ["rank-128", "(queued)", "128", "-", "-", "-", "-"]
+
+
+def test_the_table_fits_100_columns_with_intervals_and_many_changed_params():
+    rows = sort_rows(experiment_rows(shown([
+        ("a-rather-long-experiment-name", "success",
+         {"lora": {"r": 8, "target_modules": ["q", "k", "v", "o", "wi_0", "wi_1", "wo"]}, "train": {"learning_rate": 0.0003},
+          "seed": 7}, 0.385),
+        ("short", "failed", {"train": {"learning_rate": 0.01}}, None),
+    ], intervals=True)))
+    keys = changed_params(rows)
+    assert keys == ["lora.r", "lora.target_modules", "seed", "train.learning_rate"]
+    lines = table(rows, keys).splitlines()
+    assert max(map(len, lines)) <= 100
+    assert lines[0].split()[:3] == ["experiment", "changed", "params"]  # the params joined, to fit
+    assert "38.5" in lines[4] and lines[5].split() == ["37.3-39.6", "27.3-29.6", "17.3-19.6", "7.3-9.6"]  # intervals below
+    assert "(failed)" in lines[-1]
+
+
+@pytest.mark.slow
+def test_a_two_point_sweep_at_a_glance(workspace):
+    # A quick sweep of the tiny model: two ranks, a few training steps each.
+    dvc(workspace, "exp", "run", "--queue", "-S", "lora.r=4,8", "-S", "train.max_steps=4")
+    dvc(workspace, "exp", "run", "--run-all")
+    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.experiments", "--plot", "sweep.png"], cwd=workspace,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("fine-tuned ROUGE F1 x100 of 3 runs") and max(map(len, lines)) <= 100
+    assert lines[1].split() == ["experiment", "lora.r", "train.max_steps", *ROUGE]
+    table_rows = [line.split() for line in lines[3:-1]]
+    assert sorted((row[1], row[2]) for row in table_rows) == [("16", "None"), ("4", "4"), ("8", "4")]
+    # Each row's scores are its run's metrics, best rouge1 first.
+    shown_runs = json.loads(dvc(workspace, "exp", "show", "--json"))
+    expected = sorted(
+        (round(100 * row["metrics"]["rouge1"], 1), row["params"]["lora.r"]) for row in experiment_rows(shown_runs)
+    )[::-1]
+    assert [(float(row[3]), row[1]) for row in table_rows] == expected
+    png = (workspace / "sweep.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"Software" not in png
+    assert lines[-1] == "plot: sweep.png"
+
+
+def test_outside_a_dvc_repository_it_says_so_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.experiments"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.startswith("error: `dvc exp show` failed") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "dvc_plots").exists()
