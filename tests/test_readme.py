@@ -54,6 +54,7 @@ BLOCKS = [
     "source .venv/bin/activate",  # the recipes' environment
     "dvc repro",  # rerun
     "dvc metrics diff main",  # compare
+    'dialogsum-summarise "#Person1#',  # use the adapter
     f"dvc remote add -d storage {S3_REMOTE}",  # share
     "dvc remote modify --local storage access_key_id",  # S3 credentials
     f"git clone {REPOSITORY_URL}",  # a colleague
@@ -127,6 +128,9 @@ def test_every_recipe_runs_as_written(reproduced, workspace, tmp_path, plain_she
     output = recipe("dvc metrics diff main", checkout)
     assert "reports/train/metrics.json" in output and "rouge1" in output
     assert (checkout / "dvc_plots/index.html").exists()
+    # The sweep at a glance: dialogsum-experiments ends the recipe.
+    assert re.search(r"^experiment +lora\.r +rouge1 +rouge2 +rougeL +rougeLsum$", output, re.MULTILINE)
+    assert (checkout / "dvc_plots/experiments.png").is_file()
     ranks = {int(r) for r in re.findall(r'"r":\s*(\d+)', dvc(checkout, "exp", "show", "--json"))}
     assert ranks == {8, 16, 32}  # the workspace, the single experiment and the sweep
     # The sweep's runs are in the run cache: setting lora.r back to one of them restores its
@@ -137,6 +141,14 @@ def test_every_recipe_runs_as_written(reproduced, workspace, tmp_path, plain_she
     assert all(f"Stage '{stage}' is cached - skipping run" in output for stage in ("finetune", "evaluate"))
     set_params(checkout / "params.yaml", {"lora.r": 16})
     assert stages_run(dvc(checkout, "repro")) == set() and _outputs(checkout) == outputs
+
+    # The adapter summarises as evaluate did, and its merged export loads alone.
+    output = recipe('dialogsum-summarise "#Person1#', checkout)
+    summaries = [json.loads(line)["prediction"] for line in (checkout / "summaries.jsonl").read_text().splitlines()]
+    evaluated = [json.loads(line)["prediction"] for line in (checkout / "reports/finetuned/predictions.jsonl").read_text().splitlines()]
+    assert summaries == evaluated
+    assert f'"rouge1": {json.loads((checkout / "reports/finetuned/metrics.json").read_text())["rouge1"]},' in output
+    assert (checkout / "merged-model/model.safetensors").is_file() and (checkout / "merged-model/README.md").is_file()
 
     recipe(f"dvc remote add -d storage {S3_REMOTE}", checkout)
     assert git(checkout, "status", "--porcelain", "--", "dvc.lock", "reports", ".dvc") == ""
