@@ -1,6 +1,7 @@
 """The LoRA adapter: adding it to the base model, saving it with what it was trained on,
 and checking a saved one before it is loaded (safetensors only, the right base model)."""
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -92,6 +93,26 @@ def check_adapter(adapter_dir: Path, base_resolved: str) -> None:
             f"model.name gives ({base_resolved}): retrain it (`dvc repro finetune`) or set model.name to the "
             "model it was trained on"
         )
+
+
+RECORDED_PARAMS = ("prompt", "lora", "train", "generate")  # with the adapter, beside its base model
+
+
+def adapter_record(params: Params, provenance: dict, training: dict) -> dict:
+    """What save_adapter writes beside the weights: the base model and environment
+    (`provenance`), the params it was trained with, and how training went."""
+    return {**provenance, **{key: dataclasses.asdict(getattr(params, key)) for key in RECORDED_PARAMS},
+            "training": training}
+
+
+def read_adapter_record(adapter_dir: Path) -> dict:
+    """The record of an adapter that check_adapter passed: its params and how it was trained."""
+    record = read_json(adapter_dir / ADAPTER_BASE_RECORD)
+    missing = [key for key in (*RECORDED_PARAMS, "training") if not isinstance(record.get(key), dict)]
+    if missing:
+        raise UserError(f"{adapter_dir / ADAPTER_BASE_RECORD} does not record {missing[0]!r} (an older adapter?): "
+                        "retrain it with `dvc repro finetune`")
+    return record
 
 
 def load_adapter(base_model, adapter_dir: Path):

@@ -2,10 +2,11 @@
 
     python -m stages.finetune
 
-Reads params `seed`, `processes`, `model`, `prompt`, `lora` and `train`; reads
+Reads params `seed`, `processes`, `model`, `prompt`, `lora`, `train` and
+`generate` (for validation ROUGE, generated as `evaluate` does); reads
 data/prepared/{train,validation}.jsonl and the base model; writes the adapter
-(safetensors), its tokenizer and provenance to models/adapter/, and the loss
-curves (dvclive) to reports/train/. A killed run resumes from its last complete
+(safetensors), its tokenizer and record (base model, params, training) to
+models/adapter/, and the curves (dvclive: losses, validation ROUGE) to reports/train/. A killed run resumes from its last complete
 checkpoint when rerun with the same inputs (dialogsum_lora/checkpoints.py).
 """
 
@@ -24,7 +25,7 @@ def main() -> None:
     import torch
 
     from dialogsum_lora import distributed
-    from dialogsum_lora.adapter import add_lora, check_target_modules, save_adapter
+    from dialogsum_lora.adapter import add_lora, adapter_record, check_target_modules, save_adapter
     from dialogsum_lora.checkpoints import checkpoint_directory, last_complete_checkpoint, remove_checkpoints
     from dialogsum_lora.modeling import (
         load_base_model, load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
@@ -33,6 +34,7 @@ def main() -> None:
     from dialogsum_lora.training import (
         LossCurves, StepClock, build_training_examples, length_group_steps, make_trainer, training_speed,
     )
+    from dialogsum_lora.validation_rouge import ValidationRouge
 
     # Inputs, checked (and the outputs' place) before any process starts work.
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
@@ -65,7 +67,10 @@ def main() -> None:
     clock = StepClock(length_group_steps(len(train_set), params.train.batch_size))
     curves = atomic_path(CURVES_DIR) if distributed.is_main_process() else contextlib.nullcontext()
     with curves as curves_dir:
-        callbacks = [clock] + ([LossCurves(curves_dir)] if curves_dir else [])
+        loss_curves = LossCurves(curves_dir) if curves_dir else None
+        callbacks = [clock] + ([loss_curves] if loss_curves else [])
+        if params.train.validation_rouge_dialogues != 0:
+            callbacks.append(ValidationRouge(tokenizer, validation_rows, params, loss_curves.log if loss_curves else None))
         trainer = make_trainer(model, tokenizer, params, dtype, train_set, validation_set, run_dir, callbacks)
         if checkpoint and distributed.is_main_process():
             print(f"resuming from {checkpoint}")
@@ -76,9 +81,9 @@ def main() -> None:
 
     # Outputs: the adapter with what it was trained on, and the training speed (not an output).
     stopwatch.write(**training_speed(trainer, clock, checkpoint, train_set, params.train.batch_size, stopwatch.seconds))
-    provenance = model_provenance(params, resolved, device, dtype)
-    provenance["training"] = {"steps": trainer.state.global_step, "epochs": round(result.metrics["epoch"], 4), **truncated}
-    save_adapter(model, tokenizer, provenance, ADAPTER_DIR)
+    training = {"steps": trainer.state.global_step, "epochs": round(result.metrics["epoch"], 4), **truncated}
+    record = adapter_record(params, model_provenance(params, resolved, device, dtype), training)
+    save_adapter(model, tokenizer, record, ADAPTER_DIR)
     remove_checkpoints(run_dir)
     print(f"trained {trainer.state.global_step} steps ({result.metrics['epoch']:.2f} epochs), "
           f"final train loss {result.metrics['train_loss']:.4f}; adapter in {ADAPTER_DIR}")
