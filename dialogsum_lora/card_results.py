@@ -12,6 +12,7 @@ from pathlib import Path
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.markdown import as_text
 from dialogsum_lora.model_card import KNOWN_DATASETS, model_name, render_card
+from dialogsum_lora.provenance import read_data_source
 from dialogsum_lora.outputs import atomic_path, read_json
 from dialogsum_lora.paths import (
     BASELINE_DIR, COMPARISON_FILE, DATA_STATS_FILE, FINETUNED_DIR, metrics_file, provenance_file,
@@ -27,7 +28,7 @@ def complete_card(
     merged: bool = False,
 ) -> str:
     """The card of the adapter `record` describes (or of the merged model) with its test results:
-    the data's source as read_data_source returns it, the metrics of baseline and evaluate, and
+    the data's source as provenance.read_data_source returns it, the metrics of baseline and evaluate, and
     the comparison of the two if there is one."""
     revision = data_source["resolved"]
     return render_card(
@@ -43,16 +44,6 @@ def write_card(path: Path, text: str) -> None:
         temporary.write_text(text, encoding="utf-8")
 
 
-def read_data_source(path: Path = DATA_STATS_FILE) -> dict:
-    """The source of the data (name, revision, and the exact revision loaded) that prepare
-    records in reports/data_stats.json."""
-    stats = read_json(path)
-    source = stats.get("source") if isinstance(stats, dict) else None
-    if not isinstance(source, dict) or not isinstance(source.get("resolved"), str):
-        raise UserError(f"{path} does not record the data's source and revision: run `dvc repro prepare` to remake it")
-    return source
-
-
 def results_of(adapter_dir: Path) -> tuple[dict, dict, dict, dict | None] | None:
     """(data source, baseline, finetuned, comparison) from reports/, if evaluate computed them with
     the adapter now in `adapter_dir` (its provenance names the adapter by content); else None."""
@@ -64,7 +55,7 @@ def results_of(adapter_dir: Path) -> tuple[dict, dict, dict, dict | None] | None
     if not isinstance(adapter, dict) or adapter.get("resolved") != directory_hash(adapter_dir):
         return None
     comparison = read_json(COMPARISON_FILE) if COMPARISON_FILE.is_file() else None
-    return (read_data_source(), read_json(metrics_file(BASELINE_DIR)), read_json(metrics_file(FINETUNED_DIR)),
+    return (read_data_source(DATA_STATS_FILE), read_json(metrics_file(BASELINE_DIR)), read_json(metrics_file(FINETUNED_DIR)),
             comparison)
 
 

@@ -8,8 +8,10 @@ Two layouts are accepted for a local directory:
   with one row per dialogue and its references in summary1, summary2, ...
 
 Either way the result is the same: train and validation rows
-{id, dialogue, summary}, and test rows {id, dialogue, references}, one per
-dialogue with ALL its references.
+{id, dialogue, summary, topic}, and test rows {id, dialogue, references,
+topics}, one per dialogue with ALL its references and the topics its
+annotators gave (hub: a `topic` per reference row; authors': topic1, topic2,
+...). Topics are optional: without them, `topic` is null and `topics` empty.
 """
 
 import re
@@ -24,6 +26,7 @@ from dialogsum_lora.records import RECORD_SUFFIXES, Row, read_records
 
 AUTHORS_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl", "test": "dialogsum.test.jsonl"}
 _NUMBERED_SUMMARY = re.compile(r"^summary(\d+)$")
+_NUMBERED_TOPIC = re.compile(r"^topic(\d+)$")
 _REFERENCE_SUFFIX = re.compile(r"^(.+)_\d+$")  # the hub's test ids: test_0_1, test_0_2, ... for dialogue test_0
 
 
@@ -107,6 +110,14 @@ def _text(row: Row, column: str, where: str) -> str:
     return value.strip()
 
 
+def _optional_text(row: Row, column: str, where: str) -> str | None:
+    """Like _text, but a missing, null or blank value is None (topics are optional)."""
+    value = row.get(column)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _text(row, column, where)
+
+
 def _id(row: Row, where: str) -> str:
     key = "id" if "id" in row else "fname"
     value = row.get(key)
@@ -129,6 +140,7 @@ def _normalise(split: str, rows: list[tuple[str, Row]], where: str) -> list[Row]
             "id": _id(row, location),
             "dialogue": _text(row, "dialogue", location),
             "summary": _text(row, "summary", location),
+            "topic": _optional_text(row, "topic", location),
         }
         if example["id"] in seen:
             raise UserError(f"{location}: duplicate id {example['id']!r} (first at {seen[example['id']]})")
@@ -150,17 +162,16 @@ def _group_references(rows: list[tuple[str, Row]]) -> list[Row]:
     previous_id = None
     for location, row in rows:
         dialogue = _text(row, "dialogue", location)
-        numbered = sorted(
-            (int(m.group(1)), column) for column in row if (m := _NUMBERED_SUMMARY.match(str(column)))
-        )
-        references = [_text(row, column, location) for column in [c for _, c in numbered] or ["summary"]]
+        references = [_text(row, column, location) for column in _numbered(row, _NUMBERED_SUMMARY) or ["summary"]]
+        topics = [t for c in _numbered(row, _NUMBERED_TOPIC) or ["topic"] if (t := _optional_text(row, c, location))]
         identifier = _id(row, location)
         shared = _shared_id(previous_id, identifier) if grouped and dialogue == grouped[-1][1]["dialogue"] else None
         if shared is not None:
             grouped[-1][1]["id"] = shared
             grouped[-1][1]["references"].extend(references)
+            grouped[-1][1]["topics"].extend(topics)
         else:
-            grouped.append((location, {"id": identifier, "dialogue": dialogue, "references": references}))
+            grouped.append((location, {"id": identifier, "dialogue": dialogue, "references": references, "topics": topics}))
         previous_id = identifier
     first_with_id: dict[str, str] = {}
     first_with_dialogue: dict[str, str] = {}
@@ -177,6 +188,12 @@ def _group_references(rows: list[tuple[str, Row]]) -> list[Row]:
             )
         first_with_id[row["id"]] = first_with_dialogue[row["dialogue"]] = location
     return [row for _, row in grouped]
+
+
+def _numbered(row: Row, pattern: re.Pattern) -> list[str]:
+    """The row's columns that `pattern` numbers (summary1, summary2, ...), in number order."""
+    numbered = [(int(m.group(1)), column) for column in row if (m := pattern.match(str(column)))]
+    return [column for _, column in sorted(numbered)]
 
 
 def _shared_id(previous: str, current: str) -> str | None:

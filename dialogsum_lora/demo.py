@@ -38,6 +38,7 @@ OFFLINE_PARAMS = {
     "train.checkpoint_steps": 20,
     "generate.max_new_tokens": 48,
     "generate.batch_size": 8,
+    "analysis.min_topic_dialogues": 1,  # data/sample: a handful of test dialogues, each on its own topics
 }
 GIT_IDENTITY = ["-c", "user.name=offline run", "-c", "user.email=offline@localhost", "-c", "commit.gpgsign=false"]
 DEMO_MARK = "dialogsum-demo"  # in the copy's .git: a directory this command may replace

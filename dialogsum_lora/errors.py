@@ -58,6 +58,20 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UserError(f"{message} (see {self.prog} --help)")
 
 
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse `type`: a whole number in [low, high], or a one-line usage error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not in [{low}, {high}]")
+        return value
+
+    return parse
+
+
 def _fail(message: str, code: int) -> None:
     # Under several processes every rank meets the same mistake: rank 0 alone reports it.
     if os.environ.get("RANK", "0") == "0":

@@ -18,7 +18,7 @@ from dialogsum_lora.params import GenerateParams, Params, PromptParams
 from dialogsum_lora.paths import metrics_file, predictions_file, provenance_file
 from dialogsum_lora.prompt import build_prompt, encode
 from dialogsum_lora.provenance import Stopwatch
-from dialogsum_lora.rouge import ROUGE_TYPES, score_corpus
+from dialogsum_lora.rouge import ROUGE_TYPES, load_rouge_metric
 
 
 @torch.inference_mode()
@@ -86,11 +86,13 @@ def summarise_dialogues(
 
 def summarise_and_score(
     model, tokenizer, params: Params, test_rows: list[Row], out_dir: Path, stage: str, provenance: dict
-) -> dict | None:
-    """Generate a summary per test dialogue, score it, write predictions.jsonl, metrics.json
-    and provenance.json to `out_dir`, and the generation time to reports/timing/STAGE.json.
+) -> tuple[dict, list[dict]] | None:
+    """Generate a summary per test dialogue, score it (with 95% intervals), write
+    predictions.jsonl, metrics.json and provenance.json to `out_dir`, and the generation time
+    to reports/timing/STAGE.json.
 
-    Returns the metrics written (on rank 0; other processes only generate and get None).
+    Returns the metrics written and each dialogue's scores (on rank 0; other processes only
+    generate and get None).
     """
     with Stopwatch(stage) as stopwatch:
         predictions, truncated = summarise_dialogues(
@@ -99,8 +101,14 @@ def summarise_and_score(
     if predictions is None:
         return None
     stopwatch.write(dialogues_per_second=round(len(test_rows) / stopwatch.seconds, 2))
-    references = [row["references"] for row in test_rows]
-    metrics, per_dialogue = score_corpus(predictions, references)
+    metrics = load_rouge_metric().compute(
+        predictions=predictions,
+        references=[row["references"] for row in test_rows],
+        resamples=params.analysis.resamples,
+        seed=params.seed,
+        per_dialogue=True,
+    )
+    per_dialogue = metrics.pop("per_dialogue")
     metrics["truncated_prompts"] = truncated
     write_jsonl(
         predictions_file(out_dir),
@@ -116,7 +124,7 @@ def summarise_and_score(
     )
     write_json(metrics_file(out_dir), metrics)
     write_json(provenance_file(out_dir), provenance)
-    return metrics
+    return metrics, per_dialogue
 
 
 def check_predictions_match(predictions: list[Row], test_rows: list[Row], path: Path) -> None:
@@ -129,6 +137,19 @@ def check_predictions_match(predictions: list[Row], test_rows: list[Row], path: 
     for number, row in enumerate(predictions, start=1):
         if not isinstance(row.get("prediction"), str):
             raise UserError(f"{path} line {number}: prediction must be text, got {row.get('prediction')!r}")
+
+
+def rescore(predictions: list[Row], test_rows: list[Row], metrics: dict, path: Path) -> list[dict]:
+    """Each dialogue's scores of a predictions file that check_predictions_match passed; refused
+    if they do not give its metrics file's (`path`) headline scores, as a stale pair would not."""
+    scored = load_rouge_metric().compute(
+        predictions=[row["prediction"] for row in predictions],
+        references=[row["references"] for row in test_rows],
+        per_dialogue=True,
+    )
+    if any(scored[name] != metrics[name] for name in ROUGE_TYPES):
+        raise UserError(f"{path} does not hold the scores of the predictions beside it (stale?): run `dvc repro` to remake both")
+    return scored["per_dialogue"]
 
 
 def check_metrics(metrics, path: Path) -> None:

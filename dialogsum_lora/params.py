@@ -81,6 +81,9 @@ class TrainParams:
     logging_steps: int = _help("Log the training loss every this many steps.", Interval(1, 10_000_000))
     checkpoint_steps: int = _help("Save a checkpoint to resume from every this many steps.", Interval(1, 10_000_000))
     compile: bool = _help("torch.compile the model for training (the first steps compile; then fewer kernel launches).")
+    validation_rouge_dialogues: int | None = _help(
+        "Validation dialogues summarised and scored with ROUGE at every validation (a fixed subset drawn from "
+        "`seed`); null for all of them, 0 for none.", Interval(0, 10_000_000))
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,13 @@ class GenerateParams:
     max_new_tokens: int = _help("Longest summary generated, in tokens.", Interval(1, 2048))
     num_beams: int = _help("1 is greedy decoding; more is beam search.", Interval(1, 64))
     batch_size: int = _help("Dialogues generated together.", Interval(1, 4096))
+
+
+@dataclass(frozen=True)
+class AnalysisParams:
+    resamples: int = _help("Bootstrap resamples for the 95% intervals and the paired test.", Interval(1, 100_000))
+    min_topic_dialogues: int = _help("ROUGE is reported per topic for topics with at least this many test dialogues.",
+                                     Interval(1, 10_000_000))
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,8 @@ class Params:
     prompt: PromptParams = _help("How a dialogue becomes model input.")
     lora: LoraParams = _help("The LoRA adapter.")
     train: TrainParams = _help("Fine-tuning.")
-    generate: GenerateParams = _help("Summary generation for baseline and evaluation.")
+    generate: GenerateParams = _help("Summary generation for baseline, evaluation and validation ROUGE.")
+    analysis: AnalysisParams = _help("How the results are analysed: intervals, significance, topics.")
 
 
 def _check_processes(params: "Params") -> None:

@@ -17,18 +17,29 @@ DATA_STATS_FILE = Path("reports/data_stats.json")
 # baseline and evaluate: metrics.json, predictions.jsonl and provenance.json in each
 BASELINE_DIR = Path("reports/baseline")
 FINETUNED_DIR = Path("reports/finetuned")
+# The project's ROUGE, an `evaluate` metric module loaded by path (absolute: users load it too)
+ROUGE_METRIC_DIR = REPO_ROOT / "dialogsum_lora" / "dialogsum_rouge"
+
+# evaluate, besides its results directory: fine-tuned against zero-shot
+COMPARISON_FILE = Path("reports/comparison.json")
+TOPICS_FILE = Path("reports/topics.json")
 PLOTS_DIR = Path("reports/plots")
 ROUGE_PLOT = PLOTS_DIR / "rouge.png"
+TOPICS_PLOT = PLOTS_DIR / "topics.png"
+LENGTHS_PLOT = PLOTS_DIR / "lengths.png"
 LOSS_PLOT = PLOTS_DIR / "loss.png"
+VALIDATION_ROUGE_PLOT = PLOTS_DIR / "validation_rouge.png"
+PLOTS = (ROUGE_PLOT, TOPICS_PLOT, LENGTHS_PLOT, LOSS_PLOT, VALIDATION_ROUGE_PLOT)
 REPORT_FILE = Path("reports/report.md")
 MODEL_CARD_FILE = Path("reports/model_card.md")  # the adapter's card with the test results
 COMPARISON_FILE = Path("reports/comparison.json")  # zero-shot against fine-tuned, paired
 
 # finetune
 ADAPTER_DIR = Path("models/adapter")
-CURVES_DIR = Path("reports/train")  # dvclive: metrics.json, plots/metrics/{train,eval}/loss.tsv
+CURVES_DIR = Path("reports/train")  # dvclive: metrics.json, plots/metrics/{train,eval}/*.tsv
 TRAIN_LOSS_FILE = CURVES_DIR / "plots/metrics/train/loss.tsv"
 VALIDATION_LOSS_FILE = CURVES_DIR / "plots/metrics/eval/loss.tsv"
+VALIDATION_ROUGE_FILES = {name: CURVES_DIR / f"plots/metrics/eval/{name}.tsv" for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")}
 
 # Not DVC outputs: resumable checkpoints, and wall times (they change every run).
 CHECKPOINTS_DIR = Path(".trainer")

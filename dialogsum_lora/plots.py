@@ -1,5 +1,6 @@
-"""The PNG plots (matplotlib): ROUGE of both models, the training curves dvclive logged, and
-the ROUGE of the experiments of a sweep (dialogsum-experiments)."""
+"""The PNG plots (matplotlib): ROUGE of both models with their intervals, ROUGE per topic,
+summary lengths, the training curves dvclive logged (losses, validation ROUGE), and the ROUGE
+of the experiments of a sweep (dialogsum-experiments)."""
 
 import csv
 from pathlib import Path
@@ -22,16 +23,60 @@ def _save(figure, path: Path) -> None:
 
 
 def plot_rouge(baseline: dict, finetuned: dict, path: Path) -> None:
-    """Grouped bars: baseline vs fine-tuned F1 for each ROUGE type."""
+    """Grouped bars: baseline vs fine-tuned F1 for each ROUGE type, with 95% intervals when known."""
     figure, axes = plt.subplots(figsize=(6, 3.6))
     positions = range(len(ROUGE_TYPES))
     width = 0.38
     for offset, (label, metrics) in zip((-width / 2, width / 2), (("zero-shot", baseline), ("LoRA", finetuned))):
-        bars = axes.bar([p + offset for p in positions], [metrics[n] for n in ROUGE_TYPES], width, label=label)
-        axes.bar_label(bars, fmt="%.3f", fontsize=7)
+        values = [metrics[n] for n in ROUGE_TYPES]
+        intervals = metrics.get("ci95")
+        errors = [[v - intervals[n]["low"] for n, v in zip(ROUGE_TYPES, values)],
+                  [intervals[n]["high"] - v for n, v in zip(ROUGE_TYPES, values)]] if intervals else None
+        bars = axes.bar([p + offset for p in positions], values, width, yerr=errors, capsize=3, label=label)
+        axes.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
     axes.set_xticks(list(positions), ROUGE_TYPES)
     axes.set_ylabel("F1 (mean over dialogues)")
-    axes.set_title(f"ROUGE on {finetuned['num_dialogues']} test dialogues")
+    axes.set_title(f"ROUGE on {finetuned['num_dialogues']} test dialogues" + (" (95% intervals)" if "ci95" in finetuned else ""))
+    axes.legend()
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def plot_topics(topics: dict, path: Path, shown: int = 20) -> None:
+    """Horizontal bars: ROUGE-1 of both models on the `shown` topics with the most test dialogues."""
+    rows = topics["topics"][:shown]
+    figure, axes = plt.subplots(figsize=(6.4, 1.2 + 0.32 * max(len(rows), 1)))
+    if rows:
+        positions = range(len(rows))
+        for offset, (label, key) in zip((0.2, -0.2), (("zero-shot", "zero_shot"), ("LoRA", "finetuned"))):
+            axes.barh([p + offset for p in positions], [r[key]["rouge1"] for r in rows], 0.4, label=label)
+        axes.set_yticks(list(positions), [f"{r['topic'][:40]} ({r['dialogues']})" for r in rows], fontsize=7)
+        axes.invert_yaxis()
+        axes.legend(fontsize=7)
+    else:
+        axes.text(0.5, 0.5, f"no topic has {topics['min_dialogues']} or more test dialogues", ha="center", va="center")
+        axes.set_yticks([])
+    axes.set_xlabel("ROUGE-1 F1 (mean over the topic's dialogues)")
+    axes.set_title("ROUGE-1 by topic (test dialogues)")
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def plot_lengths(references: list[list[str]], predictions: dict[str, list[str]], path: Path) -> None:
+    """Each summary's words against its references' mean words, with the lines of equal,
+    twice and half the length."""
+    reference_words = [sum(len(r.split()) for r in refs) / len(refs) for refs in references]
+    figure, axes = plt.subplots(figsize=(5, 4.4))
+    for label, texts in predictions.items():
+        axes.scatter(reference_words, [len(t.split()) for t in texts], s=8, alpha=0.5, label=label)
+    top = max([*reference_words, *(len(t.split()) for texts in predictions.values() for t in texts), 1])
+    for factor, style in ((1, "-"), (2, ":"), (0.5, ":")):
+        axes.plot([0, top], [0, top * factor], style, color="grey", linewidth=0.8)
+    axes.set_xlim(0, top * 1.05)
+    axes.set_ylim(0, top * 1.05)
+    axes.set_xlabel("reference words (mean of the dialogue's references)")
+    axes.set_ylabel("summary words")
+    axes.set_title("Summary length vs references (lines: x1/2, x1, x2)", fontsize=10)
     axes.legend()
     figure.tight_layout()
     _save(figure, path)
@@ -50,15 +95,19 @@ def read_curve(tsv: Path) -> tuple[list[int], list[float]]:
         raise UserError(f"{tsv} is not a dvclive metric file ({type(error).__name__}: {error})") from None
 
 
-def plot_losses(curves: dict[str, tuple[list[int], list[float]]], path: Path) -> None:
-    """Training and validation loss against the optimiser step."""
+def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path, ylabel: str, title: str) -> None:
+    """Curves against the optimiser step (the losses; validation ROUGE); a note if none was logged."""
     figure, axes = plt.subplots(figsize=(6, 3.6))
     for label, (steps, values) in curves.items():
-        axes.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
+        if steps:
+            axes.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
+    if any(steps for steps, _ in curves.values()):
+        axes.legend()
+    else:
+        axes.text(0.5, 0.5, "nothing logged", ha="center", va="center")
     axes.set_xlabel("optimiser step")
-    axes.set_ylabel("cross-entropy loss")
-    axes.set_title("LoRA fine-tuning")
-    axes.legend()
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
     figure.tight_layout()
     _save(figure, path)
 

@@ -11,7 +11,8 @@ import platform
 import time
 from pathlib import Path
 
-from dialogsum_lora.outputs import write_json
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.outputs import read_json, write_json
 from dialogsum_lora.paths import TIMING_DIR
 
 LIBRARIES = ("torch", "transformers", "peft", "datasets", "dvc", "rouge_score")
@@ -45,6 +46,15 @@ def model_provenance(params, resolved: str, device, dtype) -> dict:
         "model": {"name": params.model.name, "revision": params.model.revision, "resolved": resolved},
         "environment": environment(device, dtype),
     }
+
+
+def read_data_source(stats_file: Path) -> dict:
+    """The data `prepare` loaded, {name, revision, resolved}, from its statistics file."""
+    stats = read_json(stats_file)
+    source = stats.get("source") if isinstance(stats, dict) else None
+    if not isinstance(source, dict) or not all(isinstance(source.get(key), str) for key in ("name", "resolved")):
+        raise UserError(f"{stats_file} does not name the data it describes: run `dvc repro prepare` to remake it")
+    return source
 
 
 class Stopwatch:

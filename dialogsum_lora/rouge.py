@@ -86,7 +86,6 @@ def score_corpus(predictions: list[str], references: list[list[str]], scorer=_SC
     metrics["num_dialogues"] = len(predictions)
     metrics["num_references"] = sum(len(r) for r in references)
     metrics["best_reference"] = {name: _mean(per_dialogue, "best", name) for name in ROUGE_TYPES}
-    metrics["mean_prediction_words"] = round(fmean(len(p.split()) for p in predictions), 2)
     return metrics, per_dialogue
 
 
@@ -94,6 +93,38 @@ def _mean(per_dialogue: list[dict], kind: str, name: str) -> float:
     return round(fmean(d[kind][name] for d in per_dialogue), 6)
 
 
+@functools.lru_cache(maxsize=1)
+def load_rouge_metric():
+    """The project's ROUGE as an `evaluate` module (dialogsum_rouge/, around score_corpus), loaded
+    by its local path: offline, never from the hub; inputs kept in memory (no Arrow cache files)."""
+    import evaluate
+
+    from dialogsum_lora.paths import ROUGE_METRIC_DIR
+
+    return evaluate.load(str(ROUGE_METRIC_DIR), keep_in_memory=True)
+
+
+SHARE_DIGITS = 4
+
+
+def length_statistics(predictions: list[str], references: list[list[str]]) -> dict:
+    """Mean words of the predictions and of the references (each dialogue's references
+    averaged), and the share of predictions over twice, or under half, that average."""
+    reference_words = [fmean(len(r.split()) for r in refs) for refs in references]
+    prediction_words = [len(p.split()) for p in predictions]
+    pairs = list(zip(prediction_words, reference_words))
+    return {
+        "prediction_words": round(fmean(prediction_words), 2),
+        "reference_words": round(fmean(reference_words), 2),
+        "over_twice_reference": round(sum(p > 2 * r for p, r in pairs) / len(pairs), SHARE_DIGITS),
+        "under_half_reference": round(sum(p < r / 2 for p, r in pairs) / len(pairs), SHARE_DIGITS),
+    }
+
+
 def summary_line(metrics: dict) -> str:
     """One line of the headline scores, for a stage's console output."""
-    return f"on {metrics['num_dialogues']} dialogues: " + ", ".join(f"{n} {metrics[n]:.4f}" for n in ROUGE_TYPES)
+    def score(name: str) -> str:
+        interval = metrics.get("ci95", {}).get(name)
+        return f"{name} {metrics[name]:.4f}" + (f" [{interval['low']:.4f}, {interval['high']:.4f}]" if interval else "")
+
+    return f"on {metrics['num_dialogues']} dialogues: " + ", ".join(score(n) for n in ROUGE_TYPES)

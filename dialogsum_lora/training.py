@@ -174,7 +174,7 @@ class QuietProgress(ProgressCallback):
 
 
 class LossCurves(TrainerCallback):
-    """Log training and validation loss against the optimiser step with dvclive.
+    """Log training and validation loss (and validation ROUGE) against the optimiser step with dvclive.
 
     Not transformers' DVCLiveCallback: it logs every value the Trainer logs (wall times
     among them, which would make reruns differ) and the Trainer's arguments (an absolute
@@ -188,23 +188,26 @@ class LossCurves(TrainerCallback):
         # dvcyaml=None: the pipeline's dvc.yaml declares the plots; dvclive must not edit it.
         self.live = Live(str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
 
-    def _log(self, step: int, logs: dict) -> None:
+    VALIDATION = ("eval_loss", "eval_rouge1", "eval_rouge2", "eval_rougeL", "eval_rougeLsum")
+
+    def log(self, step: int, logs: dict) -> None:
+        """Log the training loss, and the validation loss and ROUGE (ValidationRouge), at `step`."""
         self.live.step = step
-        if "loss" in logs:
-            self.live.log_metric("train/loss", round(logs["loss"], 6))
-        if "eval_loss" in logs:
-            self.live.log_metric("eval/loss", round(logs["eval_loss"], 6))
+        for key, value in logs.items():
+            name = "train/loss" if key == "loss" else f"eval/{key.removeprefix('eval_')}" if key in self.VALIDATION else None
+            if name is not None:
+                self.live.log_metric(name, round(value, 6))
 
     def on_train_begin(self, args, state, control, **kwargs):
         # A resumed run starts with the history up to its checkpoint: log it again,
         # so the curves match those of an uninterrupted run.
         if state.is_world_process_zero:
             for entry in state.log_history:
-                self._log(entry["step"], entry)
+                self.log(entry["step"], entry)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if state.is_world_process_zero:
-            self._log(state.global_step, logs)
+            self.log(state.global_step, logs)
 
     def on_train_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:

@@ -3,7 +3,7 @@
     python -m stages.baseline
 
 Reads params `seed`, `processes`, `model`, `prompt.template`,
-`prompt.max_source_tokens` and `generate`; reads data/prepared/test.jsonl and
+`prompt.max_source_tokens`, `generate` and `analysis.resamples`; reads data/prepared/test.jsonl and
 the base model; writes reports/baseline/{metrics.json,predictions.jsonl,provenance.json}.
 """
 
@@ -41,9 +41,9 @@ def main() -> None:
 
     # Work and outputs: rank 0 writes the predictions, metrics and provenance.
     provenance = model_provenance(params, resolved, device, dtype)
-    metrics = summarise_and_score(model, tokenizer, params, test_rows, BASELINE_DIR, "baseline", provenance)
-    if metrics is not None:
-        print(f"baseline {summary_line(metrics)}")
+    scored = summarise_and_score(model, tokenizer, params, test_rows, BASELINE_DIR, "baseline", provenance)
+    if scored is not None:
+        print(f"baseline {summary_line(scored[0])}")
 
 
 if __name__ == "__main__":

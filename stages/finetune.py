@@ -6,7 +6,8 @@ Reads params `seed`, `processes`, `data.source`, `model`, `prompt`, `lora`, `tra
 and `generate` (the last recorded with the adapter, for evaluate's settings); reads
 data/prepared/{train,validation}.jsonl and the base model; writes the adapter
 (safetensors), its tokenizer, provenance and model card to models/adapter/, and the loss
-curves (dvclive) to reports/train/. A killed run resumes from its last complete
+curves (dvclive: losses, validation ROUGE, which is generated as `evaluate` generates) to
+reports/train/. A killed run resumes from its last complete
 checkpoint when rerun with the same inputs (dialogsum_lora/checkpoints.py).
 """
 
@@ -34,6 +35,7 @@ def main() -> None:
     from dialogsum_lora.training import (
         LossCurves, StepClock, build_training_examples, length_group_steps, make_trainer, training_speed,
     )
+    from dialogsum_lora.validation_rouge import ValidationRouge
 
     # Inputs, checked (and the outputs' place) before any process starts work.
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
@@ -66,7 +68,10 @@ def main() -> None:
     clock = StepClock(length_group_steps(len(train_set), params.train.batch_size))
     curves = atomic_path(CURVES_DIR) if distributed.is_main_process() else contextlib.nullcontext()
     with curves as curves_dir:
-        callbacks = [clock] + ([LossCurves(curves_dir)] if curves_dir else [])
+        loss_curves = LossCurves(curves_dir) if curves_dir else None
+        callbacks = [clock] + ([loss_curves] if loss_curves else [])
+        if params.train.validation_rouge_dialogues != 0:
+            callbacks.append(ValidationRouge(tokenizer, validation_rows, params, loss_curves.log if loss_curves else None))
         trainer = make_trainer(model, tokenizer, params, dtype, train_set, validation_set, run_dir, callbacks)
         if checkpoint and distributed.is_main_process():
             print(f"resuming from {checkpoint}")

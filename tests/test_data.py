@@ -19,8 +19,10 @@ def test_sample_data_groups_test_references_by_dialogue():
     assert all(len(row["references"]) == 3 for row in splits["test"])
     first = splits["test"][0]
     assert first["references"] == [row["summary"] for row in raw_test[:3]]
-    assert set(first) == {"id", "dialogue", "references"}
-    assert set(splits["train"][0]) == {"id", "dialogue", "summary"}
+    assert set(first) == {"id", "dialogue", "references", "topics"}
+    assert first["topics"] == [row["topic"] for row in raw_test[:3]]  # one per reference row, as annotated
+    assert set(splits["train"][0]) == {"id", "dialogue", "summary", "topic"}
+    assert splits["train"][0]["topic"] == read_jsonl(SAMPLE_DIR / "train.jsonl")[0]["topic"]
 
 
 def test_csv_and_parquet_hub_layouts_load_like_jsonl(tmp_path):
@@ -47,11 +49,21 @@ def test_authors_layout_reads_numbered_summaries(tmp_path):
     write_jsonl_rows(tmp_path / "dialogsum.dev.jsonl", [{"fname": "dev_1", "dialogue": "c d", "summary": "s", "topic": "t"}])
     write_jsonl_rows(
         tmp_path / "dialogsum.test.jsonl",
-        [{"fname": "test_1", "dialogue": "e f", "summary1": "one", "summary2": "two", "summary3": "three"}],
+        [{"fname": "test_1", "dialogue": "e f", "summary1": "one", "summary2": "two", "summary3": "three",
+          "topic3": "c", "topic1": "a", "topic2": " "}],
     )
     splits = load_source(str(tmp_path), None)[0]
-    assert splits["validation"] == [{"id": "dev_1", "dialogue": "c d", "summary": "s"}]
-    assert splits["test"] == [{"id": "test_1", "dialogue": "e f", "references": ["one", "two", "three"]}]
+    assert splits["validation"] == [{"id": "dev_1", "dialogue": "c d", "summary": "s", "topic": "t"}]
+    # topic1, topic2, ... in number order; a blank topic is no topic
+    assert splits["test"] == [{"id": "test_1", "dialogue": "e f", "references": ["one", "two", "three"], "topics": ["a", "c"]}]
+
+
+def test_topics_are_optional_but_must_be_text(tmp_path):
+    splits = load_source(str(_hub_dir(tmp_path / "none", train=[{"id": "t1", "dialogue": "d", "summary": "s"}],
+                                      test=[{"id": "s1", "dialogue": "d", "summary": "x"}])), None)[0]
+    assert splits["train"][0]["topic"] is None and splits["test"][0]["topics"] == []
+    with pytest.raises(UserError, match="test.jsonl line 1: topic must be text, got 7"):
+        load_source(str(_hub_dir(tmp_path / "bad", test=[{"id": "s1", "dialogue": "d", "summary": "x", "topic": 7}])), None)
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "dialogsum").exists(), reason="../shared/data is not beside the repository")
@@ -65,6 +77,7 @@ def test_real_dialogsum_test_split_has_500_dialogues_with_3_references(tmp_path)
     assert len(splits["test"]) == 500
     assert all(len(row["references"]) == 3 for row in splits["test"])
     assert len(splits["validation"]) == 500
+    assert all(len(row["topics"]) == 3 for row in splits["test"])  # topic1..3, one per annotator
 
 
 @pytest.mark.parametrize(
@@ -115,7 +128,7 @@ def test_values_of_the_wrong_type_or_shape_say_so(tmp_path, content, message):
 
 def test_integer_ids_are_read_as_text(tmp_path):
     _hub_dir(tmp_path, train=[{"id": 7, "dialogue": "d", "summary": "s"}])
-    assert load_source(str(tmp_path), None)[0]["train"] == [{"id": "7", "dialogue": "d", "summary": "s"}]
+    assert load_source(str(tmp_path), None)[0]["train"] == [{"id": "7", "dialogue": "d", "summary": "s", "topic": None}]
 
 
 def test_hub_test_ids_with_reference_suffixes_group_into_one_dialogue(tmp_path):
@@ -123,8 +136,8 @@ def test_hub_test_ids_with_reference_suffixes_group_into_one_dialogue(tmp_path):
     test.append({"id": "test_1_1", "dialogue": "#Person1#: No.", "summary": "Only one.", "topic": "x"})
     _hub_dir(tmp_path, test=test)
     assert load_source(str(tmp_path), None)[0]["test"] == [
-        {"id": "test_0", "dialogue": "#Person1#: Yes?", "references": ["Ref 1.", "Ref 2.", "Ref 3."]},
-        {"id": "test_1_1", "dialogue": "#Person1#: No.", "references": ["Only one."]},
+        {"id": "test_0", "dialogue": "#Person1#: Yes?", "references": ["Ref 1.", "Ref 2.", "Ref 3."], "topics": ["x", "x", "x"]},
+        {"id": "test_1_1", "dialogue": "#Person1#: No.", "references": ["Only one."], "topics": ["x"]},
     ]
 
 

@@ -2,6 +2,7 @@
 DDP, shard generation, and rank 0 alone writes; a user error is reported once."""
 
 import json
+import math
 
 import pytest
 
@@ -49,7 +50,8 @@ def test_two_process_training_completes_and_rank_zero_writes(workspace):
     assert (adapter / "adapter_model.safetensors").exists() and (adapter / "provenance.json").exists()
     curve = (workspace / "reports/train/plots/metrics/eval/loss.tsv").read_text().splitlines()[1:]
     losses = [float(line.split("\t")[1]) for line in curve]
-    assert len(losses) == 15 and losses[-1] < losses[0] < 6  # learning, not diverging
+    assert len(losses) == 15 and all(math.isfinite(loss) for loss in losses)  # not diverging ...
+    assert losses[-1] < losses[0]  # ... and learning
     assert "Data and pipelines are up to date" in dvc(workspace, "status", "finetune")
 
 

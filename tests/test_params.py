@@ -120,7 +120,7 @@ def test_every_number_has_a_finite_range(raw):
                 yield field
 
     fields = list(numeric_fields(Params))
-    assert len(fields) == 16
+    assert len(fields) == 19
     for field in fields:
         within = field.metadata["within"]
         assert within is not None, field.name

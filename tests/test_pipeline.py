@@ -50,12 +50,68 @@ def test_adapter_curves_plots_and_report(reproduced):
     eval_curve = (directory / "reports/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
     assert len(eval_curve) - 1 == 15  # a validation loss per epoch
     assert float(train_curve[-1].split("\t")[1]) < float(train_curve[1].split("\t")[1])
-    for plot in ("rouge.png", "loss.png"):
+    for plot in ("rouge.png", "topics.png", "lengths.png", "loss.png", "validation_rouge.png"):
         assert (directory / "reports/plots" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (directory / "reports/report.md").read_text()
     assert "| rouge1 |" in report and "reference 3" in report
-    shown = dvc(directory, "plots", "show", "--json")
-    assert "loss.tsv" in shown and "rouge.png" in shown
+    assert report.startswith("# LoRA fine-tuning of models/tiny\\-t5: DialogSum results")  # the model it came from
+    assert "**Significance:**" in report and "## By topic" in report and "## Largest losses (ROUGE-1)" in report
+    shown = json.loads(dvc(directory, "plots", "show", "--json"))
+    for plot in ("loss.tsv", "rouge1.tsv", "rouge.png", "topics.png", "lengths.png", "validation_rouge.png"):
+        assert plot in json.dumps(shown), plot
+
+
+def test_every_score_has_an_interval_and_fine_tuning_is_compared_dialogue_by_dialogue(reproduced):
+    directory, _ = reproduced
+    for name in ("baseline", "finetuned"):
+        metrics = json.loads((directory / f"reports/{name}/metrics.json").read_text())
+        for rouge in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
+            assert metrics["ci95"][rouge]["low"] <= metrics[rouge] <= metrics["ci95"][rouge]["high"]
+        assert set(metrics["length"]) == {"prediction_words", "reference_words", "over_twice_reference", "under_half_reference"}
+    comparison = json.loads((directory / "reports/comparison.json").read_text())
+    baseline = json.loads((directory / "reports/baseline/metrics.json").read_text())
+    finetuned = json.loads((directory / "reports/finetuned/metrics.json").read_text())
+    for rouge in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
+        result = comparison[rouge]
+        assert result["difference"] == pytest.approx(finetuned[rouge] - baseline[rouge], abs=2e-6)
+        assert result["low"] <= result["difference"] <= result["high"] and 0 <= result["p_value"] <= 1
+        assert result["wins"] + result["ties"] + result["losses"] == 8
+    topics = json.loads((directory / "reports/topics.json").read_text())
+    assert topics["min_dialogues"] == 1 and {"restaurant", "job interview"} <= {t["topic"] for t in topics["topics"]}
+    # `dvc metrics show` lists the headline and the intervals beside it, for both systems.
+    shown = json.loads(dvc(directory, "metrics", "show", "--json"))
+    assert "ci95" in json.dumps(shown) and "reports/comparison.json" in json.dumps(shown)
+
+
+def test_validation_rouge_is_logged_at_every_validation_with_evaluates_settings(reproduced):
+    import torch
+
+    from dialogsum_lora.adapter import load_adapter
+    from dialogsum_lora.generation import generate_summaries
+    from dialogsum_lora.modeling import load_base_model, load_tokenizer
+    from dialogsum_lora.params import load_params
+    from dialogsum_lora.prompt import build_prompt, encode
+    from dialogsum_lora.records import read_jsonl
+    from dialogsum_lora.rouge import score_corpus
+
+    directory, _ = reproduced
+    curve = (directory / "reports/train/plots/metrics/eval/rouge1.tsv").read_text().splitlines()[1:]
+    assert len(curve) == 15  # one per epoch, beside the validation loss
+    assert all(0 <= float(line.split("\t")[1]) <= 1 for line in curve)
+    logged = json.loads((directory / "reports/train/metrics.json").read_text())["eval"]
+    # The last one, again from the saved adapter with the params' generation settings.
+    params = load_params(directory / "params.yaml")
+    rows = read_jsonl(directory / "data/prepared/validation.jsonl")
+    tokenizer = load_tokenizer(directory / "models/adapter")
+    model = load_adapter(load_base_model(directory / params.model.name, torch.float32, torch.device("cpu")),
+                         directory / "models/adapter")
+    encoded, _ = encode(tokenizer, [build_prompt(params.prompt.template, r["dialogue"]) for r in rows],
+                        params.prompt.max_source_tokens)
+    summaries = generate_summaries(model, tokenizer, encoded, max_new_tokens=params.generate.max_new_tokens,
+                                   num_beams=params.generate.num_beams, batch_size=params.generate.batch_size, progress=False)
+    metrics, _ = score_corpus(summaries, [[r["summary"]] for r in rows])
+    assert {name: logged[name] for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")} == {
+        name: metrics[name] for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")}
 
 
 def test_second_repro_runs_nothing(reproduced):

@@ -126,7 +126,9 @@ def test_every_recipe_runs_as_written(reproduced, workspace, tmp_path, plain_she
     assert (checkout / "dvc.lock").read_bytes() == lock and _outputs(checkout) == outputs
 
     output = recipe("dvc metrics diff main", checkout)
-    assert "reports/train/metrics.json" in output and "rouge1" in output
+    assert "reports/train/metrics.json" in output and "rouge1" in output and "ci95" in output
+    paired = json.loads(output[output.index('{\n  "rouge1"'):])  # the last command's JSON
+    assert paired["comparison"]["against"] == "main-predictions.jsonl" and "p_value" in paired["comparison"]["rouge1"]
     assert (checkout / "dvc_plots/index.html").exists()
     # The sweep at a glance: dialogsum-experiments ends the recipe.
     assert re.search(r"^experiment +lora\.r +rouge1 +rouge2 +rougeL +rougeLsum$", output, re.MULTILINE)

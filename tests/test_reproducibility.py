@@ -46,7 +46,7 @@ def test_compiled_training_learns_as_eager_training_does(workspace):
     compiled = json.loads((workspace / "reports/train/metrics.json").read_text())
     assert compiled["step"] == eager["step"]
     # Compiled kernels round differently and draw other dropout masks: close, not equal.
-    assert compiled["eval"]["loss"] == pytest.approx(eager["eval"]["loss"], rel=0.02)
+    assert compiled["eval"]["loss"] == pytest.approx(eager["eval"]["loss"], rel=0.05)
     assert compiled["eval"]["loss"] < first_eval_loss - 0.2
     timing = json.loads((workspace / "reports/timing/finetune.json").read_text())
     assert timing["steps"] == eager["step"] and timing["steady_samples_per_second"] > 0

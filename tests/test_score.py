@@ -9,7 +9,9 @@ import pytest
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.score import score_file
 
-from conftest import REPO_ROOT
+from dialogsum_lora.demo import offline_environment
+
+from conftest import REPO_ROOT, write_jsonl_rows
 
 
 def test_prediction_files_with_missing_extra_or_repeated_ids_are_errors(tmp_path):
@@ -88,3 +90,41 @@ def test_a_test_split_that_names_a_dialogue_twice_is_refused(tmp_path):
     predictions.write_text('{"id": "a", "prediction": "x"}\n')
     with pytest.raises(UserError, match="row 2: id 'a' appears twice"):
         score_file(predictions, test)
+
+
+@pytest.mark.slow
+def test_the_score_command_compares_two_files_as_evaluate_does(reproduced):
+    directory, _ = reproduced
+    result = subprocess.run(
+        ["dialogsum-score", "reports/finetuned/predictions.jsonl", "--test", "data/prepared/test.jsonl",
+         "--against", "reports/baseline/predictions.jsonl"],
+        cwd=directory, capture_output=True, text=True, env=offline_environment(),
+    )
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    metrics = json.loads((directory / "reports/finetuned/metrics.json").read_text())
+    comparison = json.loads((directory / "reports/comparison.json").read_text())
+    assert printed.pop("comparison") == {"against": "reports/baseline/predictions.jsonl", **comparison}
+    assert printed == {key: value for key, value in metrics.items() if key != "truncated_prompts"}
+
+
+def test_only_predictions_of_the_same_dialogues_are_compared(tmp_path):
+    def predictions(name, rows):
+        path = tmp_path / name
+        write_jsonl_rows(path, rows)
+        return path
+
+    mine = predictions("mine.jsonl", [{"id": "a", "prediction": "x y", "references": ["x y"]},
+                                      {"id": "b", "prediction": "z", "references": ["z w"]}])
+    reordered = predictions("theirs.jsonl", [{"id": "b", "prediction": "z w", "references": ["z w"]},
+                                             {"id": "a", "prediction": "q", "references": ["x y"]}])
+    comparison = score_file(mine, against=reordered, resamples=50)["comparison"]
+    # matched by id: a wins (1 against 0), b loses
+    assert (comparison["rouge1"]["wins"], comparison["rouge1"]["ties"], comparison["rouge1"]["losses"]) == (1, 0, 1)
+    other = predictions("other.jsonl", [{"id": "a", "prediction": "x", "references": ["x y"]},
+                                        {"id": "c", "prediction": "z", "references": ["z w"]}])
+    with pytest.raises(UserError, match="do not predict the same dialogues \\(their ids differ\\)"):
+        score_file(mine, against=other)
+    no_ids = predictions("no-ids.jsonl", [{"prediction": "x", "references": ["x y"]}, {"prediction": "z", "references": ["z"]}])
+    with pytest.raises(UserError, match="their references differ row by row"):
+        score_file(mine, against=no_ids)

@@ -1,0 +1,72 @@
+"""How sure a score is: bootstrap confidence intervals over dialogues, and the paired
+comparison of two systems on the same dialogues.
+
+A resample draws as many dialogues as there are, with replacement; a dialogue's
+references stay together because the unit resampled is the dialogue's score
+(already averaged over its references). Both systems of a paired comparison are
+resampled with the same draws, so the interval is that of their difference on
+the same dialogues, not of two independent means. Resamples are drawn from
+`seed` with numpy's PCG64: the same inputs give the same bytes on every run.
+"""
+
+import numpy as np
+
+CONFIDENCE = 0.95
+_PERCENTILES = (100 * (1 - CONFIDENCE) / 2, 100 * (1 + CONFIDENCE) / 2)  # 2.5, 97.5
+DIGITS = 6  # as the headline scores
+
+
+def resample_indices(dialogues: int, resamples: int, seed: int) -> np.ndarray:
+    """`resamples` rows of `dialogues` indices drawn with replacement (shape resamples x dialogues)."""
+    if dialogues < 1 or resamples < 1:
+        raise ValueError(f"bootstrap needs at least one dialogue and one resample, got {dialogues} and {resamples}")
+    return np.random.default_rng(seed).integers(0, dialogues, size=(resamples, dialogues))
+
+
+def resampled_means(scores, indices: np.ndarray) -> np.ndarray:
+    """The mean of `scores` (one per dialogue) in each resample."""
+    return np.asarray(scores, dtype=np.float64)[indices].mean(axis=1)
+
+
+def interval(scores, indices: np.ndarray) -> dict[str, float]:
+    """The 95% percentile interval of the mean of `scores` over the resamples `indices` draws."""
+    low, high = np.percentile(resampled_means(scores, indices), _PERCENTILES)
+    return {"low": round(float(low), DIGITS), "high": round(float(high), DIGITS)}
+
+
+def intervals(per_type: dict[str, list[float]], resamples: int, seed: int) -> dict[str, dict[str, float]]:
+    """A 95% interval for each score type's mean, every type over the same resamples."""
+    indices = resample_indices(len(next(iter(per_type.values()))), resamples, seed)
+    return {name: interval(scores, indices) for name, scores in per_type.items()}
+
+
+def paired(a: list[float], b: list[float], indices: np.ndarray) -> dict:
+    """System a against system b on the same dialogues (a's score minus b's per dialogue).
+
+    difference: the mean difference; low, high: its 95% interval; p_value: the
+    one-sided bootstrap p-value of "a is better", the share of resamples in
+    which a's mean is not above b's; wins, ties, losses: dialogues on which a
+    scores above, equal to, below b.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"a paired comparison needs the same dialogues: {a.size} scores against {b.size}")
+    difference = a - b
+    means = resampled_means(difference, indices)
+    low, high = np.percentile(means, _PERCENTILES)
+    tie = np.isclose(a, b, rtol=0, atol=1e-12)
+    return {
+        "difference": round(float(difference.mean()), DIGITS),
+        "low": round(float(low), DIGITS),
+        "high": round(float(high), DIGITS),
+        "p_value": round(float(np.mean(means <= 0)), DIGITS),
+        "wins": int(np.sum((difference > 0) & ~tie)),
+        "ties": int(np.sum(tie)),
+        "losses": int(np.sum((difference < 0) & ~tie)),
+    }
+
+
+def compare(a: dict[str, list[float]], b: dict[str, list[float]], resamples: int, seed: int) -> dict[str, dict]:
+    """paired() for each score type of a and b, every type over the same resamples."""
+    indices = resample_indices(len(next(iter(a.values()))), resamples, seed)
+    return {name: paired(a[name], b[name], indices) for name in a}
