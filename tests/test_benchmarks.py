@@ -145,6 +145,23 @@ def test_rouge_benchmark_times_both_tokenizers_on_a_results_table(tmp_path):
     assert missing.returncode == 2 and "none.csv not found" in missing.stderr
 
 
+def test_analysis_benchmark_prints_what_intervals_comparison_and_topics_add(tmp_path):
+    table = tmp_path / "results.csv"
+    columns = ["human_baseline_summaries", "original_model_summaries", "peft_model_summaries"]
+    rows = [",".join(columns)]
+    for dialogue in range(4):
+        for reference in range(3):
+            rows.append(f"Person{reference} is late.,#Person1# calls {dialogue} times.,Person{dialogue} is late again.")
+    table.write_text("\n".join(rows) + "\n")
+    command = [sys.executable, "benchmarks/analysis.py", "--csv", str(table), "--repeats", "1", "--resamples", "50"]
+    run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "4 dialogues x 3 references, 50 resamples" in run.stdout
+    added = float(run.stdout.split("added to evaluate:")[1].split()[0])
+    before = float(run.stdout.split("(before):")[1].split()[0])
+    assert before > 0 and added > 0  # the analysis is real work on top of scoring
+
+
 STUB_PYTHON = """#!/bin/sh
 # Stands in for python in gpu.sh: `python -` prints versions; `python -m benchmarks.X ... --json FILE`
 # writes FILE with its arguments, and the throughput run fails.
