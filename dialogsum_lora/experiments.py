@@ -136,8 +136,9 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     if not any(row["metrics"] for row in rows):
         raise UserError(f"no experiment here has {metrics_file(FINETUNED_DIR)} yet: run `dvc repro` or `dvc exp run` first")
     check_writable([args.plot])
-    print(f"fine-tuned ROUGE F1 x100 of {len(rows)} runs (the workspace, HEAD and its experiments), best rouge1 first"
-          + ("; below a score, its 95% interval" if any(row["metrics"] and "ci95" in row["metrics"] for row in rows) else ""))
+    print(f"fine-tuned ROUGE F1 x100 of {len(rows)} runs (the workspace, HEAD and its experiments), best rouge1 first")
+    if any(row["metrics"] and "ci95" in row["metrics"] for row in rows):
+        print("below each score, its 95% interval")
     print(table(rows, keys))
     plot_experiments([row for row in rows if row["metrics"]], keys, args.plot)
     print(f"plot: {args.plot}")

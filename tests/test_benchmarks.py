@@ -125,15 +125,18 @@ def test_gpu_script_refuses_bad_input_before_running_anything(tmp_path):
     assert "== pipeline" not in bad_wheels.stdout and list(out.iterdir()) == []
 
 
+def results_table(path, dialogues: int, row) -> object:
+    """A results table in the published layout: three rows a dialogue, `row(dialogue, reference)` each."""
+    lines = ["human_baseline_summaries,original_model_summaries,peft_model_summaries"]
+    lines += [row(dialogue, reference) for dialogue in range(dialogues) for reference in range(3)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def test_rouge_benchmark_times_both_tokenizers_on_a_results_table(tmp_path):
-    table = tmp_path / "results.csv"
-    columns = ["human_baseline_summaries", "original_model_summaries", "peft_model_summaries"]
-    rows = [",".join(columns)]
-    for dialogue in range(2):
-        for reference in range(3):
-            rows.append(f"Person{reference} is running late again.,#Person1# calls {dialogue} times.,"
-                        f"The meetings were cancelled by {dialogue}.")
-    table.write_text("\n".join(rows) + "\n")
+    table = results_table(tmp_path / "results.csv", 2, lambda dialogue, reference: (
+        f"Person{reference} is running late again.,#Person1# calls {dialogue} times.,"
+        f"The meetings were cancelled by {dialogue}."))
     command = [sys.executable, "-m", "benchmarks.rouge", "--csv", str(table), "--repeats", "1"]
     run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
@@ -146,13 +149,8 @@ def test_rouge_benchmark_times_both_tokenizers_on_a_results_table(tmp_path):
 
 
 def test_analysis_benchmark_prints_what_intervals_comparison_and_topics_add(tmp_path):
-    table = tmp_path / "results.csv"
-    columns = ["human_baseline_summaries", "original_model_summaries", "peft_model_summaries"]
-    rows = [",".join(columns)]
-    for dialogue in range(4):
-        for reference in range(3):
-            rows.append(f"Person{reference} is late.,#Person1# calls {dialogue} times.,Person{dialogue} is late again.")
-    table.write_text("\n".join(rows) + "\n")
+    table = results_table(tmp_path / "results.csv", 4, lambda dialogue, reference: (
+        f"Person{reference} is late.,#Person1# calls {dialogue} times.,Person{dialogue} is late again."))
     command = [sys.executable, "benchmarks/analysis.py", "--csv", str(table), "--repeats", "1", "--resamples", "50"]
     run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr

@@ -78,8 +78,11 @@ def test_a_two_point_sweep_at_a_glance(workspace):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("fine-tuned ROUGE F1 x100 of 3 runs") and max(map(len, lines)) <= 100
-    assert lines[1].split() == ["experiment", "lora.r", "train.max_steps", *ROUGE]
-    table_rows = [line.split() for line in lines[3:-1]]
+    assert lines[1] == "below each score, its 95% interval"
+    assert lines[2].split() == ["experiment", "lora.r", "train.max_steps", *ROUGE]
+    table_rows = [line.split() for line in lines[4:-1:2]]  # each run's scores; its intervals on the line below
+    intervals = [line.split() for line in lines[5:-1:2]]
+    assert len(intervals) == 3 and all(len(row) == 4 and all("-" in cell for cell in row) for row in intervals)
     assert sorted((row[1], row[2]) for row in table_rows) == [("16", "None"), ("4", "4"), ("8", "4")]
     # Each row's scores are its run's metrics, best rouge1 first.
     shown_runs = json.loads(dvc(workspace, "exp", "show", "--json"))
