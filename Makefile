@@ -32,8 +32,10 @@ install: $(INSTALLED)
 demo: $(INSTALLED)
 	$(VENV)/bin/dialogsum-demo demo
 
+# Two test processes (pytest-xdist); tests/conftest.py has their threads sleep when idle and
+# starts the longest tests first (BENCHMARKS.md: the test suite).
 test: $(INSTALLED)
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest --numprocesses 2
 
 clean:
 	rm -rf demo .trainer .pytest_cache

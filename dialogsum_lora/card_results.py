@@ -4,7 +4,8 @@ when the metrics hold them), and the same scores as model-index metadata.
 
 `evaluate` writes it to reports/model_card.md; `dialogsum-export` writes the merged model's
 from the results in reports/ when they were computed with the adapter it exports. Apart from
-model_card.py because it needs the ROUGE names, and finetune must not depend on rouge.py.
+model_card.py, which finetune uses for the adapter's card before there are any results; the
+scores are written as report.md writes them.
 """
 
 from pathlib import Path
@@ -12,12 +13,12 @@ from pathlib import Path
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.markdown import as_text
 from dialogsum_lora.model_card import KNOWN_DATASETS, model_name, render_card
-from dialogsum_lora.provenance import read_data_source
 from dialogsum_lora.outputs import atomic_path, read_json
 from dialogsum_lora.paths import (
     BASELINE_DIR, COMPARISON_FILE, DATA_STATS_FILE, FINETUNED_DIR, metrics_file, provenance_file,
 )
-from dialogsum_lora.provenance import directory_hash
+from dialogsum_lora.provenance import directory_hash, read_data_source
+from dialogsum_lora.report import change_text, p_value_text, score_text
 from dialogsum_lora.rouge import ROUGE_TYPES
 
 ROUGE_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
@@ -59,17 +60,11 @@ def results_of(adapter_dir: Path) -> tuple[dict, dict, dict, dict | None] | None
             comparison)
 
 
-def _score(metrics: dict, name: str) -> str:
-    interval = metrics.get("ci95", {}).get(name)
-    text = f"{metrics[name]:.4f}"
-    return f"{text} ({interval['low']:.4f} to {interval['high']:.4f})" if interval else text
-
-
 def _change(baseline: dict, finetuned: dict, comparison: dict | None, name: str) -> str:
     paired = (comparison or {}).get(name)
     if not paired:
         return f"{finetuned[name] - baseline[name]:+.4f}"
-    return f"{paired['difference']:+.4f} ({paired['low']:+.4f} to {paired['high']:+.4f}, p = {paired['p_value']:.3g})"
+    return f"{change_text(paired)}, p {p_value_text(paired['p_value'], comparison['resamples'])}"
 
 
 def _results(record: dict, revision: str, baseline: dict, finetuned: dict, comparison: dict | None) -> list[str]:
@@ -87,7 +82,7 @@ def _results(record: dict, revision: str, baseline: dict, finetuned: dict, compa
         "|---|---|---|---|",
     ]
     lines += [
-        f"| {ROUGE_NAMES[name]} | {_score(baseline, name)} | {_score(finetuned, name)} "
+        f"| {ROUGE_NAMES[name]} | {score_text(baseline, name)} | {score_text(finetuned, name)} "
         f"| {_change(baseline, finetuned, comparison, name)} |"
         for name in ROUGE_TYPES
     ]

@@ -11,12 +11,19 @@ from dialogsum_lora.rouge import ROUGE_TYPES
 EXAMPLES_IN_REPORT = 5  # largest gains, and as many largest losses
 TOPIC_COLUMNS = ("rouge1", "rougeL")
 
-def _score(metrics: dict, name: str) -> str:
+def score_text(metrics: dict, name: str) -> str:
+    """A score, with its 95% interval in brackets when the metrics hold one (here and in the model card)."""
     interval = metrics.get("ci95", {}).get(name)
     return f"{metrics[name]:.4f}" + (f" [{interval['low']:.4f}, {interval['high']:.4f}]" if interval else "")
 
 
-def _p_value(p: float, resamples: int) -> str:
+def change_text(paired: dict) -> str:
+    """A paired comparison's difference with its 95% interval."""
+    return f"{paired['difference']:+.4f} [{paired['low']:+.4f}, {paired['high']:+.4f}]"
+
+
+def p_value_text(p: float, resamples: int) -> str:
+    """A bootstrap p-value: one of 0 reads "below one resample's weight", never 0."""
     return f"< {1 / resamples:.3g}" if p == 0 else f"{p:.3f}"
 
 
@@ -59,8 +66,8 @@ def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
     for name in ROUGE_TYPES:
         c = comparison[name]
         lines.append(
-            f"| {name} | {_score(baseline, name)} | {_score(finetuned, name)} "
-            f"| {c['difference']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}] | {_p_value(c['p_value'], resamples)} "
+            f"| {name} | {score_text(baseline, name)} | {score_text(finetuned, name)} "
+            f"| {change_text(c)} | {p_value_text(c['p_value'], resamples)} "
             f"| {c['wins']} / {c['ties']} / {c['losses']} "
             f"| {baseline['best_reference'][name]:.4f}, {finetuned['best_reference'][name]:.4f} |"
         )
@@ -68,8 +75,8 @@ def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
     verdict = "better than" if c["low"] > 0 else "worse than" if c["high"] < 0 else "not distinguishable from"
     lines += [
         "",
-        f"**Significance:** on ROUGE-1, LoRA is {verdict} zero-shot at the 95% level: {c['difference']:+.4f} "
-        f"[{c['low']:+.4f}, {c['high']:+.4f}], p {_p_value(c['p_value'], resamples)} over {resamples:,} resamples.",
+        f"**Significance:** on ROUGE-1, LoRA is {verdict} zero-shot at the 95% level: {change_text(c)}, "
+        f"p {p_value_text(c['p_value'], resamples)} over {resamples:,} resamples.",
         "",
     ]
     return lines

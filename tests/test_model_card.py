@@ -75,10 +75,14 @@ def test_the_complete_card_adds_the_results_with_intervals_when_there_are_some()
     plain = complete_card(RECORD, SOURCE, metrics(0.233, False), metrics(0.408, False))
     assert "| ROUGE-1 | 0.2330 | 0.4080 | +0.1750 |" in plain and "95%" not in plain
     assert f"revision {SOURCE['resolved']}" in plain and plain.startswith(adapter_card(RECORD).split("model-index")[0][:200])
-    comparison = {name: {"difference": 0.175, "low": 0.16, "high": 0.19, "p_value": 0.0002, "wins": 300, "ties": 20,
-                         "losses": 180} for name in ROUGE}
+    comparison = {name: {"difference": 0.175, "low": 0.16, "high": 0.19, "p_value": 0.004, "wins": 300, "ties": 20,
+                         "losses": 180} for name in ROUGE} | {"resamples": 1000}
     card = complete_card(RECORD, SOURCE, metrics(0.233, True), metrics(0.408, True), comparison)
-    assert "| ROUGE-1 | 0.2330 (0.2230 to 0.2430) | 0.4080 (0.3980 to 0.4180) | +0.1750 (+0.1600 to +0.1900, p = 0.0002) |" in card
+    assert "| ROUGE-1 | 0.2330 [0.2230, 0.2430] | 0.4080 [0.3980, 0.4180] | +0.1750 [+0.1600, +0.1900], p 0.004 |" in card
+    # A p-value of 0 is below one resample's weight, as in report.md: never "p = 0".
+    never_resampled = comparison | {"rouge1": comparison["rouge1"] | {"p_value": 0.0}}
+    card = complete_card(RECORD, SOURCE, metrics(0.233, True), metrics(0.408, True), never_resampled)
+    assert "| ROUGE-1 | 0.2330 [0.2230, 0.2430] | 0.4080 [0.3980, 0.4180] | +0.1750 [+0.1600, +0.1900], p < 0.001 |" in card
     (result,) = front_matter(card)["model-index"][0]["results"]
     assert result["dataset"] == {"name": "DialogSum", "type": "knkarthick/dialogsum", "split": "test", "revision": SOURCE["resolved"]}
     evaluations = ModelCard(card).data.eval_results

@@ -27,6 +27,7 @@ import pytest
 
 from conftest import REPO_ROOT, dvc, stages_run
 from dialogsum_lora.demo import git
+from dialogsum_lora.experiments import experiment_rows
 from dialogsum_lora.params import set_params
 
 pytestmark = pytest.mark.slow
@@ -77,7 +78,9 @@ def test_the_test_knows_every_block_of_the_readme():
 def plain_shell(tmp_path) -> dict[str, str]:
     """The environment of a reader's shell: none of this test run's variables (no HF offline
     switches, no .venv on PATH), a home of its own with a git identity, and git hooks that
-    give every clone a link to this run's .venv (see the module's docstring)."""
+    give every clone a link to this run's .venv (see the module's docstring). One variable is
+    added, OMP_WAIT_POLICY=PASSIVE, as for every test (conftest.py), because another test runs
+    beside this one: it changes how idle threads wait, never a result."""
     home = tmp_path / "home"
     hooks = home / "git-template/hooks"
     hooks.mkdir(parents=True)
@@ -87,7 +90,7 @@ def plain_shell(tmp_path) -> dict[str, str]:
         f"[user]\n\tname = A Reader\n\temail = reader@localhost\n[init]\n\ttemplateDir = {home / 'git-template'}\n"
     )
     return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "USER": "reader",
-            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example-secret"}
+            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example-secret", "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def run_block(block: str, cwd, environment: dict[str, str], prefix: str = "") -> str:
@@ -128,11 +131,23 @@ def test_every_recipe_runs_as_written(reproduced, workspace, tmp_path, plain_she
     output = recipe("dvc metrics diff main", checkout)
     assert "reports/train/metrics.json" in output and "rouge1" in output and "ci95" in output
     assert (checkout / "dvc_plots/index.html").exists()
-    # The sweep at a glance: dialogsum-experiments ends the recipe.
-    assert re.search(r"^experiment +lora\.r +rouge1 +rouge2 +rougeL +rougeLsum$", output, re.MULTILINE)
-    assert (checkout / "dvc_plots/experiments.png").is_file()
-    ranks = {int(r) for r in re.findall(r'"r":\s*(\d+)', dvc(checkout, "exp", "show", "--json"))}
-    assert ranks == {8, 16, 32}  # the workspace, the single experiment and the sweep
+    # The sweep at a glance: dialogsum-experiments ends the recipe, each run's scores on a line
+    # and its intervals on the next, best rouge1 first, in at most 100 columns.
+    shown = dvc(checkout, "exp", "show", "--json")
+    assert {int(r) for r in re.findall(r'"r":\s*(\d+)', shown)} == {8, 16, 32}  # workspace, experiment, sweep
+    lines = output[output.index("fine-tuned ROUGE F1 x100 of "):].splitlines()
+    lines = lines[:lines.index("plot: dvc_plots/experiments.png") + 1]  # the output's stderr comes after
+    assert max(map(len, lines)) <= 100 and lines[1] == "below each score, its 95% interval"
+    assert lines[2].split() == ["experiment", "lora.r", "rouge1", "rouge2", "rougeL", "rougeLsum"]
+    table_rows, intervals = [line.split() for line in lines[4:-1:2]], [line.split() for line in lines[5:-1:2]]
+    runs = experiment_rows(json.loads(shown))
+    assert lines[0].startswith(f"fine-tuned ROUGE F1 x100 of {len(runs)} runs") and len(intervals) == len(runs)
+    assert all(len(row) == 4 and all("-" in cell for cell in row) for row in intervals)
+    expected = sorted((round(100 * run["metrics"]["rouge1"], 1), run["params"]["lora.r"]) for run in runs)[::-1]
+    assert [(float(row[2]), row[1]) for row in table_rows] == expected
+    assert lines[-1] == "plot: dvc_plots/experiments.png"
+    png = (checkout / "dvc_plots/experiments.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"Software" not in png
     # The sweep's runs are in the run cache: setting lora.r back to one of them restores its
     # finetune and evaluate (and only those) instead of running them.
     set_params(checkout / "params.yaml", {"lora.r": 8})
