@@ -4,7 +4,7 @@ and the dialogues on which ROUGE-1 changed most."""
 from statistics import fmean
 
 from dialogsum_lora.bootstrap import compare
-from dialogsum_lora.rouge import ROUGE_TYPES
+from dialogsum_lora.rouge import ROUGE_TYPES, change_text, per_type
 
 
 def topic_names(row: dict) -> list[str]:
@@ -46,9 +46,11 @@ def largest_changes(before: list[dict], after: list[dict], count: int, name: str
     return gains, losses
 
 
-def per_type(scores: list[dict]) -> dict[str, list[float]]:
-    """Per-dialogue scores (score_corpus's second result) as one list per ROUGE type."""
-    return {name: [s["mean"][name] for s in scores] for name in ROUGE_TYPES}
+def paired_comparison(mine: list[dict], theirs: list[dict], resamples: int, seed: int) -> dict:
+    """The paired bootstrap comparison of two sets of per-dialogue scores (score_corpus's second
+    result) of the same dialogues, per ROUGE type: mine minus theirs."""
+    return {"num_dialogues": len(mine), "resamples": resamples,
+            **compare(per_type(mine), per_type(theirs), resamples, seed)}
 
 
 def against_zero_shot(test_rows: list[dict], zero_shot: list[dict], finetuned: list[dict], resamples: int, seed: int,
@@ -58,8 +60,7 @@ def against_zero_shot(test_rows: list[dict], zero_shot: list[dict], finetuned: l
     the `examples` dialogues with the largest ROUGE-1 gains and losses."""
     gains, losses = largest_changes(zero_shot, finetuned, examples)
     return {
-        "comparison": {"num_dialogues": len(test_rows), "resamples": resamples,
-                       **compare(per_type(finetuned), per_type(zero_shot), resamples, seed)},
+        "comparison": paired_comparison(finetuned, zero_shot, resamples, seed),
         "topics": {"min_dialogues": min_topic_dialogues,
                    "topics": per_topic(test_rows, {"zero_shot": zero_shot, "finetuned": finetuned}, min_topic_dialogues)},
         "gains": gains,
@@ -69,7 +70,4 @@ def against_zero_shot(test_rows: list[dict], zero_shot: list[dict], finetuned: l
 
 def comparison_line(comparison: dict) -> str:
     """One line of the paired comparison, for evaluate's console output."""
-    return "; ".join(
-        f"{name} {c['difference']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}] p={c['p_value']:.3f}"
-        for name, c in ((name, comparison[name]) for name in ROUGE_TYPES)
-    )
+    return "; ".join(f"{name} {change_text(comparison[name])} p={comparison[name]['p_value']:.3f}" for name in ROUGE_TYPES)

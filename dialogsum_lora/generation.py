@@ -86,13 +86,13 @@ def summarise_dialogues(
 
 def summarise_and_score(
     model, tokenizer, params: Params, test_rows: list[Row], out_dir: Path, stage: str, provenance: dict
-) -> tuple[dict, list[dict]] | None:
+) -> tuple[dict, list[dict], list[str]] | None:
     """Generate a summary per test dialogue, score it (with 95% intervals), write
     predictions.jsonl, metrics.json and provenance.json to `out_dir`, and the generation time
     to reports/timing/STAGE.json.
 
-    Returns the metrics written and each dialogue's scores (on rank 0; other processes only
-    generate and get None).
+    Returns the metrics written, each dialogue's scores and the summaries (on rank 0; other
+    processes only generate and get None).
     """
     with Stopwatch(stage) as stopwatch:
         predictions, truncated = summarise_dialogues(
@@ -124,7 +124,7 @@ def summarise_and_score(
     )
     write_json(metrics_file(out_dir), metrics)
     write_json(provenance_file(out_dir), provenance)
-    return metrics, per_dialogue
+    return metrics, per_dialogue, predictions
 
 
 def check_predictions_match(predictions: list[Row], test_rows: list[Row], path: Path) -> None:

@@ -32,7 +32,6 @@ VALIDATION_ROUGE_PLOT = PLOTS_DIR / "validation_rouge.png"
 PLOTS = (ROUGE_PLOT, TOPICS_PLOT, LENGTHS_PLOT, LOSS_PLOT, VALIDATION_ROUGE_PLOT)
 REPORT_FILE = Path("reports/report.md")
 MODEL_CARD_FILE = Path("reports/model_card.md")  # the adapter's card with the test results
-COMPARISON_FILE = Path("reports/comparison.json")  # zero-shot against fine-tuned, paired
 
 # finetune
 ADAPTER_DIR = Path("models/adapter")

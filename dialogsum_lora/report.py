@@ -6,21 +6,10 @@ from pathlib import Path
 
 from dialogsum_lora.markdown import as_code_block, as_text
 from dialogsum_lora.outputs import atomic_path
-from dialogsum_lora.rouge import ROUGE_TYPES
+from dialogsum_lora.rouge import ROUGE_TYPES, change_text, score_text
 
 EXAMPLES_IN_REPORT = 5  # largest gains, and as many largest losses
 TOPIC_COLUMNS = ("rouge1", "rougeL")
-
-def score_text(metrics: dict, name: str) -> str:
-    """A score, with its 95% interval in brackets when the metrics hold one (here and in the model card)."""
-    interval = metrics.get("ci95", {}).get(name)
-    return f"{metrics[name]:.4f}" + (f" [{interval['low']:.4f}, {interval['high']:.4f}]" if interval else "")
-
-
-def change_text(paired: dict) -> str:
-    """A paired comparison's difference with its 95% interval."""
-    return f"{paired['difference']:+.4f} [{paired['low']:+.4f}, {paired['high']:+.4f}]"
-
 
 def p_value_text(p: float, resamples: int) -> str:
     """A bootstrap p-value: one of 0 reads "below one resample's weight", never 0."""

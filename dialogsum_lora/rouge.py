@@ -121,10 +121,22 @@ def length_statistics(predictions: list[str], references: list[list[str]]) -> di
     }
 
 
+def per_type(scores: list[dict]) -> dict[str, list[float]]:
+    """Per-dialogue scores (score_corpus's second result) as one list per ROUGE type."""
+    return {name: [s["mean"][name] for s in scores] for name in ROUGE_TYPES}
+
+
+def score_text(metrics: dict, name: str) -> str:
+    """A score, with its 95% interval in brackets when the metrics hold one (console, report, model card)."""
+    interval = metrics.get("ci95", {}).get(name)
+    return f"{metrics[name]:.4f}" + (f" [{interval['low']:.4f}, {interval['high']:.4f}]" if interval else "")
+
+
+def change_text(paired: dict) -> str:
+    """A paired comparison's difference with its 95% interval."""
+    return f"{paired['difference']:+.4f} [{paired['low']:+.4f}, {paired['high']:+.4f}]"
+
+
 def summary_line(metrics: dict) -> str:
     """One line of the headline scores, for a stage's console output."""
-    def score(name: str) -> str:
-        interval = metrics.get("ci95", {}).get(name)
-        return f"{name} {metrics[name]:.4f}" + (f" [{interval['low']:.4f}, {interval['high']:.4f}]" if interval else "")
-
-    return f"on {metrics['num_dialogues']} dialogues: " + ", ".join(score(n) for n in ROUGE_TYPES)
+    return f"on {metrics['num_dialogues']} dialogues: " + ", ".join(f"{n} {score_text(metrics, n)}" for n in ROUGE_TYPES)

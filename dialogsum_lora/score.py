@@ -94,8 +94,8 @@ def score_file(path: Path, test_file: Path | None = None, against: Path | None =
                seed: int = 42) -> dict:
     """The metrics of a predictions file (with 95% intervals from `resamples`, drawn from `seed`),
     and with `against`, its paired comparison with that file as `comparison`."""
-    from dialogsum_lora.bootstrap import compare
-    from dialogsum_lora.rouge import ROUGE_TYPES, load_rouge_metric
+    from dialogsum_lora.analysis import paired_comparison
+    from dialogsum_lora.rouge import load_rouge_metric
 
     rows, references = read_predictions(path, test_file)
     metric = load_rouge_metric()
@@ -107,9 +107,7 @@ def score_file(path: Path, test_file: Path | None = None, against: Path | None =
         order = _aligned(path, rows, references, against, other_rows, other_references)
         theirs = metric.compute(predictions=[other_rows[i]["prediction"] for i in order], references=references,
                                 per_dialogue=True)["per_dialogue"]
-        per_type = [{name: [d["mean"][name] for d in scores] for name in ROUGE_TYPES} for scores in (mine, theirs)]
-        scored["comparison"] = {"against": str(against), "num_dialogues": len(rows), "resamples": resamples,
-                                **compare(*per_type, resamples, seed)}
+        scored["comparison"] = {"against": str(against), **paired_comparison(mine, theirs, resamples, seed)}
     return scored
 
 

@@ -8,9 +8,8 @@ import random
 import torch
 from transformers import TrainerCallback
 
-from dialogsum_lora.generation import generate_summaries
+from dialogsum_lora.generation import summarise_dialogues
 from dialogsum_lora.params import Params
-from dialogsum_lora.prompt import build_prompt, encode
 from dialogsum_lora.rouge import ROUGE_TYPES, load_rouge_metric
 
 
@@ -31,32 +30,24 @@ class ValidationRouge(TrainerCallback):
 
     def __init__(self, tokenizer, rows: list[dict], params: Params, log=None):
         subset = validation_subset(rows, params.train.validation_rouge_dialogues, params.seed)
-        prompts = [build_prompt(params.prompt.template, row["dialogue"]) for row in subset]
-        self.encoded, _ = encode(tokenizer, prompts, params.prompt.max_source_tokens)
+        self.dialogues = [row["dialogue"] for row in subset]
         self.references = [[row["summary"]] for row in subset]
         self.tokenizer = tokenizer
-        self.generate = params.generate
+        self.prompt, self.generate = params.prompt, params.generate
         self.log = log
-        self.metric = load_rouge_metric()
 
     def on_evaluate(self, args, state, control, model=None, **kwargs):
         was_training = model.training
         model.eval()
         # The weights are fp32 masters; on a bf16 GPU generate as the Trainer computes, in bf16.
         with torch.autocast(next(model.parameters()).device.type, dtype=torch.bfloat16, enabled=args.bf16):
-            summaries = generate_summaries(
-                model,
-                self.tokenizer,
-                self.encoded,
-                max_new_tokens=self.generate.max_new_tokens,
-                num_beams=self.generate.num_beams,
-                batch_size=self.generate.batch_size,
-                progress=False,
+            summaries, _ = summarise_dialogues(
+                model, self.tokenizer, self.dialogues, self.prompt, self.generate, desc="validation", progress=False
             )
         model.train(was_training)
         if summaries is None:  # another process gathers them
             return
-        scores = self.metric.compute(predictions=summaries, references=self.references)
+        scores = load_rouge_metric().compute(predictions=summaries, references=self.references)
         entry = {f"eval_{name}": scores[name] for name in ROUGE_TYPES}
         state.log_history.append({**entry, "epoch": state.epoch, "step": state.global_step})
         if self.log is not None:

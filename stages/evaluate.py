@@ -73,7 +73,7 @@ def main() -> None:
     scored = summarise_and_score(model, tokenizer, params, test_rows, FINETUNED_DIR, "evaluate", provenance)
     if scored is None:
         return
-    metrics, finetuned_scores = scored
+    metrics, finetuned_scores, finetuned_predictions = scored
     print(f"fine-tuned {summary_line(metrics)}")
 
     # ... compares them with zero-shot on the same dialogues ...
@@ -84,7 +84,6 @@ def main() -> None:
     write_json(TOPICS_FILE, found["topics"])
 
     # ... and writes the plots and the report.
-    finetuned_predictions = [row["prediction"] for row in read_jsonl(predictions_file(FINETUNED_DIR))]
     zero_shot_predictions = [row["prediction"] for row in baseline_predictions]
     plot_rouge(baseline_metrics, metrics, ROUGE_PLOT)
     plot_topics(found["topics"], TOPICS_PLOT)

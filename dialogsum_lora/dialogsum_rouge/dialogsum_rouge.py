@@ -15,7 +15,7 @@ import datasets
 import evaluate
 
 from dialogsum_lora.bootstrap import intervals
-from dialogsum_lora.rouge import ROUGE_TYPES, length_statistics, score_corpus
+from dialogsum_lora.rouge import ROUGE_TYPES, length_statistics, per_type, score_corpus
 
 _DESCRIPTION = """ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum F1 (rouge_score, Porter stemming) of one
 prediction against several references: the headline is the mean over dialogues of the average
@@ -52,7 +52,7 @@ class DialogsumRouge(evaluate.Metric):
         scores, dialogues = score_corpus(predictions, references)
         result = {name: scores[name] for name in ROUGE_TYPES}
         if resamples:
-            result["ci95"] = intervals({name: [d["mean"][name] for d in dialogues] for name in ROUGE_TYPES}, resamples, seed)
+            result["ci95"] = intervals(per_type(dialogues), resamples, seed)
         result.update({key: value for key, value in scores.items() if key not in ROUGE_TYPES})
         result["length"] = length_statistics(predictions, references)
         if per_dialogue:
