@@ -32,10 +32,10 @@ install: $(INSTALLED)
 demo: $(INSTALLED)
 	$(VENV)/bin/dialogsum-demo demo
 
-# Two test processes (pytest-xdist); tests/conftest.py has their threads sleep when idle and
-# starts the longest tests first (BENCHMARKS.md: the test suite).
+# Two test processes (pytest-xdist), given one test at a time as each is free; tests/conftest.py
+# has their threads sleep when idle and starts the longest tests first (BENCHMARKS.md: the test suite).
 test: $(INSTALLED)
-	$(PYTHON) -m pytest --numprocesses 2
+	$(PYTHON) -m pytest --numprocesses 2 --maxschedchunk 1
 
 clean:
 	rm -rf demo .trainer .pytest_cache

@@ -20,13 +20,20 @@ SAMPLE_DIR = REPO_ROOT / paths.SAMPLE_DIR
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
-# The longest tests (a minute or more on two cores), started first so that under `make test`'s
-# two processes the rest run beside them instead of after them.
+# The longest tests (20 seconds or more on two cores) start first, so that the rest fill in beside
+# them. `make test` hands its two processes one test at a time (`--maxschedchunk 1`), each process
+# holding the next one: the first takes the README's recipes (about half the suite) and, after
+# them, the second test here; the other process takes the rest, beginning with two that need no
+# `make demo` while the first process runs it (the `reproduced` fixture, shared).
 LONGEST_FIRST = (
     "test_readme.py::test_every_recipe_runs_as_written",
-    "test_reproducibility.py::test_compiled_training_learns_as_eager_training_does",
-    "test_distributed.py::test_two_process_training_completes_and_rank_zero_writes",
     "test_distributed.py::test_two_process_generation_scores_exactly_like_one",
+    "test_benchmarks.py::test_pipeline_benchmark_runs_every_stage_and_projects_the_full_epoch",
+    "test_hub.py::test_stages_load_hub_ids_at_a_pinned_revision_and_record_the_commit",
+    "test_reproducibility.py::test_compiled_training_learns_as_eager_training_does",
+    "test_pipeline.py::test_killed_training_resumes_from_its_checkpoint_and_ends_identical",
+    "test_distributed.py::test_two_process_training_completes_and_rank_zero_writes",
+    "test_benchmarks.py::test_tiny_benchmark_reports_both_settings",
 )
 
 
@@ -133,20 +140,37 @@ def stages_run(output: str) -> set[str]:
 
 @pytest.fixture(scope="session")
 def reproduced(tmp_path_factory):
-    """The README's `make demo`, run in a copy of this checkout: the demo directory (an offline
-    copy after one `dvc repro`; read-only: use `workspace`) and what `make demo` printed."""
+    """The README's `make demo`, run once per `pytest` run in a copy of this checkout: the demo
+    directory (an offline copy after one `dvc repro`; read-only, shared by the test processes:
+    run nothing there that writes, dvc included, and use `workspace` to change anything) and
+    what `make demo` printed. The first test process to need it runs it; another waits for it."""
+    from filelock import FileLock
+
+    # pytest-xdist's test processes of one run share the parent of their own temporary directories.
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if "PYTEST_XDIST_WORKER" in os.environ else shared
+    checkout, result = shared / "reproduced" / "repo", shared / "make-demo.json"
+    with FileLock(shared / "reproduced.lock"):
+        if not result.exists():
+            result.write_text(json.dumps(_make_demo(checkout)))
+    made = json.loads(result.read_text())
+    assert made["returncode"] == 0, made["output"][-5000:]
+    assert made["changed"] == "", made["changed"]  # `make demo` leaves the checkout's own pipeline files alone
+    return checkout / "demo", made["output"]
+
+
+def _make_demo(checkout: Path) -> dict:
+    """`make demo` in a fresh copy of this checkout: its exit code, what it printed, and what it
+    changed among the checkout's own pipeline files (`git status`)."""
     import subprocess
 
     from dialogsum_lora.demo import commit_all, copy_checkout, git
 
-    checkout = copy_checkout(tmp_path_factory.mktemp("checkout") / "repo")
+    copy_checkout(checkout)
     commit_all(checkout, "a copy of the checkout under test")
-    result = subprocess.run(["make", "demo"], cwd=checkout, capture_output=True, text=True)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-5000:]
-    # `make demo` leaves the checkout's own pipeline files alone.
-    assert git(checkout, "status", "--porcelain", "--", "dvc.lock", "params.yaml", "data", "models", "reports") == ""
-    return checkout / "demo", output
+    run = subprocess.run(["make", "demo"], cwd=checkout, capture_output=True, text=True)
+    changed = git(checkout, "status", "--porcelain", "--", "dvc.lock", "params.yaml", "data", "models", "reports")
+    return {"returncode": run.returncode, "output": run.stdout + run.stderr, "changed": changed}
 
 
 @pytest.fixture

@@ -40,8 +40,8 @@ def test_fine_tuning_beats_the_random_zero_shot_model(reproduced):
     assert finetuned["rouge1"] > baseline["rouge1"] + 0.05
 
 
-def test_adapter_curves_plots_and_report(reproduced):
-    directory, _ = reproduced
+def test_adapter_curves_plots_and_report(workspace):
+    directory = workspace  # a copy: dvc runs there
     adapter = directory / "models/adapter"
     assert (adapter / "adapter_model.safetensors").exists() and not list(adapter.glob("*.bin"))
     config = json.loads((adapter / "adapter_config.json").read_text())
@@ -61,8 +61,8 @@ def test_adapter_curves_plots_and_report(reproduced):
         assert plot in json.dumps(shown), plot
 
 
-def test_every_score_has_an_interval_and_fine_tuning_is_compared_dialogue_by_dialogue(reproduced):
-    directory, _ = reproduced
+def test_every_score_has_an_interval_and_fine_tuning_is_compared_dialogue_by_dialogue(workspace):
+    directory = workspace  # a copy: dvc runs there
     for name in ("baseline", "finetuned"):
         metrics = json.loads((directory / f"reports/{name}/metrics.json").read_text())
         for rouge in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
@@ -114,8 +114,8 @@ def test_validation_rouge_is_logged_at_every_validation_with_evaluates_settings(
         name: metrics[name] for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")}
 
 
-def test_second_repro_runs_nothing(reproduced):
-    directory, _ = reproduced
+def test_second_repro_runs_nothing(workspace):
+    directory = workspace  # a copy: dvc runs there
     assert stages_run(dvc(directory, "repro")) == set()
     assert "Data and pipelines are up to date" in dvc(directory, "status")
     metrics = dvc(directory, "metrics", "show", "--json")
