@@ -4,7 +4,7 @@ and the dialogues on which ROUGE-1 changed most."""
 from statistics import fmean
 
 from dialogsum_lora.bootstrap import compare
-from dialogsum_lora.rouge import ROUGE_TYPES, change_text, per_type
+from dialogsum_lora.rouge import ROUGE_TYPES, change_text, p_value_text, per_type
 
 
 def topic_names(row: dict) -> list[str]:
@@ -69,5 +69,7 @@ def against_zero_shot(test_rows: list[dict], zero_shot: list[dict], finetuned: l
 
 
 def comparison_line(comparison: dict) -> str:
-    """One line of the paired comparison, for evaluate's console output."""
-    return "; ".join(f"{name} {change_text(comparison[name])} p={comparison[name]['p_value']:.3f}" for name in ROUGE_TYPES)
+    """One line of the paired comparison, for evaluate's console output (p-values as report.md writes them)."""
+    resamples = comparison["resamples"]
+    return "; ".join(f"{name} {change_text(comparison[name])} p {p_value_text(comparison[name]['p_value'], resamples)}"
+                     for name in ROUGE_TYPES)

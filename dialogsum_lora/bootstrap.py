@@ -28,10 +28,15 @@ def resampled_means(scores, indices: np.ndarray) -> np.ndarray:
     return np.asarray(scores, dtype=np.float64)[indices].mean(axis=1)
 
 
+def percentile_interval(means: np.ndarray) -> dict[str, float]:
+    """The 95% percentile interval of resampled means."""
+    low, high = np.percentile(means, _PERCENTILES)
+    return {"low": round(float(low), DIGITS), "high": round(float(high), DIGITS)}
+
+
 def interval(scores, indices: np.ndarray) -> dict[str, float]:
     """The 95% percentile interval of the mean of `scores` over the resamples `indices` draws."""
-    low, high = np.percentile(resampled_means(scores, indices), _PERCENTILES)
-    return {"low": round(float(low), DIGITS), "high": round(float(high), DIGITS)}
+    return percentile_interval(resampled_means(scores, indices))
 
 
 def intervals(per_type: dict[str, list[float]], resamples: int, seed: int) -> dict[str, dict[str, float]]:
@@ -53,12 +58,10 @@ def paired(a: list[float], b: list[float], indices: np.ndarray) -> dict:
         raise ValueError(f"a paired comparison needs the same dialogues: {a.size} scores against {b.size}")
     difference = a - b
     means = resampled_means(difference, indices)
-    low, high = np.percentile(means, _PERCENTILES)
     tie = np.isclose(a, b, rtol=0, atol=1e-12)
     return {
         "difference": round(float(difference.mean()), DIGITS),
-        "low": round(float(low), DIGITS),
-        "high": round(float(high), DIGITS),
+        **percentile_interval(means),
         "p_value": round(float(np.mean(means <= 0)), DIGITS),
         "wins": int(np.sum((difference > 0) & ~tie)),
         "ties": int(np.sum(tie)),

@@ -18,8 +18,7 @@ from dialogsum_lora.paths import (
     BASELINE_DIR, COMPARISON_FILE, DATA_STATS_FILE, FINETUNED_DIR, metrics_file, provenance_file,
 )
 from dialogsum_lora.provenance import directory_hash, read_data_source
-from dialogsum_lora.report import p_value_text
-from dialogsum_lora.rouge import ROUGE_TYPES, change_text, score_text
+from dialogsum_lora.rouge import ROUGE_TYPES, change_text, p_value_text, score_text
 
 ROUGE_NAMES = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}
 

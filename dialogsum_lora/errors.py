@@ -5,7 +5,7 @@ import errno
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 # A full disk, a quota, a file size limit, a read-only place, a failing disk: faults of the
 # machine, which libraries that write (safetensors, torch, sqlite) report in their own types.
@@ -58,15 +58,16 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UserError(f"{message} (see {self.prog} --help)")
 
 
-def bounded_int(low: int, high: int) -> Callable[[str], int]:
-    """An argparse `type`: a whole number in [low, high], or a one-line usage error."""
+def bounded_int(within: Container[int]) -> Callable[[str], int]:
+    """An argparse `type`: a whole number `within` a range (a params field's Interval), or a
+    one-line usage error."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is not in [{low}, {high}]")
+        if value not in within:
+            raise argparse.ArgumentTypeError(f"{value} is not in {within}")
         return value
 
     return parse

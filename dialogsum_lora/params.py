@@ -113,6 +113,11 @@ class Params:
     analysis: AnalysisParams = _help("How the results are analysed: intervals, significance, topics.")
 
 
+def interval(section: type, name: str) -> Interval:
+    """The Interval a numeric field of a params section (e.g. AnalysisParams, "resamples") lies in."""
+    return next(f for f in dataclasses.fields(section) if f.name == name).metadata["within"]
+
+
 def _check_processes(params: "Params") -> None:
     if params.train.batch_size % params.processes:
         raise UserError(

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from dialogsum_lora.errors import UserError  # noqa: E402
 from dialogsum_lora.outputs import atomic_path  # noqa: E402
-from dialogsum_lora.rouge import ROUGE_TYPES  # noqa: E402
+from dialogsum_lora.rouge import ROUGE_TYPES, mean_reference_words  # noqa: E402
 
 
 def _save(figure, path: Path) -> None:
@@ -65,7 +65,7 @@ def plot_topics(topics: dict, path: Path, shown: int = 20) -> None:
 def plot_lengths(references: list[list[str]], predictions: dict[str, list[str]], path: Path) -> None:
     """Each summary's words against its references' mean words, with the lines of equal,
     twice and half the length."""
-    reference_words = [sum(len(r.split()) for r in refs) / len(refs) for refs in references]
+    reference_words = mean_reference_words(references)
     figure, axes = plt.subplots(figsize=(5, 4.4))
     for label, texts in predictions.items():
         axes.scatter(reference_words, [len(t.split()) for t in texts], s=8, alpha=0.5, label=label)

@@ -6,15 +6,10 @@ from pathlib import Path
 
 from dialogsum_lora.markdown import as_code_block, as_text
 from dialogsum_lora.outputs import atomic_path
-from dialogsum_lora.rouge import ROUGE_TYPES, change_text, score_text
+from dialogsum_lora.rouge import ROUGE_TYPES, change_text, p_value_text, score_text
 
 EXAMPLES_IN_REPORT = 5  # largest gains, and as many largest losses
 TOPIC_COLUMNS = ("rouge1", "rougeL")
-
-def p_value_text(p: float, resamples: int) -> str:
-    """A bootstrap p-value: one of 0 reads "below one resample's weight", never 0."""
-    return f"< {1 / resamples:.3g}" if p == 0 else f"{p:.3f}"
-
 
 def describe_run(run: dict) -> list[str]:
     """The header: model, data and key params the results come from. `run` holds model and

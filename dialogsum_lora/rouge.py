@@ -107,10 +107,15 @@ def load_rouge_metric():
 SHARE_DIGITS = 4
 
 
+def mean_reference_words(references: list[list[str]]) -> list[float]:
+    """Each dialogue's references' mean length in words."""
+    return [fmean(len(r.split()) for r in refs) for refs in references]
+
+
 def length_statistics(predictions: list[str], references: list[list[str]]) -> dict:
     """Mean words of the predictions and of the references (each dialogue's references
     averaged), and the share of predictions over twice, or under half, that average."""
-    reference_words = [fmean(len(r.split()) for r in refs) for refs in references]
+    reference_words = mean_reference_words(references)
     prediction_words = [len(p.split()) for p in predictions]
     pairs = list(zip(prediction_words, reference_words))
     return {
@@ -135,6 +140,11 @@ def score_text(metrics: dict, name: str) -> str:
 def change_text(paired: dict) -> str:
     """A paired comparison's difference with its 95% interval."""
     return f"{paired['difference']:+.4f} [{paired['low']:+.4f}, {paired['high']:+.4f}]"
+
+
+def p_value_text(p: float, resamples: int) -> str:
+    """A bootstrap p-value: one of 0 reads "below one resample's weight", never 0."""
+    return f"< {1 / resamples:.3g}" if p == 0 else f"{p:.3f}"
 
 
 def summary_line(metrics: dict) -> str:

@@ -16,8 +16,9 @@ paired bootstrap comparison `evaluate` writes to reports/comparison.json.
 import json
 from pathlib import Path
 
-from dialogsum_lora.records import read_jsonl
 from dialogsum_lora.errors import ArgumentParser, UserError, bounded_int, run_main
+from dialogsum_lora.params import AnalysisParams, Params, interval
+from dialogsum_lora.records import read_jsonl
 
 
 def _check_row(path: Path, number: int, row: dict, needs_references: bool) -> None:
@@ -117,8 +118,11 @@ def score() -> None:
     parser.add_argument("--test", type=Path, help="take references from this prepared test split, by id")
     parser.add_argument("--against", type=Path, metavar="OTHER",
                         help="compare with this predictions file of the same dialogues (paired bootstrap: FILE minus OTHER)")
-    parser.add_argument("--resamples", type=bounded_int(1, 100_000), default=1000, help="bootstrap resamples (default 1000)")
-    parser.add_argument("--seed", type=bounded_int(0, 2**32 - 1), default=42, help="seed of the resamples (default 42, as params.yaml)")
+    # The same bounds as params.yaml's analysis.resamples and seed.
+    parser.add_argument("--resamples", type=bounded_int(interval(AnalysisParams, "resamples")), default=1000,
+                        help="bootstrap resamples (default 1000)")
+    parser.add_argument("--seed", type=bounded_int(interval(Params, "seed")), default=42,
+                        help="seed of the resamples (default 42, as params.yaml)")
     args = parser.parse_args()
     print(json.dumps(score_file(args.file, args.test, args.against, args.resamples, args.seed), indent=2))
 

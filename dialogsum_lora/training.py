@@ -17,6 +17,7 @@ from dialogsum_lora.checkpoints import MarkCompleteCheckpoints
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.params import Params
 from dialogsum_lora.prompt import build_prompt, encode
+from dialogsum_lora.rouge import ROUGE_TYPES
 
 
 def build_training_examples(rows, tokenizer, params: Params) -> tuple[list[dict], dict]:
@@ -188,7 +189,7 @@ class LossCurves(TrainerCallback):
         # dvcyaml=None: the pipeline's dvc.yaml declares the plots; dvclive must not edit it.
         self.live = Live(str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
 
-    VALIDATION = ("eval_loss", "eval_rouge1", "eval_rouge2", "eval_rougeL", "eval_rougeLsum")
+    VALIDATION = ("eval_loss", *(f"eval_{name}" for name in ROUGE_TYPES))  # ValidationRouge logs the ROUGE
 
     def log(self, step: int, logs: dict) -> None:
         """Log the training loss, and the validation loss and ROUGE (ValidationRouge), at `step`."""

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dialogsum_lora.analysis import against_zero_shot, largest_changes, per_topic, topic_names
+from dialogsum_lora.analysis import against_zero_shot, comparison_line, largest_changes, per_topic, topic_names
 from dialogsum_lora.rouge import ROUGE_TYPES, length_statistics
 
 
@@ -46,3 +46,12 @@ def test_against_zero_shot_holds_the_comparison_the_topics_and_the_examples():
     assert found["topics"] == {"min_dialogues": 2, "topics": [
         {"topic": "a", "dialogues": 2, "zero_shot": dict.fromkeys(ROUGE_TYPES, 0.3), "finetuned": dict.fromkeys(ROUGE_TYPES, 0.35)}]}
     assert (found["gains"], found["losses"]) == ([0], [1])
+
+
+def test_the_console_line_writes_p_values_as_the_report_does():
+    paired = {"difference": 0.05, "low": 0.01, "high": 0.09, "p_value": 0.0, "wins": 6, "ties": 1, "losses": 1}
+    comparison = {"num_dialogues": 8, "resamples": 1000, **dict.fromkeys(ROUGE_TYPES, paired),
+                  "rouge2": {**paired, "p_value": 0.0234}}
+    line = comparison_line(comparison)
+    assert line.startswith("rouge1 +0.0500 [+0.0100, +0.0900] p < 0.001; rouge2 +0.0500 [+0.0100, +0.0900] p 0.023; ")
+    assert "p=" not in line and line.count("; ") == 3

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.score import score_file
+from dialogsum_lora.score import score, score_file
 
 from dialogsum_lora.demo import offline_environment
 
@@ -46,6 +46,22 @@ def test_score_cli_prints_metrics_and_rejects_bad_rows(tmp_path):
         score_file(bad)
     result = subprocess.run([sys.executable, "-m", "dialogsum_lora.score", str(bad)], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "row 1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--resamples", "0", "argument --resamples: 0 is not in [1, 100000]"),  # analysis.resamples' bounds
+        ("--resamples", "1e3", "argument --resamples: '1e3' is not a whole number"),
+        ("--seed", "-1", "argument --seed: -1 is not in [0, 4294967295]"),  # seed's bounds
+        ("--seed", "4294967296", "argument --seed: 4294967296 is not in [0, 4294967295]"),
+    ],
+)
+def test_resamples_and_seed_take_the_bounds_of_their_params(tmp_path, monkeypatch, option, value, message):
+    monkeypatch.setattr(sys, "argv", ["dialogsum-score", str(tmp_path / "predictions.jsonl"), option, value])
+    with pytest.raises(UserError) as refused:
+        score()
+    assert str(refused.value) == f"{message} (see dialogsum-score --help)"
 
 
 @pytest.mark.parametrize(
