@@ -20,10 +20,10 @@ SAMPLE_DIR = REPO_ROOT / paths.SAMPLE_DIR
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
-# The longest tests (20 seconds or more on two cores) start first, so that the rest fill in beside
+# The longest tests (BENCHMARKS.md: the test suite) start first, so that the rest fill in beside
 # them. `make test` hands its two processes one test at a time (`--maxschedchunk 1`), each process
-# holding the next one: the first takes the README's recipes (about half the suite) and, after
-# them, the second test here; the other process takes the rest, beginning with two that need no
+# holding the next one: the first takes the README's recipes, the longest test by far, and after
+# them the second test here; the other process takes the rest, beginning with two that need no
 # `make demo` while the first process runs it (the `reproduced` fixture, shared).
 LONGEST_FIRST = (
     "test_readme.py::test_every_recipe_runs_as_written",

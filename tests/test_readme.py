@@ -130,6 +130,8 @@ def test_every_recipe_runs_as_written(reproduced, workspace, tmp_path, plain_she
 
     output = recipe("dvc metrics diff main", checkout)
     assert "reports/train/metrics.json" in output and "rouge1" in output and "ci95" in output
+    # As the README says of a commit without results, such as the demo's main.
+    assert "DVC failed to load some metrics for following revisions: 'main'" in output
     assert (checkout / "dvc_plots/index.html").exists()
     # The sweep at a glance: dialogsum-experiments ends the recipe, each run's scores on a line
     # and its intervals on the next, best rouge1 first, in at most 100 columns.
