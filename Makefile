@@ -5,7 +5,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install install-environment demo test clean
+.PHONY: install install-environment demo test check clean
 
 $(INSTALLED): pyproject.toml constraints.txt Makefile
 	@# A .venv that links to another checkout's environment (as `make demo`'s copy has) is that
@@ -36,6 +36,10 @@ demo: $(INSTALLED)
 # has their threads sleep when idle and starts the longest tests first (BENCHMARKS.md: the test suite).
 test: $(INSTALLED)
 	$(PYTHON) -m pytest --numprocesses 2 --maxschedchunk 1
+
+# The fast tests alone (no stage runs, DVC or torchrun): the edit loop's.
+check: $(INSTALLED)
+	$(PYTHON) -m pytest --numprocesses 2 --maxschedchunk 1 -m "not slow"
 
 clean:
 	rm -rf demo .trainer .pytest_cache

@@ -16,10 +16,12 @@ import time
 from pathlib import Path
 
 from benchmarks.rouge import PUBLISHED, read_table
-from dialogsum_lora.analysis import against_zero_shot
-from dialogsum_lora.errors import ArgumentParser, run_main
-from dialogsum_lora.plots import plot_lengths, plot_topics
-from dialogsum_lora.rouge import load_rouge_metric
+from dialogsum_lora.commands.arguments import ArgumentParser
+from dialogsum_lora.errors import run_main
+from dialogsum_lora.paths import BASELINE, FINETUNED
+from dialogsum_lora.results.analysis import against_baseline
+from dialogsum_lora.results.plots import plot_lengths, plot_topics
+from dialogsum_lora.scoring.metrics import corpus_metrics
 
 
 def median_seconds(work, repeats: int) -> float:
@@ -41,27 +43,25 @@ def main() -> None:
     tuned, references = table["peft_model_summaries"]
     zero_shot, _ = table["original_model_summaries"]
     rows = [{"topics": [f"topic {i % 60}"]} for i in range(len(references))]  # 60 topics of 8 or 9 dialogues
-    metric = load_rouge_metric()
 
     def before():
-        metric.compute(predictions=tuned, references=references)
+        corpus_metrics(tuned, references)
 
     def after():
-        scored = metric.compute(predictions=tuned, references=references, resamples=args.resamples, seed=42,
-                                per_dialogue=True)
-        again = metric.compute(predictions=zero_shot, references=references, per_dialogue=True)
-        found = against_zero_shot(rows, again["per_dialogue"], scored["per_dialogue"], args.resamples, 42, 5, 5)
+        _, finetuned = corpus_metrics(tuned, references, args.resamples, 42)
+        _, baseline = corpus_metrics(zero_shot, references)
+        found = against_baseline(rows, baseline, finetuned, args.resamples, 42, 5, 5)
         with tempfile.TemporaryDirectory() as directory:
             plot_topics(found["topics"], Path(directory) / "topics.png")
-            plot_lengths(references, {"zero-shot": zero_shot, "LoRA": tuned}, Path(directory) / "lengths.png")
+            plot_lengths(references, {BASELINE: zero_shot, FINETUNED: tuned}, Path(directory) / "lengths.png")
 
     before_s, after_s = median_seconds(before, args.repeats), median_seconds(after, args.repeats)
     print(f"{len(references)} dialogues x {len(references[0])} references, {args.resamples} resamples, "
           f"median of {args.repeats}")
-    print(f"scoring alone (before):                               {before_s:6.2f} s")
+    print(f"scoring alone (before):                               {before_s:7.3f} s")
     print("scoring with intervals, baseline rescored, comparison,")
-    print(f"  topics and the two new plots (after):                {after_s:6.2f} s")
-    print(f"added to evaluate:                                    {after_s - before_s:6.2f} s")
+    print(f"  topics and the two new plots (after):                {after_s:7.3f} s")
+    print(f"added to evaluate:                                    {after_s - before_s:7.3f} s")
 
 
 if __name__ == "__main__":

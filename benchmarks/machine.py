@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.modeling import pick_device
+from dialogsum_lora.modeling.base import pick_device
 
 # Dense bf16 tensor-core peaks (no sparsity), matched against torch.cuda.get_device_name().
 BF16_PEAK_FLOPS = [

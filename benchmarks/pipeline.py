@@ -40,17 +40,33 @@ import yaml
 
 from benchmarks.machine import machine
 from benchmarks.synthetic import (
-    TEST_DIALOGUES, TRAINING_DIALOGUES, VALIDATION_DIALOGUES, random_flan_t5_base, synthetic_splits, write_splits,
+    TEST_DIALOGUES,
+    TRAINING_DIALOGUES,
+    VALIDATION_DIALOGUES,
+    random_flan_t5_base,
+    synthetic_splits,
+    write_splits,
 )
-from dialogsum_lora.demo import TINY_MODEL_DIR, make_offline_copy, offline_environment
-from dialogsum_lora.errors import ArgumentParser, UserError, run_main
-from dialogsum_lora.modeling import load_tokenizer, pick_device
-from dialogsum_lora.outputs import read_json, write_json
-from dialogsum_lora.params import load_params, set_params
+from dialogsum_lora.commands.arguments import ArgumentParser
+from dialogsum_lora.commands.demo import TINY_MODEL_DIR, make_offline_copy, offline_environment
+from dialogsum_lora.errors import UserError, run_main
+from dialogsum_lora.files.outputs import read_json, write_json
+from dialogsum_lora.modeling.base import load_tokenizer, pick_device
+from dialogsum_lora.params import Seed, StageParams, load_params, set_params
+from dialogsum_lora.params.prompt import PromptParams
+from dialogsum_lora.params.train import TrainParams
 from dialogsum_lora.paths import PARAMS_FILE, REPO_ROOT, TIMING_DIR
 
 DATA_DIR = "data/synthetic"
 FLAN_T5_BASE_DIR = "models/flan-t5-base-random"
+
+
+class Reads(StageParams):
+    """What this benchmark reads of params.yaml, to size the run and its synthetic data."""
+
+    seed: Seed
+    prompt: PromptParams
+    train: TrainParams
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -134,7 +150,7 @@ def main() -> None:
         model_dir = FLAN_T5_BASE_DIR
         write_flan_t5_base(directory / model_dir, directory / TINY_MODEL_DIR)
     set_params(directory / "params.yaml", {"data.source": DATA_DIR, "model.name": model_dir, **args.overrides})
-    params = load_params(directory / "params.yaml")
+    params = load_params(Reads, directory / "params.yaml")
     full_steps = math.ceil(params.train.epochs * math.ceil(args.train_dialogues / params.train.batch_size))
     if args.train_steps < full_steps:  # else the whole run trains, and nothing is projected
         set_params(directory / "params.yaml", {"train.max_steps": args.train_steps})

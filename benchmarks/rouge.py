@@ -16,8 +16,9 @@ from pathlib import Path
 
 from rouge_score import rouge_scorer
 
-from dialogsum_lora import rouge
-from dialogsum_lora.errors import ArgumentParser, UserError, run_main
+from dialogsum_lora.commands.arguments import ArgumentParser
+from dialogsum_lora.errors import UserError, run_main
+from dialogsum_lora.scoring import rouge
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "shared/data/dlai-lab2/dialogue-summary-training-results.csv"
 COLUMNS = ("original_model_summaries", "peft_model_summaries")

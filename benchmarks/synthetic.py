@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dialogsum_lora.modeling import ATTENTION
+from dialogsum_lora.files.records import write_jsonl
+from dialogsum_lora.modeling.base import ATTENTION
+from dialogsum_lora.modeling.tiny import untie_lm_head
 from dialogsum_lora.prompt import build_prompt
-from dialogsum_lora.records import write_jsonl
-from dialogsum_lora.tiny_model import untie_lm_head
 
 FLAN_T5_BASE_CONFIG = Path(__file__).resolve().parent / "flan-t5-base.json"
 TRAINING_DIALOGUES, VALIDATION_DIALOGUES, TEST_DIALOGUES, REFERENCES = 12_460, 500, 500, 3

@@ -34,21 +34,40 @@ import torch
 from benchmarks.generation_speed import TokenIdTokenizer, time_generation
 from benchmarks.machine import bf16_peak_flops, choose_device, machine
 from benchmarks.synthetic import (
-    SOURCE_TOKENS_MEAN, SOURCE_TOKENS_P95, TARGET_TOKENS_MEAN, TARGET_TOKENS_P95, TRAINING_DIALOGUES, lognormal_lengths,
-    random_flan_t5_base, random_sequences,
+    SOURCE_TOKENS_MEAN,
+    SOURCE_TOKENS_P95,
+    TARGET_TOKENS_MEAN,
+    TARGET_TOKENS_P95,
+    TRAINING_DIALOGUES,
+    lognormal_lengths,
+    random_flan_t5_base,
+    random_sequences,
 )
 from benchmarks.training_speed import epoch_batches, stack_parameters, time_stage_trainer, time_training
-from dialogsum_lora.adapter import add_lora
-from dialogsum_lora.errors import ArgumentParser, run_main
-from dialogsum_lora.modeling import load_base_model, load_tokenizer, make_deterministic, pick_dtype
-from dialogsum_lora.outputs import write_json
-from dialogsum_lora.params import Params, load_params
+from dialogsum_lora.commands.arguments import ArgumentParser
+from dialogsum_lora.errors import run_main
+from dialogsum_lora.files.outputs import write_json
+from dialogsum_lora.modeling.adapter import add_lora
+from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, make_deterministic, pick_dtype
+from dialogsum_lora.modeling.tiny import write_tiny_model
+from dialogsum_lora.params import Seed, StageParams, load_params
+from dialogsum_lora.params.lora import LoraParams
+from dialogsum_lora.params.prompt import PromptParams
+from dialogsum_lora.params.train import TrainParams
 from dialogsum_lora.paths import PARAMS_FILE, REPO_ROOT
-from dialogsum_lora.tiny_model import write_tiny_model
 
 TUTORIAL_BATCH_SIZE = 8
 FLAN_T5_ID_LIMIT = 32_000  # ids from here on are <extra_id_*> sentinels and padding rows
 GPU_ONE_AT_A_TIME_DIALOGUES = 100  # a dialogue's time does not depend on the others
+
+
+class Reads(StageParams):
+    """What this benchmark reads of params.yaml: what finetune trains with."""
+
+    seed: Seed
+    prompt: PromptParams
+    lora: LoraParams
+    train: TrainParams
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -77,7 +96,7 @@ def parse_arguments() -> argparse.Namespace:
     return args
 
 
-def build_models(name: str, params: Params, device: torch.device, scratch: Path):
+def build_models(name: str, params: "Reads", device: torch.device, scratch: Path):
     """(training model, generation model, id limit, pad id, eos id), both from the same base weights with
     LoRA: the training model in fp32 (the Trainer autocasts), the generation model in the stages' dtype
     with the adapter merged, as evaluate generates."""
@@ -90,12 +109,12 @@ def build_models(name: str, params: Params, device: torch.device, scratch: Path)
         base = random_flan_t5_base().to(device)
         ids = (FLAN_T5_ID_LIMIT, base.config.pad_token_id, base.config.eos_token_id)
     generation_base = copy.deepcopy(base).to(pick_dtype(device)).eval()
-    training_model = add_lora(base, params).train()
-    generation_model = add_lora(generation_base, params).eval().merge_and_unload()
+    training_model = add_lora(base, params.lora).train()
+    generation_model = add_lora(generation_base, params.lora).eval().merge_and_unload()
     return training_model, generation_model, *ids
 
 
-def time_trainings(model, params: Params, examples, args, steps: int, device: torch.device, peak) -> dict:
+def time_trainings(model, params: "Reads", examples, args, steps: int, device: torch.device, peak) -> dict:
     """(a) the tutorial's plain loop; (b) the project's plain loop and the stage's Trainer, at each batch size."""
     source_lengths = [len(source) for source in examples[0]]
     encoder, decoder = stack_parameters(model)
@@ -164,7 +183,7 @@ def throughput() -> None:
         torch.set_num_threads(args.threads or 1)
     steps, dialogues = args.steps or (30 if on_gpu else 10), args.dialogues or (500 if on_gpu else 32)
     one_at_a_time = min(dialogues, args.dialogues_one_at_a_time or (GPU_ONE_AT_A_TIME_DIALOGUES if on_gpu else dialogues))
-    params = load_params(REPO_ROOT / PARAMS_FILE)
+    params = load_params(Reads, REPO_ROOT / PARAMS_FILE)
     make_deterministic(params.seed)  # as the stages run
     peak = bf16_peak_flops(device)
 

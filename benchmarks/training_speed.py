@@ -2,7 +2,6 @@
 stage's own Trainer, on token ids with DialogSum's lengths. Each returns its figures."""
 
 import copy
-import dataclasses
 import math
 import tempfile
 import time
@@ -13,10 +12,9 @@ import torch
 
 from benchmarks.machine import synchronize
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.modeling import pick_dtype
-from dialogsum_lora.params import Params
-from dialogsum_lora.tiny_model import build_tokenizer
-from dialogsum_lora.training import StepClock, length_group_steps, make_trainer
+from dialogsum_lora.modeling.base import pick_dtype
+from dialogsum_lora.modeling.tiny import build_tokenizer
+from dialogsum_lora.training.trainer import StepClock, length_group_steps, make_trainer
 
 MAX_GRAD_NORM = 1.0  # the Trainer's default, so the finetune stage clips at 1.0 too
 
@@ -122,13 +120,13 @@ def time_training(model, examples, batches, *, warmup_steps, autocast_dtype, lea
     }
 
 
-def time_stage_trainer(model, params: Params, train_set: list[dict], batch_size: int, *, compile: bool, steps: int,
+def time_stage_trainer(model, params, train_set: list[dict], batch_size: int, *, compile: bool, steps: int,
                        flops_per_token, device) -> dict:
-    """Train through stages.finetune.make_trainer (the stage's own Seq2SeqTrainer, arguments and
+    """Train through dialogsum_lora.training.trainer.make_trainer (the stage's own Seq2SeqTrainer, arguments and
     collator) on `train_set` (finetune's example dicts), and return its steady throughput.
 
     The Trainer sorts each block of up to 50 batches longest first
-    (stages.finetune.length_group_steps). Warming up for one whole block (compiling
+    (length_group_steps). Warming up for one whole block (compiling
     included) and timing whole blocks makes the timed steps a fair sample of the
     epoch; part of a block would lean to its long or its short batches.
     """
@@ -137,7 +135,7 @@ def time_stage_trainer(model, params: Params, train_set: list[dict], batch_size:
     if block + timed_steps > len(train_set) // batch_size:
         raise UserError(f"batch {batch_size}: an epoch has only {len(train_set) // batch_size} steps, fewer than "
                         f"{block} warm-up + {timed_steps} timed steps")
-    train = dataclasses.replace(params.train, batch_size=batch_size, max_steps=block + timed_steps, compile=compile)
+    train = params.train.model_copy(update={"batch_size": batch_size, "max_steps": block + timed_steps, "compile": compile})
     clock = StepClock(block_steps=block)
     # Any tokenizer with pad id 0 pads as flan-t5's would; the tiny one needs no download.
     tokenizer = build_tokenizer()
@@ -145,8 +143,8 @@ def time_stage_trainer(model, params: Params, train_set: list[dict], batch_size:
     # other settings must time the model as it was.
     model = copy.deepcopy(model)
     with tempfile.TemporaryDirectory() as output_dir:
-        trainer = make_trainer(model, tokenizer, dataclasses.replace(params, train=train), pick_dtype(device),
-                               train_set, train_set[:batch_size], Path(output_dir), [clock], progress=False)
+        trainer = make_trainer(model, tokenizer, train, params.seed, pick_dtype(device), train_set, train_set[:batch_size],
+                               Path(output_dir), [clock], progress=False)
         start = time.perf_counter()
         trainer.train()
     del trainer, model

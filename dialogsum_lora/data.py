@@ -19,10 +19,10 @@ from pathlib import Path
 from statistics import fmean
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.hub import local_directory, offline_unless_reachable
+from dialogsum_lora.files.records import RECORD_SUFFIXES, Row, read_records
+from dialogsum_lora.hub import hub_failure, local_directory, offline_unless_reachable
 from dialogsum_lora.paths import SPLITS
 from dialogsum_lora.provenance import directory_hash
-from dialogsum_lora.records import RECORD_SUFFIXES, Row, read_records
 
 AUTHORS_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl", "test": "dialogsum.test.jsonl"}
 _NUMBERED_SUMMARY = re.compile(r"^summary(\d+)$")
@@ -66,19 +66,18 @@ def _read_local(directory: Path) -> dict[str, tuple[list[tuple[str, Row]], str]]
 
 def _read_hub(dataset_id: str, revision: str | None) -> tuple[dict[str, tuple[list[tuple[str, Row]], str]], str]:
     import datasets
-    from huggingface_hub import HfApi, constants
+    from huggingface_hub import HfApi
 
-    offline_unless_reachable()
+    offline = offline_unless_reachable()
     try:
         # Resolve the revision once and load that commit: the commit recorded is the one read.
-        commit = None if constants.HF_HUB_OFFLINE else HfApi().dataset_info(dataset_id, revision=revision).sha
+        commit = None if offline else HfApi().dataset_info(dataset_id, revision=revision).sha
         loaded = datasets.load_dataset(dataset_id, revision=commit or revision)
-    except Exception as error:  # the hub raises many types; all mean the same to a user
+    except Exception as error:  # the hub and datasets raise many types; all mean the same to a user
         raise UserError(
-            f"could not load dataset {dataset_id!r} (revision {revision}) from the Hugging Face hub, "
-            f"and there is no local directory of that name: "
-            f"{type(error).__name__}: {error}. Check the id and your network, or run offline: "
-            "set data.source to a local directory such as data/sample (see `make demo`)"
+            f"{hub_failure(f'dataset {dataset_id!r}', revision, offline, error)}; and there is no local directory of "
+            "that name. Check the id and your network, or run offline: set data.source to a local directory such as "
+            "data/sample (see `make demo`)"
         ) from None
     missing = [split for split in SPLITS if split not in loaded]
     if missing:

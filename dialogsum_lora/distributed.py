@@ -11,9 +11,6 @@ import logging
 import os
 import sys
 
-import torch
-import torch.distributed as dist
-
 from dialogsum_lora.errors import UserError
 
 
@@ -23,6 +20,11 @@ def world_size() -> int:
 
 def rank() -> int:
     return int(os.environ.get("RANK", "0"))
+
+
+def is_worker() -> bool:
+    """True in a process torchrun started (its parent launched it and waits for it)."""
+    return "LOCAL_RANK" in os.environ
 
 
 def is_main_process() -> bool:
@@ -38,8 +40,10 @@ def relaunch_if_needed(processes: int, module: str) -> None:
     reported once, by this process. Each worker's own UserError is printed by rank 0 only
     (run_main); the launcher adds no traceback: it exits with the workers' exit code.
     """
-    if processes <= 1 or "LOCAL_RANK" in os.environ:
+    if processes <= 1 or is_worker():
         return
+    import torch
+
     if torch.cuda.is_available() and processes > torch.cuda.device_count():
         raise UserError(
             f"params.yaml: processes is {processes}, but this machine has {torch.cuda.device_count()} GPUs"
@@ -66,11 +70,15 @@ def relaunch_if_needed(processes: int, module: str) -> None:
 
 
 def backend() -> str:
+    import torch
+
     return "nccl" if torch.cuda.is_available() else "gloo"
 
 
 def init_for_generation() -> None:
     """Join the process group (generation stages; the Trainer does this itself)."""
+    import torch.distributed as dist
+
     if world_size() > 1 and not dist.is_initialized():
         dist.init_process_group(backend())
 
@@ -85,6 +93,8 @@ def gather_in_order(shard: list, indices: list[int], total: int) -> list | None:
     on rank 0, None elsewhere."""
     gathered = [list(zip(indices, shard))]
     if world_size() > 1:
+        import torch.distributed as dist
+
         gathered = [None] * world_size() if is_main_process() else None
         dist.gather_object(list(zip(indices, shard)), gathered, dst=0)
     if not is_main_process():

@@ -1,11 +1,18 @@
-"""One kind of error for a user's mistake, and the entry point that reports it."""
+"""A user's mistake against a bug, and the entry point of every stage and command that tells them apart.
 
-import argparse
+A UserError (bad params, data, paths, no network) or a fault of the machine (a full disk, a
+file that cannot be read, Ctrl-C, SIGTERM) is one `error:` line saying what to change, exit
+code 2 (130 for Ctrl-C, 143 for SIGTERM). Anything else is a bug, in this project or a
+library: its traceback is printed, under it one line saying so, and the exit code is 1.
+"""
+
 import errno
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable, Container
+import traceback
+from collections.abc import Callable
 
 # A full disk, a quota, a file size limit, a read-only place, a failing disk: faults of the
 # machine, which libraries that write (safetensors, torch, sqlite) report in their own types.
@@ -24,22 +31,47 @@ class UserError(Exception):
     """
 
 
+class Terminated(BaseException):
+    """SIGTERM (a scheduler or `kill` ending the run), raised where the process is, as Ctrl-C is."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def run_main(main: Callable[[], None]) -> None:
-    """Run a command's `main`: a UserError or a fault of the machine (a full disk, a file
-    that cannot be read) is one `error:` line and exit code 2; Ctrl-C is one line and 130."""
+    """Run a command's `main`, telling a user's mistake or a fault of the machine (one `error:`
+    line) from a bug (its traceback, and one line saying it is a bug)."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         main()
     except UserError as error:
         _fail(str(error), 2)
-    except OSError as error:
-        where = f"{error.filename}: " if error.filename else ""
-        _fail(f"{where}{error.strerror or error}", 2)
     except KeyboardInterrupt:
         _fail("interrupted (Ctrl-C): nothing was written that looks complete", 130)
+    except Terminated:
+        _fail("terminated (SIGTERM): nothing was written that looks complete", 143)
+    except MemoryError:
+        _fail("out of memory: lower generate.batch_size or train.batch_size, or use a machine with more memory", 2)
+    except OSError as error:  # a fault of the machine, met by this project's code or a library's
+        where = f"{error.filename}: " if error.filename else ""
+        _fail(f"{where}{error.strerror or error}", 2)
     except Exception as error:
-        if not _is_write_fault(error):
-            raise
-        _fail(f"a write failed, the disk may be full or read-only: {str(error).splitlines()[0][:300]}", 2)
+        if _is_write_fault(error):
+            _fail(f"a write failed, the disk may be full or read-only: {str(error).splitlines()[0][:300]}", 2)
+        if _is_out_of_memory(error):
+            _fail("out of memory on the device: lower generate.batch_size or train.batch_size "
+                  f"({type(error).__name__})", 2)
+        _close_progress_bars()
+        traceback.print_exc()
+        print(f"error: a bug, not a mistake of yours: {type(error).__name__} above, in dialogsum-lora or a library "
+              "it calls; please report it with the traceback", file=sys.stderr)
+        sys.exit(1)
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    """torch's out-of-memory errors (CUDA's, and the allocator's on other devices)."""
+    return type(error).__name__ == "OutOfMemoryError" or "out of memory" in str(error).lower()[:200]
 
 
 def _is_write_fault(error: BaseException) -> bool:
@@ -49,28 +81,6 @@ def _is_write_fault(error: BaseException) -> bool:
             return True
         error = error.__cause__ or error.__context__
     return False
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse's parser, reporting a bad command line as a UserError (one `error:` line)."""
-
-    def error(self, message: str):
-        raise UserError(f"{message} (see {self.prog} --help)")
-
-
-def bounded_int(within: Container[int]) -> Callable[[str], int]:
-    """An argparse `type`: a whole number `within` a range (a params field's Interval), or a
-    one-line usage error."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value not in within:
-            raise argparse.ArgumentTypeError(f"{value} is not in {within}")
-        return value
-
-    return parse
 
 
 def _fail(message: str, code: int) -> None:

@@ -48,16 +48,20 @@ def local_directory(name: str, revision: str | None, key: str, example: str) -> 
     return None
 
 
-def offline_unless_reachable() -> None:
-    """Switch huggingface_hub and datasets to offline mode if the hub does not answer."""
+def offline_unless_reachable() -> str | None:
+    """Switch huggingface_hub and datasets to offline mode if the hub does not answer.
+
+    Returns None when the hub is used, else why it is not: a phrase for an error message
+    ("HF_HUB_OFFLINE is set", "the hub at URL does not answer from here").
+    """
     from huggingface_hub import constants
     from huggingface_hub.utils import get_session
 
     if constants.HF_HUB_OFFLINE:
-        return
+        return "HF_HUB_OFFLINE is set (offline mode)"
     try:
         get_session().head(constants.ENDPOINT, timeout=CONNECT_TIMEOUT_S, follow_redirects=False)
-        return
+        return None
     except Exception:  # any failure to get an answer (DNS, refused, timeout, proxy) means unreachable
         pass
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -65,3 +69,14 @@ def offline_unless_reachable() -> None:
     import datasets.config
 
     datasets.config.HF_HUB_OFFLINE = True
+    return f"the hub at {constants.ENDPOINT} does not answer from here"
+
+
+def hub_failure(what: str, revision: str | None, offline: str | None, error: Exception) -> str:
+    """Why `what` (e.g. "model 'org/x'") could not be loaded from the hub, as one sentence without
+    a final full stop: offline, only the local cache was looked in; online, the hub's own answer."""
+    at = f" at revision {revision}" if revision is not None else ""
+    if offline:
+        return f"could not load {what}{at}: {offline}, and it is not in the local Hugging Face cache"
+    first_line = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    return f"could not load {what}{at} from the Hugging Face hub ({type(error).__name__}: {first_line.rstrip('.')})"

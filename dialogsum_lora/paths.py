@@ -14,13 +14,16 @@ PREPARED_DIR = Path("data/prepared")
 SPLIT_FILES = {split: PREPARED_DIR / f"{split}.jsonl" for split in SPLITS}
 DATA_STATS_FILE = Path("reports/data_stats.json")
 
+# The two systems compared, named so everywhere (paths, JSON keys, legends, report, cards, console):
+# the base model alone, and with the weights finetune trained.
+BASELINE, FINETUNED = "baseline", "finetuned"
 # baseline and evaluate: metrics.json, predictions.jsonl and provenance.json in each
-BASELINE_DIR = Path("reports/baseline")
-FINETUNED_DIR = Path("reports/finetuned")
-# The project's ROUGE, an `evaluate` metric module loaded by path (absolute: users load it too)
-ROUGE_METRIC_DIR = REPO_ROOT / "dialogsum_lora" / "dialogsum_rouge"
+BASELINE_DIR = Path("reports") / BASELINE
+FINETUNED_DIR = Path("reports") / FINETUNED
+# The project's ROUGE as an `evaluate` metric module, for users' own code (absolute: loaded by path)
+ROUGE_METRIC_DIR = REPO_ROOT / "dialogsum_lora" / "scoring" / "dialogsum_rouge"
 
-# evaluate, besides its results directory: fine-tuned against zero-shot
+# evaluate, besides its results directory: finetuned against baseline
 COMPARISON_FILE = Path("reports/comparison.json")
 TOPICS_FILE = Path("reports/topics.json")
 PLOTS_DIR = Path("reports/plots")
@@ -31,7 +34,7 @@ LOSS_PLOT = PLOTS_DIR / "loss.png"
 VALIDATION_ROUGE_PLOT = PLOTS_DIR / "validation_rouge.png"
 PLOTS = (ROUGE_PLOT, TOPICS_PLOT, LENGTHS_PLOT, LOSS_PLOT, VALIDATION_ROUGE_PLOT)
 REPORT_FILE = Path("reports/report.md")
-MODEL_CARD_FILE = Path("reports/model_card.md")  # the adapter's card with the test results
+MODEL_CARD_FILE = Path("reports/model_card.md")  # the adapter's model card, with the test results
 
 # finetune
 ADAPTER_DIR = Path("models/adapter")
@@ -40,7 +43,8 @@ TRAIN_LOSS_FILE = CURVES_DIR / "plots/metrics/train/loss.tsv"
 VALIDATION_LOSS_FILE = CURVES_DIR / "plots/metrics/eval/loss.tsv"
 VALIDATION_ROUGE_FILES = {name: CURVES_DIR / f"plots/metrics/eval/{name}.tsv" for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")}
 
-# Not DVC outputs: resumable checkpoints, and wall times (they change every run).
+# Not DVC outputs: resumable checkpoints, and what a run leaves that changes every run (wall
+# times, and the lock that keeps two runs of a stage apart).
 CHECKPOINTS_DIR = Path(".trainer")
 TIMING_DIR = Path("reports/timing")
 

@@ -7,24 +7,40 @@ reads, DVC does not track and `dvc metrics` does not compare.
 
 import hashlib
 import importlib.metadata
+import os
 import platform
 import time
 from pathlib import Path
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.outputs import read_json, write_json
+from dialogsum_lora.files.outputs import read_json, write_json
 from dialogsum_lora.paths import TIMING_DIR
+from dialogsum_lora.schema import Record, Text, parse
 
 LIBRARIES = ("torch", "transformers", "peft", "datasets", "dvc", "rouge_score")
 
 
 def directory_hash(directory: Path) -> str:
-    """A content hash of every file below `directory` (names and bytes, in sorted order)."""
+    """A content hash of every file below `directory`: names and bytes, in sorted order, each
+    file streamed (constant memory, whatever its size). A name that is not valid UTF-8 is
+    hashed as its bytes; a FIFO, device or socket among the files is refused (reading it
+    would never end)."""
     digest = hashlib.sha256()
-    for file in sorted(p for p in directory.rglob("*") if p.is_file()):
-        digest.update(file.relative_to(directory).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    for file in sorted(directory.rglob("*"), key=lambda p: os.fsencode(p)):
+        if file.is_dir():
+            continue
+        if not file.is_file():
+            raise UserError(f"{file} is not a regular file: a model, adapter or data directory holds files and "
+                            "directories only")
+        digest.update(os.fsencode(file.relative_to(directory).as_posix()) + b"\0")
+        digest.update(file_hash(file))
     return f"sha256:{digest.hexdigest()}"
+
+
+def file_hash(file: Path) -> bytes:
+    """The sha256 of a file's bytes, read in blocks."""
+    with file.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").digest()
 
 
 def environment(device=None, dtype=None) -> dict:
@@ -39,22 +55,40 @@ def environment(device=None, dtype=None) -> dict:
     return record
 
 
-def model_provenance(params, resolved: str, device, dtype) -> dict:
-    """What a stage that loaded the base model ran with; `resolved` is the exact version
-    (the hub commit, or the local directory's content hash)."""
+def model_provenance(model, resolved: str, device, dtype) -> dict:
+    """What a stage that loaded the base model (params.yaml's `model` section) ran with; `resolved`
+    is the exact version (the hub commit, or the local directory's content hash)."""
     return {
-        "model": {"name": params.model.name, "revision": params.model.revision, "resolved": resolved},
+        "model": {"name": model.name, "revision": model.revision, "resolved": resolved},
         "environment": environment(device, dtype),
     }
 
 
-def read_data_source(stats_file: Path) -> dict:
-    """The data `prepare` loaded, {name, revision, resolved}, from its statistics file."""
+class ModelRecord(Record):
+    """The base model a stage loaded, as model_provenance records it."""
+
+    name: Text
+    revision: Text | None
+    resolved: Text  # the hub commit, or sha256: of a local directory's files
+
+
+class DataSource(Record):
+    """The data `prepare` loaded, as reports/data_stats.json names it."""
+
+    name: Text
+    revision: Text | None
+    resolved: Text  # the hub commit, or sha256: of a local directory's files
+
+
+def read_data_source(stats_file: Path) -> DataSource:
+    """The data `prepare` loaded, from its statistics file."""
     stats = read_json(stats_file)
-    source = stats.get("source") if isinstance(stats, dict) else None
-    if not isinstance(source, dict) or not all(isinstance(source.get(key), str) for key in ("name", "resolved")):
-        raise UserError(f"{stats_file} does not name the data it describes: run `dvc repro prepare` to remake it")
-    return source
+    if not isinstance(stats, dict) or "source" not in stats:
+        raise UserError(f"{stats_file} does not name the data it describes (no key source): run `dvc repro prepare` to remake it")
+    try:
+        return parse(DataSource, stats["source"], f"{stats_file} source")
+    except UserError as error:
+        raise UserError(f"{error}: run `dvc repro prepare` to remake it") from None
 
 
 class Stopwatch:

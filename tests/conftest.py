@@ -2,12 +2,21 @@
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["HF_DATASETS_OFFLINE"] = "1"
+# The tests own their environment: nothing of the caller's shell that changes how the libraries
+# reach the hub or where they keep files (HF_* offline switches or endpoints, TRANSFORMERS_OFFLINE,
+# a proxy, another HF_HOME) reaches them. Every stray hub call fails at once, and the libraries'
+# caches are this run's own.
+for _key in list(os.environ):
+    if _key.startswith(("HF_", "HUGGING_FACE_")) or _key == "TRANSFORMERS_OFFLINE" or "proxy" in _key.lower():
+        del os.environ[_key]
+HF_HOME = tempfile.mkdtemp(prefix="dialogsum-tests-hf-home-")
+os.environ.update(HF_HOME=HF_HOME, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
 # `make test` runs two test processes, each starting stages that use every core: torch's idle
 # OpenMP threads sleep instead of spinning on the cores the other process works on. How threads
 # wait changes no result (the thread count is unchanged); alone, a stage runs slower this way.
@@ -21,20 +30,24 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 # The longest tests (BENCHMARKS.md: the test suite) start first, so that the rest fill in beside
-# them. `make test` hands its two processes one test at a time (`--maxschedchunk 1`), each process
-# holding the next one: the first takes the README's recipes, the longest test by far, and after
-# them the second test here; the other process takes the rest, beginning with two that need no
-# `make demo` while the first process runs it (the `reproduced` fixture, shared).
+# them: `make test` hands its two processes one test at a time (`--maxschedchunk 1`), each process
+# taking the next one as it is free. The tests that need `make demo` (the `reproduced` fixture) wait
+# for the first process to run it; the others fill the second process meanwhile.
 LONGEST_FIRST = (
-    "test_readme.py::test_every_recipe_runs_as_written",
-    "test_distributed.py::test_two_process_generation_scores_exactly_like_one",
-    "test_benchmarks.py::test_pipeline_benchmark_runs_every_stage_and_projects_the_full_epoch",
+    "test_readme.py::test_comparing_and_a_sweep_at_a_glance",
     "test_hub.py::test_stages_load_hub_ids_at_a_pinned_revision_and_record_the_commit",
+    "test_benchmarks.py::test_pipeline_benchmark_runs_every_stage_and_projects_the_full_epoch",
     "test_reproducibility.py::test_compiled_training_learns_as_eager_training_does",
+    "test_readme.py::test_rerunning_from_a_plain_shell_elsewhere_is_byte_identical",
+    "test_distributed.py::test_two_process_generation_scores_exactly_like_one",
     "test_pipeline.py::test_killed_training_resumes_from_its_checkpoint_and_ends_identical",
-    "test_distributed.py::test_two_process_training_completes_and_rank_zero_writes",
+    "test_distributed.py::test_two_processes_train_the_adapter_one_process_trains",
     "test_benchmarks.py::test_tiny_benchmark_reports_both_settings",
 )
+
+
+def pytest_sessionfinish(session):
+    shutil.rmtree(HF_HOME, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items):
@@ -70,7 +83,7 @@ def write_hub_dir(tmp_path, train=None, validation=None, test=None):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """The tiny T5 of dialogsum_lora.tiny_model, written once per test session."""
-    from dialogsum_lora.tiny_model import write_tiny_model
+    from dialogsum_lora.modeling.tiny import write_tiny_model
 
     directory = tmp_path_factory.mktemp("tiny") / "tiny-t5"
     write_tiny_model(directory)
@@ -97,7 +110,7 @@ def dvc(directory: Path, *args: str, check: bool = True) -> str:
     import subprocess
     import sys
 
-    from dialogsum_lora.demo import offline_environment
+    from dialogsum_lora.commands.demo import offline_environment
 
     result = subprocess.run(
         [sys.executable, "-m", "dvc", *args], cwd=directory, env=offline_environment(), capture_output=True, text=True
@@ -114,7 +127,7 @@ def start_stage(directory: Path, stage: str, environment: dict[str, str] | None 
     import subprocess
     import sys
 
-    from dialogsum_lora.demo import offline_environment
+    from dialogsum_lora.commands.demo import offline_environment
 
     return subprocess.Popen(
         [sys.executable, "-m", f"stages.{stage}"], cwd=directory, env=environment or offline_environment(),
@@ -164,7 +177,7 @@ def _make_demo(checkout: Path) -> dict:
     changed among the checkout's own pipeline files (`git status`)."""
     import subprocess
 
-    from dialogsum_lora.demo import commit_all, copy_checkout, git
+    from dialogsum_lora.commands.demo import commit_all, copy_checkout, git
 
     copy_checkout(checkout)
     commit_all(checkout, "a copy of the checkout under test")

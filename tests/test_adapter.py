@@ -1,5 +1,5 @@
-"""The adapter: saved with what it was trained on, loaded from safetensors only, refused when it
-belongs to another base model."""
+"""The adapter: saved with the record of how it was trained, loaded from safetensors only, refused
+when it belongs to another base model or would change the model beyond what training produced."""
 
 import json
 import shutil
@@ -7,89 +7,153 @@ import shutil
 import pytest
 import torch
 
-from dialogsum_lora.adapter import check_adapter, load_adapter
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.modeling import load_base_model, model_directory
-from dialogsum_lora.provenance import directory_hash
+from dialogsum_lora.modeling.adapter import add_lora, check_adapter, load_adapter, load_merged_model, save_adapter
+from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, model_directory
+from dialogsum_lora.params.lora import LoraParams
+
+from test_model_card import RECORD
 
 CPU = torch.device("cpu")
+LORA = LoraParams(r=2, alpha=4.0, dropout=0.0, target_modules=["q", "v"])
 
 
-def _save_adapter(model, tokenizer_dir, directory, trained_on):
-    from peft import LoraConfig, get_peft_model
+def save(model_dir, directory, resolved, lora: LoraParams = LORA):
+    """An adapter as finetune saves it (untrained: its B matrices are zero, so one is made non-zero), for
+    the base model in `model_dir`, recorded as trained on `resolved`."""
+    model = add_lora(load_base_model(model_dir, torch.float32, CPU), lora)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.fill_(0.01)
+    record = {**RECORD, "model": {"name": str(model_dir), "revision": None, "resolved": resolved},
+              "lora": lora.model_dump()}
+    record.pop("parameters")
+    save_adapter(model, load_tokenizer(model_dir), record, directory)
+    return directory
 
-    get_peft_model(model, LoraConfig(r=2, target_modules=["q", "v"])).save_pretrained(directory)
-    shutil.copy(tokenizer_dir / "tokenizer.json", directory)
-    (directory / "provenance.json").write_text(json.dumps({"model": {"name": "m", "resolved": trained_on}}))
+
+@pytest.fixture
+def adapter(tiny_model_dir, tmp_path):
+    model_dir, resolved = model_directory(str(tiny_model_dir), None)
+    return save(model_dir, tmp_path / "adapter", resolved), model_dir, resolved
+
+
+def test_a_saved_adapter_loads_checked_and_merges_to_the_same_outputs(adapter):
+    directory, model_dir, resolved = adapter
+    assert not (directory / "README.md").exists()  # not peft's template card
+    record = check_adapter(directory, resolved)
+    assert record.lora == LORA and record.parameters.trainable > 0
+    wrapped = load_adapter(load_base_model(model_dir, torch.float32, CPU), directory, record)
+    merged = load_merged_model(model_dir, directory, record, torch.float32, CPU)
+    ids = torch.tensor([[5, 6, 7, 1]])
+    with torch.no_grad():
+        expected = wrapped(input_ids=ids, decoder_input_ids=torch.tensor([[0]])).logits
+        assert torch.allclose(merged(input_ids=ids, decoder_input_ids=torch.tensor([[0]])).logits, expected, atol=1e-5)
 
 
 def test_adapter_for_another_base_model_is_refused_even_when_the_shapes_match(tmp_path, tiny_model_dir):
-    from transformers import T5Config, T5ForConditionalGeneration
-
     model_dir, resolved = model_directory(str(tiny_model_dir), None)
-    base = load_base_model(model_dir, torch.float32, CPU)
-    # The same architecture with other weights: every shape matches, so only the record can tell.
+    # The same architecture with other bytes: every shape matches, so only the record can tell.
     retrained = tmp_path / "retrained"
     shutil.copytree(tiny_model_dir, retrained)
     (retrained / "generation_config.json").write_text((retrained / "generation_config.json").read_text() + "\n")
-    _save_adapter(load_base_model(retrained, torch.float32, CPU), tiny_model_dir, tmp_path / "same-shape", directory_hash(retrained))
-    with pytest.raises(UserError, match="was trained on another base model"):
+    _, other = model_directory(str(retrained), None)
+    save(retrained, tmp_path / "same-shape", other)
+    with pytest.raises(UserError) as error:
         check_adapter(tmp_path / "same-shape", resolved)
-    # Recorded as trained on this base, but with other shapes: refused by PEFT's load.
-    other = T5ForConditionalGeneration(T5Config(vocab_size=50, d_model=16, d_kv=4, d_ff=32, num_layers=1, num_heads=2))
-    _save_adapter(other, tiny_model_dir, tmp_path / "other-shape", resolved)
-    check_adapter(tmp_path / "other-shape", resolved)
-    with pytest.raises(UserError, match="does not fit model"):
-        load_adapter(base, tmp_path / "other-shape")
+    assert "another base model" in str(error.value) and other in str(error.value) and resolved in str(error.value)
 
 
-def test_adapters_load_from_safetensors_only_and_corrupt_files_are_named(tmp_path, tiny_model_dir):
-    model_dir, resolved = model_directory(str(tiny_model_dir), None)
-    adapter = tmp_path / "adapter"
-    _save_adapter(load_base_model(model_dir, torch.float32, CPU), tiny_model_dir, adapter, resolved)
-    check_adapter(adapter, resolved)
-    (adapter / "adapter_model.safetensors").rename(adapter / "adapter_model.bin")
-    with pytest.raises(UserError, match=r"has no adapter_model.safetensors \(weights found: adapter_model.bin\)"):
-        check_adapter(adapter, resolved)
-    (adapter / "adapter_model.safetensors").write_bytes((adapter / "adapter_model.bin").read_bytes()[:-10])
+def test_an_adapter_of_other_shapes_does_not_fit_and_says_so(adapter, tmp_path, tiny_model_dir):
+    from safetensors.torch import load_file, save_file
+
+    directory, model_dir, resolved = adapter
+    weights = load_file(directory / "adapter_model.safetensors")
+    name = next(iter(weights))
+    weights[name] = torch.zeros(weights[name].shape[0] + 1, weights[name].shape[1])
+    save_file(weights, directory / "adapter_model.safetensors", metadata={"format": "pt"})
+    record = check_adapter(directory, resolved)
+    with pytest.raises(UserError) as error:
+        load_adapter(load_base_model(model_dir, torch.float32, CPU), directory, record)
+    assert "does not fit" in str(error.value) and name in str(error.value)
+
+
+def test_adapters_load_from_safetensors_only_and_corrupt_files_are_named(adapter):
+    directory, _, resolved = adapter
+    (directory / "adapter_model.safetensors").rename(directory / "adapter_model.bin")
+    with pytest.raises(UserError) as error:
+        check_adapter(directory, resolved)
+    assert "adapter_model.safetensors" in str(error.value) and "adapter_model.bin" in str(error.value)
+    (directory / "adapter_model.safetensors").write_bytes((directory / "adapter_model.bin").read_bytes()[:-10])
     with pytest.raises(UserError, match="adapter_model.safetensors is not a complete safetensors file"):
-        check_adapter(adapter, resolved)
-    (adapter / "adapter_config.json").write_text("{")
+        check_adapter(directory, resolved)
+    (directory / "adapter_config.json").write_text("{")
     with pytest.raises(UserError, match="adapter_config.json is not valid JSON"):
-        check_adapter(adapter, resolved)
+        check_adapter(directory, resolved)
 
 
 @pytest.mark.parametrize("damage", ["no tensors", "config names fewer layers", "nan"])
-def test_adapter_weights_must_be_exactly_those_its_config_asks_for_and_finite(tmp_path, tiny_model_dir, damage):
-    from peft import LoraConfig, get_peft_model
+def test_adapter_weights_must_be_exactly_those_its_config_asks_for_and_finite(adapter, damage):
     from safetensors.torch import load_file, save_file
 
-    model_dir, resolved = model_directory(str(tiny_model_dir), None)
-    adapter = tmp_path / "adapter"
-    base = load_base_model(model_dir, torch.float32, CPU)
-    get_peft_model(base, LoraConfig(r=2, target_modules=["q", "v"])).save_pretrained(adapter)
-    shutil.copy(tiny_model_dir / "tokenizer.json", adapter)
-    (adapter / "provenance.json").write_text(json.dumps({"model": {"name": "m", "resolved": resolved}}))
-    weights = load_file(adapter / "adapter_model.safetensors")
+    directory, model_dir, resolved = adapter
+    weights = load_file(directory / "adapter_model.safetensors")
     if damage == "no tensors":
         weights = {}
     elif damage == "nan":
         weights = {name: torch.full_like(tensor, float("nan")) for name, tensor in weights.items()}
-    else:  # PEFT would load q and silently drop the trained v weights
-        config = json.loads((adapter / "adapter_config.json").read_text())
-        (adapter / "adapter_config.json").write_text(json.dumps({**config, "target_modules": ["q"]}))
-    save_file(weights, adapter / "adapter_model.safetensors", metadata={"format": "pt"})
-    check_adapter(adapter, resolved)
+    else:  # peft would load q and silently drop the trained v weights
+        for file, change in (("adapter_config.json", {"target_modules": ["q"]}), ("provenance.json", None)):
+            config = json.loads((directory / file).read_text())
+            if change is None:
+                config["lora"]["target_modules"] = ["q"]
+            else:
+                config.update(change)
+            (directory / file).write_text(json.dumps(config))
+    save_file(weights, directory / "adapter_model.safetensors", metadata={"format": "pt"})
+    record = check_adapter(directory, resolved)
     message = "are not all finite" if damage == "nan" else "does not hold the weights its adapter_config.json asks for"
     with pytest.raises(UserError, match=message):
-        load_adapter(load_base_model(model_dir, torch.float32, CPU), adapter)
+        load_adapter(load_base_model(model_dir, torch.float32, CPU), directory, record)
 
 
-@pytest.mark.parametrize("record", ['{"model": "x"}', '{"model": null}', "[]"])
-def test_a_malformed_base_model_record_is_refused(tmp_path, tiny_model_dir, record):
-    model_dir, resolved = model_directory(str(tiny_model_dir), None)
-    adapter = tmp_path / "adapter"
-    _save_adapter(load_base_model(model_dir, torch.float32, CPU), tiny_model_dir, adapter, resolved)
-    (adapter / "provenance.json").write_text(record)
-    with pytest.raises(UserError, match="was trained on another base model"):
-        check_adapter(adapter, resolved)
+@pytest.mark.parametrize(
+    "option, value",
+    [("lora_alpha", 4096), ("use_rslora", True), ("use_dora", True), ("init_lora_weights", "gaussian"),
+     ("rank_pattern", {"q": 64}), ("modules_to_save", ["lm_head"]), ("bias", "all")],
+)
+def test_an_adapter_config_that_changes_the_model_beyond_training_is_refused(adapter, option, value):
+    # Each of these loads in peft and changes what the adapter does: not what finetune trains.
+    directory, _, resolved = adapter
+    config = json.loads((directory / "adapter_config.json").read_text())
+    (directory / "adapter_config.json").write_text(json.dumps({**config, option: value}))
+    with pytest.raises(UserError) as error:
+        check_adapter(directory, resolved)
+    assert option in str(error.value) and "adapter_config.json" in str(error.value)
+
+
+def test_merged_weights_that_are_not_finite_are_refused(adapter, monkeypatch):
+    from peft.tuners.tuners_utils import BaseTuner
+
+    directory, model_dir, resolved = adapter
+    record = check_adapter(directory, resolved)
+    merge = BaseTuner.merge_and_unload
+
+    def poisoned(self, *args, **kwargs):
+        model = merge(self, *args, **kwargs)
+        next(model.parameters()).data.fill_(float("inf"))  # as an overflowing merge would leave it
+        return model
+
+    monkeypatch.setattr(BaseTuner, "merge_and_unload", poisoned)
+    with pytest.raises(UserError, match="merged in are not all finite"):
+        load_merged_model(model_dir, directory, record, torch.float32, CPU)
+
+
+@pytest.mark.parametrize("record, key", [('{"model": "x"}', "model"), ('{"model": null}', "model"), ("[]", "provenance.json")])
+def test_a_malformed_record_is_refused_naming_the_file_and_the_key(adapter, record, key):
+    directory, _, resolved = adapter
+    (directory / "provenance.json").write_text(record)
+    with pytest.raises(UserError) as error:
+        check_adapter(directory, resolved)
+    assert "provenance.json" in str(error.value) and key in str(error.value) and "\n" not in str(error.value)

@@ -2,8 +2,10 @@
 
 import pytest
 
-from dialogsum_lora.analysis import against_zero_shot, comparison_line, largest_changes, per_topic, topic_names
-from dialogsum_lora.rouge import ROUGE_TYPES, length_statistics
+from dialogsum_lora.results.analysis import against_baseline, largest_changes, per_topic, topic_names
+from dialogsum_lora.results.text import comparison_line
+from dialogsum_lora.scoring.metrics import length_statistics
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 
 def scores(*rouge1: float) -> list[dict]:
@@ -15,17 +17,17 @@ def test_a_dialogue_counts_once_under_each_of_its_topics_case_and_spacing_folded
     assert topic_names({"topics": ["Job  Interview", "job interview", " ", "interview"]}) == ["job interview", "interview"]
     assert topic_names({"id": "no topics"}) == []
     rows = [{"topics": ["shopping", "Shopping"]}, {"topics": ["shopping", "money"]}, {"topics": ["money"]}, {"topics": []}]
-    topics = per_topic(rows, {"zero_shot": scores(0.1, 0.2, 0.3, 0.4), "finetuned": scores(0.5, 0.6, 0.7, 0.8)}, 2)
+    topics = per_topic(rows, {"baseline": scores(0.1, 0.2, 0.3, 0.4), "finetuned": scores(0.5, 0.6, 0.7, 0.8)}, 2)
     assert [(t["topic"], t["dialogues"]) for t in topics] == [("money", 2), ("shopping", 2)]  # most first, then by name
-    assert topics[0]["zero_shot"]["rouge1"] == pytest.approx(0.25) and topics[1]["finetuned"]["rougeL"] == pytest.approx(0.55)
+    assert topics[0]["baseline"]["rouge1"] == pytest.approx(0.25) and topics[1]["finetuned"]["rougeL"] == pytest.approx(0.55)
     assert per_topic(rows, {"a": scores(0, 0, 0, 0)}, 3) == []
 
 
 def test_largest_gains_and_losses_in_order_and_only_real_changes():
-    before, after = scores(0.5, 0.5, 0.5, 0.5, 0.5), scores(0.9, 0.4, 0.5, 0.7, 0.1)
-    assert largest_changes(before, after, 2) == ([0, 3], [4, 1])
-    assert largest_changes(before, after, 5) == ([0, 3], [4, 1])  # the unchanged dialogue is neither
-    assert largest_changes(before, before, 5) == ([], [])
+    baseline, finetuned = scores(0.5, 0.5, 0.5, 0.5, 0.5), scores(0.9, 0.4, 0.5, 0.7, 0.1)
+    assert largest_changes(finetuned, baseline, 2) == ([0, 3], [4, 1])
+    assert largest_changes(finetuned, baseline, 5) == ([0, 3], [4, 1])  # the unchanged dialogue is neither
+    assert largest_changes(baseline, baseline, 5) == ([], [])
 
 
 def test_lengths_against_each_dialogues_mean_reference_length():
@@ -35,16 +37,16 @@ def test_lengths_against_each_dialogues_mean_reference_length():
                      "under_half_reference": 0.3333}
 
 
-def test_against_zero_shot_holds_the_comparison_the_topics_and_the_examples():
+def test_against_baseline_holds_the_comparison_the_topics_and_the_examples():
     rows = [{"topics": ["a"]}, {"topics": ["a"]}, {"topics": ["b"]}]
-    found = against_zero_shot(rows, scores(0.1, 0.5, 0.2), scores(0.4, 0.3, 0.2), resamples=100, seed=0,
+    found = against_baseline(rows, scores(0.1, 0.5, 0.2), scores(0.4, 0.3, 0.2), resamples=100, seed=0,
                               min_topic_dialogues=2, examples=5)
     comparison = found["comparison"]
     assert comparison["num_dialogues"] == 3 and comparison["resamples"] == 100
     assert comparison["rouge1"]["difference"] == pytest.approx(0.1 / 3, abs=1e-6)
     assert (comparison["rouge1"]["wins"], comparison["rouge1"]["ties"], comparison["rouge1"]["losses"]) == (1, 1, 1)
     assert found["topics"] == {"min_dialogues": 2, "topics": [
-        {"topic": "a", "dialogues": 2, "zero_shot": dict.fromkeys(ROUGE_TYPES, 0.3), "finetuned": dict.fromkeys(ROUGE_TYPES, 0.35)}]}
+        {"topic": "a", "dialogues": 2, "baseline": dict.fromkeys(ROUGE_TYPES, 0.3), "finetuned": dict.fromkeys(ROUGE_TYPES, 0.35)}]}
     assert (found["gains"], found["losses"]) == ([0], [1])
 
 
@@ -53,5 +55,7 @@ def test_the_console_line_writes_p_values_as_the_report_does():
     comparison = {"num_dialogues": 8, "resamples": 1000, **dict.fromkeys(ROUGE_TYPES, paired),
                   "rouge2": {**paired, "p_value": 0.0234}}
     line = comparison_line(comparison)
-    assert line.startswith("rouge1 +0.0500 [+0.0100, +0.0900] p < 0.001; rouge2 +0.0500 [+0.0100, +0.0900] p 0.023; ")
-    assert "p=" not in line and line.count("; ") == 3
+    assert "rouge1 +0.0500 [+0.0100, +0.0900] p < 0.001; rouge2 +0.0500 [+0.0100, +0.0900] p 0.023; " in line
+    assert "p=" not in line and "\n" not in line
+    assert "cannot tell" in line  # 8 dialogues: too few for a verdict, whatever p says
+    assert "better than" in comparison_line({**comparison, "num_dialogues": 500})

@@ -7,9 +7,9 @@ from statistics import fmean, stdev
 
 import pytest
 
-from dialogsum_lora.bootstrap import compare, intervals, paired, resample_indices
+from dialogsum_lora.scoring.bootstrap import compare, intervals, paired, resample_indices
 from dialogsum_lora.data import load_source
-from dialogsum_lora.rouge import ROUGE_TYPES, score_corpus
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
 
 from conftest import SAMPLE_DIR, SHARED_DATA
 

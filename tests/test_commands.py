@@ -1,6 +1,7 @@
-"""What a user runs by hand: the console scripts pyproject.toml declares, each also runnable
-with `python -m`, and the demo's care not to replace a directory it did not make."""
+"""What a user runs by hand: each console script pyproject.toml declares does its job as installed
+and with `python -m`, alike; and the demo never replaces a directory, an earlier demo included."""
 
+import json
 import subprocess
 import sys
 import tomllib
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dialogsum_lora.demo import check_replaceable, make_offline_copy
+from dialogsum_lora.commands.demo import check_new_directory, demo, make_offline_copy
 from dialogsum_lora.errors import UserError
 
 from conftest import REPO_ROOT
@@ -16,32 +17,70 @@ from conftest import REPO_ROOT
 SCRIPTS = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 
 
-@pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_each_command_runs_as_a_console_script_and_with_python_m(name):
-    module = SCRIPTS[name].removesuffix(":main")
-    installed = Path(sys.executable).parent / name
-    assert installed.exists(), f"{name} is not installed in this environment: run `make install`"
-    for command in ([str(installed), "--help"], [sys.executable, "-m", module, "--help"]):
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0 and result.stdout.startswith("usage:"), result.stderr
+def write_inputs(directory: Path) -> None:
+    (directory / "params.yaml").write_text((REPO_ROOT / "params.yaml").read_text())
+    (directory / "predictions.jsonl").write_text(json.dumps({"prediction": "a b c", "references": ["a b d"]}) + "\n")
+    (directory / "taken").mkdir()
+    (directory / "taken" / "thesis.tex").write_text("months of work")
 
 
-def test_the_demo_replaces_only_an_empty_directory_or_an_earlier_demo(tmp_path):
-    check_replaceable(tmp_path / "new")
-    (tmp_path / "empty").mkdir()
-    check_replaceable(tmp_path / "empty")
-    (tmp_path / "work").mkdir()
-    (tmp_path / "work" / "thesis.tex").write_text("months of work")
-    with pytest.raises(UserError, match="is not empty and not an earlier demo"):
-        check_replaceable(tmp_path / "work")
-    with pytest.raises(UserError, match="holds this checkout"):
-        check_replaceable(REPO_ROOT.parent)
-    (tmp_path / "file").write_text("x")
-    with pytest.raises(UserError, match="is a file"):
-        check_replaceable(tmp_path / "file")
+# Each command, on a small input: what it must print (stdout) or refuse (one stderr line), and exit code.
+CASES = {
+    "dialogsum-score": (["predictions.jsonl"], 0, '"rouge1": 0.666667'),
+    "dialogsum-tiny-model": (["new-model"], 0, "wrote a tiny T5 to new-model"),
+    "dialogsum-summarise": (["#Person1#: Hi.", "--adapter", "taken"], 2, "no LoRA adapter in taken"),
+    "dialogsum-export": (["taken"], 2, "taken already exists and is not an empty directory"),
+    "dialogsum-experiments": ([], 2, "`dvc exp show` failed"),
+    "dialogsum-demo": (["taken"], 2, "is not empty"),
+}
+
+
+def test_every_console_script_is_covered():
+    assert set(CASES) == set(SCRIPTS)
 
 
 @pytest.mark.slow
-def test_an_earlier_demo_may_be_replaced(tmp_path):
-    make_offline_copy(tmp_path / "demo")
-    check_replaceable(tmp_path / "demo")
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_each_command_does_its_job_as_installed_and_with_python_m_alike(name, tmp_path):
+    installed = Path(sys.executable).parent / name
+    assert installed.exists(), f"{name} is not installed in this environment: run `make install`"
+    arguments, code, expected = CASES[name]
+    module = SCRIPTS[name].removesuffix(":main")
+    outputs = []
+    for run, command in enumerate(([str(installed), *arguments], [sys.executable, "-m", module, *arguments])):
+        directory = tmp_path / str(run)
+        directory.mkdir()
+        write_inputs(directory)
+        result = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=300)
+        assert result.returncode == code, result.stderr[-2000:]
+        if code:
+            assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1 and expected in result.stderr
+            assert (directory / "taken" / "thesis.tex").read_text() == "months of work"
+        else:
+            assert expected in result.stdout
+        outputs.append((result.stdout + result.stderr).replace(str(directory), "DIR"))
+    assert outputs[0] == outputs[1]
+
+
+def test_the_demo_wants_a_new_or_empty_directory_of_its_own(tmp_path):
+    check_new_directory(tmp_path / "new")
+    (tmp_path / "empty").mkdir()
+    check_new_directory(tmp_path / "empty")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "thesis.tex").write_text("months of work")
+    for taken, fact in (("work", "is not empty"), (REPO_ROOT.parent, "holds this checkout"), ("file", "is a file")):
+        if taken == "file":
+            (tmp_path / "file").write_text("x")
+        with pytest.raises(UserError, match=fact):
+            check_new_directory(tmp_path / taken)
+
+
+@pytest.mark.slow
+def test_an_earlier_demo_is_left_as_it_is_with_word_of_how_to_rerun_it(tmp_path, capsys):
+    earlier = make_offline_copy(tmp_path / "demo")
+    (earlier / "my-notes.md").write_text("my own work")
+    before = {p: p.read_bytes() for p in earlier.rglob("*") if p.is_file()}
+    demo([str(earlier)])  # as a second `make demo` runs it
+    printed = capsys.readouterr().out
+    assert "left as it is" in printed and "dvc repro" in printed and "rm -rf" in printed
+    assert {p: p.read_bytes() for p in earlier.rglob("*") if p.is_file()} == before

@@ -5,7 +5,7 @@ import pytest
 
 from dialogsum_lora.data import load_source, split_statistics
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.records import read_jsonl
+from dialogsum_lora.files.records import read_jsonl
 
 from conftest import SAMPLE_DIR, SHARED_DATA, write_hub_dir as _hub_dir, write_jsonl_rows
 

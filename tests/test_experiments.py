@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from dialogsum_lora.experiments import changed_params, experiment_rows, sort_rows, table
+from dialogsum_lora.commands.experiments import changed_params, experiment_rows, sort_rows, table
 
 ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
@@ -70,11 +70,11 @@ def test_the_table_fits_100_columns_with_intervals_and_many_changed_params():
 def test_the_reproduced_run_at_a_glance_and_its_plot_where_asked(workspace):
     # The README's sweep recipe runs the real thing, queue and all (test_readme.py); here the
     # reproduced workspace alone, read through `dvc exp show`, and --plot.
-    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.experiments", "--plot", "sweep.png"], cwd=workspace,
+    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.experiments", "--plot", "sweep.png"], cwd=workspace,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("fine-tuned ROUGE F1 x100 of 1 run") and lines[1] == "below each score, its 95% interval"
+    assert lines[0].startswith("finetuned ROUGE F1 x100 of 1 run") and lines[1] == "below each score, its 95% interval"
     assert lines[2].split() == ["experiment", *ROUGE]  # one run: no param changed
     metrics = json.loads((workspace / "reports/finetuned/metrics.json").read_text())
     assert lines[4].split() == ["workspace", *(f"{100 * metrics[name]:.1f}" for name in ROUGE)]
@@ -85,8 +85,9 @@ def test_the_reproduced_run_at_a_glance_and_its_plot_where_asked(workspace):
     assert lines[-1] == "plot: sweep.png" and not (workspace / "dvc_plots").exists()
 
 
+@pytest.mark.slow
 def test_outside_a_dvc_repository_it_says_so_in_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.experiments"], cwd=tmp_path, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.experiments"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.startswith("error: `dvc exp show` failed") and result.stderr.count("\n") == 1
     assert not (tmp_path / "dvc_plots").exists()

@@ -8,8 +8,8 @@ import sys
 import pytest
 import yaml
 
-from dialogsum_lora.export import export
-from dialogsum_lora.records import read_jsonl
+from dialogsum_lora.commands.export import export
+from dialogsum_lora.files.records import read_jsonl
 
 
 @pytest.mark.slow
@@ -17,13 +17,14 @@ def test_the_merged_model_loads_without_peft_and_summarises_as_base_and_adapter_
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from dialogsum_lora.adapter import read_record, recorded_settings
+    from dialogsum_lora.commands.summarise import Reads
     from dialogsum_lora.generation import summarise_dialogues
+    from dialogsum_lora.params import load_params
 
     demo = reproduced[0]
     monkeypatch.chdir(demo)
     export([str(tmp_path / "merged")])
-    assert "its model card (README.md) is the complete one, with the test results" in capsys.readouterr().out
+    assert "its model card (README.md) is the merged model's, with the test results" in capsys.readouterr().out
     merged = tmp_path / "merged"
     names = sorted(p.name for p in merged.iterdir())
     assert "model.safetensors" in names and "tokenizer.json" in names and "README.md" in names
@@ -32,16 +33,17 @@ def test_the_merged_model_loads_without_peft_and_summarises_as_base_and_adapter_
     # transformers alone, as a user without peft or this repository would load it.
     model = AutoModelForSeq2SeqLM.from_pretrained(merged, dtype=torch.float32).eval()
     tokenizer = AutoTokenizer.from_pretrained(merged)
-    prompt, generate = recorded_settings(read_record(demo / "models/adapter"), demo / "models/adapter")
+    params = load_params(Reads, demo / "params.yaml")  # the settings evaluate read
     dialogues = [row["dialogue"] for row in read_jsonl(demo / "data/prepared/test.jsonl")]
-    summaries, _ = summarise_dialogues(model, tokenizer, dialogues, prompt, generate, desc="merged", progress=False)
+    summaries, _ = summarise_dialogues(model, tokenizer, dialogues, params.prompt, params.generate.decoding(),
+                                       params.generate.batch_size, desc="merged", progress=False)
     assert summaries == [row["prediction"] for row in read_jsonl(demo / "reports/finetuned/predictions.jsonl")]
 
     # Its card is the complete one, written for a model loaded without peft.
     card = (merged / "README.md").read_text()
     metadata = yaml.safe_load(card.split("---\n")[1])
     assert metadata["library_name"] == "transformers" and "peft" not in metadata["tags"]
-    assert metadata["model-index"][0]["results"][0]["metrics"][0]["name"] == "ROUGE-1"
+    assert metadata["model-index"][0]["results"][0]["metrics"][0]["name"] == "rouge1"
     assert "## Results" in card and "PeftModel" not in card and "AutoModelForSeq2SeqLM.from_pretrained(model_dir)" in card
 
     # The same bytes when exported again.
@@ -75,7 +77,7 @@ def test_a_bad_export_is_one_line_and_writes_nothing(tmp_path, arguments, messag
     (tmp_path / "taken" / "thesis.tex").write_text("months of work")
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "empty").mkdir()
-    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.export", *arguments], cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.export", *arguments], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr

@@ -3,7 +3,7 @@
 import torch
 
 from dialogsum_lora.generation import generate_summaries
-from dialogsum_lora.modeling import load_base_model, load_tokenizer
+from dialogsum_lora.modeling.base import load_base_model, load_tokenizer
 
 CPU = torch.device("cpu")
 
@@ -14,7 +14,7 @@ def test_batched_length_sorted_generation_matches_one_at_a_time(tiny_model_dir):
     prompts = ["a short one", "a much longer prompt with many more words in it than the others", "middle sized prompt"]
     encoded = tokenizer(prompts).input_ids
     settings = dict(max_new_tokens=8, num_beams=1)
-    one_by_one = [generate_summaries(model, tokenizer, [ids], batch_size=1, **settings)[0] for ids in encoded]
-    batched = generate_summaries(model, tokenizer, encoded, batch_size=3, **settings)
+    one_by_one = [generate_summaries(model, tokenizer, [ids], settings, batch_size=1)[0] for ids in encoded]
+    batched = generate_summaries(model, tokenizer, encoded, settings, batch_size=3)
     assert batched == one_by_one
     assert all(batched)

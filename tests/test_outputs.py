@@ -3,7 +3,7 @@
 import pytest
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.outputs import atomic_path
+from dialogsum_lora.files.outputs import atomic_path
 
 
 def test_a_failed_write_leaves_the_old_output_and_no_partial_file(tmp_path):
@@ -27,7 +27,7 @@ def test_write_errors_name_the_output(tmp_path, monkeypatch):
     import errno
     from pathlib import Path
 
-    from dialogsum_lora.outputs import check_writable, write_json
+    from dialogsum_lora.files.outputs import check_writable, write_json
 
     def no_space(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -1,17 +1,45 @@
-"""params.yaml: typed, every number in a finite range, the template checked, and set by key
-with its comments kept."""
+"""params.yaml: one typed schema per section, each key with its type, bounds and help; every mistake
+one line naming the key, the value and what is allowed; read as DVC reads it; set by key with
+its comments kept."""
 
 import copy
-import dataclasses
+import importlib
 import math
 
 import pytest
 import yaml
+from pydantic import create_model
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.params import load_params, parse_params, set_key, set_params
+from dialogsum_lora.params import SECTIONS, Processes, Seed, StageParams, load_params, set_key, set_params
+from dialogsum_lora.schema import bounds
 
 from conftest import REPO_ROOT
+
+STAGES = ("prepare", "baseline", "finetune", "evaluate")
+
+
+def section_schemas() -> dict[str, type]:
+    """Each section of params.yaml that is a mapping, and its schema (params/<section>.py)."""
+    schemas = {}
+    for section in SECTIONS:
+        if section in ("seed", "processes"):
+            continue
+        module = importlib.import_module(f"dialogsum_lora.params.{section}")
+        (schema,) = [value for name, value in vars(module).items() if name.endswith("Params") and value.__module__ == module.__name__]
+        schemas[section] = schema
+    return schemas
+
+
+# Every section, as no stage reads them: to check the committed params.yaml whole.
+Everything = create_model("Everything", __base__=StageParams, seed=(Seed, ...), processes=(Processes, ...),
+                          **{section: (schema, ...) for section, schema in section_schemas().items()})
+
+
+def write(tmp_path, raw):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
 
 
 @pytest.fixture
@@ -19,12 +47,26 @@ def raw():
     return yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
 
 
-def test_the_committed_params_are_valid_and_every_key_is_documented():
-    params = load_params(REPO_ROOT / "params.yaml")
-    sections = [params] + [getattr(params, f.name) for f in dataclasses.fields(params) if dataclasses.is_dataclass(f.type)]
-    for section in sections:
-        for field in dataclasses.fields(section):
-            assert field.metadata["help"].strip(), field.name
+def test_the_committed_params_are_valid_and_every_key_has_its_help():
+    params = load_params(Everything, REPO_ROOT / "params.yaml")
+    assert list(yaml.safe_load((REPO_ROOT / "params.yaml").read_text())) == list(SECTIONS)
+    for section, schema in section_schemas().items():
+        assert set(schema.model_fields) == set(getattr(params, section).model_dump()), section
+        for key, field in schema.model_fields.items():
+            assert field.description and field.description.strip(), f"{section}.{key}"
+
+
+def test_every_section_is_read_by_a_stage_so_every_mistake_is_met():
+    read = {name for stage in STAGES for name in importlib.import_module(f"stages.{stage}").Reads.model_fields}
+    assert read == set(SECTIONS)
+
+
+def test_every_number_has_finite_bounds_that_nan_and_infinities_are_outside():
+    for section, schema in section_schemas().items():
+        for key, field in schema.model_fields.items():
+            if field.annotation in (int, float, int | None, float | None):
+                (_, low), (_, high) = bounds(field)
+                assert math.isfinite(low) and math.isfinite(high), f"{section}.{key}"
 
 
 def test_set_params_changes_the_values_and_keeps_the_comments(tmp_path):
@@ -32,13 +74,13 @@ def test_set_params_changes_the_values_and_keeps_the_comments(tmp_path):
     original = (REPO_ROOT / "params.yaml").read_text()
     path.write_text(original)
     set_params(path, {"lora.r": 8, "lora.target_modules": ["q", "k"], "model.revision": None, "data.source": "data/sample"})
-    params = load_params(path)
+    params = load_params(Everything, path)
     assert (params.lora.r, params.lora.target_modules, params.data.source) == (8, ["q", "k"], "data/sample")
     written = path.read_text()
     comments = [line.split("#", 1)[1] for line in original.splitlines() if "#" in line and "{dialogue}" not in line]
     assert all(comment in written for comment in comments)
     assert "target_modules: [q, k]" in written and "revision: null" in written
-    with pytest.raises(KeyError, match="lora.rank is not a params key"):
+    with pytest.raises(KeyError, match="lora.rank"):
         set_params(path, {"lora.rank": 8})
 
 
@@ -48,137 +90,132 @@ def _with(raw, dotted, value):
     return changed
 
 
+def refused(tmp_path, raw) -> str:
+    with pytest.raises(UserError) as error:
+        load_params(Everything, write(tmp_path, raw))
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(str(tmp_path / "params.yaml"))
+    return message
+
+
 @pytest.mark.parametrize(
-    "dotted, value, message",
+    "dotted, value, facts",
     [
-        ("lora.r", 0, "lora.r must be in [1, 1024], got 0"),
-        ("lora.r", "8", "lora.r must be int, got '8'"),
-        ("lora.r", True, "lora.r must be int, got True"),
-        ("lora.r", 10**30, "lora.r must be in [1, 1024], got 1000000000000000000000000000000"),
-        ("lora.dropout", 1.0, "lora.dropout must be in [0, 1), got 1.0"),
-        ("lora.alpha", float("nan"), "lora.alpha must be in (0, 4096], got nan"),
-        ("lora.target_modules", "q", "lora.target_modules must be a list of str"),
-        ("lora.target_modules", [], "lora.target_modules must not be empty, got []"),
-        ("lora.target_modules", ["q", " "], "lora.target_modules must not be empty, got ['q', ' ']"),
-        ("train.learning_rate", 0, "train.learning_rate must be in (0, 1], got 0"),
-        ("train.learning_rate", float("inf"), "train.learning_rate must be in (0, 1], got inf"),
-        ("train.learning_rate", float("-inf"), "train.learning_rate must be in (0, 1], got -inf"),
-        ("train.epochs", float("nan"), "train.epochs must be in (0, 1000], got nan"),
-        ("train.batch_size", 0, "train.batch_size must be in [1, 4096], got 0"),
-        ("train.max_steps", 0, "train.max_steps must be in [1, 10000000], got 0"),
-        ("generate.max_new_tokens", 0, "generate.max_new_tokens must be in [1, 2048], got 0"),
-        ("generate.num_beams", 10**6, "generate.num_beams must be in [1, 64], got 1000000"),
-        ("prompt.max_source_tokens", 2**31, "prompt.max_source_tokens must be in [1, 8192], got 2147483648"),
-        ("seed", -1, "seed must be in [0, 4294967295], got -1"),
-        ("processes", 0, "processes must be in [1, 64], got 0"),
-        ("prompt.template", "Summarise: {text}", "may contain only the field {dialogue}, as is"),
-        ("prompt.template", "Summarise.", "prompt.template must contain {dialogue}"),
-        ("prompt.template", "{{dialogue}} is escaped", "prompt.template must contain {dialogue}"),
-        ("prompt.template", "{dialogue} {other}", "may contain only the field {dialogue}, as is"),
-        ("prompt.template", "{dialogue!r}", "got {dialogue!r} in"),
-        ("prompt.template", "{dialogue:>80}", "got {dialogue:>80} in"),
-        ("prompt.template", "{dialogue.upper}", "got {dialogue.upper} in"),
-        ("prompt.template", "{dialogue[0]}", "got {dialogue[0]} in"),
-        ("prompt.template", "{}", "got {} in"),
-        ("prompt.template", "{dialogue} {", "prompt.template is not a valid template"),
-        ("model.name", None, "model.name must be str, got None"),
-        ("data.source", "", "data.source must not be empty"),
+        # (the key, the value as written, what is allowed)
+        ("lora.r", 0, ("lora.r", "0", "[1, 1024]")),
+        ("lora.r", "8", ("lora.r", "'8'", "int")),
+        ("lora.r", True, ("lora.r", "True", "int")),
+        ("lora.r", 10**30, ("lora.r", str(10**30), "[1, 1024]")),
+        ("lora.dropout", 1.0, ("lora.dropout", "1.0", "[0, 1)")),
+        ("lora.alpha", float("nan"), ("lora.alpha", "nan", "(0, 4096]")),
+        ("lora.target_modules", "q", ("lora.target_modules", "'q'", "list")),
+        ("lora.target_modules", [], ("lora.target_modules", "[]", "empty")),
+        ("lora.target_modules", ["q", " "], ("lora.target_modules[1]", "empty")),
+        ("train.learning_rate", 0, ("train.learning_rate", "0", "(0, 1]")),
+        ("train.learning_rate", float("inf"), ("train.learning_rate", "inf", "(0, 1]")),
+        ("train.learning_rate", float("-inf"), ("train.learning_rate", "-inf", "(0, 1]")),
+        ("train.epochs", float("nan"), ("train.epochs", "nan", "(0, 1000]")),
+        ("train.batch_size", 0, ("train.batch_size", "0", "[1, 4096]")),
+        ("train.max_steps", 0, ("train.max_steps", "0", "[1, 10000000]")),
+        ("generate.max_new_tokens", 0, ("generate.max_new_tokens", "0", "[1, 2048]")),
+        ("generate.num_beams", 10**6, ("generate.num_beams", "1000000", "[1, 64]")),
+        ("prompt.max_source_tokens", 2**31, ("prompt.max_source_tokens", "2147483648", "[1, 8192]")),
+        ("seed", -1, ("seed", "-1", "[0, 4294967295]")),
+        ("processes", 0, ("processes", "0", "[1, 64]")),
+        ("prompt.template", "Summarise: {text}", ("prompt.template", "{text}", "{dialogue}")),
+        ("prompt.template", "Summarise.", ("prompt.template", "'Summarise.'", "{dialogue}")),
+        ("prompt.template", "{{dialogue}} is escaped", ("prompt.template", "{dialogue}")),
+        ("prompt.template", "{dialogue} {other}", ("prompt.template", "{other}")),
+        ("prompt.template", "{dialogue!r}", ("prompt.template", "{dialogue!r}")),
+        ("prompt.template", "{dialogue:>80}", ("prompt.template", "{dialogue:>80}")),
+        ("prompt.template", "{dialogue.upper}", ("prompt.template", "{dialogue.upper}")),
+        ("prompt.template", "{dialogue[0]}", ("prompt.template", "{dialogue[0]}")),
+        ("prompt.template", "{}", ("prompt.template", "{}")),
+        ("prompt.template", "{dialogue} {", ("prompt.template", "brace")),
+        ("prompt.template", "{dialogue} \ud800", ("prompt.template", "Unicode")),
+        ("model.name", None, ("model.name", "None", "str")),
+        ("data.source", "", ("data.source", "empty")),
     ],
 )
-def test_bad_values_name_the_key_and_value(raw, dotted, value, message):
-    with pytest.raises(UserError, match=None) as error:
-        parse_params(_with(raw, dotted, value))
-    assert message in str(error.value)
+def test_a_bad_value_is_one_line_naming_the_key_the_value_and_what_is_allowed(tmp_path, raw, dotted, value, facts):
+    message = refused(tmp_path, _with(raw, dotted, value))
+    for fact in facts:
+        assert fact in message, (fact, message)
 
 
-def test_unknown_and_missing_keys_are_named(raw):
+def test_unknown_and_missing_keys_are_named_with_what_is_allowed(tmp_path, raw):
     typo = copy.deepcopy(raw)
     typo["lora"]["rank"] = typo["lora"].pop("r")
-    with pytest.raises(UserError) as error:
-        parse_params(typo)
-    assert "unknown key lora.rank" in str(error.value)
-
+    message = refused(tmp_path, typo)
+    assert "unknown key lora.rank" in message and "target_modules" in message  # what the section allows
     typo["lora"].pop("rank")
-    with pytest.raises(UserError) as error:
-        parse_params(typo)
-    assert "missing key lora.r" in str(error.value)
-
-    extra_section = {**raw, "optimizer": {}}
-    with pytest.raises(UserError) as error:
-        parse_params(extra_section)
-    assert "unknown key optimizer" in str(error.value)
+    assert "missing key lora.r" in refused(tmp_path, typo)
+    message = refused(tmp_path, {**raw, "optimizer": {}})
+    assert "optimizer" in message and "lora" in message
+    assert "lora" in refused(tmp_path, {**raw, "lora": [1, 2]})
 
 
-def test_every_number_has_a_finite_range(raw):
-    from dialogsum_lora.params import Params
-
-    def numeric_fields(cls):
-        for field in dataclasses.fields(cls):
-            if dataclasses.is_dataclass(field.type):
-                yield from numeric_fields(field.type)
-            elif field.type in (int, float, int | None):
-                yield field
-
-    fields = list(numeric_fields(Params))
-    assert len(fields) == 19
-    for field in fields:
-        within = field.metadata["within"]
-        assert within is not None, field.name
-        assert math.isfinite(within.low) and math.isfinite(within.high), field.name
-        assert math.nan not in within and math.inf not in within and -math.inf not in within
+def test_a_stage_checks_the_sections_it_reads_and_no_other(tmp_path, raw):
+    prepare, finetune = (importlib.import_module(f"stages.{stage}").Reads for stage in ("prepare", "finetune"))
+    path = write(tmp_path, _with(raw, "lora.r", 0))
+    assert load_params(prepare, path).data.source == raw["data"]["source"]  # prepare reads data alone
+    with pytest.raises(UserError, match="lora.r"):
+        load_params(finetune, path)
 
 
-def test_a_literal_brace_is_allowed_beside_the_dialogue(raw):
-    params = parse_params(_with(raw, "prompt.template", "Summarise {{briefly}}:\n{dialogue}\n{dialogue}"))
+def test_a_literal_brace_is_allowed_beside_the_dialogue(tmp_path, raw):
+    params = load_params(Everything, write(tmp_path, _with(raw, "prompt.template", "Summarise {{briefly}}:\n{dialogue}\n{dialogue}")))
     assert params.prompt.template.format(dialogue="x") == "Summarise {briefly}:\nx\nx"
 
 
-def test_integers_are_accepted_where_floats_are_expected(raw):
-    params = parse_params(_with(raw, "train.learning_rate", 1))
+def test_integers_are_accepted_where_floats_are_expected(tmp_path, raw):
+    params = load_params(Everything, write(tmp_path, _with(raw, "train.learning_rate", 1)))
     assert params.train.learning_rate == 1.0 and isinstance(params.train.learning_rate, float)
 
 
-def test_batch_must_split_evenly_across_processes(tmp_path):
-    import yaml
+def test_the_global_batch_must_split_evenly_across_processes(raw):
+    from dialogsum_lora.params.train import TrainParams, check_batch_split
 
-    from dialogsum_lora.errors import UserError
-    from dialogsum_lora.params import parse_params
-
-    from conftest import REPO_ROOT
-
-    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
-    raw["processes"] = 3
-    with pytest.raises(UserError, match=r"train.batch_size \(8\) must be a multiple of processes \(3\)"):
-        parse_params(raw)
+    train = TrainParams(**raw["train"])
+    check_batch_split(train, 2)
+    with pytest.raises(UserError) as error:
+        check_batch_split(train, 3)
+    assert "train.batch_size" in str(error.value) and "(8)" in str(error.value) and "(3)" in str(error.value)
 
 
 @pytest.mark.parametrize(
-    "replace, message",
+    "replace, fact",
     [
         (("learning_rate: 0.001", "learning_rate: 1e-3"), None),  # a number in YAML 1.2, as DVC reads it
         (("seed: 42", "seed: 042"), None),  # 42, not octal 34: what dvc.lock records
-        (("compile: false", "compile: no"), "train.compile must be bool, got 'no'"),
-        (("seed: 42", "seed: 42\nseed: 7"), "is not valid YAML: DuplicateKeyError"),
-        (("seed: 42", "seed: " + "9" * 5000), "is not valid YAML: ValueError: Exceeds the limit"),
-        (("seed: 42", "seed: 42\nextra: " + "[" * 2000 + "]" * 2000), "is not valid YAML: RecursionError"),
+        (("compile: false", "compile: no"), "train.compile"),
+        (("seed: 42", "seed: 42\nseed: 7"), "DuplicateKeyError"),
+        (("seed: 42", "seed: " + "9" * 5000), "ValueError"),
+        (("seed: 42", "seed: 42\nextra: " + "[" * 2000 + "]" * 2000), "RecursionError"),
     ],
 )
-def test_params_yaml_is_read_as_dvc_reads_it(tmp_path, replace, message):
+def test_params_yaml_is_read_as_dvc_reads_it(tmp_path, replace, fact):
     text = (REPO_ROOT / "params.yaml").read_text()
     assert replace[0] in text
     (tmp_path / "params.yaml").write_text(text.replace(replace[0], replace[1], 1))
-    if message is None:
-        params = load_params(tmp_path / "params.yaml")
+    if fact is None:
+        params = load_params(Everything, tmp_path / "params.yaml")
         assert params.train.learning_rate == 0.001 and params.seed == 42
     else:
         with pytest.raises(UserError) as error:
-            load_params(tmp_path / "params.yaml")
-        assert message in str(error.value)
+            load_params(Everything, tmp_path / "params.yaml")
+        assert fact in str(error.value) and "params.yaml" in str(error.value)
 
 
-def test_params_yaml_that_is_not_a_regular_file_is_refused_at_once(tmp_path):
+@pytest.mark.parametrize("content", [None, b"seed: 42\n\xff\xfe\n", b"- a list\n", b""])
+def test_params_yaml_that_is_a_pipe_not_utf8_or_not_a_mapping_is_refused_at_once(tmp_path, content):
     import os
 
-    os.mkfifo(tmp_path / "params.yaml")  # reading it would wait forever
-    with pytest.raises(UserError, match="is not a regular file"):
-        load_params(tmp_path / "params.yaml")
+    path = tmp_path / "params.yaml"
+    if content is None:
+        os.mkfifo(path)  # reading it would wait forever
+    else:
+        path.write_bytes(content)
+    with pytest.raises(UserError) as error:
+        load_params(Everything, path)
+    assert str(path) in str(error.value)

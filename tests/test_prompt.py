@@ -3,7 +3,7 @@
 import pytest
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.modeling import load_tokenizer
+from dialogsum_lora.modeling.base import load_tokenizer
 
 
 def test_one_tokenisation_cuts_as_the_tokenizer_does_and_counts_the_cut(tiny_model_dir):

@@ -26,8 +26,8 @@ import subprocess
 import pytest
 
 from conftest import REPO_ROOT, dvc, stages_run
-from dialogsum_lora.demo import git
-from dialogsum_lora.experiments import experiment_rows
+from dialogsum_lora.commands.demo import git
+from dialogsum_lora.commands.experiments import experiment_rows
 from dialogsum_lora.params import set_params
 
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ def test_the_test_knows_every_block_of_the_readme():
         assert block.startswith(first), (first, block)
     placeholders = set(re.findall(r"<[^>\n]+>", "".join(blocks)))
     assert placeholders == {REPOSITORY_URL}, placeholders
-    assert "make test" in block_starting(blocks, "make demo")
+    assert "make test" in block_starting(blocks, "make demo") and "make check" in block_starting(blocks, "make demo")
     assert "make test" in (REPO_ROOT / ".ci/run").read_text()  # CI runs the README's test command
 
 
@@ -104,31 +104,47 @@ def run_block(block: str, cwd, environment: dict[str, str], prefix: str = "") ->
     return output
 
 
-def test_every_recipe_runs_as_written(reproduced, workspace, tmp_path, plain_shell):
-    blocks = shell_blocks(README.read_text())
-    activate = block_starting(blocks, "source .venv/bin/activate")
+class Reader:
+    """A reader's checkout of the demo, somewhere else than where `make demo` ran, and where it came
+    from: a repository to push to and clone from, and a directory for the DVC remote. `recipe`
+    runs a README block there as the reader would, in their plain shell."""
 
-    def recipe(first_line: str, cwd, prefix: str = activate) -> str:
-        text = block_starting(blocks, first_line).replace(S3_REMOTE, str(storage)).replace(REPOSITORY_URL, str(origin))
-        return run_block(text, cwd, plain_shell, prefix)
+    def __init__(self, workspace, tmp_path, plain_shell):
+        self.blocks = shell_blocks(README.read_text())
+        self.activate = block_starting(self.blocks, "source .venv/bin/activate")
+        self.shell, self.tmp_path = plain_shell, tmp_path
+        self.checkout = tmp_path / "elsewhere" / "dialogsum-lora"
+        shutil.move(workspace, self.checkout)
+        self.storage, self.origin = tmp_path / "dvc-remote", tmp_path / "origin.git"
+        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(self.origin)], check=True)
+        git(self.checkout, "remote", "add", "origin", str(self.origin))
+        git(self.checkout, "push", "-q", "-u", "origin", "main")
+        self.lock, self.outputs = (self.checkout / "dvc.lock").read_bytes(), _outputs(self.checkout)
 
-    # The reader's checkout, somewhere else than where `make demo` ran, and where it came from:
-    # a repository to push to and clone from, and a directory for the DVC remote.
-    checkout = tmp_path / "elsewhere" / "dialogsum-lora"
-    shutil.move(workspace, checkout)
-    storage, origin = tmp_path / "dvc-remote", tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
-    git(checkout, "remote", "add", "origin", str(origin))
-    git(checkout, "push", "-q", "-u", "origin", "main")
-    lock, outputs = (checkout / "dvc.lock").read_bytes(), _outputs(checkout)
+    def recipe(self, first_line: str, cwd=None, activated: bool = True) -> str:
+        text = block_starting(self.blocks, first_line).replace(S3_REMOTE, str(self.storage)).replace(REPOSITORY_URL, str(self.origin))
+        return run_block(text, cwd or self.checkout, self.shell, self.activate if activated else "")
 
-    recipe("make install", checkout, prefix="")
-    # Reruns from a plain shell, in another directory: dvc.lock and every output stay byte-identical.
-    output = recipe("dvc repro", checkout)
+
+@pytest.fixture
+def reader(workspace, tmp_path, plain_shell) -> Reader:
+    return Reader(workspace, tmp_path, plain_shell)
+
+
+def test_the_real_experiment_recipe_installs_nothing_twice_and_reproduces_nothing_done(reader):
+    output = reader.recipe("make install", activated=False)
+    assert "Data and pipelines are up to date" in output and "Running stage" not in output
+
+
+def test_rerunning_from_a_plain_shell_elsewhere_is_byte_identical(reader):
+    output = reader.recipe("dvc repro")
     assert "Running stage 'finetune'" in output  # `dvc repro -f` reran everything
-    assert (checkout / "dvc.lock").read_bytes() == lock and _outputs(checkout) == outputs
+    assert (reader.checkout / "dvc.lock").read_bytes() == reader.lock and _outputs(reader.checkout) == reader.outputs
 
-    output = recipe("dvc metrics diff main", checkout)
+
+def test_comparing_and_a_sweep_at_a_glance(reader):
+    checkout = reader.checkout
+    output = reader.recipe("dvc metrics diff main")
     assert "reports/train/metrics.json" in output and "rouge1" in output and "ci95" in output
     # As the README says of a commit without results, such as the demo's main.
     assert "DVC failed to load some metrics for following revisions: 'main'" in output
@@ -137,17 +153,16 @@ def test_every_recipe_runs_as_written(reproduced, workspace, tmp_path, plain_she
     # and its intervals on the next, best rouge1 first, in at most 100 columns.
     shown = dvc(checkout, "exp", "show", "--json")
     assert {int(r) for r in re.findall(r'"r":\s*(\d+)', shown)} == {8, 16, 32}  # workspace, experiment, sweep
-    lines = output[output.index("fine-tuned ROUGE F1 x100 of "):].splitlines()
+    lines = output[output.index("finetuned ROUGE F1 x100 of "):].splitlines()
     lines = lines[:lines.index("plot: dvc_plots/experiments.png") + 1]  # the output's stderr comes after
     assert max(map(len, lines)) <= 100 and lines[1] == "below each score, its 95% interval"
     assert lines[2].split() == ["experiment", "lora.r", "rouge1", "rouge2", "rougeL", "rougeLsum"]
     table_rows, intervals = [line.split() for line in lines[4:-1:2]], [line.split() for line in lines[5:-1:2]]
     runs = experiment_rows(json.loads(shown))
-    assert lines[0].startswith(f"fine-tuned ROUGE F1 x100 of {len(runs)} runs") and len(intervals) == len(runs)
+    assert lines[0].startswith(f"finetuned ROUGE F1 x100 of {len(runs)} runs") and len(intervals) == len(runs)
     assert all(len(row) == 4 and all("-" in cell for cell in row) for row in intervals)
     expected = sorted((round(100 * run["metrics"]["rouge1"], 1), run["params"]["lora.r"]) for run in runs)[::-1]
     assert [(float(row[2]), row[1]) for row in table_rows] == expected
-    assert lines[-1] == "plot: dvc_plots/experiments.png"
     png = (checkout / "dvc_plots/experiments.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"Software" not in png
     # The sweep's runs are in the run cache: setting lora.r back to one of them restores its
@@ -157,44 +172,17 @@ def test_every_recipe_runs_as_written(reproduced, workspace, tmp_path, plain_she
     assert stages_run(output) == set()
     assert all(f"Stage '{stage}' is cached - skipping run" in output for stage in ("finetune", "evaluate"))
     set_params(checkout / "params.yaml", {"lora.r": 16})
-    assert stages_run(dvc(checkout, "repro")) == set() and _outputs(checkout) == outputs
-
-    # The adapter summarises as evaluate did, and its merged export loads alone.
-    output = recipe('dialogsum-summarise "#Person1#', checkout)
-    summaries = [json.loads(line)["prediction"] for line in (checkout / "summaries.jsonl").read_text().splitlines()]
-    evaluated = [json.loads(line)["prediction"] for line in (checkout / "reports/finetuned/predictions.jsonl").read_text().splitlines()]
-    assert summaries == evaluated
-    assert f'"rouge1": {json.loads((checkout / "reports/finetuned/metrics.json").read_text())["rouge1"]},' in output
-    assert (checkout / "merged-model/model.safetensors").is_file() and (checkout / "merged-model/README.md").is_file()
-
-    recipe(f"dvc remote add -d storage {S3_REMOTE}", checkout)
-    assert git(checkout, "status", "--porcelain", "--", "dvc.lock", "reports", ".dvc") == ""
-    assert any((storage / "files").rglob("*"))
-
-    # The credentials apply to an S3 remote (configuration only: nothing is sent), in a new checkout.
-    s3_checkout = tmp_path / "s3-checkout"
-    s3_checkout.mkdir()
-    (s3_checkout / ".venv").symlink_to((REPO_ROOT / ".venv").resolve())
-    run_block(f"git init -q && dvc init -q && dvc remote add -d storage {S3_REMOTE}", s3_checkout, plain_shell, activate)
-    recipe("dvc remote modify --local storage access_key_id", s3_checkout)
-    assert "access_key_id = AKIAEXAMPLE" in (s3_checkout / ".dvc/config.local").read_text()
-
-    colleague = tmp_path / "colleague"
-    colleague.mkdir()
-    recipe(f"git clone {REPOSITORY_URL}", colleague, prefix="")
-    assert _outputs(colleague / "dialogsum-lora") == outputs
-
-    recipe("git tag -a dialogsum-lora@v1.0.0", checkout)
-    for fetched in ("adapter-v1.0.0", "adapter-main"):
-        assert _files(checkout / fetched) == _files(checkout / "models/adapter"), fetched
+    assert stages_run(dvc(checkout, "repro")) == set() and _outputs(checkout) == reader.outputs
 
     # A branch with other results compares with main, whose results were never pulled here:
-    # metrics, plots and curves come from git alone.
+    # metrics, plots and curves come from git alone (the README's promise of this section).
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "-q", "-m", "the demo's results")
     git(checkout, "checkout", "-q", "-b", "rank-8")
     set_params(checkout / "params.yaml", {"lora.r": 8})
     assert stages_run(dvc(checkout, "repro")) == set()  # restored from the run cache, as above
     git(checkout, "commit", "-q", "-am", "r=8 results")
-    shutil.move(checkout / ".dvc/cache", tmp_path / "cache-aside")
+    shutil.move(checkout / ".dvc/cache", reader.tmp_path / "cache-aside")
     metrics = json.loads(dvc(checkout, "metrics", "diff", "main", "--json"))
     assert "rouge1" in metrics["reports/finetuned/metrics.json"]
     assert "reports/baseline/metrics.json" not in metrics  # baseline did not change
@@ -210,6 +198,55 @@ def test_every_recipe_runs_as_written(reproduced, workspace, tmp_path, plain_she
     for curve in ("eval", "train"):
         (shown,) = plots[f"reports/train/plots/metrics/{curve}/loss.tsv"]
         assert sorted(shown["revisions"]) == ["main", "workspace"]
+
+
+def test_the_adapter_summarises_as_evaluate_did_and_its_merged_export_loads_alone(reader):
+    checkout = reader.checkout
+    output = reader.recipe('dialogsum-summarise "#Person1#')
+    summaries = [json.loads(line)["prediction"] for line in (checkout / "summaries.jsonl").read_text().splitlines()]
+    evaluated = [json.loads(line)["prediction"] for line in (checkout / "reports/finetuned/predictions.jsonl").read_text().splitlines()]
+    assert summaries == evaluated
+    assert f'"rouge1": {json.loads((checkout / "reports/finetuned/metrics.json").read_text())["rouge1"]},' in output
+    baseline = [json.loads(line)["prediction"] for line in (checkout / "reports/baseline/predictions.jsonl").read_text().splitlines()]
+    assert [json.loads(line)["prediction"] for line in (checkout / "baseline.jsonl").read_text().splitlines()] == baseline
+    assert (checkout / "merged-model/model.safetensors").is_file() and (checkout / "merged-model/README.md").is_file()
+
+
+def share(reader: Reader) -> None:
+    reader.recipe(f"dvc remote add -d storage {S3_REMOTE}")
+
+
+def test_sharing_through_a_dvc_remote(reader):
+    share(reader)
+    assert git(reader.checkout, "status", "--porcelain", "--", "dvc.lock", "reports", ".dvc") == ""
+    assert any((reader.storage / "files").rglob("*"))
+
+
+def test_s3_credentials_stay_out_of_git(reader, tmp_path):
+    # The credentials apply to an S3 remote (configuration only: nothing is sent), in a new checkout.
+    s3_checkout = tmp_path / "s3-checkout"
+    s3_checkout.mkdir()
+    (s3_checkout / ".venv").symlink_to((REPO_ROOT / ".venv").resolve())
+    run_block(f"git init -q && dvc init -q && dvc remote add -d storage {S3_REMOTE}", s3_checkout, reader.shell, reader.activate)
+    reader.recipe("dvc remote modify --local storage access_key_id", s3_checkout)
+    assert "access_key_id = AKIAEXAMPLE" in (s3_checkout / ".dvc/config.local").read_text()
+    assert "AKIAEXAMPLE" not in (s3_checkout / ".dvc/config").read_text()
+
+
+def test_a_colleague_gets_the_shared_results_without_retraining(reader, tmp_path):
+    share(reader)
+    colleague = tmp_path / "colleague"
+    colleague.mkdir()
+    output = reader.recipe(f"git clone {REPOSITORY_URL}", colleague, activated=False)
+    assert "Data and pipelines are up to date" in output and "Running stage" not in output
+    assert _outputs(colleague / "dialogsum-lora") == reader.outputs
+
+
+def test_the_adapter_is_an_artifact_anyone_can_fetch(reader):
+    share(reader)
+    reader.recipe("git tag -a dialogsum-lora@v1.0.0")
+    for fetched in ("adapter-v1.0.0", "adapter-main"):
+        assert _files(reader.checkout / fetched) == _files(reader.checkout / "models/adapter"), fetched
 
 
 OUTPUTS = ("dvc.lock", "data/prepared", "models/adapter", "reports")

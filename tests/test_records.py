@@ -7,7 +7,7 @@ import pytest
 
 from dialogsum_lora.data import load_source
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.records import read_jsonl, write_jsonl
+from dialogsum_lora.files.records import read_jsonl, write_jsonl
 
 from conftest import write_hub_dir as _hub_dir
 
@@ -84,7 +84,7 @@ def test_what_prepare_writes_reads_back_identically(tmp_path):
 
 
 def test_a_file_that_would_not_read_back_is_never_left_in_place(tmp_path, monkeypatch):
-    from dialogsum_lora import records
+    from dialogsum_lora.files import records
 
     (tmp_path / "test.jsonl").write_text("old\n")
     monkeypatch.setattr(records, "read_jsonl", lambda path: [{"different": True}])

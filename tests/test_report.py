@@ -3,8 +3,9 @@ comparison, and shows ids, names and texts as text: nothing a dialogue, summary,
 model name holds becomes markup."""
 
 import markdown_it
+import pytest
 
-from dialogsum_lora.report import write_report
+from dialogsum_lora.results.report import write_report
 
 ROUGE = {"rouge1": 0.2, "rouge2": 0.1, "rougeL": 0.15, "rougeLsum": 0.16}
 INTERVALS = {name: {"low": value - 0.01, "high": value + 0.02} for name, value in ROUGE.items()}
@@ -12,35 +13,34 @@ LENGTH = {"prediction_words": 30.0, "reference_words": 20.0, "over_twice_referen
 HOSTILE = "<script>alert(1)</script>"
 
 
-def report_inputs(p_value: float = 0.0, low: float = 0.05, min_topic_dialogues: int = 1, topics=None) -> dict:
-    metrics = {**ROUGE, "ci95": INTERVALS, "best_reference": ROUGE, "num_dialogues": 1, "num_references": 2, "length": LENGTH}
-    comparison = {"num_dialogues": 1, "resamples": 1000,
-                  **{name: {"difference": 0.1, "low": low, "high": 0.15, "p_value": p_value, "wins": 1, "ties": 0, "losses": 0}
-                     for name in ROUGE}}
+def report_inputs(p_value: float = 0.0, low: float = 0.05, high: float = 0.15, dialogues: int = 500,
+                  min_topic_dialogues: int = 1, topics=None) -> dict:
+    from dialogsum_lora.modeling.adapter import AdapterRecord
+    from dialogsum_lora.provenance import DataSource
+    from dialogsum_lora.results.run import describe_run
+
+    from test_model_card import RECORD
+
+    metrics = {**ROUGE, "ci95": INTERVALS, "best_reference": ROUGE, "num_dialogues": dialogues, "num_references": 2,
+               "length": LENGTH}
+    comparison = {"num_dialogues": dialogues, "resamples": 1000,
+                  **{name: {"difference": 0.1, "low": low, "high": high, "p_value": p_value, "wins": 1, "ties": 0,
+                            "losses": 0} for name in ROUGE}}
     example = {
         "id": HOSTILE,
         "dialogue": "#Person1#: ```\n# Not a heading\n</code> <b>bold</b>\n#Person2#: ~~~ ok",
         "references": ["**Person1** reads [a link](http://example.com).", "1. a list? | a | table |"],
-        "zero_shot": "<img src=x onerror=alert(1)>",
-        "finetuned": "_emphasis_ & &amp; entity",
-        "zero_shot_rouge1": 0.1,
-        "finetuned_rouge1": 0.3,
+        "baseline": {"summary": "<img src=x onerror=alert(1)>", "rouge1": 0.1},
+        "finetuned": {"summary": "_emphasis_ & &amp; entity costs $5 and $x^2$", "rouge1": 0.3},
     }
-    run = {
-        "model": {"name": "[model](http://evil)", "resolved": "sha256:abc"},
-        "data": {"name": "data/*sample*", "resolved": "sha256:def"},
-        "lora": {"r": 32, "alpha": 32.0, "dropout": 0.05, "target_modules": ["q", "v"]},
-        "train": {"batch_size": 8, "learning_rate": 0.001},
-        "training": {"steps": 1558, "epochs": 1.0},
-        "prompt": {"max_source_tokens": 512},
-        "generate": {"max_new_tokens": 128, "num_beams": 1, "batch_size": 64},
-        "seed": 42,
-        "resamples": 1000,
-    }
+    record = AdapterRecord.model_validate({**RECORD, "model": {**RECORD["model"], "name": "[model](http://evil)",
+                                                             "resolved": "sha256:abc"}})
+    run = describe_run(record, DataSource(name="data/*sample*", revision=None, resolved="sha256:def"),
+                       {"max_new_tokens": 128, "num_beams": 1, "batch_size": 64}, 1000)
     topics = {"min_dialogues": min_topic_dialogues, "topics": topics if topics is not None else [
-        {"topic": "# <b>heading</b>", "dialogues": 1, "zero_shot": ROUGE, "finetuned": ROUGE}]}
-    return {"run": run, "baseline": metrics, "finetuned": metrics, "comparison": comparison, "topics": topics,
-            "gains": [example], "losses": [], "plots": []}
+        {"topic": "# <b>heading</b>", "dialogues": 1, "baseline": ROUGE, "finetuned": ROUGE}]}
+    return {"model_name": "[model](http://evil)", "run": run, "baseline": metrics, "finetuned": metrics,
+            "comparison": comparison, "topics": topics, "gains": [example], "losses": [], "plots": []}
 
 
 def render(tmp_path, **inputs) -> tuple[str, str]:
@@ -57,7 +57,8 @@ def test_ids_and_texts_are_written_as_text_never_as_markup(tmp_path):
     # The report's own title and sections; the scores, lengths and topics tables.
     assert html.count("<h1") == 1 and html.count("<table") == 3
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the id, shown as written
-    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "_emphasis_ &amp; &amp;amp; entity" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "_emphasis_ &amp; &amp;amp; entity costs $5 and $x^2$" in html
+    assert "\\$x^2\\$" in render(tmp_path, **report_inputs())[0]  # no math either: every $ escaped
     assert "[model](http://evil)" in html and "data/*sample*" in html and "# &lt;b&gt;heading&lt;/b&gt;" in html
     code = html[html.index("<code>") + len("<code>") : html.index("</code>", html.index("<code>"))]
     assert code == (
@@ -67,13 +68,25 @@ def test_ids_and_texts_are_written_as_text_never_as_markup(tmp_path):
 
 def test_the_report_names_its_run_and_shows_intervals_and_significance(tmp_path):
     text, _ = render(tmp_path, **report_inputs())
-    assert "r 32, alpha 32, dropout 0.05 on q, v" in text and "1558 steps (1 epochs) at batch 8" in text
-    assert "greedy decoding, at most 128 new tokens" in text and "1,000 resamples" in text
-    assert "| rouge1 | 0.2000 [0.1900, 0.2200] | 0.2000 [0.1900, 0.2200] | +0.1000 [+0.0500, +0.1500] | < 0.001 | 1 / 0 / 0 |" in text
-    assert "LoRA is better than zero-shot at the 95% level" in text
+    for fact in ("rank 32", "alpha 32", "dropout 0.05", "1,558 steps", "batch 8", "learning rate 0.001", "greedy",
+                 "max_new_tokens 128", "num_beams 1", "1,000 resamples"):
+        assert fact in text, fact
+    row = next(line for line in text.splitlines() if line.startswith("| rouge1 |"))
+    assert [cell.strip() for cell in row.split("|")[2:7]] == [
+        "0.2000 [0.1900, 0.2200]", "0.2000 [0.1900, 0.2200]", "+0.1000 [+0.0500, +0.1500]", "< 0.001", "1 / 0 / 0"]
+    significance = next(line for line in text.splitlines() if line.startswith("**Significance:**"))
+    assert "finetuned is better than baseline" in significance
     assert "| mean words | 30.0 | 30.0 |" in text and "25.0%" in text
     assert "## Largest losses (ROUGE-1)\n\nNone." in text
     undecided, _ = render(tmp_path, **report_inputs(p_value=0.2, low=-0.01))
-    assert "LoRA is not distinguishable from zero-shot" in undecided and "| 0.200 |" in undecided
+    assert "not distinguishable" in undecided and "| 0.200 |" in undecided
     no_topics, _ = render(tmp_path, **report_inputs(min_topic_dialogues=5, topics=[]))
-    assert "No topic has 5 or more test dialogues." in no_topics
+    assert "No topic has 5 or more" in no_topics
+
+
+@pytest.mark.parametrize("dialogues, low, high", [(1, 0.1, 0.1), (2, 0.05, 0.15), (500, 0.1, 0.1)])
+def test_too_little_evidence_for_a_bootstrap_is_said_never_called_significant(tmp_path, dialogues, low, high):
+    # One or two dialogues, or an interval of zero width: the comparison cannot tell, whatever p says.
+    text, _ = render(tmp_path, **report_inputs(p_value=0.0, low=low, high=high, dialogues=dialogues))
+    significance = next(line for line in text.splitlines() if line.startswith("**Significance:**"))
+    assert "cannot tell" in significance and "better" not in significance

@@ -5,8 +5,9 @@ the run cache, sharing and comparing: test_readme.py, through the README's own r
 import json
 
 import pytest
+import yaml
 
-from dialogsum_lora.demo import TINY_MODEL_DIR
+from dialogsum_lora.commands.demo import TINY_MODEL_DIR
 from dialogsum_lora.params import set_params
 from dialogsum_lora.provenance import directory_hash
 
@@ -15,26 +16,82 @@ from conftest import dvc, stages_run
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize(
-    "change, expected",
-    [
-        # finetune records the generation settings with the adapter, for evaluate and dialogsum-summarise.
-        ({"generate.max_new_tokens": 40}, {"baseline", "finetune", "evaluate"}),
-        ({"lora.r": 8}, {"finetune"}),
-        ({"train.learning_rate": 0.02}, {"finetune"}),
-        ({"prompt.template": "Dialogue:\n{dialogue}\nWhat happened?"}, {"baseline", "finetune", "evaluate"}),
-        ({"prompt.max_target_tokens": 64}, {"finetune"}),
-        ({"data.source": "data/sample/."}, {"prepare", "finetune"}),  # the adapter's card names the data
-        ({}, set()),
-    ],
-)
-def test_a_param_change_touches_only_the_stages_that_read_it(workspace, change, expected):
-    # What `dvc repro` reruns first; a stage downstream of one that reran runs too (README test).
-    if change:
-        set_params(workspace / "params.yaml", change)
-    status = json.loads(dvc(workspace, "status", "--json"))
-    changed = {stage for stage, changes in status.items() if any("changed deps" in c for c in changes if isinstance(c, dict))}
-    assert changed == expected
+BASELINE_AND_EVALUATE, FINETUNE_AND_EVALUATE = {"baseline", "evaluate"}, {"finetune", "evaluate"}
+ALL_THREE = {"baseline", "finetune", "evaluate"}
+
+# The rerun matrix (../shared/docs/design.md): a change, and exactly the stages `dvc repro` reruns.
+# A dict sets params; a string edits that file of the library (a comment appended: DVC hashes bytes).
+RERUN_MATRIX = [
+    ({"generate.max_new_tokens": 40}, BASELINE_AND_EVALUATE),
+    ({"generate.num_beams": 2}, BASELINE_AND_EVALUATE),
+    ({"analysis.resamples": 500}, BASELINE_AND_EVALUATE),  # the intervals of both
+    ({"analysis.min_topic_dialogues": 2}, {"evaluate"}),  # the topics, evaluate's alone
+    ({"lora.r": 8}, FINETUNE_AND_EVALUATE),
+    ({"train.learning_rate": 0.02}, FINETUNE_AND_EVALUATE),
+    ({"train.validation_batch_size": 2}, FINETUNE_AND_EVALUATE),
+    ({"prompt.max_target_tokens": 64}, FINETUNE_AND_EVALUATE),
+    ({"prompt.template": "Dialogue:\n{dialogue}\nWhat happened?"}, ALL_THREE),
+    ({"model.name": "models/tiny-t5/."}, ALL_THREE),
+    ({}, set()),
+    # The wording of what people read: the stages that write it, never finetune.
+    ("results/report.py", {"evaluate"}),
+    ("results/plots.py", {"evaluate"}),
+    ("results/cards.py", {"evaluate"}),
+    ("results/text.py", BASELINE_AND_EVALUATE),  # the console lines and p-values of both
+    # A new decoding setting is its schema's line: no retraining.
+    ("params/generate.py", BASELINE_AND_EVALUATE),
+    ("generation.py", ALL_THREE),  # how summaries are made, validation ROUGE's too
+    # What computes what finetune writes retrains, and so does the ROUGE its validation curve is.
+    ("training/trainer.py", FINETUNE_AND_EVALUATE),
+    ("scoring/rouge.py", ALL_THREE),
+]
+
+
+def downstream(stages: set[str], pipeline: dict) -> set[str]:
+    """`stages` and every stage that reads an output of one of them, transitively: what `dvc repro`
+    runs once those have run (each writes new outputs)."""
+    outputs = {name: [next(iter(out)) if isinstance(out, dict) else out
+                      for key in ("outs", "metrics", "plots") for out in spec.get(key, [])] for name, spec in pipeline.items()}
+    reruns = set(stages)
+    while True:
+        more = {name for name, spec in pipeline.items() if name not in reruns and any(
+            str(dep).split("#")[0].strip() == out or str(dep).startswith(f"{out}/")
+            for dep in spec.get("deps", []) for upstream in reruns for out in outputs[upstream])}
+        if not more:
+            return reruns
+        reruns |= more
+
+
+@pytest.fixture(scope="module")
+def matrix_workspace(reproduced, tmp_path_factory):
+    """One copy of the reproduced demo for the whole matrix: each case changes it, then git restores it."""
+    import shutil
+
+    directory = tmp_path_factory.mktemp("matrix") / "repo"
+    shutil.copytree(reproduced[0], directory, symlinks=True)
+    return directory
+
+
+@pytest.mark.parametrize("change, expected", RERUN_MATRIX, ids=lambda case: str(case) if isinstance(case, (str, dict)) else "")
+def test_the_rerun_matrix(matrix_workspace, change, expected):
+    import yaml
+
+    from dialogsum_lora.commands.demo import git
+
+    workspace = matrix_workspace
+    try:
+        if isinstance(change, str):
+            with (workspace / "dialogsum_lora" / change).open("a", encoding="utf-8") as handle:
+                handle.write("\n# edited: the wording, or the code, changes\n")
+        elif change:
+            set_params(workspace / "params.yaml", change)
+        status = json.loads(dvc(workspace, "status", "--json"))
+        changed = {stage for stage, changes in status.items() if any("changed deps" in c for c in changes if isinstance(c, dict))}
+        pipeline = yaml.safe_load((workspace / "dvc.yaml").read_text())["stages"]
+        assert downstream(changed, pipeline) == expected
+    finally:
+        git(workspace, "checkout", "--", ".")
+    assert "up to date" in dvc(workspace, "status")
 
 
 def test_compiled_training_learns_as_eager_training_does(workspace):
@@ -79,6 +136,10 @@ def test_provenance_is_recorded_but_not_compared(workspace):
         assert record["model"]["resolved"] == tiny_hash
         assert {"python", "torch", "transformers", "peft", "datasets", "dvc"} <= set(record["environment"])
         assert record["environment"]["dtype"] == "float32"
+    # The decoding each system was generated with is recorded beside its results; the adapter records none.
+    params = yaml.safe_load((directory / "params.yaml").read_text())
+    assert baseline["generate"] == finetuned["generate"] == params["generate"] and "generate" not in adapter
+    assert adapter["lora"] == {**params["lora"], "alpha": float(params["lora"]["alpha"])}
     assert finetuned["adapter"]["resolved"] == directory_hash(directory / "models/adapter")
     assert stats["source"]["resolved"] == directory_hash(directory / "data/sample")
     timing = json.loads((directory / "reports/timing/finetune.json").read_text())

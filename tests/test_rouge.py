@@ -5,8 +5,8 @@ import json
 import pytest
 
 from benchmarks.rouge import PUBLISHED, read_table
-from dialogsum_lora.rouge import score_corpus, score_one, split_sentences
-from dialogsum_lora.score import score_file
+from dialogsum_lora.scoring.rouge import score_corpus, score_one, split_sentences
+from dialogsum_lora.commands.score import score_file
 
 
 def test_scores_words_not_characters():
@@ -74,7 +74,7 @@ def test_reproduces_published_dialogsum_scores(tmp_path, column, expected):
 def test_stemming_tokenizer_gives_rouge_scores_own_tokens():
     from rouge_score.tokenizers import DefaultTokenizer
 
-    from dialogsum_lora.rouge import StemmingTokenizer
+    from dialogsum_lora.scoring.rouge import StemmingTokenizer
 
     texts = [
         "#Person1# is running late; #Person2# says the meetings were cancelled.",
@@ -89,7 +89,7 @@ def test_stemming_tokenizer_gives_rouge_scores_own_tokens():
 
 
 def test_the_stages_score_with_the_stemming_tokenizer(monkeypatch):
-    from dialogsum_lora import rouge
+    from dialogsum_lora.scoring import rouge
 
     tokenized = []
     original = rouge.StemmingTokenizer.tokenize

@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.score import score, score_file
+from dialogsum_lora.commands.score import score, score_file
 
-from dialogsum_lora.demo import offline_environment
+from dialogsum_lora.commands.demo import offline_environment
 
 from conftest import REPO_ROOT, write_jsonl_rows
 
@@ -36,44 +36,48 @@ def test_score_cli_prints_metrics_and_rejects_bad_rows(tmp_path):
     good = tmp_path / "good.jsonl"
     good.write_text(json.dumps({"prediction": "a b", "references": ["a b"]}) + "\n")
     result = subprocess.run(
-        [sys.executable, "-m", "dialogsum_lora.score", str(good)], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "dialogsum_lora.commands.score", str(good)], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
     assert json.loads(result.stdout)["rouge1"] == 1.0
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"prediction": "a b", "references": "a b"}) + "\n")
-    with pytest.raises(UserError, match="row 1: needs 'references', a non-empty list"):
+    with pytest.raises(UserError) as error:
         score_file(bad)
-    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.score", str(bad)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert "row 1" in str(error.value) and "references" in str(error.value) and "a list of str" in str(error.value)
+    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.score", str(bad)], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "row 1" in result.stderr
 
 
 @pytest.mark.parametrize(
     "option, value, message",
     [
-        ("--resamples", "0", "argument --resamples: 0 is not in [1, 100000]"),  # analysis.resamples' bounds
-        ("--resamples", "1e3", "argument --resamples: '1e3' is not a whole number"),
-        ("--seed", "-1", "argument --seed: -1 is not in [0, 4294967295]"),  # seed's bounds
-        ("--seed", "4294967296", "argument --seed: 4294967296 is not in [0, 4294967295]"),
+        ("--resamples", "0", ("--resamples", "0", "[1, 100000]")),  # analysis.resamples' bounds
+        ("--resamples", "1e3", ("--resamples", "'1e3'", "whole number")),
+        ("--seed", "-1", ("--seed", "-1", "[0, 4294967295]")),  # seed's bounds
+        ("--seed", "4294967296", ("--seed", "4294967296", "[0, 4294967295]")),
     ],
 )
 def test_resamples_and_seed_take_the_bounds_of_their_params(tmp_path, monkeypatch, option, value, message):
     monkeypatch.setattr(sys, "argv", ["dialogsum-score", str(tmp_path / "predictions.jsonl"), option, value])
     with pytest.raises(UserError) as refused:
         score()
-    assert str(refused.value) == f"{message} (see dialogsum-score --help)"
+    for fact in (*message, "dialogsum-score --help"):
+        assert fact in str(refused.value)
 
 
 @pytest.mark.parametrize(
     "content, test_split, message",
     [
-        (None, False, "missing.jsonl not found"),
-        ("directory", False, "is a directory, not a file"),
-        ('{"prediction": 3, "references": ["a"]}', False, "row 1: needs 'prediction', a string, got 3"),
-        ('{"prediction": "a", "references": []}', False, "row 1: needs 'references', a non-empty list of non-empty strings, got []"),
-        ('{"prediction": "a", "references": ["a", ""]}', False, "row 1: needs 'references', a non-empty list of non-empty strings"),
-        ('{"prediction": "a", "references": [1]}', False, "row 1: needs 'references', a non-empty list of non-empty strings, got [1]"),
-        ('{"id": 7, "prediction": "a"}', True, "row 1: needs 'id', a string naming a test dialogue, got 7"),
+        (None, False, ("missing.jsonl", "not found")),
+        ("directory", False, ("missing.jsonl", "directory")),
+        ('{"prediction": 3, "references": ["a"]}', False, ("row 1", "prediction", "3")),
+        ('{"prediction": "a", "references": []}', False, ("row 1", "references", "empty", "[]")),
+        ('{"prediction": "a", "references": ["a", ""]}', False, ("row 1", "references[1]", "empty")),
+        ('{"prediction": "a", "references": [1]}', False, ("row 1", "references[0]", "1")),
+        ('{"prediction": "a"}', False, ("row 1", "missing key references")),
+        ('{"id": 7, "prediction": "a"}', True, ("row 1", "id", "7")),
+        ('{"id": "x", "prediction": "\\ud800"}', True, ("row 1", "prediction", "Unicode")),
     ],
 )
 def test_score_cli_refuses_a_users_bad_file_in_one_line(tmp_path, content, test_split, message):
@@ -82,19 +86,19 @@ def test_score_cli_refuses_a_users_bad_file_in_one_line(tmp_path, content, test_
         path.mkdir()
     elif content is not None:
         path.write_text(content + "\n")
-    command = [sys.executable, "-m", "dialogsum_lora.score", str(path)]
+    command = [sys.executable, "-m", "dialogsum_lora.commands.score", str(path)]
     if test_split:
         (tmp_path / "test.jsonl").write_text('{"id": "x", "dialogue": "d", "references": ["a b"]}\n')
         command += ["--test", str(tmp_path / "test.jsonl")]
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert result.stderr.count("\n") == 1 and all(fact in result.stderr for fact in message), result.stderr
     assert "dvc repro" not in result.stderr  # the user's own file, not a pipeline output
 
 
 def test_a_bad_command_line_is_one_error_line(tmp_path):
     for arguments in ([], ["x.jsonl", "--bogus"]):
-        result = subprocess.run([sys.executable, "-m", "dialogsum_lora.score", *arguments], capture_output=True, text=True)
+        result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.score", *arguments], capture_output=True, text=True)
         assert result.returncode == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
         assert "--help" in result.stderr
 

@@ -14,7 +14,7 @@ import yaml
 from dialogsum_lora.data import load_source
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.params import set_key, set_params
-from dialogsum_lora.records import write_jsonl
+from dialogsum_lora.files.records import write_jsonl
 
 from conftest import REPO_ROOT, SAMPLE_DIR, start_stage
 
@@ -47,6 +47,7 @@ def last_line(text: str) -> str:
     return text.strip().splitlines()[-1] if text.strip() else ""
 
 
+@pytest.mark.slow
 def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys):
     for stage in STAGES:
         run_main(stage)
@@ -62,24 +63,24 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys):
 
 
 @pytest.mark.parametrize(
-    "stage, change, message",
+    "stage, change, facts",
     [
-        ("finetune", {"lora.rank": 8}, "params.yaml: unknown key lora.rank (allowed in lora: r, alpha, dropout, target_modules)"),
-        ("finetune", {"lora.r": 0}, "params.yaml: lora.r must be in [1, 1024], got 0"),
-        ("finetune", {"lora.dropout": 1.5}, "params.yaml: lora.dropout must be in [0, 1), got 1.5"),
-        ("finetune", {"train.learning_rate": float("nan")}, "params.yaml: train.learning_rate must be in (0, 1], got nan"),
-        ("finetune", {"lora.target_modules": ["q", "query"]}, "lora.target_modules names 'query', which model"),
-        ("baseline", {"generate.max_new_tokens": 0}, "params.yaml: generate.max_new_tokens must be in [1, 2048], got 0"),
-        ("baseline", {"prompt.template": "Summarise this."}, "params.yaml: prompt.template must contain {dialogue}"),
-        ("baseline", {"model.name": "./models/missing"}, "model.name './models/missing' is neither a directory nor a hub id"),
-        # owner/name could be a hub id too: the message covers both readings.
-        ("baseline", {"model.name": "models/missing"}, "'models/missing' (revision None; no local directory of that name"),
-        ("evaluate", {}, "reports/baseline/metrics.json not found: run `dvc repro`"),
-        ("prepare", {"data.source": "data/x/missing"}, "data.source 'data/x/missing' is neither a directory nor a hub id"),
-        ("prepare", {"data.source": "data/missing"}, "and there is no local directory of that name"),
+        ("finetune", {"lora.rank": 8}, ("params.yaml", "unknown key lora.rank", "target_modules")),
+        ("finetune", {"lora.r": 0}, ("params.yaml", "lora.r", "0", "[1, 1024]")),
+        ("finetune", {"lora.dropout": 1.5}, ("params.yaml", "lora.dropout", "1.5", "[0, 1)")),
+        ("finetune", {"train.learning_rate": float("nan")}, ("params.yaml", "train.learning_rate", "nan", "(0, 1]")),
+        ("finetune", {"lora.target_modules": ["q", "query"]}, ("lora.target_modules", "'query'")),
+        ("baseline", {"generate.max_new_tokens": 0}, ("params.yaml", "generate.max_new_tokens", "0", "[1, 2048]")),
+        ("baseline", {"prompt.template": "Summarise this."}, ("params.yaml", "prompt.template", "{dialogue}")),
+        ("baseline", {"model.name": "./models/missing"}, ("model.name", "'./models/missing'", "neither a directory nor a hub id")),
+        # owner/name could be a hub id too: the message covers both readings, and says the run is offline.
+        ("baseline", {"model.name": "models/missing"}, ("'models/missing'", "HF_HUB_OFFLINE", "no local directory")),
+        ("evaluate", {}, ("reports/baseline/metrics.json", "dvc repro")),
+        ("prepare", {"data.source": "data/x/missing"}, ("data.source", "'data/x/missing'", "neither a directory nor a hub id")),
+        ("prepare", {"data.source": "data/missing"}, ("'data/missing'", "HF_HUB_OFFLINE", "no local directory")),
     ],
 )
-def test_bad_params_and_paths_are_one_clear_error_before_any_work(stage_dir, stage, change, message):
+def test_bad_params_and_paths_are_one_clear_error_before_any_work(stage_dir, stage, change, facts):
     params = yaml.safe_load((stage_dir / "params.yaml").read_text())
     for dotted, value in change.items():
         if dotted == "lora.rank":  # a typo: a key that is not there
@@ -89,19 +90,39 @@ def test_bad_params_and_paths_are_one_clear_error_before_any_work(stage_dir, sta
     (stage_dir / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(UserError) as error:
         run_main(stage)
-    assert message in str(error.value)
-    assert not [path for path in [*stage_dir.glob("models/**/*"), *stage_dir.glob("reports/**/*")] if path.is_file()]
+    for fact in facts:
+        assert fact in str(error.value), (fact, str(error.value))
+    written = [path for path in [*stage_dir.glob("models/**/*"), *stage_dir.glob("reports/**/*")] if path.is_file()]
+    assert not [path for path in written if not path.name.endswith(".lock")]
 
 
-@pytest.mark.parametrize("stage", STAGES)
-def test_a_bad_param_ends_every_stage_within_a_second_in_one_line(stage_dir, stage):
-    set_params(stage_dir / "params.yaml", {"lora.r": 0})
-    start = time.monotonic()
-    run = start_stage(stage_dir, stage)
-    _, stderr = run.communicate(timeout=60)
-    seconds = time.monotonic() - start
-    assert run.returncode == 2 and stderr == "error: params.yaml: lora.r must be in [1, 1024], got 0\n"
-    assert seconds < 1.5, f"{stage} took {seconds:.2f} s to report a bad param"  # torch is imported after the check
+# Runs a stage as dvc.yaml does, then says whether torch was imported by the time it ended.
+IMPORTS_TORCH = """
+import runpy, sys
+try:
+    runpy.run_module("stages.{stage}", run_name="__main__")
+finally:
+    print("torch imported:", "torch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    "stage, change, key",
+    [("prepare", {"data.source": ""}, "data.source"), ("baseline", {"generate.num_beams": 0}, "generate.num_beams"),
+     ("finetune", {"lora.r": 0}, "lora.r"), ("evaluate", {"analysis.resamples": 0}, "analysis.resamples")],
+)
+def test_a_bad_param_ends_every_stage_in_one_line_before_torch_is_imported(stage_dir, stage, change, key):
+    import subprocess
+    import sys
+
+    from dialogsum_lora.commands.demo import offline_environment
+
+    set_params(stage_dir / "params.yaml", change)
+    run = subprocess.run([sys.executable, "-c", IMPORTS_TORCH.format(stage=stage)], cwd=stage_dir,
+                         env=offline_environment(), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and run.stderr.startswith("error: params.yaml: ")
+    assert key in run.stderr and str(next(iter(change.values()))) in run.stderr
+    assert run.stdout.strip() == "torch imported: False"
 
 
 def test_evaluate_without_an_adapter_is_refused(stage_dir):
@@ -117,10 +138,12 @@ def test_evaluate_without_an_adapter_is_refused(stage_dir):
     "damaged, content, message",
     [
         ("reports/baseline/predictions.jsonl", None, "reports/baseline/predictions.jsonl does not hold the test dialogues in order"),
-        ("reports/baseline/metrics.json", '{"rouge1": "high"}', "reports/baseline/metrics.json has no number 'rouge1'"),
-        ("reports/baseline/metrics.json", None, "reports/baseline/metrics.json has no number 'rouge1' in \\[0, 1\\]"),
+        ("reports/baseline/metrics.json", '{"rouge1": "high"}', "reports/baseline/metrics.json: rouge1 .*'high'"),
+        ("reports/baseline/metrics.json", '{"rouge1": 7}', "reports/baseline/metrics.json: rouge1 .*\\[0, 1\\], got 7"),
+        ("reports/baseline/metrics.json", None, "reports/baseline/metrics.json: missing key best_reference"),
         ("reports/train/plots/metrics/eval/loss.tsv", "step\tloss\n4\tlow\n", "eval/loss.tsv is not a dvclive metric file"),
-        ("models/adapter/provenance.json", '{"model": {"resolved": "sha256:another"}}', "was trained on another base model"),
+        ("models/adapter/provenance.json", '{"model": {"resolved": "sha256:another"}}', "provenance.json: missing key"),
+        ("reports/data_stats.json", '{"source": {"name": 3}}', "reports/data_stats.json source: name"),
     ],
 )
 def test_evaluate_checks_every_input_before_writing_anything(workspace, monkeypatch, damaged, content, message):
@@ -151,17 +174,18 @@ def test_an_output_location_that_cannot_be_written_is_refused_before_any_work(st
         (stage_dir / in_the_way).mkdir(parents=True)
     else:
         (stage_dir / in_the_way).write_text("in the way")
-    import dialogsum_lora.modeling
+    import dialogsum_lora.modeling.base
 
     def loading(*args, **kwargs):
         raise AssertionError("the model was loaded before the outputs were checked")
 
-    monkeypatch.setattr(dialogsum_lora.modeling, "load_base_model", loading)
+    monkeypatch.setattr(dialogsum_lora.modeling.base, "load_base_model", loading)
     with pytest.raises(UserError, match=message):
         run_main("baseline")
 
 
-def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_partial_output(stage_dir):
+@pytest.mark.slow
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_output(stage_dir):
     rows = [{"id": f"t{i}", "dialogue": "#Person1#: Hello there, how are you?", "references": ["A greeting."] * 3} for i in range(40)]
     (stage_dir / "data/prepared/test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
 
@@ -172,7 +196,8 @@ def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_partial_output(st
     run = start_stage(stage_dir, "baseline", preexec_fn=small_disk)
     _, stderr = run.communicate(timeout=300)
     assert run.returncode == 2 and "Traceback" not in stderr
-    assert last_line(stderr) == "error: cannot write reports/baseline/predictions.jsonl: File too large"
+    assert last_line(stderr).startswith("error: cannot write reports/baseline/predictions.jsonl: ")
+    assert "File too large" in last_line(stderr)
     assert not (stage_dir / "reports/baseline").exists() or not any((stage_dir / "reports/baseline").iterdir())
 
 
@@ -195,9 +220,8 @@ def test_ctrl_c_ends_training_with_one_line_and_nothing_written(stage_dir):
     # As a terminal runs its foreground job: Ctrl-C not ignored, even if this test's own runner ignores it
     # (as a shell's background job does), which the stage would inherit.
     run = start_stage(stage_dir, "finetune", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 120
     while not list(stage_dir.glob(".trainer/*/checkpoint-5/checkpoint_complete")):
-        assert time.monotonic() < deadline and run.poll() is None, run.communicate()[1][-3000:]
+        assert run.poll() is None, run.communicate()[1][-3000:]
         time.sleep(0.1)
     run.send_signal(signal.SIGINT)  # what Ctrl-C at a terminal sends
     _, stderr = run.communicate(timeout=60)

@@ -9,9 +9,11 @@ import sys
 
 import pytest
 
+import shutil
+
+from dialogsum_lora.commands.summarise import summarise
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.records import read_jsonl
-from dialogsum_lora.summarise import summarise
+from dialogsum_lora.files.records import read_jsonl
 
 from conftest import REPO_ROOT
 
@@ -66,10 +68,16 @@ def test_options_override_the_recorded_settings(in_demo, capsys):
     assert 1 <= len(short) < len(full) and full[: len(short) - 1] == short[:-1]
     summarise(["--max-source-tokens", "8", dialogue])
     assert "warning: 1 of 1 prompts are longer than 8 tokens and were cut" in capsys.readouterr().err
+    # A decoding setting the schema has is an option, checked as params.yaml's is.
+    summarise(["--num-beams", "2", "--max-new-tokens", "3", dialogue])
+    assert 1 <= len(capsys.readouterr().out.split()) <= 3
+    with pytest.raises(UserError) as error:
+        summarise(["--num-beams", "0", dialogue])
+    assert "generate.num_beams" in str(error.value) and "0" in str(error.value) and "options" in str(error.value)
 
 
 def run_command(*arguments: str, stdin: str = "", cwd=REPO_ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dialogsum_lora.summarise", *arguments], cwd=cwd, input=stdin,
+    return subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.summarise", *arguments], cwd=cwd, input=stdin,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -93,7 +101,7 @@ def run_command(*arguments: str, stdin: str = "", cwd=REPO_ROOT) -> subprocess.C
         (["--file", "dialogues.jsonl", "--output", "dialogues.csv"], "", "must end in .jsonl"),
         (["--file", "dialogues.jsonl", "--output", "dialogues.jsonl"], "", "is the input file"),
         (["#Person1#: Hi.", "--output", "out.jsonl"], "", "--output is for a --file of dialogues"),
-        (["#Person1#: Hi.", "--num-beams", "x"], "", "argument --num-beams: invalid int value: 'x'"),
+        (["#Person1#: Hi.", "--num-beams", "x"], "", "generate.num_beams must be int, got 'x'"),
         (["#Person1#: Hi.", "--revision", "main"], "", "--revision goes with --model"),
         (["#Person1#: Hi.", "--adapter", "folder"], "", "no LoRA adapter in folder: run `dvc repro finetune`"),
     ],
@@ -107,6 +115,7 @@ def test_a_users_mistake_is_one_line_and_exit_code_2(tmp_path, arguments, stdin,
     (tmp_path / "empty-row.jsonl").write_text('{"dialogue": "#Person1#: Hi."}\n{"dialogue": "  "}\n')
     (tmp_path / "predicted.jsonl").write_text('{"dialogue": "#Person1#: Hi.", "prediction": "mine"}\n')
     (tmp_path / "dialogues.jsonl").write_text('{"dialogue": "#Person1#: Hi."}\n')
+    shutil.copy(REPO_ROOT / "params.yaml", tmp_path)
     result = run_command(*arguments, stdin=stdin, cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr and result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
@@ -115,17 +124,17 @@ def test_a_users_mistake_is_one_line_and_exit_code_2(tmp_path, arguments, stdin,
 
 @pytest.mark.slow
 def test_an_adapter_without_its_settings_or_for_another_model_is_refused(in_demo, tmp_path):
-    import shutil
-
     adapter = tmp_path / "adapter"
     shutil.copytree(in_demo / "models/adapter", adapter)
     record = json.loads((adapter / "provenance.json").read_text())
-    (adapter / "provenance.json").write_text(json.dumps({key: value for key, value in record.items() if key != "generate"}))
-    with pytest.raises(UserError, match="does not record how the adapter was trained .*retrain it"):
+    (adapter / "provenance.json").write_text(json.dumps({key: value for key, value in record.items() if key != "lora"}))
+    with pytest.raises(UserError) as error:
         summarise(["--adapter", str(adapter), "#Person1#: Hi."])
-    (adapter / "provenance.json").write_text(json.dumps({**record, "generate": {**record["generate"], "num_beams": 0}}))
-    with pytest.raises(UserError, match=r"provenance.json: generate.num_beams must be in \[1, 64\], got 0"):
+    assert "provenance.json" in str(error.value) and "lora" in str(error.value) and "retrain" in str(error.value)
+    (adapter / "provenance.json").write_text(json.dumps({**record, "lora": {**record["lora"], "alpha": -1}}))
+    with pytest.raises(UserError) as error:
         summarise(["--adapter", str(adapter), "#Person1#: Hi."])
+    assert "provenance.json" in str(error.value) and "lora.alpha" in str(error.value) and "-1" in str(error.value)
     (adapter / "provenance.json").write_text(json.dumps({**record, "model": {**record["model"], "name": "models/missing"}}))
     with pytest.raises(UserError, match="the base model: give it with --model"):
         summarise(["--adapter", str(adapter), "#Person1#: Hi."])

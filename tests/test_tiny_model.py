@@ -4,8 +4,8 @@ import hashlib
 
 import torch
 
-from dialogsum_lora.modeling import load_base_model, load_tokenizer
-from dialogsum_lora.tiny_model import write_tiny_model
+from dialogsum_lora.modeling.base import load_base_model, load_tokenizer
+from dialogsum_lora.modeling.tiny import write_tiny_model
 
 CPU = torch.device("cpu")
 
@@ -32,19 +32,22 @@ def test_tiny_tokenizer_round_trips_dialogue_text(tiny_model_dir):
     assert tokenizer.decode(ids, skip_special_tokens=True) == text.lower()
 
 
-def test_the_tiny_model_command_replaces_only_a_model_directory(tmp_path, monkeypatch):
+def test_the_tiny_model_command_writes_only_a_new_or_empty_directory(tmp_path):
     import pytest
 
+    from dialogsum_lora.commands.tiny_model import tiny_model
     from dialogsum_lora.errors import UserError
-    from dialogsum_lora.tiny_model import tiny_model
 
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("keep me")
-    monkeypatch.setattr("sys.argv", ["dialogsum-tiny-model", str(tmp_path / "notes")])
-    with pytest.raises(UserError, match="is not empty and not a model directory"):
-        tiny_model()
-    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"
-    monkeypatch.setattr("sys.argv", ["dialogsum-tiny-model", str(tmp_path / "model")])
-    tiny_model()
-    tiny_model()  # a model directory is replaced
-    assert (tmp_path / "model" / "config.json").is_file()
+    tiny_model([str(tmp_path / "model")])
+    (tmp_path / "empty").mkdir()
+    tiny_model([str(tmp_path / "empty")])
+    assert (tmp_path / "model" / "config.json").is_file() and (tmp_path / "empty" / "config.json").is_file()
+    mine = (tmp_path / "model" / "config.json").read_text()
+    for taken in ("notes", "model"):  # a user's files, or a model (theirs or not): never replaced
+        with pytest.raises(UserError) as error:
+            tiny_model([str(tmp_path / taken)])
+        assert str(tmp_path / taken) in str(error.value) and "not an empty directory" in str(error.value)
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me" and (tmp_path / "model" / "config.json").read_text() == mine
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")) == []

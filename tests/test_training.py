@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.modeling import load_base_model, load_tokenizer
+from dialogsum_lora.modeling.base import load_base_model, load_tokenizer
 from dialogsum_lora.params import load_params
 from dialogsum_lora.prompt import build_prompt
-from dialogsum_lora.training import build_training_examples
+from dialogsum_lora.training.trainer import build_training_examples
 
 from conftest import REPO_ROOT
 
@@ -18,10 +18,12 @@ CPU = torch.device("cpu")
 
 def test_training_inputs_use_the_inference_prompt(tiny_model_dir):
     # The tutorial's bug: training on bare dialogues, then prompting at inference.
-    params = load_params(REPO_ROOT / "params.yaml")
+    from stages.finetune import Reads
+
+    params = load_params(Reads, REPO_ROOT / "params.yaml")
     tokenizer = load_tokenizer(tiny_model_dir)
     row = {"id": "x", "dialogue": "#Person1#: Can I pay by card?\n#Person2#: Yes.", "summary": "Paying by card."}
-    (example,), truncated = build_training_examples([row], tokenizer, params)
+    (example,), truncated = build_training_examples([row], tokenizer, params.prompt)
     prompt = build_prompt(params.prompt.template, row["dialogue"])
     assert prompt.startswith("Summarize the following conversation.") and row["dialogue"] in prompt
     assert example["input_ids"] == tokenizer(prompt, max_length=512, truncation=True).input_ids
@@ -30,7 +32,7 @@ def test_training_inputs_use_the_inference_prompt(tiny_model_dir):
 
 
 def test_steady_training_speed_times_whole_blocks_after_the_first():
-    from dialogsum_lora.training import StepClock, length_group_steps
+    from dialogsum_lora.training.trainer import StepClock, length_group_steps
 
     assert length_group_steps(12_460, 8) == 50 and length_group_steps(12_460, 64) == 48
     assert length_group_steps(200, 8) == 6 and length_group_steps(3, 8) == 1
@@ -44,8 +46,8 @@ def test_steady_training_speed_times_whole_blocks_after_the_first():
 
 
 def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_adapter(tmp_path, tiny_model_dir):
-    from dialogsum_lora.adapter import save_adapter
-    from dialogsum_lora.training import StopOnDivergence
+    from dialogsum_lora.modeling.adapter import save_adapter
+    from dialogsum_lora.training.trainer import StopOnDivergence
 
     with pytest.raises(UserError, match="training diverged: the training loss is nan at step 7; lower train.learning_rate"):
         StopOnDivergence(0.5).on_log(None, SimpleNamespace(global_step=7), None, logs={"loss": float("nan")})

@@ -1,0 +1,75 @@
+"""What the commands' command lines share: a parser whose mistakes are one `error:` line, options
+typed and bounded by a params schema, and the adapter options."""
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.paths import ADAPTER_DIR
+from dialogsum_lora.schema import bounds, bounds_text
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, reporting a bad command line as a UserError (one `error:` line)."""
+
+    def error(self, message: str):
+        raise UserError(f"{message} (see {self.prog} --help)")
+
+
+def within(field) -> callable:
+    """An argparse `type`: a whole number within a schema field's bounds (e.g. AnalysisParams'
+    resamples), or a one-line usage error naming them."""
+    (low_open, low), (high_open, high) = bounds(field)
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if (value <= low if low_open else value < low) or (value >= high if high_open else value > high):
+            raise argparse.ArgumentTypeError(f"{value} is not in {bounds_text(field)}")
+        return value
+
+    return parse
+
+
+def yaml_value(text: str):
+    """A command-line value read as params.yaml would read it (8 is a number, null is None), for a schema to check."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def add_setting_options(parser: ArgumentParser, section: str, schema, keys=None) -> None:
+    """An option --KEY for each key of a params section's schema (or those in `keys`), with its help:
+    a setting added to the schema is an option here without more code. Values are checked by the schema."""
+    group = parser.add_argument_group(f"{section} settings (default: params.yaml's)")
+    for key, field in schema.model_fields.items():
+        if keys is None or key in keys:
+            group.add_argument(f"--{key.replace('_', '-')}", dest=f"{section}.{key}", type=yaml_value, metavar="VALUE",
+                               help=field.description)
+
+
+def setting_overrides(args: argparse.Namespace) -> dict[str, dict]:
+    """The options add_setting_options added that were given: {section: {key: value}}."""
+    overrides: dict[str, dict] = {}
+    for dest, value in vars(args).items():
+        if "." in dest and value is not None:
+            section, key = dest.split(".", 1)
+            overrides.setdefault(section, {})[key] = value
+    return overrides
+
+
+def add_adapter_options(parser: ArgumentParser) -> None:
+    """--adapter, and --model and --revision for a base model other than the one it records."""
+    parser.add_argument("--adapter", type=Path, default=ADAPTER_DIR, help=f"the adapter directory (default: {ADAPTER_DIR})")
+    parser.add_argument("--model", help="the base model (hub id or directory) instead of the one the adapter records")
+    parser.add_argument("--revision", help="with --model: its hub commit, branch or tag")
+
+
+def check_adapter_options(parser: ArgumentParser, args: argparse.Namespace) -> None:
+    if args.revision is not None and args.model is None:
+        parser.error("--revision goes with --model")

@@ -1,0 +1,147 @@
+"""Run the real pipeline offline: a tiny random T5 on the bundled sample data.
+
+    dialogsum-demo [DIR]            # or: python -m dialogsum_lora.demo [DIR]; default: demo/
+
+Copies this checkout (its tracked and untracked-but-not-ignored files) to DIR
+as a fresh git repository, with a link to its .venv, writes the tiny model
+into it, sets the params below in the copy's params.yaml (comments kept) and
+runs `dvc repro` there, so this checkout's files stay as they are. DIR must be
+new or empty; an earlier demo there is left as it is (it may hold a user's
+work by now), with a word on how to rerun it or start afresh. `make demo` runs
+this; the end-to-end tests build their copies with `make_offline_copy`.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from dialogsum_lora.commands.arguments import ArgumentParser
+from dialogsum_lora.errors import UserError, run_main
+from dialogsum_lora.files.outputs import read_json
+from dialogsum_lora.modeling.tiny import write_tiny_model
+from dialogsum_lora.params import set_params
+from dialogsum_lora.paths import (
+    BASELINE,
+    BASELINE_DIR,
+    FINETUNED,
+    FINETUNED_DIR,
+    PLOTS_DIR,
+    REPO_ROOT,
+    REPORT_FILE,
+    metrics_file,
+)
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES
+
+TINY_MODEL_DIR = "models/tiny-t5"
+# The only differences from the real experiment: model, data and sizes.
+OFFLINE_PARAMS = {
+    "data.source": "data/sample",
+    "model.name": TINY_MODEL_DIR,
+    # A random base learns little through q and v alone: adapt every linear layer.
+    "lora.r": 16,
+    "lora.target_modules": ["q", "k", "v", "o", "wi_0", "wi_1", "wo"],
+    "train.learning_rate": 0.01,
+    "train.epochs": 15,
+    "train.logging_steps": 4,
+    "train.checkpoint_steps": 20,
+    "generate.max_new_tokens": 48,
+    "generate.batch_size": 8,
+    "analysis.min_topic_dialogues": 1,  # data/sample: a handful of test dialogues, each on its own topics
+}
+GIT_IDENTITY = ["-c", "user.name=offline run", "-c", "user.email=offline@localhost", "-c", "commit.gpgsign=false"]
+DEMO_MARK = "dialogsum-demo"  # in the copy's .git: a directory this command may replace
+DEFAULT_DIRECTORY = REPO_ROOT / "demo"
+
+
+def git(directory: Path, *args: str) -> str:
+    """Run git in `directory` and return its output."""
+    return subprocess.run(
+        ["git", *GIT_IDENTITY, *args], cwd=directory, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def offline_environment() -> dict[str, str]:
+    """The environment for `dvc repro` offline: hub calls fail at once, and the stages'
+    `python` is this interpreter."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def copy_checkout(destination: Path, source: Path = REPO_ROOT) -> Path:
+    """Copy a checkout's tracked and untracked-but-not-ignored files (with their times) to
+    `destination`, a new or empty directory, with a link to its .venv; the copy is not yet a git
+    repository."""
+    check_new_directory(destination)
+    files = git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
+    for name in filter(None, files):
+        if (source / name).is_file():  # skips files deleted but not yet committed
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, destination / name)
+    if (source / ".venv").is_dir():  # the copy's `.venv/bin/dvc` is this checkout's
+        (destination / ".venv").symlink_to((source / ".venv").resolve(), target_is_directory=True)
+    return destination
+
+
+def commit_all(directory: Path, message: str) -> None:
+    """Make `directory` a git repository on branch main (if it is not one) and commit everything."""
+    if not (directory / ".git").exists():
+        git(directory, "init", "-q", "-b", "main")
+    git(directory, "add", "-A")
+    git(directory, "commit", "-q", "-m", message)
+
+
+def make_offline_copy(destination: Path) -> Path:
+    """Copy the repository to `destination`, add the tiny model and offline params, commit."""
+    copy_checkout(destination)
+    write_tiny_model(destination / TINY_MODEL_DIR)
+    set_params(destination / "params.yaml", OFFLINE_PARAMS)
+    commit_all(destination, "offline run: tiny model and sample data")
+    (destination / ".git" / DEMO_MARK).touch()
+    return destination
+
+
+def is_earlier_demo(directory: Path) -> bool:
+    return (directory / ".git" / DEMO_MARK).exists()
+
+
+def check_new_directory(directory: Path) -> None:
+    """Refuse anything but a missing or empty directory of its own: nothing there is ever replaced."""
+    directory = directory.resolve()
+    if directory == REPO_ROOT or directory in REPO_ROOT.parents:
+        raise UserError(f"the demo needs a directory of its own, not {directory}, which holds this checkout")
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"{directory} is a file: give the demo a directory")
+    if directory.is_dir() and any(directory.iterdir()):
+        raise UserError(f"{directory} is not empty: give the demo a new or empty directory (nothing in one is replaced)")
+
+
+def demo(arguments: list[str] | None = None) -> None:
+    parser = ArgumentParser(prog="dialogsum-demo", description=__doc__.splitlines()[0])
+    parser.add_argument("directory", nargs="?", type=Path, default=DEFAULT_DIRECTORY,
+                        help="where to run: a new or empty directory (an earlier demo is left as it is)")
+    directory = parser.parse_args(arguments).directory.resolve()
+    if is_earlier_demo(directory):
+        # Its results, experiments, remotes and files are the user's now: never replaced.
+        print(f"{directory} holds an earlier demo, left as it is (its report: {directory / REPORT_FILE}).\n"
+              f"To rerun its pipeline: cd {directory} && .venv/bin/dvc repro\n"
+              f"To start afresh, remove it yourself (rm -rf {directory}) and run `make demo` again, or give "
+              "dialogsum-demo another directory.")
+        return
+    check_new_directory(directory)
+    make_offline_copy(directory)
+    if subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=directory, env=offline_environment()).returncode:
+        raise UserError(f"`dvc repro` failed in {directory}: see the output above")
+    for name, results in ((BASELINE, BASELINE_DIR), (FINETUNED, FINETUNED_DIR)):
+        metrics = read_json(directory / metrics_file(results))
+        print(f"{name:>9}: " + ", ".join(f"{rouge} {metrics[rouge]:.4f}" for rouge in ROUGE_TYPES))
+    print(f"plots: {directory / PLOTS_DIR}  report: {directory / REPORT_FILE}")
+
+
+def main() -> None:
+    run_main(demo)
+
+
+if __name__ == "__main__":
+    main()

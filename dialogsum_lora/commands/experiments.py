@@ -1,0 +1,167 @@
+"""The experiments of this commit at a glance: each one's changed params beside its ROUGE.
+
+    dialogsum-experiments [--plot dvc_plots/experiments.png]
+
+(or python -m dialogsum_lora.commands.experiments), after a sweep such as
+`dvc exp run --queue -S 'lora.r=8,16,32'` and `dvc exp run --run-all` (or `dvc
+queue start`). Reads `dvc exp show --json`: the workspace, the commit (HEAD)
+when its results differ, and its experiments, each with the params that differ
+between them and the fine-tuned ROUGE of reports/finetuned/metrics.json (x100,
+its 95% interval below it when the metrics hold one), best rouge1 first. Prints
+a table that fits 100 columns and writes the same as a PNG plot. An experiment
+still queued, running or failed is listed last, without scores.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from pydantic import ConfigDict
+
+from dialogsum_lora.commands.arguments import ArgumentParser
+from dialogsum_lora.errors import UserError, run_main
+from dialogsum_lora.evaluation import Interval, Scores
+from dialogsum_lora.paths import FINETUNED, FINETUNED_DIR, PARAMS_FILE, metrics_file
+from dialogsum_lora.schema import parse
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES
+
+
+class ShownScores(Scores):
+    """What this command reads of an experiment's reports/finetuned/metrics.json in `dvc exp show`."""
+
+    model_config = ConfigDict(extra="ignore")  # the other metrics (and an older run's) are not read
+    ci95: dict[str, Interval] | None = None
+
+DEFAULT_PLOT = Path("dvc_plots/experiments.png")  # dvc_plots/ is where DVC writes its own plots (git-ignored)
+WIDTH = 100
+NAME_WIDTH = 20
+
+
+def dvc_experiments() -> list:
+    """What `dvc exp show --json` says of the commit and its experiments."""
+    result = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], capture_output=True, text=True)
+    if result.returncode:
+        lines = [line for line in result.stderr.splitlines() if line.strip()] or ["no output"]
+        raise UserError(f"`dvc exp show` failed: {lines[-1].removeprefix('ERROR: ')} (run this in the repository)")
+    return json.loads(result.stdout)
+
+
+def experiment_rows(shown: list) -> list[dict]:
+    """One row per run of `dvc exp show --json`'s answer: the workspace, the commit when its
+    results differ from the workspace's, and each experiment, with its name, state, flattened
+    params and fine-tuned metrics (None until it has them)."""
+    rows = []
+    for commit in shown:
+        if commit["rev"] == "workspace":
+            rows.append(_row("workspace", commit, "workspace"))
+            continue
+        row = _row(commit["name"] or commit["rev"][:7], commit, "commit")
+        if row["metrics"] and not any((row["params"], row["metrics"]) == (other["params"], other["metrics"]) for other in rows):
+            rows.append(row)
+        for experiment in commit.get("experiments") or []:
+            latest = experiment["revs"][0]
+            state = (experiment.get("executor") or {}).get("state") or "success"
+            rows.append(_row(experiment.get("name") or latest["name"] or latest["rev"][:7], latest, state))
+    return rows
+
+
+def _row(name: str, revision: dict, state: str) -> dict:
+    data = revision.get("data") or {}
+    params = (data.get("params") or {}).get(str(PARAMS_FILE), {}).get("data") or {}
+    metrics = (data.get("metrics") or {}).get(str(metrics_file(FINETUNED_DIR)), {}).get("data")
+    if metrics is not None:
+        metrics = parse(ShownScores, metrics, f"`dvc exp show`: {name}'s {metrics_file(FINETUNED_DIR)}").model_dump(
+            exclude_none=True)
+    return {"name": name, "state": state, "params": _flatten(params), "metrics": metrics}
+
+
+def _flatten(params: dict, prefix: str = "") -> dict[str, str]:
+    flat = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return flat
+
+
+def changed_params(rows: list[dict]) -> list[str]:
+    """The params whose values are not the same in every row."""
+    keys = sorted({key for row in rows for key in row["params"]})
+    return [key for key in keys if len({row["params"].get(key) for row in rows}) > 1]
+
+
+def sort_rows(rows: list[dict]) -> list[dict]:
+    """Scored rows by rouge1, best first; then the others (queued, running, failed)."""
+    return sorted(rows, key=lambda row: -row["metrics"]["rouge1"] if row["metrics"] else float("inf"))
+
+
+def score_texts(metrics: dict | None, name: str) -> tuple[str, str]:
+    """A ROUGE score x100 with one decimal, and its 95% interval ("" when the metrics hold none)."""
+    if metrics is None:
+        return "-", ""
+    interval = (metrics.get("ci95") or {}).get(name)
+    return f"{100 * metrics[name]:.1f}", f"{100 * interval['low']:.1f}-{100 * interval['high']:.1f}" if interval else ""
+
+
+def table(rows: list[dict], keys: list[str], width: int = WIDTH) -> str:
+    """The rows as a text table at most `width` columns wide, a score's interval on the line below
+    it: a column per changed param if they fit, else one column of them all, cut to fit."""
+    def grid(param_cells: list[list[str]], param_headers: list[str]) -> list[str]:
+        lines = [["experiment", *param_headers, *ROUGE_TYPES]]
+        for row, params in zip(rows, param_cells):
+            name = row["name"] if row["metrics"] else f"{row['name']} ({row['state']})"
+            scores, intervals = zip(*(score_texts(row["metrics"], rouge) for rouge in ROUGE_TYPES))
+            lines.append([_cut(name, NAME_WIDTH), *params, *scores])
+            if any(intervals):
+                lines.append(["", *("" for _ in params), *intervals])
+        return _aligned(lines, left=1 + len(param_headers))
+
+    lines = grid([[row["params"].get(key, "") for key in keys] for row in rows], keys)
+    if keys and max(map(len, lines)) > width:
+        room = width - max(map(len, grid([[] for _ in rows], []))) - 2
+        joined = [[_cut(" ".join(f"{key}={row['params'].get(key, '')}" for key in keys), room)] for row in rows]
+        lines = grid(joined, [_cut("changed params", room)])
+    return "\n".join([lines[0], "-" * max(map(len, lines)), *lines[1:]])
+
+
+def _aligned(lines: list[list[str]], left: int) -> list[str]:
+    """Cells in columns two spaces apart, the first `left` columns left-aligned, the others right."""
+    widths = [max(len(cells[i]) for cells in lines) for i in range(len(lines[0]))]
+    return ["  ".join(cell.ljust(size) if i < left else cell.rjust(size)
+                      for i, (cell, size) in enumerate(zip(cells, widths))).rstrip() for cells in lines]
+
+
+def _cut(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: max(size - 1, 0)] + "~"
+
+
+def show_experiments(arguments: list[str] | None = None) -> None:
+    """The command: `arguments` as on its command line (default: sys.argv)."""
+    parser = ArgumentParser(prog="dialogsum-experiments", description=__doc__.splitlines()[0])
+    parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help=f"the PNG to write (default: {DEFAULT_PLOT})")
+    args = parser.parse_args(arguments)
+    from dialogsum_lora.files.outputs import check_writable
+    from dialogsum_lora.results.plots import check_plot_path, plot_experiments
+
+    rows = sort_rows(experiment_rows(dvc_experiments()))
+    keys = changed_params(rows)
+    if not any(row["metrics"] for row in rows):
+        raise UserError(f"no experiment here has {metrics_file(FINETUNED_DIR)} yet: run `dvc repro` or `dvc exp run` first")
+    check_plot_path(args.plot)
+    check_writable([args.plot])
+    print(f"{FINETUNED} ROUGE F1 x100 of {len(rows)} runs (the workspace, HEAD and its experiments), best rouge1 first")
+    if any(row["metrics"] and "ci95" in row["metrics"] for row in rows):
+        print("below each score, its 95% interval")
+    print(table(rows, keys))
+    plot_experiments([row for row in rows if row["metrics"]], keys, args.plot)
+    print(f"plot: {args.plot}")
+
+
+def main() -> None:
+    run_main(show_experiments)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Write the base model with the adapter merged into its weights: one standard model directory
+for people without peft.
+
+    dialogsum-export DIR [--adapter models/adapter] [--model NAME [--revision REV]]
+
+(or python -m dialogsum_lora.commands.export). DIR, which must be new or empty, gets the
+merged weights (safetensors, float32), config, tokenizer and a model card
+(README.md): `AutoModelForSeq2SeqLM.from_pretrained(DIR)` loads it alone. The
+card holds the test results when reports/ holds evaluate's results for this
+very adapter (reports/finetuned/provenance.json names it by content), and is
+written for the merged model (library transformers, loaded without peft).
+"""
+
+from pathlib import Path
+
+from dialogsum_lora.commands.arguments import ArgumentParser, add_adapter_options, check_adapter_options
+from dialogsum_lora.errors import UserError, run_main
+from dialogsum_lora.files.outputs import atomic_path, check_writable, exclusive
+
+
+def parse_arguments(arguments: list[str] | None = None):
+    parser = ArgumentParser(prog="dialogsum-export", description="Merge the LoRA adapter into the base model and save it.")
+    parser.add_argument("directory", type=Path, help="where to write the merged model (new or empty)")
+    add_adapter_options(parser)
+    args = parser.parse_args(arguments)
+    check_adapter_options(parser, args)
+    return args
+
+
+def merged_card(adapter_dir: Path, record) -> tuple[str, str]:
+    """The merged model's card, and which one it is (with the test results, or without)."""
+    from dialogsum_lora.results.cards import render_card, results_of
+
+    results = results_of(adapter_dir)
+    which = "with the test results in reports/" if results else "without test results (reports/ holds none for this adapter)"
+    return render_card(record, merged=True, results=results), which
+
+
+def export(arguments: list[str] | None = None) -> None:
+    """The command: `arguments` as on its command line (default: sys.argv)."""
+    args = parse_arguments(arguments)
+    directory = args.directory
+    with exclusive(directory, "dialogsum-export"):  # a second export to DIR meanwhile is refused
+        _refuse_unless_new_or_empty(directory)
+        check_writable([], directories=(directory,))
+        import torch
+
+        from dialogsum_lora.modeling.adapter import base_model_directory, check_adapter, load_merged_model, read_record
+        from dialogsum_lora.modeling.base import load_tokenizer, no_progress_bars, save_tokenizer
+        from dialogsum_lora.results.cards import CARD_FILE
+
+        record = read_record(args.adapter)
+        model_dir, resolved = base_model_directory(record, args.model, args.revision)
+        record = check_adapter(args.adapter, resolved)
+        card, which = merged_card(args.adapter, record)
+
+        # Merged in float32 on the CPU: the weights as trained, whatever machine reads them next.
+        model = load_merged_model(model_dir, args.adapter, record, torch.float32, torch.device("cpu"))
+        tokenizer = load_tokenizer(args.adapter)
+        _refuse_unless_new_or_empty(directory)  # again: nothing appeared there while the model loaded
+        with atomic_path(directory) as temporary, no_progress_bars():
+            model.save_pretrained(temporary, safe_serialization=True)
+            save_tokenizer(tokenizer, temporary)
+            (temporary / CARD_FILE).write_text(card, encoding="utf-8")
+    print(f"merged model in {directory}; its model card ({CARD_FILE}) is the merged model's, {which}")
+
+
+def _refuse_unless_new_or_empty(directory: Path) -> None:
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise UserError(f"{directory} already exists and is not an empty directory: give a new one")
+
+
+def main() -> None:
+    run_main(export)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Summarise dialogues of one's own with the base model and the adapter, as `evaluate` does.
+
+    dialogsum-summarise "#Person1#: Hi! ... #Person2#: ..."   # prints the summary
+    dialogsum-summarise --file dialogue.txt                    # one dialogue, from a text file
+    dialogsum-summarise - < dialogue.txt                       # or from stdin
+    dialogsum-summarise --file dialogues.jsonl --output summaries.jsonl [--column dialogue]
+    dialogsum-summarise --base "..."                           # the base model alone, as `baseline` does
+
+(or python -m dialogsum_lora.commands.summarise). The prompt and the decoding settings are
+params.yaml's `prompt` and `generate` sections (--params for another file), the ones baseline and
+evaluate read, so after `dvc repro` a test dialogue gets exactly evaluate's summary (with --base,
+baseline's); an option per setting (--num-beams, --template, ...) overrides one. The adapter
+(--adapter, default models/adapter; any adapter directory, e.g. one from `dvc artifacts get`)
+records the base model it was trained on. A .jsonl, .csv or .parquet --file holds one dialogue
+per row: each row is written to --output (JSON Lines) with its summary added as `prediction`, so
+`dialogsum-score` can score it. On a GPU when there is one.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dialogsum_lora.commands.arguments import (
+    ArgumentParser,
+    add_adapter_options,
+    add_setting_options,
+    check_adapter_options,
+    setting_overrides,
+)
+from dialogsum_lora.errors import UserError, run_main
+from dialogsum_lora.files.outputs import check_writable, exclusive
+from dialogsum_lora.files.records import RECORD_SUFFIXES, Row, read_records, read_text
+from dialogsum_lora.params import StageParams, load_params
+from dialogsum_lora.params.generate import GenerateParams
+from dialogsum_lora.params.prompt import PromptParams
+from dialogsum_lora.paths import PARAMS_FILE
+from dialogsum_lora.schema import parse
+
+SUMMARY_KEY = "prediction"  # as in the pipeline's predictions files
+
+
+class Reads(StageParams):
+    """The params this command reads: those baseline and evaluate summarise with."""
+
+    prompt: PromptParams
+    generate: GenerateParams
+
+
+def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
+    parser = ArgumentParser(
+        prog="dialogsum-summarise", description="Summarise dialogues with the base model and the LoRA adapter.",
+    )
+    parser.add_argument("dialogue", nargs="?", help="the dialogue's text, or - to read it from stdin")
+    parser.add_argument("--file", type=Path, help=f"a text file holding one dialogue, or a {', '.join(RECORD_SUFFIXES)} "
+                                                  "file of them (one a row)")
+    parser.add_argument("--output", type=Path, help="where to write the rows of a --file of dialogues (.jsonl)")
+    parser.add_argument("--column", default="dialogue", help="the dialogue column of a --file of dialogues (default: dialogue)")
+    add_adapter_options(parser)
+    parser.add_argument("--base", action="store_true", help="the adapter's base model alone, without the adapter "
+                                                            "(what the baseline stage does), with the same settings")
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE,
+                        help=f"the params file whose prompt and generate sections to use (default: {PARAMS_FILE})")
+    add_setting_options(parser, "prompt", PromptParams, keys=("template", "max_source_tokens"))
+    add_setting_options(parser, "generate", GenerateParams)
+    args = parser.parse_args(arguments)
+    check_adapter_options(parser, args)
+    if (args.dialogue is None) == (args.file is None):
+        parser.error("give one dialogue, - to read it from stdin, or --file FILE")
+    return args
+
+
+def settings(args: argparse.Namespace) -> Reads:
+    """params.yaml's prompt and generate sections, with the options given in their place, checked."""
+    if not args.params.exists():
+        raise UserError(f"{args.params} not found: run dialogsum-summarise in the repository, or give --params FILE")
+    loaded = load_params(Reads, args.params)
+    overrides = setting_overrides(args)
+    if not overrides:
+        return loaded
+    raw = {section: {**getattr(loaded, section).model_dump(), **overrides.get(section, {})} for section in Reads.model_fields}
+    return parse(Reads, raw, f"{args.params}, or the options that override it")
+
+
+def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | None]:
+    """The dialogues to summarise and, for a --file of them, their rows; anything unusable
+    (an empty dialogue, no dialogue column, no --output for many, a value JSON cannot hold) is a UserError."""
+    if args.file is not None and args.file.suffix in RECORD_SUFFIXES:
+        if args.output is None:
+            raise UserError(f"{args.file} holds a dialogue per row: give --output FILE.jsonl for their summaries")
+        rows = []
+        for where, row in read_records(args.file):
+            if args.column not in row:
+                raise UserError(f"{where}: no column {args.column!r} (columns: {', '.join(map(str, row))}): "
+                                "name the dialogue column with --column")
+            rows.append(_checked_row(where, row, args.column))
+        if not rows:
+            raise UserError(f"{args.file} holds no dialogues")
+        if any(SUMMARY_KEY in row for row in rows):
+            raise UserError(f"{args.file} already has a {SUMMARY_KEY!r} column: its summaries would replace it")
+        return [row[args.column] for row in rows], rows
+    if args.file is not None:
+        text, where = read_text(args.file), str(args.file)
+    elif args.dialogue == "-":
+        text, where = read_stdin(), "stdin"
+    else:
+        text, where = args.dialogue, "the dialogue given"
+    if not text.strip():
+        raise UserError(f"the dialogue is empty ({where}): give the text of a dialogue")
+    _check_unicode(text, where)
+    if args.output is not None:
+        raise UserError(f"--output is for a --file of dialogues ({', '.join(RECORD_SUFFIXES)}); one summary is printed")
+    return [text], None
+
+
+def read_stdin() -> str:
+    """The dialogue piped in; stdin closed or not UTF-8 is a UserError."""
+    if sys.stdin is None or sys.stdin.closed:
+        raise UserError("stdin is closed: pipe a dialogue in, or give it as an argument or with --file")
+    try:
+        return sys.stdin.read()
+    except UnicodeDecodeError as error:
+        raise UserError(f"stdin is not UTF-8 text (byte {error.start}): pipe in UTF-8") from None
+    except (OSError, ValueError) as error:  # a closed or unreadable descriptor
+        raise UserError(f"cannot read stdin: {error}") from None
+
+
+def _check_unicode(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"{where}: the dialogue is not valid Unicode text (it holds a lone surrogate)") from None
+
+
+def _checked_row(where: str, row: Row, column: str) -> Row:
+    """A row of a --file of dialogues, refused unless its dialogue is real text and the whole row
+    can be written back as JSON (a parquet timestamp cannot): checked before any summarising."""
+    dialogue = row[column]
+    if not isinstance(dialogue, str) or not dialogue.strip():
+        raise UserError(f"{where}: the dialogue ({column!r}) must be non-empty text, got {dialogue!r:.60}")
+    _check_unicode(dialogue, where)
+    try:
+        json.dumps(row, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise UserError(f"{where}: a value cannot be written as JSON ({error}): drop or convert that column first") from None
+    return row
+
+
+def check_output(args: argparse.Namespace) -> None:
+    """Fail before the model loads if --output cannot be written, or would replace the input."""
+    if args.output is None:
+        return
+    if args.output.suffix != ".jsonl":
+        raise UserError(f"--output {args.output} must end in .jsonl: the summaries are written as JSON Lines")
+    if args.output.resolve() == args.file.resolve():
+        raise UserError(f"--output {args.output} is the input file: choose another")
+    check_writable([args.output])
+
+
+def summarise(arguments: list[str] | None = None) -> None:
+    """The command: `arguments` as on its command line (default: sys.argv)."""
+    args = parse_arguments(arguments)
+    # Inputs, settings and the output's place first: a mistake is reported before torch and the model load.
+    dialogues, rows = read_dialogues(args)
+    check_output(args)
+    params = settings(args)
+    from dialogsum_lora.files.records import write_jsonl
+    from dialogsum_lora.generation import check_decoding, summarise_dialogues
+    from dialogsum_lora.modeling.adapter import base_model_directory, check_adapter, load_merged_model, read_record
+    from dialogsum_lora.modeling.base import (
+        load_base_model,
+        load_tokenizer,
+        make_deterministic,
+        pick_device,
+        pick_dtype,
+    )
+
+    check_decoding(params.generate.decoding(), f"{args.params}: generate")
+    record = read_record(args.adapter)
+    model_dir, resolved = base_model_directory(record, args.model, args.revision)
+    if not args.base:
+        record = check_adapter(args.adapter, resolved)
+
+    # The model, loaded as evaluate (or, with --base, baseline) loads it.
+    make_deterministic(record.seed)
+    device = pick_device()
+    dtype = pick_dtype(device)
+    if args.base:
+        model, tokenizer = load_base_model(model_dir, dtype, device), load_tokenizer(model_dir)
+    else:
+        model, tokenizer = load_merged_model(model_dir, args.adapter, record, dtype, device), load_tokenizer(args.adapter)
+
+    summaries, truncated = summarise_dialogues(model, tokenizer, dialogues, params.prompt, params.generate.decoding(),
+                                               params.generate.batch_size, desc="summarising", progress=rows is not None)
+    if truncated:
+        print(f"warning: {truncated} of {len(dialogues)} prompts are longer than {params.prompt.max_source_tokens} tokens "
+              "and were cut (--max-source-tokens)", file=sys.stderr)
+    if rows is None:
+        print(summaries[0])
+        return
+    with exclusive(args.output, "dialogsum-summarise"):
+        write_jsonl(args.output, [{**row, SUMMARY_KEY: summary} for row, summary in zip(rows, summaries)])
+    print(f"{len(rows)} summaries in {args.output}")
+
+
+def main() -> None:
+    run_main(summarise)
+
+
+if __name__ == "__main__":
+    main()

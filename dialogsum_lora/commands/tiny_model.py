@@ -1,0 +1,35 @@
+"""Write a tiny random T5 with flan-t5's architecture, for offline runs and tests.
+
+    dialogsum-tiny-model DIR        # or: python -m dialogsum_lora.commands.tiny_model DIR
+
+DIR must be new or empty: a directory holding anything, a model of one's own included, is refused.
+The same DIR contents come out on every run, in a few seconds (dialogsum_lora/modeling/tiny.py).
+"""
+
+from pathlib import Path
+
+from dialogsum_lora.commands.arguments import ArgumentParser
+from dialogsum_lora.errors import UserError, run_main
+from dialogsum_lora.files.outputs import check_writable, exclusive
+
+
+def tiny_model(arguments: list[str] | None = None) -> None:
+    parser = ArgumentParser(prog="dialogsum-tiny-model", description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path, help="where to write the model (a new or empty directory)")
+    directory = parser.parse_args(arguments).directory
+    with exclusive(directory, "dialogsum-tiny-model"):
+        if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+            raise UserError(f"{directory} already exists and is not an empty directory: give a new one")
+        check_writable([], directories=(directory,))
+        from dialogsum_lora.modeling.tiny import write_tiny_model
+
+        write_tiny_model(directory)
+    print(f"wrote a tiny T5 to {directory}")
+
+
+def main() -> None:
+    run_main(tiny_model)
+
+
+if __name__ == "__main__":
+    main()

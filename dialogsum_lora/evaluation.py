@@ -1,0 +1,147 @@
+"""A system's summaries of the test split, scored and written (baseline, evaluate), and those
+files read back and checked (evaluate reads baseline's; dialogsum-export and the cards read
+evaluate's).
+
+Each results directory holds predictions.jsonl (a row per test dialogue: id, prediction,
+references, its ROUGE), metrics.json (the headline scores with intervals, the lengths) and
+provenance.json (the model, the decoding settings, the environment). Every metrics file read
+back goes through one schema, `Metrics`.
+"""
+
+from pathlib import Path
+
+from pydantic import Field
+
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.files.outputs import read_json, write_json
+from dialogsum_lora.files.records import Row, write_jsonl
+from dialogsum_lora.generation import summarise_dialogues
+from dialogsum_lora.params.analysis import AnalysisParams
+from dialogsum_lora.params.generate import GenerateParams
+from dialogsum_lora.params.prompt import PromptParams
+from dialogsum_lora.paths import metrics_file, predictions_file, provenance_file
+from dialogsum_lora.provenance import ModelRecord, Stopwatch
+from dialogsum_lora.schema import Record, Text, parse
+from dialogsum_lora.scoring.metrics import corpus_metrics
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES
+
+
+class Interval(Record):
+    low: float = Field(ge=0, le=1)
+    high: float = Field(ge=0, le=1)
+
+
+class Scores(Record):
+    rouge1: float = Field(ge=0, le=1)
+    rouge2: float = Field(ge=0, le=1)
+    rougeL: float = Field(ge=0, le=1)
+    rougeLsum: float = Field(ge=0, le=1)
+
+
+class Lengths(Record):
+    prediction_words: float = Field(ge=0)
+    reference_words: float = Field(ge=0)
+    over_twice_reference: float = Field(ge=0, le=1)
+    under_half_reference: float = Field(ge=0, le=1)
+
+
+class Metrics(Scores):
+    """metrics.json, as baseline and evaluate write it (ROUGE as fractions)."""
+
+    ci95: dict[str, Interval] | None = None
+    num_dialogues: int = Field(ge=1)
+    num_references: int = Field(ge=1)
+    best_reference: Scores
+    length: Lengths
+    truncated_prompts: int = Field(ge=0)
+
+
+class AdapterIdentity(Record):
+    path: Text
+    resolved: Text  # sha256: of the adapter directory's files
+
+
+class ResultsProvenance(Record):
+    """provenance.json beside a system's results: the model, the prompt and decoding, the environment."""
+
+    model: ModelRecord
+    environment: dict[str, str]
+    prompt: PromptParams
+    generate: GenerateParams
+    adapter: AdapterIdentity | None = None  # evaluate's: the adapter it used
+
+
+def read_metrics(path: Path) -> Metrics:
+    """A metrics.json, checked against `Metrics`: a hand-edited or stale one is one line naming the key."""
+    return _read(Metrics, path)
+
+
+def read_results_provenance(path: Path) -> ResultsProvenance:
+    """A results directory's provenance.json, checked against `ResultsProvenance`."""
+    return _read(ResultsProvenance, path)
+
+
+def _read(schema, path: Path):
+    try:
+        return parse(schema, read_json(path), str(path))
+    except UserError as error:
+        raise UserError(f"{error}: run `dvc repro` to remake it") from None
+
+
+def summarise_and_score(model, tokenizer, test_rows: list[Row], prompt: PromptParams, generate: GenerateParams,
+                        analysis: AnalysisParams, seed: int, out_dir: Path, stage: str,
+                        provenance: dict) -> tuple[dict, list[dict], list[str]] | None:
+    """Generate a summary per test dialogue, score it (with 95% intervals), write
+    predictions.jsonl, metrics.json and provenance.json (with the decoding settings used) to
+    `out_dir`, and the generation time to reports/timing/STAGE.json.
+
+    Returns the metrics written, each dialogue's scores and the summaries (on rank 0; other
+    processes only generate and get None).
+    """
+    with Stopwatch(stage) as stopwatch:
+        predictions, truncated = summarise_dialogues(
+            model, tokenizer, [row["dialogue"] for row in test_rows], prompt, generate.decoding(), generate.batch_size,
+            desc=stage,
+        )
+    if predictions is None:
+        return None
+    stopwatch.write(dialogues_per_second=round(len(test_rows) / stopwatch.seconds, 2))
+    metrics, per_dialogue = corpus_metrics(predictions, [row["references"] for row in test_rows], analysis.resamples,
+                                           seed)
+    metrics["truncated_prompts"] = truncated
+    write_jsonl(
+        predictions_file(out_dir),
+        [
+            {
+                "id": row["id"],
+                "prediction": prediction,
+                "references": row["references"],
+                "rouge": {name: round(scores["mean"][name], 4) for name in ROUGE_TYPES},
+            }
+            for row, prediction, scores in zip(test_rows, predictions, per_dialogue)
+        ],
+    )
+    write_json(metrics_file(out_dir), metrics)
+    write_json(provenance_file(out_dir), {**provenance, "prompt": prompt.model_dump(), "generate": generate.model_dump()})
+    return metrics, per_dialogue, predictions
+
+
+def check_predictions_match(predictions: list[Row], test_rows: list[Row], path: Path) -> None:
+    """Refuse a predictions file (as summarise_and_score writes it) that is not one string
+    prediction per test dialogue, in the test split's order."""
+    expected = [row["id"] for row in test_rows]
+    found = [row.get("id") for row in predictions]
+    if found != expected:
+        raise UserError(f"{path} does not hold the test dialogues in order (stale?): run `dvc repro` to remake it")
+    for number, row in enumerate(predictions, start=1):
+        if not isinstance(row.get("prediction"), str):
+            raise UserError(f"{path} line {number}: prediction must be text, got {row.get('prediction')!r:.60}")
+
+
+def rescore(predictions: list[Row], test_rows: list[Row], metrics: dict, path: Path) -> list[dict]:
+    """Each dialogue's scores of a predictions file that check_predictions_match passed; refused
+    if they do not give its metrics file's (`path`) headline scores, as a stale pair would not."""
+    scored, per_dialogue = corpus_metrics([row["prediction"] for row in predictions], [row["references"] for row in test_rows])
+    if any(scored[name] != metrics[name] for name in ROUGE_TYPES):
+        raise UserError(f"{path} does not hold the scores of the predictions beside it (stale?): run `dvc repro` to remake both")
+    return per_dialogue

@@ -1,0 +1,285 @@
+"""Find, check and load the base model and its tokenizer; choose device and dtype; seed.
+
+A hub model is first downloaded to the Hugging Face cache (config, safetensors
+weights and tokenizer files only), so a hub id and a local directory load the
+same way, from a directory checked beforehand. Weights load from safetensors
+only and remote code is never trusted. Every file is checked before a library reads it
+(a JSON object where one is expected, a model type transformers knows, a tokenizer that
+parses, weights of the shapes the config gives): what a user's file can get wrong is one
+UserError that says what to do, and anything a library raises after those checks is a bug.
+"""
+
+import contextlib
+import functools
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.files.outputs import read_json, write_json
+from dialogsum_lora.hub import hub_failure, local_directory, offline_unless_reachable
+from dialogsum_lora.provenance import directory_hash
+
+# Eager attention trained and generated faster than "sdpa" on DialogSum's varying lengths
+# (BENCHMARKS.md: H200, bf16).
+ATTENTION = "eager"
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed python, numpy and torch, and ask torch for deterministic kernels.
+
+    On the CPU this makes a rerun bit-identical (same machine, same library
+    versions, same thread count). On a GPU cuBLAS needs a fixed workspace
+    (CUBLAS_WORKSPACE_CONFIG, set here before CUDA starts) and ops without a
+    deterministic kernel only warn, so GPU reruns are reproducible but not
+    guaranteed bit-identical.
+    """
+    from transformers import set_seed
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    set_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+
+
+def pick_device() -> torch.device:
+    """This process's GPU (by LOCAL_RANK under torchrun) if there is one, else the CPU."""
+    if torch.cuda.is_available():
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def pick_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on GPUs that support it, fp32 otherwise (T5 overflows in fp16)."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+# What a model directory may contribute: config, safetensors weights, tokenizer files.
+# Nothing else is downloaded from the hub: no pickled weights, no code.
+MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt"]
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def model_directory(name: str, revision: str | None) -> tuple[Path, str]:
+    """A local directory holding model `name` (a directory, or a hub id downloaded to the
+    Hugging Face cache), checked as check_model_directory does, and the exact version:
+    the hub commit, or a content hash of the local directory."""
+    directory = local_directory(name, revision, "model.name", "google/flan-t5-base")
+    if directory is not None:
+        check_model_directory(directory)
+        return directory, directory_hash(directory)
+    offline = offline_unless_reachable()
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot = Path(snapshot_download(name, revision=revision, allow_patterns=MODEL_FILES))
+    except Exception as error:  # the hub raises many types; all mean it did not give the model
+        raise UserError(
+            f"{hub_failure(f'model {name!r}', revision, offline, error)}; and there is no local directory of that "
+            "name. If it is a hub id, check the name, the revision and your network (or HF_TOKEN for a private "
+            "model); to run offline, set model.name to a local directory, e.g. one made by `dialogsum-tiny-model DIR` "
+            "(see `make demo`)"
+        ) from None
+    check_model_directory(snapshot, what=f"model {name!r}")
+    return snapshot, snapshot.name  # the cache names a snapshot by its commit
+
+
+# The JSON files transformers reads from a model directory, when they are there: each must be an object.
+_JSON_OBJECTS = ("config.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json")
+
+
+def check_model_directory(directory: Path, what: str | None = None) -> None:
+    """Refuse a model directory that would load badly, before any library reads it: no config,
+    a config of a model type transformers does not know as sequence-to-sequence, no tokenizer
+    (transformers would build an empty default one), no safetensors weights, a file that is not
+    what its name says, or weights of other shapes than the config's."""
+    what = what or f"model directory {directory}"
+    if not (directory / "config.json").exists():
+        raise UserError(f"{what} has no config.json: save the model with save_pretrained()")
+    check_json_objects(directory)
+    check_model_type(directory)
+    check_tokenizer_files(directory, what)
+    weights = sorted(directory.glob("*.safetensors"))
+    if not weights:
+        raise UserError(
+            f"{what} holds no .safetensors weights (pickled .bin weights are never loaded): save the model "
+            "with save_pretrained() (safetensors is the default), or build the tiny one with "
+            f"`dialogsum-tiny-model {directory}`"
+        )
+    skeleton = model_skeleton(directory)
+    shapes = {name: tuple(tensor.shape) for name, tensor in skeleton.state_dict().items()}
+    for file in weights:
+        for name, shape in safetensors_shapes(file).items():
+            if name in shapes and shapes[name] != shape:
+                raise UserError(f"{file} holds {name} of shape {list(shape)}, but {directory / 'config.json'} makes it "
+                                f"{list(shapes[name])}: save or download the model again")
+
+
+def check_json_objects(directory: Path) -> None:
+    """Refuse a config or tokenizer JSON file of a model directory that is not a JSON object."""
+    for name in _JSON_OBJECTS:
+        if (directory / name).exists() and not isinstance(read_json(directory / name), dict):
+            raise UserError(f"{directory / name} is not a JSON object: save the model with save_pretrained()")
+
+
+def check_model_type(directory: Path) -> None:
+    """Refuse a config.json whose model_type transformers does not know as a sequence-to-sequence model
+    (no code from the directory ever defines one)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+
+    model_type = read_json(directory / "config.json").get("model_type")
+    if model_type not in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
+        raise UserError(f"{directory / 'config.json'} names model_type {model_type!r}, which transformers does not "
+                        "know as a sequence-to-sequence model (google/flan-t5-base is 't5')")
+
+
+def check_tokenizer_files(directory: Path, what: str) -> None:
+    """Refuse a directory without a tokenizer that parses: transformers would build an empty default one."""
+    from tokenizers import Tokenizer
+
+    file = directory / TOKENIZER_FILE
+    if not file.exists():
+        raise UserError(
+            f"{what} has no {TOKENIZER_FILE}: save the model's (fast) tokenizer beside it with "
+            "tokenizer.save_pretrained(), or every summary would come out empty"
+        )
+    if not isinstance(read_json(file), dict):
+        raise UserError(f"{file} is not a JSON object: save the tokenizer with tokenizer.save_pretrained()")
+    try:
+        Tokenizer.from_file(str(file))
+    except Exception as error:  # the tokenizers library reports every malformed file as a plain Exception
+        raise UserError(f"{file} is not a tokenizer the tokenizers library reads ({error}): save it again with "
+                        "tokenizer.save_pretrained()") from None
+
+
+def check_safetensors(file: Path) -> None:
+    """Refuse a truncated or corrupt safetensors file, or one that is not a regular file, before any library loads it."""
+    safetensors_shapes(file)
+
+
+def safetensors_shapes(file: Path) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every tensor in a safetensors file, from its header alone."""
+    from safetensors import SafetensorError, safe_open
+
+    if not file.is_file():  # a FIFO would be read forever
+        raise UserError(f"{file} is not a regular file")
+    try:
+        with safe_open(str(file), "pt") as weights:
+            return {name: tuple(weights.get_slice(name).get_shape()) for name in weights.keys()}
+    except (SafetensorError, OSError) as error:
+        raise UserError(f"{file} is not a complete safetensors file ({error}): save or download it again") from None
+
+
+@functools.cache
+def silence_known_warnings() -> None:
+    """Silence the library warnings a user can do nothing about, explained here once.
+
+    transformers 5's T5Config always says the embeddings are tied (the checkpoint's
+    choice is kept in scale_decoder_outputs), so loading flan-t5, whose lm_head is
+    its own, warns that the two differ, and PEFT warns again when the adapter is
+    merged. PEFT calls a method that transformers 5 deprecated.
+    """
+    logging.getLogger("transformers.modeling_utils").addFilter(
+        lambda record: "to tie shared.weight to lm_head.weight" not in record.getMessage()
+    )
+    warnings.filterwarnings("ignore", "Input and output embeddings are no longer tied after merging", UserWarning)
+    warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+
+
+@contextlib.contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """transformers' progress bars off while a block loads or saves (a few shards: no bar is worth showing)."""
+    from transformers.utils import logging as transformers_logging
+
+    shown = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            transformers_logging.enable_progress_bar()
+
+
+def load_tokenizer(directory: Path):
+    """The (fast) tokenizer saved in `directory` (checked by check_tokenizer_files)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+    except ValueError as error:  # how transformers refuses a tokenizer_config.json it cannot follow
+        raise UserError(f"the tokenizer in {directory} cannot be loaded: {error}") from None
+
+
+def save_tokenizer(tokenizer, directory: Path) -> None:
+    """Save `tokenizer` to `directory` as it was, without how this run happened to load it.
+
+    transformers 5 writes its load options into tokenizer_config.json; whether the
+    run was offline must not change the saved files (nor so dvc.lock).
+    """
+    tokenizer.save_pretrained(directory)
+    config = read_json(directory / "tokenizer_config.json")
+    for option in ("local_files_only", "is_local"):
+        config.pop(option, None)
+    write_json(directory / "tokenizer_config.json", config)
+
+
+def load_config(directory: Path):
+    """The model config in `directory` (no weights; check_json_objects and check_model_type passed)."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(directory, trust_remote_code=False)
+    except ValueError as error:  # how transformers refuses a config.json it cannot follow
+        raise UserError(f"{directory / 'config.json'} cannot be loaded: {error}") from None
+
+
+def model_skeleton(directory: Path):
+    """The model config.json describes, built on the meta device (no memory): its layer names and
+    weight shapes, or a UserError if the config describes no model that can be built."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    config = load_config(directory)
+    try:
+        with torch.device("meta"):
+            return AutoModelForSeq2SeqLM.from_config(config)
+    except (RuntimeError, ValueError) as error:  # sizes torch cannot allocate (negative, zero heads, ...)
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise UserError(f"{directory / 'config.json'} describes no model that can be built ({detail})") from None
+
+
+def load_base_model(directory: Path, dtype: torch.dtype, device: torch.device):
+    """The seq2seq model in `directory` (checked by check_model_directory), in `dtype` on `device`,
+    in eval mode; every weight the model needs must be in the checkpoint, and finite
+    (transformers would start missing ones at random and only warn). Its generation config is
+    transformers' defaults, never the directory's generation_config.json: summaries are decoded
+    with the project's settings alone (dialogsum_lora.generation.decoding_config)."""
+    from transformers import AutoModelForSeq2SeqLM, GenerationConfig
+
+    silence_known_warnings()
+    with no_progress_bars():
+        model, report = AutoModelForSeq2SeqLM.from_pretrained(
+            directory, dtype=dtype, attn_implementation=ATTENTION, use_safetensors=True, trust_remote_code=False,
+            output_loading_info=True,
+        )
+    missing = sorted(report["missing_keys"]) + sorted(report["mismatched_keys"])
+    if missing:
+        raise UserError(f"the weights in {directory} lack {len(missing)} the model needs (first: {missing[0]}): "
+                        "save or download the model again")
+    check_finite(model, f"the weights in {directory}")
+    model.generation_config = GenerationConfig()
+    return model.to(device).eval()
+
+
+def check_finite(model, what: str) -> None:
+    """Refuse a model (or adapter) with a NaN or infinite weight."""
+    for name, parameter in model.named_parameters():
+        if not torch.isfinite(parameter).all():
+            raise UserError(f"{what} are not all finite (first: {name}): train or save them again")

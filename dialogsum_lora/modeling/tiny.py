@@ -1,0 +1,127 @@
+"""A tiny random T5 with flan-t5's architecture, for offline runs and tests (`dialogsum-tiny-model DIR` writes one).
+
+Same design as google/flan-t5-base (gated-gelu feed-forward, relative
+attention, untied lm_head, pad=0 / eos=1 / unk=2, decoder starts with pad),
+scaled down to a few hundred thousand parameters, with a fixed-vocabulary
+WordPiece tokenizer: common words whole, anything else spelt out in
+characters, so every ASCII text round-trips (lower-cased). The same DIR
+contents come out on every run, in a few seconds.
+"""
+
+import string
+from pathlib import Path
+
+import torch
+
+from dialogsum_lora.files.outputs import atomic_path
+
+SPECIAL_TOKENS = ["<pad>", "</s>", "<unk>"]  # ids 0, 1, 2 as in T5
+WORDS = """
+#person1# #person2# #person3# the a an and or but to of in on at for with from by about as into
+is are was were be been will would can could should may might must do does did have has had not no yes
+i you he she it we they me him her us them my your his its our their this that these those there here
+what when where who why how which if then so than too very just also only more most some any all
+one two three four five ten first next last new old good bad big small long little right left
+please thank thanks hello hi sorry well okay ok oh let like want need know think see look get got go
+going come came take make made give tell told say said ask asked help try call buy pay find keep
+time day week month year today tomorrow yesterday morning night hour minute money price cost dollars
+room home house office school work job car bus train ticket food dinner lunch book card phone
+person1 person2 talks tells asks wants agrees suggests decides explains helps invites because
+""".split() + """
+accepts account actually add after afternoon airport allergic allows already ankle anniversary anything
+apartment appointment arrives available away back badly bakery bar basic basil bed bedroom before beginner
+better birthday bit black blue booked booking books borrow boss both bought branch bread breakfast brighton
+bring brings broken brown bunch buys cabin cafe calling calls camping canada case cash cast cat central
+certainly chair charts cheaper check checked checkout chicken chooses church classes clock closed closes
+coffee cold colleagues colours common complains connection cooking correct costs course curry customer cut dad
+days decide delayed delivery denominator dentist deposit design designer designs dessert directions divide
+doctor doesn dog don done double down drink drinks due each eight eleven else email end engineer essay evening
+every everything exchange excuse express extend extends extra far faster feel fever few fifteen fifty figma
+fill fine finish fireplace fit flat flights fluids foot football forty free friday fringe full garlic gets
+gives glass graphic great grilled group groups grow gym half heating hiking hold holiday homework hotel
+hundred hurts ice iced idea ill illustrator impressive include included includes including infection instead
+insurance interest internet interview interviewed iron jeans june keeps kettle kilos kitchen label laptop
+large late later lead leave library light likes list ll logos looking lots lovely making market maybe measure
+medium meet memberships mild minimum minutes model monday monthly mostly mountain mountains move mr much
+mushroom music name navy near nearby newer nice nights nine noon note nothing now number nuts off offers older
+once ones online open opens order orders out outside pack package pair pan parents parking parts pass past
+patel pays pepperoni per percent perfect person pharmacy photoshop pizza plan plants platform playing pool
+portfolio portugal position possible prefer present probably problem project put quarter queen question
+questions quite rain rate ray re receive refund reminder rent repair report reservation rest restarting return
+romantic router routes running salad sam same saturday savings says science seat seats send sends set seven
+shall shoes shop showing since sister sit size sleeping smaller software sold something soon sore sounds soup
+spanish spilled sprained stall standard start stay steak still stopped street strict student summer sunday
+sundays support sure sweater swollen table takes tank tea team technician terrace test thinks third thirty
+throat thursday tickets toes together tom tomatoes tonight trim trouble tuesday turn twelfths twelve twenty
+twice umbrella under until up use ve vegetable viral wait walk walking wash water way weakness weather website
+wednesday weekend weekends weeks weight welcome whether while window withdrawals within without won wool
+worked working works yearly years
+""".split()  # everyday words of the sample dialogues: whole, they keep prompts short and the demo quick
+CHARACTERS = list(string.ascii_lowercase + string.digits + string.punctuation)
+CONFIG = dict(
+    d_model=64,
+    d_kv=16,
+    d_ff=128,
+    num_layers=2,
+    num_decoder_layers=2,
+    num_heads=4,
+    feed_forward_proj="gated-gelu",
+    relative_attention_num_buckets=32,
+    relative_attention_max_distance=128,
+    dropout_rate=0.1,
+    tie_word_embeddings=False,
+    pad_token_id=0,
+    eos_token_id=1,
+    decoder_start_token_id=0,
+)
+SEED = 0
+
+
+def build_tokenizer():
+    """A T5-style fast tokenizer over a fixed vocabulary (no training, so no randomness)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    pieces = list(dict.fromkeys(SPECIAL_TOKENS + WORDS + CHARACTERS + [f"##{c}" for c in CHARACTERS]))
+    tokenizer = Tokenizer(models.WordPiece({piece: i for i, piece in enumerate(pieces)}, unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    # Split off punctuation so "time," is the word "time" and a ","; keeps the speaker tags whole.
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(r"#person\d#|[^\w#]", behavior="isolated")]
+    )
+    tokenizer.decoder = decoders.WordPiece()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=512
+    )
+
+
+def build_model(vocab_size: int):
+    """A randomly initialised T5ForConditionalGeneration with an untied lm_head."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(SEED)
+    return untie_lm_head(T5ForConditionalGeneration(T5Config(vocab_size=vocab_size, **CONFIG)))
+
+
+def untie_lm_head(model):
+    """Give a T5 built from a config its own randomly initialised lm_head, as flan-t5 has.
+
+    transformers 5 ties lm_head to the embeddings whatever the config says.
+    """
+    model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight) * model.config.d_model**-0.5)
+    model.all_tied_weights_keys.pop("lm_head.weight", None)
+    return model
+
+
+def write_tiny_model(directory: Path) -> None:
+    """Write the tokenizer, config and safetensors weights to `directory`."""
+    tokenizer = build_tokenizer()
+    model = build_model(len(tokenizer))
+    from dialogsum_lora.modeling.base import no_progress_bars
+
+    with atomic_path(directory) as temporary, no_progress_bars():
+        tokenizer.save_pretrained(temporary)
+        model.save_pretrained(temporary)

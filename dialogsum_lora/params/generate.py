@@ -1,0 +1,18 @@
+"""params.yaml `generate`: how baseline, evaluate and dialogsum-summarise decode a summary.
+
+Every key but batch_size is a `transformers.GenerationConfig` argument of the same name, and
+reaches `model.generate` as it is (dialogsum_lora.generation.decoding_config): a new decoding
+setting is one line here and one in params.yaml.
+"""
+
+from dialogsum_lora.schema import Record, setting
+
+
+class GenerateParams(Record):
+    max_new_tokens: int = setting("Longest summary generated, in tokens.", ge=1, le=2048)
+    num_beams: int = setting("1 is greedy decoding; more is beam search.", ge=1, le=64)
+    batch_size: int = setting("Dialogues generated together (not a GenerationConfig argument).", ge=1, le=4096)
+
+    def decoding(self) -> dict:
+        """The GenerationConfig arguments: every key but batch_size."""
+        return self.model_dump(exclude={"batch_size"})

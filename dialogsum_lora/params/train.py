@@ -1,0 +1,29 @@
+"""params.yaml `train`: fine-tuning, and the validation while it runs."""
+
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.schema import Record, setting
+
+
+class TrainParams(Record):
+    learning_rate: float = setting("Peak AdamW learning rate (linear decay to 0).", gt=0, le=1)
+    epochs: float = setting("Passes over the training split (ignored when max_steps is set).", gt=0, le=1000)
+    batch_size: int = setting("Training examples per optimiser step (the global batch, whatever processes is).",
+                              ge=1, le=4096)
+    max_steps: int | None = setting("Optimiser steps to stop after; null trains for `epochs`.", ge=1, le=10_000_000)
+    logging_steps: int = setting("Log the training loss every this many steps.", ge=1, le=10_000_000)
+    checkpoint_steps: int = setting("Save a checkpoint to resume from every this many steps.", ge=1, le=10_000_000)
+    compile: bool = setting("torch.compile the model for training (the first steps compile; then fewer kernel launches).")
+    validation_rouge_dialogues: int | None = setting(
+        "Validation dialogues summarised and scored with ROUGE at every validation (a fixed subset drawn from "
+        "`seed`; greedy, at most prompt.max_target_tokens new tokens); null for all of them, 0 for none.",
+        ge=0, le=10_000_000)
+    validation_batch_size: int = setting("Validation dialogues summarised together for validation ROUGE.", ge=1, le=4096)
+
+
+def check_batch_split(train: TrainParams, processes: int) -> None:
+    """Refuse a global batch that the processes cannot share evenly."""
+    if train.batch_size % processes:
+        raise UserError(
+            f"params.yaml: train.batch_size ({train.batch_size}) must be a multiple of processes ({processes}): it is "
+            "the global batch, split evenly across processes"
+        )

@@ -1,0 +1,106 @@
+"""Where finetuned wins and loses against baseline: the paired comparison, ROUGE per topic,
+and the dialogues on which ROUGE-1 changed most."""
+
+from pathlib import Path
+from statistics import fmean
+
+from pydantic import Field
+
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.files.outputs import read_json
+from dialogsum_lora.paths import BASELINE, FINETUNED
+from dialogsum_lora.schema import Record, parse
+from dialogsum_lora.scoring.bootstrap import compare
+from dialogsum_lora.scoring.metrics import per_type
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES
+
+
+def topic_names(row: dict) -> list[str]:
+    """A test dialogue's distinct topics (its annotators may name several), case and spacing
+    folded, in first-seen order."""
+    return list(dict.fromkeys(" ".join(t.split()).lower() for t in row.get("topics", []) if t.strip()))
+
+
+def per_topic(test_rows: list[dict], systems: dict[str, list[dict]], min_dialogues: int) -> list[dict]:
+    """Mean ROUGE of each system on each topic with at least `min_dialogues` test dialogues,
+    most dialogues first. A dialogue counts once under each of its topics. `systems` maps a
+    name to per-dialogue scores as score_corpus gives them (rows in the test split's order)."""
+    members: dict[str, list[int]] = {}
+    for index, row in enumerate(test_rows):
+        for topic in topic_names(row):
+            members.setdefault(topic, []).append(index)
+    kept = sorted(((topic, indices) for topic, indices in members.items() if len(indices) >= min_dialogues),
+                  key=lambda item: (-len(item[1]), item[0]))
+    return [
+        {
+            "topic": topic,
+            "dialogues": len(indices),
+            **{
+                system: {name: round(fmean(scores[i]["mean"][name] for i in indices), 6) for name in ROUGE_TYPES}
+                for system, scores in systems.items()
+            },
+        }
+        for topic, indices in kept
+    ]
+
+
+def largest_changes(candidate: list[dict], baseline: list[dict], count: int,
+                    name: str = "rouge1") -> tuple[list[int], list[int]]:
+    """The dialogues (indices) with the `count` largest gains and the `count` largest losses
+    in per-dialogue ROUGE (`name`, averaged over references) of `candidate` over `baseline`;
+    equal changes in test-split order."""
+    changes = [(c["mean"][name] - b["mean"][name], index) for index, (c, b) in enumerate(zip(candidate, baseline))]
+    gains = [index for change, index in sorted(changes, key=lambda c: (-c[0], c[1])) if change > 0][:count]
+    losses = [index for change, index in sorted(changes) if change < 0][:count]
+    return gains, losses
+
+
+def paired_comparison(candidate: list[dict], baseline: list[dict], resamples: int, seed: int) -> dict:
+    """The paired bootstrap comparison of two sets of per-dialogue scores (score_corpus's second
+    result) of the same dialogues, per ROUGE type: candidate minus baseline."""
+    return {"num_dialogues": len(candidate), "resamples": resamples,
+            **compare(per_type(candidate), per_type(baseline), resamples, seed)}
+
+
+def against_baseline(test_rows: list[dict], baseline: list[dict], finetuned: list[dict], resamples: int, seed: int,
+                     min_topic_dialogues: int, examples: int) -> dict:
+    """finetuned against baseline on the same test dialogues: the paired bootstrap comparison
+    per ROUGE type (the same resamples as the intervals), ROUGE per topic, and the indices of
+    the `examples` dialogues with the largest ROUGE-1 gains and losses."""
+    gains, losses = largest_changes(finetuned, baseline, examples)
+    return {
+        "comparison": paired_comparison(finetuned, baseline, resamples, seed),
+        "topics": {"min_dialogues": min_topic_dialogues,
+                   "topics": per_topic(test_rows, {BASELINE: baseline, FINETUNED: finetuned}, min_topic_dialogues)},
+        "gains": gains,
+        "losses": losses,
+    }
+
+
+class Paired(Record):
+    difference: float = Field(ge=-1, le=1)
+    low: float = Field(ge=-1, le=1)
+    high: float = Field(ge=-1, le=1)
+    p_value: float = Field(ge=0, le=1)
+    wins: int = Field(ge=0)
+    ties: int = Field(ge=0)
+    losses: int = Field(ge=0)
+
+
+class Comparison(Record):
+    """reports/comparison.json: finetuned minus baseline per ROUGE type, as paired_comparison gives it."""
+
+    num_dialogues: int = Field(ge=1)
+    resamples: int = Field(ge=1)
+    rouge1: Paired
+    rouge2: Paired
+    rougeL: Paired
+    rougeLsum: Paired
+
+
+def read_comparison(path: Path) -> Comparison:
+    """A comparison.json, checked against `Comparison`."""
+    try:
+        return parse(Comparison, read_json(path), str(path))
+    except UserError as error:
+        raise UserError(f"{error}: run `dvc repro` to remake it") from None

@@ -1,0 +1,230 @@
+"""Model cards: the README.md the Hugging Face hub shows for a model, YAML metadata then markdown.
+
+`evaluate` writes the adapter's card, with its test results and model-index metadata, to
+reports/model_card.md (publish it as the adapter's README.md); `dialogsum-export` writes the
+merged model's, with the same results when reports/ holds them for that very adapter. Both
+describe the run with results/run.py's rows, as report.md does. A card is a function of its
+inputs: no wall times, the same bytes on every rerun.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from dialogsum_lora.evaluation import read_metrics, read_results_provenance
+from dialogsum_lora.modeling.adapter import AdapterRecord
+from dialogsum_lora.paths import (
+    BASELINE,
+    BASELINE_DIR,
+    COMPARISON_FILE,
+    DATA_STATS_FILE,
+    FINETUNED,
+    FINETUNED_DIR,
+    metrics_file,
+    provenance_file,
+)
+from dialogsum_lora.provenance import DataSource, directory_hash, read_data_source
+from dialogsum_lora.results.analysis import read_comparison
+from dialogsum_lora.results.markdown import as_code_block, as_text
+from dialogsum_lora.results.run import (
+    KNOWN_DATASETS,
+    KNOWN_MODEL_LICENSES,
+    base_model_text,
+    data_text,
+    describe_run,
+    is_local,
+    model_name,
+    share_text,
+)
+from dialogsum_lora.results.text import change_text, p_value_text, score_text, verdict
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES
+
+CARD_FILE = "README.md"
+REPOSITORY_COMMAND = "dialogsum-summarise"
+
+
+@dataclass(frozen=True)
+class Results:
+    """What evaluate found for an adapter: the data's exact source, the decoding it used, the
+    bootstrap resamples, the metrics of both systems and their paired comparison."""
+
+    data: DataSource
+    generate: dict
+    resamples: int | None
+    baseline: dict
+    finetuned: dict
+    comparison: dict | None
+
+
+def results_of(adapter_dir: Path) -> Results | None:
+    """evaluate's results in reports/, if it computed them with the adapter now in `adapter_dir`
+    (its provenance names the adapter by content); else None. Every file is read through its schema."""
+    if not provenance_file(FINETUNED_DIR).is_file():
+        return None
+    evaluated = read_results_provenance(provenance_file(FINETUNED_DIR))
+    if evaluated.adapter is None or evaluated.adapter.resolved != directory_hash(adapter_dir):
+        return None
+    comparison = read_comparison(COMPARISON_FILE).model_dump() if COMPARISON_FILE.exists() else None
+    return Results(read_data_source(DATA_STATS_FILE), evaluated.generate.model_dump(),
+                   comparison["resamples"] if comparison else None,
+                   read_metrics(metrics_file(BASELINE_DIR)).model_dump(exclude_none=True),
+                   read_metrics(metrics_file(FINETUNED_DIR)).model_dump(exclude_none=True), comparison)
+
+
+def render_card(record: AdapterRecord, *, merged: bool = False, results: Results | None = None) -> str:
+    """The card of the adapter `record` describes, or (`merged`) of the base model with it merged
+    in; with a Results section and model-index metadata when `results` are given."""
+    data = results.data if results else None
+    metadata = card_metadata(record, data, merged)
+    if results:
+        metadata["model-index"] = _model_index(record, results)
+    sections = [
+        ("What it is", _what_it_is(record, data, merged)),
+        ("Training", _training(record, results)),
+        ("How to use", _usage(record, results, merged)),
+        *([("Results", _results(results))] if results else []),
+        ("Limitations", _limitations(record, data)),
+    ]
+    lines = ["---", yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, width=1000).rstrip("\n"), "---", ""]
+    lines += [f"# {as_text(model_name(record, data))}", ""]
+    for heading, body in sections:
+        lines += [f"## {heading}", "", *body, ""]
+    return "\n".join(lines)
+
+
+def card_metadata(record: AdapterRecord, data: DataSource | None, merged: bool) -> dict:
+    """The YAML metadata: only what is known (a local model or data directory is no hub id, and
+    nothing is claimed about the license of data this module does not know)."""
+    known = KNOWN_DATASETS.get(data.name) if data else None
+    metadata = {} if is_local(record.model.resolved) else {"base_model": record.model.name}
+    metadata["library_name"] = "transformers" if merged else "peft"
+    metadata["pipeline_tag"] = "summarization"
+    if known:
+        metadata["license"] = known["license"]
+    if data and not is_local(data.resolved):
+        metadata["datasets"] = [data.name]
+    if known:
+        metadata["language"] = [known["language"]]
+    metadata["tags"] = ["summarization", "dialogue-summarization", "lora", *([] if merged else ["peft"]), "dvc"]
+    return metadata
+
+
+def _what_it_is(record: AdapterRecord, data: DataSource | None, merged: bool) -> list[str]:
+    task = (f"It summarises a dialogue, each turn marked with its speaker as in its training data ({data_text(data)}), "
+            "in a sentence or a few, as that data's reference summaries do.")
+    if merged:
+        return [f"A standard transformers model, loaded without peft: the base model, {base_model_text(record)}, with a "
+                f"LoRA adapter merged into its weights. {task}"]
+    return [f"A LoRA adapter ([PEFT](https://github.com/huggingface/peft)) for the base model, {base_model_text(record)} "
+            f"({share_text(record.parameters)}), loaded onto the base model, whose own weights stay as they are. {task}"]
+
+
+def _training(record: AdapterRecord, results: Results | None) -> list[str]:
+    rows = describe_run(record, results.data if results else None, results.generate if results else None,
+                        results.resamples if results else None)
+    return [
+        "Trained by this repository's DVC pipeline (`dvc repro`: prepare, finetune; evaluate for the results), with:", "",
+        "| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows), "",
+        "The prompt, the dialogue in place of `{dialogue}`:", "", *as_code_block(record.prompt.template),
+    ]
+
+
+def _usage(record: AdapterRecord, results: Results | None, merged: bool) -> list[str]:
+    prompt = record.prompt
+    if results:
+        decoding, said = results.generate, "the decoding evaluate used"
+        decoding = {key: value for key, value in decoding.items() if key != "batch_size"}
+    else:
+        decoding, said = {"max_new_tokens": prompt.max_target_tokens, "num_beams": 1}, "greedy decoding"
+    if merged:
+        load = ["from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig", "",
+                'model_dir = "merged"  # this directory, or the hub id it was published under',
+                "model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)",
+                "tokenizer = AutoTokenizer.from_pretrained(model_dir)"]
+        command = []
+    else:
+        load = ["from peft import PeftModel", "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig", "",
+                'adapter_dir = "models/adapter"  # this directory, or the hub id it was published under',
+                f"base = AutoModelForSeq2SeqLM.from_pretrained({record.model.name!r})",
+                "model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()  # merged: faster",
+                "tokenizer = AutoTokenizer.from_pretrained(adapter_dir)"]
+        command = [
+            "", "In a checkout of this repository, the same with the settings of its params.yaml (one dialogue from an "
+            "argument, a file or stdin; or a JSON Lines or CSV file of them); `dialogsum-export` writes the merged model:", "",
+            "```bash", f'{REPOSITORY_COMMAND} "#Person1#: Are you coming tonight? #Person2#: Yes, at eight."',
+            f"{REPOSITORY_COMMAND} --file dialogues.jsonl --output summaries.jsonl", "```",
+        ]
+    arguments = ", ".join(f"{key}={value!r}" for key, value in decoding.items())
+    code = [
+        *load,
+        "",
+        'dialogue = "#Person1#: Are you coming tonight?\\n#Person2#: Yes, at eight."',
+        f"prompt = {prompt.template!r}.format(dialogue=dialogue)",
+        f"inputs = tokenizer(prompt, return_tensors=\"pt\", truncation=True, max_length={prompt.max_source_tokens})",
+        f"output = model.generate(**inputs, generation_config=GenerationConfig({arguments}, do_sample=False))",
+        "print(tokenizer.decode(output[0], skip_special_tokens=True))",
+    ]
+    return [f"Summarise a dialogue with the prompt it was trained with and {said}:", "",
+            *as_code_block("\n".join(code), "python"), *command]
+
+
+def _results(results: Results) -> list[str]:
+    baseline, finetuned, comparison = results.baseline, results.finetuned, results.comparison
+    intervals = "ci95" in finetuned and "ci95" in baseline
+    lines = [
+        f"ROUGE F1 (`rouge_score`, Porter stemming) on the {finetuned['num_dialogues']:,} dialogues of the test split "
+        f"of {data_text(results.data)} ({finetuned['num_references']:,} references): the mean over dialogues of "
+        f"the average over each dialogue's references. {BASELINE} is the base model alone (zero-shot), {FINETUNED} "
+        "the base model with the adapter, with the same prompt and decoding"
+        + ("; in brackets, 95% intervals over the test dialogues" if intervals else "") + ".",
+        "",
+        f"| metric | {BASELINE} | {FINETUNED} | change |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {score_text(baseline, name)} | {score_text(finetuned, name)} | {_change(baseline, finetuned, comparison, name)} |"
+        for name in ROUGE_TYPES
+    ]
+    if comparison:
+        lines += ["", "The change is paired, dialogue by dialogue: its 95% interval and p-value.", "", verdict(comparison)]
+    return lines
+
+
+def _change(baseline: dict, finetuned: dict, comparison: dict | None, name: str) -> str:
+    paired = (comparison or {}).get(name)
+    if not paired:
+        return f"{finetuned[name] - baseline[name]:+.4f}"
+    return f"{change_text(paired)}, p {p_value_text(paired['p_value'], comparison['resamples'])}"
+
+
+def _model_index(record: AdapterRecord, results: Results) -> list[dict]:
+    data = results.data
+    dataset = {"name": KNOWN_DATASETS.get(data.name, {"name": data.name})["name"], "type": data.name, "split": "test",
+               "revision": data.resolved}
+    metrics = [{"type": "rouge", "name": name, "value": round(results.finetuned[name], 4)} for name in ROUGE_TYPES]
+    return [{"name": model_name(record, data), "results": [
+        {"task": {"type": "summarization", "name": "Summarization"}, "dataset": dataset, "metrics": metrics},
+    ]}]
+
+
+def _limitations(record: AdapterRecord, data: DataSource | None) -> list[str]:
+    known = KNOWN_DATASETS.get(data.name) if data else None
+    if known:
+        license_line = (f"{known['name']} is licensed {known['license_name']} (non-commercial, share-alike): the "
+                        "weights trained on it are shared on the same terms")
+    else:
+        license_line = (f"this card cannot tell the license of the training data ({data_text(data)}): whoever shares "
+                        "the weights must check it")
+    if record.model.name in KNOWN_MODEL_LICENSES:
+        license_line += f", and the base model's license ({KNOWN_MODEL_LICENSES[record.model.name]}) applies as well"
+    return [
+        "- It has seen only the dialogues of its training data: other kinds of text (meetings, chats, other "
+        "languages, transcripts with errors) are summarised less reliably.",
+        "- A summary may say what the dialogue does not, mix up who said what, or leave out what matters: "
+        "check it before relying on it.",
+        f"- Prompts longer than {record.prompt.max_source_tokens} tokens are cut: the end of a long dialogue "
+        "is not read.",
+        "- ROUGE measures word overlap with reference summaries, not whether a summary is true.",
+        f"- License: {license_line}.",
+    ]

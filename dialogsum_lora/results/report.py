@@ -1,0 +1,114 @@
+"""report.md: what was compared (results/run.py's description of the run), the scores with their
+intervals and what the paired comparison can tell, lengths, topics, the plots, and the
+dialogues the fine-tuning helped and hurt most; every id, name and text written as text,
+never as markup."""
+
+from pathlib import Path
+
+from dialogsum_lora.files.outputs import write_text
+from dialogsum_lora.paths import BASELINE, FINETUNED
+from dialogsum_lora.results.markdown import as_code_block, as_text
+from dialogsum_lora.results.text import change_text, p_value_text, score_text, verdict
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES
+
+EXAMPLES_IN_REPORT = 5  # largest gains, and as many largest losses
+TOPIC_COLUMNS = ("rouge1", "rougeL")
+
+
+def header(model_name: str, run: list[tuple[str, str]]) -> list[str]:
+    """The title (the base model's name) and the run's description, a bullet per row."""
+    return [f"# LoRA fine-tuning of {as_text(model_name)}: DialogSum results", "",
+            *(f"- **{what}:** {value}" for what, value in run), ""]
+
+
+def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
+    """The scores with intervals, the paired comparison, and the verdict."""
+    resamples = comparison["resamples"]
+    lines = [
+        "## Scores",
+        "",
+        f"ROUGE F1 on {finetuned['num_dialogues']} test dialogues ({finetuned['num_references']} references): mean "
+        f"over dialogues of the average over each dialogue's references, [95% interval]. The change is {FINETUNED} "
+        f"minus {BASELINE} on the same dialogues; p is the one-sided bootstrap p-value of \"{FINETUNED} is better\"; "
+        "wins, ties and losses count dialogues.",
+        "",
+        f"| metric | {BASELINE} | {FINETUNED} | change [95% interval] | p | wins / ties / losses | best reference: "
+        f"{BASELINE}, {FINETUNED} |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ROUGE_TYPES:
+        c = comparison[name]
+        lines.append(
+            f"| {name} | {score_text(baseline, name)} | {score_text(finetuned, name)} "
+            f"| {change_text(c)} | {p_value_text(c['p_value'], resamples)} "
+            f"| {c['wins']} / {c['ties']} / {c['losses']} "
+            f"| {baseline['best_reference'][name]:.4f}, {finetuned['best_reference'][name]:.4f} |"
+        )
+    return lines + ["", f"**Significance:** {verdict(comparison)}", ""]
+
+
+def lengths(baseline: dict, finetuned: dict) -> list[str]:
+    before, after = baseline["length"], finetuned["length"]
+    return [
+        "## Lengths",
+        "",
+        f"References average {after['reference_words']:.1f} words.",
+        "",
+        f"| | {BASELINE} | {FINETUNED} |",
+        "|---|---|---|",
+        f"| mean words | {before['prediction_words']:.1f} | {after['prediction_words']:.1f} |",
+        f"| over twice the references' length | {before['over_twice_reference']:.1%} | {after['over_twice_reference']:.1%} |",
+        f"| under half the references' length | {before['under_half_reference']:.1%} | {after['under_half_reference']:.1%} |",
+        "",
+    ]
+
+
+def topics_table(topics: dict) -> list[str]:
+    lines = ["## By topic", ""]
+    if not topics["topics"]:
+        return lines + [f"No topic has {topics['min_dialogues']} or more test dialogues.", ""]
+    lines += [
+        f"Topics with at least {topics['min_dialogues']} test dialogue{'' if topics['min_dialogues'] == 1 else 's'} "
+        "(a dialogue counts under each topic its annotators gave).",
+        "",
+        "| topic | dialogues | " + " | ".join(f"{n} {BASELINE} | {n} {FINETUNED}" for n in TOPIC_COLUMNS) + " |",
+        "|---|---|" + "---|---|" * len(TOPIC_COLUMNS),
+    ]
+    for topic in topics["topics"]:
+        scores = " | ".join(f"{topic[BASELINE][n]:.4f} | {topic[FINETUNED][n]:.4f}" for n in TOPIC_COLUMNS)
+        lines.append(f"| {as_text(topic['topic'])} | {topic['dialogues']} | {scores} |")
+    return lines + [""]
+
+
+def examples_section(title: str, examples: list[dict]) -> list[str]:
+    """Each example: id, ROUGE-1 change, dialogue, references and both summaries."""
+    lines = [f"## {title}", ""]
+    if not examples:
+        return lines + ["None.", ""]
+    for example in examples:
+        change = example[FINETUNED]["rouge1"] - example[BASELINE]["rouge1"]
+        lines += [f"### {as_text(example['id'])} (ROUGE-1 {change:+.4f})", "", *as_code_block(example["dialogue"]), ""]
+        lines += [f"- **reference {i}:** {as_text(ref)}" for i, ref in enumerate(example["references"], start=1)]
+        lines += [f"- **{system}** (ROUGE-1 {example[system]['rouge1']:.4f}): {as_text(example[system]['summary'])}"
+                  for system in (BASELINE, FINETUNED)]
+        lines.append("")
+    return lines
+
+
+def write_report(path: Path, model_name: str, run: list[tuple[str, str]], baseline: dict, finetuned: dict,
+                 comparison: dict, topics: dict, gains: list[dict], losses: list[dict], plots: list[Path]) -> None:
+    """A markdown page of the run's results (see the module docstring). `gains` and `losses`
+    rows hold id, dialogue, references and, under each system's name, its summary and rouge1."""
+    lines = [
+        *header(model_name, run),
+        *headline(baseline, finetuned, comparison),
+        *lengths(baseline, finetuned),
+        *topics_table(topics),
+        "## Plots",
+        "",
+        *[f"![{p.stem}]({p.relative_to(path.parent)})" for p in plots],
+        "",
+        *examples_section("Largest gains (ROUGE-1)", gains),
+        *examples_section("Largest losses (ROUGE-1)", losses),
+    ]
+    write_text(path, "\n".join(lines))

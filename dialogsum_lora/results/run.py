@@ -1,0 +1,88 @@
+"""The one description of a run: which base model, data, training, prompt and decoding the
+results come from. report.md shows it as its header, and the model cards as their Training
+table, from the same rows, so the two can never describe a run differently."""
+
+from pathlib import Path
+
+from dialogsum_lora.modeling.adapter import AdapterRecord
+from dialogsum_lora.paths import BASELINE
+from dialogsum_lora.provenance import DataSource
+from dialogsum_lora.results.markdown import as_text
+
+# What can be said of the data and base model the repository is made for; any other is
+# named as it is, with no claim about it.
+KNOWN_DATASETS = {
+    "knkarthick/dialogsum": {"name": "DialogSum", "license": "cc-by-nc-sa-4.0", "license_name": "CC BY-NC-SA 4.0",
+                             "language": "en"},
+}
+KNOWN_MODEL_LICENSES = {"google/flan-t5-base": "Apache 2.0"}
+
+
+def is_local(resolved: str) -> bool:
+    """Whether a recorded version is a local directory's content hash (not a hub commit)."""
+    return resolved.startswith("sha256:")
+
+
+def base_model_text(record: AdapterRecord) -> str:
+    name, resolved = record.model.name, record.model.resolved
+    if not is_local(resolved):
+        return f"[{name}](https://huggingface.co/{name}) (commit {resolved})"
+    return f"the model in the local directory {as_text(name)} (not a hub model; its content: {resolved})"
+
+
+def data_text(data: DataSource | None) -> str:
+    if data is None:
+        return "data this record does not name (the sha256 of each training split is in the adapter's provenance.json)"
+    if is_local(data.resolved):
+        return f"the dialogues in the local directory {as_text(data.name)} (not a hub dataset; its content: {data.resolved})"
+    known = KNOWN_DATASETS.get(data.name, {"name": data.name})
+    return f"{as_text(known['name'])} ([{data.name}](https://huggingface.co/datasets/{data.name}), commit {data.resolved})"
+
+
+def decoding_text(generate: dict) -> str:
+    """The decoding settings, every key as params.yaml names it (so a new one shows without code)."""
+    settings = ", ".join(f"{key} {value}" for key, value in generate.items())
+    return ("greedy" if generate.get("num_beams") == 1 else "beam search") + f": {settings}"
+
+
+def share_text(counts) -> str:
+    """Trainable parameters and their share of all the model's (peft's count), as every place shows them."""
+    return f"{counts.trainable:,} trainable parameters, {counts.trainable / counts.total:.2%} of the {counts.total:,} in all"
+
+
+def describe_run(record: AdapterRecord, data: DataSource | None = None, generate: dict | None = None,
+                 resamples: int | None = None) -> list[tuple[str, str]]:
+    """(what, markdown) rows describing a run: the adapter's record (how it was trained), and
+    when evaluate knows them, the data's exact source, the decoding and the bootstrap resamples."""
+    lora, train, prompt, training, environment = record.lora, record.train, record.prompt, record.training, record.environment
+    rows = [
+        ("base model", base_model_text(record)),
+        ("data", f"the train split of {data_text(data)}; the validation split gives a validation loss and ROUGE at "
+                 "every validation"),
+        ("LoRA", f"rank {lora.r}, alpha {lora.alpha:g}, dropout {lora.dropout:g}, on the "
+                 f"{', '.join(as_text(module) for module in lora.target_modules)} linear layers; "
+                 f"{share_text(record.parameters)}"),
+        ("optimisation", f"AdamW, learning rate {train.learning_rate:g} decaying linearly to 0, batch {train.batch_size}, "
+                         f"seed {record.seed}"),
+        ("length", f"{training.steps:,} steps ({training.epochs:g} epochs)"),
+        ("prompt", f"cut to {prompt.max_source_tokens} tokens ({training.truncated_prompts} training prompts were), "
+                   f"summaries to {prompt.max_target_tokens} ({training.truncated_summaries} were)"),
+    ]
+    if generate is not None:
+        rows.append(("decoding", f"{decoding_text(generate)}; {BASELINE} (the base model alone, zero-shot) with the same "
+                                 "prompt and decoding"))
+    if resamples is not None:
+        rows.append(("intervals", f"95% bootstrap over test dialogues, {resamples:,} resamples"))
+    rows += [
+        ("device", f"{as_text(environment.get('device', 'unknown'))}, {environment.get('dtype', 'unknown')}"),
+        ("libraries", ", ".join(f"{name} {environment[name]}" for name in ("python", "torch", "transformers", "peft")
+                                if name in environment)),
+    ]
+    return rows
+
+
+def model_name(record: AdapterRecord, data: DataSource | None) -> str:
+    """A short name for the fine-tuned model: base model, `lora`, data (flan-t5-base-lora-dialogsum)."""
+    source = data.name if data else "unknown-data"
+    short = KNOWN_DATASETS[source]["name"] if source in KNOWN_DATASETS else Path(source).name
+    return f"{Path(record.model.name).name}-lora-{short}".lower()

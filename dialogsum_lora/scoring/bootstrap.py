@@ -1,0 +1,77 @@
+"""How sure a score is: bootstrap confidence intervals over dialogues, and the paired
+comparison of two systems on the same dialogues.
+
+A resample draws as many dialogues as there are, with replacement; a dialogue's
+references stay together because the unit resampled is the dialogue's score
+(already averaged over its references). Both systems of a paired comparison are
+resampled with the same draws, so the interval is that of their difference on
+the same dialogues, not of two independent means. Resamples are drawn from
+`seed` with numpy's PCG64: the same inputs give the same bytes on every run.
+"""
+
+import numpy as np
+
+CONFIDENCE = 0.95
+_PERCENTILES = (100 * (1 - CONFIDENCE) / 2, 100 * (1 + CONFIDENCE) / 2)  # 2.5, 97.5
+DIGITS = 6  # as the headline scores
+
+
+def resample_indices(dialogues: int, resamples: int, seed: int) -> np.ndarray:
+    """`resamples` rows of `dialogues` indices drawn with replacement (shape resamples x dialogues)."""
+    if dialogues < 1 or resamples < 1:
+        raise ValueError(f"bootstrap needs at least one dialogue and one resample, got {dialogues} and {resamples}")
+    return np.random.default_rng(seed).integers(0, dialogues, size=(resamples, dialogues))
+
+
+def resampled_means(scores, indices: np.ndarray) -> np.ndarray:
+    """The mean of `scores` (one per dialogue) in each resample."""
+    return np.asarray(scores, dtype=np.float64)[indices].mean(axis=1)
+
+
+def percentile_interval(means: np.ndarray) -> dict[str, float]:
+    """The 95% percentile interval of resampled means."""
+    low, high = np.percentile(means, _PERCENTILES)
+    return {"low": round(float(low), DIGITS), "high": round(float(high), DIGITS)}
+
+
+def interval(scores, indices: np.ndarray) -> dict[str, float]:
+    """The 95% percentile interval of the mean of `scores` over the resamples `indices` draws."""
+    return percentile_interval(resampled_means(scores, indices))
+
+
+def intervals(per_type: dict[str, list[float]], resamples: int, seed: int) -> dict[str, dict[str, float]]:
+    """A 95% interval for each score type's mean, every type over the same resamples."""
+    indices = resample_indices(len(next(iter(per_type.values()))), resamples, seed)
+    return {name: interval(scores, indices) for name, scores in per_type.items()}
+
+
+def paired(candidate: list[float], baseline: list[float], indices: np.ndarray) -> dict:
+    """A candidate system against a baseline on the same dialogues (the candidate's score minus
+    the baseline's, per dialogue).
+
+    difference: the mean difference; low, high: its 95% interval; p_value: the
+    one-sided bootstrap p-value of "the candidate is better", the share of
+    resamples in which its mean is not above the baseline's; wins, ties, losses:
+    dialogues on which the candidate scores above, equal to, below the baseline.
+    """
+    candidate, baseline = np.asarray(candidate, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
+    if candidate.shape != baseline.shape:
+        raise ValueError(f"a paired comparison needs the same dialogues: {candidate.size} scores against {baseline.size}")
+    difference = candidate - baseline
+    means = resampled_means(difference, indices)
+    tie = np.isclose(candidate, baseline, rtol=0, atol=1e-12)
+    return {
+        "difference": round(float(difference.mean()), DIGITS),
+        **percentile_interval(means),
+        "p_value": round(float(np.mean(means <= 0)), DIGITS),
+        "wins": int(np.sum((difference > 0) & ~tie)),
+        "ties": int(np.sum(tie)),
+        "losses": int(np.sum((difference < 0) & ~tie)),
+    }
+
+
+def compare(candidate: dict[str, list[float]], baseline: dict[str, list[float]], resamples: int,
+            seed: int) -> dict[str, dict]:
+    """paired() for each score type, every type over the same resamples."""
+    indices = resample_indices(len(next(iter(candidate.values()))), resamples, seed)
+    return {name: paired(candidate[name], baseline[name], indices) for name in candidate}

@@ -1,0 +1,49 @@
+"""The metrics a stage writes for a system's summaries of the test split: ROUGE (rouge.py) with
+95% bootstrap intervals (bootstrap.py) and summary lengths. The stages, dialogsum-score and the
+`evaluate` metric module (dialogsum_rouge/) all compute them here."""
+
+from statistics import fmean
+
+from dialogsum_lora.scoring.bootstrap import intervals
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
+
+SHARE_DIGITS = 4
+
+
+def corpus_metrics(predictions: list[str], references: list[list[str]], resamples: int = 0,
+                   seed: int = 0) -> tuple[dict, list[dict]]:
+    """metrics.json's content for `predictions` of dialogues with these `references`, and each
+    dialogue's scores (score_corpus's): the headline ROUGE, with `ci95` intervals from
+    `resamples` bootstrap resamples drawn from `seed` (none if 0), the counts, the
+    best-of-references scores and the lengths."""
+    scores, per_dialogue = score_corpus(predictions, references)
+    metrics = {name: scores[name] for name in ROUGE_TYPES}
+    if resamples:
+        metrics["ci95"] = intervals(per_type(per_dialogue), resamples, seed)
+    metrics.update({key: value for key, value in scores.items() if key not in ROUGE_TYPES})
+    metrics["length"] = length_statistics(predictions, references)
+    return metrics, per_dialogue
+
+
+def per_type(scores: list[dict]) -> dict[str, list[float]]:
+    """Per-dialogue scores (score_corpus's second result) as one list per ROUGE type."""
+    return {name: [s["mean"][name] for s in scores] for name in ROUGE_TYPES}
+
+
+def mean_reference_words(references: list[list[str]]) -> list[float]:
+    """Each dialogue's references' mean length in words."""
+    return [fmean(len(r.split()) for r in refs) for refs in references]
+
+
+def length_statistics(predictions: list[str], references: list[list[str]]) -> dict:
+    """Mean words of the predictions and of the references (each dialogue's references
+    averaged), and the share of predictions over twice, or under half, that average."""
+    reference_words = mean_reference_words(references)
+    prediction_words = [len(p.split()) for p in predictions]
+    pairs = list(zip(prediction_words, reference_words))
+    return {
+        "prediction_words": round(fmean(prediction_words), 2),
+        "reference_words": round(fmean(reference_words), 2),
+        "over_twice_reference": round(sum(p > 2 * r for p, r in pairs) / len(pairs), SHARE_DIGITS),
+        "under_half_reference": round(sum(p < r / 2 for p, r in pairs) / len(pairs), SHARE_DIGITS),
+    }

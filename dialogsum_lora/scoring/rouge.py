@@ -1,0 +1,93 @@
+"""ROUGE F1 the way published DialogSum numbers are computed.
+
+`rouge_score` with Porter stemming; each prediction is scored against every
+reference of its dialogue. The headline is the mean over dialogues of the
+average over that dialogue's references (equal to the usual per-row mean over
+the hub's test split, where each dialogue repeats once per reference); the
+best-of-references score takes the max instead. rougeLsum is computed on
+sentences put on separate lines by a punctuation rule, so no nltk model is
+downloaded.
+"""
+
+import functools
+import re
+from statistics import fmean
+
+from nltk.stem import porter
+from rouge_score import rouge_scorer, tokenize, tokenizers
+
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_PORTER = porter.PorterStemmer()  # rouge_score's stemmer (use_stemmer=True)
+
+
+class StemmingTokenizer(tokenizers.Tokenizer):
+    """rouge_score's own tokenizer with Porter stemming (`use_stemmer=True`), but
+    each distinct word is stemmed once. Same tokens, faster scoring (BENCHMARKS.md,
+    benchmarks/rouge.py): stemming is most of the work, and every prediction is
+    tokenised again for each of its references."""
+
+    @staticmethod
+    @functools.lru_cache(maxsize=None)  # one entry per distinct word: a few MB at most
+    def stem(word: str) -> str:
+        return _PORTER.stem(word)
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokenize.tokenize(text, self)  # calls self.stem on each word longer than 3 letters
+
+
+def make_scorer() -> rouge_scorer.RougeScorer:
+    """The scorer every stage uses (benchmarks/rouge.py times it against rouge_score's tokenizer)."""
+    return rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=StemmingTokenizer())
+
+
+_SCORER = make_scorer()
+
+
+def split_sentences(text: str) -> str:
+    """Put each sentence of `text` on its own line (the rougeLsum unit)."""
+    return "\n".join(s for s in _SENTENCE_END.split(text.strip()) if s)
+
+
+def score_one(prediction: str, references: list[str], scorer=_SCORER) -> dict[str, dict[str, float]]:
+    """Score one prediction against its references.
+
+    Returns {"mean": {rouge_type: F1}, "best": {rouge_type: F1}}, each F1 the
+    average (or max) over references. An empty prediction scores 0.
+    """
+    if not references:
+        raise ValueError("a prediction needs at least one reference")
+    # rougeLsum reads newlines as sentence breaks; the others ignore them.
+    prediction = split_sentences(prediction)
+    per_reference = []
+    for reference in references:
+        scores = scorer.score(split_sentences(reference), prediction)
+        per_reference.append({name: scores[name].fmeasure for name in ROUGE_TYPES})
+    return {
+        "mean": {name: fmean(s[name] for s in per_reference) for name in ROUGE_TYPES},
+        "best": {name: max(s[name] for s in per_reference) for name in ROUGE_TYPES},
+    }
+
+
+def score_corpus(predictions: list[str], references: list[list[str]], scorer=_SCORER) -> tuple[dict, list[dict]]:
+    """Score aligned lists of predictions and reference lists.
+
+    Returns (metrics, per_dialogue): metrics has the headline F1 per ROUGE type
+    as fractions in [0, 1], `num_dialogues`, `num_references` and
+    `best_reference` (the max-over-references scores); per_dialogue holds
+    score_one's result for each dialogue, in order.
+    """
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} reference lists")
+    if not predictions:
+        raise ValueError("nothing to score: no predictions")
+    per_dialogue = [score_one(p, r, scorer) for p, r in zip(predictions, references)]
+    metrics = {name: _mean(per_dialogue, "mean", name) for name in ROUGE_TYPES}
+    metrics["num_dialogues"] = len(predictions)
+    metrics["num_references"] = sum(len(r) for r in references)
+    metrics["best_reference"] = {name: _mean(per_dialogue, "best", name) for name in ROUGE_TYPES}
+    return metrics, per_dialogue
+
+
+def _mean(per_dialogue: list[dict], kind: str, name: str) -> float:
+    return round(fmean(d[kind][name] for d in per_dialogue), 6)

@@ -1,0 +1,227 @@
+"""Fine-tuning: the training examples, the Trainer as the finetune stage runs it, and the
+callbacks that time it, stop it when it diverges, show its progress quietly and log its
+loss curves."""
+
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
+from transformers.trainer_utils import has_length
+
+from dialogsum_lora import distributed
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.params.prompt import PromptParams
+from dialogsum_lora.params.train import TrainParams
+from dialogsum_lora.prompt import build_prompt, encode
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES
+from dialogsum_lora.training.checkpoints import MarkCompleteCheckpoints
+
+
+def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list[dict], dict]:
+    """Prompted inputs and summary labels, cut to the prompt's token limits, tokenised once;
+    and how many prompts and summaries were cut."""
+    prompts = [build_prompt(prompt.template, row["dialogue"]) for row in rows]
+    inputs, cut_prompts = encode(tokenizer, prompts, prompt.max_source_tokens)
+    labels, cut_summaries = encode(tokenizer, [row["summary"] for row in rows], prompt.max_target_tokens, target=True)
+    examples = [
+        {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": label} for ids, label in zip(inputs, labels)
+    ]
+    return examples, {"truncated_prompts": cut_prompts, "truncated_summaries": cut_summaries}
+
+
+def make_trainer(model, tokenizer, train: TrainParams, seed: int, dtype: torch.dtype, train_set, validation_set,
+                 output_dir: Path, callbacks: list, progress: bool = True) -> Seq2SeqTrainer:
+    """The Trainer as the finetune stage runs it (the throughput benchmark times this same one).
+
+    Validation loss at the end of every epoch, and after the last step (the
+    Trainer adds that one, so a run shorter than an epoch is validated too);
+    train.batch_size is the global batch, whatever the number of processes.
+    With `progress` off (a benchmark) it shows neither progress bars nor logs.
+    """
+    steps_per_epoch = math.ceil(len(train_set) / train.batch_size)
+    per_process_batch = train.batch_size // distributed.world_size()
+    arguments = Seq2SeqTrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=per_process_batch,
+        per_device_eval_batch_size=per_process_batch,
+        learning_rate=train.learning_rate,
+        num_train_epochs=train.epochs,
+        max_steps=train.max_steps or -1,
+        eval_strategy="steps",
+        eval_steps=steps_per_epoch,
+        logging_steps=train.logging_steps,
+        save_strategy="steps",
+        save_steps=train.checkpoint_steps,
+        save_total_limit=2,
+        seed=seed,
+        data_seed=seed,
+        bf16=dtype == torch.bfloat16,
+        train_sampling_strategy="group_by_length",
+        torch_compile=train.compile,
+        report_to="none",
+        dataloader_pin_memory=torch.cuda.is_available(),
+        # On a CPU, accelerate sees several processes as data-parallel (gloo) only when told it is on the
+        # CPU; otherwise each process would train alone on its share of the data.
+        use_cpu=not torch.cuda.is_available(),
+        ddp_backend=distributed.backend() if distributed.world_size() > 1 else None,
+        ddp_find_unused_parameters=False,
+        # T5's loss is already a per-token mean; with this on, the Trainer would
+        # multiply it by the number of processes (doubling the gradients at 2).
+        average_tokens_across_devices=False,
+        disable_tqdm=not progress,
+    )
+    trainer = Seq2SeqTrainer(
+        model=model,
+        args=arguments,
+        train_dataset=train_set,
+        eval_dataset=validation_set,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
+        callbacks=[MarkCompleteCheckpoints(), StopOnDivergence(train.learning_rate), *callbacks],
+    )
+    if progress:
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(QuietProgress)
+    else:  # the Trainer prints its log dicts instead of progress bars
+        trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def last_logged_loss(trainer) -> tuple[int, float] | None:
+    """The step and value of the last training loss the Trainer logged (what reports/train/metrics.json
+    holds), or None if a run shorter than train.logging_steps logged none."""
+    entry = next((entry for entry in reversed(trainer.state.log_history) if "loss" in entry), None)
+    return (entry["step"], entry["loss"]) if entry else None
+
+
+def length_group_steps(examples: int, batch_size: int) -> int:
+    """How many batches the Trainer's length grouping sorts together, longest first.
+
+    transformers' LengthGroupedSampler (train_sampling_strategy="group_by_length")
+    shuffles, cuts the order into blocks of this many batches and sorts each
+    block by length: only whole blocks are a fair sample of an epoch.
+    """
+    return max(1, min(examples // (batch_size * 4), 50))
+
+
+class StepClock(TrainerCallback):
+    """The time at the end of every optimiser step, for the steady training speed.
+
+    The first block of `block_steps` steps warms up (and, with train.compile,
+    compiles); the speed is timed over the whole blocks after it, so that it is
+    neither the longest nor the shortest batches of a length-sorted block.
+    """
+
+    def __init__(self, block_steps: int):
+        self.block_steps = block_steps
+        self.times: list[float] = []  # times[i]: the end of step i + 1
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.times.append(time.perf_counter())
+
+    def timed_steps(self) -> int:
+        """Steps in the whole blocks after the first; 0 if fewer than two blocks ran."""
+        return max(0, len(self.times) // self.block_steps - 1) * self.block_steps
+
+    def steady_steps_per_second(self) -> float | None:
+        """Steps per second over timed_steps() (from the end of the first block), or None."""
+        steps = self.timed_steps()
+        if not steps:
+            return None
+        warmed_up = self.times[self.block_steps - 1]
+        return steps / (self.times[self.block_steps + steps - 1] - warmed_up)
+
+
+def training_speed(
+    trainer, clock: "StepClock", checkpoint: Path | None, train_set: list[dict], batch_size: int, seconds: float
+) -> dict:
+    """How fast a finished trainer.train() ran (steps run, samples and tokens per second), and
+    its steady speed over whole length-sorted blocks after the first (warm-up, compiling)."""
+    steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
+    samples = steps_run * batch_size
+    tokens_per_sample = sum(len(e["input_ids"]) + len(e["labels"]) for e in train_set) / len(train_set)
+    steady = clock.steady_steps_per_second()
+    return {
+        "steps": steps_run,
+        "resumed_from_step": trainer.state.global_step - steps_run,
+        "samples_per_second": round(samples / seconds, 2),
+        "tokens_per_second": round(samples * tokens_per_sample / seconds, 1),
+        # An evaluation that falls between the timed blocks is included.
+        "steady_samples_per_second": round(steady * batch_size, 2) if steady else None,
+        "steady_steps": clock.timed_steps(),
+        "steps_per_epoch": trainer.args.eval_steps,
+    }
+
+
+class StopOnDivergence(TrainerCallback):
+    """End training with a UserError as soon as the logged training loss is NaN or infinite."""
+
+    def __init__(self, learning_rate: float):
+        self.learning_rate = learning_rate
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise UserError(
+                f"training diverged: the training loss is {loss} at step {state.global_step}; "
+                f"lower train.learning_rate (now {self.learning_rate}) or lora.alpha"
+            )
+
+
+class QuietProgress(ProgressCallback):
+    """The Trainer's progress bars, without its raw log dicts (the curves are in reports/train),
+    and with the validation bar on its own line below the training bar."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        pass
+
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+        if state.is_world_process_zero and self.prediction_bar is None and has_length(eval_dataloader):
+            self.prediction_bar = tqdm(total=len(eval_dataloader), desc="validation", leave=False, position=1)
+        if self.prediction_bar is not None:
+            self.prediction_bar.update(1)
+
+
+class LossCurves(TrainerCallback):
+    """Log training and validation loss (and validation ROUGE) against the optimiser step with dvclive.
+
+    Not transformers' DVCLiveCallback: it logs every value the Trainer logs (wall times
+    among them, which would make reruns differ) and the Trainer's arguments (an absolute
+    path among them), counts its own steps instead of the optimiser's, and does not log
+    again the history of a resumed run.
+    """
+
+    def __init__(self, directory: Path):
+        from dvclive import Live
+
+        # dvcyaml=None: the pipeline's dvc.yaml declares the plots; dvclive must not edit it.
+        self.live = Live(str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
+
+    VALIDATION = ("eval_loss", *(f"eval_{name}" for name in ROUGE_TYPES))  # ValidationRouge logs the ROUGE
+
+    def log(self, step: int, logs: dict) -> None:
+        """Log the training loss, and the validation loss and ROUGE (ValidationRouge), at `step`."""
+        self.live.step = step
+        for key, value in logs.items():
+            name = "train/loss" if key == "loss" else f"eval/{key.removeprefix('eval_')}" if key in self.VALIDATION else None
+            if name is not None:
+                self.live.log_metric(name, round(value, 6))
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # A resumed run starts with the history up to its checkpoint: log it again,
+        # so the curves match those of an uninterrupted run.
+        if state.is_world_process_zero:
+            for entry in state.log_history:
+                self.log(entry["step"], entry)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero:
+            self.log(state.global_step, logs)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.live.make_summary()
+            self.live.end()

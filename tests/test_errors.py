@@ -1,0 +1,44 @@
+"""The entry point every stage and command runs through: a user's mistake or a fault of the machine
+is one `error:` line, a bug keeps its traceback under one line that says so."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO_ROOT
+
+
+def run(body: str) -> subprocess.CompletedProcess:
+    """`body` as the main() of a command, through run_main, in a fresh process."""
+    code = "from dialogsum_lora.errors import UserError, run_main\n" + body + "\nrun_main(main)\n"
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_a_bug_keeps_its_traceback_under_one_line_saying_so():
+    result = run("def main():\n    {}['missing key']")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1
+    assert lines[0] == "Traceback (most recent call last):" and "KeyError: 'missing key'" in lines[-2]
+    assert lines[-1].startswith("error: a bug") and "KeyError" in lines[-1] and "report" in lines[-1]
+
+
+@pytest.mark.parametrize(
+    "body, code, facts",
+    [
+        ("def main():\n    raise UserError('params.yaml: lora.r must be in [1, 1024], got 0')", 2, ("lora.r",)),
+        ("def main():\n    open('/no/such/dir/file')", 2, ("/no/such/dir/file", "No such file")),
+        ("def main():\n    raise OSError(28, 'No space left on device')", 2, ("No space left on device",)),
+        ("def main():\n    raise MemoryError()", 2, ("out of memory", "batch_size")),
+        ("import torch\ndef main():\n    raise torch.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')", 2,
+         ("out of memory", "batch_size")),
+        ("def main():\n    raise KeyboardInterrupt()", 130, ("interrupted",)),
+        ("import os, signal\ndef main():\n    os.kill(os.getpid(), signal.SIGTERM)\n    import time; time.sleep(60)", 143,
+         ("terminated", "SIGTERM")),
+    ],
+)
+def test_a_mistake_or_a_fault_of_the_machine_is_one_line(body, code, facts):
+    result = run(body)
+    assert result.returncode == code and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert all(fact in result.stderr for fact in facts), result.stderr
