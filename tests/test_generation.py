@@ -18,3 +18,40 @@ def test_batched_length_sorted_generation_matches_one_at_a_time(tiny_model_dir):
     batched = generate_summaries(model, tokenizer, encoded, settings, batch_size=3)
     assert batched == one_by_one
     assert all(batched)
+
+
+def test_every_decoding_setting_of_params_yaml_reaches_generate_as_one_config(tiny_model_dir, monkeypatch):
+    # Each key of `generate` but batch_size is a GenerationConfig argument, passed as it is: a new
+    # setting needs no code here.
+    import yaml
+
+    from conftest import REPO_ROOT
+    from dialogsum_lora.params.generate import GenerateParams
+
+    settings = GenerateParams(**yaml.safe_load((REPO_ROOT / "params.yaml").read_text())["generate"]).model_copy(
+        update={"max_new_tokens": 6, "num_beams": 2, "length_penalty": 0.5, "no_repeat_ngram_size": 2}).decoding()
+    tokenizer = load_tokenizer(tiny_model_dir)
+    model = load_base_model(tiny_model_dir, torch.float32, CPU)
+    seen = []
+    generate = type(model).generate
+    monkeypatch.setattr(type(model), "generate", lambda self, **kwargs: seen.append(kwargs["generation_config"]) or generate(self, **kwargs))
+    generate_summaries(model, tokenizer, [tokenizer("a prompt").input_ids], settings, batch_size=1)
+    (config,) = seen
+    assert {key: getattr(config, key) for key in settings} == settings and set(settings) >= {"length_penalty", "no_repeat_ngram_size"}
+    assert (config.do_sample, config.num_return_sequences) == (False, 1)
+
+
+def test_no_repeat_ngram_size_stops_repeats_that_greedy_decoding_makes(tiny_model_dir):
+    tokenizer = load_tokenizer(tiny_model_dir)
+    model = load_base_model(tiny_model_dir, torch.float32, CPU)
+    prompt = tokenizer("#person1#: hello, how are you? #person2#: fine, thanks.").input_ids
+
+    def tokens(no_repeat: int) -> list[int]:
+        (summary,) = generate_summaries(model, tokenizer, [prompt], {"max_new_tokens": 40, "num_beams": 1,
+                                                                     "no_repeat_ngram_size": no_repeat}, batch_size=1)
+        return tokenizer(summary, add_special_tokens=False).input_ids
+
+    repeated = tokens(0)
+    assert len(set(repeated)) < len(repeated)  # the random tiny model repeats itself
+    unique = tokens(1)
+    assert len(set(unique)) == len(unique)

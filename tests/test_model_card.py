@@ -28,7 +28,7 @@ RECORD = {
     "parameters": {"trainable": 3538944, "total": 251116800},
 }
 SOURCE = DataSource(name="knkarthick/dialogsum", revision=None, resolved="d2b0ad2ac3c9c7d6e0bd8a1b7e5c2f2ab0d1e7a3")
-GENERATE = {"max_new_tokens": 128, "num_beams": 1, "batch_size": 64}
+GENERATE = {"max_new_tokens": 128, "num_beams": 4, "length_penalty": 0.8, "no_repeat_ngram_size": 3, "batch_size": 64}
 
 
 def record(**changes) -> AdapterRecord:
@@ -73,7 +73,8 @@ def test_the_adapter_card_is_a_real_model_card():
                     "commit 7bcac572ce56db69c1ea7c8af255c5d7c9672fc2", "rank 32", "alpha 32", "dropout 0.05",
                     "learning rate 0.001", "1,558 steps", "NVIDIA H200, bfloat16", "3 training prompts were",
                     "PeftModel.from_pretrained", "dialogsum-summarise", "CC BY-NC-SA 4.0", "Apache 2.0", "## Limitations",
-                    "max_new_tokens 128"):
+                    "beam search: max_new_tokens 128, num_beams 4, length_penalty 0.8, no_repeat_ngram_size 3",
+                    "GenerationConfig(max_new_tokens=128, num_beams=4, length_penalty=0.8, no_repeat_ngram_size=3, "):
         assert promise in card, promise
     assert "More Information Needed" not in card
 

@@ -71,6 +71,9 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys):
         ("finetune", {"train.learning_rate": float("nan")}, ("params.yaml", "train.learning_rate", "nan", "(0, 1]")),
         ("finetune", {"lora.target_modules": ["q", "query"]}, ("lora.target_modules", "'query'")),
         ("baseline", {"generate.max_new_tokens": 0}, ("params.yaml", "generate.max_new_tokens", "0", "[1, 2048]")),
+        # A setting transformers would ignore: one beam, and a length penalty that only beams use.
+        ("baseline", {"generate.num_beams": 1, "generate.length_penalty": 2.0}, ("params.yaml", "generate", "length_penalty")),
+        ("baseline", {"generate.no_repeat_ngram_size": -1}, ("params.yaml", "generate.no_repeat_ngram_size", "-1", "[0, 32]")),
         ("baseline", {"prompt.template": "Summarise this."}, ("params.yaml", "prompt.template", "{dialogue}")),
         ("baseline", {"model.name": "./models/missing"}, ("model.name", "'./models/missing'", "neither a directory nor a hub id")),
         # owner/name could be a hub id too: the message covers both readings, and says the run is offline.

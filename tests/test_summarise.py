@@ -143,3 +143,16 @@ def test_an_adapter_without_its_settings_or_for_another_model_is_refused(in_demo
     (other / "generation_config.json").write_text((other / "generation_config.json").read_text() + "\n")
     with pytest.raises(UserError, match="was trained on another base model"):
         summarise(["--model", str(other), "#Person1#: Hi."])
+
+
+def test_every_decoding_setting_is_an_option_checked_as_params_yaml_is(tmp_path):
+    from dialogsum_lora.commands.summarise import parse_arguments, settings
+
+    shutil.copy(REPO_ROOT / "params.yaml", tmp_path)
+    args = parse_arguments(["#Person1#: Hi.", "--params", str(tmp_path / "params.yaml"), "--num-beams", "4",
+                            "--length-penalty", "0.5", "--no-repeat-ngram-size", "3"])
+    generate = settings(args).generate
+    assert (generate.num_beams, generate.length_penalty, generate.no_repeat_ngram_size) == (4, 0.5, 3)
+    with pytest.raises(UserError) as error:
+        settings(parse_arguments(["#Person1#: Hi.", "--params", str(tmp_path / "params.yaml"), "--length-penalty", "nan"]))
+    assert "generate.length_penalty" in str(error.value) and "nan" in str(error.value)
