@@ -23,6 +23,7 @@ from dialogsum_lora.files.records import RECORD_SUFFIXES, Row, read_records
 from dialogsum_lora.hub import hub_failure, local_directory, offline_unless_reachable
 from dialogsum_lora.paths import SPLITS
 from dialogsum_lora.provenance import directory_hash
+from dialogsum_lora.scoring.rouge import has_words
 
 AUTHORS_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl", "test": "dialogsum.test.jsonl"}
 _NUMBERED_SUMMARY = re.compile(r"^summary(\d+)$")
@@ -109,6 +110,16 @@ def _text(row: Row, column: str, where: str) -> str:
     return value.strip()
 
 
+def _summary(row: Row, column: str, where: str) -> str:
+    """A summary (a reference, in the test split): text ROUGE can score against, else every
+    summary compared with it would score 0 in silence."""
+    value = _text(row, column, where)
+    if not has_words(value):
+        raise UserError(f"{where}: {column} holds no word ROUGE can score (rouge_score keeps only Latin letters and "
+                        f"digits), got {_short(value)}: ROUGE cannot tell a good summary of it from a bad one")
+    return value
+
+
 def _optional_text(row: Row, column: str, where: str) -> str | None:
     """Like _text, but a missing, null or blank value is None (topics are optional)."""
     value = row.get(column)
@@ -138,7 +149,7 @@ def _normalise(split: str, rows: list[tuple[str, Row]], where: str) -> list[Row]
         example = {
             "id": _id(row, location),
             "dialogue": _text(row, "dialogue", location),
-            "summary": _text(row, "summary", location),
+            "summary": _summary(row, "summary", location),
             "topic": _optional_text(row, "topic", location),
         }
         if example["id"] in seen:
@@ -161,7 +172,7 @@ def _group_references(rows: list[tuple[str, Row]]) -> list[Row]:
     previous_id = None
     for location, row in rows:
         dialogue = _text(row, "dialogue", location)
-        references = [_text(row, column, location) for column in _numbered(row, _NUMBERED_SUMMARY) or ["summary"]]
+        references = [_summary(row, column, location) for column in _numbered(row, _NUMBERED_SUMMARY) or ["summary"]]
         topics = [t for c in _numbered(row, _NUMBERED_TOPIC) or ["topic"] if (t := _optional_text(row, c, location))]
         identifier = _id(row, location)
         shared = _shared_id(previous_id, identifier) if grouped and dialogue == grouped[-1][1]["dialogue"] else None

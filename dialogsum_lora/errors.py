@@ -44,6 +44,10 @@ def run_main(main: Callable[[], None]) -> None:
     line) from a bug (its traceback, and one line saying it is a bug)."""
     signal.signal(signal.SIGTERM, _terminate)
     try:
+        os.getcwd()
+    except FileNotFoundError:
+        _fail("the working directory no longer exists (deleted or moved): cd to the repository again", 2)
+    try:
         main()
     except UserError as error:
         _fail(str(error), 2)
@@ -55,7 +59,8 @@ def run_main(main: Callable[[], None]) -> None:
         _fail("out of memory: lower generate.batch_size or train.batch_size, or use a machine with more memory", 2)
     except OSError as error:  # a fault of the machine, met by this project's code or a library's
         where = f"{error.filename}: " if error.filename else ""
-        _fail(f"{where}{error.strerror or error}", 2)
+        advice = ": move the repository to a shorter path" if error.errno == errno.ENAMETOOLONG else ""
+        _fail(f"{where}{error.strerror or error}{advice}", 2)
     except Exception as error:
         if _is_write_fault(error):
             _fail(f"a write failed, the disk may be full or read-only: {str(error).splitlines()[0][:300]}", 2)

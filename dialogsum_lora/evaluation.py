@@ -8,6 +8,7 @@ provenance.json (the model, the decoding settings, the environment). Every metri
 back goes through one schema, `Metrics`.
 """
 
+import sys
 from pathlib import Path
 
 from pydantic import Field
@@ -52,6 +53,7 @@ class Metrics(Scores):
     num_dialogues: int = Field(ge=1)
     num_references: int = Field(ge=1)
     best_reference: Scores
+    blank_predictions: int = Field(ge=0)
     length: Lengths
     truncated_prompts: int = Field(ge=0)
 
@@ -109,6 +111,9 @@ def summarise_and_score(model, tokenizer, test_rows: list[Row], prompt: PromptPa
     metrics, per_dialogue = corpus_metrics(predictions, [row["references"] for row in test_rows], analysis.resamples,
                                            seed)
     metrics["truncated_prompts"] = truncated
+    if metrics["blank_predictions"]:
+        print(f"warning: {metrics['blank_predictions']} of {len(predictions)} {stage} summaries hold no word ROUGE can "
+              "score (blank, zero-width characters only, or no Latin letters or digits): each scores 0", file=sys.stderr)
     write_jsonl(
         predictions_file(out_dir),
         [

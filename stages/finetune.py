@@ -59,6 +59,7 @@ def main() -> None:
         LossCurves,
         StepClock,
         build_training_examples,
+        check_compiler,
         last_logged_loss,
         length_group_steps,
         make_trainer,
@@ -69,6 +70,8 @@ def main() -> None:
     # Inputs, checked (and the outputs' place) before any process starts work.
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
     check_target_modules(params.lora, model_dir, params.model.name)
+    if params.train.compile:
+        check_compiler()
     train_rows = read_jsonl(require(SPLIT_FILES["train"]))
     validation_rows = read_jsonl(require(SPLIT_FILES["validation"]))
     run_dir = checkpoint_directory(params)

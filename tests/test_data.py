@@ -158,3 +158,14 @@ def test_leakage_is_counted_in_the_statistics():
     assert split_statistics(splits)["test"]["also_in_train"] == 0
     splits["train"].append({"id": "leak", "dialogue": splits["test"][0]["dialogue"], "summary": "s"})
     assert split_statistics(splits)["test"]["also_in_train"] == 1
+
+
+@pytest.mark.parametrize("summary", ["会议推迟了。", "\u200b\u200c\u200d", "... ?!"])
+def test_a_summary_rouge_cannot_see_is_refused_not_scored_zero_in_silence(tmp_path, summary):
+    # rouge_score keeps only Latin letters and digits: against such a reference every summary scores 0.
+    for split in ("train", "test"):
+        _hub_dir(tmp_path / split, **{split: [{"id": "a", "dialogue": "#Person1#: Hi.", "summary": summary, "topic": "x"}]})
+        with pytest.raises(UserError) as error:
+            load_source(str(tmp_path / split), None)
+        assert f"{split}.jsonl line 1" in str(error.value) and "summary" in str(error.value)
+        assert "ROUGE" in str(error.value) and "Latin letters" in str(error.value)

@@ -42,3 +42,15 @@ def test_a_mistake_or_a_fault_of_the_machine_is_one_line(body, code, facts):
     assert result.returncode == code and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert all(fact in result.stderr for fact in facts), result.stderr
+
+
+def test_a_deleted_working_directory_or_a_name_too_long_is_one_line(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = ("import os; os.chdir({gone!r}); os.rmdir({gone!r}); "
+              "from dialogsum_lora.errors import run_main; run_main(lambda: None)").format(gone=str(gone))
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "working directory" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.score", "x" * 5000 + ".jsonl"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "too long" in result.stderr.lower()

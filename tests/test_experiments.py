@@ -83,6 +83,12 @@ def test_the_reproduced_run_at_a_glance_and_its_plot_where_asked(workspace):
     png = (workspace / "sweep.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"Software" not in png
     assert lines[-1] == "plot: sweep.png" and not (workspace / "dvc_plots").exists()
+    # A plot of one's own is never replaced, and a plot is a PNG whatever the name says.
+    for plot, fact in (("sweep.png", "already exists"), ("sweep.svg", ".png")):
+        again = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.experiments", "--plot", plot], cwd=workspace,
+                               capture_output=True, text=True, timeout=120)
+        assert again.returncode == 2 and again.stderr.count("\n") == 1 and fact in again.stderr
+    assert (workspace / "sweep.png").read_bytes() == png
 
 
 @pytest.mark.slow
@@ -91,3 +97,15 @@ def test_outside_a_dvc_repository_it_says_so_in_one_line(tmp_path):
                             text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.startswith("error: `dvc exp show` failed") and result.stderr.count("\n") == 1
     assert not (tmp_path / "dvc_plots").exists()
+
+
+def test_a_hand_edited_metrics_file_in_an_experiment_is_one_line_naming_it_and_the_key():
+    from dialogsum_lora.errors import UserError
+
+    shown_runs = shown([("rank-8", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}}, 0.38)], intervals=True)
+    scores = shown_runs[1]["experiments"][0]["revs"][0]["data"]["metrics"]["reports/finetuned/metrics.json"]["data"]
+    scores["ci95"]["rouge1"]["low"] = "low"
+    with pytest.raises(UserError) as error:
+        experiment_rows(shown_runs)
+    assert "rank-8" in str(error.value) and "reports/finetuned/metrics.json" in str(error.value)
+    assert "ci95.rouge1.low" in str(error.value) and "'low'" in str(error.value)

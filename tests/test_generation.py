@@ -55,3 +55,23 @@ def test_no_repeat_ngram_size_stops_repeats_that_greedy_decoding_makes(tiny_mode
     assert len(set(repeated)) < len(repeated)  # the random tiny model repeats itself
     unique = tokens(1)
     assert len(set(unique)) == len(unique)
+
+
+def test_a_model_directorys_generation_config_changes_no_summary(tiny_model_dir, tmp_path):
+    # Anything transformers accepts there: more sequences, sampling, another start token, longer
+    # minimum lengths, a dict output. Generation uses the project's settings alone, one summary a prompt.
+    import json
+    import shutil
+
+    hostile = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, hostile)
+    config = json.loads((hostile / "generation_config.json").read_text())
+    (hostile / "generation_config.json").write_text(json.dumps({
+        **config, "num_return_sequences": 2, "num_beams": 2, "return_dict_in_generate": True, "do_sample": True,
+        "decoder_start_token_id": 5, "min_new_tokens": 7, "bad_words_ids": [[5]], "forced_bos_token_id": 6}))
+    tokenizer = load_tokenizer(tiny_model_dir)
+    prompts = tokenizer(["a short one", "a much longer prompt with many more words", "middle sized prompt"]).input_ids
+    settings = {"max_new_tokens": 8, "num_beams": 1}
+    clean = generate_summaries(load_base_model(tiny_model_dir, torch.float32, CPU), tokenizer, prompts, settings, batch_size=2)
+    odd = generate_summaries(load_base_model(hostile, torch.float32, CPU), tokenizer, prompts, settings, batch_size=2)
+    assert odd == clean and len(odd) == 3

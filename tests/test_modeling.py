@@ -152,3 +152,28 @@ def test_a_malformed_model_file_is_one_error_and_no_library_noise(tmp_path, tiny
         load_tokenizer(directory)
         load_base_model(directory, torch.float32, CPU)
     assert "Warning" not in capfd.readouterr().err
+
+
+def test_only_regular_files_are_read_from_a_model_directory(tmp_path, tiny_model_dir):
+    import os
+
+    for name in ("extra.safetensors", "config.json"):
+        copy = tmp_path / name / "model"
+        shutil.copytree(tiny_model_dir, copy)
+        (copy / name).unlink(missing_ok=True)
+        os.mkfifo(copy / name)  # reading it would wait forever
+        with pytest.raises(UserError) as error:
+            model_directory(str(copy), None)
+        assert str(copy / name) in str(error.value) and "regular file" in str(error.value)
+
+
+def test_file_names_that_are_not_utf8_are_hashed_not_a_crash(tmp_path, tiny_model_dir):
+    import os
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, copy)
+    before = directory_hash(copy)
+    with open(os.path.join(os.fsencode(copy), b"notes-\xff.txt"), "wb") as handle:  # a Latin-1 name, not UTF-8
+        handle.write(b"a user's notes")
+    after = directory_hash(copy)
+    assert after != before and after == directory_hash(copy) and model_directory(str(copy), None)[1] == after

@@ -90,3 +90,26 @@ def test_too_little_evidence_for_a_bootstrap_is_said_never_called_significant(tm
     text, _ = render(tmp_path, **report_inputs(p_value=0.0, low=low, high=high, dialogues=dialogues))
     significance = next(line for line in text.splitlines() if line.startswith("**Significance:**"))
     assert "cannot tell" in significance and "better" not in significance
+
+
+def test_text_reaching_a_plot_is_drawn_as_text_never_as_math(tmp_path):
+    from dialogsum_lora.errors import UserError
+    from dialogsum_lora.results.plots import plot_topics
+
+    # A topic of DialogSum's with a dollar in it broke evaluate: matplotlib parsed "$\\frac{" as math.
+    topics = {"min_dialogues": 1, "topics": [{"topic": "paying $5 for \\frac{a}{", "dialogues": 1, "baseline": ROUGE,
+                                              "finetuned": ROUGE}, {"topic": "$x^2$ and $", "dialogues": 1,
+                                                                    "baseline": ROUGE, "finetuned": ROUGE}]}
+    plot_topics(topics, tmp_path / "topics.png")
+    assert (tmp_path / "topics.png").read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(UserError) as error:  # the format written is PNG: another extension would lie
+        plot_topics(topics, tmp_path / "topics.pdf")
+    assert "topics.pdf" in str(error.value) and ".png" in str(error.value) and not (tmp_path / "topics.pdf").exists()
+
+
+def test_summaries_rouge_cannot_see_are_flagged_in_the_report(tmp_path):
+    inputs = report_inputs()
+    inputs["finetuned"] = {**inputs["finetuned"], "blank_predictions": 3}
+    text, _ = render(tmp_path, **inputs)
+    warning = next(line for line in text.splitlines() if line.startswith("**Warning:**"))
+    assert "3 finetuned" in warning and "ROUGE" in warning and "baseline" not in warning

@@ -125,3 +125,13 @@ def test_every_score_equals_rouge_scores_own_stemming_scorer_on_the_sample_data(
             assert ours["best"][name] == max(s[name].fmeasure for s in scores)
     assert metrics["rouge1"] == round(fmean(d["mean"]["rouge1"] for d in per_dialogue), 6)
     assert per_dialogue[-1]["best"]["rouge1"] == 1.0 and 0 < metrics["rouge2"] < 1
+
+
+def test_predictions_rouge_cannot_see_are_counted_as_blank_never_scored_zero_in_silence():
+    from dialogsum_lora.scoring.metrics import corpus_metrics
+
+    references = [["Amy buys a coat."]] * 5
+    predictions = ["Amy buys a coat.", "", "  \n", "\u200b\u200b", "艾米买了一件外套。"]
+    metrics, per_dialogue = corpus_metrics(predictions, references)
+    assert metrics["blank_predictions"] == 4
+    assert [scores["mean"]["rouge1"] for scores in per_dialogue] == [1.0, 0.0, 0.0, 0.0, 0.0]

@@ -77,6 +77,7 @@ def test_resamples_and_seed_take_the_bounds_of_their_params(tmp_path, monkeypatc
         ('{"prediction": "a", "references": [1]}', False, ("row 1", "references[0]", "1")),
         ('{"prediction": "a"}', False, ("row 1", "missing key references")),
         ('{"id": 7, "prediction": "a"}', True, ("row 1", "id", "7")),
+        ('{"prediction": "a", "references": ["会议推迟了。"]}', False, ("row 1", "references[0]", "ROUGE", "Latin letters")),
         ('{"id": "x", "prediction": "\\ud800"}', True, ("row 1", "prediction", "Unicode")),
     ],
 )
@@ -148,3 +149,12 @@ def test_only_predictions_of_the_same_dialogues_are_compared(tmp_path):
     no_ids = predictions("no-ids.jsonl", [{"prediction": "x", "references": ["x y"]}, {"prediction": "z", "references": ["z"]}])
     with pytest.raises(UserError, match="their references differ row by row"):
         score_file(mine, against=no_ids)
+
+
+def test_predictions_rouge_cannot_see_are_flagged_beside_the_scores(tmp_path):
+    path = tmp_path / "predictions.jsonl"
+    write_jsonl_rows(path, [{"prediction": "a b", "references": ["a b"]}, {"prediction": "\u200b", "references": ["a b"]}])
+    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.score", str(path)], cwd=REPO_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and json.loads(result.stdout)["blank_predictions"] == 1
+    assert result.stderr.startswith("warning: 1 of 2 predictions") and "ROUGE" in result.stderr

@@ -7,6 +7,7 @@ import json
 import resource
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -218,7 +219,8 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line(stage_dir):
 
 
 @pytest.mark.slow
-def test_ctrl_c_ends_training_with_one_line_and_nothing_written(stage_dir):
+@pytest.mark.parametrize("sent, code, said", [(signal.SIGINT, 130, "interrupted (Ctrl-C)"), (signal.SIGTERM, 143, "terminated (SIGTERM)")])
+def test_ctrl_c_or_sigterm_ends_training_with_one_line_and_nothing_written(stage_dir, sent, code, said):
     set_params(stage_dir / "params.yaml", {"train.epochs": 1000, "train.checkpoint_steps": 5})
     # As a terminal runs its foreground job: Ctrl-C not ignored, even if this test's own runner ignores it
     # (as a shell's background job does), which the stage would inherit.
@@ -226,10 +228,62 @@ def test_ctrl_c_ends_training_with_one_line_and_nothing_written(stage_dir):
     while not list(stage_dir.glob(".trainer/*/checkpoint-5/checkpoint_complete")):
         assert run.poll() is None, run.communicate()[1][-3000:]
         time.sleep(0.1)
-    run.send_signal(signal.SIGINT)  # what Ctrl-C at a terminal sends
-    _, stderr = run.communicate(timeout=60)
-    assert run.returncode == 130
+    run.send_signal(sent)  # what Ctrl-C at a terminal sends, or a scheduler ending the job
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == code
     assert "Traceback" not in stderr
-    assert last_line(stderr).startswith("error: interrupted (Ctrl-C)")
+    assert last_line(stderr).startswith(f"error: {said}")
     assert not (stage_dir / "models/adapter").exists()
-    assert not (stage_dir / "reports/train").exists() and not (stage_dir / "reports/.train.tmp").exists()
+    assert not (stage_dir / "reports/train").exists() and not list(stage_dir.glob("reports/.train.*"))
+
+
+def test_train_compile_without_a_working_compiler_is_one_line_before_any_work(stage_dir):
+    import os
+
+    from dialogsum_lora.commands.demo import offline_environment
+
+    set_params(stage_dir / "params.yaml", {"train.compile": True})
+    environment = {**offline_environment(), "CXX": str(stage_dir / "no-such-compiler")}
+    environment["PATH"] = os.pathsep.join(p for p in environment["PATH"].split(os.pathsep) if not (Path(p) / "g++").exists())
+    run = start_stage(stage_dir, "finetune", environment)
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 2 and "Traceback" not in stderr and stderr.count("\n") == 1
+    assert "train.compile" in stderr and "C++ compiler" in stderr
+    assert not (stage_dir / ".trainer").exists() and not (stage_dir / "models").exists()
+
+
+def test_a_second_run_of_a_stage_at_once_is_refused_in_one_line(stage_dir):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time\nfrom pathlib import Path\nfrom dialogsum_lora.files.outputs import exclusive\n"
+                               "with exclusive(Path('reports/timing/prepare'), 'the prepare stage'):\n"
+                               "    print('held', flush=True)\n    time.sleep(600)"],
+        cwd=stage_dir, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = (stage_dir / "data/prepared/train.jsonl").read_bytes()
+        set_params(stage_dir / "params.yaml", {"data.source": str(SAMPLE_DIR)})
+        run = start_stage(stage_dir, "prepare")
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run.returncode == 2 and stderr.count("\n") == 1 and "another run of the prepare stage" in stderr
+    assert (stage_dir / "data/prepared/train.jsonl").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_evaluate_failing_part_way_leaves_the_earlier_outputs_all_as_they_were(workspace, monkeypatch):
+    import dialogsum_lora.results.plots
+
+    outputs = {p: p.read_bytes() for p in (workspace / "reports").rglob("*") if p.is_file() and "timing" not in p.parts}
+    monkeypatch.chdir(workspace)
+    set_params(workspace / "params.yaml", {"analysis.min_topic_dialogues": 2})  # new topics, a new report
+    monkeypatch.setattr(dialogsum_lora.results.plots, "plot_topics", lambda *args: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(OSError):
+        run_main("evaluate")
+    after = {p: p.read_bytes() for p in (workspace / "reports").rglob("*") if p.is_file() and "timing" not in p.parts}
+    assert after == outputs  # not a new topics.json beside the old report.md
+

@@ -156,3 +156,54 @@ def test_every_decoding_setting_is_an_option_checked_as_params_yaml_is(tmp_path)
     with pytest.raises(UserError) as error:
         settings(parse_arguments(["#Person1#: Hi.", "--params", str(tmp_path / "params.yaml"), "--length-penalty", "nan"]))
     assert "generate.length_penalty" in str(error.value) and "nan" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "arguments, stdin, facts",
+    [
+        (["-"], b"#Person1#: Caf\xe9?", ("stdin", "UTF-8")),  # Latin-1 piped in
+        (["-"], None, ("stdin", "closed")),
+        (["#Person1#: \udcff"], b"", ("not valid Unicode",)),  # an argument of bytes that are not UTF-8
+        (["--file", "stamped.parquet", "--output", "out.jsonl"], b"", ("stamped.parquet row 1", "JSON")),
+        (["--file", "dialogues.jsonl", "--output", "taken.jsonl"], b"", ("taken.jsonl", "already exists")),
+    ],
+)
+def test_text_and_files_from_outside_are_checked_before_the_model_loads(tmp_path, arguments, stdin, facts):
+    import datetime
+
+    import pyarrow
+    import pyarrow.parquet
+
+    pyarrow.parquet.write_table(pyarrow.table({"dialogue": ["#Person1#: Hi."], "when": [datetime.datetime(2026, 1, 2)]}),
+                                tmp_path / "stamped.parquet")
+    (tmp_path / "dialogues.jsonl").write_text('{"dialogue": "#Person1#: Hi."}\n')
+    (tmp_path / "taken.jsonl").write_text("a user's own summaries\n")
+    shutil.copy(REPO_ROOT / "params.yaml", tmp_path)
+    # No adapter here: each mistake must be found before the adapter and the model are looked for.
+    command = [sys.executable, "-m", "dialogsum_lora.commands.summarise", *arguments]
+    if stdin is None:  # stdin closed, as `<&-` leaves it
+        command = ["bash", "-c", 'exec "$0" "$@" <&-', *command]
+    result = subprocess.run(command, cwd=tmp_path, input=stdin, capture_output=True, timeout=120)
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and stderr.count("\n") == 1 and stderr.startswith("error: "), stderr
+    assert all(fact in stderr for fact in facts), stderr
+    assert (tmp_path / "taken.jsonl").read_text() == "a user's own summaries\n" and not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_a_local_adapter_and_model_never_make_a_request_online_offline_switches_or_not(in_demo, tmp_path):
+    import os
+
+    from hub_server import HubServer
+
+    from dialogsum_lora.commands.demo import offline_environment
+
+    environment = {key: value for key, value in offline_environment().items() if not key.startswith("HF_")}
+    with HubServer() as server:  # the endpoint the libraries would ask, were anything looked up online
+        environment.update(HF_ENDPOINT=server.url, HF_HOME=str(tmp_path / "hf-home"))
+        result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.summarise", "--model", "models/tiny-t5",
+                                 "#Person1#: Are you free tonight? #Person2#: Yes."], cwd=in_demo, env=environment,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert server.requests == [] and server.proxied_requests == 0
+    assert "Unable to fetch" not in result.stderr and os.environ.get("HF_HUB_OFFLINE") == "1"

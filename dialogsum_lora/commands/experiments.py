@@ -150,6 +150,8 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     if not any(row["metrics"] for row in rows):
         raise UserError(f"no experiment here has {metrics_file(FINETUNED_DIR)} yet: run `dvc repro` or `dvc exp run` first")
     check_plot_path(args.plot)
+    if args.plot != DEFAULT_PLOT and args.plot.exists():  # dvc_plots/ is DVC's (and this command's) to rewrite
+        raise UserError(f"--plot {args.plot} already exists: give a new file, or remove it yourself")
     check_writable([args.plot])
     print(f"{FINETUNED} ROUGE F1 x100 of {len(rows)} runs (the workspace, HEAD and its experiments), best rouge1 first")
     if any(row["metrics"] and "ci95" in row["metrics"] for row in rows):

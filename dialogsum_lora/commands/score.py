@@ -14,10 +14,12 @@ paired bootstrap comparison `evaluate` writes to reports/comparison.json.
 """
 
 import json
+import sys
 import typing
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from dialogsum_lora.commands.arguments import ArgumentParser, within
 from dialogsum_lora.errors import UserError, run_main
@@ -25,15 +27,19 @@ from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.params import Seed
 from dialogsum_lora.params.analysis import AnalysisParams
 from dialogsum_lora.schema import Record, Text, Unicode, parse
+from dialogsum_lora.scoring.rouge import check_has_words
 
 
 class _Row(Record):
     model_config = ConfigDict(extra="ignore")  # a user's file may carry columns of its own
 
 
+Reference = Annotated[Text, AfterValidator(check_has_words)]  # a reference ROUGE can score against
+
+
 class ScoredRow(_Row):
     prediction: Unicode = Field(description="the summary to score")
-    references: list[Text] = Field(min_length=1, description="the dialogue's reference summaries")
+    references: list[Reference] = Field(min_length=1, description="the dialogue's reference summaries")
 
 
 class IdRow(_Row):
@@ -43,7 +49,7 @@ class IdRow(_Row):
 
 class TestRow(_Row):
     id: Text = Field(description="the id of a test dialogue")
-    references: list[Text] = Field(min_length=1, description="the dialogue's reference summaries")
+    references: list[Reference] = Field(min_length=1, description="the dialogue's reference summaries")
 
 
 _SEED = typing.get_args(Seed)[1]  # the FieldInfo of params.yaml's seed
@@ -136,7 +142,12 @@ def score() -> None:
                         help="bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=within(_SEED), default=42, help="seed of the resamples (default 42, as params.yaml)")
     args = parser.parse_args()
-    print(json.dumps(score_file(args.file, args.test, args.against, args.resamples, args.seed), indent=2))
+    scored = score_file(args.file, args.test, args.against, args.resamples, args.seed)
+    if scored["blank_predictions"]:
+        print(f"warning: {scored['blank_predictions']} of {scored['num_dialogues']} predictions in {args.file} hold no "
+              "word ROUGE can score (blank, zero-width characters only, or no Latin letters or digits): each scores 0",
+              file=sys.stderr)
+    print(json.dumps(scored, indent=2))
 
 
 def main() -> None:

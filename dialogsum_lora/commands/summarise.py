@@ -118,7 +118,8 @@ def read_stdin() -> str:
     if sys.stdin is None or sys.stdin.closed:
         raise UserError("stdin is closed: pipe a dialogue in, or give it as an argument or with --file")
     try:
-        return sys.stdin.read()
+        buffer = getattr(sys.stdin, "buffer", None)  # the bytes, decoded strictly whatever the locale says
+        return buffer.read().decode("utf-8-sig") if buffer is not None else sys.stdin.read()
     except UnicodeDecodeError as error:
         raise UserError(f"stdin is not UTF-8 text (byte {error.start}): pipe in UTF-8") from None
     except (OSError, ValueError) as error:  # a closed or unreadable descriptor
@@ -154,6 +155,8 @@ def check_output(args: argparse.Namespace) -> None:
         raise UserError(f"--output {args.output} must end in .jsonl: the summaries are written as JSON Lines")
     if args.output.resolve() == args.file.resolve():
         raise UserError(f"--output {args.output} is the input file: choose another")
+    if args.output.is_file():  # a user's file, maybe the summaries of another run: never replaced
+        raise UserError(f"--output {args.output} already exists: give a new file, or remove it yourself")
     check_writable([args.output])
 
 

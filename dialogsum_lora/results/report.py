@@ -44,7 +44,13 @@ def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
             f"| {c['wins']} / {c['ties']} / {c['losses']} "
             f"| {baseline['best_reference'][name]:.4f}, {finetuned['best_reference'][name]:.4f} |"
         )
-    return lines + ["", f"**Significance:** {verdict(comparison)}", ""]
+    lines += ["", f"**Significance:** {verdict(comparison)}", ""]
+    blank = {system: metrics.get("blank_predictions", 0) for system, metrics in ((BASELINE, baseline), (FINETUNED, finetuned))}
+    if any(blank.values()):
+        counts = " and ".join(f"{count} {system}" for system, count in blank.items() if count)
+        lines += [f"**Warning:** {counts} summaries of the {finetuned['num_dialogues']} hold no word ROUGE can score "
+                  "(blank, zero-width characters only, or no Latin letters or digits): each scores 0.", ""]
+    return lines
 
 
 def lengths(baseline: dict, finetuned: dict) -> list[str]:

@@ -5,7 +5,7 @@
 from statistics import fmean
 
 from dialogsum_lora.scoring.bootstrap import intervals
-from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES, has_words, score_corpus
 
 SHARE_DIGITS = 4
 
@@ -15,12 +15,14 @@ def corpus_metrics(predictions: list[str], references: list[list[str]], resample
     """metrics.json's content for `predictions` of dialogues with these `references`, and each
     dialogue's scores (score_corpus's): the headline ROUGE, with `ci95` intervals from
     `resamples` bootstrap resamples drawn from `seed` (none if 0), the counts, the
-    best-of-references scores and the lengths."""
+    best-of-references scores, how many predictions hold no word ROUGE sees (each scores 0:
+    blank, zero-width characters only, or no Latin letters or digits), and the lengths."""
     scores, per_dialogue = score_corpus(predictions, references)
     metrics = {name: scores[name] for name in ROUGE_TYPES}
     if resamples:
         metrics["ci95"] = intervals(per_type(per_dialogue), resamples, seed)
     metrics.update({key: value for key, value in scores.items() if key not in ROUGE_TYPES})
+    metrics["blank_predictions"] = sum(not has_words(prediction) for prediction in predictions)
     metrics["length"] = length_statistics(predictions, references)
     return metrics, per_dialogue
 

@@ -44,6 +44,20 @@ def make_scorer() -> rouge_scorer.RougeScorer:
 _SCORER = make_scorer()
 
 
+def has_words(text: str) -> bool:
+    """Whether ROUGE sees any word in `text`: rouge_score keeps only Latin letters and digits, so an
+    empty text, one of spaces or zero-width characters, or one in another script has none (and
+    scores 0 against anything)."""
+    return bool(tokenize.tokenize(text, None))
+
+
+def check_has_words(text: str) -> str:
+    """A reference ROUGE can score against (a pydantic validator too), else a ValueError saying why."""
+    if not has_words(text):
+        raise ValueError(f"holds no word ROUGE can score (rouge_score keeps only Latin letters and digits), got {text[:40]!r}")
+    return text
+
+
 def split_sentences(text: str) -> str:
     """Put each sentence of `text` on its own line (the rougeLsum unit)."""
     return "\n".join(s for s in _SENTENCE_END.split(text.strip()) if s)

@@ -21,6 +21,26 @@ from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 from dialogsum_lora.training.checkpoints import MarkCompleteCheckpoints
 
 
+def check_compiler() -> None:
+    """Refuse train.compile: true before any work when torch.compile's code generator (inductor) has
+    no C++ compiler that works; it would fail at the first step. torch has no public check, so its
+    own search is asked, and the compiler then builds an empty program."""
+    import os
+    import subprocess
+
+    from torch._inductor import exc
+    from torch._inductor.cpp_builder import get_cpp_compiler
+
+    try:
+        compiler = get_cpp_compiler()
+        subprocess.run([compiler, "-x", "c++", "-", "-o", os.devnull], input=b"int main() { return 0; }\n",
+                       capture_output=True, check=True, timeout=300)
+    except (exc.InvalidCxxCompiler, subprocess.SubprocessError, OSError) as error:
+        detail = " ".join(str(error).split())[:200] or type(error).__name__
+        raise UserError(f"params.yaml: train.compile is true, but torch.compile finds no working C++ compiler ({detail}): "
+                        "install g++ (or set CXX to a working one), or set train.compile: false") from None
+
+
 def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list[dict], dict]:
     """Prompted inputs and summary labels, cut to the prompt's token limits, tokenised once;
     and how many prompts and summaries were cut."""
