@@ -6,7 +6,7 @@
 `dvc exp run --queue -S 'lora.r=8,16,32'` and `dvc exp run --run-all` (or `dvc
 queue start`). Reads `dvc exp show --json`: the workspace, the commit (HEAD)
 when its results differ, and its experiments, each with the params that differ
-between them and the fine-tuned ROUGE of reports/finetuned/metrics.json (x100,
+between them and the finetuned ROUGE of reports/finetuned/metrics.json (x100,
 its 95% interval below it when the metrics hold one), best rouge1 first. Prints
 a table that fits 100 columns and writes the same as a PNG plot. An experiment
 still queued, running or failed is listed last, without scores.
@@ -50,7 +50,7 @@ def dvc_experiments() -> list:
 def experiment_rows(shown: list) -> list[dict]:
     """One row per run of `dvc exp show --json`'s answer: the workspace, the commit when its
     results differ from the workspace's, and each experiment, with its name, state, flattened
-    params and fine-tuned metrics (None until it has them)."""
+    params and finetuned metrics (None until it has them)."""
     rows = []
     for commit in shown:
         if commit["rev"] == "workspace":

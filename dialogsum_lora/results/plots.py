@@ -35,7 +35,7 @@ def _save(figure, path: Path) -> None:
 
 
 def plot_rouge(baseline: dict, finetuned: dict, path: Path) -> None:
-    """Grouped bars: baseline vs fine-tuned F1 for each ROUGE type, with 95% intervals when known."""
+    """Grouped bars: baseline vs finetuned F1 for each ROUGE type, with 95% intervals when known."""
     figure, axes = plt.subplots(figsize=(6, 3.6))
     positions = range(len(ROUGE_TYPES))
     width = 0.38
@@ -125,7 +125,7 @@ def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path, yl
 
 
 def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
-    """Grouped bars: each experiment's fine-tuned ROUGE x100 (rows as dialogsum_lora.experiments
+    """Grouped bars: each experiment's finetuned ROUGE x100 (rows as dialogsum_lora.experiments
     gives them, best first), with its 95% interval when the metrics hold one, labelled by name
     and changed params."""
     figure, axes = plt.subplots(figsize=(max(6.0, 1.4 * len(rows) + 2), 4.2))

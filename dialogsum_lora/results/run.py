@@ -82,7 +82,7 @@ def describe_run(record: AdapterRecord, data: DataSource | None = None, generate
 
 
 def model_name(record: AdapterRecord, data: DataSource | None) -> str:
-    """A short name for the fine-tuned model: base model, `lora`, data (flan-t5-base-lora-dialogsum)."""
+    """A short name for the finetuned model: base model, `lora`, data (flan-t5-base-lora-dialogsum)."""
     source = data.name if data else "unknown-data"
     short = KNOWN_DATASETS[source]["name"] if source in KNOWN_DATASETS else Path(source).name
     return f"{Path(record.model.name).name}-lora-{short}".lower()
