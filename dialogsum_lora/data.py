@@ -217,13 +217,15 @@ def _shared_id(previous: str, current: str) -> str | None:
 
 
 def split_statistics(splits: dict[str, list[Row]]) -> dict:
-    """Dialogues and mean words per split, test references, and test dialogues also in train."""
+    """Dialogues and mean words per split, test references, and validation and test dialogues also in train."""
     stats = {
         split: {"dialogues": len(rows), "mean_dialogue_words": round(fmean(len(r["dialogue"].split()) for r in rows), 2)}
         for split, rows in splits.items()
     }
     stats["test"]["references"] = sum(len(row["references"]) for row in splits["test"])
-    # Test dialogues seen in training would inflate the scores: count them, don't hide them.
+    # Dialogues seen in training would inflate the validation curves and the test scores: count
+    # them, don't hide them.
     train_dialogues = {row["dialogue"] for row in splits["train"]}
-    stats["test"]["also_in_train"] = sum(row["dialogue"] in train_dialogues for row in splits["test"])
+    for split in ("validation", "test"):
+        stats[split]["also_in_train"] = sum(row["dialogue"] in train_dialogues for row in splits[split])
     return stats

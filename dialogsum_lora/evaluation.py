@@ -3,7 +3,7 @@ files read back and checked (evaluate reads baseline's; dialogsum-export and the
 evaluate's).
 
 Each results directory holds predictions.jsonl (a row per test dialogue: id, prediction,
-references, its ROUGE), metrics.json (the headline scores with intervals, the lengths) and
+references, its ROUGE, whether it stopped at generate.max_new_tokens), metrics.json (the headline scores with intervals, the lengths) and
 provenance.json (the model, the decoding settings, the environment). Every metrics file read
 back goes through one schema, `Metrics`.
 """
@@ -16,7 +16,7 @@ from pydantic import Field
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import read_json, write_json
 from dialogsum_lora.files.records import Row, write_jsonl
-from dialogsum_lora.generation import summarise_dialogues
+from dialogsum_lora.generation import Summaries, summarise_dialogues
 from dialogsum_lora.params.analysis import AnalysisParams
 from dialogsum_lora.params.generate import GenerateParams
 from dialogsum_lora.params.prompt import PromptParams
@@ -56,6 +56,7 @@ class Metrics(Scores):
     blank_predictions: int = Field(ge=0)
     length: Lengths
     truncated_prompts: int = Field(ge=0)
+    unfinished_summaries: int = Field(ge=0)
 
 
 class AdapterIdentity(Record):
@@ -92,25 +93,31 @@ def _read(schema, path: Path):
 
 def summarise_and_score(model, tokenizer, test_rows: list[Row], prompt: PromptParams, generate: GenerateParams,
                         analysis: AnalysisParams, seed: int, out_dir: Path, stage: str,
-                        provenance: dict) -> tuple[dict, list[dict], list[str]] | None:
+                        provenance: dict) -> tuple[dict, list[dict], Summaries] | None:
     """Generate a summary per test dialogue, score it (with 95% intervals), write
     predictions.jsonl, metrics.json and provenance.json (with the decoding settings used) to
     `out_dir`, and the generation time to reports/timing/STAGE.json.
 
-    Returns the metrics written, each dialogue's scores and the summaries (on rank 0; other
+    Returns the metrics written, each dialogue's scores and the Summaries (on rank 0; other
     processes only generate and get None).
     """
     with Stopwatch(stage) as stopwatch:
-        predictions, truncated = summarise_dialogues(
+        summaries, truncated = summarise_dialogues(
             model, tokenizer, [row["dialogue"] for row in test_rows], prompt, generate.decoding(), generate.batch_size,
             desc=stage,
         )
-    if predictions is None:
+    if summaries is None:
         return None
+    predictions = summaries.texts
     stopwatch.write(dialogues_per_second=round(len(test_rows) / stopwatch.seconds, 2))
     metrics, per_dialogue = corpus_metrics(predictions, [row["references"] for row in test_rows], analysis.resamples,
                                            seed)
     metrics["truncated_prompts"] = truncated
+    metrics["unfinished_summaries"] = sum(summaries.unfinished)
+    if metrics["unfinished_summaries"]:
+        print(f"warning: {metrics['unfinished_summaries']} of {len(predictions)} {stage} summaries stopped at "
+              f"generate.max_new_tokens={generate.max_new_tokens} before the model ended them: they are cut short",
+              file=sys.stderr)
     if metrics["blank_predictions"]:
         print(f"warning: {metrics['blank_predictions']} of {len(predictions)} {stage} summaries hold no word ROUGE can "
               "score (blank, zero-width characters only, or no Latin letters or digits): each scores 0", file=sys.stderr)
@@ -122,13 +129,14 @@ def summarise_and_score(model, tokenizer, test_rows: list[Row], prompt: PromptPa
                 "prediction": prediction,
                 "references": row["references"],
                 "rouge": {name: round(scores["mean"][name], 4) for name in ROUGE_TYPES},
+                "cut_at_max_new_tokens": unfinished,
             }
-            for row, prediction, scores in zip(test_rows, predictions, per_dialogue)
+            for row, prediction, scores, unfinished in zip(test_rows, predictions, per_dialogue, summaries.unfinished)
         ],
     )
     write_json(metrics_file(out_dir), metrics)
     write_json(provenance_file(out_dir), {**provenance, "prompt": prompt.model_dump(), "generate": generate.model_dump()})
-    return metrics, per_dialogue, predictions
+    return metrics, per_dialogue, summaries
 
 
 def check_predictions_match(predictions: list[Row], test_rows: list[Row], path: Path) -> None:

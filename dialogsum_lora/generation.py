@@ -8,6 +8,8 @@ settings alone. The settings reach `model.generate` as one `transformers.Generat
 (decoding_config); nothing of a model directory's generation_config.json is used.
 """
 
+from dataclasses import dataclass
+
 import torch
 from tqdm.auto import tqdm
 
@@ -53,9 +55,18 @@ def decoding_config(model, settings: dict):
     )
 
 
+@dataclass(frozen=True)
+class Summaries:
+    """Summaries in their dialogues' order, and which of them stopped at max_new_tokens before
+    the model ended them (cut short, not finished)."""
+
+    texts: list[str]
+    unfinished: list[bool]
+
+
 @torch.inference_mode()
 def generate_summaries(model, tokenizer, encoded: list[list[int]], settings: dict, batch_size: int, *,
-                       desc: str = "generating", progress: bool = True) -> list[str] | None:
+                       desc: str = "generating", progress: bool = True) -> Summaries | None:
     """Summarise each tokenised prompt with decoding_config(model, settings), returning the summaries in the
     prompts' order.
 
@@ -68,7 +79,7 @@ def generate_summaries(model, tokenizer, encoded: list[list[int]], settings: dic
     order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]), i))
     mine = distributed.my_share(order)
     device = next(model.parameters()).device
-    summaries: list[str] = []
+    summaries: list[tuple[str, bool]] = []
     shown = progress and distributed.is_main_process()  # one progress bar, rank 0's
     with tqdm(total=len(mine), desc=desc, unit="dialogue", disable=not shown) as bar:
         for start in range(0, len(mine), batch_size):
@@ -77,13 +88,18 @@ def generate_summaries(model, tokenizer, encoded: list[list[int]], settings: dic
             output = model.generate(**batch, generation_config=config)
             if not isinstance(output, torch.Tensor) or output.shape[0] != len(indices):  # one summary per prompt, by construction
                 raise RuntimeError(f"generate returned {getattr(output, 'shape', type(output))} for {len(indices)} prompts")
-            summaries += [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
+            ended = (output[:, 1:] == config.eos_token_id).any(dim=1).tolist()  # column 0: the decoder's start
+            texts = [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
+            summaries += [(text, not done) for text, done in zip(texts, ended)]
             bar.update(len(indices))
-    return distributed.gather_in_order(summaries, mine, len(encoded))
+    gathered = distributed.gather_in_order(summaries, mine, len(encoded))
+    if gathered is None:
+        return None
+    return Summaries([text for text, _ in gathered], [unfinished for _, unfinished in gathered])
 
 
 def summarise_dialogues(model, tokenizer, dialogues: list[str], prompt: PromptParams, settings: dict, batch_size: int,
-                        *, desc: str, progress: bool = True) -> tuple[list[str] | None, int]:
+                        *, desc: str, progress: bool = True) -> tuple[Summaries | None, int]:
     """Each dialogue's summary (as generate_summaries returns them) from its prompt, cut to
     prompt.max_source_tokens, and how many prompts were cut. The one way every stage and
     command turns dialogues into summaries."""

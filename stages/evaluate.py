@@ -100,7 +100,7 @@ def main() -> None:
                                      params.seed, FINETUNED_DIR, "evaluate", provenance)
         if scored is None:
             return
-        metrics, finetuned_scores, finetuned_predictions = scored
+        metrics, finetuned_scores, finetuned = scored
 
         # ... compares them with the baseline on the same dialogues ...
         baseline_scores = rescore(baseline_predictions, test_rows, baseline_metrics, metrics_file(BASELINE_DIR))
@@ -110,10 +110,12 @@ def main() -> None:
         write_json(TOPICS_FILE, found["topics"])
 
         # ... and writes the plots, the report and the model card, all describing the run alike.
-        summaries = {BASELINE: [row["prediction"] for row in baseline_predictions], FINETUNED: finetuned_predictions}
+        summaries = {BASELINE: [row["prediction"] for row in baseline_predictions], FINETUNED: finetuned.texts}
+        cut = {BASELINE: [row.get("cut_at_max_new_tokens", False) for row in baseline_predictions],
+               FINETUNED: finetuned.unfinished}
         plot_rouge(baseline_metrics, metrics, ROUGE_PLOT)
         plot_topics(found["topics"], TOPICS_PLOT)
-        plot_lengths([row["references"] for row in test_rows], summaries, LENGTHS_PLOT)
+        plot_lengths([row["references"] for row in test_rows], summaries, LENGTHS_PLOT, cut, params.generate.max_new_tokens)
         plot_curves(losses, LOSS_PLOT, "cross-entropy loss", "LoRA fine-tuning: loss")
         plot_curves(validation_rouge, VALIDATION_ROUGE_PLOT, "F1 on validation dialogues", "LoRA fine-tuning: validation ROUGE")
 

@@ -42,8 +42,9 @@ def main() -> None:
         + ", ".join(f"{split}: {stats[split]['dialogues']} dialogues" for split in SPLITS)
         + f" ({stats['test']['references']} test references)"
     )
-    if stats["test"]["also_in_train"]:
-        print(f"warning: {stats['test']['also_in_train']} test dialogues also appear in the train split (leakage)")
+    for split in ("validation", "test"):
+        if stats[split]["also_in_train"]:
+            print(f"warning: {stats[split]['also_in_train']} {split} dialogues also appear in the train split (leakage)")
 
 
 if __name__ == "__main__":

@@ -155,9 +155,12 @@ def test_one_dialogue_under_two_ids_is_refused_not_merged(tmp_path, ids):
 
 def test_leakage_is_counted_in_the_statistics():
     splits = load_source(str(SAMPLE_DIR), None)[0]
-    assert split_statistics(splits)["test"]["also_in_train"] == 0
+    stats = split_statistics(splits)
+    assert stats["test"]["also_in_train"] == stats["validation"]["also_in_train"] == 0
     splits["train"].append({"id": "leak", "dialogue": splits["test"][0]["dialogue"], "summary": "s"})
-    assert split_statistics(splits)["test"]["also_in_train"] == 1
+    splits["train"] += [{"id": f"v{i}", "dialogue": row["dialogue"], "summary": "s"} for i, row in enumerate(splits["validation"][:2])]
+    stats = split_statistics(splits)
+    assert stats["test"]["also_in_train"] == 1 and stats["validation"]["also_in_train"] == 2
 
 
 @pytest.mark.parametrize("summary", ["会议推迟了。", "\u200b\u200c\u200d", "... ?!"])

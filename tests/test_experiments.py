@@ -109,3 +109,25 @@ def test_a_hand_edited_metrics_file_in_an_experiment_is_one_line_naming_it_and_t
         experiment_rows(shown_runs)
     assert "rank-8" in str(error.value) and "reports/finetuned/metrics.json" in str(error.value)
     assert "ci95.rouge1.low" in str(error.value) and "'low'" in str(error.value)
+
+
+def test_identical_runs_are_one_row_and_every_commit_is_asked_about(monkeypatch):
+    import subprocess as subprocess_module
+
+    from dialogsum_lora.commands.experiments import dvc_experiments
+
+    rows = experiment_rows(shown([
+        ("rank-8", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}}, 0.38),
+        ("rank-8-again", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}}, 0.38),  # the same run twice
+        ("rank-8-other-seed", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}, "seed": 7}, 0.36),
+    ]))
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["rank-8"]["same"] == ["rank-8-again"] and "rank-8-again" not in by_name
+    assert by_name["workspace"]["same"] == ["main"] and "rank-8-other-seed" in by_name  # the commit = the workspace
+    assert "rank-8(+1)" in table(rows, changed_params(rows))
+    asked = []
+    monkeypatch.setattr(subprocess_module, "run", lambda command, **kwargs: asked.append(command) or
+                        subprocess_module.CompletedProcess(command, 0, "[]", ""))
+    dvc_experiments()
+    dvc_experiments(["main", "v1"])
+    assert asked[0][-1] == "--all-commits" and asked[1][-4:] == ["--rev", "main", "--rev", "v1"]

@@ -37,7 +37,7 @@ def test_the_merged_model_loads_without_peft_and_summarises_as_base_and_adapter_
     dialogues = [row["dialogue"] for row in read_jsonl(demo / "data/prepared/test.jsonl")]
     summaries, _ = summarise_dialogues(model, tokenizer, dialogues, params.prompt, params.generate.decoding(),
                                        params.generate.batch_size, desc="merged", progress=False)
-    assert summaries == [row["prediction"] for row in read_jsonl(demo / "reports/finetuned/predictions.jsonl")]
+    assert summaries.texts == [row["prediction"] for row in read_jsonl(demo / "reports/finetuned/predictions.jsonl")]
 
     # Its card is the complete one, written for a model loaded without peft.
     card = (merged / "README.md").read_text()

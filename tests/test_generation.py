@@ -14,8 +14,8 @@ def test_batched_length_sorted_generation_matches_one_at_a_time(tiny_model_dir):
     prompts = ["a short one", "a much longer prompt with many more words in it than the others", "middle sized prompt"]
     encoded = tokenizer(prompts).input_ids
     settings = dict(max_new_tokens=8, num_beams=1)
-    one_by_one = [generate_summaries(model, tokenizer, [ids], settings, batch_size=1)[0] for ids in encoded]
-    batched = generate_summaries(model, tokenizer, encoded, settings, batch_size=3)
+    one_by_one = [generate_summaries(model, tokenizer, [ids], settings, batch_size=1).texts[0] for ids in encoded]
+    batched = generate_summaries(model, tokenizer, encoded, settings, batch_size=3).texts
     assert batched == one_by_one
     assert all(batched)
 
@@ -48,7 +48,7 @@ def test_no_repeat_ngram_size_stops_repeats_that_greedy_decoding_makes(tiny_mode
 
     def tokens(no_repeat: int) -> list[int]:
         (summary,) = generate_summaries(model, tokenizer, [prompt], {"max_new_tokens": 40, "num_beams": 1,
-                                                                     "no_repeat_ngram_size": no_repeat}, batch_size=1)
+                                                                     "no_repeat_ngram_size": no_repeat}, batch_size=1).texts
         return tokenizer(summary, add_special_tokens=False).input_ids
 
     repeated = tokens(0)
@@ -74,4 +74,17 @@ def test_a_model_directorys_generation_config_changes_no_summary(tiny_model_dir,
     settings = {"max_new_tokens": 8, "num_beams": 1}
     clean = generate_summaries(load_base_model(tiny_model_dir, torch.float32, CPU), tokenizer, prompts, settings, batch_size=2)
     odd = generate_summaries(load_base_model(hostile, torch.float32, CPU), tokenizer, prompts, settings, batch_size=2)
-    assert odd == clean and len(odd) == 3
+    assert odd == clean and len(odd.texts) == 3
+
+
+def test_summaries_that_stop_at_max_new_tokens_are_told_apart_from_finished_ones(tiny_model_dir):
+    # The random tiny model never ends a summary of its own: each stops at max_new_tokens, cut short.
+    tokenizer = load_tokenizer(tiny_model_dir)
+    model = load_base_model(tiny_model_dir, torch.float32, CPU)
+    prompts = tokenizer(["a short one", "a much longer prompt with many more words"]).input_ids
+    generated = generate_summaries(model, tokenizer, prompts, {"max_new_tokens": 5, "num_beams": 1}, batch_size=2)
+    assert generated.unfinished == [True, True]
+    eos = model.config.eos_token_id
+    ended = generate_summaries(model, tokenizer, prompts, {"max_new_tokens": 5, "num_beams": 1, "forced_eos_token_id": eos,
+                                                           "min_new_tokens": 0}, batch_size=2)
+    assert ended.unfinished == [False, False]  # an end token at the last step: finished, not cut

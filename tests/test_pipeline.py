@@ -109,7 +109,7 @@ def test_validation_rouge_is_logged_at_every_validation_greedy_up_to_the_trainin
     model = load_adapter(load_base_model(model_dir, torch.float32, torch.device("cpu")), directory / "models/adapter", checked)
     encoded, _ = encode(tokenizer, [build_prompt(prompt.template, r["dialogue"]) for r in rows], prompt.max_source_tokens)
     summaries = generate_summaries(model, tokenizer, encoded, {"max_new_tokens": prompt.max_target_tokens, "num_beams": 1},
-                                   batch_size=3, progress=False)
+                                   batch_size=3, progress=False).texts
     metrics, _ = score_corpus(summaries, [[r["summary"]] for r in rows])
     assert {name: logged[name] for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")} == {
         name: metrics[name] for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")}

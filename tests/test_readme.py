@@ -151,7 +151,7 @@ def test_comparing_and_a_sweep_at_a_glance(reader):
     assert (checkout / "dvc_plots/index.html").exists()
     # The sweep at a glance: dialogsum-experiments ends the recipe, each run's scores on a line
     # and its intervals on the next, best rouge1 first, in at most 100 columns.
-    shown = dvc(checkout, "exp", "show", "--json")
+    shown = dvc(checkout, "exp", "show", "--json", "--all-commits")
     assert {int(r) for r in re.findall(r'"r":\s*(\d+)', shown)} == {8, 16, 32}  # workspace, experiment, sweep
     lines = output[output.index("finetuned ROUGE F1 x100 of "):].splitlines()
     lines = lines[:lines.index("plot: dvc_plots/experiments.png") + 1]  # the output's stderr comes after

@@ -110,6 +110,8 @@ def test_text_reaching_a_plot_is_drawn_as_text_never_as_math(tmp_path):
 def test_summaries_rouge_cannot_see_are_flagged_in_the_report(tmp_path):
     inputs = report_inputs()
     inputs["finetuned"] = {**inputs["finetuned"], "blank_predictions": 3}
+    inputs["baseline"] = {**inputs["baseline"], "unfinished_summaries": 500}
     text, _ = render(tmp_path, **inputs)
-    warning = next(line for line in text.splitlines() if line.startswith("**Warning:**"))
-    assert "3 finetuned" in warning and "ROUGE" in warning and "baseline" not in warning
+    blank, unfinished = [line for line in text.splitlines() if line.startswith("**Warning:**")]
+    assert "3 finetuned" in blank and "ROUGE" in blank and "baseline" not in blank
+    assert "500 baseline" in unfinished and "max_new_tokens" in unfinished and "finetuned" not in unfinished

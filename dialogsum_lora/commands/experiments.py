@@ -38,9 +38,11 @@ WIDTH = 100
 NAME_WIDTH = 20
 
 
-def dvc_experiments() -> list:
-    """What `dvc exp show --json` says of the commit and its experiments."""
-    result = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], capture_output=True, text=True)
+def dvc_experiments(revisions: list[str] | None = None) -> list:
+    """What `dvc exp show --json` says of the commits `revisions` name (default: every commit, so
+    that a sweep run on an earlier commit stays in view) and their experiments."""
+    asked = [argument for revision in revisions for argument in ("--rev", revision)] if revisions else ["--all-commits"]
+    result = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json", *asked], capture_output=True, text=True)
     if result.returncode:
         lines = [line for line in result.stderr.splitlines() if line.strip()] or ["no output"]
         raise UserError(f"`dvc exp show` failed: {lines[-1].removeprefix('ERROR: ')} (run this in the repository)")
@@ -48,21 +50,28 @@ def dvc_experiments() -> list:
 
 
 def experiment_rows(shown: list) -> list[dict]:
-    """One row per run of `dvc exp show --json`'s answer: the workspace, the commit when its
-    results differ from the workspace's, and each experiment, with its name, state, flattened
-    params and finetuned metrics (None until it has them)."""
-    rows = []
+    """One row per distinct run of `dvc exp show --json`'s answer: the workspace, each commit
+    with results, and each experiment, with its name, state, flattened params and finetuned
+    metrics (None until it has them). Runs with the same params and the same results (a commit
+    and the experiment it was committed from, a sweep value run twice) are one row, named by the
+    first, with the others in `same`."""
+    rows: list[dict] = []
     for commit in shown:
-        if commit["rev"] == "workspace":
-            rows.append(_row("workspace", commit, "workspace"))
-            continue
-        row = _row(commit["name"] or commit["rev"][:7], commit, "commit")
-        if row["metrics"] and not any((row["params"], row["metrics"]) == (other["params"], other["metrics"]) for other in rows):
-            rows.append(row)
+        candidates = [_row("workspace", commit, "workspace")] if commit["rev"] == "workspace" else []
+        if commit["rev"] != "workspace":
+            row = _row(commit["name"] or commit["rev"][:7], commit, "commit")
+            candidates += [row] if row["metrics"] else []
         for experiment in commit.get("experiments") or []:
             latest = experiment["revs"][0]
             state = (experiment.get("executor") or {}).get("state") or "success"
-            rows.append(_row(experiment.get("name") or latest["name"] or latest["rev"][:7], latest, state))
+            candidates.append(_row(experiment.get("name") or latest["name"] or latest["rev"][:7], latest, state))
+        for row in candidates:
+            twin = next((other for other in rows if row["metrics"] and (other["params"], other["metrics"]) ==
+                         (row["params"], row["metrics"])), None)
+            if twin is None:
+                rows.append(row)
+            else:
+                twin["same"].append(row["name"])
     return rows
 
 
@@ -73,7 +82,7 @@ def _row(name: str, revision: dict, state: str) -> dict:
     if metrics is not None:
         metrics = parse(ShownScores, metrics, f"`dvc exp show`: {name}'s {metrics_file(FINETUNED_DIR)}").model_dump(
             exclude_none=True)
-    return {"name": name, "state": state, "params": _flatten(params), "metrics": metrics}
+    return {"name": name, "state": state, "params": _flatten(params), "metrics": metrics, "same": []}
 
 
 def _flatten(params: dict, prefix: str = "") -> dict[str, str]:
@@ -112,6 +121,7 @@ def table(rows: list[dict], keys: list[str], width: int = WIDTH) -> str:
         lines = [["experiment", *param_headers, *ROUGE_TYPES]]
         for row, params in zip(rows, param_cells):
             name = row["name"] if row["metrics"] else f"{row['name']} ({row['state']})"
+            name += f"(+{len(row['same'])})" if row["same"] else ""  # identical runs, shown once
             scores, intervals = zip(*(score_texts(row["metrics"], rouge) for rouge in ROUGE_TYPES))
             lines.append([_cut(name, NAME_WIDTH), *params, *scores])
             if any(intervals):
@@ -141,11 +151,13 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     """The command: `arguments` as on its command line (default: sys.argv)."""
     parser = ArgumentParser(prog="dialogsum-experiments", description=__doc__.splitlines()[0])
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help=f"the PNG to write (default: {DEFAULT_PLOT})")
+    parser.add_argument("--rev", action="append", metavar="REV",
+                        help="a commit, branch or tag whose experiments to show (repeatable; default: every commit)")
     args = parser.parse_args(arguments)
     from dialogsum_lora.files.outputs import check_writable
     from dialogsum_lora.results.plots import check_plot_path, plot_experiments
 
-    rows = sort_rows(experiment_rows(dvc_experiments()))
+    rows = sort_rows(experiment_rows(dvc_experiments(args.rev)))
     keys = changed_params(rows)
     if not any(row["metrics"] for row in rows):
         raise UserError(f"no experiment here has {metrics_file(FINETUNED_DIR)} yet: run `dvc repro` or `dvc exp run` first")
@@ -153,7 +165,9 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     if args.plot != DEFAULT_PLOT and args.plot.exists():  # dvc_plots/ is DVC's (and this command's) to rewrite
         raise UserError(f"--plot {args.plot} already exists: give a new file, or remove it yourself")
     check_writable([args.plot])
-    print(f"{FINETUNED} ROUGE F1 x100 of {len(rows)} runs (the workspace, HEAD and its experiments), best rouge1 first")
+    same = sum(len(row["same"]) for row in rows)
+    print(f"{FINETUNED} ROUGE F1 x100 of {len(rows)} runs (the workspace, the commits and their experiments"
+          + (f"; {same} identical runs shown once" if same else "") + "), best rouge1 first")
     if any(row["metrics"] and "ci95" in row["metrics"] for row in rows):
         print("below each score, its 95% interval")
     print(table(rows, keys))

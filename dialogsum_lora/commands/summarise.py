@@ -198,11 +198,14 @@ def summarise(arguments: list[str] | None = None) -> None:
     if truncated:
         print(f"warning: {truncated} of {len(dialogues)} prompts are longer than {params.prompt.max_source_tokens} tokens "
               "and were cut (--max-source-tokens)", file=sys.stderr)
+    if any(summaries.unfinished):
+        print(f"warning: {sum(summaries.unfinished)} of {len(dialogues)} summaries stopped at "
+              f"{params.generate.max_new_tokens} new tokens before the model ended them (--max-new-tokens)", file=sys.stderr)
     if rows is None:
-        print(summaries[0])
+        print(summaries.texts[0])
         return
     with exclusive(args.output, "dialogsum-summarise"):
-        write_jsonl(args.output, [{**row, SUMMARY_KEY: summary} for row, summary in zip(rows, summaries)])
+        write_jsonl(args.output, [{**row, SUMMARY_KEY: summary} for row, summary in zip(rows, summaries.texts)])
     print(f"{len(rows)} summaries in {args.output}")
 
 

@@ -55,7 +55,8 @@ def plot_rouge(baseline: dict, finetuned: dict, path: Path) -> None:
 
 
 def plot_topics(topics: dict, path: Path, shown: int = 20) -> None:
-    """Horizontal bars: ROUGE-1 of both models on the `shown` topics with the most test dialogues."""
+    """Horizontal bars: ROUGE-1 of both models on the `shown` topics with the most test dialogues;
+    the title says how many of how many topics it shows."""
     rows = topics["topics"][:shown]
     figure, axes = plt.subplots(figsize=(6.4, 1.2 + 0.32 * max(len(rows), 1)))
     if rows:
@@ -69,18 +70,27 @@ def plot_topics(topics: dict, path: Path, shown: int = 20) -> None:
         axes.text(0.5, 0.5, f"no topic has {topics['min_dialogues']} or more test dialogues", ha="center", va="center")
         axes.set_yticks([])
     axes.set_xlabel("ROUGE-1 F1 (mean over the topic's dialogues)")
-    axes.set_title("ROUGE-1 by topic (test dialogues)")
+    left_out = len(topics["topics"]) - len(rows)
+    axes.set_title(f"ROUGE-1 by topic: {len(rows)} of the {len(topics['topics'])} topics with at least "
+                   f"{topics['min_dialogues']} test dialogues" + (", those with most" if left_out else ""), fontsize=9)
     figure.tight_layout()
     _save(figure, path)
 
 
-def plot_lengths(references: list[list[str]], predictions: dict[str, list[str]], path: Path) -> None:
-    """Each summary's words against its references' mean words, with the lines of equal,
-    twice and half the length."""
+def plot_lengths(references: list[list[str]], predictions: dict[str, list[str]], path: Path,
+                 cut: dict[str, list[bool]] | None = None, max_new_tokens: int | None = None) -> None:
+    """Each summary's words against its references' mean words, with the lines of equal, twice and
+    half the length; summaries that stopped at max_new_tokens (`cut`, per system) drawn as crosses."""
     reference_words = mean_reference_words(references)
     figure, axes = plt.subplots(figsize=(5, 4.4))
-    for label, texts in predictions.items():
-        axes.scatter(reference_words, [len(t.split()) for t in texts], s=8, alpha=0.5, label=label)
+    for number, (label, texts) in enumerate(predictions.items()):
+        flags = (cut or {}).get(label) or [False] * len(texts)
+        for marker, kept in (("o", False), ("x", True)):
+            points = [(r, len(t.split())) for r, t, flag in zip(reference_words, texts, flags) if flag == kept]
+            if points or marker == "o":
+                axes.scatter(*zip(*points) if points else ([], []), s=8 if marker == "o" else 14, alpha=0.5,
+                             marker=marker, color=f"C{number}",
+                             label=label if marker == "o" else f"{label}, cut at {max_new_tokens} new tokens")
     top = max([*reference_words, *(len(t.split()) for texts in predictions.values() for t in texts), 1])
     for factor, style in ((1, "-"), (2, ":"), (0.5, ":")):
         axes.plot([0, top], [0, top * factor], style, color="grey", linewidth=0.8)

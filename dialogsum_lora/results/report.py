@@ -45,11 +45,14 @@ def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
             f"| {baseline['best_reference'][name]:.4f}, {finetuned['best_reference'][name]:.4f} |"
         )
     lines += ["", f"**Significance:** {verdict(comparison)}", ""]
-    blank = {system: metrics.get("blank_predictions", 0) for system, metrics in ((BASELINE, baseline), (FINETUNED, finetuned))}
-    if any(blank.values()):
-        counts = " and ".join(f"{count} {system}" for system, count in blank.items() if count)
-        lines += [f"**Warning:** {counts} summaries of the {finetuned['num_dialogues']} hold no word ROUGE can score "
-                  "(blank, zero-width characters only, or no Latin letters or digits): each scores 0.", ""]
+    for key, what in (("blank_predictions", "hold no word ROUGE can score (blank, zero-width characters only, or no "
+                                              "Latin letters or digits): each scores 0"),
+                      ("unfinished_summaries", "stopped at generate.max_new_tokens before the model ended them: they "
+                                               "are cut short, and score as they are")):
+        counts = {system: metrics.get(key, 0) for system, metrics in ((BASELINE, baseline), (FINETUNED, finetuned))}
+        if any(counts.values()):
+            said = " and ".join(f"{count} {system}" for system, count in counts.items() if count)
+            lines += [f"**Warning:** {said} summaries of the {finetuned['num_dialogues']} {what}.", ""]
     return lines
 
 

@@ -57,7 +57,7 @@ class ValidationRouge(TrainerCallback):
         model.train(was_training)
         if summaries is None:  # another process gathers them
             return
-        scores, _ = score_corpus(summaries, self.references)
+        scores, _ = score_corpus(summaries.texts, self.references)
         entry = {f"eval_{name}": scores[name] for name in ROUGE_TYPES}
         state.log_history.append({**entry, "epoch": state.epoch, "step": state.global_step})
         if self.log is not None:
