@@ -41,5 +41,6 @@ test: $(INSTALLED)
 check: $(INSTALLED)
 	$(PYTHON) -m pytest --numprocesses 2 --maxschedchunk 1 -m "not slow"
 
+# demo/ is the user's once made (their results, experiments, files): never removed here.
 clean:
-	rm -rf demo .trainer .pytest_cache
+	rm -rf .trainer .pytest_cache

@@ -40,20 +40,20 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=1000)
     args = parser.parse_args()
     table = read_table(args.csv)
-    tuned, references = table["peft_model_summaries"]
-    zero_shot, _ = table["original_model_summaries"]
+    finetuned_summaries, references = table["peft_model_summaries"]
+    baseline_summaries, _ = table["original_model_summaries"]
     rows = [{"topics": [f"topic {i % 60}"]} for i in range(len(references))]  # 60 topics of 8 or 9 dialogues
 
     def before():
-        corpus_metrics(tuned, references)
+        corpus_metrics(finetuned_summaries, references)
 
     def after():
-        _, finetuned = corpus_metrics(tuned, references, args.resamples, 42)
-        _, baseline = corpus_metrics(zero_shot, references)
+        _, finetuned = corpus_metrics(finetuned_summaries, references, args.resamples, 42)
+        _, baseline = corpus_metrics(baseline_summaries, references)
         found = against_baseline(rows, baseline, finetuned, args.resamples, 42, 5, 5)
         with tempfile.TemporaryDirectory() as directory:
             plot_topics(found["topics"], Path(directory) / "topics.png")
-            plot_lengths(references, {BASELINE: zero_shot, FINETUNED: tuned}, Path(directory) / "lengths.png")
+            plot_lengths(references, {BASELINE: baseline_summaries, FINETUNED: finetuned_summaries}, Path(directory) / "lengths.png")
 
     before_s, after_s = median_seconds(before, args.repeats), median_seconds(after, args.repeats)
     print(f"{len(references)} dialogues x {len(references[0])} references, {args.resamples} resamples, "

@@ -4,7 +4,7 @@
         [--train-dialogues N] [--test-dialogues N] [--set KEY=VALUE ...] [--json FILE] [--dir DIR]
 
 What `dvc repro` runs, timed. An offline copy of the repository
-(dialogsum_lora.demo.make_offline_copy) gets synthetic data of DialogSum's size
+(dialogsum_lora.commands.demo.make_offline_copy) gets synthetic data of DialogSum's size
 (12,460 training, 500 validation and 500 test dialogues, 3 references each) whose
 prompts and summaries have flan-t5's token lengths (every word is one token of
 the tiny tokenizer), and params.yaml as committed except data.source,
@@ -39,6 +39,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.machine import machine
+from benchmarks.params import Reads
 from benchmarks.synthetic import (
     TEST_DIALOGUES,
     TRAINING_DIALOGUES,
@@ -52,21 +53,11 @@ from dialogsum_lora.commands.demo import TINY_MODEL_DIR, make_offline_copy, offl
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.files.outputs import read_json, write_json
 from dialogsum_lora.modeling.base import load_tokenizer, pick_device
-from dialogsum_lora.params import Seed, StageParams, load_params, set_params
-from dialogsum_lora.params.prompt import PromptParams
-from dialogsum_lora.params.train import TrainParams
+from dialogsum_lora.params import load_params, set_params
 from dialogsum_lora.paths import PARAMS_FILE, REPO_ROOT, TIMING_DIR
 
 DATA_DIR = "data/synthetic"
 FLAN_T5_BASE_DIR = "models/flan-t5-base-random"
-
-
-class Reads(StageParams):
-    """What this benchmark reads of params.yaml, to size the run and its synthetic data."""
-
-    seed: Seed
-    prompt: PromptParams
-    train: TrainParams
 
 
 def parse_arguments() -> argparse.Namespace:

@@ -1,4 +1,4 @@
-"""Scoring time: dialogsum_lora.rouge against rouge_score's own stemming tokenizer.
+"""Scoring time: dialogsum_lora.scoring.rouge against rouge_score's own stemming tokenizer.
 
     python benchmarks/rouge.py [--csv FILE] [--repeats N]       # or: python -m benchmarks.rouge
 
@@ -70,7 +70,7 @@ def main() -> None:
         if our_scores != base_scores:
             raise UserError(f"{column}: StemmingTokenizer changed a score; it must give rouge_score's own tokens")
         print(f"{column}: {len(predictions)} dialogues, {sum(map(len, references))} references, median of {args.repeats}: "
-              f"rouge_score's tokenizer {base_seconds:.2f} s, dialogsum_lora.rouge {our_seconds:.2f} s, "
+              f"rouge_score's tokenizer {base_seconds:.2f} s, dialogsum_lora.scoring.rouge {our_seconds:.2f} s, "
               f"x{base_seconds / our_seconds:.2f}, every score identical")
 
 

@@ -33,6 +33,7 @@ import torch
 
 from benchmarks.generation_speed import TokenIdTokenizer, time_generation
 from benchmarks.machine import bf16_peak_flops, choose_device, machine
+from benchmarks.params import Reads
 from benchmarks.synthetic import (
     SOURCE_TOKENS_MEAN,
     SOURCE_TOKENS_P95,
@@ -50,24 +51,12 @@ from dialogsum_lora.files.outputs import write_json
 from dialogsum_lora.modeling.adapter import add_lora
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, make_deterministic, pick_dtype
 from dialogsum_lora.modeling.tiny import write_tiny_model
-from dialogsum_lora.params import Seed, StageParams, load_params
-from dialogsum_lora.params.lora import LoraParams
-from dialogsum_lora.params.prompt import PromptParams
-from dialogsum_lora.params.train import TrainParams
+from dialogsum_lora.params import load_params
 from dialogsum_lora.paths import PARAMS_FILE, REPO_ROOT
 
 TUTORIAL_BATCH_SIZE = 8
 FLAN_T5_ID_LIMIT = 32_000  # ids from here on are <extra_id_*> sentinels and padding rows
 GPU_ONE_AT_A_TIME_DIALOGUES = 100  # a dialogue's time does not depend on the others
-
-
-class Reads(StageParams):
-    """What this benchmark reads of params.yaml: what finetune trains with."""
-
-    seed: Seed
-    prompt: PromptParams
-    lora: LoraParams
-    train: TrainParams
 
 
 def parse_arguments() -> argparse.Namespace:

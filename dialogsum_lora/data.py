@@ -23,6 +23,7 @@ from dialogsum_lora.files.records import RECORD_SUFFIXES, Row, read_records
 from dialogsum_lora.hub import hub_failure, local_directory, offline_unless_reachable
 from dialogsum_lora.paths import SPLITS
 from dialogsum_lora.provenance import directory_hash
+from dialogsum_lora.schema import NOT_UNICODE, is_valid_unicode
 from dialogsum_lora.scoring.rouge import has_words
 
 AUTHORS_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl", "test": "dialogsum.test.jsonl"}
@@ -103,10 +104,8 @@ def _text(row: Row, column: str, where: str) -> str:
         raise UserError(f"{where}: {column} must be text, got {_short(value)}")
     if not value.strip():
         raise UserError(f"{where}: empty {column}: every row needs a non-empty {column}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UserError(f"{where}: {column} is not valid Unicode text (it holds a lone surrogate, e.g. from \\ud800)") from None
+    if not is_valid_unicode(value):
+        raise UserError(f"{where}: {column} {NOT_UNICODE}")
     return value.strip()
 
 

@@ -17,6 +17,9 @@ from collections.abc import Callable
 # A full disk, a quota, a file size limit, a read-only place, a failing disk: faults of the
 # machine, which libraries that write (safetensors, torch, sqlite) report in their own types.
 _WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+# Other faults of the machine or its settings: permissions, a name too long, no file handles or
+# memory left. Any other OSError (a file not found that the code did not check for) is a bug.
+_MACHINE_FAULTS = _WRITE_FAULTS | {errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
 _WRITE_FAULT_TEXT = re.compile(
     r"No space left on device|Disk quota exceeded|File too large|Read-only file system|disk I/O error|"
     r"\(os error (5|27|28|30|122)\)|file write failed"
@@ -57,7 +60,9 @@ def run_main(main: Callable[[], None]) -> None:
         _fail("terminated (SIGTERM): nothing was written that looks complete", 143)
     except MemoryError:
         _fail("out of memory: lower generate.batch_size or train.batch_size, or use a machine with more memory", 2)
-    except OSError as error:  # a fault of the machine, met by this project's code or a library's
+    except OSError as error:
+        if error.errno not in _MACHINE_FAULTS:
+            _report_bug(error)
         where = f"{error.filename}: " if error.filename else ""
         advice = ": move the repository to a shorter path" if error.errno == errno.ENAMETOOLONG else ""
         _fail(f"{where}{error.strerror or error}{advice}", 2)
@@ -67,11 +72,16 @@ def run_main(main: Callable[[], None]) -> None:
         if _is_out_of_memory(error):
             _fail("out of memory on the device: lower generate.batch_size or train.batch_size "
                   f"({type(error).__name__})", 2)
-        _close_progress_bars()
-        traceback.print_exc()
-        print(f"error: a bug, not a mistake of yours: {type(error).__name__} above, in dialogsum-lora or a library "
-              "it calls; please report it with the traceback", file=sys.stderr)
-        sys.exit(1)
+        _report_bug(error)
+
+
+def _report_bug(error: BaseException) -> None:
+    """The traceback of an exception the code did not foresee, then one line saying it is a bug; exit code 1."""
+    _close_progress_bars()
+    traceback.print_exc()
+    print(f"error: a bug, not a mistake of yours: {type(error).__name__} above, in dialogsum-lora or a library "
+          "it calls; please report it with the traceback", file=sys.stderr)
+    sys.exit(1)
 
 
 def _is_out_of_memory(error: BaseException) -> bool:

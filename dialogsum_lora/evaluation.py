@@ -59,6 +59,13 @@ class Metrics(Scores):
     unfinished_summaries: int = Field(ge=0)
 
 
+class UsedPrompt(Record):
+    """What of `prompt` a system's summaries are made with (not max_target_tokens: training's)."""
+
+    template: Text
+    max_source_tokens: int
+
+
 class AdapterIdentity(Record):
     path: Text
     resolved: Text  # sha256: of the adapter directory's files
@@ -69,7 +76,7 @@ class ResultsProvenance(Record):
 
     model: ModelRecord
     environment: dict[str, str]
-    prompt: PromptParams
+    prompt: UsedPrompt
     generate: GenerateParams
     adapter: AdapterIdentity | None = None  # evaluate's: the adapter it used
 
@@ -135,7 +142,9 @@ def summarise_and_score(model, tokenizer, test_rows: list[Row], prompt: PromptPa
         ],
     )
     write_json(metrics_file(out_dir), metrics)
-    write_json(provenance_file(out_dir), {**provenance, "prompt": prompt.model_dump(), "generate": generate.model_dump()})
+    # What the summaries depend on, as dvc.yaml lists it for baseline and evaluate: never a key they do not declare.
+    used_prompt = prompt.model_dump(include=set(UsedPrompt.model_fields))
+    write_json(provenance_file(out_dir), {**provenance, "prompt": used_prompt, "generate": generate.model_dump()})
     return metrics, per_dialogue, summaries
 
 

@@ -14,30 +14,8 @@ import torch
 from tqdm.auto import tqdm
 
 from dialogsum_lora import distributed
-from dialogsum_lora.errors import UserError
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.prompt import build_prompt, encode
-
-
-def check_decoding(settings: dict, where: str = "params.yaml: generate") -> None:
-    """Refuse decoding settings that transformers would reject or ignore (say length_penalty with
-    one beam), before any model loads. `settings` are GenerationConfig arguments."""
-    import logging
-
-    from transformers import GenerationConfig
-
-    # transformers also logs what it raises here: the error line below says it once.
-    logger = logging.getLogger("transformers.generation.configuration_utils")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        GenerationConfig(**settings, do_sample=False).validate(strict=True)
-    except ValueError as error:
-        # Its advice on a model's generation_config.json does not apply: none is ever used.
-        finding = " ".join(str(error).split()).split(" If you're using a pretrained model")[0]
-        raise UserError(f"{where}: {finding}") from None
-    finally:
-        logger.setLevel(level)
 
 
 def decoding_config(model, settings: dict):

@@ -33,11 +33,22 @@ def setting(help: str, **bounds) -> Any:
     return Field(description=help, **bounds)
 
 
-def _valid_unicode(text: str) -> str:
+NOT_UNICODE = "is not valid Unicode text (it holds a lone surrogate, e.g. from \\ud800, or bytes that are not UTF-8)"
+
+
+def is_valid_unicode(text: str) -> bool:
+    """Whether `text` can be written as UTF-8: no lone surrogate (what a JSON escape \\ud800, or an
+    argument of bytes that are not UTF-8, leaves in a Python string)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("is not valid Unicode text (it holds a lone surrogate, e.g. from \\ud800)") from None
+        return False
+    return True
+
+
+def _valid_unicode(text: str) -> str:
+    if not is_valid_unicode(text):
+        raise ValueError(NOT_UNICODE)
     return text
 
 

@@ -21,20 +21,14 @@ def main() -> None:
     params = load_params(Reads)
     from dialogsum_lora import distributed
     from dialogsum_lora.evaluation import summarise_and_score
-    from dialogsum_lora.generation import check_decoding
     from dialogsum_lora.modeling.base import (
-        load_base_model,
-        load_tokenizer,
-        make_deterministic,
-        model_directory,
-        pick_device,
-        pick_dtype,
+        load_base_model, load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
     )
     from dialogsum_lora.provenance import model_provenance
     from dialogsum_lora.results.text import summary_line
 
     # Inputs, checked (and the outputs' place) before any process starts work.
-    check_decoding(params.generate.decoding())
+    params.generate.check()
     test_rows = read_jsonl(require(SPLIT_FILES["test"]))
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
     with stage_outputs("baseline", [*results_files(BASELINE_DIR), TIMING_DIR / "baseline.json"]):

@@ -16,31 +16,10 @@ from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.params import load_params
 from dialogsum_lora.params.summaries import SummaryParams
 from dialogsum_lora.paths import (
-    ADAPTER_DIR,
-    BASELINE,
-    BASELINE_DIR,
-    COMPARISON_FILE,
-    DATA_STATS_FILE,
-    FINETUNED,
-    FINETUNED_DIR,
-    LENGTHS_PLOT,
-    LOSS_PLOT,
-    MODEL_CARD_FILE,
-    PLOTS,
-    PLOTS_DIR,
-    REPORT_FILE,
-    ROUGE_PLOT,
-    SPLIT_FILES,
-    TIMING_DIR,
-    TOPICS_FILE,
-    TOPICS_PLOT,
-    TRAIN_LOSS_FILE,
-    VALIDATION_LOSS_FILE,
-    VALIDATION_ROUGE_FILES,
-    VALIDATION_ROUGE_PLOT,
-    metrics_file,
-    predictions_file,
-    results_files,
+    ADAPTER_DIR, BASELINE, BASELINE_DIR, COMPARISON_FILE, DATA_STATS_FILE, FINETUNED, FINETUNED_DIR, LENGTHS_PLOT,
+    LOSS_PLOT, MODEL_CARD_FILE, PLOTS, PLOTS_DIR, REPORT_FILE, ROUGE_PLOT, SPLIT_FILES, TIMING_DIR, TOPICS_FILE,
+    TOPICS_PLOT, TRAIN_LOSS_FILE, VALIDATION_LOSS_FILE, VALIDATION_ROUGE_FILES, VALIDATION_ROUGE_PLOT, metrics_file,
+    predictions_file, results_files,
 )
 
 Reads = SummaryParams  # the params it reads, as dvc.yaml lists them
@@ -52,14 +31,9 @@ def main() -> None:
     from dialogsum_lora import distributed
     from dialogsum_lora.evaluation import check_predictions_match, read_metrics, rescore, summarise_and_score
     from dialogsum_lora.files.outputs import write_json, write_text
-    from dialogsum_lora.generation import check_decoding
     from dialogsum_lora.modeling.adapter import check_adapter, load_merged_model
     from dialogsum_lora.modeling.base import (
-        load_tokenizer,
-        make_deterministic,
-        model_directory,
-        pick_device,
-        pick_dtype,
+        load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
     )
     from dialogsum_lora.provenance import directory_hash, model_provenance, read_data_source
     from dialogsum_lora.results.analysis import against_baseline
@@ -70,11 +44,12 @@ def main() -> None:
     from dialogsum_lora.results.text import comparison_line, summary_line
 
     # Inputs: every one read and checked (and the outputs' place) before anything is written.
-    check_decoding(params.generate.decoding())
+    params.generate.check()
     test_rows = read_jsonl(require(SPLIT_FILES["test"]))
     baseline_metrics = read_metrics(require(metrics_file(BASELINE_DIR))).model_dump(exclude_none=True)
     baseline_predictions = read_jsonl(require(predictions_file(BASELINE_DIR)))
     check_predictions_match(baseline_predictions, test_rows, predictions_file(BASELINE_DIR))
+    baseline_scores = rescore(baseline_predictions, test_rows, baseline_metrics, metrics_file(BASELINE_DIR))
     losses = {"training": read_curve(TRAIN_LOSS_FILE), "validation": read_curve(VALIDATION_LOSS_FILE)}
     validation_rouge = {name: read_curve(file) for name, file in VALIDATION_ROUGE_FILES.items()}
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
@@ -103,7 +78,6 @@ def main() -> None:
         metrics, finetuned_scores, finetuned = scored
 
         # ... compares them with the baseline on the same dialogues ...
-        baseline_scores = rescore(baseline_predictions, test_rows, baseline_metrics, metrics_file(BASELINE_DIR))
         found = against_baseline(test_rows, baseline_scores, finetuned_scores, params.analysis.resamples, params.seed,
                                  params.analysis.min_topic_dialogues, EXAMPLES_IN_REPORT)
         write_json(COMPARISON_FILE, found["comparison"])
@@ -125,10 +99,10 @@ def main() -> None:
             return {**test_rows[index], **{system: {"summary": summaries[system][index],
                                                     "rouge1": scores[system][index]["mean"]["rouge1"]} for system in scores}}
 
-        run = describe_run(record, data_source, params.generate.model_dump(), params.analysis.resamples)
-        write_report(REPORT_FILE, params.model.name, run, baseline_metrics, metrics, found["comparison"], found["topics"],
+        run = describe_run(record, data_source, params.generate.decoding(), params.analysis.resamples)
+        write_report(REPORT_FILE, params.model.name, data_source.name, run, baseline_metrics, metrics, found["comparison"], found["topics"],
                      [example(i) for i in found["gains"]], [example(i) for i in found["losses"]], list(PLOTS))
-        results = Results(data_source, params.generate.model_dump(), params.analysis.resamples, baseline_metrics, metrics,
+        results = Results(data_source, params.generate.decoding(), params.analysis.resamples, baseline_metrics, metrics,
                           found["comparison"])
         write_text(MODEL_CARD_FILE, render_card(record, results=results))
     print(summary_line(FINETUNED, metrics))

@@ -41,29 +41,15 @@ def main() -> None:
     from dialogsum_lora import distributed
     from dialogsum_lora.modeling.adapter import add_lora, check_target_modules, save_adapter
     from dialogsum_lora.modeling.base import (
-        load_base_model,
-        load_tokenizer,
-        make_deterministic,
-        model_directory,
-        pick_device,
-        pick_dtype,
+        load_base_model, load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
     )
     from dialogsum_lora.provenance import Stopwatch, model_provenance
     from dialogsum_lora.training.checkpoints import (
-        checkpoint_directory,
-        last_complete_checkpoint,
-        remove_checkpoints,
-        training_data_hashes,
+        checkpoint_directory, last_complete_checkpoint, remove_checkpoints, training_data_hashes,
     )
     from dialogsum_lora.training.trainer import (
-        LossCurves,
-        StepClock,
-        build_training_examples,
-        check_compiler,
-        last_logged_loss,
-        length_group_steps,
-        make_trainer,
-        training_speed,
+        LossCurves, StepClock, build_training_examples, check_compiler, last_logged_loss, length_group_steps,
+        make_trainer, training_speed,
     )
     from dialogsum_lora.training.validation import ValidationRouge
 

@@ -82,7 +82,7 @@ def write_hub_dir(tmp_path, train=None, validation=None, test=None):
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """The tiny T5 of dialogsum_lora.tiny_model, written once per test session."""
+    """The tiny T5 of dialogsum_lora.modeling.tiny, written once per test session."""
     from dialogsum_lora.modeling.tiny import write_tiny_model
 
     directory = tmp_path_factory.mktemp("tiny") / "tiny-t5"

@@ -28,7 +28,7 @@ RECORD = {
     "parameters": {"trainable": 3538944, "total": 251116800},
 }
 SOURCE = DataSource(name="knkarthick/dialogsum", revision=None, resolved="d2b0ad2ac3c9c7d6e0bd8a1b7e5c2f2ab0d1e7a3")
-GENERATE = {"max_new_tokens": 128, "num_beams": 4, "length_penalty": 0.8, "no_repeat_ngram_size": 3, "batch_size": 64}
+GENERATE = {"max_new_tokens": 128, "num_beams": 4, "length_penalty": 0.8, "no_repeat_ngram_size": 3}  # decoding()
 
 
 def record(**changes) -> AdapterRecord:
@@ -80,11 +80,15 @@ def test_the_adapter_card_is_a_real_model_card():
 
 
 def test_the_card_and_the_report_describe_the_run_with_the_same_rows(tmp_path):
+    from dialogsum_lora.results.report import header
     from dialogsum_lora.results.run import describe_run
 
     card = render_card(record(), results=results(metrics(0.233, True), metrics(0.408, True)))
-    for what, value in describe_run(record(), SOURCE, GENERATE, None):
-        assert f"| {what} | {value} |" in card, what
+    rows = describe_run(record(), SOURCE, GENERATE, None)
+    report = "\n".join(header(RECORD["model"]["name"], SOURCE.name, rows))
+    assert {"base model", "data", "LoRA", "decoding", "device"} <= {what for what, _ in rows}
+    for what, value in rows:
+        assert f"| {what} | {value} |" in card and f"- **{what}:** {value}" in report, what
 
 
 def test_the_results_have_intervals_and_the_paired_change_when_there_are_some():

@@ -36,10 +36,10 @@ def report_inputs(p_value: float = 0.0, low: float = 0.05, high: float = 0.15, d
     record = AdapterRecord.model_validate({**RECORD, "model": {**RECORD["model"], "name": "[model](http://evil)",
                                                              "resolved": "sha256:abc"}})
     run = describe_run(record, DataSource(name="data/*sample*", revision=None, resolved="sha256:def"),
-                       {"max_new_tokens": 128, "num_beams": 1, "batch_size": 64}, 1000)
+                       {"max_new_tokens": 128, "num_beams": 1}, 1000)
     topics = {"min_dialogues": min_topic_dialogues, "topics": topics if topics is not None else [
         {"topic": "# <b>heading</b>", "dialogues": 1, "baseline": ROUGE, "finetuned": ROUGE}]}
-    return {"model_name": "[model](http://evil)", "run": run, "baseline": metrics, "finetuned": metrics,
+    return {"model_name": "[model](http://evil)", "data_name": "data/*sample*", "run": run, "baseline": metrics, "finetuned": metrics,
             "comparison": comparison, "topics": topics, "gains": [example], "losses": [], "plots": []}
 
 

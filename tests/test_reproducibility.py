@@ -31,15 +31,20 @@ RERUN_MATRIX = [
     ({"train.validation_batch_size": 2}, FINETUNE_AND_EVALUATE),
     ({"prompt.max_target_tokens": 64}, FINETUNE_AND_EVALUATE),
     ({"prompt.template": "Dialogue:\n{dialogue}\nWhat happened?"}, ALL_THREE),
+    ({"prompt.max_source_tokens": 256}, ALL_THREE),
+    ({"seed": 7}, ALL_THREE),
     ({"model.name": "models/tiny-t5/."}, ALL_THREE),
     ({}, set()),
     # The wording of what people read: the stages that write it, never finetune.
     ("results/report.py", {"evaluate"}),
     ("results/plots.py", {"evaluate"}),
     ("results/cards.py", {"evaluate"}),
+    ("results/run.py", {"evaluate"}),
+    ("results/markdown.py", {"evaluate"}),
     ("results/text.py", BASELINE_AND_EVALUATE),  # the console lines and p-values of both
     # A new decoding setting is its schema's line: no retraining.
     ("params/generate.py", BASELINE_AND_EVALUATE),
+    ("params/analysis.py", BASELINE_AND_EVALUATE),
     ("generation.py", ALL_THREE),  # how summaries are made, validation ROUGE's too
     # What computes what finetune writes retrains, and so does the ROUGE its validation curve is.
     ("training/trainer.py", FINETUNE_AND_EVALUATE),

@@ -188,16 +188,21 @@ def test_an_output_location_that_cannot_be_written_is_refused_before_any_work(st
         run_main("baseline")
 
 
+def small_disk(limit: int):
+    """A process's start that lets no file grow past `limit` bytes: writing more fails as on a full disk (EFBIG)."""
+    def start():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return start
+
+
 @pytest.mark.slow
 def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_output(stage_dir):
     rows = [{"id": f"t{i}", "dialogue": "#Person1#: Hello there, how are you?", "references": ["A greeting."] * 3} for i in range(40)]
     (stage_dir / "data/prepared/test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
 
-    def small_disk():  # a file may not grow past 2 KiB: writing more fails as on a full disk (EFBIG)
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
-
-    run = start_stage(stage_dir, "baseline", preexec_fn=small_disk)
+    run = start_stage(stage_dir, "baseline", preexec_fn=small_disk(2048))  # more than 2 KiB fails
     _, stderr = run.communicate(timeout=300)
     assert run.returncode == 2 and "Traceback" not in stderr
     assert last_line(stderr).startswith("error: cannot write reports/baseline/predictions.jsonl: ")
@@ -207,11 +212,7 @@ def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_output(stage_dir)
 
 @pytest.mark.slow
 def test_a_full_disk_while_saving_a_checkpoint_is_one_line(stage_dir):
-    def small_disk():  # the checkpoint's weights are larger than this: saving them fails (EFBIG)
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
-
-    run = start_stage(stage_dir, "finetune", preexec_fn=small_disk)
+    run = start_stage(stage_dir, "finetune", preexec_fn=small_disk(100_000))  # smaller than a checkpoint's weights
     _, stderr = run.communicate(timeout=300)
     assert run.returncode == 2 and "Traceback" not in stderr
     assert last_line(stderr).startswith("error: a write failed, the disk may be full or read-only: ")

@@ -59,7 +59,7 @@ def test_a_test_dialogue_is_summarised_exactly_as_evaluate_and_baseline_did(in_d
 
 
 @pytest.mark.slow
-def test_options_override_the_recorded_settings(in_demo, capsys):
+def test_options_override_the_settings_of_params_yaml(in_demo, capsys):
     dialogue = read_jsonl(in_demo / "data/prepared/test.jsonl")[0]["dialogue"]
     summarise(["--max-new-tokens", "3", dialogue])
     short = capsys.readouterr().out.split()
@@ -156,6 +156,18 @@ def test_every_decoding_setting_is_an_option_checked_as_params_yaml_is(tmp_path)
     with pytest.raises(UserError) as error:
         settings(parse_arguments(["#Person1#: Hi.", "--params", str(tmp_path / "params.yaml"), "--length-penalty", "nan"]))
     assert "generate.length_penalty" in str(error.value) and "nan" in str(error.value)
+
+    def read(*options: str):
+        return settings(parse_arguments(["#Person1#: Hi.", "--params", str(tmp_path / "params.yaml"), *options]))
+
+    # Read as params.yaml is (YAML 1.2, as DVC reads it), and text as it is, never cut or reshaped.
+    assert read("--num-beams", "012").generate.num_beams == 12 and read("--length-penalty", "1e-1").generate.length_penalty == 0.1
+    for template in ("Summarise {dialogue} #end", "Summary: {dialogue}", "- {dialogue}", "{dialogue} null"):
+        assert read("--template", template).prompt.template == template
+    for option, value in (("--template", ""), ("--max-new-tokens", "null")):  # given, so checked: never skipped
+        with pytest.raises(UserError) as error:
+            read(option, value)
+        assert option.removeprefix("--").replace("-", "_") in str(error.value) and "options" in str(error.value)
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,9 @@ typed and bounded by a params schema, and the adapter options."""
 import argparse
 from pathlib import Path
 
-import yaml
-
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.paths import ADAPTER_DIR
-from dialogsum_lora.schema import bounds, bounds_text
+from dialogsum_lora.schema import bounds, bounds_text, type_name
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -36,28 +34,35 @@ def within(field) -> callable:
 
 
 def yaml_value(text: str):
-    """A command-line value read as params.yaml would read it (8 is a number, null is None), for a schema to check."""
+    """A command-line value read as params.yaml is read (YAML 1.2, as DVC reads it: 1e-1 and 012 are
+    numbers, null is None), for a schema to check; text that is no YAML scalar stays text."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = YAML(typ="safe", pure=True).load(text)
+    except (YAMLError, ValueError, RecursionError):
         return text
+    return value if value is None or isinstance(value, (bool, int, float)) else text
 
 
 def add_setting_options(parser: ArgumentParser, section: str, schema, keys=None) -> None:
     """An option --KEY for each key of a params section's schema (or those in `keys`), with its help:
-    a setting added to the schema is an option here without more code. Values are checked by the schema."""
+    a setting added to the schema is an option here without more code. A text key takes its value as
+    it is; any other is read as params.yaml is. The schema checks them all."""
     group = parser.add_argument_group(f"{section} settings (default: params.yaml's)")
     for key, field in schema.model_fields.items():
         if keys is None or key in keys:
-            group.add_argument(f"--{key.replace('_', '-')}", dest=f"{section}.{key}", type=yaml_value, metavar="VALUE",
-                               help=field.description)
+            text = "str" in type_name(field.annotation).split(" or ")
+            group.add_argument(f"--{key.replace('_', '-')}", dest=f"{section}.{key}", type=str if text else yaml_value,
+                               metavar="TEXT" if text else "VALUE", default=argparse.SUPPRESS, help=field.description)
 
 
 def setting_overrides(args: argparse.Namespace) -> dict[str, dict]:
-    """The options add_setting_options added that were given: {section: {key: value}}."""
+    """The options add_setting_options added that were given (an empty or null one included): {section: {key: value}}."""
     overrides: dict[str, dict] = {}
     for dest, value in vars(args).items():
-        if "." in dest and value is not None:
+        if "." in dest:
             section, key = dest.split(".", 1)
             overrides.setdefault(section, {})[key] = value
     return overrides

@@ -1,6 +1,6 @@
 """Run the real pipeline offline: a tiny random T5 on the bundled sample data.
 
-    dialogsum-demo [DIR]            # or: python -m dialogsum_lora.demo [DIR]; default: demo/
+    dialogsum-demo [DIR]            # or: python -m dialogsum_lora.commands.demo [DIR]; default: demo/
 
 Copies this checkout (its tracked and untracked-but-not-ignored files) to DIR
 as a fresh git repository, with a link to its .venv, writes the tiny model
@@ -23,14 +23,7 @@ from dialogsum_lora.files.outputs import read_json
 from dialogsum_lora.modeling.tiny import write_tiny_model
 from dialogsum_lora.params import set_params
 from dialogsum_lora.paths import (
-    BASELINE,
-    BASELINE_DIR,
-    FINETUNED,
-    FINETUNED_DIR,
-    PLOTS_DIR,
-    REPO_ROOT,
-    REPORT_FILE,
-    metrics_file,
+    BASELINE, BASELINE_DIR, FINETUNED, FINETUNED_DIR, PLOTS_DIR, REPO_ROOT, REPORT_FILE, metrics_file,
 )
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
@@ -51,7 +44,7 @@ OFFLINE_PARAMS = {
     "analysis.min_topic_dialogues": 1,  # data/sample: a handful of test dialogues, each on its own topics
 }
 GIT_IDENTITY = ["-c", "user.name=offline run", "-c", "user.email=offline@localhost", "-c", "commit.gpgsign=false"]
-DEMO_MARK = "dialogsum-demo"  # in the copy's .git: a directory this command may replace
+DEMO_MARK = "dialogsum-demo"  # in the copy's .git: an earlier demo, left as it is
 DEFAULT_DIRECTORY = REPO_ROOT / "demo"
 
 

@@ -126,8 +126,8 @@ def score_file(path: Path, test_file: Path | None = None, against: Path | None =
     if against is not None:
         other_predictions, other_ids, other_references = read_predictions(against, test_file)
         order = _aligned(path, ids, references, against, other_ids, other_references)
-        _, baseline = corpus_metrics([other_predictions[i] for i in order], references)
-        scored["comparison"] = {"against": str(against), **paired_comparison(candidate, baseline, resamples, seed)}
+        _, other = corpus_metrics([other_predictions[i] for i in order], references)
+        scored["comparison"] = {"against": str(against), **paired_comparison(candidate, other, resamples, seed)}
     return scored
 
 

@@ -22,11 +22,7 @@ import sys
 from pathlib import Path
 
 from dialogsum_lora.commands.arguments import (
-    ArgumentParser,
-    add_adapter_options,
-    add_setting_options,
-    check_adapter_options,
-    setting_overrides,
+    ArgumentParser, add_adapter_options, add_setting_options, check_adapter_options, setting_overrides,
 )
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.files.outputs import check_writable, exclusive
@@ -35,7 +31,7 @@ from dialogsum_lora.params import StageParams, load_params
 from dialogsum_lora.params.generate import GenerateParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.paths import PARAMS_FILE
-from dialogsum_lora.schema import parse
+from dialogsum_lora.schema import NOT_UNICODE, is_valid_unicode, parse
 
 SUMMARY_KEY = "prediction"  # as in the pipeline's predictions files
 
@@ -127,10 +123,8 @@ def read_stdin() -> str:
 
 
 def _check_unicode(text: str, where: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UserError(f"{where}: the dialogue is not valid Unicode text (it holds a lone surrogate)") from None
+    if not is_valid_unicode(text):
+        raise UserError(f"{where}: the dialogue {NOT_UNICODE}")
 
 
 def _checked_row(where: str, row: Row, column: str) -> Row:
@@ -168,17 +162,13 @@ def summarise(arguments: list[str] | None = None) -> None:
     check_output(args)
     params = settings(args)
     from dialogsum_lora.files.records import write_jsonl
-    from dialogsum_lora.generation import check_decoding, summarise_dialogues
+    from dialogsum_lora.generation import summarise_dialogues
     from dialogsum_lora.modeling.adapter import base_model_directory, check_adapter, load_merged_model, read_record
     from dialogsum_lora.modeling.base import (
-        load_base_model,
-        load_tokenizer,
-        make_deterministic,
-        pick_device,
-        pick_dtype,
+        load_base_model, load_tokenizer, make_deterministic, pick_device, pick_dtype,
     )
 
-    check_decoding(params.generate.decoding(), f"{args.params}: generate")
+    params.generate.check(f"{args.params}{', or the options that override it' if setting_overrides(args) else ''}: generate")
     record = read_record(args.adapter)
     model_dir, resolved = base_model_directory(record, args.model, args.revision)
     if not args.base:
@@ -205,6 +195,8 @@ def summarise(arguments: list[str] | None = None) -> None:
         print(summaries.texts[0])
         return
     with exclusive(args.output, "dialogsum-summarise"):
+        if args.output.exists():  # again: another run may have written it while the model summarised
+            raise UserError(f"--output {args.output} already exists: give a new file, or remove it yourself")
         write_jsonl(args.output, [{**row, SUMMARY_KEY: summary} for row, summary in zip(rows, summaries.texts)])
     print(f"{len(rows)} summaries in {args.output}")
 

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from dialogsum_lora.errors import UserError
@@ -87,7 +87,7 @@ def stage_outputs(stage: str, files: list[Path], directories: tuple[Path, ...] =
     worker = distributed.is_worker()
     if not worker:
         check_writable(files, directories)
-    with exclusive(TIMING_DIR / stage, f"the {stage} stage") if not worker else _nothing():
+    with exclusive(TIMING_DIR / stage, f"the {stage} stage") if not worker else nullcontext():
         if not distributed.is_main_process():
             yield
             return
@@ -106,11 +106,6 @@ def stage_outputs(stage: str, files: list[Path], directories: tuple[Path, ...] =
                 _move_into_place(temporary, path)
         finally:
             _deferred = None
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 @contextmanager

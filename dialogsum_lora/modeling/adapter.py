@@ -9,14 +9,8 @@ import torch
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import atomic_path, read_json, write_json
 from dialogsum_lora.modeling.base import (
-    check_finite,
-    check_safetensors,
-    check_tokenizer_files,
-    load_base_model,
-    model_directory,
-    model_skeleton,
-    safetensors_shapes,
-    save_tokenizer,
+    check_finite, check_safetensors, check_tokenizer_files, load_base_model, model_directory, model_skeleton,
+    safetensors_shapes, save_tokenizer,
 )
 from dialogsum_lora.params.lora import LoraParams
 from dialogsum_lora.params.prompt import PromptParams

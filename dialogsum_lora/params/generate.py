@@ -20,3 +20,30 @@ class GenerateParams(Record):
     def decoding(self) -> dict:
         """The GenerationConfig arguments: every key but batch_size."""
         return self.model_dump(exclude={"batch_size"})
+
+    def check(self, where: str = "params.yaml: generate") -> None:
+        """Refuse settings transformers would reject or ignore (say length_penalty with one beam), before
+        any model loads; `where` names where they came from."""
+        check_decoding(self.decoding(), where)
+
+
+def check_decoding(settings: dict, where: str) -> None:
+    """Refuse GenerationConfig arguments that transformers would reject or ignore, in one UserError."""
+    import logging
+
+    from transformers import GenerationConfig
+
+    from dialogsum_lora.errors import UserError
+
+    # transformers also logs what it raises here: the error line says it once.
+    logger = logging.getLogger("transformers.generation.configuration_utils")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        GenerationConfig(**settings, do_sample=False).validate(strict=True)
+    except ValueError as error:
+        # Its advice on a model's generation_config.json does not apply: none is ever used.
+        finding = " ".join(str(error).split()).split(" If you're using a pretrained model")[0]
+        raise UserError(f"{where}: {finding}") from None
+    finally:
+        logger.setLevel(level)

@@ -44,22 +44,22 @@ def per_topic(test_rows: list[dict], systems: dict[str, list[dict]], min_dialogu
     ]
 
 
-def largest_changes(candidate: list[dict], baseline: list[dict], count: int,
+def largest_changes(candidate: list[dict], other: list[dict], count: int,
                     name: str = "rouge1") -> tuple[list[int], list[int]]:
     """The dialogues (indices) with the `count` largest gains and the `count` largest losses
-    in per-dialogue ROUGE (`name`, averaged over references) of `candidate` over `baseline`;
+    in per-dialogue ROUGE (`name`, averaged over references) of `candidate` over `other`;
     equal changes in test-split order."""
-    changes = [(c["mean"][name] - b["mean"][name], index) for index, (c, b) in enumerate(zip(candidate, baseline))]
+    changes = [(c["mean"][name] - o["mean"][name], index) for index, (c, o) in enumerate(zip(candidate, other))]
     gains = [index for change, index in sorted(changes, key=lambda c: (-c[0], c[1])) if change > 0][:count]
     losses = [index for change, index in sorted(changes) if change < 0][:count]
     return gains, losses
 
 
-def paired_comparison(candidate: list[dict], baseline: list[dict], resamples: int, seed: int) -> dict:
+def paired_comparison(candidate: list[dict], other: list[dict], resamples: int, seed: int) -> dict:
     """The paired bootstrap comparison of two sets of per-dialogue scores (score_corpus's second
-    result) of the same dialogues, per ROUGE type: candidate minus baseline."""
+    result) of the same dialogues, per ROUGE type: candidate minus other."""
     return {"num_dialogues": len(candidate), "resamples": resamples,
-            **compare(per_type(candidate), per_type(baseline), resamples, seed)}
+            **compare(per_type(candidate), per_type(other), resamples, seed)}
 
 
 def against_baseline(test_rows: list[dict], baseline: list[dict], finetuned: list[dict], resamples: int, seed: int,

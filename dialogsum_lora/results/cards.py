@@ -15,30 +15,18 @@ import yaml
 from dialogsum_lora.evaluation import read_metrics, read_results_provenance
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.paths import (
-    BASELINE,
-    BASELINE_DIR,
-    COMPARISON_FILE,
-    DATA_STATS_FILE,
-    FINETUNED,
-    FINETUNED_DIR,
-    metrics_file,
+    BASELINE, BASELINE_DIR, COMPARISON_FILE, DATA_STATS_FILE, FINETUNED, FINETUNED_DIR, metrics_file,
     provenance_file,
 )
 from dialogsum_lora.provenance import DataSource, directory_hash, read_data_source
 from dialogsum_lora.results.analysis import read_comparison
 from dialogsum_lora.results.markdown import as_code_block, as_text
 from dialogsum_lora.results.run import (
-    KNOWN_DATASETS,
-    KNOWN_MODEL_LICENSES,
-    base_model_text,
-    data_text,
-    describe_run,
-    is_local,
-    model_name,
-    share_text,
+    KNOWN_DATASETS, KNOWN_MODEL_LICENSES, base_model_text, data_text, describe_run, is_local, model_name, share_text,
 )
 from dialogsum_lora.results.text import change_text, p_value_text, score_text, verdict
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
+from dialogsum_lora.training.validation import validation_decoding
 
 CARD_FILE = "README.md"
 REPOSITORY_COMMAND = "dialogsum-summarise"
@@ -46,8 +34,8 @@ REPOSITORY_COMMAND = "dialogsum-summarise"
 
 @dataclass(frozen=True)
 class Results:
-    """What evaluate found for an adapter: the data's exact source, the decoding it used, the
-    bootstrap resamples, the metrics of both systems and their paired comparison."""
+    """What evaluate found for an adapter: the data's exact source, the decoding it used (GenerationConfig
+    arguments), the bootstrap resamples, the metrics of both systems and their paired comparison."""
 
     data: DataSource
     generate: dict
@@ -66,7 +54,7 @@ def results_of(adapter_dir: Path) -> Results | None:
     if evaluated.adapter is None or evaluated.adapter.resolved != directory_hash(adapter_dir):
         return None
     comparison = read_comparison(COMPARISON_FILE).model_dump() if COMPARISON_FILE.exists() else None
-    return Results(read_data_source(DATA_STATS_FILE), evaluated.generate.model_dump(),
+    return Results(read_data_source(DATA_STATS_FILE), evaluated.generate.decoding(),
                    comparison["resamples"] if comparison else None,
                    read_metrics(metrics_file(BASELINE_DIR)).model_dump(exclude_none=True),
                    read_metrics(metrics_file(FINETUNED_DIR)).model_dump(exclude_none=True), comparison)
@@ -134,9 +122,8 @@ def _usage(record: AdapterRecord, results: Results | None, merged: bool) -> list
     prompt = record.prompt
     if results:
         decoding, said = results.generate, "the decoding evaluate used"
-        decoding = {key: value for key, value in decoding.items() if key != "batch_size"}
-    else:
-        decoding, said = {"max_new_tokens": prompt.max_target_tokens, "num_beams": 1}, "greedy decoding"
+    else:  # no test results: the decoding it was validated with while it trained
+        decoding, said = validation_decoding(prompt), "greedy decoding up to the summary length it was trained for"
     if merged:
         load = ["from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig", "",
                 'model_dir = "merged"  # this directory, or the hub id it was published under',
@@ -195,7 +182,7 @@ def _change(baseline: dict, finetuned: dict, comparison: dict | None, name: str)
     paired = (comparison or {}).get(name)
     if not paired:
         return f"{finetuned[name] - baseline[name]:+.4f}"
-    return f"{change_text(paired)}, p {p_value_text(paired['p_value'], comparison['resamples'])}"
+    return f"{change_text(paired)}, p {p_value_text(comparison, name)}"
 
 
 def _model_index(record: AdapterRecord, results: Results) -> list[dict]:

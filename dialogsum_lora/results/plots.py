@@ -135,7 +135,7 @@ def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path, yl
 
 
 def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
-    """Grouped bars: each experiment's finetuned ROUGE x100 (rows as dialogsum_lora.experiments
+    """Grouped bars: each experiment's finetuned ROUGE x100 (rows as dialogsum_lora.commands.experiments
     gives them, best first), with its 95% interval when the metrics hold one, labelled by name
     and changed params."""
     figure, axes = plt.subplots(figsize=(max(6.0, 1.4 * len(rows) + 2), 4.2))

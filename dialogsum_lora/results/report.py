@@ -15,15 +15,14 @@ EXAMPLES_IN_REPORT = 5  # largest gains, and as many largest losses
 TOPIC_COLUMNS = ("rouge1", "rougeL")
 
 
-def header(model_name: str, run: list[tuple[str, str]]) -> list[str]:
-    """The title (the base model's name) and the run's description, a bullet per row."""
-    return [f"# LoRA fine-tuning of {as_text(model_name)}: DialogSum results", "",
+def header(model_name: str, data_name: str, run: list[tuple[str, str]]) -> list[str]:
+    """The title (the base model's and the data's names) and the run's description, a bullet per row."""
+    return [f"# LoRA fine-tuning of {as_text(model_name)} on {as_text(data_name)}: results", "",
             *(f"- **{what}:** {value}" for what, value in run), ""]
 
 
 def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
     """The scores with intervals, the paired comparison, and the verdict."""
-    resamples = comparison["resamples"]
     lines = [
         "## Scores",
         "",
@@ -40,7 +39,7 @@ def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
         c = comparison[name]
         lines.append(
             f"| {name} | {score_text(baseline, name)} | {score_text(finetuned, name)} "
-            f"| {change_text(c)} | {p_value_text(c['p_value'], resamples)} "
+            f"| {change_text(c)} | {p_value_text(comparison, name)} "
             f"| {c['wins']} / {c['ties']} / {c['losses']} "
             f"| {baseline['best_reference'][name]:.4f}, {finetuned['best_reference'][name]:.4f} |"
         )
@@ -57,17 +56,17 @@ def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
 
 
 def lengths(baseline: dict, finetuned: dict) -> list[str]:
-    before, after = baseline["length"], finetuned["length"]
+    systems = (baseline["length"], finetuned["length"])
+    rows = (("mean words", "prediction_words", ".1f"), ("over twice the references' length", "over_twice_reference", ".1%"),
+            ("under half the references' length", "under_half_reference", ".1%"))
     return [
         "## Lengths",
         "",
-        f"References average {after['reference_words']:.1f} words.",
+        f"References average {finetuned['length']['reference_words']:.1f} words.",
         "",
         f"| | {BASELINE} | {FINETUNED} |",
         "|---|---|---|",
-        f"| mean words | {before['prediction_words']:.1f} | {after['prediction_words']:.1f} |",
-        f"| over twice the references' length | {before['over_twice_reference']:.1%} | {after['over_twice_reference']:.1%} |",
-        f"| under half the references' length | {before['under_half_reference']:.1%} | {after['under_half_reference']:.1%} |",
+        *(f"| {what} | " + " | ".join(f"{system[key]:{form}}" for system in systems) + " |" for what, key, form in rows),
         "",
     ]
 
@@ -104,12 +103,12 @@ def examples_section(title: str, examples: list[dict]) -> list[str]:
     return lines
 
 
-def write_report(path: Path, model_name: str, run: list[tuple[str, str]], baseline: dict, finetuned: dict,
+def write_report(path: Path, model_name: str, data_name: str, run: list[tuple[str, str]], baseline: dict, finetuned: dict,
                  comparison: dict, topics: dict, gains: list[dict], losses: list[dict], plots: list[Path]) -> None:
     """A markdown page of the run's results (see the module docstring). `gains` and `losses`
     rows hold id, dialogue, references and, under each system's name, its summary and rouge1."""
     lines = [
-        *header(model_name, run),
+        *header(model_name, data_name, run),
         *headline(baseline, finetuned, comparison),
         *lengths(baseline, finetuned),
         *topics_table(topics),

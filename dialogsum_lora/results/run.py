@@ -40,7 +40,8 @@ def data_text(data: DataSource | None) -> str:
 
 
 def decoding_text(generate: dict) -> str:
-    """The decoding settings, every key as params.yaml names it (so a new one shows without code)."""
+    """The decoding settings (GenerationConfig arguments), every key as params.yaml names it, so a new one
+    shows without code."""
     settings = ", ".join(f"{key} {value}" for key, value in generate.items())
     return ("greedy" if generate.get("num_beams") == 1 else "beam search") + f": {settings}"
 

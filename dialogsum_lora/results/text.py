@@ -23,8 +23,12 @@ def change_text(paired: dict) -> str:
     return f"{paired['difference']:+.4f} [{paired['low']:+.4f}, {paired['high']:+.4f}]"
 
 
-def p_value_text(p: float, resamples: int) -> str:
-    """A bootstrap p-value: one of 0 reads "below one resample's weight", never 0."""
+def p_value_text(comparison: dict, name: str) -> str:
+    """A paired comparison's bootstrap p-value on `name`: one of 0 reads "below one resample's weight",
+    never 0; "n/a" when the comparison cannot tell (undecidable)."""
+    if undecidable(comparison, name):
+        return "n/a"
+    p, resamples = comparison[name]["p_value"], comparison["resamples"]
     return f"< {1 / resamples:.3g}" if p == 0 else f"{p:.3f}"
 
 
@@ -36,24 +40,29 @@ def summary_line(system: str, metrics: dict) -> str:
 
 def comparison_line(comparison: dict) -> str:
     """One console line of the paired comparison, and its verdict on ROUGE-1."""
-    resamples = comparison["resamples"]
-    changes = "; ".join(f"{name} {change_text(comparison[name])} p {p_value_text(comparison[name]['p_value'], resamples)}"
-                        for name in ROUGE_TYPES)
+    changes = "; ".join(f"{name} {change_text(comparison[name])} p {p_value_text(comparison, name)}" for name in ROUGE_TYPES)
     return f"{FINETUNED} minus {BASELINE} on the same dialogues: {changes}. {verdict(comparison)}"
 
 
-def verdict(comparison: dict, name: str = "rouge1") -> str:
-    """What the paired comparison says on `name`, as a sentence: better, worse, not
-    distinguishable at the 95% level, or that it cannot tell (too few dialogues, or an interval
-    of zero width: every resample alike)."""
-    paired, dialogues, resamples = comparison[name], comparison["num_dialogues"], comparison["resamples"]
+def undecidable(comparison: dict, name: str) -> str | None:
+    """Why the paired comparison cannot tell the two systems apart on `name`, or None: too few test
+    dialogues for a bootstrap to mean anything, or an interval of zero width (every resample alike)."""
+    dialogues = comparison["num_dialogues"]
     if dialogues < MIN_DIALOGUES_FOR_A_VERDICT:
-        return (f"On {name}, the comparison cannot tell {FINETUNED} from {BASELINE}: only {dialogues} test "
-                f"dialogue{'s' if dialogues != 1 else ''}, too few for a bootstrap to mean anything (it needs at least "
-                f"{MIN_DIALOGUES_FOR_A_VERDICT}).")
-    if paired["low"] == paired["high"]:
-        return (f"On {name}, the comparison cannot tell {FINETUNED} from {BASELINE}: its 95% interval has zero width "
-                f"(every resample of the {dialogues} dialogues gives the same difference).")
+        return (f"only {dialogues} test dialogue{'s' if dialogues != 1 else ''}, too few for a bootstrap to mean "
+                f"anything (it needs at least {MIN_DIALOGUES_FOR_A_VERDICT})")
+    if comparison[name]["low"] == comparison[name]["high"]:
+        return f"its 95% interval has zero width (every resample of the {dialogues} dialogues gives the same difference)"
+    return None
+
+
+def verdict(comparison: dict, name: str = "rouge1") -> str:
+    """What the paired comparison says on `name`, as a sentence: better, worse, not distinguishable
+    at the 95% level, or that it cannot tell (undecidable)."""
+    reason = undecidable(comparison, name)
+    if reason:
+        return f"On {name}, the comparison cannot tell {FINETUNED} from {BASELINE}: {reason}."
+    paired, dialogues, resamples = comparison[name], comparison["num_dialogues"], comparison["resamples"]
     relation = "better than" if paired["low"] > 0 else "worse than" if paired["high"] < 0 else "not distinguishable from"
     return (f"On {name}, {FINETUNED} is {relation} {BASELINE} at the 95% level: {change_text(paired)}, "
-            f"p {p_value_text(paired['p_value'], resamples)} over {resamples:,} resamples of {dialogues} dialogues.")
+            f"p {p_value_text(comparison, name)} over {resamples:,} resamples of {dialogues} dialogues.")

@@ -45,21 +45,21 @@ def intervals(per_type: dict[str, list[float]], resamples: int, seed: int) -> di
     return {name: interval(scores, indices) for name, scores in per_type.items()}
 
 
-def paired(candidate: list[float], baseline: list[float], indices: np.ndarray) -> dict:
-    """A candidate system against a baseline on the same dialogues (the candidate's score minus
-    the baseline's, per dialogue).
+def paired(candidate: list[float], other: list[float], indices: np.ndarray) -> dict:
+    """A candidate system against another on the same dialogues (the candidate's score minus the
+    other's, per dialogue).
 
     difference: the mean difference; low, high: its 95% interval; p_value: the
     one-sided bootstrap p-value of "the candidate is better", the share of
-    resamples in which its mean is not above the baseline's; wins, ties, losses:
-    dialogues on which the candidate scores above, equal to, below the baseline.
+    resamples in which its mean is not above the other's; wins, ties, losses:
+    dialogues on which the candidate scores above, equal to, below the other.
     """
-    candidate, baseline = np.asarray(candidate, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
-    if candidate.shape != baseline.shape:
-        raise ValueError(f"a paired comparison needs the same dialogues: {candidate.size} scores against {baseline.size}")
-    difference = candidate - baseline
+    candidate, other = np.asarray(candidate, dtype=np.float64), np.asarray(other, dtype=np.float64)
+    if candidate.shape != other.shape:
+        raise ValueError(f"a paired comparison needs the same dialogues: {candidate.size} scores against {other.size}")
+    difference = candidate - other
     means = resampled_means(difference, indices)
-    tie = np.isclose(candidate, baseline, rtol=0, atol=1e-12)
+    tie = np.isclose(candidate, other, rtol=0, atol=1e-12)
     return {
         "difference": round(float(difference.mean()), DIGITS),
         **percentile_interval(means),
@@ -70,8 +70,8 @@ def paired(candidate: list[float], baseline: list[float], indices: np.ndarray) -
     }
 
 
-def compare(candidate: dict[str, list[float]], baseline: dict[str, list[float]], resamples: int,
+def compare(candidate: dict[str, list[float]], other: dict[str, list[float]], resamples: int,
             seed: int) -> dict[str, dict]:
     """paired() for each score type, every type over the same resamples."""
     indices = resample_indices(len(next(iter(candidate.values()))), resamples, seed)
-    return {name: paired(candidate[name], baseline[name], indices) for name in candidate}
+    return {name: paired(candidate[name], other[name], indices) for name in candidate}
