@@ -19,7 +19,6 @@ from pathlib import Path
 
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
-from dialogsum_lora.files.outputs import read_json
 from dialogsum_lora.modeling.tiny import write_tiny_model
 from dialogsum_lora.params import set_params
 from dialogsum_lora.paths import (
@@ -126,9 +125,11 @@ def demo(arguments: list[str] | None = None) -> None:
     make_offline_copy(directory)
     if subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=directory, env=offline_environment()).returncode:
         raise UserError(f"`dvc repro` failed in {directory}: see the output above")
+    from dialogsum_lora.evaluation import read_metrics
+
     for name, results in ((BASELINE, BASELINE_DIR), (FINETUNED, FINETUNED_DIR)):
-        metrics = read_json(directory / metrics_file(results))
-        print(f"{name:>9}: " + ", ".join(f"{rouge} {metrics[rouge]:.4f}" for rouge in ROUGE_TYPES))
+        metrics = read_metrics(directory / metrics_file(results))
+        print(f"{name:>9}: " + ", ".join(f"{rouge} {getattr(metrics, rouge):.4f}" for rouge in ROUGE_TYPES))
     print(f"plots: {directory / PLOTS_DIR}  report: {directory / REPORT_FILE}")
 
 

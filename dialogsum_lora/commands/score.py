@@ -38,6 +38,7 @@ Reference = Annotated[Text, AfterValidator(check_has_words)]  # a reference ROUG
 
 
 class ScoredRow(_Row):
+    id: Text | None = Field(default=None, description="the dialogue's id, to match it with another file's")
     prediction: Unicode = Field(description="the summary to score")
     references: list[Reference] = Field(min_length=1, description="the dialogue's reference summaries")
 
@@ -87,8 +88,7 @@ def read_predictions(path: Path, test_file: Path | None = None) -> tuple[list[st
     references; a malformed row is a UserError naming the file, the row and the key."""
     if test_file is None:
         rows = _rows(path, ScoredRow)
-        raw = read_jsonl(path)
-        ids = [row["id"] for row in raw] if raw and all(isinstance(row.get("id"), str) for row in raw) else None
+        ids = [row.id for row in rows] if rows and all(row.id is not None for row in rows) else None
         references = [row.references for row in rows]
     else:
         rows = _rows(path, IdRow)
