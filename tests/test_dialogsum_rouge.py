@@ -24,7 +24,8 @@ def test_it_gives_the_metrics_evaluate_wrote_for_the_same_summaries(reproduced):
     rouge = evaluate.load(str(ROUGE_METRIC_DIR), keep_in_memory=True)
     computed = rouge.compute(predictions=[row["prediction"] for row in rows], references=[row["references"] for row in rows],
                              resamples=1000, seed=42)
-    assert computed == {key: value for key, value in written.items() if key != "truncated_prompts"}
+    # All but the two counts only generation knows: prompts cut, summaries stopped at max_new_tokens.
+    assert computed == {key: value for key, value in written.items() if key not in ("truncated_prompts", "unfinished_summaries")}
 
 
 @pytest.mark.slow

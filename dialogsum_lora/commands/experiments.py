@@ -166,8 +166,8 @@ def show_experiments(arguments: list[str] | None = None) -> None:
         raise UserError(f"--plot {args.plot} already exists: give a new file, or remove it yourself")
     check_writable([args.plot])
     same = sum(len(row["same"]) for row in rows)
-    print(f"{FINETUNED} ROUGE F1 x100 of {len(rows)} runs (the workspace, the commits and their experiments"
-          + (f"; {same} identical runs shown once" if same else "") + "), best rouge1 first")
+    print(f"{FINETUNED} ROUGE F1 x100 of {len(rows)} runs, best rouge1 first"
+          + (f" ({same} identical runs shown once, NAME(+N))" if same else ""))
     if any(row["metrics"] and "ci95" in row["metrics"] for row in rows):
         print("below each score, its 95% interval")
     print(table(rows, keys))
