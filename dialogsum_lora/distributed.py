@@ -9,6 +9,7 @@ which alone writes outputs.
 
 import logging
 import os
+import signal
 import sys
 
 from dialogsum_lora.errors import UserError
@@ -37,11 +38,14 @@ def relaunch_if_needed(processes: int, module: str) -> None:
     unless there is one process or this already is one of them.
 
     Call it after the stage has checked its params and inputs, so that a user's mistake is
-    reported once, by this process. Each worker's own UserError is printed by rank 0 only
-    (run_main); the launcher adds no traceback: it exits with the workers' exit code.
+    reported before any process starts. A process that fails leaves its one `error:` line to
+    this launcher (errors.run_main), which prints the first failed rank's, once, and exits
+    with its exit code; the processes torchrun then stops say nothing.
     """
     if processes <= 1 or is_worker():
         return
+    import tempfile
+
     import torch
 
     if torch.cuda.is_available() and processes > torch.cuda.device_count():
@@ -52,21 +56,55 @@ def relaunch_if_needed(processes: int, module: str) -> None:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
+    from dialogsum_lora.errors import Terminated
+
     # torchrun's notices (threads per process, which worker ended how) are not for users: the
-    # workers print their own errors, and this process names a failed one.
+    # workers leave their errors to this process, which prints one.
     for name in ("torch.distributed.run", "torch.distributed.elastic"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    arguments = get_args_parser().parse_args(["--standalone", f"--nproc-per-node={processes}", "-m", module])
-    try:
-        run(arguments)
-    except ChildFailedError as error:
-        failed_rank, failure = min(error.failures.items())
-        if failed_rank != 0:  # rank 0 prints the errors; another rank failing alone says nothing
-            print(f"error: process {failed_rank} of {processes} failed (exit code {failure.exitcode})", file=sys.stderr)
-        sys.exit(failure.exitcode if failure.exitcode > 0 else 1)
-    except SignalException:
-        raise KeyboardInterrupt from None
+    # torchrun's log folder (each process's reply file) is this run's, and goes with it.
+    with tempfile.TemporaryDirectory(prefix="dialogsum-torchrun-") as log_dir:
+        arguments = get_args_parser().parse_args(
+            ["--standalone", f"--nproc-per-node={processes}", f"--log-dir={log_dir}", "-m", module]
+        )
+        try:
+            run(arguments)
+        except ChildFailedError as error:
+            failed_rank, failure = _first_failure(error.failures)
+            sys.exit(_report(failed_rank, failure, processes))
+        except SignalException as error:
+            if error.sigval == signal.SIGTERM:
+                raise Terminated() from None
+            raise KeyboardInterrupt from None
     sys.exit(0)
+
+
+def _first_failure(failures: dict) -> tuple:
+    """The process whose failure ended the run: the lowest rank that reported an error, else the
+    lowest that torchrun did not stop itself (it sends SIGTERM to the others when one fails)."""
+    reported = {rank: failure for rank, failure in failures.items() if _reported_line(failure)}
+    stopped = (-signal.SIGTERM, 128 + signal.SIGTERM)
+    causes = reported or {rank: failure for rank, failure in failures.items() if failure.exitcode not in stopped}
+    return min((causes or failures).items())
+
+
+def _reported_line(failure) -> str | None:
+    """The `error:` line a failed process left in its reply file (errors.run_main), if it left one."""
+    message = failure.error_file_data.get("message") if os.path.isfile(failure.error_file) else None
+    return message if isinstance(message, str) else None
+
+
+def _report(failed_rank: int, failure, processes: int) -> int:
+    """Print the failed process's one `error:` line; the exit code this launcher ends with."""
+    line = _reported_line(failure)
+    if line:
+        print(f"error: {line}", file=sys.stderr)
+        return failure.exitcode
+    if failure.exitcode < 0:  # killed by a signal: SIGKILL from the kernel out of memory, say
+        print(f"error: process {failed_rank} of {processes} was killed by {failure.signal_name()}", file=sys.stderr)
+        return 128 - failure.exitcode
+    print(f"error: process {failed_rank} of {processes} failed (exit code {failure.exitcode})", file=sys.stderr)
+    return failure.exitcode
 
 
 def backend() -> str:

@@ -7,10 +7,12 @@ library: its traceback is printed, under it one line saying so, and the exit cod
 """
 
 import errno
+import json
 import os
 import re
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable
 
@@ -54,10 +56,12 @@ def run_main(main: Callable[[], None]) -> None:
         main()
     except UserError as error:
         _fail(str(error), 2)
+    # A signal reaches torchrun's processes from their launcher (which ends the others when one
+    # fails, and reports) or with it (Ctrl-C in a terminal): the launcher alone says so.
     except KeyboardInterrupt:
-        _fail("interrupted (Ctrl-C): nothing was written that looks complete", 130)
+        _fail("interrupted (Ctrl-C): nothing was written that looks complete", 130, signalled=True)
     except Terminated:
-        _fail("terminated (SIGTERM): nothing was written that looks complete", 143)
+        _fail("terminated (SIGTERM): nothing was written that looks complete", 143, signalled=True)
     except MemoryError:
         _fail("out of memory: lower generate.batch_size or train.batch_size, or use a machine with more memory", 2)
     except OSError as error:
@@ -79,8 +83,10 @@ def _report_bug(error: BaseException) -> None:
     """The traceback of an exception the code did not foresee, then one line saying it is a bug; exit code 1."""
     _close_progress_bars()
     traceback.print_exc()
-    print(f"error: a bug, not a mistake of yours: {type(error).__name__} above, in dialogsum-lora or a library "
-          "it calls; please report it with the traceback", file=sys.stderr)
+    line = (f"a bug, not a mistake of yours: {type(error).__name__} above, in dialogsum-lora or a library "
+            "it calls; please report it with the traceback")
+    if not (_is_torchrun_worker() and _report_to_launcher(line)):
+        print("error: " + line, file=sys.stderr)
     sys.exit(1)
 
 
@@ -98,12 +104,37 @@ def _is_write_fault(error: BaseException) -> bool:
     return False
 
 
-def _fail(message: str, code: int) -> None:
-    # Under several processes every rank meets the same mistake: rank 0 alone reports it.
-    if os.environ.get("RANK", "0") == "0":
-        _close_progress_bars()
-        print("error: " + " ".join(message.split()), file=sys.stderr)  # one line, whatever a library said
+def _fail(message: str, code: int, *, signalled: bool = False) -> None:
+    line = " ".join(message.split())  # one line, whatever a library said
+    if not _is_torchrun_worker():
+        _print_error(line)
+    elif not signalled and not _report_to_launcher(line):
+        _print_error(line)
     sys.exit(code)
+
+
+def _print_error(line: str) -> None:
+    _close_progress_bars()
+    print("error: " + line, file=sys.stderr)
+
+
+def _is_torchrun_worker() -> bool:
+    return "LOCAL_RANK" in os.environ
+
+
+def _report_to_launcher(line: str) -> bool:
+    """In a process torchrun started, leave `line` in the reply file torchrun gives it, in the
+    format torch's ProcessFailure reads, instead of printing it: every process may meet the
+    mistake, and the launcher prints one process's line, once (distributed.py)."""
+    reply_file = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not reply_file:
+        return False
+    try:
+        with open(reply_file, "w", encoding="utf-8") as reply:
+            json.dump({"message": line, "timestamp": str(int(time.time()))}, reply)
+    except OSError:  # a full disk, say: this process prints its line itself
+        return False
+    return True
 
 
 def _close_progress_bars() -> None:

@@ -77,22 +77,50 @@ def test_two_processes_train_the_adapter_one_process_trains(workspace):
 
 
 FAILING_STAGE = """
-import os
+import os, signal, sys, time
 from dialogsum_lora.errors import UserError, run_main
 
 def main():
-    if os.environ["RANK"] in os.environ["FAILING_RANKS"].split(","):
-        raise UserError("the same mistake, met by every process")
+    rank = os.environ["RANK"]
+    failure = dict(pair.split("=") for pair in os.environ["FAILURES"].split(",")).get(rank, "sleep")
+    if failure == "mistake":
+        raise UserError(f"a mistake met by process {rank}")
+    if failure == "bug":
+        raise ZeroDivisionError(f"a bug in process {rank}")
+    if failure == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(60)  # still at work when another process fails: torchrun stops it
 
 run_main(main)
 """
 
 
 @pytest.mark.parametrize(
-    "failing_ranks, message",
-    [("0,1", "error: the same mistake, met by every process"), ("1", "error: process 1 of 2 failed (exit code 2)")],
+    "failures, message, exit_code",
+    [
+        ("0=mistake,1=mistake", "error: a mistake met by process 0", 2),  # every process meets it: said once
+        ("1=mistake", "error: a mistake met by process 1", 2),  # while process 0, still at work, is stopped
+        ("0=mistake", "error: a mistake met by process 0", 2),
+        ("1=killed", "error: process 1 of 2 was killed by SIGKILL", 128 + 9),  # by the kernel, out of memory, say
+    ],
 )
-def test_a_user_error_under_several_processes_prints_once_and_exits_2(tmp_path, failing_ranks, message):
+def test_a_failing_process_is_reported_once_in_one_line_with_its_exit_code(tmp_path, failures, message, exit_code):
+    result = _launch(tmp_path, failures)
+    assert result.returncode == exit_code
+    assert result.stderr.strip() == message, result.stderr
+    assert not list((tmp_path / "tmp").iterdir())  # torchrun's log folder went with the run
+
+
+def test_a_bug_in_a_process_keeps_its_traceback_under_one_line_saying_so(tmp_path):
+    result = _launch(tmp_path, "1=bug")
+    assert result.returncode == 1
+    assert "ZeroDivisionError: a bug in process 1" in result.stderr  # the traceback, printed by the process
+    last_lines = result.stderr.strip().splitlines()[-1:]
+    assert [line.split(":")[:2] for line in last_lines] == [["error", " a bug, not a mistake of yours"]]
+    assert result.stderr.count("error: ") == 1
+
+
+def _launch(tmp_path, failures):
     import os
     import subprocess
     import sys
@@ -100,8 +128,10 @@ def test_a_user_error_under_several_processes_prints_once_and_exits_2(tmp_path, 
     from conftest import REPO_ROOT
 
     (tmp_path / "failing_stage.py").write_text(FAILING_STAGE)
-    launcher = "from dialogsum_lora.errors import run_main; from dialogsum_lora import distributed; run_main(lambda: distributed.relaunch_if_needed(2, 'failing_stage'))"
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO_ROOT)]), "FAILING_RANKS": failing_ranks}
-    result = subprocess.run([sys.executable, "-c", launcher], env=environment, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2
-    assert result.stderr.strip() == message, result.stderr
+    (tmp_path / "tmp").mkdir()
+    launcher = ("from dialogsum_lora.errors import run_main; from dialogsum_lora import distributed; "
+                "run_main(lambda: distributed.relaunch_if_needed(2, 'failing_stage'))")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO_ROOT)]),
+                   "FAILURES": failures, "TMPDIR": str(tmp_path / "tmp")}
+    return subprocess.run([sys.executable, "-c", launcher], env=environment, capture_output=True, text=True,
+                          timeout=120)
