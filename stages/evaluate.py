@@ -90,8 +90,10 @@ def main() -> None:
         plot_rouge(baseline_metrics, metrics, ROUGE_PLOT)
         plot_topics(found["topics"], TOPICS_PLOT)
         plot_lengths([row["references"] for row in test_rows], summaries, LENGTHS_PLOT, cut, params.generate.max_new_tokens)
-        plot_curves(losses, LOSS_PLOT, "cross-entropy loss", "LoRA fine-tuning: loss")
-        plot_curves(validation_rouge, VALIDATION_ROUGE_PLOT, "F1 on validation dialogues", "LoRA fine-tuning: validation ROUGE")
+        kept_step = record.training.kept.step
+        plot_curves(losses, LOSS_PLOT, "cross-entropy loss", "LoRA fine-tuning: loss", kept_step)
+        plot_curves(validation_rouge, VALIDATION_ROUGE_PLOT, "F1 on validation dialogues", "LoRA fine-tuning: validation ROUGE",
+                    kept_step)
 
         scores = {BASELINE: baseline_scores, FINETUNED: finetuned_scores}
 

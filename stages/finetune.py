@@ -36,10 +36,11 @@ def main() -> None:
     # Params first: a mistake is reported before torch and the Trainer load.
     params = load_params(Reads)
     check_batch_split(params.train, params.processes)
+    params.train.check()
     import torch
 
     from dialogsum_lora import distributed
-    from dialogsum_lora.modeling.adapter import add_lora, check_target_modules, save_adapter
+    from dialogsum_lora.modeling.adapter import KeptStep, add_lora, check_target_modules, save_adapter
     from dialogsum_lora.modeling.base import (
         load_base_model, load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
     )
@@ -51,6 +52,7 @@ def main() -> None:
         LossCurves, StepClock, build_training_examples, check_compiler, last_logged_loss, length_group_steps,
         make_trainer, training_speed,
     )
+    from dialogsum_lora.training.keep import KeepBest
     from dialogsum_lora.training.validation import ValidationRouge
 
     # Inputs, checked (and the outputs' place) before any process starts work.
@@ -91,6 +93,8 @@ def main() -> None:
             if params.train.validation_rouge_dialogues != 0:
                 callbacks.append(ValidationRouge(tokenizer, validation_rows, params.prompt, params.train, params.seed,
                                                  loss_curves.log if loss_curves else None))
+            keep = KeepBest(params.train.keep, checkpoint) if params.train.keep != "last" else None
+            callbacks += [keep] if keep else []
             trainer = make_trainer(model, tokenizer, params.train, params.seed, dtype, train_set, validation_set, run_dir,
                                    callbacks)
             if checkpoint and distributed.is_main_process():
@@ -100,17 +104,20 @@ def main() -> None:
         if not trainer.is_world_process_zero():
             return
 
-        # Outputs: the adapter with the record of how it was trained, and the training speed (not an output).
+        # Outputs: the adapter kept with the record of how it was trained, and the training speed (not an output).
+        kept = keep.restore(model) if keep else KeptStep(step=trainer.state.global_step, rule="last")
         stopwatch.write(**training_speed(trainer, clock, checkpoint, train_set, params.train.batch_size, stopwatch.seconds))
         record = model_provenance(params.model, resolved, device, dtype)
         record["training"] = {"steps": trainer.state.global_step, "epochs": round(result.metrics["epoch"], 4), **truncated,
-                              "data": training_data_hashes()}
+                              "kept": kept.model_dump(), "data": training_data_hashes()}
         record.update(params.model_dump(exclude={"model"}))  # what it read: seed, processes, prompt, lora, train
         save_adapter(model, tokenizer, record, ADAPTER_DIR)
     remove_checkpoints(run_dir)  # once the adapter is in place
     logged = last_logged_loss(trainer)
     loss = f"training loss {logged[1]:.4f} at step {logged[0]}, the last logged" if logged else "no training loss logged"
-    print(f"trained {trainer.state.global_step} steps ({result.metrics['epoch']:.2f} epochs); {loss}; adapter in {ADAPTER_DIR}")
+    score = f", validation {kept.rule.split('_')[1]} {kept.value:.4f}" if kept.value is not None else ""
+    print(f"trained {trainer.state.global_step} steps ({result.metrics['epoch']:.2f} epochs); {loss}; "
+          f"step {kept.step}'s adapter kept (train.keep: {kept.rule}{score}) in {ADAPTER_DIR}")
 
 
 if __name__ == "__main__":

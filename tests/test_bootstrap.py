@@ -132,3 +132,49 @@ def test_resamples_depend_on_the_seed_only():
         paired([0.1, 0.2], [0.1], resample_indices(2, 5, seed=0))
     with pytest.raises(ValueError, match="at least one dialogue"):
         resample_indices(0, 5, seed=0)
+
+
+def plain_two_level(cells: list[list[float]], seed_draws, dialogue_draws) -> tuple[float, float]:
+    """The two-level bootstrap written loop by loop: per resample, the mean over the drawn seeds of
+    each drawn seed's mean over the drawn dialogues; the 95% percentile interval of those."""
+    means = []
+    for seeds, dialogues in zip(seed_draws, dialogue_draws):
+        means.append(sum(sum(cells[s][d] for d in dialogues) / len(dialogues) for s in seeds) / len(seeds))
+    means.sort()
+    return percentile(means, 0.025), percentile(means, 0.975)
+
+
+def test_the_two_level_bootstrap_is_a_plain_one_over_seeds_then_dialogues():
+    from dialogsum_lora.scoring.bootstrap import across_seeds, paired_across_seeds, two_level_indices
+
+    draw = random.Random(3)
+    cells = [[draw.random() * 0.2 + 0.1 * seed for _ in range(40)] for seed in range(3)]  # 3 seeds x 40 dialogues
+    other = [[value - 0.05 + draw.random() * 0.01 for value in row] for row in cells]
+    found = across_seeds({"rouge1": cells}, 300, seed=11)["rouge1"]
+    seed_draws, dialogue_draws = two_level_indices(3, 40, 300, seed=11)
+    low, high = plain_two_level(cells, seed_draws.tolist(), dialogue_draws.tolist())
+    assert (found["low"], found["high"]) == pytest.approx((low, high), abs=1e-6)
+    seed_means = [fmean(row) for row in cells]
+    assert found["mean"] == pytest.approx(fmean(seed_means), abs=1e-6)
+    assert found["std"] == pytest.approx(stdev(seed_means), abs=1e-6)  # over seeds, n - 1
+    # The seeds' spread widens the interval beyond the dialogues' alone (seed 0's bootstrap).
+    alone = plain_bootstrap(cells[0], dialogue_draws.tolist())
+    assert high - low > 2 * (alone[1] - alone[0])
+
+    compared = paired_across_seeds(cells, other, 300, seed=11)
+    differences = [[a - b for a, b in zip(row, other_row)] for row, other_row in zip(cells, other)]
+    assert compared["difference"] == pytest.approx(fmean(v for row in differences for v in row), abs=1e-6)
+    assert (compared["low"], compared["high"]) == pytest.approx(
+        plain_two_level(differences, seed_draws.tolist(), dialogue_draws.tolist()), abs=1e-6)
+    assert compared["p_value"] == 0.0  # every cell better by 0.04 or more
+
+
+def test_with_one_training_run_repeated_the_two_level_interval_is_the_dialogue_bootstrap():
+    from dialogsum_lora.scoring.bootstrap import across_seeds, two_level_indices
+
+    draw = random.Random(5)
+    run = [draw.random() for _ in range(30)]
+    found = across_seeds({"rouge1": [run, run, run]}, 200, seed=2)["rouge1"]
+    _, dialogue_draws = two_level_indices(3, 30, 200, seed=2)
+    assert (found["low"], found["high"]) == pytest.approx(plain_bootstrap(run, dialogue_draws.tolist()), abs=1e-6)
+    assert found["std"] == 0

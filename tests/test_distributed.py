@@ -52,7 +52,7 @@ def test_two_processes_train_the_adapter_one_process_trains(workspace):
     config.write_text(json.dumps({**json.loads(config.read_text()), "dropout_rate": 0.0}))
     set_params(workspace / "params.yaml", {
         "lora.dropout": 0.0, "prompt.max_source_tokens": 32, "prompt.max_target_tokens": 8, "train.max_steps": 3,
-        "train.logging_steps": 1, "train.checkpoint_steps": 100, "train.validation_rouge_dialogues": 0,
+        "train.logging_steps": 1, "train.checkpoint_steps": 100, "train.validation_rouge_dialogues": 0, "train.keep": "lowest_loss",
     })
     adapters, outputs, losses = {}, {}, {}
     for processes in (1, 2):

@@ -131,3 +131,53 @@ def test_identical_runs_are_one_row_and_every_commit_is_asked_about(monkeypatch)
     dvc_experiments()
     dvc_experiments(["main", "v1"])
     assert asked[0][-1] == "--all-commits" and asked[1][-4:] == ["--rev", "main", "--rev", "v1"]
+
+
+def test_runs_that_differ_only_in_seed_are_a_group_with_its_spread_interval_and_comparison(monkeypatch, capsys):
+    import random
+    from statistics import fmean, stdev
+
+    from dialogsum_lora.commands import experiments
+
+    r8, r32 = ({"lora": {"r": r, "target_modules": ["q", "v"]}} for r in (8, 32))
+    runs = [(f"r{r}-seed{seed}", "success", {**change, "seed": seed}, 0.30 + 0.01 * seed + (0.05 if r == 32 else 0))
+            for r, change in ((8, r8), (32, r32)) for seed in (1, 2, 3)]
+    rows = sort_rows(experiment_rows(shown(runs)))
+    groups = experiments.seed_groups(rows)
+    # The workspace (and its commit, the same run) is r=32 with seed 42: one more seed of that group.
+    assert sorted(sorted(row["name"] for row in group) for group in groups) == [
+        ["r32-seed1", "r32-seed2", "r32-seed3", "workspace"], ["r8-seed1", "r8-seed2", "r8-seed3"]]
+
+    # Each run's dialogues (as its predictions file would score them): r=32 better by 0.05-0.06 on each.
+    draw = random.Random(0)
+    noise = {seed: [draw.random() * 0.1 for _ in range(25)] for seed in (1, 2, 3, 42)}
+    per_dialogue = {f"r{r}-seed{seed}": [0.25 + 0.02 * seed + (0.05 + draw.random() * 0.01 if r == 32 else 0) + n
+                                         for n in noise[seed]] for r in (8, 32) for seed in (1, 2, 3)}
+    per_dialogue["workspace"] = [0.33 + n for n in noise[42]]
+    monkeypatch.setattr(experiments, "dialogue_scores", lambda row: {
+        f"d{i}": {name: value for name in ROUGE} for i, value in enumerate(per_dialogue[row["name"]])})
+    experiments.show_seed_groups(rows, changed_params(rows))
+    output = capsys.readouterr().out
+    assert "two-level bootstrap, 1,000 resamples" in output
+    lines = {line.split()[0]: line.split() for line in output.splitlines() if line.startswith("lora.r=")}
+    for r, names in ((8, ["r8-seed1", "r8-seed2", "r8-seed3"]), (32, ["r32-seed1", "r32-seed2", "r32-seed3", "workspace"])):
+        seed_means = [fmean(per_dialogue[name]) for name in names]
+        assert lines[f"lora.r={r}"][1] == str(len(names))
+        assert lines[f"lora.r={r}"][2] == f"{100 * fmean(seed_means):.1f}±{100 * stdev(seed_means):.1f}"
+    (comparison,) = [line for line in output.splitlines() if line.startswith("seeds ")]
+    assert comparison.startswith("seeds 1, 2, 3, 25 dialogues: On rouge1, lora.r=32 is better than lora.r=8")  # those in common
+    differences = [a - b for seed in (1, 2, 3) for a, b in zip(per_dialogue[f"r32-seed{seed}"], per_dialogue[f"r8-seed{seed}"])]
+    assert f"{fmean(differences):+.4f} [" in comparison and "p < 0.001" in comparison
+
+
+def test_seed_groups_on_too_few_dialogues_cannot_tell(monkeypatch, capsys):
+    from dialogsum_lora.commands import experiments
+
+    runs = [(f"r{r}-seed{seed}", "success", {"lora": {"r": r, "target_modules": ["q", "v"]}, "seed": seed}, 0.3 + r / 100)
+            for r in (8, 32) for seed in (1, 2)]
+    rows = sort_rows(experiment_rows(shown(runs)))
+    monkeypatch.setattr(experiments, "dialogue_scores", lambda row: {
+        f"d{i}": {name: 0.1 * i + float(row["params"]["lora.r"]) / 100 for name in ROUGE} for i in range(8)})
+    experiments.show_seed_groups(rows, changed_params(rows))
+    output = capsys.readouterr().out
+    assert "the comparison cannot tell lora.r=32 from lora.r=8: only 8 test dialogues" in output

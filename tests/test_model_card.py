@@ -17,6 +17,7 @@ RECORD = {
     "environment": {"python": "3.11.7", "torch": "2.13.0", "transformers": "5.24.0", "peft": "0.21.2", "datasets": "5.2.0",
                     "dvc": "3.67.1", "rouge_score": "0.1.2", "device": "NVIDIA H200", "dtype": "bfloat16"},
     "training": {"steps": 1558, "epochs": 1.0, "truncated_prompts": 3, "truncated_summaries": 0,
+                 "kept": {"step": 1500, "rule": "best_rouge1", "value": 0.4123},
                  "data": {"data/prepared/train.jsonl": "sha256:1", "data/prepared/validation.jsonl": "sha256:2"}},
     "seed": 42,
     "processes": 1,
@@ -24,7 +25,8 @@ RECORD = {
                "max_target_tokens": 128},
     "lora": {"r": 32, "alpha": 32.0, "dropout": 0.05, "target_modules": ["q", "v"]},
     "train": {"learning_rate": 0.001, "epochs": 1.0, "batch_size": 8, "max_steps": None, "logging_steps": 50,
-              "checkpoint_steps": 200, "compile": False, "validation_rouge_dialogues": 200, "validation_batch_size": 64},
+              "checkpoint_steps": 200, "compile": False, "validation_rouge_dialogues": 200, "validation_batch_size": 64,
+              "validation_steps": 250, "keep": "best_rouge1"},
     "parameters": {"trainable": 3538944, "total": 251116800},
 }
 SOURCE = DataSource(name="knkarthick/dialogsum", revision=None, resolved="d2b0ad2ac3c9c7d6e0bd8a1b7e5c2f2ab0d1e7a3")

@@ -117,6 +117,8 @@ def refused(tmp_path, raw) -> str:
         ("train.epochs", float("nan"), ("train.epochs", "nan", "(0, 1000]")),
         ("train.batch_size", 0, ("train.batch_size", "0", "[1, 4096]")),
         ("train.max_steps", 0, ("train.max_steps", "0", "[1, 10000000]")),
+        ("train.validation_steps", 0, ("train.validation_steps", "0", "[1, 10000000]")),
+        ("train.keep", "best", ("train.keep", "'best'", "'best_rouge1'", "'lowest_loss'")),
         ("generate.max_new_tokens", 0, ("generate.max_new_tokens", "0", "[1, 2048]")),
         ("generate.num_beams", 10**6, ("generate.num_beams", "1000000", "[1, 64]")),
         ("prompt.max_source_tokens", 2**31, ("prompt.max_source_tokens", "2147483648", "[1, 8192]")),
@@ -181,6 +183,15 @@ def test_the_global_batch_must_split_evenly_across_processes(raw):
     with pytest.raises(UserError) as error:
         check_batch_split(train, 3)
     assert "train.batch_size" in str(error.value) and "(8)" in str(error.value) and "(3)" in str(error.value)
+
+
+def test_the_adapter_kept_by_validation_rouge_needs_validation_rouge(raw):
+    from dialogsum_lora.params.train import TrainParams
+
+    TrainParams(**{**raw["train"], "keep": "lowest_loss", "validation_rouge_dialogues": 0}).check()
+    with pytest.raises(UserError) as error:
+        TrainParams(**{**raw["train"], "keep": "best_rouge1", "validation_rouge_dialogues": 0}).check()
+    assert "train.keep is best_rouge1" in str(error.value) and "validation_rouge_dialogues is 0" in str(error.value)
 
 
 @pytest.mark.parametrize(

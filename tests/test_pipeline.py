@@ -48,7 +48,8 @@ def test_adapter_curves_plots_and_report(workspace):
     assert config["target_modules"] == sorted(config["target_modules"]) and config["r"] == 16
     train_curve = (directory / "reports/train/plots/metrics/train/loss.tsv").read_text().splitlines()
     eval_curve = (directory / "reports/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
-    assert len(eval_curve) - 1 == 15  # a validation loss per epoch
+    assert [int(line.split("\t")[0]) for line in eval_curve[1:]] == list(range(6, 61, 6))  # every train.validation_steps
+    assert "the adapter is step " in (directory / "reports/report.md").read_text()  # the one kept, named
     assert float(train_curve[-1].split("\t")[1]) < float(train_curve[1].split("\t")[1])
     for plot in ("rouge.png", "topics.png", "lengths.png", "loss.png", "validation_rouge.png"):
         assert (directory / "reports/plots" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -83,7 +84,7 @@ def test_every_score_has_an_interval_and_fine_tuning_is_compared_dialogue_by_dia
     assert "ci95" in json.dumps(shown) and "reports/comparison.json" in json.dumps(shown)
 
 
-def test_validation_rouge_is_logged_at_every_validation_greedy_up_to_the_training_summary_length(reproduced):
+def test_validation_rouge_is_logged_at_every_validation_and_the_adapter_kept_is_the_best_ones(reproduced):
     import torch
 
     from dialogsum_lora.files.records import read_jsonl
@@ -91,16 +92,25 @@ def test_validation_rouge_is_logged_at_every_validation_greedy_up_to_the_trainin
     from dialogsum_lora.modeling.adapter import check_adapter, load_adapter
     from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, model_directory
     from dialogsum_lora.prompt import build_prompt, encode
-    from dialogsum_lora.scoring.rouge import score_corpus
+    from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
 
-    directory, _ = reproduced
-    curve = (directory / "reports/train/plots/metrics/eval/rouge1.tsv").read_text().splitlines()[1:]
-    assert len(curve) == 15  # one per epoch, beside the validation loss
-    assert all(0 <= float(line.split("\t")[1]) <= 1 for line in curve)
-    logged = json.loads((directory / "reports/train/metrics.json").read_text())["eval"]
-    # The last one, again from the saved adapter: greedy, at most prompt.max_target_tokens new tokens,
-    # whatever `generate` says (the decoding settings are not finetune's).
+    directory, output = reproduced
+    curves = {}
+    for name in ROUGE_TYPES:
+        lines = (directory / f"reports/train/plots/metrics/eval/{name}.tsv").read_text().splitlines()[1:]
+        curves[name] = {int(line.split("\t")[0]): float(line.split("\t")[1]) for line in lines}
+    assert list(curves["rouge1"]) == list(range(6, 61, 6))  # every train.validation_steps (6), the last one at 60
+    assert all(0 <= value <= 1 for value in curves["rouge1"].values())
+    # The demo keeps the best validation ROUGE-1's adapter (train.keep: best_rouge1), the first on a tie.
     record = json.loads((directory / "models/adapter/provenance.json").read_text())
+    kept = record["training"]["kept"]
+    best = max(curves["rouge1"].values())
+    assert kept["rule"] == "best_rouge1" and round(kept["value"], 6) == best
+    assert kept["step"] == min(step for step, value in curves["rouge1"].items() if value == best)
+    assert f"step {kept['step']}'s adapter kept (train.keep: best_rouge1, validation rouge1 {kept['value']:.4f})" in output
+
+    # The saved adapter is that step's: summarising the validation dialogues again (greedy, at most
+    # prompt.max_target_tokens new tokens, whatever `generate` says) gives the scores logged at it.
     model_dir, resolved = model_directory(str(directory / record["model"]["name"]), None)
     checked = check_adapter(directory / "models/adapter", resolved)
     prompt = checked.prompt
@@ -111,8 +121,8 @@ def test_validation_rouge_is_logged_at_every_validation_greedy_up_to_the_trainin
     summaries = generate_summaries(model, tokenizer, encoded, {"max_new_tokens": prompt.max_target_tokens, "num_beams": 1},
                                    batch_size=3, progress=False).texts
     metrics, _ = score_corpus(summaries, [[r["summary"]] for r in rows])
-    assert {name: logged[name] for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")} == {
-        name: metrics[name] for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")}
+    assert metrics["rouge1"] == kept["value"]
+    assert {name: round(metrics[name], 6) for name in ROUGE_TYPES} == {name: curves[name][kept["step"]] for name in ROUGE_TYPES}
 
 
 def test_second_repro_runs_nothing(workspace):

@@ -55,6 +55,7 @@ BLOCKS = [
     "source .venv/bin/activate",  # the recipes' environment
     "dvc repro",  # rerun
     "dvc metrics diff main",  # compare
+    "dvc exp run --queue -S seed=1,2,3",  # seeds
     'dialogsum-summarise "#Person1#',  # use the adapter
     f"dvc remote add -d storage {S3_REMOTE}",  # share
     "dvc remote modify --local storage access_key_id",  # S3 credentials
@@ -129,6 +130,27 @@ class Reader:
 @pytest.fixture
 def reader(workspace, tmp_path, plain_shell) -> Reader:
     return Reader(workspace, tmp_path, plain_shell)
+
+
+def test_a_sweep_over_seeds_is_grouped_with_its_spread_interval_and_comparison(reader):
+    from statistics import fmean, stdev
+
+    # Cheaper runs than the demo's (the recipe as written, on four steps of training).
+    set_params(reader.checkout / "params.yaml", {"train.max_steps": 4, "analysis.resamples": 200})
+    output = reader.recipe("dvc exp run --queue -S seed=1,2,3")
+    runs = experiment_rows(json.loads(dvc(reader.checkout, "exp", "show", "--json", "--all-commits")))
+    assert "two-level bootstrap, 200 resamples" in output
+    groups = {line.split()[0]: line.split() for line in output.splitlines() if line.startswith("lora.r=")}
+    assert sorted(groups) == ["lora.r=32", "lora.r=8"]
+    for r in ("8", "32"):
+        # Each run's ROUGE-1 from `dvc exp show`: the group's mean and spread over its three seeds.
+        scores = [100 * run["metrics"]["rouge1"] for run in runs
+                  if run["params"].get("lora.r") == r and run["params"]["seed"] in ("1", "2", "3")]
+        assert len(scores) == 3 and groups[f"lora.r={r}"][1] == "3"
+        mean, spread = groups[f"lora.r={r}"][2].split("±")
+        assert abs(float(mean) - fmean(scores)) <= 0.051 and abs(float(spread) - stdev(scores)) <= 0.051
+    (comparison,) = [line for line in output.splitlines() if line.startswith("seeds ")]
+    assert comparison.startswith("seeds 1, 2, 3, 8 dialogues: On rouge1, the comparison cannot tell")
 
 
 def test_the_real_experiment_recipe_installs_nothing_twice_and_reproduces_nothing_done(reader):

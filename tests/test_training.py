@@ -60,3 +60,43 @@ def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_adapter(tmp_path,
     with pytest.raises(UserError, match="the adapter's weights are not all finite"):
         save_adapter(model, None, {}, tmp_path / "adapter")
     assert not (tmp_path / "adapter").exists()
+
+
+def test_the_adapter_kept_is_the_first_best_validations_and_a_resumed_run_keeps_it(tmp_path, tiny_model_dir):
+    from peft import get_peft_model_state_dict
+
+    from dialogsum_lora.modeling.adapter import add_lora
+    from dialogsum_lora.params.lora import LoraParams
+    from dialogsum_lora.training.keep import KeepBest
+
+    model = add_lora(load_base_model(tiny_model_dir, torch.float32, CPU),
+                     LoraParams(r=2, alpha=4.0, dropout=0.0, target_modules=["q"]))
+    arguments = SimpleNamespace(output_dir=str(tmp_path))
+
+    def validate(keep, step, rouge1, loss):
+        with torch.no_grad():  # the adapter as training left it at `step`
+            for name, weight in model.named_parameters():
+                if "lora_" in name:
+                    weight.fill_(step)
+        keep.on_evaluate(arguments, SimpleNamespace(global_step=step), None, model=model,
+                         metrics={"eval_loss": loss, "eval_rouge1": rouge1})
+
+    def save(keep, step):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        keep.on_save(arguments, SimpleNamespace(global_step=step), None)
+
+    by_rouge, by_loss = KeepBest("best_rouge1"), KeepBest("lowest_loss")
+    for step, rouge1, loss in ((10, 0.20, 3.0), (20, 0.25, 2.5), (30, 0.25, 2.0), (40, 0.18, 2.2)):
+        for keep in (by_rouge, by_loss):
+            validate(keep, step, rouge1, loss)
+        if step == 30:
+            save(by_rouge, step)
+    assert (by_rouge.kept.step, by_rouge.kept.value) == (20, 0.25)  # a tie keeps the first
+    assert (by_loss.kept.step, by_loss.kept.value) == (30, 2.0)
+
+    # A run killed after checkpoint-30 resumes with the adapter kept up to then: step 20's.
+    resumed = KeepBest("best_rouge1", tmp_path / "checkpoint-30")
+    validate(resumed, 40, 0.18, 2.2)
+    assert resumed.restore(model) == by_rouge.kept
+    weights = get_peft_model_state_dict(model)
+    assert weights and all(torch.equal(weight, torch.full_like(weight, 20)) for weight in weights.values())

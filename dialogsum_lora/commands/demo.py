@@ -38,6 +38,8 @@ OFFLINE_PARAMS = {
     "train.epochs": 15,
     "train.logging_steps": 4,
     "train.checkpoint_steps": 20,
+    "train.validation_steps": 6,
+    "train.keep": "best_rouge1",  # a random base overfits 32 dialogues: the validation keeps the best
     "generate.max_new_tokens": 48,
     "generate.batch_size": 8,
     "analysis.min_topic_dialogues": 1,  # data/sample: a handful of test dialogues, each on its own topics

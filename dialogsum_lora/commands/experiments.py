@@ -23,7 +23,7 @@ from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.evaluation import Interval, Scores
 from dialogsum_lora.paths import FINETUNED, FINETUNED_DIR, PARAMS_FILE, metrics_file
-from dialogsum_lora.schema import parse
+from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 
@@ -82,7 +82,8 @@ def _row(name: str, revision: dict, state: str) -> dict:
     if metrics is not None:
         metrics = parse(ShownScores, metrics, f"`dvc exp show`: {name}'s {metrics_file(FINETUNED_DIR)}").model_dump(
             exclude_none=True)
-    return {"name": name, "state": state, "params": _flatten(params), "metrics": metrics, "same": []}
+    return {"name": name, "rev": revision.get("rev"), "state": state, "params": _flatten(params), "metrics": metrics,
+            "same": []}
 
 
 def _flatten(params: dict, prefix: str = "") -> dict[str, str]:
@@ -147,6 +148,146 @@ def _cut(text: str, size: int) -> str:
     return text if len(text) <= size else text[: max(size - 1, 0)] + "~"
 
 
+# Seed groups: runs whose params differ only in `seed`, their scores over seeds and dialogues.
+BOOTSTRAP_SEED = 0  # the resamples of the seed groups' intervals: the same on every call
+
+
+def seed_groups(rows: list[dict]) -> list[list[dict]]:
+    """The scored rows whose params differ only in `seed`, in groups of two seeds or more (one
+    run per seed: the first, best rouge1 first), the groups in the rows' order."""
+    groups: dict[tuple, dict[str, dict]] = {}
+    for row in rows:
+        if row["metrics"]:
+            key = tuple(sorted((name, value) for name, value in row["params"].items() if name != "seed"))
+            groups.setdefault(key, {}).setdefault(row["params"].get("seed"), row)
+    return [list(runs.values()) for runs in groups.values() if len(runs) > 1]
+
+
+def group_label(group: list[dict], keys: list[str]) -> str:
+    """A group named by the changed params other than seed: `lora.r=8`, or `all runs`."""
+    shown = [f"{key}={group[0]['params'].get(key, '')}" for key in keys if key != "seed"]
+    return " ".join(shown) or "all runs"
+
+
+class ShownPrediction(Record):
+    """What the seed groups read of a row of an experiment's reports/finetuned/predictions.jsonl."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: Text
+    prediction: str
+    references: list[Text]
+
+
+def dialogue_scores(row: dict) -> dict[str, dict[str, float]]:
+    """Each test dialogue's finetuned ROUGE in `row`'s run, by dialogue id: its predictions file
+    (from the DVC cache, for a commit or an experiment) scored again, unrounded."""
+    from dialogsum_lora.paths import predictions_file
+    from dialogsum_lora.scoring.rouge import score_corpus
+
+    path = predictions_file(FINETUNED_DIR)
+    try:
+        if row["rev"] == "workspace":
+            text = path.read_text(encoding="utf-8")
+        else:
+            import dvc.api
+
+            with dvc.api.open(str(path), rev=row["rev"], encoding="utf-8") as handle:
+                text = handle.read()
+    except Exception as error:  # DVC's own types: a file not in the cache, a revision gone
+        raise UserError(f"cannot read {path} of {row['name']} ({type(error).__name__}: {error}): `dvc pull` it, "
+                        "or run `dvc exp run` again") from None
+    source = f"{row['name']}'s {path}"
+    try:
+        predictions = [parse(ShownPrediction, json.loads(line), f"{source} line {number}")
+                       for number, line in enumerate(text.splitlines(), 1)]
+    except json.JSONDecodeError as error:
+        raise UserError(f"{source} is not JSON lines ({error})") from None
+    _, per_dialogue = score_corpus([p.prediction for p in predictions], [p.references for p in predictions])
+    return {p.id: scores["mean"] for p, scores in zip(predictions, per_dialogue)}
+
+
+def group_statistics(groups: list[list[dict]], resamples: int) -> list[dict]:
+    """Per group: its runs' per-dialogue scores (seeds x dialogues, on the dialogues all its runs
+    have) and across_seeds() of them."""
+    from dialogsum_lora.scoring.bootstrap import across_seeds
+
+    found = []
+    for group in groups:
+        per_run = [dialogue_scores(row) for row in group]
+        ids = sorted(set.intersection(*(set(scores) for scores in per_run)))
+        cells = {name: [[scores[i][name] for i in ids] for scores in per_run] for name in ROUGE_TYPES}
+        found.append({"runs": group, "seeds": [row["params"].get("seed") for row in group], "ids": ids, "cells": cells,
+                      "scores": across_seeds(cells, resamples, BOOTSTRAP_SEED)})
+    return found
+
+
+def compare_groups(candidate: dict, other: dict, resamples: int) -> dict | None:
+    """The candidate group against the other, paired over the seeds and dialogues both have;
+    None if they share fewer than two seeds."""
+    from dialogsum_lora.scoring.bootstrap import paired_across_seeds
+
+    seeds = sorted((seed for seed in candidate["seeds"] if seed in other["seeds"]), key=_number_first)
+    ids = sorted(set(candidate["ids"]) & set(other["ids"]))
+    if len(seeds) < 2 or not ids:
+        return None
+
+    def cells(group: dict, name: str) -> list[list[float]]:
+        columns = [group["ids"].index(i) for i in ids]
+        return [[group["cells"][name][group["seeds"].index(seed)][c] for c in columns] for seed in seeds]
+
+    found = {name: paired_across_seeds(cells(candidate, name), cells(other, name), resamples, BOOTSTRAP_SEED)
+             for name in ROUGE_TYPES}
+    return {"seeds": seeds, "dialogues": len(ids), "resamples": resamples, "scores": found}
+
+
+def _number_first(value: str) -> tuple:
+    """A sort key: numbers (as the flattened params hold them, text) by value, before other text."""
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def seed_table(statistics: list[dict], labels: list[str], width: int = WIDTH) -> str:
+    """The seed groups as a text table: seeds, mean ± standard deviation x100 of each score, its
+    two-level 95% interval on the line below."""
+    lines = [["group", "seeds", *ROUGE_TYPES]]
+    for group, label in zip(statistics, labels):
+        scores = group["scores"]
+        lines.append([_cut(label, NAME_WIDTH * 2), str(len(group["seeds"])),
+                      *(f"{100 * scores[name]['mean']:.1f}±{100 * scores[name]['std']:.1f}" for name in ROUGE_TYPES)])
+        lines.append(["", "", *(f"{100 * scores[name]['low']:.1f}-{100 * scores[name]['high']:.1f}" for name in ROUGE_TYPES)])
+    lines = _aligned(lines, left=1)
+    return "\n".join([lines[0], "-" * max(map(len, lines)), *lines[1:]])
+
+
+def comparison_text(found: dict, candidate: str, other: str) -> str:
+    """One line: the candidate group against the other on the seeds and dialogues both have, and
+    the verdict on ROUGE-1, worded as a single run's against the baseline is."""
+    from dialogsum_lora.results.text import verdict
+
+    comparison = {**found["scores"], "num_dialogues": found["dialogues"], "resamples": found["resamples"]}
+    seeds = ", ".join(map(str, found["seeds"]))
+    return f"seeds {seeds}, {found['dialogues']} dialogues: {verdict(comparison, 'rouge1', candidate, other)}"
+
+
+def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
+    """Print the seed groups, and each group against the best one (by mean rouge1)."""
+    groups = seed_groups(rows)
+    if not groups:
+        return
+    resamples = int(groups[0][0]["params"].get("analysis.resamples", 1000))
+    statistics = sorted(group_statistics(groups, resamples), key=lambda group: -group["scores"]["rouge1"]["mean"])
+    labels = [group_label(group["runs"], keys) for group in statistics]
+    print(f"\nseed groups (runs whose params differ only in seed): mean±sd over seeds x100; below, a 95% interval "
+          f"over seeds and dialogues (two-level bootstrap, {resamples:,} resamples)")
+    print(seed_table(statistics, labels))
+    best, best_label = statistics[0], labels[0]
+    for group, label in zip(statistics[1:], labels[1:]):
+        found = compare_groups(best, group, resamples)
+        print(comparison_text(found, best_label, label) if found else f"{best_label} vs {label}: fewer than two seeds in common")
+
+
 def show_experiments(arguments: list[str] | None = None) -> None:
     """The command: `arguments` as on its command line (default: sys.argv)."""
     parser = ArgumentParser(prog="dialogsum-experiments", description=__doc__.splitlines()[0])
@@ -171,6 +312,7 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     if any(row["metrics"] and "ci95" in row["metrics"] for row in rows):
         print("below each score, its 95% interval")
     print(table(rows, keys))
+    show_seed_groups(rows, keys)
     plot_experiments([row for row in rows if row["metrics"]], keys, args.plot)
     print(f"plot: {args.plot}")
 

@@ -3,6 +3,7 @@ was trained, and checking a saved one before use (safetensors only, the right ba
 a configuration the project trains, never one that changes the model beyond that)."""
 
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -23,11 +24,21 @@ ADAPTER_CONFIG = "adapter_config.json"
 RECORD_FILE = "provenance.json"  # how the adapter was trained, and on which base model
 
 
+class KeptStep(Record):
+    """Which step's adapter finetune kept, by which rule (train.keep), and the validation score
+    that chose it (none for `last`)."""
+
+    step: int
+    rule: Literal["last", "best_rouge1", "lowest_loss"]
+    value: float | None = None
+
+
 class TrainingRecord(Record):
     steps: int
     epochs: float
     truncated_prompts: int
     truncated_summaries: int
+    kept: KeptStep
     data: dict[str, Text]  # the sha256 of each training split finetune read
 
 

@@ -1,7 +1,13 @@
 """params.yaml `train`: fine-tuning, and the validation while it runs."""
 
+from typing import Literal
+
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.schema import Record, setting
+
+# train.keep's rules other than `last`: the validation score that chooses the adapter kept, and
+# whether higher is better (training/keep.py).
+KEEP_RULES = {"best_rouge1": ("eval_rouge1", True), "lowest_loss": ("eval_loss", False)}
 
 
 class TrainParams(Record):
@@ -18,6 +24,18 @@ class TrainParams(Record):
         "`seed`; greedy, at most prompt.max_target_tokens new tokens); null for all of them, 0 for none.",
         ge=0, le=10_000_000)
     validation_batch_size: int = setting("Validation dialogues summarised together for validation ROUGE.", ge=1, le=4096)
+    validation_steps: int | None = setting(
+        "Validate (loss, and ROUGE unless validation_rouge_dialogues is 0) every this many optimiser steps, and "
+        "after the last; null once per epoch.", ge=1, le=10_000_000)
+    keep: Literal["last", "best_rouge1", "lowest_loss"] = setting(
+        "The adapter kept: the last step's, or the one of the validation with the best ROUGE-1 or the lowest loss "
+        "(the first such, on a tie).")
+
+    def check(self) -> None:
+        """Refuse a rule for the adapter kept that no validation can apply."""
+        if self.keep == "best_rouge1" and self.validation_rouge_dialogues == 0:
+            raise UserError("params.yaml: train.keep is best_rouge1, but train.validation_rouge_dialogues is 0 (no "
+                            "validation ROUGE): set it above 0 (null for all), or train.keep to lowest_loss or last")
 
 
 def check_batch_split(train: TrainParams, processes: int) -> None:

@@ -117,12 +117,16 @@ def read_curve(tsv: Path) -> tuple[list[int], list[float]]:
         raise UserError(f"{tsv} is not a dvclive metric file ({type(error).__name__}: {error})") from None
 
 
-def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path, ylabel: str, title: str) -> None:
-    """Curves against the optimiser step (the losses; validation ROUGE); a note if none was logged."""
+def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path, ylabel: str, title: str,
+                kept_step: int | None = None) -> None:
+    """Curves against the optimiser step (the losses; validation ROUGE), with a line at the step whose
+    adapter finetune kept; a note if none was logged."""
     figure, axes = plt.subplots(figsize=(6, 3.6))
     for label, (steps, values) in curves.items():
         if steps:
             axes.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
+    if kept_step is not None:
+        axes.axvline(kept_step, color="black", linestyle="--", linewidth=0.8, label=f"adapter kept (step {kept_step:,})")
     if any(steps for steps, _ in curves.values()):
         axes.legend()
     else:

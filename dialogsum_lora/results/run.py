@@ -46,6 +46,21 @@ def decoding_text(generate: dict) -> str:
     return ("greedy" if generate.get("num_beams") == 1 else "beam search") + f": {settings}"
 
 
+def validation_text(train) -> str:
+    """When the validation split was scored while training (train.validation_steps), and with what."""
+    when = f"every {train.validation_steps:,} steps" if train.validation_steps else "at the end of every epoch"
+    scores = "a validation loss" if train.validation_rouge_dialogues == 0 else "a validation loss and ROUGE"
+    return f"the validation split gives {scores} {when} and after the last step"
+
+
+def kept_text(kept, steps: int) -> str:
+    """Which step's adapter finetune kept (train.keep), and the validation score that chose it."""
+    if kept.rule == "last":
+        return "the adapter is the last step's"
+    chosen = "the best validation ROUGE-1" if kept.rule == "best_rouge1" else "the lowest validation loss"
+    return f"the adapter is step {kept.step:,}'s of {steps:,}, {chosen} ({kept.value:.4f})"
+
+
 def share_text(counts) -> str:
     """Trainable parameters and their share of all the model's (peft's count), as every place shows them."""
     return f"{counts.trainable:,} trainable parameters, {counts.trainable / counts.total:.2%} of the {counts.total:,} in all"
@@ -58,14 +73,13 @@ def describe_run(record: AdapterRecord, data: DataSource | None = None, generate
     lora, train, prompt, training, environment = record.lora, record.train, record.prompt, record.training, record.environment
     rows = [
         ("base model", base_model_text(record)),
-        ("data", f"the train split of {data_text(data)}; the validation split gives a validation loss and ROUGE at "
-                 "every validation"),
+        ("data", f"the train split of {data_text(data)}; {validation_text(train)}"),
         ("LoRA", f"rank {lora.r}, alpha {lora.alpha:g}, dropout {lora.dropout:g}, on the "
                  f"{', '.join(as_text(module) for module in lora.target_modules)} linear layers; "
                  f"{share_text(record.parameters)}"),
         ("optimisation", f"AdamW, learning rate {train.learning_rate:g} decaying linearly to 0, batch {train.batch_size}, "
                          f"seed {record.seed}"),
-        ("length", f"{training.steps:,} steps ({training.epochs:g} epochs)"),
+        ("length", f"{training.steps:,} steps ({training.epochs:g} epochs); {kept_text(training.kept, training.steps)}"),
         ("prompt", f"cut to {prompt.max_source_tokens} tokens ({training.truncated_prompts} training prompts were), "
                    f"summaries to {prompt.max_target_tokens} ({training.truncated_summaries} were)"),
     ]

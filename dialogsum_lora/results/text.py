@@ -56,13 +56,13 @@ def undecidable(comparison: dict, name: str) -> str | None:
     return None
 
 
-def verdict(comparison: dict, name: str = "rouge1") -> str:
-    """What the paired comparison says on `name`, as a sentence: better, worse, not distinguishable
-    at the 95% level, or that it cannot tell (undecidable)."""
+def verdict(comparison: dict, name: str = "rouge1", candidate: str = FINETUNED, other: str = BASELINE) -> str:
+    """What the paired comparison of `candidate` with `other` says on `name`, as a sentence: better,
+    worse, not distinguishable at the 95% level, or that it cannot tell (undecidable)."""
     reason = undecidable(comparison, name)
     if reason:
-        return f"On {name}, the comparison cannot tell {FINETUNED} from {BASELINE}: {reason}."
+        return f"On {name}, the comparison cannot tell {candidate} from {other}: {reason}."
     paired, dialogues, resamples = comparison[name], comparison["num_dialogues"], comparison["resamples"]
     relation = "better than" if paired["low"] > 0 else "worse than" if paired["high"] < 0 else "not distinguishable from"
-    return (f"On {name}, {FINETUNED} is {relation} {BASELINE} at the 95% level: {change_text(paired)}, "
+    return (f"On {name}, {candidate} is {relation} {other} at the 95% level: {change_text(paired)}, "
             f"p {p_value_text(comparison, name)} over {resamples:,} resamples of {dialogues} dialogues.")

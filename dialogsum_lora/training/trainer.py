@@ -57,12 +57,13 @@ def make_trainer(model, tokenizer, train: TrainParams, seed: int, dtype: torch.d
                  output_dir: Path, callbacks: list, progress: bool = True) -> Seq2SeqTrainer:
     """The Trainer as the finetune stage runs it (the throughput benchmark times this same one).
 
-    Validation loss at the end of every epoch, and after the last step (the
-    Trainer adds that one, so a run shorter than an epoch is validated too);
-    train.batch_size is the global batch, whatever the number of processes.
+    Validation loss every train.validation_steps steps (or at the end of every
+    epoch), and after the last step (the Trainer adds that one, so a run shorter
+    than an epoch is validated too); train.batch_size is the global batch,
+    whatever the number of processes. The callbacks run in their order (ValidationRouge
+    before KeepBest), and before the one that marks a checkpoint complete.
     With `progress` off (a benchmark) it shows neither progress bars nor logs.
     """
-    steps_per_epoch = math.ceil(len(train_set) / train.batch_size)
     per_process_batch = train.batch_size // distributed.world_size()
     arguments = Seq2SeqTrainingArguments(
         output_dir=str(output_dir),
@@ -72,7 +73,7 @@ def make_trainer(model, tokenizer, train: TrainParams, seed: int, dtype: torch.d
         num_train_epochs=train.epochs,
         max_steps=train.max_steps or -1,
         eval_strategy="steps",
-        eval_steps=steps_per_epoch,
+        eval_steps=train.validation_steps or steps_per_epoch(len(train_set), train.batch_size),
         logging_steps=train.logging_steps,
         save_strategy="steps",
         save_steps=train.checkpoint_steps,
@@ -100,7 +101,7 @@ def make_trainer(model, tokenizer, train: TrainParams, seed: int, dtype: torch.d
         train_dataset=train_set,
         eval_dataset=validation_set,
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
-        callbacks=[MarkCompleteCheckpoints(), StopOnDivergence(train.learning_rate), *callbacks],
+        callbacks=[StopOnDivergence(train.learning_rate), *callbacks, MarkCompleteCheckpoints()],
     )
     if progress:
         trainer.remove_callback(ProgressCallback)
@@ -108,6 +109,11 @@ def make_trainer(model, tokenizer, train: TrainParams, seed: int, dtype: torch.d
     else:  # the Trainer prints its log dicts instead of progress bars
         trainer.remove_callback(PrinterCallback)
     return trainer
+
+
+def steps_per_epoch(examples: int, batch_size: int) -> int:
+    """Optimiser steps in one pass over `examples` (the last batch may be short)."""
+    return math.ceil(examples / batch_size)
 
 
 def last_logged_loss(trainer) -> tuple[int, float] | None:
@@ -172,7 +178,7 @@ def training_speed(
         # An evaluation that falls between the timed blocks is included.
         "steady_samples_per_second": round(steady * batch_size, 2) if steady else None,
         "steady_steps": clock.timed_steps(),
-        "steps_per_epoch": trainer.args.eval_steps,
+        "steps_per_epoch": steps_per_epoch(len(train_set), batch_size),
     }
 
 

@@ -1,5 +1,5 @@
-"""Validation ROUGE while training: at every validation (each epoch's end, and after the last
-step), summarise a fixed seeded subset of the validation dialogues with the model as it is
+"""Validation ROUGE while training: at every validation (every train.validation_steps steps, or
+each epoch's end, and after the last step), summarise a fixed seeded subset of the validation dialogues with the model as it is
 and log ROUGE beside the losses. It is what a researcher reads to choose the number of epochs.
 
 It decodes with settings of its own, not `generate`'s (so that trying another decoding never
@@ -45,7 +45,7 @@ class ValidationRouge(TrainerCallback):
         self.prompt, self.batch_size = prompt, train.validation_batch_size
         self.log = log
 
-    def on_evaluate(self, args, state, control, model=None, **kwargs):
+    def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
         was_training = model.training
         model.eval()
         # The weights are fp32 masters; on a bf16 GPU generate as the Trainer computes, in bf16.
@@ -60,5 +60,7 @@ class ValidationRouge(TrainerCallback):
         scores, _ = score_corpus(summaries.texts, self.references)
         entry = {f"eval_{name}": scores[name] for name in ROUGE_TYPES}
         state.log_history.append({**entry, "epoch": state.epoch, "step": state.global_step})
+        if metrics is not None:  # the validation's metrics, where KeepBest reads them (on rank 0)
+            metrics.update(entry)
         if self.log is not None:
             self.log(state.global_step, entry)
