@@ -50,7 +50,7 @@ def main() -> None:
     )
     from dialogsum_lora.training.trainer import (
         LossCurves, StepClock, build_training_examples, check_compiler, last_logged_loss, length_group_steps,
-        make_trainer, training_speed,
+        make_trainer, seeded_subset, training_speed,
     )
     from dialogsum_lora.training.keep import KeepBest
     from dialogsum_lora.training.validation import ValidationRouge
@@ -60,7 +60,9 @@ def main() -> None:
     check_target_modules(params.lora, model_dir, params.model.name)
     if params.train.compile:
         check_compiler()
-    train_rows = read_jsonl(require(SPLIT_FILES["train"]))
+    split_rows = read_jsonl(require(SPLIT_FILES["train"]))
+    params.train.check(len(split_rows))
+    train_rows = seeded_subset(split_rows, params.train.dialogues, params.seed)
     validation_rows = read_jsonl(require(SPLIT_FILES["validation"]))
     run_dir = checkpoint_directory(params)
     check_writable([], directories=(run_dir / "checkpoint",))
@@ -108,7 +110,8 @@ def main() -> None:
         kept = keep.restore(model) if keep else KeptStep(step=trainer.state.global_step, rule="last")
         stopwatch.write(**training_speed(trainer, clock, checkpoint, train_set, params.train.batch_size, stopwatch.seconds))
         record = model_provenance(params.model, resolved, device, dtype)
-        record["training"] = {"steps": trainer.state.global_step, "epochs": round(result.metrics["epoch"], 4), **truncated,
+        record["training"] = {"steps": trainer.state.global_step, "epochs": round(result.metrics["epoch"], 4),
+                              "dialogues": len(train_rows), "split_dialogues": len(split_rows), **truncated,
                               "kept": kept.model_dump(), "data": training_data_hashes()}
         record.update(params.model_dump(exclude={"model"}))  # what it read: seed, processes, prompt, lora, train
         save_adapter(model, tokenizer, record, ADAPTER_DIR)

@@ -181,3 +181,41 @@ def test_seed_groups_on_too_few_dialogues_cannot_tell(monkeypatch, capsys):
     experiments.show_seed_groups(rows, changed_params(rows))
     output = capsys.readouterr().out
     assert "the comparison cannot tell lora.r=32 from lora.r=8: only 8 test dialogues" in output
+
+
+def test_rouge1_against_a_numeric_param_a_point_per_value_with_its_seeds(monkeypatch, tmp_path, capsys):
+    from statistics import fmean
+
+    from dialogsum_lora.commands import experiments
+    from dialogsum_lora.errors import UserError
+
+    def run(size, seed, r=32, rouge1=None):
+        change = {"train": {"learning_rate": 0.001, "dialogues": size}, "seed": seed,
+                  "lora": {"r": r, "target_modules": ["q", "v"]}}
+        return (f"n{size}-s{seed}-r{r}", "success", change, rouge1 if rouge1 is not None else 0.35 + (size or 0) / 10_000 + seed / 1000)
+
+    runs = [run(size, seed) for size in (100, 1000) for seed in (1, 2)] + [run(1000, 1, r=8), run(None, 1)]
+    shown_runs = shown(runs, intervals=True)
+    monkeypatch.setattr(experiments, "dvc_experiments", lambda revisions: shown_runs)
+    per_dialogue = {name: [rouge1 + 0.01 * (i % 3) for i in range(12)] for name, _, _, rouge1 in runs}
+    monkeypatch.setattr(experiments, "dialogue_scores", lambda row: {
+        f"d{i}": {name: value for name in ROUGE} for i, value in enumerate(per_dialogue[row["name"]])})
+    rows = sort_rows(experiment_rows(shown_runs))
+    points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows), 200)
+    # The workspace and its commit (no train.dialogues at all) and the run with null have no number.
+    assert left_out == 2
+    assert sorted(points) == ["lora.r=32", "lora.r=8"]
+    (single,) = points["lora.r=8"]
+    assert single[:2] == (1000.0, runs[4][3]) and single[4] == 1  # one run: its score and its own interval
+    assert [(x, seeds) for x, _, _, _, seeds in points["lora.r=32"]] == [(100.0, 2), (1000.0, 2)]
+    for x, mean, low, high, _ in points["lora.r=32"]:  # two seeds: their mean, and an interval around it
+        assert mean == pytest.approx(fmean(fmean(per_dialogue[f"n{int(x)}-s{seed}-r32"]) for seed in (1, 2)), abs=1e-6)
+        assert low < mean < high
+
+    experiments.show_experiments(["--against", "train.dialogues", "--plot", str(tmp_path / "curve.png")])
+    assert (tmp_path / "curve.png").read_bytes().startswith(b"\x89PNG")
+    assert "2 run(s) with results but no number for train.dialogues are left out" in capsys.readouterr().err
+    with pytest.raises(UserError) as error:
+        experiments.show_experiments(["--against", "train.epochs", "--plot", str(tmp_path / "other.png")])
+    assert "--against train.epochs" in str(error.value) and "train.dialogues" in str(error.value)
+    assert not (tmp_path / "other.png").exists()

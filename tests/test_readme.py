@@ -140,7 +140,8 @@ def test_a_sweep_over_seeds_is_grouped_with_its_spread_interval_and_comparison(r
     output = reader.recipe("dvc exp run --queue -S seed=1,2,3")
     runs = experiment_rows(json.loads(dvc(reader.checkout, "exp", "show", "--json", "--all-commits")))
     assert "two-level bootstrap, 200 resamples" in output
-    groups = {line.split()[0]: line.split() for line in output.splitlines() if line.startswith("lora.r=")}
+    first = output[:output.index("plot: dvc_plots/experiments.png")]  # the first dialogsum-experiments
+    groups = {line.split()[0]: line.split() for line in first.splitlines() if line.startswith("lora.r=")}
     assert sorted(groups) == ["lora.r=32", "lora.r=8"]
     for r in ("8", "32"):
         # Each run's ROUGE-1 from `dvc exp show`: the group's mean and spread over its three seeds.
@@ -149,8 +150,12 @@ def test_a_sweep_over_seeds_is_grouped_with_its_spread_interval_and_comparison(r
         assert len(scores) == 3 and groups[f"lora.r={r}"][1] == "3"
         mean, spread = groups[f"lora.r={r}"][2].split("±")
         assert abs(float(mean) - fmean(scores)) <= 0.051 and abs(float(spread) - stdev(scores)) <= 0.051
-    (comparison,) = [line for line in output.splitlines() if line.startswith("seeds ")]
-    assert comparison.startswith("seeds 1, 2, 3, 8 dialogues: On rouge1, the comparison cannot tell")
+    comparisons = [line for line in output.splitlines() if line.startswith("seeds ")]
+    assert len(comparisons) == 2  # the block runs dialogsum-experiments twice, alike
+    assert comparisons[0].startswith("seeds 1, 2, 3, 8 dialogues: On rouge1, the comparison cannot tell")
+    assert comparisons[0] == comparisons[1]
+    png = (reader.checkout / "dvc_plots/by-rank.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and "plot: dvc_plots/by-rank.png" in output
 
 
 def test_the_real_experiment_recipe_installs_nothing_twice_and_reproduces_nothing_done(reader):

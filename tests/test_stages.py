@@ -50,6 +50,7 @@ def last_line(text: str) -> str:
 
 @pytest.mark.slow
 def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys):
+    set_params(stage_dir / "params.yaml", {"train.dialogues": 16})  # of the 32: 2 batches an epoch
     for stage in STAGES:
         run_main(stage)
     for results in ("reports/baseline", "reports/finetuned"):
@@ -57,10 +58,13 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys):
         assert metrics["num_dialogues"] == 8 and 0 <= metrics["rouge1"] <= 1
         assert len((stage_dir / results / "predictions.jsonl").read_text().splitlines()) == 8
     assert (stage_dir / "models/adapter/adapter_model.safetensors").is_file()
-    assert json.loads((stage_dir / "reports/train/metrics.json").read_text())["step"] == 8  # 2 epochs of 4 batches
-    assert (stage_dir / "reports/plots/rouge.png").is_file() and (stage_dir / "reports/report.md").is_file()
+    assert json.loads((stage_dir / "reports/train/metrics.json").read_text())["step"] == 4  # 2 epochs of 2 batches
+    training = json.loads((stage_dir / "models/adapter/provenance.json").read_text())["training"]
+    assert (training["dialogues"], training["split_dialogues"]) == (16, 32)
+    assert (stage_dir / "reports/plots/rouge.png").is_file()
+    assert "(16 of its 32 dialogues, drawn from seed 42)" in (stage_dir / "reports/report.md").read_text()
     assert not (stage_dir / ".trainer").exists()
-    assert "trained 8 steps" in capsys.readouterr().out
+    assert "trained 4 steps" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -71,6 +75,8 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys):
         ("finetune", {"lora.dropout": 1.5}, ("params.yaml", "lora.dropout", "1.5", "[0, 1)")),
         ("finetune", {"train.learning_rate": float("nan")}, ("params.yaml", "train.learning_rate", "nan", "(0, 1]")),
         ("finetune", {"lora.target_modules": ["q", "query"]}, ("lora.target_modules", "'query'")),
+        ("finetune", {"train.dialogues": 33}, ("params.yaml", "train.dialogues is 33", "has 32")),
+        ("finetune", {"train.keep": "best_rouge1", "train.validation_rouge_dialogues": 0}, ("train.keep", "best_rouge1")),
         ("baseline", {"generate.max_new_tokens": 0}, ("params.yaml", "generate.max_new_tokens", "0", "[1, 2048]")),
         # A setting transformers would ignore: one beam, and a length penalty that only beams use.
         ("baseline", {"generate.num_beams": 1, "generate.length_penalty": 2.0}, ("params.yaml", "generate", "length_penalty")),

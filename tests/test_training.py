@@ -100,3 +100,26 @@ def test_the_adapter_kept_is_the_first_best_validations_and_a_resumed_run_keeps_
     assert resumed.restore(model) == by_rouge.kept
     weights = get_peft_model_state_dict(model)
     assert weights and all(torch.equal(weight, torch.full_like(weight, 20)) for weight in weights.values())
+
+
+def test_a_training_subset_is_seeded_in_split_order_and_nested_and_never_larger_than_the_split():
+    from dialogsum_lora.params.train import TrainParams
+    from dialogsum_lora.training.trainer import seeded_subset
+
+    rows = [{"id": str(i)} for i in range(100)]
+    subsets = {size: seeded_subset(rows, size, seed=3) for size in (10, 40, 99)}
+    for size, subset in subsets.items():
+        ids = [int(row["id"]) for row in subset]
+        assert len(ids) == len(set(ids)) == size and ids == sorted(ids)  # in the split's order
+    assert {r["id"] for r in subsets[10]} < {r["id"] for r in subsets[40]} < {r["id"] for r in subsets[99]}  # nested
+    assert seeded_subset(rows, 10, seed=3) == subsets[10] and seeded_subset(rows, 10, seed=4) != subsets[10]
+    assert seeded_subset(rows, None, seed=3) == rows and seeded_subset(rows, 500, seed=3) == rows
+
+    from stages.finetune import Reads
+
+    params = load_params(Reads, REPO_ROOT / "params.yaml").train
+    train = TrainParams(**{**params.model_dump(), "dialogues": 101})
+    train.check(101)
+    with pytest.raises(UserError) as error:
+        train.check(100)
+    assert "train.dialogues is 101" in str(error.value) and "has 100" in str(error.value)

@@ -1,6 +1,6 @@
 """The experiments of this commit at a glance: each one's changed params beside its ROUGE.
 
-    dialogsum-experiments [--plot dvc_plots/experiments.png]
+    dialogsum-experiments [--plot dvc_plots/experiments.png] [--against PARAM] [--rev REV]
 
 (or python -m dialogsum_lora.commands.experiments), after a sweep such as
 `dvc exp run --queue -S 'lora.r=8,16,32'` and `dvc exp run --run-all` (or `dvc
@@ -271,16 +271,22 @@ def comparison_text(found: dict, candidate: str, other: str) -> str:
     return f"seeds {seeds}, {found['dialogues']} dialogues: {verdict(comparison, 'rouge1', candidate, other)}"
 
 
+def _resamples(rows: list[dict]) -> int:
+    """The bootstrap resamples of the runs' params (analysis.resamples; the first scored run's)."""
+    scored = [row for row in rows if row["metrics"]] or rows
+    return int(scored[0]["params"].get("analysis.resamples", 1000))
+
+
 def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
     """Print the seed groups, and each group against the best one (by mean rouge1)."""
     groups = seed_groups(rows)
     if not groups:
         return
-    resamples = int(groups[0][0]["params"].get("analysis.resamples", 1000))
+    resamples = _resamples(groups[0])
     statistics = sorted(group_statistics(groups, resamples), key=lambda group: -group["scores"]["rouge1"]["mean"])
     labels = [group_label(group["runs"], keys) for group in statistics]
-    print(f"\nseed groups (runs whose params differ only in seed): mean±sd over seeds x100; below, a 95% interval "
-          f"over seeds and dialogues (two-level bootstrap, {resamples:,} resamples)")
+    print("\nseed groups (runs whose params differ only in seed): mean±sd over seeds x100, and below it")
+    print(f"a 95% interval over seeds and dialogues (two-level bootstrap, {resamples:,} resamples)")
     print(seed_table(statistics, labels))
     best, best_label = statistics[0], labels[0]
     for group, label in zip(statistics[1:], labels[1:]):
@@ -288,20 +294,59 @@ def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
         print(comparison_text(found, best_label, label) if found else f"{best_label} vs {label}: fewer than two seeds in common")
 
 
+def curve_points(rows: list[dict], key: str, keys: list[str], resamples: int) -> tuple[dict, int]:
+    """The finetuned ROUGE-1 of the scored rows against the numeric param `key`: one series per
+    value of the other changed params (seed aside), one point per value of `key` (the mean over
+    its seeds with the two-level interval when several seeds ran it, else the run's score and
+    interval); and how many scored rows had no number for `key` (left out)."""
+    others = [name for name in keys if name not in (key, "seed")]
+    series: dict[str, dict[float, list[dict]]] = {}
+    left_out = 0
+    for row in rows:
+        if not row["metrics"]:
+            continue
+        try:
+            x = float(row["params"].get(key, ""))
+        except ValueError:
+            left_out += 1
+            continue
+        label = " ".join(f"{name}={row['params'].get(name, '')}" for name in others) or "all runs"
+        by_seed = series.setdefault(label, {}).setdefault(x, {})
+        by_seed.setdefault(row["params"].get("seed"), row)
+    points = {}
+    for label, by_value in series.items():
+        points[label] = []
+        for x, by_seed in sorted(by_value.items()):
+            runs = list(by_seed.values())
+            if len(runs) > 1:
+                scores = group_statistics([runs], resamples)[0]["scores"]["rouge1"]
+                points[label].append((x, scores["mean"], scores["low"], scores["high"], len(runs)))
+            else:
+                interval = (runs[0]["metrics"].get("ci95") or {}).get("rouge1") or {}
+                value = runs[0]["metrics"]["rouge1"]
+                points[label].append((x, value, interval.get("low", value), interval.get("high", value), 1))
+    return points, left_out
+
+
 def show_experiments(arguments: list[str] | None = None) -> None:
     """The command: `arguments` as on its command line (default: sys.argv)."""
     parser = ArgumentParser(prog="dialogsum-experiments", description=__doc__.splitlines()[0])
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help=f"the PNG to write (default: {DEFAULT_PLOT})")
+    parser.add_argument("--against", metavar="PARAM",
+                        help="plot finetuned ROUGE-1 against this numeric param the runs vary (train.dialogues, lora.r) "
+                             "instead of the bars")
     parser.add_argument("--rev", action="append", metavar="REV",
                         help="a commit, branch or tag whose experiments to show (repeatable; default: every commit)")
     args = parser.parse_args(arguments)
     from dialogsum_lora.files.outputs import check_writable
-    from dialogsum_lora.results.plots import check_plot_path, plot_experiments
+    from dialogsum_lora.results.plots import check_plot_path, plot_against, plot_experiments
 
     rows = sort_rows(experiment_rows(dvc_experiments(args.rev)))
     keys = changed_params(rows)
     if not any(row["metrics"] for row in rows):
         raise UserError(f"no experiment here has {metrics_file(FINETUNED_DIR)} yet: run `dvc repro` or `dvc exp run` first")
+    if args.against is not None and args.against not in keys:
+        raise UserError(f"--against {args.against}: not a param these runs vary (they vary: {', '.join(keys) or 'none'})")
     check_plot_path(args.plot)
     if args.plot != DEFAULT_PLOT and args.plot.exists():  # dvc_plots/ is DVC's (and this command's) to rewrite
         raise UserError(f"--plot {args.plot} already exists: give a new file, or remove it yourself")
@@ -313,7 +358,16 @@ def show_experiments(arguments: list[str] | None = None) -> None:
         print("below each score, its 95% interval")
     print(table(rows, keys))
     show_seed_groups(rows, keys)
-    plot_experiments([row for row in rows if row["metrics"]], keys, args.plot)
+    if args.against is None:
+        plot_experiments([row for row in rows if row["metrics"]], keys, args.plot)
+    else:
+        points, left_out = curve_points(rows, args.against, keys, _resamples(rows))
+        if not points:
+            raise UserError(f"--against {args.against}: no run with results has a number for it")
+        if left_out:
+            print(f"warning: {left_out} run(s) with results but no number for {args.against} are left out of the plot",
+                  file=sys.stderr)
+        plot_against(points, args.against, args.plot, left_out)
     print(f"plot: {args.plot}")
 
 

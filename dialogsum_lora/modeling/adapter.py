@@ -36,6 +36,8 @@ class KeptStep(Record):
 class TrainingRecord(Record):
     steps: int
     epochs: float
+    dialogues: int  # trained on (train.dialogues of them, or all)
+    split_dialogues: int  # in the training split
     truncated_prompts: int
     truncated_summaries: int
     kept: KeptStep

@@ -11,6 +11,9 @@ KEEP_RULES = {"best_rouge1": ("eval_rouge1", True), "lowest_loss": ("eval_loss",
 
 
 class TrainParams(Record):
+    dialogues: int | None = setting(
+        "Training dialogues trained on: a subset of this many drawn from `seed` (nested: a smaller one is part of "
+        "every larger one); null for all of them.", ge=1, le=10_000_000)
     learning_rate: float = setting("Peak AdamW learning rate (linear decay to 0).", gt=0, le=1)
     epochs: float = setting("Passes over the training split (ignored when max_steps is set).", gt=0, le=1000)
     batch_size: int = setting("Training examples per optimiser step (the global batch, whatever processes is).",
@@ -31,8 +34,12 @@ class TrainParams(Record):
         "The adapter kept: the last step's, or the one of the validation with the best ROUGE-1 or the lowest loss "
         "(the first such, on a tie).")
 
-    def check(self) -> None:
-        """Refuse a rule for the adapter kept that no validation can apply."""
+    def check(self, split_dialogues: int | None = None) -> None:
+        """Refuse a rule for the adapter kept that no validation can apply, and more training dialogues
+        than the split has (`split_dialogues`, when it is known)."""
+        if split_dialogues is not None and self.dialogues is not None and self.dialogues > split_dialogues:
+            raise UserError(f"params.yaml: train.dialogues is {self.dialogues}, but the training split has "
+                            f"{split_dialogues:,}: set it to at most that, or null for all of them")
         if self.keep == "best_rouge1" and self.validation_rouge_dialogues == 0:
             raise UserError("params.yaml: train.keep is best_rouge1, but train.validation_rouge_dialogues is 0 (no "
                             "validation ROUGE): set it above 0 (null for all), or train.keep to lowest_loss or last")

@@ -160,3 +160,31 @@ def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
     axes.legend(fontsize=7)
     figure.tight_layout()
     _save(figure, path)
+
+
+def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out: int = 0) -> None:
+    """Finetuned ROUGE-1 x100 against a numeric param: a line per series (the other changed params),
+    each point (x, score, low, high, seeds) with its 95% interval (over seeds and dialogues where
+    several seeds ran it), its number of seeds beside it when more than one."""
+    figure, axes = plt.subplots(figsize=(6, 3.8))
+    for label, series in points.items():
+        xs, values, lows, highs, seeds = zip(*series)
+        errors = [[100 * (v - low) for v, low in zip(values, lows)], [100 * (high - v) for v, high in zip(values, highs)]]
+        axes.errorbar(xs, [100 * v for v in values], yerr=errors, marker="o", markersize=4, capsize=3, label=label)
+        for x, value, count in zip(xs, values, seeds):
+            if count > 1:
+                axes.annotate(f"{count} seeds", (x, 100 * value), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    values = [x for series in points.values() for x, *_ in series]
+    if min(values) > 0 and max(values) >= 10 * min(values):  # data sizes, ranks: a learning curve's axis
+        axes.set_xscale("log")
+        # Tick labels as plain numbers: the log scale's default ones are math text, which this module turns off.
+        axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes.margins(x=0.12)
+    axes.set_xlabel(key)
+    axes.set_ylabel(f"ROUGE-1 F1 x100 ({FINETUNED})")
+    note = f"\n{left_out} run(s) without a number for it left out" if left_out else ""
+    axes.set_title(f"ROUGE-1 against {key} (95% intervals){note}", fontsize=9)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    _save(figure, path)

@@ -46,6 +46,14 @@ def decoding_text(generate: dict) -> str:
     return ("greedy" if generate.get("num_beams") == 1 else "beam search") + f": {settings}"
 
 
+def subset_text(record: AdapterRecord) -> str:
+    """How much of the training split was trained on (train.dialogues), when not all of it."""
+    training = record.training
+    if training.dialogues == training.split_dialogues:
+        return ""
+    return f" ({training.dialogues:,} of its {training.split_dialogues:,} dialogues, drawn from seed {record.seed})"
+
+
 def validation_text(train) -> str:
     """When the validation split was scored while training (train.validation_steps), and with what."""
     when = f"every {train.validation_steps:,} steps" if train.validation_steps else "at the end of every epoch"
@@ -73,7 +81,7 @@ def describe_run(record: AdapterRecord, data: DataSource | None = None, generate
     lora, train, prompt, training, environment = record.lora, record.train, record.prompt, record.training, record.environment
     rows = [
         ("base model", base_model_text(record)),
-        ("data", f"the train split of {data_text(data)}; {validation_text(train)}"),
+        ("data", f"the train split of {data_text(data)}{subset_text(record)}; {validation_text(train)}"),
         ("LoRA", f"rank {lora.r}, alpha {lora.alpha:g}, dropout {lora.dropout:g}, on the "
                  f"{', '.join(as_text(module) for module in lora.target_modules)} linear layers; "
                  f"{share_text(record.parameters)}"),

@@ -6,8 +6,6 @@ It decodes with settings of its own, not `generate`'s (so that trying another de
 retrains): greedy, at most prompt.max_target_tokens new tokens, the length training teaches.
 """
 
-import random
-
 import torch
 from transformers import TrainerCallback
 
@@ -15,18 +13,12 @@ from dialogsum_lora.generation import summarise_dialogues
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import TrainParams
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
+from dialogsum_lora.training.trainer import seeded_subset
 
 
 def validation_decoding(prompt: PromptParams) -> dict:
     """The GenerationConfig arguments validation ROUGE decodes with."""
     return {"max_new_tokens": prompt.max_target_tokens, "num_beams": 1}
-
-
-def validation_subset(rows: list[dict], size: int | None, seed: int) -> list[dict]:
-    """`size` rows drawn from `seed`, in the split's order; all of them if size is None or larger."""
-    if size is None or size >= len(rows):
-        return rows
-    return [rows[i] for i in sorted(random.Random(seed).sample(range(len(rows)), size))]
 
 
 class ValidationRouge(TrainerCallback):
@@ -38,7 +30,7 @@ class ValidationRouge(TrainerCallback):
     """
 
     def __init__(self, tokenizer, rows: list[dict], prompt: PromptParams, train: TrainParams, seed: int, log=None):
-        subset = validation_subset(rows, train.validation_rouge_dialogues, seed)
+        subset = seeded_subset(rows, train.validation_rouge_dialogues, seed)
         self.dialogues = [row["dialogue"] for row in subset]
         self.references = [[row["summary"]] for row in subset]
         self.tokenizer = tokenizer
