@@ -135,7 +135,9 @@ def time_stage_trainer(model, params, train_set: list[dict], batch_size: int, *,
     if block + timed_steps > len(train_set) // batch_size:
         raise UserError(f"batch {batch_size}: an epoch has only {len(train_set) // batch_size} steps, fewer than "
                         f"{block} warm-up + {timed_steps} timed steps")
-    train = params.train.model_copy(update={"batch_size": batch_size, "max_steps": block + timed_steps, "compile": compile})
+    # Validation once an epoch, as before train.validation_steps: never inside the timed steps.
+    train = params.train.model_copy(update={"batch_size": batch_size, "max_steps": block + timed_steps, "compile": compile,
+                                            "validation_steps": None})
     clock = StepClock(block_steps=block)
     # Any tokenizer with pad id 0 pads as flan-t5's would; the tiny one needs no download.
     tokenizer = build_tokenizer()

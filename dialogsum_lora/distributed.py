@@ -39,8 +39,9 @@ def relaunch_if_needed(processes: int, module: str) -> None:
 
     Call it after the stage has checked its params and inputs, so that a user's mistake is
     reported before any process starts. A process that fails leaves its one `error:` line to
-    this launcher (errors.run_main), which prints the first failed rank's, once, and exits
-    with its exit code; the processes torchrun then stops say nothing.
+    this launcher (errors.run_main), which prints the line of the process that failed first
+    (_first_failure), once, and exits with its exit code; the processes torchrun then stops say
+    nothing.
     """
     if processes <= 1 or is_worker():
         return
@@ -80,12 +81,31 @@ def relaunch_if_needed(processes: int, module: str) -> None:
 
 
 def _first_failure(failures: dict) -> tuple:
-    """The process whose failure ended the run: the lowest rank that reported an error, else the
-    lowest that torchrun did not stop itself (it sends SIGTERM to the others when one fails)."""
+    """The process whose failure ended the run. torchrun stops the others (SIGTERM, then SIGKILL
+    after a wait) once one fails, and on the CPU a process whose peer has gone fails in its next
+    collective (an error of its own, reported as a bug): so, in this order, the first process
+    that reported a mistake or a fault of the machine (by the time it reported), a process killed
+    by a signal torchrun does not send first (the kernel's SIGKILL, out of memory), the first
+    that reported a bug, any other that torchrun did not stop, and else the lowest rank."""
     reported = {rank: failure for rank, failure in failures.items() if _reported_line(failure)}
     stopped = (-signal.SIGTERM, 128 + signal.SIGTERM)
-    causes = reported or {rank: failure for rank, failure in failures.items() if failure.exitcode not in stopped}
-    return min((causes or failures).items())
+
+    def first(chosen: dict) -> tuple:
+        return min(chosen.items(), key=lambda item: (_reported_time(item[1]), item[0]))
+
+    mistakes = {rank: failure for rank, failure in reported.items() if failure.exitcode == 2}
+    killed = {rank: failure for rank, failure in failures.items()
+              if rank not in reported and failure.exitcode < 0 and failure.exitcode != -signal.SIGTERM}
+    others = {rank: failure for rank, failure in failures.items() if failure.exitcode not in stopped}
+    for chosen in (mistakes, killed, reported, others, failures):
+        if chosen:
+            return first(chosen)
+    raise ValueError("no failure to report")
+
+
+def _reported_time(failure) -> int:
+    """When a process reported its failure (errors.run_main's reply file), in ns; 0 if it did not."""
+    return failure.error_file_data.get("time_ns", 0) if os.path.isfile(failure.error_file) else 0
 
 
 def _reported_line(failure) -> str | None:
@@ -99,7 +119,7 @@ def _report(failed_rank: int, failure, processes: int) -> int:
     line = _reported_line(failure)
     if line:
         print(f"error: {line}", file=sys.stderr)
-        return failure.exitcode
+        return failure.exitcode if failure.exitcode > 0 else 128 - failure.exitcode
     if failure.exitcode < 0:  # killed by a signal: SIGKILL from the kernel out of memory, say
         print(f"error: process {failed_rank} of {processes} was killed by {failure.signal_name()}", file=sys.stderr)
         return 128 - failure.exitcode

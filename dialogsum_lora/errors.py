@@ -55,22 +55,26 @@ def run_main(main: Callable[[], None]) -> None:
     try:
         main()
     except UserError as error:
+        _hold_signals()
         _fail(str(error), 2)
-    # A signal reaches torchrun's processes from their launcher (which ends the others when one
-    # fails, and reports) or with it (Ctrl-C in a terminal): the launcher alone says so.
+    # A signal reaches torchrun's processes from their launcher, which ends the others when one
+    # fails, and passes on a Ctrl-C or SIGTERM it gets itself: the launcher alone says so.
     except KeyboardInterrupt:
         _fail("interrupted (Ctrl-C): nothing was written that looks complete", 130, signalled=True)
     except Terminated:
         _fail("terminated (SIGTERM): nothing was written that looks complete", 143, signalled=True)
     except MemoryError:
+        _hold_signals()
         _fail("out of memory: lower generate.batch_size or train.batch_size, or use a machine with more memory", 2)
     except OSError as error:
+        _hold_signals()
         if error.errno not in _MACHINE_FAULTS:
             _report_bug(error)
         where = f"{error.filename}: " if error.filename else ""
         advice = ": move the repository to a shorter path" if error.errno == errno.ENAMETOOLONG else ""
         _fail(f"{where}{error.strerror or error}{advice}", 2)
     except Exception as error:
+        _hold_signals()
         if _is_write_fault(error):
             _fail(f"a write failed, the disk may be full or read-only: {str(error).splitlines()[0][:300]}", 2)
         if _is_out_of_memory(error):
@@ -113,13 +117,22 @@ def _fail(message: str, code: int, *, signalled: bool = False) -> None:
     sys.exit(code)
 
 
+def _hold_signals() -> None:
+    """In one of torchrun's processes, let no SIGTERM or SIGINT cut its report short: the launcher
+    sends SIGTERM to every other process as soon as one fails, maybe while this one reports."""
+    if _is_torchrun_worker():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
+
+
 def _print_error(line: str) -> None:
     _close_progress_bars()
     print("error: " + line, file=sys.stderr)
 
 
 def _is_torchrun_worker() -> bool:
-    return "LOCAL_RANK" in os.environ
+    """One of the processes torchrun started (it gives each a reply file; other launchers do not)."""
+    return "LOCAL_RANK" in os.environ and "TORCHELASTIC_ERROR_FILE" in os.environ
 
 
 def _report_to_launcher(line: str) -> bool:
@@ -129,9 +142,12 @@ def _report_to_launcher(line: str) -> bool:
     reply_file = os.environ.get("TORCHELASTIC_ERROR_FILE")
     if not reply_file:
         return False
+    # torch reads message and timestamp (seconds); time_ns orders failures within one second.
+    report = {"message": line, "timestamp": str(int(time.time())), "time_ns": time.time_ns()}
     try:
-        with open(reply_file, "w", encoding="utf-8") as reply:
-            json.dump({"message": line, "timestamp": str(int(time.time()))}, reply)
+        with open(f"{reply_file}.tmp", "w", encoding="utf-8") as reply:
+            json.dump(report, reply)
+        os.replace(f"{reply_file}.tmp", reply_file)  # whole or not at all: torch's reader fails on half a file
     except OSError:  # a full disk, say: this process prints its line itself
         return False
     return True

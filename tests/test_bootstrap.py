@@ -134,47 +134,66 @@ def test_resamples_depend_on_the_seed_only():
         resample_indices(0, 5, seed=0)
 
 
-def plain_two_level(cells: list[list[float]], seed_draws, dialogue_draws) -> tuple[float, float]:
-    """The two-level bootstrap written loop by loop: per resample, the mean over the drawn seeds of
-    each drawn seed's mean over the drawn dialogues; the 95% percentile interval of those."""
-    means = []
-    for seeds, dialogues in zip(seed_draws, dialogue_draws):
-        means.append(sum(sum(cells[s][d] for d in dialogues) / len(dialogues) for s in seeds) / len(seeds))
-    means.sort()
-    return percentile(means, 0.025), percentile(means, 0.975)
+def t_interval_by_hand(cells: list[list[float]]) -> tuple[float, float, float]:
+    """The mean of cells (seeds x dialogues) and its 95% interval, written out: the variance of the
+    mean from the spread of the seeds' means and of the dialogues' means, Student's t on the seeds'
+    degrees of freedom."""
+    from scipy.stats import t
+
+    seeds, dialogues = len(cells), len(cells[0])
+    seed_means = [fmean(row) for row in cells]
+    dialogue_means = [fmean(row[d] for row in cells) for d in range(dialogues)]
+    a, b = stdev(seed_means) ** 2 / seeds, stdev(dialogue_means) ** 2 / dialogues
+    half = t.ppf(0.975, seeds - 1) * (a + b) ** 0.5
+    mean = fmean(v for row in cells for v in row)
+    return mean, mean - half, mean + half
 
 
-def test_the_two_level_bootstrap_is_a_plain_one_over_seeds_then_dialogues():
-    from dialogsum_lora.scoring.bootstrap import across_seeds, paired_across_seeds, two_level_indices
+def test_the_interval_over_seeds_and_dialogues_is_students_t_on_both_spreads():
+    from dialogsum_lora.scoring.bootstrap import across_seeds, paired_across_seeds
 
     draw = random.Random(3)
     cells = [[draw.random() * 0.2 + 0.1 * seed for _ in range(40)] for seed in range(3)]  # 3 seeds x 40 dialogues
     other = [[value - 0.05 + draw.random() * 0.01 for value in row] for row in cells]
-    found = across_seeds({"rouge1": cells}, 300, seed=11)["rouge1"]
-    seed_draws, dialogue_draws = two_level_indices(3, 40, 300, seed=11)
-    low, high = plain_two_level(cells, seed_draws.tolist(), dialogue_draws.tolist())
-    assert (found["low"], found["high"]) == pytest.approx((low, high), abs=1e-6)
-    seed_means = [fmean(row) for row in cells]
-    assert found["mean"] == pytest.approx(fmean(seed_means), abs=1e-6)
-    assert found["std"] == pytest.approx(stdev(seed_means), abs=1e-6)  # over seeds, n - 1
-    # The seeds' spread widens the interval beyond the dialogues' alone (seed 0's bootstrap).
-    alone = plain_bootstrap(cells[0], dialogue_draws.tolist())
-    assert high - low > 2 * (alone[1] - alone[0])
+    found = across_seeds({"rouge1": cells})["rouge1"]
+    mean, low, high = t_interval_by_hand(cells)
+    assert (found["mean"], found["low"], found["high"]) == pytest.approx((mean, low, high), abs=1e-6)
+    assert found["std"] == pytest.approx(stdev(fmean(row) for row in cells), abs=1e-6)  # over seeds, n - 1
+    # The seeds' spread widens the interval far beyond one run's dialogue bootstrap.
+    alone = intervals({"rouge1": cells[0]}, 1000, seed=1)["rouge1"]
+    assert high - low > 5 * (alone["high"] - alone["low"])
 
-    compared = paired_across_seeds(cells, other, 300, seed=11)
+    compared = paired_across_seeds(cells, other)
     differences = [[a - b for a, b in zip(row, other_row)] for row, other_row in zip(cells, other)]
-    assert compared["difference"] == pytest.approx(fmean(v for row in differences for v in row), abs=1e-6)
-    assert (compared["low"], compared["high"]) == pytest.approx(
-        plain_two_level(differences, seed_draws.tolist(), dialogue_draws.tolist()), abs=1e-6)
-    assert compared["p_value"] == 0.0  # every cell better by 0.04 or more
+    mean, low, high = t_interval_by_hand(differences)
+    assert (compared["difference"], compared["low"], compared["high"]) == pytest.approx((mean, low, high), abs=1e-6)
+    assert compared["p_value"] < 0.001  # every cell better by 0.04 or more
 
 
-def test_with_one_training_run_repeated_the_two_level_interval_is_the_dialogue_bootstrap():
-    from dialogsum_lora.scoring.bootstrap import across_seeds, two_level_indices
+def test_on_no_true_difference_few_seeds_are_called_better_at_most_as_often_as_they_should():
+    # 2,000 simulated comparisons of two configs that differ in nothing but noise: each seed's run
+    # shifts all its dialogues (training variance), each dialogue is harder or easier for both.
+    import numpy as np
 
-    draw = random.Random(5)
-    run = [draw.random() for _ in range(30)]
-    found = across_seeds({"rouge1": [run, run, run]}, 200, seed=2)["rouge1"]
-    _, dialogue_draws = two_level_indices(3, 30, 200, seed=2)
-    assert (found["low"], found["high"]) == pytest.approx(plain_bootstrap(run, dialogue_draws.tolist()), abs=1e-6)
-    assert found["std"] == 0
+    from dialogsum_lora.scoring.bootstrap import paired_across_seeds
+
+    generator = np.random.default_rng(0)
+    for seeds in (2, 3, 5):
+        better = 0
+        for _ in range(2000):
+            dialogue = generator.normal(0, 0.1, size=60)
+            runs = [generator.normal(0, 0.01, size=(seeds, 1)) + dialogue + generator.normal(0, 0.05, size=(seeds, 60))
+                    for _ in range(2)]
+            better += paired_across_seeds(runs[0].tolist(), runs[1].tolist())["low"] > 0
+        assert better / 2000 <= 0.035, (seeds, better)  # one-sided at 2.5%, plus the noise of 2,000 draws
+
+
+def test_identical_seeds_give_an_interval_of_zero_width_that_tells_nothing():
+    from dialogsum_lora.scoring.bootstrap import across_seeds, paired_across_seeds
+
+    run = [0.1, 0.2, 0.3]
+    assert across_seeds({"rouge1": [run, run]})["rouge1"]["std"] == 0
+    same = paired_across_seeds([run, run], [run, run])
+    assert same["low"] == same["high"] == same["difference"] == 0
+    with pytest.raises(ValueError, match="two of each"):
+        across_seeds({"rouge1": [run]})

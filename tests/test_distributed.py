@@ -89,6 +89,13 @@ def main():
         raise ZeroDivisionError(f"a bug in process {rank}")
     if failure == "killed":
         os.kill(os.getpid(), signal.SIGKILL)
+    if failure == "mistake-first":  # then the other process fails of it, as a collective does on gloo
+        open(os.environ["FLAG"], "w").close()
+        raise UserError(f"a mistake met by process {rank}")
+    if failure == "fails-after":
+        while not os.path.exists(os.environ["FLAG"]):
+            time.sleep(0.001)
+        raise RuntimeError(f"process {rank}: connection closed by peer")
     time.sleep(60)  # still at work when another process fails: torchrun stops it
 
 run_main(main)
@@ -109,6 +116,13 @@ def test_a_failing_process_is_reported_once_in_one_line_with_its_exit_code(tmp_p
     assert result.returncode == exit_code
     assert result.stderr.strip() == message, result.stderr
     assert not list((tmp_path / "tmp").iterdir())  # torchrun's log folder went with the run
+
+
+def test_the_process_that_failed_first_is_reported_not_the_one_that_failed_of_it(tmp_path):
+    result = _launch(tmp_path, "0=fails-after,1=mistake-first")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == ["error: a mistake met by process 1"], result.stderr
 
 
 def test_a_bug_in_a_process_keeps_its_traceback_under_one_line_saying_so(tmp_path):
@@ -132,6 +146,6 @@ def _launch(tmp_path, failures):
     launcher = ("from dialogsum_lora.errors import run_main; from dialogsum_lora import distributed; "
                 "run_main(lambda: distributed.relaunch_if_needed(2, 'failing_stage'))")
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO_ROOT)]),
-                   "FAILURES": failures, "TMPDIR": str(tmp_path / "tmp")}
+                   "FAILURES": failures, "TMPDIR": str(tmp_path / "tmp"), "FLAG": str(tmp_path / "flag")}
     return subprocess.run([sys.executable, "-c", launcher], env=environment, capture_output=True, text=True,
                           timeout=120)

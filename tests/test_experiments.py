@@ -143,31 +143,45 @@ def test_runs_that_differ_only_in_seed_are_a_group_with_its_spread_interval_and_
     runs = [(f"r{r}-seed{seed}", "success", {**change, "seed": seed}, 0.30 + 0.01 * seed + (0.05 if r == 32 else 0))
             for r, change in ((8, r8), (32, r32)) for seed in (1, 2, 3)]
     rows = sort_rows(experiment_rows(shown(runs)))
-    groups = experiments.seed_groups(rows)
-    # The workspace (and its commit, the same run) is r=32 with seed 42: one more seed of that group.
+    groups, left_out = experiments.seed_groups(rows)
+    # The workspace (and its commit, the same run) is r=32 with seed 42, but of other code (the
+    # workspace's): it joins no group of the commit's experiments.
     assert sorted(sorted(row["name"] for row in group) for group in groups) == [
-        ["r32-seed1", "r32-seed2", "r32-seed3", "workspace"], ["r8-seed1", "r8-seed2", "r8-seed3"]]
+        ["r32-seed1", "r32-seed2", "r32-seed3"], ["r8-seed1", "r8-seed2", "r8-seed3"]] and left_out == []
 
     # Each run's dialogues (as its predictions file would score them): r=32 better by 0.05-0.06 on each.
     draw = random.Random(0)
     noise = {seed: [draw.random() * 0.1 for _ in range(25)] for seed in (1, 2, 3, 42)}
     per_dialogue = {f"r{r}-seed{seed}": [0.25 + 0.02 * seed + (0.05 + draw.random() * 0.01 if r == 32 else 0) + n
                                          for n in noise[seed]] for r in (8, 32) for seed in (1, 2, 3)}
-    per_dialogue["workspace"] = [0.33 + n for n in noise[42]]
     monkeypatch.setattr(experiments, "dialogue_scores", lambda row: {
         f"d{i}": {name: value for name in ROUGE} for i, value in enumerate(per_dialogue[row["name"]])})
     experiments.show_seed_groups(rows, changed_params(rows))
     output = capsys.readouterr().out
-    assert "two-level bootstrap, 1,000 resamples" in output
+    assert "95% interval over seeds and dialogues (Student's t on both spreads)" in output
     lines = {line.split()[0]: line.split() for line in output.splitlines() if line.startswith("lora.r=")}
-    for r, names in ((8, ["r8-seed1", "r8-seed2", "r8-seed3"]), (32, ["r32-seed1", "r32-seed2", "r32-seed3", "workspace"])):
+    for r, names in ((8, ["r8-seed1", "r8-seed2", "r8-seed3"]), (32, ["r32-seed1", "r32-seed2", "r32-seed3"])):
         seed_means = [fmean(per_dialogue[name]) for name in names]
         assert lines[f"lora.r={r}"][1] == str(len(names))
         assert lines[f"lora.r={r}"][2] == f"{100 * fmean(seed_means):.1f}±{100 * stdev(seed_means):.1f}"
     (comparison,) = [line for line in output.splitlines() if line.startswith("seeds ")]
-    assert comparison.startswith("seeds 1, 2, 3, 25 dialogues: On rouge1, lora.r=32 is better than lora.r=8")  # those in common
+    assert comparison.startswith("seeds 1, 2, 3, 25 dialogues: On rouge1, lora.r=32 is better than lora.r=8")
     differences = [a - b for seed in (1, 2, 3) for a, b in zip(per_dialogue[f"r32-seed{seed}"], per_dialogue[f"r8-seed{seed}"])]
-    assert f"{fmean(differences):+.4f} [" in comparison and "p < 0.001" in comparison
+    assert f"{fmean(differences):+.4f} [" in comparison and "over 3 seeds and 25 dialogues (Student's t)" in comparison
+
+
+def test_a_seed_run_twice_with_other_results_leaves_its_group_out_and_says_so(capsys):
+    from dialogsum_lora.commands import experiments
+
+    r8 = {"lora": {"r": 8, "target_modules": ["q", "v"]}}
+    rows = sort_rows(experiment_rows(shown([
+        ("a", "success", {**r8, "seed": 1}, 0.38), ("b", "success", {**r8, "seed": 2}, 0.36),
+        ("c", "success", {**r8, "seed": 2}, 0.41),  # seed 2 again, another result (another machine, say)
+    ])))
+    groups, left_out = experiments.seed_groups(rows)
+    assert groups == [] and left_out == ["seed 2 ran twice with other results (c, b)"]
+    experiments.show_seed_groups(rows, changed_params(rows))
+    assert "warning: a seed group is left out: seed 2 ran twice" in capsys.readouterr().err
 
 
 def test_seed_groups_on_too_few_dialogues_cannot_tell(monkeypatch, capsys):
@@ -201,7 +215,7 @@ def test_rouge1_against_a_numeric_param_a_point_per_value_with_its_seeds(monkeyp
     monkeypatch.setattr(experiments, "dialogue_scores", lambda row: {
         f"d{i}": {name: value for name in ROUGE} for i, value in enumerate(per_dialogue[row["name"]])})
     rows = sort_rows(experiment_rows(shown_runs))
-    points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows), 200)
+    points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows))
     # The workspace and its commit (no train.dialogues at all) and the run with null have no number.
     assert left_out == 2
     assert sorted(points) == ["lora.r=32", "lora.r=8"]

@@ -54,7 +54,8 @@ def experiment_rows(shown: list) -> list[dict]:
     with results, and each experiment, with its name, state, flattened params and finetuned
     metrics (None until it has them). Runs with the same params and the same results (a commit
     and the experiment it was committed from, a sweep value run twice) are one row, named by the
-    first, with the others in `same`."""
+    first, with the others in `same`. Each row's `code` is the commit its run's code came from
+    (an experiment's: the commit it was run on; the workspace's: "workspace")."""
     rows: list[dict] = []
     for commit in shown:
         candidates = [_row("workspace", commit, "workspace")] if commit["rev"] == "workspace" else []
@@ -65,6 +66,8 @@ def experiment_rows(shown: list) -> list[dict]:
             latest = experiment["revs"][0]
             state = (experiment.get("executor") or {}).get("state") or "success"
             candidates.append(_row(experiment.get("name") or latest["name"] or latest["rev"][:7], latest, state))
+        for row in candidates:
+            row["code"] = commit["rev"]  # the commit (or workspace) whose code the run ran
         for row in candidates:
             twin = next((other for other in rows if row["metrics"] and (other["params"], other["metrics"]) ==
                          (row["params"], row["metrics"])), None)
@@ -148,19 +151,28 @@ def _cut(text: str, size: int) -> str:
     return text if len(text) <= size else text[: max(size - 1, 0)] + "~"
 
 
-# Seed groups: runs whose params differ only in `seed`, their scores over seeds and dialogues.
-BOOTSTRAP_SEED = 0  # the resamples of the seed groups' intervals: the same on every call
+# Seed groups: runs of the same code whose params differ only in `seed`, their scores over seeds
+# and dialogues (scoring/bootstrap.py: across_seeds says how, and why not a bootstrap).
 
 
-def seed_groups(rows: list[dict]) -> list[list[dict]]:
-    """The scored rows whose params differ only in `seed`, in groups of two seeds or more (one
-    run per seed: the first, best rouge1 first), the groups in the rows' order."""
-    groups: dict[tuple, dict[str, dict]] = {}
+def seed_groups(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
+    """The scored rows of the same code (commit) whose params differ only in `seed`, in groups of
+    two seeds or more, in the rows' order; and why any group was left out (a seed run twice with
+    other results: which of the two counts cannot be chosen without looking at their scores)."""
+    groups: dict[tuple, dict[str, list[dict]]] = {}
     for row in rows:
         if row["metrics"]:
-            key = tuple(sorted((name, value) for name, value in row["params"].items() if name != "seed"))
-            groups.setdefault(key, {}).setdefault(row["params"].get("seed"), row)
-    return [list(runs.values()) for runs in groups.values() if len(runs) > 1]
+            key = (row["code"], *sorted((name, value) for name, value in row["params"].items() if name != "seed"))
+            groups.setdefault(key, {}).setdefault(row["params"].get("seed"), []).append(row)
+    kept, left_out = [], []
+    for by_seed in groups.values():
+        twice = [(seed, runs) for seed, runs in by_seed.items() if len(runs) > 1]
+        if twice:
+            seed, runs = twice[0]
+            left_out.append(f"seed {seed} ran twice with other results ({', '.join(run['name'] for run in runs)})")
+        elif len(by_seed) > 1:
+            kept.append([runs[0] for runs in by_seed.values()])
+    return kept, left_out
 
 
 def group_label(group: list[dict], keys: list[str]) -> str:
@@ -206,7 +218,7 @@ def dialogue_scores(row: dict) -> dict[str, dict[str, float]]:
     return {p.id: scores["mean"] for p, scores in zip(predictions, per_dialogue)}
 
 
-def group_statistics(groups: list[list[dict]], resamples: int) -> list[dict]:
+def group_statistics(groups: list[list[dict]]) -> list[dict]:
     """Per group: its runs' per-dialogue scores (seeds x dialogues, on the dialogues all its runs
     have) and across_seeds() of them."""
     from dialogsum_lora.scoring.bootstrap import across_seeds
@@ -215,29 +227,31 @@ def group_statistics(groups: list[list[dict]], resamples: int) -> list[dict]:
     for group in groups:
         per_run = [dialogue_scores(row) for row in group]
         ids = sorted(set.intersection(*(set(scores) for scores in per_run)))
+        if len(ids) < 2:
+            raise UserError(f"the runs {', '.join(row['name'] for row in group)} share {len(ids)} test dialogue(s): "
+                            "a seed group needs two or more that every run of it summarised")
         cells = {name: [[scores[i][name] for i in ids] for scores in per_run] for name in ROUGE_TYPES}
         found.append({"runs": group, "seeds": [row["params"].get("seed") for row in group], "ids": ids, "cells": cells,
-                      "scores": across_seeds(cells, resamples, BOOTSTRAP_SEED)})
+                      "scores": across_seeds(cells)})
     return found
 
 
-def compare_groups(candidate: dict, other: dict, resamples: int) -> dict | None:
+def compare_groups(candidate: dict, other: dict) -> dict | None:
     """The candidate group against the other, paired over the seeds and dialogues both have;
-    None if they share fewer than two seeds."""
+    None if they share fewer than two seeds or two dialogues."""
     from dialogsum_lora.scoring.bootstrap import paired_across_seeds
 
     seeds = sorted((seed for seed in candidate["seeds"] if seed in other["seeds"]), key=_number_first)
     ids = sorted(set(candidate["ids"]) & set(other["ids"]))
-    if len(seeds) < 2 or not ids:
+    if len(seeds) < 2 or len(ids) < 2:
         return None
 
     def cells(group: dict, name: str) -> list[list[float]]:
         columns = [group["ids"].index(i) for i in ids]
         return [[group["cells"][name][group["seeds"].index(seed)][c] for c in columns] for seed in seeds]
 
-    found = {name: paired_across_seeds(cells(candidate, name), cells(other, name), resamples, BOOTSTRAP_SEED)
-             for name in ROUGE_TYPES}
-    return {"seeds": seeds, "dialogues": len(ids), "resamples": resamples, "scores": found}
+    found = {name: paired_across_seeds(cells(candidate, name), cells(other, name)) for name in ROUGE_TYPES}
+    return {"seeds": seeds, "dialogues": len(ids), "scores": found}
 
 
 def _number_first(value: str) -> tuple:
@@ -266,35 +280,32 @@ def comparison_text(found: dict, candidate: str, other: str) -> str:
     the verdict on ROUGE-1, worded as a single run's against the baseline is."""
     from dialogsum_lora.results.text import verdict
 
-    comparison = {**found["scores"], "num_dialogues": found["dialogues"], "resamples": found["resamples"]}
+    comparison = {**found["scores"], "num_dialogues": found["dialogues"]}
     seeds = ", ".join(map(str, found["seeds"]))
-    return f"seeds {seeds}, {found['dialogues']} dialogues: {verdict(comparison, 'rouge1', candidate, other)}"
-
-
-def _resamples(rows: list[dict]) -> int:
-    """The bootstrap resamples of the runs' params (analysis.resamples; the first scored run's)."""
-    scored = [row for row in rows if row["metrics"]] or rows
-    return int(scored[0]["params"].get("analysis.resamples", 1000))
+    evidence = f"{len(found['seeds'])} seeds and {found['dialogues']} dialogues (Student's t)"
+    return f"seeds {seeds}, {found['dialogues']} dialogues: {verdict(comparison, 'rouge1', candidate, other, evidence)}"
 
 
 def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
     """Print the seed groups, and each group against the best one (by mean rouge1)."""
-    groups = seed_groups(rows)
+    groups, left_out = seed_groups(rows)
+    for reason in left_out:
+        print(f"warning: a seed group is left out: {reason}", file=sys.stderr)
     if not groups:
         return
-    resamples = _resamples(groups[0])
-    statistics = sorted(group_statistics(groups, resamples), key=lambda group: -group["scores"]["rouge1"]["mean"])
+    statistics = sorted(group_statistics(groups), key=lambda group: -group["scores"]["rouge1"]["mean"])
     labels = [group_label(group["runs"], keys) for group in statistics]
-    print("\nseed groups (runs whose params differ only in seed): mean±sd over seeds x100, and below it")
-    print(f"a 95% interval over seeds and dialogues (two-level bootstrap, {resamples:,} resamples)")
+    print("\nseed groups (runs of one commit whose params differ only in seed): mean±sd over seeds x100,")
+    print("and below it a 95% interval over seeds and dialogues (Student's t on both spreads)")
     print(seed_table(statistics, labels))
     best, best_label = statistics[0], labels[0]
     for group, label in zip(statistics[1:], labels[1:]):
-        found = compare_groups(best, group, resamples)
-        print(comparison_text(found, best_label, label) if found else f"{best_label} vs {label}: fewer than two seeds in common")
+        found = compare_groups(best, group)
+        print(comparison_text(found, best_label, label) if found else
+              f"{best_label} vs {label}: fewer than two seeds or dialogues in common, nothing to compare")
 
 
-def curve_points(rows: list[dict], key: str, keys: list[str], resamples: int) -> tuple[dict, int]:
+def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, int]:
     """The finetuned ROUGE-1 of the scored rows against the numeric param `key`: one series per
     value of the other changed params (seed aside), one point per value of `key` (the mean over
     its seeds with the two-level interval when several seeds ran it, else the run's score and
@@ -319,7 +330,7 @@ def curve_points(rows: list[dict], key: str, keys: list[str], resamples: int) ->
         for x, by_seed in sorted(by_value.items()):
             runs = list(by_seed.values())
             if len(runs) > 1:
-                scores = group_statistics([runs], resamples)[0]["scores"]["rouge1"]
+                scores = group_statistics([runs])[0]["scores"]["rouge1"]
                 points[label].append((x, scores["mean"], scores["low"], scores["high"], len(runs)))
             else:
                 interval = (runs[0]["metrics"].get("ci95") or {}).get("rouge1") or {}
@@ -361,7 +372,7 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     if args.against is None:
         plot_experiments([row for row in rows if row["metrics"]], keys, args.plot)
     else:
-        points, left_out = curve_points(rows, args.against, keys, _resamples(rows))
+        points, left_out = curve_points(rows, args.against, keys)
         if not points:
             raise UserError(f"--against {args.against}: no run with results has a number for it")
         if left_out:

@@ -28,8 +28,10 @@ def p_value_text(comparison: dict, name: str) -> str:
     never 0; "n/a" when the comparison cannot tell (undecidable)."""
     if undecidable(comparison, name):
         return "n/a"
-    p, resamples = comparison[name]["p_value"], comparison["resamples"]
-    return f"< {1 / resamples:.3g}" if p == 0 else f"{p:.3f}"
+    p, resamples = comparison[name]["p_value"], comparison.get("resamples")
+    if p == 0:  # below one resample's weight, or (Student's t) below the 6 digits kept
+        return f"< {1 / resamples:.3g}" if resamples else "< 1e-06"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
 def summary_line(system: str, metrics: dict) -> str:
@@ -56,13 +58,16 @@ def undecidable(comparison: dict, name: str) -> str | None:
     return None
 
 
-def verdict(comparison: dict, name: str = "rouge1", candidate: str = FINETUNED, other: str = BASELINE) -> str:
+def verdict(comparison: dict, name: str = "rouge1", candidate: str = FINETUNED, other: str = BASELINE,
+            evidence: str | None = None) -> str:
     """What the paired comparison of `candidate` with `other` says on `name`, as a sentence: better,
-    worse, not distinguishable at the 95% level, or that it cannot tell (undecidable)."""
+    worse, not distinguishable at the 95% level, or that it cannot tell (undecidable). `evidence`
+    says what the interval comes from (default: the bootstrap's resamples of dialogues)."""
     reason = undecidable(comparison, name)
     if reason:
         return f"On {name}, the comparison cannot tell {candidate} from {other}: {reason}."
-    paired, dialogues, resamples = comparison[name], comparison["num_dialogues"], comparison["resamples"]
+    paired, dialogues = comparison[name], comparison["num_dialogues"]
     relation = "better than" if paired["low"] > 0 else "worse than" if paired["high"] < 0 else "not distinguishable from"
+    evidence = evidence or f"{comparison['resamples']:,} resamples of {dialogues} dialogues"
     return (f"On {name}, {candidate} is {relation} {other} at the 95% level: {change_text(paired)}, "
-            f"p {p_value_text(comparison, name)} over {resamples:,} resamples of {dialogues} dialogues.")
+            f"p {p_value_text(comparison, name)} over {evidence}.")

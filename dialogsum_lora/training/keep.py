@@ -8,11 +8,13 @@ adapter's weights (peft's state dict: a few MB) at each new best on rank 0, whic
 the adapter, and writes the copy into each checkpoint, so that a killed run resumes with it.
 """
 
+import math
 from pathlib import Path
 
 from transformers import TrainerCallback
 
 from dialogsum_lora import distributed
+from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import read_json
 from dialogsum_lora.modeling.adapter import KeptStep
 from dialogsum_lora.params.train import KEEP_RULES
@@ -43,8 +45,8 @@ class KeepBest(TrainerCallback):
 
     def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
         value = (metrics or {}).get(self.metric)
-        if not distributed.is_main_process() or value is None:
-            return
+        if not distributed.is_main_process() or value is None or not math.isfinite(value):
+            return  # a NaN validation loss is no best (StopOnDivergence ends a diverging run)
         if self.kept is None or (value > self.kept.value if self.higher_is_better else value < self.kept.value):
             from peft import get_peft_model_state_dict
 
@@ -65,6 +67,9 @@ class KeepBest(TrainerCallback):
         """Put the kept weights back into `model`; which step's they are."""
         from peft import set_peft_model_state_dict
 
+        if self.weights is None:
+            raise UserError(f"train.keep is {self.rule}, but no validation gave a finite {self.metric}: set train.keep "
+                            "to last, or lower train.learning_rate")
         result = set_peft_model_state_dict(model, self.weights)
         if result.unexpected_keys:
             raise RuntimeError(f"kept weights peft did not expect: {result.unexpected_keys[:3]}")
