@@ -264,7 +264,7 @@ def _number_first(value: str) -> tuple:
 
 def seed_table(statistics: list[dict], labels: list[str], width: int = WIDTH) -> str:
     """The seed groups as a text table: seeds, mean ± standard deviation x100 of each score, its
-    two-level 95% interval on the line below."""
+    95% interval over seeds and dialogues on the line below."""
     lines = [["group", "seeds", *ROUGE_TYPES]]
     for group, label in zip(statistics, labels):
         scores = group["scores"]
@@ -308,8 +308,8 @@ def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
 def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, int]:
     """The finetuned ROUGE-1 of the scored rows against the numeric param `key`: one series per
     value of the other changed params (seed aside), one point per value of `key` (the mean over
-    its seeds with the two-level interval when several seeds ran it, else the run's score and
-    interval); and how many scored rows had no number for `key` (left out)."""
+    its seeds with the interval over seeds and dialogues when several seeds ran it, else the
+    run's score and interval); and how many scored rows had no number for `key` (left out)."""
     others = [name for name in keys if name not in (key, "seed")]
     series: dict[str, dict[float, list[dict]]] = {}
     left_out = 0
