@@ -50,10 +50,10 @@ def main() -> None:
     )
     from dialogsum_lora.training.trainer import (
         LossCurves, StepClock, build_training_examples, check_compiler, last_logged_loss, length_group_steps,
-        make_trainer, seeded_subset, training_speed,
+        make_trainer, training_speed,
     )
     from dialogsum_lora.training.keep import KeepBest
-    from dialogsum_lora.training.validation import ValidationRouge
+    from dialogsum_lora.training.validation import ValidationRouge, seeded_subset
 
     # Inputs, checked (and the outputs' place) before any process starts work.
     model_dir, resolved = model_directory(params.model.name, params.model.revision)

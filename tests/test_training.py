@@ -104,7 +104,7 @@ def test_the_adapter_kept_is_the_first_best_validations_and_a_resumed_run_keeps_
 
 def test_a_training_subset_is_seeded_in_split_order_and_nested_and_never_larger_than_the_split():
     from dialogsum_lora.params.train import TrainParams
-    from dialogsum_lora.training.trainer import seeded_subset
+    from dialogsum_lora.training.validation import seeded_subset
 
     rows = [{"id": str(i)} for i in range(100)]
     subsets = {size: seeded_subset(rows, size, seed=3) for size in (10, 40, 99)}

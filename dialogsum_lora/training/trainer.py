@@ -3,7 +3,6 @@ callbacks that time it, stop it when it diverges, show its progress quietly and 
 loss curves."""
 
 import math
-import random
 import time
 from pathlib import Path
 
@@ -40,19 +39,6 @@ def check_compiler() -> None:
         detail = " ".join(str(error).split())[:200] or type(error).__name__
         raise UserError(f"params.yaml: train.compile is true, but torch.compile finds no working C++ compiler ({detail}): "
                         "install g++ (or set CXX to a working one), or set train.compile: false") from None
-
-
-def seeded_subset(rows: list[dict], size: int | None, seed: int) -> list[dict]:
-    """`size` rows drawn from `seed`, in the split's order; all of them if size is None or larger.
-
-    The first `size` of one seeded shuffle: a smaller subset is part of every larger one of the same
-    seed, so the points of a learning curve add data, never swap it.
-    """
-    if size is None or size >= len(rows):
-        return rows
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    return [rows[i] for i in sorted(order[:size])]
 
 
 def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list[dict], dict]:
