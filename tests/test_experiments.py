@@ -197,39 +197,153 @@ def test_seed_groups_on_too_few_dialogues_cannot_tell(monkeypatch, capsys):
     assert "the comparison cannot tell lora.r=32 from lora.r=8: only 8 test dialogues" in output
 
 
+def record_of(dialogues_by_run: dict[str, int]):
+    """A stand-in for experiments.run_output: each run's adapter record, saying how many dialogues
+    it trained on (a run not named has no record in reach, as if not in the DVC cache)."""
+    from dialogsum_lora.errors import UserError
+
+    def read(row, path):
+        assert str(path) == "models/adapter/provenance.json", path  # the only file read here
+        if row["name"] not in dialogues_by_run:
+            raise UserError(f"cannot read {path} of {row['name']}")
+        return json.dumps({"training": {"dialogues": dialogues_by_run[row["name"]], "steps": 10}, "seed": 1})
+    return read
+
+
+def learning_curve_runs(size, seed, r=32, rouge1=None):
+    change = {"train": {"learning_rate": 0.001, "dialogues": size}, "seed": seed, "lora": {"r": r, "target_modules": ["q", "v"]}}
+    return (f"n{size}-s{seed}-r{r}", "success", change, rouge1 if rouge1 is not None else 0.35 + (size or 0) / 10_000 + seed / 1000)
+
+
+def fake_dialogue_scores(monkeypatch, runs):
+    """Each run's 12 dialogues scored around its rouge1, as its predictions file would be."""
+    from dialogsum_lora.commands import experiments
+
+    per_dialogue = {name: [rouge1 + 0.01 * (i % 3) for i in range(12)] for name, _, _, rouge1 in runs}
+    monkeypatch.setattr(experiments, "dialogue_scores", lambda row: {
+        f"d{i}": {name: value for name in ROUGE} for i, value in enumerate(per_dialogue[row["name"]])})
+    return per_dialogue
+
+
 def test_rouge1_against_a_numeric_param_a_point_per_value_with_its_seeds(monkeypatch, tmp_path, capsys):
     from statistics import fmean
 
     from dialogsum_lora.commands import experiments
     from dialogsum_lora.errors import UserError
 
-    def run(size, seed, r=32, rouge1=None):
-        change = {"train": {"learning_rate": 0.001, "dialogues": size}, "seed": seed,
-                  "lora": {"r": r, "target_modules": ["q", "v"]}}
-        return (f"n{size}-s{seed}-r{r}", "success", change, rouge1 if rouge1 is not None else 0.35 + (size or 0) / 10_000 + seed / 1000)
-
-    runs = [run(size, seed) for size in (100, 1000) for seed in (1, 2)] + [run(1000, 1, r=8), run(None, 1)]
+    run = learning_curve_runs
+    runs = [run(size, seed) for size in (100, 1000) for seed in (1, 2)] + [run(1000, 1, r=8), run(None, 1),
+                                                                          run(None, 2, rouge1=run(1000, 2)[3])]
     shown_runs = shown(runs, intervals=True)
     monkeypatch.setattr(experiments, "dvc_experiments", lambda revisions: shown_runs)
-    per_dialogue = {name: [rouge1 + 0.01 * (i % 3) for i in range(12)] for name, _, _, rouge1 in runs}
-    monkeypatch.setattr(experiments, "dialogue_scores", lambda row: {
-        f"d{i}": {name: value for name in ROUGE} for i, value in enumerate(per_dialogue[row["name"]])})
+    per_dialogue = fake_dialogue_scores(monkeypatch, runs)
+    # The runs with null trained on all the training dialogues: their records say how many. One
+    # of them, seed 2's, is the same run as seed 2's with 1000 (all of them): the same results.
+    monkeypatch.setattr(experiments, "run_output", record_of({"nNone-s1-r32": 5000, "nNone-s2-r32": 1000}))
     rows = sort_rows(experiment_rows(shown_runs))
     points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows))
-    # The workspace and its commit (no train.dialogues at all) and the run with null have no number.
-    assert left_out == 2
+    # The workspace and its commit (no train.dialogues at all, one row) have no number.
+    assert left_out == ["1 run(s) with results but no number for train.dialogues"]
     assert sorted(points) == ["lora.r=32", "lora.r=8"]
     (single,) = points["lora.r=8"]
     assert single[:2] == (1000.0, runs[4][3]) and single[4] == 1  # one run: its score and its own interval
-    assert [(x, seeds) for x, _, _, _, seeds in points["lora.r=32"]] == [(100.0, 2), (1000.0, 2)]
-    for x, mean, low, high, _ in points["lora.r=32"]:  # two seeds: their mean, and an interval around it
+    assert [(x, seeds) for x, _, _, _, seeds in points["lora.r=32"]] == [(100.0, 2), (1000.0, 2), (5000.0, 1)]
+    for x, mean, low, high, _ in points["lora.r=32"][:2]:  # two seeds: their mean, and an interval around it
         assert mean == pytest.approx(fmean(fmean(per_dialogue[f"n{int(x)}-s{seed}-r32"]) for seed in (1, 2)), abs=1e-6)
         assert low < mean < high
+    assert points["lora.r=32"][2][1] == runs[5][3]
 
     experiments.show_experiments(["--against", "train.dialogues", "--plot", str(tmp_path / "curve.png")])
     assert (tmp_path / "curve.png").read_bytes().startswith(b"\x89PNG")
-    assert "2 run(s) with results but no number for train.dialogues are left out" in capsys.readouterr().err
+    warning = capsys.readouterr().err
+    assert "left out of the plot: 1 run(s)" in warning and "no number for train.dialogues" in warning
     with pytest.raises(UserError) as error:
         experiments.show_experiments(["--against", "train.epochs", "--plot", str(tmp_path / "other.png")])
     assert "--against train.epochs" in str(error.value) and "train.dialogues" in str(error.value)
     assert not (tmp_path / "other.png").exists()
+
+    # Where a record is out of reach, its run is left out, and the count says so.
+    monkeypatch.setattr(experiments, "run_output", record_of({"nNone-s2-r32": 1000}))
+    points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows))
+    assert [x for x, *_ in points["lora.r=32"]] == [100.0, 1000.0]
+    (reason,) = left_out
+    assert reason.startswith("2 run(s) with results but no number for train.dialogues") and "1 of them null" in reason
+
+
+def two_commits(runs_by_commit: dict[str, list]) -> list:
+    """`dvc exp show --json` of the workspace and one commit per key, each with its experiments."""
+    commits = []
+    for commit_name, runs in runs_by_commit.items():
+        workspace, commit = shown([(f"{commit_name}-{name}", state, params, rouge1)
+                                   for name, state, params, rouge1 in runs], intervals=True)
+        commits.append({**commit, "rev": f"{commit_name}-sha", "name": commit_name})
+    return [workspace, *commits]
+
+
+def test_the_curve_is_the_seed_groups_one_series_per_commit(monkeypatch):
+    from dialogsum_lora.commands import experiments
+
+    run = learning_curve_runs
+    main = [run(size, seed) for size in (100, 1000) for seed in (1, 2)]
+    older = [run(size, seed, rouge1=0.32 + size / 10_000 + seed / 100) for size in (100, 1000) for seed in (1, 2)]
+    rows = sort_rows(experiment_rows(two_commits({"main": main, "older": older})))
+    fake_dialogue_scores(monkeypatch, [(f"main-{name}", *rest) for name, *rest in main] +
+                         [(f"older-{name}", *rest) for name, *rest in older])
+    points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows))
+    # The same params and seeds in two commits: two series, never one point of four seeds.
+    assert sorted(points) == ["commit main-sh", "commit older-s"] and len(left_out) == 1  # the workspace: no number
+    assert all([(x, seeds) for x, _, _, _, seeds in series] == [(100.0, 2), (1000.0, 2)] for series in points.values())
+    # Each point is a seed group, with the statistics the seed groups' table shows.
+    groups, _ = experiments.seed_groups(rows)
+    expected = {(f"commit {group['runs'][0]['code'][:7]}", float(group["runs"][0]["params"]["train.dialogues"]),
+                 group["scores"]["rouge1"]["mean"], group["scores"]["rouge1"]["low"], group["scores"]["rouge1"]["high"],
+                 len(group["runs"])) for group in experiments.group_statistics(groups)}
+    assert {(label, *point) for label, series in points.items() for point in series} == expected
+
+
+def test_a_seed_run_twice_with_other_results_leaves_its_point_out_and_says_so(monkeypatch, tmp_path, capsys):
+    from dialogsum_lora.commands import experiments
+
+    run = learning_curve_runs
+    runs = [run(size, seed) for size in (100, 1000) for seed in (1, 2)] + [("again", "success", run(100, 2)[2], 0.33)]
+    shown_runs = shown(runs, intervals=True)
+    monkeypatch.setattr(experiments, "dvc_experiments", lambda revisions: shown_runs)
+    fake_dialogue_scores(monkeypatch, runs)
+    rows = sort_rows(experiment_rows(shown_runs))
+    points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows))
+    # Which of seed 2's two runs at 100 counts cannot be chosen: the point is left out, not the best run kept.
+    assert [(x, seeds) for x, _, _, _, seeds in points["all runs"]] == [(1000.0, 2)]
+    assert left_out[1:] == experiments.seed_groups(rows)[1] == ["seed 2 ran twice with other results (n100-s2-r32, again)"]
+    experiments.show_experiments(["--against", "train.dialogues", "--plot", str(tmp_path / "curve.png")])
+    assert "left out of the plot: seed 2 ran twice with other results" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_run_of_all_the_training_dialogues_is_drawn_at_the_number_its_adapter_record_holds(workspace, monkeypatch):
+    import shutil
+
+    from dialogsum_lora.commands import experiments
+    from dialogsum_lora.commands.demo import commit_all
+    from dialogsum_lora.params import set_params
+
+    # The reproduced run (train.dialogues: null) committed, its adapter in the DVC cache; then the
+    # workspace's params edited to a subset, not yet run: two runs that vary train.dialogues.
+    commit_all(workspace, "the demo's results")
+    trained_on = json.loads((workspace / "models/adapter/provenance.json").read_text())["training"]["dialogues"]
+    set_params(workspace / "params.yaml", {"train.dialogues": 4})
+    monkeypatch.chdir(workspace)
+    rows = sort_rows(experiment_rows(experiments.dvc_experiments()))
+    null = [row for row in rows if row["params"].get("train.dialogues") == "None"]
+    assert len(rows) == 2 and len(null) == 1 and null[0]["rev"] != "workspace"  # read from the cache, at the commit
+    points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows))
+    assert left_out == [] and sorted((x, label) for label, series in points.items() for x, *_ in series) == [
+        (4.0, "workspace"), (float(trained_on), f"commit {null[0]['rev'][:7]}")]
+    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.experiments", "--against", "train.dialogues",
+                             "--plot", "curve.png"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "left out" not in result.stderr, result.stderr
+    assert (workspace / "curve.png").read_bytes().startswith(b"\x89PNG")
+    # Without the cache, nothing says how many: the run is left out, and counted.
+    shutil.move(workspace / ".dvc/cache", workspace.parent / "cache-aside")
+    points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows))
+    assert [[x for x, *_ in series] for series in points.values()] == [[4.0]]
+    assert len(left_out) == 1 and left_out[0].startswith("1 run(s) with results but no number") and "1 of them null" in left_out[0]

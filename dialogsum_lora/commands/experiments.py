@@ -17,12 +17,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.evaluation import Interval, Scores
-from dialogsum_lora.paths import FINETUNED, FINETUNED_DIR, PARAMS_FILE, metrics_file
+from dialogsum_lora.paths import ADAPTER_DIR, FINETUNED, FINETUNED_DIR, PARAMS_FILE, metrics_file, provenance_file
 from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
@@ -155,24 +155,33 @@ def _cut(text: str, size: int) -> str:
 # and dialogues (scoring/bootstrap.py: across_seeds says how, and why not a bootstrap).
 
 
-def seed_groups(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
-    """The scored rows of the same code (commit) whose params differ only in `seed`, in groups of
-    two seeds or more, in the rows' order; and why any group was left out (a seed run twice with
-    other results: which of the two counts cannot be chosen without looking at their scores)."""
-    groups: dict[tuple, dict[str, list[dict]]] = {}
+def seed_sets(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
+    """The scored rows in sets of the same code (commit) and params but `seed`, one run per seed,
+    in the rows' order (a set of one seed too); and why any set was left out (a seed run twice
+    with other results: which of the two counts cannot be chosen without looking at their
+    scores). Two runs of one seed with the same results are the same run, counted once."""
+    sets: dict[tuple, dict[str, list[dict]]] = {}
     for row in rows:
         if row["metrics"]:
             key = (row["code"], *sorted((name, value) for name, value in row["params"].items() if name != "seed"))
-            groups.setdefault(key, {}).setdefault(row["params"].get("seed"), []).append(row)
+            runs = sets.setdefault(key, {}).setdefault(row["params"].get("seed"), [])
+            if all(run["metrics"] != row["metrics"] for run in runs):
+                runs.append(row)
     kept, left_out = [], []
-    for by_seed in groups.values():
+    for by_seed in sets.values():
         twice = [(seed, runs) for seed, runs in by_seed.items() if len(runs) > 1]
         if twice:
             seed, runs = twice[0]
             left_out.append(f"seed {seed} ran twice with other results ({', '.join(run['name'] for run in runs)})")
-        elif len(by_seed) > 1:
+        else:
             kept.append([runs[0] for runs in by_seed.values()])
     return kept, left_out
+
+
+def seed_groups(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
+    """The seed_sets of two seeds or more, and why any set was left out."""
+    sets, left_out = seed_sets(rows)
+    return [runs for runs in sets if len(runs) > 1], left_out
 
 
 def group_label(group: list[dict], keys: list[str]) -> str:
@@ -192,22 +201,12 @@ class ShownPrediction(Record):
 
 def dialogue_scores(row: dict) -> dict[str, dict[str, float]]:
     """Each test dialogue's finetuned ROUGE in `row`'s run, by dialogue id: its predictions file
-    (from the DVC cache, for a commit or an experiment) scored again, unrounded."""
+    scored again, unrounded."""
     from dialogsum_lora.paths import predictions_file
     from dialogsum_lora.scoring.rouge import score_corpus
 
     path = predictions_file(FINETUNED_DIR)
-    try:
-        if row["rev"] == "workspace":
-            text = path.read_text(encoding="utf-8")
-        else:
-            import dvc.api
-
-            with dvc.api.open(str(path), rev=row["rev"], encoding="utf-8") as handle:
-                text = handle.read()
-    except Exception as error:  # DVC's own types: a file not in the cache, a revision gone
-        raise UserError(f"cannot read {path} of {row['name']} ({type(error).__name__}: {error}): `dvc pull` it, "
-                        "or run `dvc exp run` again") from None
+    text = run_output(row, path)
     source = f"{row['name']}'s {path}"
     try:
         predictions = [parse(ShownPrediction, json.loads(line), f"{source} line {number}")
@@ -216,6 +215,21 @@ def dialogue_scores(row: dict) -> dict[str, dict[str, float]]:
         raise UserError(f"{source} is not JSON lines ({error})") from None
     _, per_dialogue = score_corpus([p.prediction for p in predictions], [p.references for p in predictions])
     return {p.id: scores["mean"] for p, scores in zip(predictions, per_dialogue)}
+
+
+def run_output(row: dict, path: Path) -> str:
+    """The text of the output `path` as `row`'s run wrote it: the workspace's file, or a commit's
+    or an experiment's from the DVC cache."""
+    try:
+        if row["rev"] == "workspace":
+            return path.read_text(encoding="utf-8")
+        import dvc.api
+
+        with dvc.api.open(str(path), rev=row["rev"], encoding="utf-8") as handle:
+            return handle.read()
+    except Exception as error:  # DVC's own types: a file not in the cache, a revision gone
+        raise UserError(f"cannot read {path} of {row['name']} ({type(error).__name__}: {error}): `dvc pull` it, "
+                        "or run `dvc exp run` again") from None
 
 
 def group_statistics(groups: list[list[dict]]) -> list[dict]:
@@ -256,10 +270,8 @@ def compare_groups(candidate: dict, other: dict) -> dict | None:
 
 def _number_first(value: str) -> tuple:
     """A sort key: numbers (as the flattened params hold them, text) by value, before other text."""
-    try:
-        return (0, float(value), "")
-    except ValueError:
-        return (1, 0.0, value)
+    number = _number(value)
+    return (1, 0.0, value) if number is None else (0, number, "")
 
 
 def seed_table(statistics: list[dict], labels: list[str], width: int = WIDTH) -> str:
@@ -305,38 +317,93 @@ def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
               f"{best_label} vs {label}: fewer than two seeds or dialogues in common, nothing to compare")
 
 
-def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, int]:
-    """The finetuned ROUGE-1 of the scored rows against the numeric param `key`: one series per
-    value of the other changed params (seed aside), one point per value of `key` (the mean over
-    its seeds with the interval over seeds and dialogues when several seeds ran it, else the
-    run's score and interval); and how many scored rows had no number for `key` (left out)."""
-    others = [name for name in keys if name not in (key, "seed")]
-    series: dict[str, dict[float, list[dict]]] = {}
-    left_out = 0
+class ShownTraining(Record):
+    """The one key of the record's `training` read: how many dialogues the run trained on."""
+
+    model_config = ConfigDict(extra="ignore")
+    dialogues: int = Field(ge=1)
+
+
+class ShownAdapterRecord(Record):
+    """What --against reads of a run's models/adapter/provenance.json: how many dialogues it trained on."""
+
+    model_config = ConfigDict(extra="ignore")
+    training: ShownTraining
+
+
+def recorded_dialogues(row: dict) -> int | None:
+    """How many training dialogues `row`'s run trained on, as its adapter's record says; None
+    where the record cannot be read (not in this DVC cache, say)."""
+    path = provenance_file(ADAPTER_DIR)
+    try:
+        text = run_output(row, path)
+    except UserError:
+        return None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UserError(f"{row['name']}'s {path} is not JSON ({error})") from None
+    return parse(ShownAdapterRecord, record, f"{row['name']}'s {path}").training.dialogues
+
+
+# The params whose null stands for a number the run records: train.dialogues' null is all the
+# training dialogues, and the adapter's record says how many those were.
+RECORDED_WHEN_NULL = {"train.dialogues": recorded_dialogues}
+
+
+def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, list[str]]:
+    """The finetuned ROUGE-1 of the scored rows against the numeric param `key`, in the sets of
+    seed_sets (one code, the same params but seed): one series per value of the other changed
+    params (seed aside), and per commit where the runs are of more than one (sets never span
+    commits: two commits' points at one x are two series); one point per set (the mean over its
+    seeds with the interval over seeds and dialogues when it has several, else the run's score
+    and interval). A run whose `key` is null has the number its record holds (RECORDED_WHEN_NULL).
+    Also why runs were left out: without a number for `key`, or of a set with a seed run twice."""
+    placed, missing, unrecorded = [], 0, 0
     for row in rows:
         if not row["metrics"]:
             continue
-        try:
-            x = float(row["params"].get(key, ""))
-        except ValueError:
-            left_out += 1
+        value = row["params"].get(key, "")
+        if value == "None" and key in RECORDED_WHEN_NULL:
+            value = str(RECORDED_WHEN_NULL[key](row))
+            unrecorded += value == "None"
+        if _number(value) is None:
+            missing += 1
             continue
-        label = " ".join(f"{name}={row['params'].get(name, '')}" for name in others) or "all runs"
-        by_seed = series.setdefault(label, {}).setdefault(x, {})
-        by_seed.setdefault(row["params"].get("seed"), row)
-    points = {}
-    for label, by_value in series.items():
-        points[label] = []
-        for x, by_seed in sorted(by_value.items()):
-            runs = list(by_seed.values())
-            if len(runs) > 1:
-                scores = group_statistics([runs])[0]["scores"]["rouge1"]
-                points[label].append((x, scores["mean"], scores["low"], scores["high"], len(runs)))
-            else:
-                interval = (runs[0]["metrics"].get("ci95") or {}).get("rouge1") or {}
-                value = runs[0]["metrics"]["rouge1"]
-                points[label].append((x, value, interval.get("low", value), interval.get("high", value), 1))
-    return points, left_out
+        placed.append({**row, "params": {**row["params"], key: value}})
+    sets, left_out = seed_sets(placed)
+    if missing:
+        why = f" ({unrecorded} of them null, their adapter's record not in this DVC cache: `dvc pull` it)" if unrecorded else ""
+        left_out.insert(0, f"{missing} run(s) with results but no number for {key}{why}")
+    statistics = iter(group_statistics([runs for runs in sets if len(runs) > 1]))
+    others = [name for name in keys if name not in (key, "seed")]
+    several_commits = len({runs[0]["code"] for runs in sets}) > 1
+    points: dict[str, list[tuple]] = {}
+    for runs in sets:
+        first = runs[0]
+        label = " ".join([*(f"{name}={first['params'].get(name, '')}" for name in others),
+                          *([_code_name(first["code"])] if several_commits else [])]) or "all runs"
+        if len(runs) > 1:
+            scores = next(statistics)["scores"]["rouge1"]
+            low, mean, high = scores["low"], scores["mean"], scores["high"]
+        else:
+            mean = first["metrics"]["rouge1"]
+            interval = (first["metrics"].get("ci95") or {}).get("rouge1") or {}
+            low, high = interval.get("low", mean), interval.get("high", mean)
+        points.setdefault(label, []).append((_number(first["params"][key]), mean, low, high, len(runs)))
+    return {label: sorted(series) for label, series in points.items()}, left_out
+
+
+def _number(value: str) -> float | None:
+    """A flattened param's value (text) as a number; None if it is none (text, null, absent)."""
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _code_name(code: str) -> str:
+    return "workspace" if code == "workspace" else f"commit {code[:7]}"
 
 
 def show_experiments(arguments: list[str] | None = None) -> None:
@@ -375,9 +442,8 @@ def show_experiments(arguments: list[str] | None = None) -> None:
         points, left_out = curve_points(rows, args.against, keys)
         if not points:
             raise UserError(f"--against {args.against}: no run with results has a number for it")
-        if left_out:
-            print(f"warning: {left_out} run(s) with results but no number for {args.against} are left out of the plot",
-                  file=sys.stderr)
+        for reason in left_out:
+            print(f"warning: left out of the plot: {reason}", file=sys.stderr)
         plot_against(points, args.against, args.plot, left_out)
     print(f"plot: {args.plot}")
 

@@ -1,14 +1,20 @@
 """The PNG plots (matplotlib): ROUGE of both models with their intervals, ROUGE per topic,
 summary lengths, the training curves dvclive logged (losses, validation ROUGE), and the ROUGE
-of the experiments of a sweep (dialogsum-experiments)."""
+of the experiments of a sweep (dialogsum-experiments).
+
+Every plot is drawn for a paper: a text width wide (PAPER_WIDTH), printed at DPI, no text
+smaller than MIN_FONT points at that size, long labels shortened or wrapped, laid out so that
+nothing is clipped. The sizes are here, in STYLE and `_figure`, for all of them."""
 
 import csv
+import textwrap
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-matplotlib.rcParams["text.parse_math"] = False  # a topic or param holding $ is drawn as it is, never as math
 import matplotlib.pyplot as plt  # noqa: E402
 
 from dialogsum_lora.errors import UserError  # noqa: E402
@@ -18,6 +24,18 @@ from dialogsum_lora.scoring.metrics import mean_reference_words  # noqa: E402
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES  # noqa: E402
 
 FORMAT = "png"
+PAPER_WIDTH = 6.5  # inches: the text width of a US-letter or A4 paper with its usual margins
+DPI = 200  # crisp in print, a few hundred kB a plot
+MIN_FONT = 8  # points at the printed size: tick labels, legends and notes included
+TITLE_FONT = 9
+TITLE_CHARACTERS = 80  # a title's line at TITLE_FONT across PAPER_WIDTH; longer ones wrap
+LABEL_CHARACTERS = 40  # a topic or an experiment's label line; longer ones are shortened
+STYLE = {
+    "font.size": MIN_FONT, "axes.labelsize": MIN_FONT, "xtick.labelsize": MIN_FONT, "ytick.labelsize": MIN_FONT,
+    "legend.fontsize": MIN_FONT, "figure.titlesize": TITLE_FONT, "figure.dpi": DPI, "savefig.dpi": DPI,
+    "text.parse_math": False,  # a topic or param holding $ is drawn as it is, never as math
+}
+MAX_EXPERIMENTS = 15  # bars of more runs than this are unreadable at a paper's size: the best ones are drawn
 
 
 def check_plot_path(path: Path) -> None:
@@ -26,82 +44,102 @@ def check_plot_path(path: Path) -> None:
         raise UserError(f"{path}: plots are written as PNG, so the file name must end in .{FORMAT}")
 
 
-def _save(figure, path: Path) -> None:
+@contextmanager
+def _figure(path: Path, height: float) -> Iterator:
+    """Yield the axes of a figure PAPER_WIDTH wide and `height` inches tall, drawn in STYLE with
+    constrained layout (every label inside the figure); write it to `path` when the block ends."""
     check_plot_path(path)
-    with atomic_path(path) as temporary:
-        # No "Software" stamp: the PNG depends on the data, not the matplotlib build.
-        figure.savefig(temporary, format=FORMAT, dpi=120, metadata={"Software": None})
-    plt.close(figure)
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(figsize=(PAPER_WIDTH, height), layout="constrained")
+        try:
+            yield axes
+            with atomic_path(path) as temporary:
+                # No "Software" stamp: the PNG depends on the data, not the matplotlib build.
+                figure.savefig(temporary, format=FORMAT, metadata={"Software": None})
+        finally:
+            plt.close(figure)
+
+
+def _title(axes, text: str) -> None:
+    """The plot's title, wrapped, centred on the figure (long tick labels shift the axes aside)."""
+    axes.figure.suptitle("\n".join(textwrap.fill(line, TITLE_CHARACTERS, break_on_hyphens=False) for line in text.split("\n")))
+
+
+def _shortened(text: str, size: int = LABEL_CHARACTERS) -> str:
+    return text if len(text) <= size else text[: size - 1].rstrip() + "…"
+
+
+def _legend_below(axes, columns: int) -> None:
+    """The legend under the axes, outside them: it never hides a bar or a point."""
+    axes.figure.legend(loc="outside lower center", ncols=columns)
 
 
 def plot_rouge(baseline: dict, finetuned: dict, path: Path) -> None:
     """Grouped bars: baseline vs finetuned F1 for each ROUGE type, with 95% intervals when known."""
-    figure, axes = plt.subplots(figsize=(6, 3.6))
-    positions = range(len(ROUGE_TYPES))
-    width = 0.38
-    for offset, (label, metrics) in zip((-width / 2, width / 2), ((BASELINE, baseline), (FINETUNED, finetuned))):
-        values = [metrics[n] for n in ROUGE_TYPES]
-        intervals = metrics.get("ci95")
-        errors = [[v - intervals[n]["low"] for n, v in zip(ROUGE_TYPES, values)],
-                  [intervals[n]["high"] - v for n, v in zip(ROUGE_TYPES, values)]] if intervals else None
-        bars = axes.bar([p + offset for p in positions], values, width, yerr=errors, capsize=3, label=label)
-        axes.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
-    axes.set_xticks(list(positions), ROUGE_TYPES)
-    axes.set_ylabel("F1 (mean over dialogues)")
-    axes.set_title(f"ROUGE on {finetuned['num_dialogues']} test dialogues" + (" (95% intervals)" if "ci95" in finetuned else ""))
-    axes.legend()
-    figure.tight_layout()
-    _save(figure, path)
+    with _figure(path, 3.0) as axes:
+        positions = range(len(ROUGE_TYPES))
+        width = 0.38
+        for offset, (label, metrics) in zip((-width / 2, width / 2), ((BASELINE, baseline), (FINETUNED, finetuned))):
+            values = [metrics[n] for n in ROUGE_TYPES]
+            intervals = metrics.get("ci95")
+            errors = [[v - intervals[n]["low"] for n, v in zip(ROUGE_TYPES, values)],
+                      [intervals[n]["high"] - v for n, v in zip(ROUGE_TYPES, values)]] if intervals else None
+            bars = axes.bar([p + offset for p in positions], values, width, yerr=errors, capsize=3, label=label)
+            axes.bar_label(bars, fmt="%.3f", padding=2)
+        axes.set_xticks(list(positions), ROUGE_TYPES)
+        axes.set_ylabel("F1 (mean over dialogues)")
+        axes.margins(y=0.12)  # room for the values above the bars
+        _title(axes, f"ROUGE on {finetuned['num_dialogues']} test dialogues" + (" (95% intervals)" if "ci95" in finetuned else ""))
+        axes.legend()
 
 
 def plot_topics(topics: dict, path: Path, shown: int = 20) -> None:
     """Horizontal bars: ROUGE-1 of both models on the `shown` topics with the most test dialogues;
     the title says how many of how many topics it shows."""
     rows = topics["topics"][:shown]
-    figure, axes = plt.subplots(figsize=(6.4, 1.2 + 0.32 * max(len(rows), 1)))
-    if rows:
-        positions = range(len(rows))
-        for offset, system in zip((0.2, -0.2), (BASELINE, FINETUNED)):
-            axes.barh([p + offset for p in positions], [r[system]["rouge1"] for r in rows], 0.4, label=system)
-        axes.set_yticks(list(positions), [f"{r['topic'][:40]} ({r['dialogues']})" for r in rows], fontsize=7)
-        axes.invert_yaxis()
-        axes.legend(fontsize=7)
-    else:
-        axes.text(0.5, 0.5, f"no topic has {topics['min_dialogues']} or more test dialogues", ha="center", va="center")
-        axes.set_yticks([])
-    axes.set_xlabel("ROUGE-1 F1 (mean over the topic's dialogues)")
-    left_out = len(topics["topics"]) - len(rows)
-    axes.set_title(f"ROUGE-1 by topic: {len(rows)} of the {len(topics['topics'])} topics with at least "
-                   f"{topics['min_dialogues']} test dialogues" + (", those with most" if left_out else ""), fontsize=9)
-    figure.tight_layout()
-    _save(figure, path)
+    with _figure(path, 1.3 + 0.26 * max(len(rows), 1)) as axes:
+        if rows:
+            positions = range(len(rows))
+            for offset, system in zip((-0.2, 0.2), (BASELINE, FINETUNED)):
+                axes.barh([p + offset for p in positions], [r[system]["rouge1"] for r in rows], 0.4, label=system)
+            axes.set_yticks(list(positions), [f"{_shortened(r['topic'])} ({r['dialogues']})" for r in rows])
+            axes.invert_yaxis()
+            _legend_below(axes, 2)
+        else:
+            axes.text(0.5, 0.5, f"no topic has {topics['min_dialogues']} or more test dialogues", ha="center", va="center")
+            axes.set_yticks([])
+        axes.set_xlabel("ROUGE-1 F1 (mean over the topic's dialogues)")
+        left_out = len(topics["topics"]) - len(rows)
+        _title(axes, f"ROUGE-1 by topic: {len(rows)} of the {len(topics['topics'])} topics with at least "
+                     f"{topics['min_dialogues']} test dialogues" + ("\n(those with the most dialogues)" if left_out else ""))
 
 
 def plot_lengths(references: list[list[str]], predictions: dict[str, list[str]], path: Path,
                  cut: dict[str, list[bool]] | None = None, max_new_tokens: int | None = None) -> None:
     """Each summary's words against its references' mean words, with the lines of equal, twice and
-    half the length; summaries that stopped at max_new_tokens (`cut`, per system) drawn as crosses."""
+    half the length; summaries that stopped at max_new_tokens (`cut`, per system) drawn as crosses
+    and counted in the legend (the title says so when none did)."""
     reference_words = mean_reference_words(references)
-    figure, axes = plt.subplots(figsize=(5, 4.4))
-    for number, (label, texts) in enumerate(predictions.items()):
-        flags = (cut or {}).get(label) or [False] * len(texts)
-        for marker, kept in (("o", False), ("x", True)):
-            points = [(r, len(t.split())) for r, t, flag in zip(reference_words, texts, flags) if flag == kept]
-            if points or marker == "o":
-                axes.scatter(*zip(*points) if points else ([], []), s=8 if marker == "o" else 14, alpha=0.5,
-                             marker=marker, color=f"C{number}",
-                             label=label if marker == "o" else f"{label}, cut at {max_new_tokens} new tokens")
-    top = max([*reference_words, *(len(t.split()) for texts in predictions.values() for t in texts), 1])
-    for factor, style in ((1, "-"), (2, ":"), (0.5, ":")):
-        axes.plot([0, top], [0, top * factor], style, color="grey", linewidth=0.8)
-    axes.set_xlim(0, top * 1.05)
-    axes.set_ylim(0, top * 1.05)
-    axes.set_xlabel("reference words (mean of the dialogue's references)")
-    axes.set_ylabel("summary words")
-    axes.set_title("Summary length vs references (lines: x1/2, x1, x2)", fontsize=10)
-    axes.legend()
-    figure.tight_layout()
-    _save(figure, path)
+    with _figure(path, 4.0) as axes:
+        for number, (label, texts) in enumerate(predictions.items()):
+            flags = (cut or {}).get(label) or [False] * len(texts)
+            for marker, kept in (("o", False), ("x", True)):
+                points = [(r, len(t.split())) for r, t, flag in zip(reference_words, texts, flags) if flag == kept]
+                if points or marker == "o":
+                    axes.scatter(*zip(*points) if points else ([], []), s=8 if marker == "o" else 14, alpha=0.5,
+                                 marker=marker, color=f"C{number}",
+                                 label=label if marker == "o" else f"{label}: {len(points)} cut at {max_new_tokens} new tokens")
+        top = max([*reference_words, *(len(t.split()) for texts in predictions.values() for t in texts), 1])
+        for factor, style in ((1, "-"), (2, ":"), (0.5, ":")):
+            axes.plot([0, top], [0, top * factor], style, color="grey", linewidth=0.8)
+        axes.set_xlim(0, top * 1.05)
+        axes.set_ylim(0, top * 1.05)
+        axes.set_xlabel("reference words (mean of the dialogue's references)")
+        axes.set_ylabel("summary words")
+        anything_cut = any(any(flags) for flags in (cut or {}).values())
+        none_cut = f"; none cut at {max_new_tokens} new tokens" if max_new_tokens is not None and not anything_cut else ""
+        _title(axes, f"Summary length vs references (lines: x1/2, x1, x2){none_cut}")
+        _legend_below(axes, 2)
 
 
 def read_curve(tsv: Path) -> tuple[list[int], list[float]]:
@@ -121,70 +159,88 @@ def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path, yl
                 kept_step: int | None = None) -> None:
     """Curves against the optimiser step (the losses; validation ROUGE), with a line at the step whose
     adapter finetune kept; a note if none was logged."""
-    figure, axes = plt.subplots(figsize=(6, 3.6))
-    for label, (steps, values) in curves.items():
-        if steps:
-            axes.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
-    if kept_step is not None:
-        axes.axvline(kept_step, color="black", linestyle="--", linewidth=0.8, label=f"adapter kept (step {kept_step:,})")
-    if any(steps for steps, _ in curves.values()):
-        axes.legend()
-    else:
-        axes.text(0.5, 0.5, "nothing logged", ha="center", va="center")
-    axes.set_xlabel("optimiser step")
-    axes.set_ylabel(ylabel)
-    axes.set_title(title)
-    figure.tight_layout()
-    _save(figure, path)
+    with _figure(path, 3.0) as axes:
+        for label, (steps, values) in curves.items():
+            if steps:
+                axes.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
+        if kept_step is not None:
+            axes.axvline(kept_step, color="black", linestyle="--", linewidth=0.8, label=f"weights kept (step {kept_step:,})")
+        if any(steps for steps, _ in curves.values()):
+            axes.legend()
+        else:
+            axes.text(0.5, 0.5, "nothing logged", ha="center", va="center")
+        axes.set_xlabel("optimiser step")
+        axes.set_ylabel(ylabel)
+        _title(axes, title)
 
 
 def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
-    """Grouped bars: each experiment's finetuned ROUGE x100 (rows as dialogsum_lora.commands.experiments
-    gives them, best first), with its 95% interval when the metrics hold one, labelled by name
-    and changed params."""
-    figure, axes = plt.subplots(figsize=(max(6.0, 1.4 * len(rows) + 2), 4.2))
-    width = 0.8 / len(ROUGE_TYPES)
-    for number, name in enumerate(ROUGE_TYPES):
-        positions = [index + (number - (len(ROUGE_TYPES) - 1) / 2) * width for index in range(len(rows))]
-        values = [100 * row["metrics"][name] for row in rows]
-        intervals = [(row["metrics"].get("ci95") or {}).get(name) for row in rows]
-        errors = None
-        if all(intervals):
-            errors = [[value - 100 * interval["low"] for value, interval in zip(values, intervals)],
-                      [100 * interval["high"] - value for value, interval in zip(values, intervals)]]
-        axes.bar(positions, values, width, yerr=errors, capsize=2, label=name)
-    labels = [row["name"] + "".join(f"\n{key}={row['params'].get(key, '')}" for key in keys) for row in rows]
-    axes.set_xticks(range(len(rows)), labels, fontsize=7)
-    axes.set_ylabel(f"ROUGE F1 x100 ({FINETUNED})")
-    axes.set_title("Experiments, best rouge1 first" + (" (95% intervals)" if any(r["metrics"].get("ci95") for r in rows) else ""))
-    axes.legend(fontsize=7)
-    figure.tight_layout()
-    _save(figure, path)
+    """Horizontal grouped bars: each experiment's finetuned ROUGE x100 (rows as
+    dialogsum_lora.commands.experiments gives them, best first; the best MAX_EXPERIMENTS of them,
+    the title says when there are more), with its 95% interval when the metrics hold one,
+    labelled by name and changed params."""
+    shown = rows[:MAX_EXPERIMENTS]
+    # A label: the name, and the changed params on at most two lines (the table shows them all).
+    labels = [_shortened(row["name"]) + "".join(
+        f"\n{line}" for line in textwrap.wrap(" ".join(f"{key}={row['params'].get(key, '')}" for key in keys),
+                                              LABEL_CHARACTERS, max_lines=2, placeholder=" …")) for row in shown]
+    with _figure(path, 1.3 + 0.45 * len(shown)) as axes:
+        width = 0.8 / len(ROUGE_TYPES)
+        for number, name in enumerate(ROUGE_TYPES):
+            positions = [index + (number - (len(ROUGE_TYPES) - 1) / 2) * width for index in range(len(shown))]
+            values = [100 * row["metrics"][name] for row in shown]
+            intervals = [(row["metrics"].get("ci95") or {}).get(name) for row in shown]
+            errors = None
+            if all(intervals):
+                errors = [[value - 100 * interval["low"] for value, interval in zip(values, intervals)],
+                          [100 * interval["high"] - value for value, interval in zip(values, intervals)]]
+            axes.barh(positions, values, width, xerr=errors, capsize=2, label=name)
+        axes.set_yticks(range(len(shown)), labels)
+        axes.invert_yaxis()
+        axes.set_xlabel(f"ROUGE F1 x100 ({FINETUNED})")
+        runs = f"The best {len(shown)} of {len(rows)} runs" if len(shown) < len(rows) else "Experiments"
+        _title(axes, f"{runs}, best rouge1 first" + (" (95% intervals)" if any(r["metrics"].get("ci95") for r in shown) else ""))
+        _legend_below(axes, len(ROUGE_TYPES))
 
 
-def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out: int = 0) -> None:
-    """Finetuned ROUGE-1 x100 against a numeric param: a line per series (the other changed params),
-    each point (x, score, low, high, seeds) with its 95% interval (over seeds and dialogues where
-    several seeds ran it), its number of seeds beside it when more than one."""
-    figure, axes = plt.subplots(figsize=(6, 3.8))
+def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out: Sequence[str] = ()) -> None:
+    """Finetuned ROUGE-1 x100 against a numeric param: a line per series (the other changed params,
+    and the code's commit where the runs are of more than one), each point (x, score, low, high,
+    seeds) with its 95% interval (over seeds and dialogues where several seeds ran it) and its
+    number of seeds (in the legend when every point of the series has as many, else beside each
+    point); the series drawn a little apart, so that intervals at one x do not hide each other;
+    the title says what was left out (`left_out`: why, each)."""
+    labels, counted = [], []  # counted: whether the legend gives the series' number of seeds
     for label, series in points.items():
-        xs, values, lows, highs, seeds = zip(*series)
-        errors = [[100 * (v - low) for v, low in zip(values, lows)], [100 * (high - v) for v, high in zip(values, highs)]]
-        axes.errorbar(xs, [100 * v for v in values], yerr=errors, marker="o", markersize=4, capsize=3, label=label)
-        for x, value, count in zip(xs, values, seeds):
-            if count > 1:
-                axes.annotate(f"{count} seeds", (x, 100 * value), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    values = [x for series in points.values() for x, *_ in series]
-    if min(values) > 0 and max(values) >= 10 * min(values):  # data sizes, ranks: a learning curve's axis
-        axes.set_xscale("log")
-        # Tick labels as plain numbers: the log scale's default ones are math text, which this module turns off.
-        axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-        axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    axes.margins(x=0.12)
-    axes.set_xlabel(key)
-    axes.set_ylabel(f"ROUGE-1 F1 x100 ({FINETUNED})")
-    note = f"\n{left_out} run(s) without a number for it left out" if left_out else ""
-    axes.set_title(f"ROUGE-1 against {key} (95% intervals){note}", fontsize=9)
-    axes.legend(fontsize=7)
-    figure.tight_layout()
-    _save(figure, path)
+        counts = {seeds for *_, seeds in series}
+        counted.append(len(counts) == 1 and max(counts) > 1)
+        each = f" ({max(counts)} seeds a point)" if counted[-1] else ""
+        labels.append(textwrap.fill(label + each, LABEL_CHARACTERS, break_on_hyphens=False))
+    legend_lines = sum(max(label.count("\n") + 1 for label in labels[i:i + 2]) for i in range(0, len(labels), 2))
+    with _figure(path, 3.2 + 0.15 * legend_lines) as axes:
+        for number, (label, in_legend, series) in enumerate(zip(labels, counted, points.values())):
+            apart = (number - (len(points) - 1) / 2) * 0.04  # inches, the same on a linear or a log axis
+            shifted = axes.transData + matplotlib.transforms.ScaledTranslation(apart, 0, axes.figure.dpi_scale_trans)
+            xs, values, lows, highs, seeds = zip(*series)
+            errors = [[100 * (v - low) for v, low in zip(values, lows)], [100 * (high - v) for v, high in zip(values, highs)]]
+            axes.errorbar(xs, [100 * v for v in values], yerr=errors, marker="o", markersize=4, capsize=3, label=label,
+                          transform=shifted)
+            # Drawn through another transform than the data's, the points do not widen the axes' limits by themselves.
+            axes.update_datalim([(x, 100 * bound) for x, low, high in zip(xs, lows, highs) for bound in (low, high)])
+            for x, value, count in zip(xs, values, seeds):
+                if count > 1 and not in_legend:
+                    axes.annotate(f"{count} seeds", (x, 100 * value), xycoords=shifted, textcoords="offset points",
+                                  xytext=(4, 4))
+        axes.autoscale_view()
+        values = [x for series in points.values() for x, *_ in series]
+        if min(values) > 0 and max(values) >= 10 * min(values):  # data sizes, ranks: a learning curve's axis
+            axes.set_xscale("log")
+            # Tick labels as plain numbers: the log scale's default ones are math text, which STYLE turns off.
+            axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+            axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axes.margins(x=0.12)
+        axes.set_xlabel(key)
+        axes.set_ylabel(f"ROUGE-1 F1 x100 ({FINETUNED})")
+        note = f"; left out: {'; '.join(left_out)}" if left_out else ""
+        _title(axes, f"ROUGE-1 against {key} (95% intervals){note}")
+        _legend_below(axes, min(len(labels), 2))
