@@ -48,7 +48,7 @@ from benchmarks.training_speed import epoch_batches, stack_parameters, time_stag
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import run_main
 from dialogsum_lora.files.outputs import write_json
-from dialogsum_lora.modeling.adapter import add_lora
+from dialogsum_lora.modeling.adapter import trainable_model
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, make_deterministic, pick_dtype
 from dialogsum_lora.modeling.tiny import write_tiny_model
 from dialogsum_lora.params import load_params
@@ -98,8 +98,8 @@ def build_models(name: str, params: "Reads", device: torch.device, scratch: Path
         base = random_flan_t5_base().to(device)
         ids = (FLAN_T5_ID_LIMIT, base.config.pad_token_id, base.config.eos_token_id)
     generation_base = copy.deepcopy(base).to(pick_dtype(device)).eval()
-    training_model = add_lora(base, params.lora).train()
-    generation_model = add_lora(generation_base, params.lora).eval().merge_and_unload()
+    training_model = trainable_model(base, "lora", params.lora).train()
+    generation_model = trainable_model(generation_base, "lora", params.lora).eval().merge_and_unload()
     return training_model, generation_model, *ids
 
 

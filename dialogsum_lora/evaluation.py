@@ -4,11 +4,12 @@ evaluate's).
 
 Each results directory holds predictions.jsonl (a row per test dialogue: id, prediction,
 references, its ROUGE, whether it stopped at generate.max_new_tokens), metrics.json (the headline scores with intervals, the lengths) and
-provenance.json (the model, the decoding settings, the environment). Every metrics file read
+provenance.json (the model, the decoding settings, the environment; the baseline's, its shots). Every metrics file read
 back goes through one schema, `Metrics`.
 """
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import Field
@@ -17,6 +18,7 @@ from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import read_json, write_json
 from dialogsum_lora.files.records import Row, write_jsonl
 from dialogsum_lora.generation import Summaries, summarise_dialogues
+from dialogsum_lora.params import Seed
 from dialogsum_lora.params.analysis import AnalysisParams
 from dialogsum_lora.params.generate import GenerateParams
 from dialogsum_lora.params.prompt import PromptParams
@@ -71,6 +73,14 @@ class AdapterIdentity(Record):
     resolved: Text  # sha256: of the adapter directory's files
 
 
+class Shots(Record):
+    """The training dialogues (their ids, in the order given) the baseline put before every prompt,
+    and the seed that drew them; no ids: zero-shot."""
+
+    ids: list[Text]
+    seed: Seed
+
+
 class ResultsProvenance(Record):
     """provenance.json beside a system's results: the model, the prompt and decoding, the environment."""
 
@@ -79,6 +89,7 @@ class ResultsProvenance(Record):
     prompt: UsedPrompt
     generate: GenerateParams
     adapter: AdapterIdentity | None = None  # evaluate's: the adapter it used
+    shots: Shots | None = None  # baseline's: what its prompts start with
 
 
 def read_metrics(path: Path) -> Metrics:
@@ -99,11 +110,11 @@ def _read(schema, path: Path):
 
 
 def summarise_and_score(model, tokenizer, test_rows: list[Row], prompt: PromptParams, generate: GenerateParams,
-                        analysis: AnalysisParams, seed: int, out_dir: Path, stage: str,
-                        provenance: dict) -> tuple[dict, list[dict], Summaries] | None:
-    """Generate a summary per test dialogue, score it (with 95% intervals), write
-    predictions.jsonl, metrics.json and provenance.json (with the decoding settings used) to
-    `out_dir`, and the generation time to reports/timing/STAGE.json.
+                        analysis: AnalysisParams, seed: int, out_dir: Path, stage: str, provenance: dict,
+                        shots: Sequence[Row] = ()) -> tuple[dict, list[dict], Summaries] | None:
+    """Generate a summary per test dialogue (its prompt after the `shots`, training rows, if any),
+    score it (with 95% intervals), write predictions.jsonl, metrics.json and provenance.json (with
+    the decoding settings used) to `out_dir`, and the generation time to reports/timing/STAGE.json.
 
     Returns the metrics written, each dialogue's scores and the Summaries (on rank 0; other
     processes only generate and get None).
@@ -111,7 +122,7 @@ def summarise_and_score(model, tokenizer, test_rows: list[Row], prompt: PromptPa
     with Stopwatch(stage) as stopwatch:
         summaries, truncated = summarise_dialogues(
             model, tokenizer, [row["dialogue"] for row in test_rows], prompt, generate.decoding(), generate.batch_size,
-            desc=stage,
+            desc=stage, shots=shots,
         )
     if summaries is None:
         return None

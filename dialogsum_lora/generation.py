@@ -8,6 +8,7 @@ settings alone. The settings reach `model.generate` as one `transformers.Generat
 (decoding_config); nothing of a model directory's generation_config.json is used.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +16,7 @@ from tqdm.auto import tqdm
 
 from dialogsum_lora import distributed
 from dialogsum_lora.params.prompt import PromptParams
-from dialogsum_lora.prompt import build_prompt, encode
+from dialogsum_lora.prompt import encode_prompts
 
 
 def decoding_config(model, settings: dict):
@@ -77,11 +78,11 @@ def generate_summaries(model, tokenizer, encoded: list[list[int]], settings: dic
 
 
 def summarise_dialogues(model, tokenizer, dialogues: list[str], prompt: PromptParams, settings: dict, batch_size: int,
-                        *, desc: str, progress: bool = True) -> tuple[Summaries | None, int]:
-    """Each dialogue's summary (as generate_summaries returns them) from its prompt, cut to
+                        *, desc: str, progress: bool = True, shots: Sequence[dict] = ()) -> tuple[Summaries | None, int]:
+    """Each dialogue's summary (as generate_summaries returns them) from its prompt (after the
+    `shots`, training rows, when there are some: the few-shot baseline's), cut to
     prompt.max_source_tokens, and how many prompts were cut. The one way every stage and
     command turns dialogues into summaries."""
-    prompts = [build_prompt(prompt.template, dialogue) for dialogue in dialogues]
     # Long dialogues are cut to max_source_tokens: count them, rather than hide it.
-    encoded, truncated = encode(tokenizer, prompts, prompt.max_source_tokens)
+    encoded, truncated = encode_prompts(tokenizer, prompt, dialogues, shots)
     return generate_summaries(model, tokenizer, encoded, settings, batch_size, desc=desc, progress=progress), truncated

@@ -1,13 +1,64 @@
-"""The one prompt template, used for zero-shot, training inputs and evaluation; tokenising it."""
+"""The one prompt template, used for zero-shot and few-shot prompts, training inputs and evaluation;
+tokenising it."""
 
 from collections import Counter
+from collections.abc import Sequence
 
 from dialogsum_lora.errors import UserError
+from dialogsum_lora.params.prompt import PromptParams
+
+SHOT_SEPARATOR = "\n\n"  # after each shot's summary: a blank line before the next prompt
 
 
 def build_prompt(template: str, dialogue: str) -> str:
     """Return the model input for one dialogue (`template` holds `{dialogue}`)."""
     return template.format(dialogue=dialogue)
+
+
+def shots_prefix(template: str, shots: Sequence[dict]) -> str:
+    """The text a few-shot prompt starts with, before the dialogue's own prompt: each shot (a
+    training row) as its prompt, its reference summary and a blank line, in the order given; ""
+    for none. So a shot reads as a dialogue the model has already summarised."""
+    return "".join(build_prompt(template, shot["dialogue"]) + shot["summary"] + SHOT_SEPARATOR for shot in shots)
+
+
+def shot_tokens(tokenizer, prompt: PromptParams, shots: Sequence[dict]) -> list[int]:
+    """The token ids of the shots' text (shots_prefix), which every prompt keeps whole; refused
+    (a UserError) when they leave no room in prompt.max_source_tokens for the prompt of even a
+    one-token dialogue. A stage calls it before loading the model, to refuse that at once."""
+    ids = tokenizer(shots_prefix(prompt.template, shots), add_special_tokens=False)["input_ids"]
+    template_tokens = len(tokenizer(build_prompt(prompt.template, ""))["input_ids"])
+    if len(ids) + template_tokens >= prompt.max_source_tokens:
+        raise UserError(
+            f"params.yaml: baseline.shots is {len(shots)}, but those shots take {len(ids):,} tokens and the template "
+            f"{template_tokens} more, which leaves no room for a dialogue in prompt.max_source_tokens "
+            f"({prompt.max_source_tokens}): lower baseline.shots, or raise prompt.max_source_tokens (finetune reads it "
+            "too: it retrains)"
+        )
+    return ids
+
+
+def encode_prompts(tokenizer, prompt: PromptParams, dialogues: list[str],
+                   shots: Sequence[dict] = ()) -> tuple[list[list[int]], int]:
+    """Each dialogue's prompt as token ids, at most prompt.max_source_tokens, and how many were cut.
+
+    Zero-shot, a prompt is cut as the tokenizer cuts it (its end goes; `encode`). With shots, the
+    shots are kept whole and the dialogue's own prompt is cut in the same way to the tokens they
+    leave (shot_tokens refuses shots that leave none): cutting the whole text from its end would
+    cut the dialogue being summarised first, and past its length summarise a shot instead; cutting
+    from its start would leave a shot in pieces. So a prompt is counted as cut exactly when the
+    dialogue's own prompt lost its end, as zero-shot. The shots' ids go where the prompt's text
+    begins (after a start token, for a tokenizer that puts one first); tokenised apart from the
+    prompts, they split as the whole text does where the text parts at a blank line, as T5's
+    tokenizer and the tiny model's do.
+    """
+    prompts = [build_prompt(prompt.template, dialogue) for dialogue in dialogues]
+    if not shots:
+        return encode(tokenizer, prompts, prompt.max_source_tokens)
+    shot_ids = shot_tokens(tokenizer, prompt, shots)
+    encoded, truncated = encode(tokenizer, prompts, prompt.max_source_tokens - len(shot_ids))
+    start = tokenizer("x")["input_ids"].index(tokenizer("x", add_special_tokens=False)["input_ids"][0])
+    return [ids[:start] + shot_ids + ids[start:] for ids in encoded], truncated
 
 
 def encode(tokenizer, texts: list[str], max_tokens: int, *, target: bool = False) -> tuple[list[list[int]], int]:

@@ -1,6 +1,6 @@
-"""Stage `evaluate`: summarise the test dialogues with base model + adapter, score them with 95%
-intervals, compare them with the baseline on the same dialogues (paired bootstrap, per topic,
-lengths), and write plots, a report and the adapter's model card.
+"""Stage `evaluate`: summarise the test dialogues with base model + adapter (or the fully fine-tuned
+model), score them with 95% intervals, compare them with the baseline on the same dialogues (paired
+bootstrap, per topic, lengths), and write plots, a report and the model card.
 
     python -m stages.evaluate
 
@@ -19,7 +19,7 @@ from dialogsum_lora.paths import (
     ADAPTER_DIR, BASELINE, BASELINE_DIR, COMPARISON_FILE, DATA_STATS_FILE, FINETUNED, FINETUNED_DIR, LENGTHS_PLOT,
     LOSS_PLOT, MODEL_CARD_FILE, PLOTS, PLOTS_DIR, REPORT_FILE, ROUGE_PLOT, SPLIT_FILES, TIMING_DIR, TOPICS_FILE,
     TOPICS_PLOT, TRAIN_LOSS_FILE, VALIDATION_LOSS_FILE, VALIDATION_ROUGE_FILES, VALIDATION_ROUGE_PLOT, metrics_file,
-    predictions_file, results_files,
+    predictions_file, provenance_file, results_files,
 )
 
 Reads = SummaryParams  # the params it reads, as dvc.yaml lists them
@@ -29,7 +29,9 @@ def main() -> None:
     # Params first: a mistake is reported before torch and the model load.
     params = load_params(Reads)
     from dialogsum_lora import distributed
-    from dialogsum_lora.evaluation import check_predictions_match, read_metrics, rescore, summarise_and_score
+    from dialogsum_lora.evaluation import (
+        check_predictions_match, read_metrics, read_results_provenance, rescore, summarise_and_score,
+    )
     from dialogsum_lora.files.outputs import write_json, write_text
     from dialogsum_lora.modeling.adapter import check_adapter, load_merged_model
     from dialogsum_lora.modeling.base import (
@@ -40,7 +42,7 @@ def main() -> None:
     from dialogsum_lora.results.cards import Results, render_card
     from dialogsum_lora.results.plots import plot_curves, plot_lengths, plot_rouge, plot_topics, read_curve
     from dialogsum_lora.results.report import EXAMPLES_IN_REPORT, write_report
-    from dialogsum_lora.results.run import describe_run
+    from dialogsum_lora.results.run import describe_run, method_name
     from dialogsum_lora.results.text import comparison_line, summary_line
 
     # Inputs: every one read and checked (and the outputs' place) before anything is written.
@@ -50,6 +52,7 @@ def main() -> None:
     baseline_predictions = read_jsonl(require(predictions_file(BASELINE_DIR)))
     check_predictions_match(baseline_predictions, test_rows, predictions_file(BASELINE_DIR))
     baseline_scores = rescore(baseline_predictions, test_rows, baseline_metrics, metrics_file(BASELINE_DIR))
+    shots = read_results_provenance(require(provenance_file(BASELINE_DIR))).shots  # the baseline compared against
     losses = {"training": read_curve(TRAIN_LOSS_FILE), "validation": read_curve(VALIDATION_LOSS_FILE)}
     validation_rouge = {name: read_curve(file) for name, file in VALIDATION_ROUGE_FILES.items()}
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
@@ -91,8 +94,9 @@ def main() -> None:
         plot_topics(found["topics"], TOPICS_PLOT)
         plot_lengths([row["references"] for row in test_rows], summaries, LENGTHS_PLOT, cut, params.generate.max_new_tokens)
         kept_step = record.training.kept.step
-        plot_curves(losses, LOSS_PLOT, "cross-entropy loss", "LoRA fine-tuning: loss", kept_step)
-        plot_curves(validation_rouge, VALIDATION_ROUGE_PLOT, "F1 on validation dialogues", "LoRA fine-tuning: validation ROUGE",
+        trained = method_name(record)
+        plot_curves(losses, LOSS_PLOT, "cross-entropy loss", f"{trained}: loss", kept_step)
+        plot_curves(validation_rouge, VALIDATION_ROUGE_PLOT, "F1 on validation dialogues", f"{trained}: validation ROUGE",
                     kept_step)
 
         scores = {BASELINE: baseline_scores, FINETUNED: finetuned_scores}
@@ -101,11 +105,11 @@ def main() -> None:
             return {**test_rows[index], **{system: {"summary": summaries[system][index],
                                                     "rouge1": scores[system][index]["mean"]["rouge1"]} for system in scores}}
 
-        run = describe_run(record, data_source, params.generate.decoding(), params.analysis.resamples)
-        write_report(REPORT_FILE, params.model.name, data_source.name, run, baseline_metrics, metrics, found["comparison"], found["topics"],
+        run = describe_run(record, data_source, params.generate.decoding(), params.analysis.resamples, shots)
+        write_report(REPORT_FILE, trained, params.model.name, data_source.name, run, baseline_metrics, metrics, found["comparison"], found["topics"],
                      [example(i) for i in found["gains"]], [example(i) for i in found["losses"]], list(PLOTS))
         results = Results(data_source, params.generate.decoding(), params.analysis.resamples, baseline_metrics, metrics,
-                          found["comparison"])
+                          found["comparison"], shots)
         write_text(MODEL_CARD_FILE, render_card(record, results=results))
     print(summary_line(FINETUNED, metrics))
     print(comparison_line(found["comparison"]))

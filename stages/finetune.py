@@ -1,10 +1,11 @@
-"""Stage `finetune`: train a LoRA adapter on the training dialogues.
+"""Stage `finetune`: train what params.yaml's `method` says (a LoRA or IA3 adapter, or every weight)
+on the training dialogues.
 
     python -m stages.finetune
 
 Reads the params `Reads` names (dvc.yaml lists the same), data/prepared/{train,validation}.jsonl
-and the base model; writes the adapter (safetensors), its tokenizer and the record of how it was
-trained (provenance.json) to models/adapter/, and the curves (dvclive: losses, validation ROUGE)
+and the base model; writes the weights trained (the adapter, or the whole model; safetensors), its
+tokenizer and the record of how it was trained (provenance.json) to models/adapter/, and the curves (dvclive: losses, validation ROUGE)
 to reports/train/. It reads no decoding settings and writes no text for people beyond its console
 lines, so neither retrains it. A killed run resumes from its last complete checkpoint when rerun
 with the same inputs (dialogsum_lora/training/checkpoints.py).
@@ -15,7 +16,9 @@ import contextlib
 from dialogsum_lora.errors import run_main
 from dialogsum_lora.files.outputs import atomic_path, check_writable, require, stage_outputs
 from dialogsum_lora.files.records import read_jsonl
-from dialogsum_lora.params import Processes, Seed, StageParams, load_params
+from dialogsum_lora.params import Method, Processes, Seed, StageParams, load_params
+from dialogsum_lora.params.full import FullParams
+from dialogsum_lora.params.ia3 import IA3Params
 from dialogsum_lora.params.lora import LoraParams
 from dialogsum_lora.params.model import ModelParams
 from dialogsum_lora.params.prompt import PromptParams
@@ -26,9 +29,12 @@ from dialogsum_lora.paths import ADAPTER_DIR, CURVES_DIR, SPLIT_FILES, TIMING_DI
 class Reads(StageParams):  # as dvc.yaml lists them
     seed: Seed
     processes: Processes
+    method: Method
     model: ModelParams
     prompt: PromptParams
     lora: LoraParams
+    ia3: IA3Params
+    full: FullParams
     train: TrainParams
 
 
@@ -40,7 +46,10 @@ def main() -> None:
     import torch
 
     from dialogsum_lora import distributed
-    from dialogsum_lora.modeling.adapter import KeptStep, add_lora, check_target_modules, save_adapter
+    from dialogsum_lora.modeling.adapter import (
+        KeptStep, check_target_modules, method_settings, parameter_counts, save_adapter, trainable_model, training_params,
+        unused_sections,
+    )
     from dialogsum_lora.modeling.base import (
         load_base_model, load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
     )
@@ -57,7 +66,7 @@ def main() -> None:
 
     # Inputs, checked (and the outputs' place) before any process starts work.
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
-    check_target_modules(params.lora, model_dir, params.model.name)
+    check_target_modules(params.method, method_settings(params), model_dir, params.model.name)
     if params.train.compile:
         check_compiler()
     split_rows = read_jsonl(require(SPLIT_FILES["train"]))
@@ -75,11 +84,12 @@ def main() -> None:
         device = pick_device()
         dtype = pick_dtype(device)
         tokenizer = load_tokenizer(model_dir)
-        model = add_lora(load_base_model(model_dir, torch.float32, device), params.lora)
+        model = trainable_model(load_base_model(model_dir, torch.float32, device), params.method, method_settings(params))
         train_set, truncated = build_training_examples(train_rows, tokenizer, params.prompt)
         validation_set, _ = build_training_examples(validation_rows, tokenizer, params.prompt)
         if distributed.is_main_process():
-            model.print_trainable_parameters()  # peft's count, as the record and the card give it
+            counts = parameter_counts(model)  # as the record and the card give them
+            print(f"method {params.method}: {counts['trainable']:,} of the model's {counts['total']:,} parameters train")
             for key, limit in (("truncated_prompts", "max_source_tokens"), ("truncated_summaries", "max_target_tokens")):
                 if truncated[key]:
                     print(f"{truncated[key]} of {len(train_set)} training {key.removeprefix('truncated_')} are longer "
@@ -97,7 +107,7 @@ def main() -> None:
                                                  loss_curves.log if loss_curves else None))
             keep = KeepBest(params.train.keep, checkpoint) if params.train.keep != "last" else None
             callbacks += [keep] if keep else []
-            trainer = make_trainer(model, tokenizer, params.train, params.seed, dtype, train_set, validation_set, run_dir,
+            trainer = make_trainer(model, tokenizer, training_params(params), params.seed, dtype, train_set, validation_set, run_dir,
                                    callbacks)
             if checkpoint and distributed.is_main_process():
                 print(f"resuming from {checkpoint}")
@@ -113,14 +123,15 @@ def main() -> None:
         record["training"] = {"steps": trainer.state.global_step, "epochs": round(result.metrics["epoch"], 4),
                               "dialogues": len(train_rows), "split_dialogues": len(split_rows), **truncated,
                               "kept": kept.model_dump(), "data": training_data_hashes()}
-        record.update(params.model_dump(exclude={"model"}))  # what it read: seed, processes, prompt, lora, train
+        # What it read: seed, processes, method, prompt, the method's section, train.
+        record.update(params.model_dump(exclude={"model", *unused_sections(params.method)}))
         save_adapter(model, tokenizer, record, ADAPTER_DIR)
     remove_checkpoints(run_dir)  # once the adapter is in place
     logged = last_logged_loss(trainer)
     loss = f"training loss {logged[1]:.4f} at step {logged[0]}, the last logged" if logged else "no training loss logged"
     score = f", validation {kept.rule.split('_')[1]} {kept.value:.4f}" if kept.value is not None else ""
     print(f"trained {trainer.state.global_step} steps ({result.metrics['epoch']:.2f} epochs); {loss}; "
-          f"step {kept.step}'s adapter kept (train.keep: {kept.rule}{score}) in {ADAPTER_DIR}")
+          f"step {kept.step}'s weights kept (train.keep: {kept.rule}{score}) in {ADAPTER_DIR}")
 
 
 if __name__ == "__main__":

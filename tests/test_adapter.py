@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.modeling.adapter import add_lora, check_adapter, load_adapter, load_merged_model, save_adapter
+from dialogsum_lora.modeling.adapter import check_adapter, load_adapter, load_merged_model, save_adapter, trainable_model
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, model_directory
 from dialogsum_lora.params.lora import LoraParams
 
@@ -21,7 +21,7 @@ LORA = LoraParams(r=2, alpha=4.0, dropout=0.0, target_modules=["q", "v"])
 def save(model_dir, directory, resolved, lora: LoraParams = LORA):
     """An adapter as finetune saves it (untrained: its B matrices are zero, so one is made non-zero), for
     the base model in `model_dir`, recorded as trained on `resolved`."""
-    model = add_lora(load_base_model(model_dir, torch.float32, CPU), lora)
+    model = trainable_model(load_base_model(model_dir, torch.float32, CPU), "lora", lora)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "lora_B" in name:

@@ -28,7 +28,7 @@ def write_inputs(directory: Path) -> None:
 CASES = {
     "dialogsum-score": (["predictions.jsonl"], 0, '"rouge1": 0.666667'),
     "dialogsum-tiny-model": (["new-model"], 0, "wrote a tiny T5 to new-model"),
-    "dialogsum-summarise": (["#Person1#: Hi.", "--adapter", "taken"], 2, "no LoRA adapter in taken"),
+    "dialogsum-summarise": (["#Person1#: Hi.", "--adapter", "taken"], 2, "no trained adapter or model in taken"),
     "dialogsum-export": (["taken"], 2, "taken already exists and is not an empty directory"),
     "dialogsum-experiments": ([], 2, "`dvc exp show` failed"),
     "dialogsum-demo": (["taken"], 2, "is not empty"),

@@ -14,9 +14,15 @@ pytestmark = pytest.mark.slow
 
 
 def test_two_process_generation_scores_exactly_like_one(reproduced, workspace):
-    one_process = {
-        name: (reproduced[0] / f"reports/{name}/metrics.json").read_text() for name in ("baseline", "finetuned")
-    }
+    # evaluate's zero-shot prompts against the demo's one process; the baseline's few-shot ones
+    # (shots before every prompt, some cut) against one process's, run here first.
+    set_params(workspace / "params.yaml", {"baseline.shots": 2})
+    result = run_stage(workspace, "baseline")
+    assert result.returncode == 0, result.stdout + result.stderr
+    one_process = {"baseline": (workspace / "reports/baseline/metrics.json").read_text(),
+                   "finetuned": (reproduced[0] / "reports/finetuned/metrics.json").read_text()}
+    baseline_predictions = (workspace / "reports/baseline/predictions.jsonl").read_text()
+    assert json.loads(one_process["baseline"])["truncated_prompts"] > 0
     set_params(workspace / "params.yaml", {"processes": 2})
     for stage in ("baseline", "evaluate"):
         result = run_stage(workspace, stage)
@@ -24,6 +30,7 @@ def test_two_process_generation_scores_exactly_like_one(reproduced, workspace):
         assert result.returncode == 0, output
     for name, expected in one_process.items():
         assert (workspace / f"reports/{name}/metrics.json").read_text() == expected
+    assert (workspace / "reports/baseline/predictions.jsonl").read_text() == baseline_predictions
     predictions = (workspace / "reports/finetuned/predictions.jsonl").read_text().splitlines()
     assert [json.loads(row)["id"] for row in predictions] == [f"test_{i}" for i in range(1, 9)]
 

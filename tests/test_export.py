@@ -68,7 +68,7 @@ def test_an_adapter_without_results_here_gets_its_own_card(reproduced, tmp_path,
     [
         (["taken"], "taken already exists and is not an empty directory: give a new one"),
         (["a-file"], "a-file already exists and is not an empty directory"),
-        (["new", "--adapter", "empty"], "no LoRA adapter in empty: run `dvc repro finetune`"),
+        (["new", "--adapter", "empty"], "no trained adapter or model in empty: run `dvc repro finetune`"),
         (["new", "--revision", "main"], "--revision goes with --model"),
         ([], "the following arguments are required: directory"),
     ],

@@ -22,6 +22,7 @@ RECORD = {
                  "data": {"data/prepared/train.jsonl": "sha256:1", "data/prepared/validation.jsonl": "sha256:2"}},
     "seed": 42,
     "processes": 1,
+    "method": "lora",
     "prompt": {"template": "Summarize the following conversation.\n\n{dialogue}\n\nSummary: ", "max_source_tokens": 512,
                "max_target_tokens": 128},
     "lora": {"r": 32, "alpha": 32.0, "dropout": 0.05, "target_modules": ["q", "v"]},
@@ -88,8 +89,8 @@ def test_the_card_and_the_report_describe_the_run_with_the_same_rows(tmp_path):
 
     card = render_card(record(), results=results(metrics(0.233, True), metrics(0.408, True)))
     rows = describe_run(record(), SOURCE, GENERATE, None)
-    report = "\n".join(header(RECORD["model"]["name"], SOURCE.name, rows))
-    assert {"base model", "data", "LoRA", "decoding", "device"} <= {what for what, _ in rows}
+    report = "\n".join(header("LoRA fine-tuning", RECORD["model"]["name"], SOURCE.name, rows))
+    assert {"base model", "data", "method", "decoding", "device"} <= {what for what, _ in rows}
     for what, value in rows:
         assert f"| {what} | {value} |" in card and f"- **{what}:** {value}" in report, what
 
@@ -162,3 +163,15 @@ def test_the_reproduced_cards_are_complete_and_their_snippet_runs(reproduced, mo
     printed = capsys.readouterr().out
     summarise([namespace["dialogue"]])
     assert printed.strip() and printed == capsys.readouterr().out
+
+
+def test_the_card_names_the_baseline_it_compares_against():
+    from dataclasses import replace
+
+    from dialogsum_lora.evaluation import Shots
+
+    zero_shot = results(metrics(0.1, True), metrics(0.2, True))
+    card = render_card(record(), results=replace(zero_shot, shots=Shots(ids=["train_6", "train_27"], seed=42)))
+    training, found = card.split("## Results")
+    assert "2-shot" in training and "2-shot" in found and "train\\_27" in training and "zero-shot" not in card
+    assert "zero-shot" in render_card(record(), results=zero_shot).split("## Results")[1]

@@ -31,7 +31,7 @@ def test_missing_model_directory_and_files_are_clear_errors(tmp_path, tiny_model
     (copy / "tokenizer.json").unlink()
     with pytest.raises(UserError, match="has no tokenizer.json: .* every summary would come out empty"):
         model_directory(str(copy), None)
-    with pytest.raises(UserError, match="no LoRA adapter in"):
+    with pytest.raises(UserError, match="no trained adapter or model in"):
         check_adapter(tmp_path / "empty", "sha256:x")
 
 
@@ -81,7 +81,7 @@ def test_no_code_from_a_model_directory_runs_whatever_the_user_answers(tmp_path,
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
 
     directory, _ = model_directory(str(model), None)
-    check_target_modules(LoraParams(r=2, alpha=2.0, dropout=0.0, target_modules=["q", "v"]), directory, str(directory))
+    check_target_modules("lora", LoraParams(r=2, alpha=2.0, dropout=0.0, target_modules=["q", "v"]), directory, str(directory))
     load_tokenizer(directory)
     load_base_model(directory, torch.float32, CPU)
     assert not marker.exists()

@@ -11,19 +11,20 @@ import yaml
 from pydantic import create_model
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.params import SECTIONS, Processes, Seed, StageParams, load_params, set_key, set_params
+from dialogsum_lora.params import SECTIONS, Method, Processes, Seed, StageParams, load_params, set_key, set_params
 from dialogsum_lora.schema import bounds
 
 from conftest import REPO_ROOT
 
 STAGES = ("prepare", "baseline", "finetune", "evaluate")
+SCALARS = {"seed": Seed, "processes": Processes, "method": Method}  # the top-level keys that are no section
 
 
 def section_schemas() -> dict[str, type]:
     """Each section of params.yaml that is a mapping, and its schema (params/<section>.py)."""
     schemas = {}
     for section in SECTIONS:
-        if section in ("seed", "processes"):
+        if section in SCALARS:
             continue
         module = importlib.import_module(f"dialogsum_lora.params.{section}")
         (schema,) = [value for name, value in vars(module).items() if name.endswith("Params") and value.__module__ == module.__name__]
@@ -32,7 +33,7 @@ def section_schemas() -> dict[str, type]:
 
 
 # Every section, as no stage reads them: to check the committed params.yaml whole.
-Everything = create_model("Everything", __base__=StageParams, seed=(Seed, ...), processes=(Processes, ...),
+Everything = create_model("Everything", __base__=StageParams, **{key: (kind, ...) for key, kind in SCALARS.items()},
                           **{section: (schema, ...) for section, schema in section_schemas().items()})
 
 
@@ -122,6 +123,11 @@ def refused(tmp_path, raw) -> str:
         ("generate.max_new_tokens", 0, ("generate.max_new_tokens", "0", "[1, 2048]")),
         ("generate.num_beams", 10**6, ("generate.num_beams", "1000000", "[1, 64]")),
         ("prompt.max_source_tokens", 2**31, ("prompt.max_source_tokens", "2147483648", "[1, 8192]")),
+        ("baseline.shots", -1, ("baseline.shots", "-1", "[0, 64]")),
+        ("baseline.shots", 65, ("baseline.shots", "65", "[0, 64]")),
+        ("baseline.shots", 1.5, ("baseline.shots", "1.5", "int")),
+        ("baseline.shots", True, ("baseline.shots", "True", "int")),
+        ("baseline.shots", float("nan"), ("baseline.shots", "nan", "int")),
         ("seed", -1, ("seed", "-1", "[0, 4294967295]")),
         ("processes", 0, ("processes", "0", "[1, 64]")),
         ("prompt.template", "Summarise: {text}", ("prompt.template", "{text}", "{dialogue}")),

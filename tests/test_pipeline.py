@@ -107,7 +107,7 @@ def test_validation_rouge_is_logged_at_every_validation_and_the_adapter_kept_is_
     best = max(curves["rouge1"].values())
     assert kept["rule"] == "best_rouge1" and round(kept["value"], 6) == best
     assert kept["step"] == min(step for step, value in curves["rouge1"].items() if value == best)
-    assert f"step {kept['step']}'s adapter kept (train.keep: best_rouge1, validation rouge1 {kept['value']:.4f})" in output
+    assert f"step {kept['step']}'s weights kept (train.keep: best_rouge1, validation rouge1 {kept['value']:.4f})" in output
 
     # The saved adapter is that step's: summarising the validation dialogues again (greedy, at most
     # prompt.max_target_tokens new tokens, whatever `generate` says) gives the scores logged at it.

@@ -56,6 +56,7 @@ BLOCKS = [
     "dvc repro",  # rerun
     "dvc metrics diff main",  # compare
     "dvc exp run --queue -S seed=1,2,3",  # seeds
+    "dvc exp run -S baseline.shots=2",  # a few-shot baseline
     'dialogsum-summarise "#Person1#',  # use the adapter
     f"dvc remote add -d storage {S3_REMOTE}",  # share
     "dvc remote modify --local storage access_key_id",  # S3 credentials
@@ -156,6 +157,16 @@ def test_a_sweep_over_seeds_is_grouped_with_its_spread_interval_and_comparison(r
     assert comparisons[0] == comparisons[1]
     png = (reader.checkout / "dvc_plots/by-rank.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and "plot: dvc_plots/by-rank.png" in output
+
+
+def test_a_few_shot_baseline_reruns_the_baseline_and_evaluate_and_the_report_names_its_shots(reader):
+    output = reader.recipe("dvc exp run -S baseline.shots=2")
+    assert stages_run(output) == {"baseline", "evaluate"}
+    shots = json.loads((reader.checkout / "reports/baseline/provenance.json").read_text())["shots"]
+    assert len(shots["ids"]) == 2 and shots["seed"] == 42
+    baseline_row = next(line for line in (reader.checkout / "reports/report.md").read_text().splitlines()
+                        if line.startswith("- **baseline:**"))
+    assert "2-shot" in baseline_row and all(shot.replace("_", "\\_") in baseline_row for shot in shots["ids"])
 
 
 def test_the_real_experiment_recipe_installs_nothing_twice_and_reproduces_nothing_done(reader):

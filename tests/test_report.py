@@ -14,7 +14,7 @@ HOSTILE = "<script>alert(1)</script>"
 
 
 def report_inputs(p_value: float = 0.0, low: float = 0.05, high: float = 0.15, dialogues: int = 500,
-                  min_topic_dialogues: int = 1, topics=None) -> dict:
+                  min_topic_dialogues: int = 1, topics=None, shots=None) -> dict:
     from dialogsum_lora.modeling.adapter import AdapterRecord
     from dialogsum_lora.provenance import DataSource
     from dialogsum_lora.results.run import describe_run
@@ -36,10 +36,10 @@ def report_inputs(p_value: float = 0.0, low: float = 0.05, high: float = 0.15, d
     record = AdapterRecord.model_validate({**RECORD, "model": {**RECORD["model"], "name": "[model](http://evil)",
                                                              "resolved": "sha256:abc"}})
     run = describe_run(record, DataSource(name="data/*sample*", revision=None, resolved="sha256:def"),
-                       {"max_new_tokens": 128, "num_beams": 1}, 1000)
+                       {"max_new_tokens": 128, "num_beams": 1}, 1000, shots)
     topics = {"min_dialogues": min_topic_dialogues, "topics": topics if topics is not None else [
         {"topic": "# <b>heading</b>", "dialogues": 1, "baseline": ROUGE, "finetuned": ROUGE}]}
-    return {"model_name": "[model](http://evil)", "data_name": "data/*sample*", "run": run, "baseline": metrics, "finetuned": metrics,
+    return {"trained": "LoRA fine-tuning", "model_name": "[model](http://evil)", "data_name": "data/*sample*", "run": run, "baseline": metrics, "finetuned": metrics,
             "comparison": comparison, "topics": topics, "gains": [example], "losses": [], "plots": []}
 
 
@@ -82,6 +82,19 @@ def test_the_report_names_its_run_and_shows_intervals_and_significance(tmp_path)
     assert "not distinguishable" in undecided and "| 0.200 |" in undecided
     no_topics, _ = render(tmp_path, **report_inputs(min_topic_dialogues=5, topics=[]))
     assert "No topic has 5 or more" in no_topics
+
+
+def test_the_report_names_the_baseline_it_compares_against(tmp_path):
+    from dialogsum_lora.evaluation import Shots
+
+    def baseline_row(html: str) -> str:
+        return next(line for line in html.splitlines() if line.startswith("<li><strong>baseline:</strong>"))
+
+    assert "zero-shot" in baseline_row(render(tmp_path, **report_inputs())[1])
+    assert "zero-shot" in baseline_row(render(tmp_path, **report_inputs(shots=Shots(ids=[], seed=42)))[1])
+    row = baseline_row(render(tmp_path, **report_inputs(shots=Shots(ids=["train_6", HOSTILE], seed=7)))[1])
+    for fact in ("2-shot", "train_6", "&lt;script&gt;", "seed 7"):
+        assert fact in row, (fact, row)
 
 
 @pytest.mark.parametrize("dialogues, low, high", [(1, 0.1, 0.1), (2, 0.05, 0.15), (500, 0.1, 0.1)])

@@ -26,6 +26,7 @@ RERUN_MATRIX = [
     ({"generate.num_beams": 2}, BASELINE_AND_EVALUATE),
     ({"analysis.resamples": 500}, BASELINE_AND_EVALUATE),  # the intervals of both
     ({"analysis.min_topic_dialogues": 2}, {"evaluate"}),  # the topics, evaluate's alone
+    ({"baseline.shots": 2}, BASELINE_AND_EVALUATE),  # the baseline compared with, which the report names
     ({"lora.r": 8}, FINETUNE_AND_EVALUATE),
     ({"train.learning_rate": 0.02}, FINETUNE_AND_EVALUATE),
     ({"train.validation_batch_size": 2}, FINETUNE_AND_EVALUATE),
@@ -48,6 +49,7 @@ RERUN_MATRIX = [
     ("params/generate.py", BASELINE_AND_EVALUATE),
     ("params/analysis.py", BASELINE_AND_EVALUATE),
     ("generation.py", ALL_THREE),  # how summaries are made, validation ROUGE's too
+    ("subsets.py", ALL_THREE),  # the seeded subsets: the shots, the training and validation dialogues
     # What computes what finetune writes retrains, and so does the ROUGE its validation curve is.
     ("training/trainer.py", FINETUNE_AND_EVALUATE),
     ("scoring/rouge.py", {"prepare", *ALL_THREE}),  # prepare refuses a summary ROUGE cannot score

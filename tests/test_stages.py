@@ -82,6 +82,9 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys):
         ("baseline", {"generate.num_beams": 1, "generate.length_penalty": 2.0}, ("params.yaml", "generate", "length_penalty")),
         ("baseline", {"generate.no_repeat_ngram_size": -1}, ("params.yaml", "generate.no_repeat_ngram_size", "-1", "[0, 32]")),
         ("baseline", {"prompt.template": "Summarise this."}, ("params.yaml", "prompt.template", "{dialogue}")),
+        ("baseline", {"baseline.shots": 33}, ("params.yaml", "baseline.shots is 33", "has 32")),
+        # Three of the sample's dialogues with their summaries fill the 512 tokens (the tiny tokenizer spells out words).
+        ("baseline", {"baseline.shots": 3}, ("params.yaml", "baseline.shots is 3", "prompt.max_source_tokens (512)")),
         ("baseline", {"model.name": "./models/missing"}, ("model.name", "'./models/missing'", "neither a directory nor a hub id")),
         # owner/name could be a hub id too: the message covers both readings, and says the run is offline.
         ("baseline", {"model.name": "models/missing"}, ("'models/missing'", "HF_HUB_OFFLINE", "no local directory")),
@@ -106,6 +109,35 @@ def test_bad_params_and_paths_are_one_clear_error_before_any_work(stage_dir, sta
     assert not [path for path in written if not path.name.endswith(".lock")]
 
 
+def test_a_few_shot_baseline_prompts_with_the_same_seeded_training_dialogues_and_reruns_identically(stage_dir):
+    from dialogsum_lora.files.records import read_jsonl
+    from dialogsum_lora.modeling.base import load_tokenizer
+    from dialogsum_lora.params import load_params
+    from dialogsum_lora.prompt import build_prompt, shots_prefix
+    from dialogsum_lora.subsets import seeded_subset
+
+    results = [stage_dir / f"reports/baseline/{name}" for name in ("metrics.json", "predictions.jsonl", "provenance.json")]
+    run_main("baseline")
+    zero_shot = [row["prediction"] for row in read_jsonl(results[1])]
+    set_params(stage_dir / "params.yaml", {"baseline.shots": 2})
+    run_main("baseline")
+    first = [path.read_bytes() for path in results]
+    train = read_jsonl(stage_dir / "data/prepared/train.jsonl")
+    shots = seeded_subset(train, 2, 42)
+    assert seeded_subset(train, 2, 42) == shots != seeded_subset(train, 2, 7)  # drawn from seed
+    assert json.loads(results[2].read_text())["shots"] == {"ids": [row["id"] for row in shots], "seed": 42}
+    assert [row["prediction"] for row in read_jsonl(results[1])] != zero_shot
+    # The prompts cut are those whose whole text, shots first, is longer than prompt.max_source_tokens.
+    params = load_params(importlib.import_module("stages.baseline").Reads)
+    prompt, tokenizer = params.prompt, load_tokenizer(Path(params.model.name))
+    lengths = [len(tokenizer(shots_prefix(prompt.template, shots) + build_prompt(prompt.template, row["dialogue"])).input_ids)
+               for row in read_jsonl(stage_dir / "data/prepared/test.jsonl")]
+    cut = sum(length > prompt.max_source_tokens for length in lengths)
+    assert json.loads(results[0].read_text())["truncated_prompts"] == cut > 0
+    run_main("baseline")
+    assert [path.read_bytes() for path in results] == first  # rerun: byte-identical
+
+
 # Runs a stage as dvc.yaml does, then says whether torch was imported by the time it ended.
 IMPORTS_TORCH = """
 import runpy, sys
@@ -119,6 +151,7 @@ finally:
 @pytest.mark.parametrize(
     "stage, change, key",
     [("prepare", {"data.source": ""}, "data.source"), ("baseline", {"generate.num_beams": 0}, "generate.num_beams"),
+     ("baseline", {"baseline.shots": 33}, "baseline.shots"),  # more than the training split has
      ("finetune", {"lora.r": 0}, "lora.r"), ("evaluate", {"analysis.resamples": 0}, "analysis.resamples")],
 )
 def test_a_bad_param_ends_every_stage_in_one_line_before_torch_is_imported(stage_dir, stage, change, key):
@@ -138,7 +171,7 @@ def test_a_bad_param_ends_every_stage_in_one_line_before_torch_is_imported(stage
 def test_evaluate_without_an_adapter_is_refused(stage_dir):
     for stage in ("baseline",):
         run_main(stage)
-    with pytest.raises(UserError, match="no LoRA adapter in models/adapter: run `dvc repro finetune`"):
+    with pytest.raises(UserError, match="no trained adapter or model in models/adapter: run `dvc repro finetune`"):
         run_main("evaluate")
     assert not (stage_dir / "reports/finetuned").exists()
 

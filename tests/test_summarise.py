@@ -103,7 +103,7 @@ def run_command(*arguments: str, stdin: str = "", cwd=REPO_ROOT) -> subprocess.C
         (["#Person1#: Hi.", "--output", "out.jsonl"], "", "--output is for a --file of dialogues"),
         (["#Person1#: Hi.", "--num-beams", "x"], "", "generate.num_beams must be int, got 'x'"),
         (["#Person1#: Hi.", "--revision", "main"], "", "--revision goes with --model"),
-        (["#Person1#: Hi.", "--adapter", "folder"], "", "no LoRA adapter in folder: run `dvc repro finetune`"),
+        (["#Person1#: Hi.", "--adapter", "folder"], "", "no trained adapter or model in folder: run `dvc repro finetune`"),
     ],
 )
 def test_a_users_mistake_is_one_line_and_exit_code_2(tmp_path, arguments, stdin, message):

@@ -49,7 +49,7 @@ def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_adapter(tmp_path,
     from dialogsum_lora.modeling.adapter import save_adapter
     from dialogsum_lora.training.trainer import StopOnDivergence
 
-    with pytest.raises(UserError, match="training diverged: the training loss is nan at step 7; lower train.learning_rate"):
+    with pytest.raises(UserError, match=r"training diverged: the training loss is nan at step 7; lower the learning rate \(now 0.5; train.learning_rate"):
         StopOnDivergence(0.5).on_log(None, SimpleNamespace(global_step=7), None, logs={"loss": float("nan")})
     StopOnDivergence(0.5).on_log(None, SimpleNamespace(global_step=8), None, logs={"loss": 1.5})
 
@@ -57,7 +57,7 @@ def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_adapter(tmp_path,
 
     model = get_peft_model(load_base_model(tiny_model_dir, torch.float32, CPU), LoraConfig(r=2, target_modules=["q"]))
     next(p for p in model.parameters() if p.requires_grad).data.fill_(float("inf"))
-    with pytest.raises(UserError, match="the adapter's weights are not all finite"):
+    with pytest.raises(UserError, match="training diverged: the trained weights are not all finite; lower the learning rate"):
         save_adapter(model, None, {}, tmp_path / "adapter")
     assert not (tmp_path / "adapter").exists()
 
@@ -65,12 +65,12 @@ def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_adapter(tmp_path,
 def test_the_adapter_kept_is_the_first_best_validations_and_a_resumed_run_keeps_it(tmp_path, tiny_model_dir):
     from peft import get_peft_model_state_dict
 
-    from dialogsum_lora.modeling.adapter import add_lora
+    from dialogsum_lora.modeling.adapter import trainable_model
     from dialogsum_lora.params.lora import LoraParams
     from dialogsum_lora.training.keep import KeepBest
 
-    model = add_lora(load_base_model(tiny_model_dir, torch.float32, CPU),
-                     LoraParams(r=2, alpha=4.0, dropout=0.0, target_modules=["q"]))
+    model = trainable_model(load_base_model(tiny_model_dir, torch.float32, CPU), "lora",
+                            LoraParams(r=2, alpha=4.0, dropout=0.0, target_modules=["q"]))
     arguments = SimpleNamespace(output_dir=str(tmp_path))
 
     def validate(keep, step, rouge1, loss):
@@ -104,7 +104,7 @@ def test_the_adapter_kept_is_the_first_best_validations_and_a_resumed_run_keeps_
 
 def test_a_training_subset_is_seeded_in_split_order_and_nested_and_never_larger_than_the_split():
     from dialogsum_lora.params.train import TrainParams
-    from dialogsum_lora.training.validation import seeded_subset
+    from dialogsum_lora.subsets import seeded_subset
 
     rows = [{"id": str(i)} for i in range(100)]
     subsets = {size: seeded_subset(rows, size, seed=3) for size in (10, 40, 99)}

@@ -1,5 +1,6 @@
 """Write the base model with the adapter merged into its weights: one standard model directory
-for people without peft.
+for people without peft. A fully fine-tuned model (`method: full`) is one already: it is written
+the same way (float32, its card written for it), and needs no base model.
 
     dialogsum-export DIR [--adapter models/adapter] [--model NAME [--revision REV]]
 
@@ -62,7 +63,8 @@ def export(arguments: list[str] | None = None) -> None:
             model.save_pretrained(temporary, safe_serialization=True)
             save_tokenizer(tokenizer, temporary)
             (temporary / CARD_FILE).write_text(card, encoding="utf-8")
-    print(f"merged model in {directory}; its model card ({CARD_FILE}) is the merged model's, {which}")
+    what = "fully fine-tuned model" if record.method == "full" else "merged model"
+    print(f"{what} in {directory}; its model card ({CARD_FILE}) is the {what}'s, {which}")
 
 
 def _refuse_unless_new_or_empty(directory: Path) -> None:

@@ -1,18 +1,29 @@
-"""The LoRA adapter: the one configuration finetune trains, saving it with the record of how it
-was trained, and checking a saved one before use (safetensors only, the right base model, and
-a configuration the project trains, never one that changes the model beyond that)."""
+"""What finetune trains (params.yaml `method`): a LoRA or IA3 adapter (peft), or every weight of
+the model (`full`). One place for each method's configuration, for saving the weights trained
+with the record of how they were trained, and for checking saved ones before use (safetensors
+only, the right base model, and for an adapter a configuration the project trains, never one that
+changes the model beyond that). The stages and commands call these functions and never ask which
+method it was, except where a text for people says so.
+
+models/adapter/ holds, by method: the adapter (adapter_model.safetensors, adapter_config.json), or
+the whole fine-tuned model (model.safetensors, config.json); and the tokenizer and the record.
+"""
 
 from pathlib import Path
 from typing import Literal
 
 import torch
+from pydantic import model_validator
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import atomic_path, read_json, write_json
 from dialogsum_lora.modeling.base import (
-    check_finite, check_safetensors, check_tokenizer_files, load_base_model, model_directory, model_skeleton,
-    safetensors_shapes, save_tokenizer,
+    check_finite, check_model_directory, check_safetensors, check_tokenizer_files, load_base_model, model_directory,
+    model_skeleton, safetensors_shapes, save_tokenizer,
 )
+from dialogsum_lora.params import Method
+from dialogsum_lora.params.full import FullParams
+from dialogsum_lora.params.ia3 import IA3Params
 from dialogsum_lora.params.lora import LoraParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import TrainParams
@@ -21,6 +32,8 @@ from dialogsum_lora.schema import Record, Text, parse
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
+MODEL_WEIGHTS = "model.safetensors"  # method full: the whole model
+MODEL_CONFIG = "config.json"
 RECORD_FILE = "provenance.json"  # how the adapter was trained, and on which base model
 
 
@@ -45,12 +58,13 @@ class TrainingRecord(Record):
 
 
 class ParameterCounts(Record):
-    trainable: int  # the adapter's
+    trainable: int  # the adapter's, or (full) all the model's
     total: int  # the base model's and the adapter's
 
 
 class AdapterRecord(Record):
-    """provenance.json beside the adapter: what finetune read (its params), what it ran on, what it did."""
+    """provenance.json beside the weights trained: what finetune read (its params; of the method
+    sections, only the one of its method), what it ran on, what it did."""
 
     model: ModelRecord
     environment: dict[str, str]
@@ -58,64 +72,154 @@ class AdapterRecord(Record):
     parameters: ParameterCounts
     seed: int
     processes: int
+    method: Method
     prompt: PromptParams
-    lora: LoraParams
+    lora: LoraParams | None = None
+    ia3: IA3Params | None = None
+    full: FullParams | None = None
     train: TrainParams
 
+    @model_validator(mode="after")
+    def _its_method_section(self) -> "AdapterRecord":
+        sections = {name for name in METHOD_SECTIONS if getattr(self, name) is not None}
+        if sections != {self.method}:
+            raise ValueError(f"records method {self.method} with the sections {sorted(sections)}: it must hold "
+                             f"the {self.method} section and no other method's")
+        return self
 
-def check_target_modules(lora: LoraParams, model_dir: Path, model_name: str) -> None:
-    """Fail before loading weights if lora.target_modules names a layer the model lacks."""
+
+METHOD_SECTIONS = ("lora", "ia3", "full")  # params.yaml's section of each method, named as it is
+
+
+def method_settings(params) -> LoraParams | IA3Params | FullParams:
+    """The section of `params` (a stage's, or a record) that its `method` reads."""
+    return getattr(params, params.method)
+
+
+def training_params(params) -> TrainParams:
+    """`params.train` as the Trainer runs it: with full.learning_rate in place of train.learning_rate
+    when every weight trains."""
+    if params.method == "full":
+        return params.train.model_copy(update={"learning_rate": params.full.learning_rate})
+    return params.train
+
+
+def learning_rate(record: AdapterRecord) -> float:
+    """The peak learning rate a record's run trained with."""
+    return training_params(record).learning_rate
+
+
+def unused_sections(method: str) -> set[str]:
+    """The method sections a run of `method` does not read (left out of its record)."""
+    return set(METHOD_SECTIONS) - {method}
+
+
+def check_target_modules(method: str, settings, model_dir: Path, model_name: str) -> None:
+    """Fail before loading weights if the method's target_modules (lora's, ia3's) names a layer the model lacks."""
+    modules = getattr(settings, "target_modules", None)
+    if modules is None:  # full: every layer
+        return
     skeleton = model_skeleton(model_dir)
     present = sorted({name.rsplit(".", 1)[-1] for name, module in skeleton.named_modules() if isinstance(module, torch.nn.Linear)})
-    absent = sorted(set(lora.target_modules) - set(present))
+    absent = sorted(set(modules) - set(present))
     if absent:
         raise UserError(
-            f"params.yaml: lora.target_modules names {absent[0]!r}, which model {model_name!r} does not have "
+            f"params.yaml: {method}.target_modules names {absent[0]!r}, which model {model_name!r} does not have "
             f"(its linear layers: {', '.join(present)})"
         )
 
 
-def lora_config(lora: LoraParams):
-    """The peft LoraConfig that finetune trains with: params.yaml's `lora`, every other option peft's default."""
-    from peft import LoraConfig, TaskType
+def peft_config(method: str, settings):
+    """The peft config an adapter method trains with (`settings`: params.yaml's section for it; every
+    other option peft's default), or None when every weight trains."""
+    from peft import IA3Config, LoraConfig, TaskType
 
-    return LoraConfig(task_type=TaskType.SEQ_2_SEQ_LM, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                      target_modules=sorted(lora.target_modules), bias="none")
+    if method == "lora":
+        return LoraConfig(task_type=TaskType.SEQ_2_SEQ_LM, r=settings.r, lora_alpha=settings.alpha,
+                          lora_dropout=settings.dropout, target_modules=sorted(settings.target_modules), bias="none")
+    if method == "ia3":
+        return IA3Config(task_type=TaskType.SEQ_2_SEQ_LM, target_modules=sorted(settings.target_modules),
+                         feedforward_modules=sorted(settings.feedforward_modules))
+    return None
 
 
-def add_lora(model, lora: LoraParams):
-    """Wrap `model` with trainable LoRA adapters as lora_config describes."""
+def trainable_model(model, method: str, settings):
+    """`model` with what `method` trains made trainable (`settings`: its params section): wrapped
+    with a peft adapter, or (full) as it is, every weight trainable."""
     from peft import get_peft_model
 
-    return get_peft_model(model, lora_config(lora))
+    config = peft_config(method, settings)
+    if config is None:
+        model.requires_grad_(True)
+        return model
+    return get_peft_model(model, config)
+
+
+def is_adapter(model) -> bool:
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
 
 
 def parameter_counts(model) -> dict:
-    """The adapter's trainable parameters and all the model's (peft's own count): one pair, wherever it is shown."""
-    trainable, total = model.get_nb_trainable_parameters()
+    """The trainable parameters and all the model's (peft's own count for an adapter; each shared
+    weight once): one pair, wherever it is shown."""
+    if is_adapter(model):
+        trainable, total = model.get_nb_trainable_parameters()
+    else:
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in model.parameters())
     return {"trainable": trainable, "total": total}
 
 
+def trained_weights(model) -> dict[str, torch.Tensor]:
+    """A copy, on the CPU, of the weights training changes: peft's state dict of the adapter, or
+    (full) the whole model's."""
+    from peft import get_peft_model_state_dict
+
+    weights = get_peft_model_state_dict(model) if is_adapter(model) else model.state_dict()
+    return {name: weight.detach().to("cpu", copy=True) for name, weight in weights.items()}
+
+
+def restore_weights(model, weights: dict[str, torch.Tensor]) -> None:
+    """Put weights from trained_weights back into `model`, every one of them."""
+    from peft import set_peft_model_state_dict
+
+    if is_adapter(model):
+        result = set_peft_model_state_dict(model, weights)
+        odd = result.unexpected_keys
+    else:
+        result = model.load_state_dict(weights, strict=True)
+        odd = result.unexpected_keys + result.missing_keys
+    if odd:
+        raise RuntimeError(f"kept weights the model does not fit: {odd[:3]}")
+
+
 def save_adapter(model, tokenizer, record: dict, directory: Path) -> None:
-    """Save the adapter (safetensors), tokenizer and record (provenance.json, with the parameter
-    counts added), with target_modules in a fixed order; refuse weights that are not all finite."""
+    """Save the weights trained (safetensors: the adapter, or the whole model), tokenizer and
+    record (provenance.json, with the parameter counts added), with peft's module lists in a fixed
+    order; refuse weights that are not all finite."""
     if not all(torch.isfinite(p).all() for p in model.parameters() if p.requires_grad):
-        raise UserError("training diverged: the adapter's weights are not all finite; lower train.learning_rate or lora.alpha")
+        raise UserError("training diverged: the trained weights are not all finite; lower the learning rate"
+                        + (" or lora.alpha" if record.get("method") == "lora" else ""))
     with atomic_path(directory) as temporary:
         model.save_pretrained(temporary, safe_serialization=True)
         (temporary / "README.md").unlink(missing_ok=True)  # peft's empty template: evaluate writes the real card
         save_tokenizer(tokenizer, temporary)
         write_json(temporary / RECORD_FILE, {**record, "parameters": parameter_counts(model)})
-        # PEFT writes target_modules from a set, whose order changes between runs.
-        config = read_json(temporary / ADAPTER_CONFIG)
-        config["target_modules"] = sorted(config["target_modules"])
-        write_json(temporary / ADAPTER_CONFIG, config)
+        if is_adapter(model):
+            # PEFT writes its module lists from sets, whose order changes between runs.
+            config = read_json(temporary / ADAPTER_CONFIG)
+            for key in ("target_modules", "feedforward_modules"):
+                if isinstance(config.get(key), list):
+                    config[key] = sorted(config[key])
+            write_json(temporary / ADAPTER_CONFIG, config)
 
 
 def require_adapter(adapter_dir: Path) -> None:
-    """Fail if `adapter_dir` holds no adapter at all, saying how to make one."""
-    if not (adapter_dir / ADAPTER_CONFIG).exists():
-        raise UserError(f"no LoRA adapter in {adapter_dir}: run `dvc repro finetune` (or `dvc pull`) first")
+    """Fail if `adapter_dir` holds no trained weights at all (no adapter, no model), saying how to make them."""
+    if not (adapter_dir / ADAPTER_CONFIG).exists() and not (adapter_dir / MODEL_CONFIG).exists():
+        raise UserError(f"no trained adapter or model in {adapter_dir}: run `dvc repro finetune` (or `dvc pull`) first")
 
 
 def read_record(adapter_dir: Path) -> AdapterRecord:
@@ -136,11 +240,28 @@ _PROVENANCE_OPTIONS = {"base_model_name_or_path", "revision", "inference_mode", 
 
 
 def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:
-    """Refuse an adapter directory before loading it: missing, pickled weights only, no tokenizer,
-    corrupt files, trained on another base model than `base_resolved` (what model_directory
-    gave), or an adapter_config.json that is not exactly what finetune saves for its record's
-    `lora` (another alpha, another init or scaling option). Returns its record."""
+    """Refuse a directory of trained weights before loading it: missing, pickled weights only, no
+    tokenizer, corrupt files, trained on another base model than `base_resolved` (what
+    model_directory gave), or for an adapter an adapter_config.json that is not exactly what
+    finetune saves for its record's method section (another alpha, another init or scaling
+    option). Returns its record."""
     require_adapter(adapter_dir)
+    record = read_record(adapter_dir)
+    if record.model.resolved != base_resolved:
+        raise UserError(
+            f"the weights in {adapter_dir} were trained from another base model ({record.model.name!r}, "
+            f"{record.model.resolved}) than the one given ({base_resolved}): retrain them (`dvc repro finetune`) or use "
+            "the model they were trained from"
+        )
+    if record.method == "full":
+        if not (adapter_dir / MODEL_WEIGHTS).exists():
+            raise UserError(f"{adapter_dir} has no {MODEL_WEIGHTS}: a fully fine-tuned model loads from safetensors "
+                            "only, never from a pickle; retrain it with `dvc repro finetune`")
+        check_model_directory(adapter_dir, f"the fully fine-tuned model in {adapter_dir}")
+        return record
+    if not (adapter_dir / ADAPTER_CONFIG).exists():
+        raise UserError(f"{adapter_dir} records method {record.method}, but holds no {ADAPTER_CONFIG}: retrain it "
+                        "with `dvc repro finetune`")
     saved = read_json(adapter_dir / ADAPTER_CONFIG)
     if not isinstance(saved, dict):
         raise UserError(f"{adapter_dir / ADAPTER_CONFIG} is not a JSON object")
@@ -152,21 +273,14 @@ def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:
         )
     check_safetensors(adapter_dir / ADAPTER_WEIGHTS)
     check_tokenizer_files(adapter_dir, f"the adapter in {adapter_dir}")
-    record = read_record(adapter_dir)
-    if record.model.resolved != base_resolved:
-        raise UserError(
-            f"the adapter in {adapter_dir} was trained on another base model ({record.model.name!r}, "
-            f"{record.model.resolved}) than the one given ({base_resolved}): retrain it (`dvc repro finetune`) or use "
-            "the model it was trained on"
-        )
-    expected = _comparable(lora_config(record.lora).to_dict())
+    expected = _comparable(peft_config(record.method, method_settings(record)).to_dict())
     found = _comparable(saved)
     for key in sorted(set(expected) | set(found)):
         if found.get(key) != expected.get(key):
             raise UserError(
                 f"{adapter_dir / ADAPTER_CONFIG} sets {key} to {found.get(key)!r}, but an adapter trained with the "
-                f"lora params its {RECORD_FILE} records has {expected.get(key)!r}: it would change the model beyond "
-                "what training produced; retrain it with `dvc repro finetune`"
+                f"{record.method} params its {RECORD_FILE} records has {expected.get(key)!r}: it would change the model "
+                "beyond what training produced; retrain it with `dvc repro finetune`"
             )
     return record
 
@@ -176,9 +290,13 @@ def _comparable(config: dict) -> dict:
             for key, value in config.items() if key not in _PROVENANCE_OPTIONS}
 
 
-def base_model_directory(record: AdapterRecord, name: str | None = None, revision: str | None = None) -> tuple[Path, str]:
-    """model_directory of the base model the adapter's record names, or of `name` (at `revision`)
-    given instead, as a command's --model."""
+def base_model_directory(record: AdapterRecord, name: str | None = None, revision: str | None = None, *,
+                         base_alone: bool = False) -> tuple[Path | None, str]:
+    """model_directory of the base model the record names, or of `name` (at `revision`) given
+    instead, as a command's --model. A fully fine-tuned model needs no base model to load: unless
+    `name` is given or the base model is used alone, that is (None, the base the record names)."""
+    if record.method == "full" and name is None and not base_alone:
+        return None, record.model.resolved
     if name is None:
         name, revision = record.model.name, record.model.revision
     try:
@@ -187,24 +305,28 @@ def base_model_directory(record: AdapterRecord, name: str | None = None, revisio
         raise UserError(f"{error} (the base model: give it with --model)") from None
 
 
-def load_merged_model(model_dir: Path, adapter_dir: Path, record: AdapterRecord, dtype: torch.dtype, device: torch.device):
+def load_merged_model(model_dir: Path | None, adapter_dir: Path, record: AdapterRecord, dtype: torch.dtype,
+                      device: torch.device):
     """The base model in `model_dir` with the adapter in `adapter_dir` (checked by check_adapter,
     which gave `record`) merged into its weights: a plain transformers model, as fast per step as
-    the base. Its weights are checked finite after the merge."""
+    the base. Its weights are checked finite after the merge. A fully fine-tuned model is that
+    already: it is loaded from `adapter_dir` (`model_dir` unused)."""
+    if record.method == "full":
+        return load_base_model(adapter_dir, dtype, device)
     merged = load_adapter(load_base_model(model_dir, dtype, device), adapter_dir, record).merge_and_unload()
     check_finite(merged, f"the weights of the base model with the adapter in {adapter_dir} merged in")
     return merged
 
 
 def load_adapter(base_model, adapter_dir: Path, record: AdapterRecord):
-    """`base_model` with the LoRA adapter in `adapter_dir` (checked by check_adapter, which gave
+    """`base_model` with the adapter in `adapter_dir` (checked by check_adapter, which gave
     `record`), in eval mode. Its file must hold exactly the weights, of the shapes, that the
     configuration asks for, all finite: peft would leave missing ones at their initial values,
     ignore extra ones, and only warn."""
     from peft import get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    model = get_peft_model(base_model, lora_config(record.lora))
+    model = get_peft_model(base_model, peft_config(record.method, method_settings(record)))
     expected = {name: tuple(tensor.shape) for name, tensor in get_peft_model_state_dict(model).items()}
     saved = safetensors_shapes(adapter_dir / ADAPTER_WEIGHTS)
     if set(saved) != set(expected):

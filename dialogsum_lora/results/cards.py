@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from dialogsum_lora.evaluation import read_metrics, read_results_provenance
+from dialogsum_lora.evaluation import Shots, read_metrics, read_results_provenance
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.paths import (
     BASELINE, BASELINE_DIR, COMPARISON_FILE, DATA_STATS_FILE, FINETUNED, FINETUNED_DIR, metrics_file,
@@ -22,7 +22,8 @@ from dialogsum_lora.provenance import DataSource, directory_hash, read_data_sour
 from dialogsum_lora.results.analysis import read_comparison
 from dialogsum_lora.results.markdown import as_code_block, as_text
 from dialogsum_lora.results.run import (
-    KNOWN_DATASETS, KNOWN_MODEL_LICENSES, base_model_text, data_text, describe_run, is_local, model_name, share_text,
+    KNOWN_DATASETS, KNOWN_MODEL_LICENSES, base_model_text, baseline_text, data_text, describe_run, is_local, model_name,
+    share_text,
 )
 from dialogsum_lora.results.text import change_text, p_value_text, score_text, verdict
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
@@ -35,7 +36,8 @@ REPOSITORY_COMMAND = "dialogsum-summarise"
 @dataclass(frozen=True)
 class Results:
     """What evaluate found for an adapter: the data's exact source, the decoding it used (GenerationConfig
-    arguments), the bootstrap resamples, the metrics of both systems and their paired comparison."""
+    arguments), the bootstrap resamples, the metrics of both systems, their paired comparison, and the
+    shots the baseline's prompts started with (its provenance.json's; None: zero-shot)."""
 
     data: DataSource
     generate: dict
@@ -43,6 +45,7 @@ class Results:
     baseline: dict
     finetuned: dict
     comparison: dict | None
+    shots: Shots | None = None
 
 
 def results_of(adapter_dir: Path) -> Results | None:
@@ -57,7 +60,8 @@ def results_of(adapter_dir: Path) -> Results | None:
     return Results(read_data_source(DATA_STATS_FILE), evaluated.generate.decoding(),
                    comparison["resamples"] if comparison else None,
                    read_metrics(metrics_file(BASELINE_DIR)).model_dump(exclude_none=True),
-                   read_metrics(metrics_file(FINETUNED_DIR)).model_dump(exclude_none=True), comparison)
+                   read_metrics(metrics_file(FINETUNED_DIR)).model_dump(exclude_none=True), comparison,
+                   read_results_provenance(provenance_file(BASELINE_DIR)).shots)
 
 
 def render_card(record: AdapterRecord, *, merged: bool = False, results: Results | None = None) -> str:
@@ -86,7 +90,8 @@ def card_metadata(record: AdapterRecord, data: DataSource | None, merged: bool) 
     nothing is claimed about the license of data this module does not know)."""
     known = KNOWN_DATASETS.get(data.name) if data else None
     metadata = {} if is_local(record.model.resolved) else {"base_model": record.model.name}
-    metadata["library_name"] = "transformers" if merged else "peft"
+    adapter = not merged and record.method != "full"  # loaded with peft onto the base model
+    metadata["library_name"] = "peft" if adapter else "transformers"
     metadata["pipeline_tag"] = "summarization"
     if known:
         metadata["license"] = known["license"]
@@ -94,23 +99,32 @@ def card_metadata(record: AdapterRecord, data: DataSource | None, merged: bool) 
         metadata["datasets"] = [data.name]
     if known:
         metadata["language"] = [known["language"]]
-    metadata["tags"] = ["summarization", "dialogue-summarization", "lora", *([] if merged else ["peft"]), "dvc"]
+    method_tag = "full-fine-tuning" if record.method == "full" else record.method
+    metadata["tags"] = ["summarization", "dialogue-summarization", method_tag, *(["peft"] if adapter else []), "dvc"]
     return metadata
+
+
+ADAPTER_NAMES = {"lora": "a LoRA adapter", "ia3": "an IA3 adapter"}  # the methods that train one
 
 
 def _what_it_is(record: AdapterRecord, data: DataSource | None, merged: bool) -> list[str]:
     task = (f"It summarises a dialogue, each turn marked with its speaker as in its training data ({data_text(data)}), "
             "in a sentence or a few, as that data's reference summaries do.")
+    adapter = ADAPTER_NAMES.get(record.method)
+    if record.method == "full":
+        return [f"A standard transformers model, loaded without peft: the base model, {base_model_text(record)}, "
+                f"fine-tuned with every weight trained ({share_text(record.parameters)}). {task}"]
     if merged:
-        return [f"A standard transformers model, loaded without peft: the base model, {base_model_text(record)}, with a "
-                f"LoRA adapter merged into its weights. {task}"]
-    return [f"A LoRA adapter ([PEFT](https://github.com/huggingface/peft)) for the base model, {base_model_text(record)} "
-            f"({share_text(record.parameters)}), loaded onto the base model, whose own weights stay as they are. {task}"]
+        return [f"A standard transformers model, loaded without peft: the base model, {base_model_text(record)}, with "
+                f"{adapter} merged into its weights. {task}"]
+    return [f"{adapter[0].upper()}{adapter[1:]} ([PEFT](https://github.com/huggingface/peft)) for the base model, "
+            f"{base_model_text(record)} ({share_text(record.parameters)}), loaded onto the base model, whose own weights "
+            f"stay as they are. {task}"]
 
 
 def _training(record: AdapterRecord, results: Results | None) -> list[str]:
     rows = describe_run(record, results.data if results else None, results.generate if results else None,
-                        results.resamples if results else None)
+                        results.resamples if results else None, results.shots if results else None)
     return [
         "Trained by this repository's DVC pipeline (`dvc repro`: prepare, finetune; evaluate for the results), with:", "",
         "| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows), "",
@@ -124,24 +138,25 @@ def _usage(record: AdapterRecord, results: Results | None, merged: bool) -> list
         decoding, said = results.generate, "the decoding evaluate used"
     else:  # no test results: the decoding it was validated with while it trained
         decoding, said = validation_decoding(prompt), "greedy decoding up to the summary length it was trained for"
-    if merged:
+    if merged or record.method == "full":
+        here = "merged" if merged else "models/adapter"
         load = ["from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig", "",
-                'model_dir = "merged"  # this directory, or the hub id it was published under',
+                f'model_dir = "{here}"  # this directory, or the hub id it was published under',
                 "model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)",
                 "tokenizer = AutoTokenizer.from_pretrained(model_dir)"]
-        command = []
     else:
         load = ["from peft import PeftModel", "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig", "",
                 'adapter_dir = "models/adapter"  # this directory, or the hub id it was published under',
                 f"base = AutoModelForSeq2SeqLM.from_pretrained({record.model.name!r})",
                 "model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()  # merged: faster",
                 "tokenizer = AutoTokenizer.from_pretrained(adapter_dir)"]
-        command = [
-            "", "In a checkout of this repository, the same with the settings of its params.yaml (one dialogue from an "
-            "argument, a file or stdin; or a JSON Lines or CSV file of them); `dialogsum-export` writes the merged model:", "",
-            "```bash", f'{REPOSITORY_COMMAND} "#Person1#: Are you coming tonight? #Person2#: Yes, at eight."',
-            f"{REPOSITORY_COMMAND} --file dialogues.jsonl --output summaries.jsonl", "```",
-        ]
+    export = "" if record.method == "full" else "; `dialogsum-export` writes the merged model"
+    command = [] if merged else [
+        "", "In a checkout of this repository, the same with the settings of its params.yaml (one dialogue from an "
+        f"argument, a file or stdin; or a JSON Lines or CSV file of them){export}:", "",
+        "```bash", f'{REPOSITORY_COMMAND} "#Person1#: Are you coming tonight? #Person2#: Yes, at eight."',
+        f"{REPOSITORY_COMMAND} --file dialogues.jsonl --output summaries.jsonl", "```",
+    ]
     arguments = ", ".join(f"{key}={value!r}" for key, value in decoding.items())
     code = [
         *load,
@@ -162,7 +177,8 @@ def _results(results: Results) -> list[str]:
     lines = [
         f"ROUGE F1 (`rouge_score`, Porter stemming) on the {finetuned['num_dialogues']:,} dialogues of the test split "
         f"of {data_text(results.data)} ({finetuned['num_references']:,} references): the mean over dialogues of "
-        f"the average over each dialogue's references. {BASELINE} is the base model alone (zero-shot), {FINETUNED} "
+        f"the average over each dialogue's references. {BASELINE} is the base model alone "
+        f"({baseline_text(results.shots)}), {FINETUNED} "
         "the base model with the adapter, with the same prompt and decoding"
         + ("; in brackets, 95% intervals over the test dialogues" if intervals else "") + ".",
         "",

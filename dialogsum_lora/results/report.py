@@ -15,9 +15,10 @@ EXAMPLES_IN_REPORT = 5  # largest gains, and as many largest losses
 TOPIC_COLUMNS = ("rouge1", "rougeL")
 
 
-def header(model_name: str, data_name: str, run: list[tuple[str, str]]) -> list[str]:
-    """The title (the base model's and the data's names) and the run's description, a bullet per row."""
-    return [f"# LoRA fine-tuning of {as_text(model_name)} on {as_text(data_name)}: results", "",
+def header(trained: str, model_name: str, data_name: str, run: list[tuple[str, str]]) -> list[str]:
+    """The title (how it was trained, as results/run.py's method_name says, the base model's and the
+    data's names) and the run's description, a bullet per row."""
+    return [f"# {trained} of {as_text(model_name)} on {as_text(data_name)}: results", "",
             *(f"- **{what}:** {value}" for what, value in run), ""]
 
 
@@ -103,12 +104,12 @@ def examples_section(title: str, examples: list[dict]) -> list[str]:
     return lines
 
 
-def write_report(path: Path, model_name: str, data_name: str, run: list[tuple[str, str]], baseline: dict, finetuned: dict,
+def write_report(path: Path, trained: str, model_name: str, data_name: str, run: list[tuple[str, str]], baseline: dict, finetuned: dict,
                  comparison: dict, topics: dict, gains: list[dict], losses: list[dict], plots: list[Path]) -> None:
     """A markdown page of the run's results (see the module docstring). `gains` and `losses`
     rows hold id, dialogue, references and, under each system's name, its summary and rouge1."""
     lines = [
-        *header(model_name, data_name, run),
+        *header(trained, model_name, data_name, run),
         *headline(baseline, finetuned, comparison),
         *lengths(baseline, finetuned),
         *topics_table(topics),

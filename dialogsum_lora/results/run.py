@@ -4,10 +4,12 @@ table, from the same rows, so the two can never describe a run differently."""
 
 from pathlib import Path
 
-from dialogsum_lora.modeling.adapter import AdapterRecord
+from dialogsum_lora.evaluation import Shots
+from dialogsum_lora.modeling.adapter import AdapterRecord, learning_rate
 from dialogsum_lora.paths import BASELINE
 from dialogsum_lora.provenance import DataSource
 from dialogsum_lora.results.markdown import as_text
+from dialogsum_lora.results.text import prompting_text
 
 # What can be said of the data and base model the repository is made for; any other is
 # named as it is, with no claim about it.
@@ -61,12 +63,14 @@ def validation_text(train) -> str:
     return f"the validation split gives {scores} {when} and after the last step"
 
 
-def kept_text(kept, steps: int) -> str:
-    """Which step's adapter finetune kept (train.keep), and the validation score that chose it."""
+def kept_text(record: AdapterRecord) -> str:
+    """Which step's weights finetune kept (train.keep), and the validation score that chose it."""
+    kept, steps = record.training.kept, record.training.steps
+    weights = "the model" if record.method == "full" else "the adapter"
     if kept.rule == "last":
-        return "the adapter is the last step's"
+        return f"{weights} is the last step's"
     chosen = "the best validation ROUGE-1" if kept.rule == "best_rouge1" else "the lowest validation loss"
-    return f"the adapter is step {kept.step:,}'s of {steps:,}, {chosen} ({kept.value:.4f})"
+    return f"{weights} is step {kept.step:,}'s of {steps:,}, {chosen} ({kept.value:.4f})"
 
 
 def share_text(counts) -> str:
@@ -74,26 +78,61 @@ def share_text(counts) -> str:
     return f"{counts.trainable:,} trainable parameters, {counts.trainable / counts.total:.2%} of the {counts.total:,} in all"
 
 
+# What each `method` is called in titles, legends and the rows below.
+METHOD_NAMES = {"lora": "LoRA fine-tuning", "ia3": "IA3 fine-tuning", "full": "full fine-tuning"}
+
+
+def method_name(record: AdapterRecord) -> str:
+    return METHOD_NAMES[record.method]
+
+
+def modules_text(modules: list[str]) -> str:
+    return ", ".join(as_text(module) for module in modules)
+
+
+def method_text(record: AdapterRecord) -> tuple[str, str]:
+    """The row that says what was trained: the method, its settings, and how many parameters."""
+    if record.method == "lora":
+        lora = record.lora
+        what = (f"a LoRA adapter of rank {lora.r}, alpha {lora.alpha:g}, dropout {lora.dropout:g}, on the "
+                f"{modules_text(lora.target_modules)} linear layers")
+    elif record.method == "ia3":
+        ia3 = record.ia3
+        feedforward = f" (the inputs of {modules_text(ia3.feedforward_modules)})" if ia3.feedforward_modules else ""
+        what = f"an IA3 adapter: learned vectors rescale the outputs of the {modules_text(ia3.target_modules)} layers{feedforward}"
+    else:
+        what = "every weight of the base model trained (no adapter)"
+    return "method", f"{what}; {share_text(record.parameters)}"
+
+
+def baseline_text(shots: Shots | None) -> str:
+    """How the baseline prompted the base model (its provenance's shots; None: zero-shot)."""
+    if shots is None or not shots.ids:
+        return prompting_text(0)
+    ids = ", ".join(as_text(shot) for shot in shots.ids)
+    return (f"{prompting_text(len(shots.ids))}: before each prompt, the training dialogues {ids} with their summaries "
+            f"(drawn with seed {shots.seed})")
+
+
 def describe_run(record: AdapterRecord, data: DataSource | None = None, generate: dict | None = None,
-                 resamples: int | None = None) -> list[tuple[str, str]]:
+                 resamples: int | None = None, shots: Shots | None = None) -> list[tuple[str, str]]:
     """(what, markdown) rows describing a run: the adapter's record (how it was trained), and
-    when evaluate knows them, the data's exact source, the decoding and the bootstrap resamples."""
-    lora, train, prompt, training, environment = record.lora, record.train, record.prompt, record.training, record.environment
+    when evaluate knows them, the data's exact source, the decoding, the baseline compared with
+    (its `shots`) and the bootstrap resamples."""
+    train, prompt, training, environment = record.train, record.prompt, record.training, record.environment
     rows = [
         ("base model", base_model_text(record)),
         ("data", f"the train split of {data_text(data)}{subset_text(record)}; {validation_text(train)}"),
-        ("LoRA", f"rank {lora.r}, alpha {lora.alpha:g}, dropout {lora.dropout:g}, on the "
-                 f"{', '.join(as_text(module) for module in lora.target_modules)} linear layers; "
-                 f"{share_text(record.parameters)}"),
-        ("optimisation", f"AdamW, learning rate {train.learning_rate:g} decaying linearly to 0, batch {train.batch_size}, "
+        method_text(record),
+        ("optimisation", f"AdamW, learning rate {learning_rate(record):g} decaying linearly to 0, batch {train.batch_size}, "
                          f"seed {record.seed}"),
-        ("length", f"{training.steps:,} steps ({training.epochs:g} epochs); {kept_text(training.kept, training.steps)}"),
+        ("length", f"{training.steps:,} steps ({training.epochs:g} epochs); {kept_text(record)}"),
         ("prompt", f"cut to {prompt.max_source_tokens} tokens ({training.truncated_prompts} training prompts were), "
                    f"summaries to {prompt.max_target_tokens} ({training.truncated_summaries} were)"),
     ]
     if generate is not None:
-        rows.append(("decoding", f"{decoding_text(generate)}; {BASELINE} (the base model alone, zero-shot) with the same "
-                                 "prompt and decoding"))
+        rows += [("decoding", decoding_text(generate)),
+                 (BASELINE, f"the base model alone, {baseline_text(shots)}; the same prompt template and decoding")]
     if resamples is not None:
         rows.append(("intervals", f"95% bootstrap over test dialogues, {resamples:,} resamples"))
     rows += [
@@ -105,7 +144,7 @@ def describe_run(record: AdapterRecord, data: DataSource | None = None, generate
 
 
 def model_name(record: AdapterRecord, data: DataSource | None) -> str:
-    """A short name for the finetuned model: base model, `lora`, data (flan-t5-base-lora-dialogsum)."""
+    """A short name for the finetuned model: base model, method, data (flan-t5-base-lora-dialogsum)."""
     source = data.name if data else "unknown-data"
     short = KNOWN_DATASETS[source]["name"] if source in KNOWN_DATASETS else Path(source).name
-    return f"{Path(record.model.name).name}-lora-{short}".lower()
+    return f"{Path(record.model.name).name}-{record.method}-{short}".lower()

@@ -34,6 +34,11 @@ def p_value_text(comparison: dict, name: str) -> str:
     return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
+def prompting_text(shots: int) -> str:
+    """How the baseline prompts the base model: zero-shot, or N-shot (baseline.shots)."""
+    return f"{shots}-shot" if shots else "zero-shot"
+
+
 def summary_line(system: str, metrics: dict) -> str:
     """One console line of a system's headline scores."""
     scores = ", ".join(f"{name} {score_text(metrics, name)}" for name in ROUGE_TYPES)

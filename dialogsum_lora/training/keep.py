@@ -4,8 +4,9 @@ validation with the best ROUGE-1 or the lowest loss.
 Not the Trainer's load_best_model_at_end: it wants a checkpoint saved at every validation
 (train.checkpoint_steps a multiple of train.validation_steps), and it sees validation ROUGE only
 if every process computes it (here rank 0 scores the gathered summaries). KeepBest copies the
-adapter's weights (peft's state dict: a few MB) at each new best on rank 0, which alone saves
-the adapter, and writes the copy into each checkpoint, so that a killed run resumes with it.
+weights trained (an adapter's: a few MB; with `method: full`, the whole model's) at each new best
+on rank 0, which alone saves them, and writes the copy into each checkpoint, so that a killed
+run resumes with it.
 """
 
 import math
@@ -16,7 +17,7 @@ from transformers import TrainerCallback
 from dialogsum_lora import distributed
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import read_json
-from dialogsum_lora.modeling.adapter import KeptStep
+from dialogsum_lora.modeling.adapter import KeptStep, restore_weights, trained_weights
 from dialogsum_lora.params.train import KEEP_RULES
 from dialogsum_lora.schema import parse
 
@@ -25,7 +26,7 @@ KEPT_RECORD = "kept.json"
 
 
 class KeepBest(TrainerCallback):
-    """The adapter weights of the best validation so far, by `rule` (a KEEP_RULES key), on rank 0.
+    """The weights trained at the best validation so far, by `rule` (a KEEP_RULES key), on rank 0.
 
     It reads the score from the validation's metrics (ValidationRouge adds eval_rouge1 to them,
     so it must come first among the callbacks), and it must save into a checkpoint before the
@@ -48,11 +49,8 @@ class KeepBest(TrainerCallback):
         if not distributed.is_main_process() or value is None or not math.isfinite(value):
             return  # a NaN validation loss is no best (StopOnDivergence ends a diverging run)
         if self.kept is None or (value > self.kept.value if self.higher_is_better else value < self.kept.value):
-            from peft import get_peft_model_state_dict
-
             self.kept = KeptStep(step=state.global_step, rule=self.rule, value=value)
-            self.weights = {name: weight.detach().to("cpu", copy=True)
-                            for name, weight in get_peft_model_state_dict(model).items()}
+            self.weights = trained_weights(model)
 
     def on_save(self, args, state, control, **kwargs):
         if not distributed.is_main_process() or self.weights is None:
@@ -65,12 +63,8 @@ class KeepBest(TrainerCallback):
 
     def restore(self, model) -> KeptStep:
         """Put the kept weights back into `model`; which step's they are."""
-        from peft import set_peft_model_state_dict
-
         if self.weights is None:
             raise UserError(f"train.keep is {self.rule}, but no validation gave a finite {self.metric}: set train.keep "
                             "to last, or lower train.learning_rate")
-        result = set_peft_model_state_dict(model, self.weights)
-        if result.unexpected_keys:
-            raise RuntimeError(f"kept weights peft did not expect: {result.unexpected_keys[:3]}")
+        restore_weights(model, self.weights)
         return self.kept

@@ -164,8 +164,9 @@ class StepClock(TrainerCallback):
 def training_speed(
     trainer, clock: "StepClock", checkpoint: Path | None, train_set: list[dict], batch_size: int, seconds: float
 ) -> dict:
-    """How fast a finished trainer.train() ran (steps run, samples and tokens per second), and
-    its steady speed over whole length-sorted blocks after the first (warm-up, compiling)."""
+    """How fast a finished trainer.train() ran (steps run, seconds per step, samples and tokens per
+    second), its steady speed over whole length-sorted blocks after the first (warm-up, compiling),
+    and the peak memory it took (peak_memory)."""
     steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
     samples = steps_run * batch_size
     tokens_per_sample = sum(len(e["input_ids"]) + len(e["labels"]) for e in train_set) / len(train_set)
@@ -173,13 +174,27 @@ def training_speed(
     return {
         "steps": steps_run,
         "resumed_from_step": trainer.state.global_step - steps_run,
+        "seconds_per_step": round(seconds / steps_run, 4) if steps_run else None,
         "samples_per_second": round(samples / seconds, 2),
         "tokens_per_second": round(samples * tokens_per_sample / seconds, 1),
         # An evaluation that falls between the timed blocks is included.
         "steady_samples_per_second": round(steady * batch_size, 2) if steady else None,
         "steady_steps": clock.timed_steps(),
         "steps_per_epoch": steps_per_epoch(len(train_set), batch_size),
+        **peak_memory(),
     }
+
+
+def peak_memory() -> dict:
+    """The most memory this process has held: on a GPU, what torch allocated on it; on a CPU, the
+    process's peak resident size (model, optimiser state, activations and all the rest)."""
+    if torch.cuda.is_available():
+        return {"peak_memory_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1), "peak_memory_of": "cuda allocated"}
+    import resource
+
+    # Linux gives ru_maxrss in KiB.
+    return {"peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_memory_of": "process resident set"}
 
 
 class StopOnDivergence(TrainerCallback):
@@ -193,7 +208,8 @@ class StopOnDivergence(TrainerCallback):
         if loss is not None and not math.isfinite(loss):
             raise UserError(
                 f"training diverged: the training loss is {loss} at step {state.global_step}; "
-                f"lower train.learning_rate (now {self.learning_rate}) or lora.alpha"
+                f"lower the learning rate (now {self.learning_rate}; train.learning_rate, or full.learning_rate for "
+                "method full) or lora.alpha"
             )
 
 

@@ -1,14 +1,11 @@
 """Validation ROUGE while training: at every validation (every train.validation_steps steps, or
 each epoch's end, and after the last step), summarise a fixed seeded subset of the validation
 dialogues with the model as it is and log ROUGE beside the losses: what a researcher reads to
-choose the number of epochs, and what train.keep: best_rouge1 keeps the adapter by. The seeded
-subsets (of validation dialogues, and train.dialogues') are drawn here.
+choose the number of epochs, and what train.keep: best_rouge1 keeps the adapter by.
 
 It decodes with settings of its own, not `generate`'s (so that trying another decoding never
 retrains): greedy, at most prompt.max_target_tokens new tokens, the length training teaches.
 """
-
-import random
 
 import torch
 from transformers import TrainerCallback
@@ -17,24 +14,12 @@ from dialogsum_lora.generation import summarise_dialogues
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import TrainParams
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
+from dialogsum_lora.subsets import seeded_subset
 
 
 def validation_decoding(prompt: PromptParams) -> dict:
     """The GenerationConfig arguments validation ROUGE decodes with."""
     return {"max_new_tokens": prompt.max_target_tokens, "num_beams": 1}
-
-
-def seeded_subset(rows: list[dict], size: int | None, seed: int) -> list[dict]:
-    """`size` rows drawn from `seed`, in the split's order; all of them if size is None or larger.
-
-    The first `size` of one seeded shuffle: a smaller subset is part of every larger one of the same
-    seed, so the points of a learning curve add data, never swap it.
-    """
-    if size is None or size >= len(rows):
-        return rows
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    return [rows[i] for i in sorted(order[:size])]
 
 
 class ValidationRouge(TrainerCallback):

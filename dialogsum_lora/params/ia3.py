@@ -1,0 +1,22 @@
+"""params.yaml `ia3`: the IA3 adapter finetune trains when `method` is ia3 (peft's IA3: a learned
+vector rescales the keys, values and feed-forward activations; about 0.03% of flan-t5-base)."""
+
+from pydantic import Field, model_validator
+
+from dialogsum_lora.schema import Record, Text
+
+
+class IA3Params(Record):
+    target_modules: list[Text] = Field(
+        description="Names of the linear layers whose outputs (or, for feed-forward ones, inputs) are rescaled "
+                    "(T5: q, k, v, o, wi_0, wi_1, wo).", min_length=1)
+    feedforward_modules: list[Text] = Field(
+        description="Which of target_modules are feed-forward layers: their inputs are rescaled, not their outputs.")
+
+    @model_validator(mode="after")
+    def _feedforward_among_targets(self) -> "IA3Params":
+        outside = sorted(set(self.feedforward_modules) - set(self.target_modules))
+        if outside:
+            raise ValueError(f"feedforward_modules names {outside[0]!r}, which is not in target_modules "
+                             f"{self.target_modules}: peft rescales only target modules")
+        return self
