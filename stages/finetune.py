@@ -51,7 +51,7 @@ def main() -> None:
         unused_sections,
     )
     from dialogsum_lora.modeling.base import (
-        load_base_model, load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
+        load_base_model, load_tokenizer, make_deterministic, model_directory, no_progress_bars, pick_device, pick_dtype,
     )
     from dialogsum_lora.provenance import Stopwatch, model_provenance
     from dialogsum_lora.training.checkpoints import (
@@ -62,7 +62,8 @@ def main() -> None:
         make_trainer, training_speed,
     )
     from dialogsum_lora.training.keep import KeepBest
-    from dialogsum_lora.training.validation import ValidationRouge, seeded_subset
+    from dialogsum_lora.subsets import seeded_subset
+    from dialogsum_lora.training.validation import ValidationRouge
 
     # Inputs, checked (and the outputs' place) before any process starts work.
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
@@ -111,7 +112,8 @@ def main() -> None:
                                    callbacks)
             if checkpoint and distributed.is_main_process():
                 print(f"resuming from {checkpoint}")
-            with Stopwatch("finetune") as stopwatch:
+            # No bar for each checkpoint's save of a shard (the Trainer's own bars are tqdm's, not transformers').
+            with Stopwatch("finetune") as stopwatch, no_progress_bars():
                 result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         if not trainer.is_world_process_zero():
             return
@@ -125,7 +127,8 @@ def main() -> None:
                               "kept": kept.model_dump(), "data": training_data_hashes()}
         # What it read: seed, processes, method, prompt, the method's section, train.
         record.update(params.model_dump(exclude={"model", *unused_sections(params.method)}))
-        save_adapter(model, tokenizer, record, ADAPTER_DIR)
+        with no_progress_bars():
+            save_adapter(model, tokenizer, record, ADAPTER_DIR)
     remove_checkpoints(run_dir)  # once the adapter is in place
     logged = last_logged_loss(trainer)
     loss = f"training loss {logged[1]:.4f} at step {logged[0]}, the last logged" if logged else "no training loss logged"

@@ -41,7 +41,9 @@ LONGEST_FIRST = (
     "test_readme.py::test_rerunning_from_a_plain_shell_elsewhere_is_byte_identical",
     "test_distributed.py::test_two_process_generation_scores_exactly_like_one",
     "test_pipeline.py::test_killed_training_resumes_from_its_checkpoint_and_ends_identical",
-    "test_distributed.py::test_two_processes_train_the_adapter_one_process_trains",
+    "test_distributed.py::test_two_processes_train_the_weights_one_process_trains",
+    "test_methods.py::test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical",
+    "test_methods.py::test_a_killed_run_of_each_method_resumes_to_the_weights_of_an_unbroken_one",
     "test_benchmarks.py::test_tiny_benchmark_reports_both_settings",
 )
 

@@ -49,38 +49,50 @@ def test_each_process_generates_every_nth_dialogue_of_the_length_order(monkeypat
     assert distributed.gather_in_order(["x", "y"], [1, 0], 2) == ["y", "x"]  # back in the original order
 
 
-def test_two_processes_train_the_adapter_one_process_trains(workspace):
+@pytest.mark.parametrize("method", ["lora", "ia3", "full"])
+def test_two_processes_train_the_weights_one_process_trains(workspace, method):
     # Data parallelism, proven by its result: with dropout off and every example of one length (so
     # that both runs see the same batches in the same order, and a per-process mean loss averages to
-    # the global one), two processes' gradients averaged by DDP give one process's adapter.
+    # the global one), two processes' gradients averaged by DDP give one process's weights, for
+    # each method (full fine-tuning at a learning rate that moves every weight measurably).
     from safetensors.torch import load_file
 
     config = workspace / "models/tiny-t5/config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), "dropout_rate": 0.0}))
     set_params(workspace / "params.yaml", {
+        "method": method, "full.learning_rate": 1e-3,
         "lora.dropout": 0.0, "prompt.max_source_tokens": 32, "prompt.max_target_tokens": 8, "train.max_steps": 3,
         "train.logging_steps": 1, "train.checkpoint_steps": 100, "train.validation_rouge_dialogues": 0, "train.keep": "lowest_loss",
     })
-    adapters, outputs, losses = {}, {}, {}
+    weights_file = "model.safetensors" if method == "full" else "adapter_model.safetensors"
+    initial = {"full": load_file(workspace / "models/tiny-t5/model.safetensors"), "ia3": {}, "lora": {}}[method]
+    trained, outputs, losses = {}, {}, {}
     for processes in (1, 2):
         set_params(workspace / "params.yaml", {"processes": processes})
         result = run_stage(workspace, "finetune")
         outputs[processes] = result.stdout + result.stderr
         assert result.returncode == 0, outputs[processes][-3000:]
-        adapters[processes] = load_file(workspace / "models/adapter/adapter_model.safetensors")
+        trained[processes] = load_file(workspace / "models/adapter" / weights_file)
         curve = (workspace / "reports/train/plots/metrics/train/loss.tsv").read_text().splitlines()[1:]
         losses[processes] = [float(line.split("\t")[1]) for line in curve]
         record = json.loads((workspace / "models/adapter/provenance.json").read_text())
+        assert record["method"] == method
         assert record["training"]["truncated_prompts"] == record["training"]["truncated_summaries"] == 32  # one length
     assert outputs[2].count("trained 3 steps") == 1  # rank 0 alone prints and writes
     assert "parallel_mode != ParallelMode.DISTRIBUTED" not in outputs[2]
     # Each step's loss is the whole batch's (one process trains on its half alone: another loss) ...
     assert len(losses[1]) == 3 and losses[2] == pytest.approx(losses[1], abs=1e-5)
-    # ... and the weights agree to fp32 rounding (the two sum gradients in another order).
-    assert adapters[1].keys() == adapters[2].keys()
-    for name, weight in adapters[1].items():
-        assert "lora_B" not in name or weight.abs().max() > 0  # it trained
-        assert torch.allclose(adapters[2][name], weight, rtol=1e-4, atol=5e-5), name
+    # ... and the weights agree to fp32 rounding (the two sum gradients in another order), each
+    # of them trained: LoRA's B away from its zeros, IA3's vectors from their ones, a full
+    # fine-tune's weights from the base model's.
+    assert trained[1].keys() == trained[2].keys()
+    for name, weight in trained[1].items():
+        start = initial.get(name, torch.ones_like(weight) if method == "ia3" else None)
+        if start is not None:
+            assert (weight - start).abs().max() > 1e-3, name
+        elif "lora_B" in name:
+            assert weight.abs().max() > 0, name
+        assert torch.allclose(trained[2][name], weight, rtol=1e-4, atol=5e-5), name
 
 
 FAILING_STAGE = """

@@ -57,6 +57,7 @@ BLOCKS = [
     "dvc metrics diff main",  # compare
     "dvc exp run --queue -S seed=1,2,3",  # seeds
     "dvc exp run -S baseline.shots=2",  # a few-shot baseline
+    "dvc exp run --queue -S method=lora,full,ia3",  # methods
     'dialogsum-summarise "#Person1#',  # use the adapter
     f"dvc remote add -d storage {S3_REMOTE}",  # share
     "dvc remote modify --local storage access_key_id",  # S3 credentials
@@ -167,6 +168,26 @@ def test_a_few_shot_baseline_reruns_the_baseline_and_evaluate_and_the_report_nam
     baseline_row = next(line for line in (reader.checkout / "reports/report.md").read_text().splitlines()
                         if line.startswith("- **baseline:**"))
     assert "2-shot" in baseline_row and all(shot.replace("_", "\\_") in baseline_row for shot in shots["ids"])
+
+
+def test_a_sweep_over_methods_trains_each_on_the_same_data_and_steps_with_one_baseline(reader):
+    # Cheaper runs than the demo's (the recipe as written, on four steps of training).
+    set_params(reader.checkout / "params.yaml", {"train.max_steps": 4})
+    output = reader.recipe("dvc exp run --queue -S method=lora,full,ia3")
+    scores = {}  # method: (baseline ROUGE-1, finetuned ROUGE-1), as `dvc exp show` has them
+    for commit in json.loads(dvc(reader.checkout, "exp", "show", "--json")):
+        for experiment in commit.get("experiments") or []:
+            data = experiment["revs"][0]["data"]
+            params, metrics = data["params"]["params.yaml"]["data"], data["metrics"]
+            if params["train"]["max_steps"] == 4:
+                scores[params["method"]] = tuple(metrics[f"reports/{system}/metrics.json"]["data"]["rouge1"]
+                                                 for system in ("baseline", "finetuned"))
+    assert set(scores) == {"lora", "full", "ia3"} and "baseline" not in stages_run(output)
+    # One baseline for all three (none of them reruns it), and a finetuned score of its own for each.
+    assert len({baseline for baseline, _ in scores.values()}) == 1
+    assert all(0 <= finetuned <= 1 for _, finetuned in scores.values())
+    table = output[:output.index("plot: dvc_plots/experiments.png")]
+    assert all(f"method={method}" in table for method in ("full", "ia3"))
 
 
 def test_the_real_experiment_recipe_installs_nothing_twice_and_reproduces_nothing_done(reader):

@@ -28,6 +28,11 @@ RERUN_MATRIX = [
     ({"analysis.min_topic_dialogues": 2}, {"evaluate"}),  # the topics, evaluate's alone
     ({"baseline.shots": 2}, BASELINE_AND_EVALUATE),  # the baseline compared with, which the report names
     ({"lora.r": 8}, FINETUNE_AND_EVALUATE),
+    ({"method": "ia3"}, FINETUNE_AND_EVALUATE),
+    ({"method": "full"}, FINETUNE_AND_EVALUATE),
+    # Another method's section retrains too: DVC's params are fixed per stage (README: the pipeline).
+    ({"ia3.feedforward_modules": []}, FINETUNE_AND_EVALUATE),
+    ({"full.learning_rate": 0.0001}, FINETUNE_AND_EVALUATE),
     ({"train.learning_rate": 0.02}, FINETUNE_AND_EVALUATE),
     ({"train.validation_batch_size": 2}, FINETUNE_AND_EVALUATE),
     ({"train.keep": "lowest_loss"}, FINETUNE_AND_EVALUATE),
@@ -48,6 +53,7 @@ RERUN_MATRIX = [
     # A new decoding setting is its schema's line: no retraining.
     ("params/generate.py", BASELINE_AND_EVALUATE),
     ("params/analysis.py", BASELINE_AND_EVALUATE),
+    ("params/ia3.py", FINETUNE_AND_EVALUATE),  # a method's schema: what trains, and what evaluate loads
     ("generation.py", ALL_THREE),  # how summaries are made, validation ROUGE's too
     ("subsets.py", ALL_THREE),  # the seeded subsets: the shots, the training and validation dialogues
     # What computes what finetune writes retrains, and so does the ROUGE its validation curve is.

@@ -1,7 +1,7 @@
 """params.yaml `ia3`: the IA3 adapter finetune trains when `method` is ia3 (peft's IA3: a learned
 vector rescales the keys, values and feed-forward activations; about 0.03% of flan-t5-base)."""
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from dialogsum_lora.schema import Record, Text
 
@@ -13,10 +13,12 @@ class IA3Params(Record):
     feedforward_modules: list[Text] = Field(
         description="Which of target_modules are feed-forward layers: their inputs are rescaled, not their outputs.")
 
-    @model_validator(mode="after")
-    def _feedforward_among_targets(self) -> "IA3Params":
-        outside = sorted(set(self.feedforward_modules) - set(self.target_modules))
+    @field_validator("feedforward_modules")
+    @classmethod
+    def _among_targets(cls, modules: list[str], info: ValidationInfo) -> list[str]:
+        targets = info.data.get("target_modules")  # absent when target_modules itself was refused
+        outside = sorted(set(modules) - set(targets)) if targets is not None else []
         if outside:
-            raise ValueError(f"feedforward_modules names {outside[0]!r}, which is not in target_modules "
-                             f"{self.target_modules}: peft rescales only target modules")
-        return self
+            raise ValueError(f"names {outside[0]!r}, which is not in ia3.target_modules {targets}: peft rescales only "
+                             "target modules")
+        return modules

@@ -18,7 +18,7 @@ TOPIC_COLUMNS = ("rouge1", "rougeL")
 def header(trained: str, model_name: str, data_name: str, run: list[tuple[str, str]]) -> list[str]:
     """The title (how it was trained, as results/run.py's method_name says, the base model's and the
     data's names) and the run's description, a bullet per row."""
-    return [f"# {trained} of {as_text(model_name)} on {as_text(data_name)}: results", "",
+    return [f"# {trained[0].upper()}{trained[1:]} of {as_text(model_name)} on {as_text(data_name)}: results", "",
             *(f"- **{what}:** {value}" for what, value in run), ""]
 
 

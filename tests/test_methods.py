@@ -1,0 +1,138 @@
+"""`method: ia3` and `method: full` through every stage and command, on the tiny model and the
+sample data: what each trains and records, the report and cards naming it, summarise and export
+using it, and the guarantees LoRA has (byte-identical reruns, resume after a kill). Two processes
+against one: test_distributed.py; bad values: test_stages.py; LoRA itself: test_pipeline.py."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from dialogsum_lora.files.records import read_jsonl
+from dialogsum_lora.params import set_params
+
+from conftest import run_stage, start_stage
+from test_stages import run_main, stage_dir  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.slow
+
+METHODS = ("ia3", "full")
+TITLES = {"ia3": "# IA3 fine-tuning of ", "full": "# Full fine-tuning of "}
+# A learning rate at which four steps of full fine-tuning move every weight measurably (its
+# real default, 1e-5, is for flan-t5-base's 250M weights over 1,558 steps).
+FAST_FULL = {"full.learning_rate": 1e-3}
+
+
+def weights_file(method: str) -> str:
+    return "model.safetensors" if method == "full" else "adapter_model.safetensors"
+
+
+def snapshot(directory) -> dict:
+    """Every file a finetune and evaluate write, by path: their bytes."""
+    places = ["models/adapter", "reports/train", "reports/finetuned", "reports/plots"]
+    files = [path for place in places for path in sorted((directory / place).rglob("*")) if path.is_file()]
+    files += [path for name in ("report.md", "model_card.md", "comparison.json") if (path := directory / "reports" / name).is_file()]
+    return {str(path.relative_to(directory)): path.read_bytes() for path in files}
+
+
+def run_command(directory, module: str, *arguments: str) -> subprocess.CompletedProcess:
+    from dialogsum_lora.commands.demo import offline_environment
+
+    return subprocess.run([sys.executable, "-m", f"dialogsum_lora.commands.{module}", *arguments], cwd=directory,
+                          env=offline_environment(), capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical(stage_dir, tiny_model_dir, method):
+    set_params(stage_dir / "params.yaml", {"method": method, "train.max_steps": 4, **FAST_FULL})
+    for stage in ("prepare", "baseline", "finetune", "evaluate"):
+        run_main(stage)
+    adapter = stage_dir / "models/adapter"
+
+    # What trained, and the record of it: its own section, no other method's.
+    record = json.loads((adapter / "provenance.json").read_text())
+    assert record["method"] == method and method in record and not ({"lora", "ia3", "full"} - {method}) & set(record)
+    counts = record["parameters"]
+    trained = load_file(adapter / weights_file(method))
+    if method == "full":
+        assert not (adapter / "adapter_config.json").exists() and counts["trainable"] == counts["total"]
+        base = load_file(tiny_model_dir / "model.safetensors")
+        moved = [name for name in base if name in trained and not torch.allclose(trained[name], base[name], atol=1e-4)]
+        assert len(moved) >= len(base) // 2, moved  # most weight tensors trained, not just a few
+    else:
+        config = json.loads((adapter / "adapter_config.json").read_text())
+        assert config["peft_type"] == "IA3" and config["target_modules"] == sorted(config["target_modules"])
+        assert config["feedforward_modules"] == ["wo"] and 0 < counts["trainable"] < counts["total"] / 50
+        assert trained and all(not torch.equal(vector, torch.ones_like(vector)) for vector in trained.values())
+
+    # Its cost, in the timing file (not an output: no wall time is in any output).
+    timing = json.loads((stage_dir / "reports/timing/finetune.json").read_text())
+    assert timing["steps"] == 4 and timing["seconds_per_step"] > 0 and timing["peak_memory_mib"] > 0
+    assert timing["peak_memory_of"] == "process resident set"  # on a CPU
+    assert "seconds" not in json.dumps(record)
+
+    # What people read names it.
+    report = (stage_dir / "reports/report.md").read_text()
+    card = (stage_dir / "reports/model_card.md").read_text()
+    assert report.startswith(TITLES[method])
+    method_row = next(line for line in report.splitlines() if line.startswith("- **method:**"))
+    assert ("every weight" in method_row) == (method == "full") and f"{counts['trainable']:,} trainable" in method_row
+    assert f"| method | {method_row.removeprefix('- **method:** ')} |" in card
+    assert ("library_name: transformers" if method == "full" else "library_name: peft") in card
+    assert ("- full-fine-tuning" if method == "full" else "- ia3") in card
+
+    # dialogsum-summarise gives each test dialogue the summary evaluate wrote.
+    summarised = run_command(stage_dir, "summarise", "--file", "data/prepared/test.jsonl", "--output", "ours.jsonl")
+    assert summarised.returncode == 0, summarised.stderr
+    evaluated = read_jsonl(stage_dir / "reports/finetuned/predictions.jsonl")
+    assert [row["prediction"] for row in read_jsonl(stage_dir / "ours.jsonl")] == [row["prediction"] for row in evaluated]
+
+    # dialogsum-export: one model directory transformers loads alone, with the same weights.
+    exported = run_command(stage_dir, "export", "exported")
+    assert exported.returncode == 0, exported.stderr
+    assert ("fully fine-tuned model in exported" if method == "full" else "merged model in exported") in exported.stdout
+    from transformers import AutoModelForSeq2SeqLM
+
+    model = AutoModelForSeq2SeqLM.from_pretrained(stage_dir / "exported")
+    state = model.state_dict()
+    if method == "full":
+        assert all(torch.equal(state[name], weight) for name, weight in trained.items() if name in state)
+    assert "library_name: transformers" in (stage_dir / "exported/README.md").read_text()
+
+    # A rerun, in a process of its own, writes every output again byte for byte.
+    first = snapshot(stage_dir)
+    for stage in ("finetune", "evaluate"):
+        result = run_stage(stage_dir, stage)
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert snapshot(stage_dir) == first
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_killed_run_of_each_method_resumes_to_the_weights_of_an_unbroken_one(stage_dir, method):
+    set_params(stage_dir / "params.yaml", {"method": method, "train.max_steps": 24, "train.checkpoint_steps": 4,
+                                           "train.logging_steps": 2, **FAST_FULL})
+    unbroken = run_stage(stage_dir, "finetune")
+    assert unbroken.returncode == 0, unbroken.stderr[-3000:]
+    finished = snapshot(stage_dir)
+    for written in ("models/adapter", "reports/train"):  # so that only the resumed run can write them again
+        shutil.rmtree(stage_dir / written)
+
+    run = start_stage(stage_dir, "finetune")
+    while not list(stage_dir.glob(".trainer/*/checkpoint-4/checkpoint_complete")):
+        assert run.poll() is None, "training ended before its first checkpoint"
+        time.sleep(0.02)
+    run.send_signal(signal.SIGKILL)  # as a preempted machine would
+    run.communicate()
+    assert not list(stage_dir.glob(".trainer/*/checkpoint-24"))  # killed part way, not at the end
+
+    resumed = run_stage(stage_dir, "finetune")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from .trainer/" in resumed.stdout
+    assert snapshot(stage_dir) == finished
+    assert not (stage_dir / ".trainer").exists()
