@@ -4,12 +4,14 @@
 #
 #   [MODEL=tiny] [WHEELS=DIR] benchmarks/gpu.sh OUT_DIR [RUN ...]
 #
-# RUNs, in this order (default: all three):
+# RUNs, in this order (default: all four):
 #   pipeline            the whole `dvc repro`, stage by stage, with the committed params
 #   throughput          tutorial vs project settings: the stage's Trainer at batch 8 and 64,
 #                       eager and compiled; generation one at a time, and batched (64, merged
 #                       adapter too, and 256 merged)
 #   pipeline-compiled   the whole pipeline again with train.compile=true
+#   methods             LoRA, IA3 and full fine-tuning in one plain loop at batch 8: seconds per
+#                       step and peak memory, each method in a process of its own
 #
 # MODEL is flan-t5-base (the default) or tiny (a dry run on a CPU). Each RUN
 # writes OUT_DIR/RUN.json and OUT_DIR/RUN.log as soon as it ends, so a call cut
@@ -22,15 +24,15 @@
 # the machine's own packages.
 set -uo pipefail
 
-[ $# -ge 1 ] || { echo "usage: benchmarks/gpu.sh OUT_DIR [pipeline] [throughput] [pipeline-compiled]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: benchmarks/gpu.sh OUT_DIR [pipeline] [throughput] [pipeline-compiled] [methods]" >&2; exit 2; }
 out=$1
 shift
-runs=${*:-pipeline throughput pipeline-compiled}
+runs=${*:-pipeline throughput pipeline-compiled methods}
 model=${MODEL:-flan-t5-base}
 for name in $runs; do
     case $name in
-        pipeline | throughput | pipeline-compiled) ;;
-        *) echo "error: unknown run '$name': choose from pipeline, throughput, pipeline-compiled" >&2; exit 2 ;;
+        pipeline | throughput | pipeline-compiled | methods) ;;
+        *) echo "error: unknown run '$name': choose from pipeline, throughput, pipeline-compiled, methods" >&2; exit 2 ;;
     esac
 done
 mkdir -p "$out" && out=$(CDPATH='' cd -- "$out" && pwd) || exit 2
@@ -94,4 +96,5 @@ run pipeline python -m benchmarks.pipeline --model "$model"
 run throughput python -m benchmarks.throughput --model "$model" --train-batch-size 8 64 --compile \
     --gen-batch-size 64 256
 run pipeline-compiled python -m benchmarks.pipeline --model "$model" --set train.compile=true
+run methods python -m benchmarks.methods --model "$model" --batch-size 8 --steps 20 --warmup-steps 3
 exit $failed

@@ -85,18 +85,23 @@ def parse_arguments() -> argparse.Namespace:
     return args
 
 
-def build_models(name: str, params: "Reads", device: torch.device, scratch: Path):
-    """(training model, generation model, id limit, pad id, eos id), both from the same base weights with
-    LoRA: the training model in fp32 (the Trainer autocasts), the generation model in the stages' dtype
-    with the adapter merged, as evaluate generates."""
+def benchmark_base(name: str, device: torch.device, scratch: Path):
+    """(the base model in fp32, its id limit, pad id, eos id): the tiny T5 (written to `scratch`), or
+    flan-t5-base's architecture with random weights."""
     if name == "tiny":
         write_tiny_model(scratch / "tiny-t5")
         tokenizer = load_tokenizer(scratch / "tiny-t5")
         base = load_base_model(scratch / "tiny-t5", torch.float32, device)
-        ids = (len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id)
-    else:
-        base = random_flan_t5_base().to(device)
-        ids = (FLAN_T5_ID_LIMIT, base.config.pad_token_id, base.config.eos_token_id)
+        return base, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id
+    base = random_flan_t5_base().to(device)
+    return base, FLAN_T5_ID_LIMIT, base.config.pad_token_id, base.config.eos_token_id
+
+
+def build_models(name: str, params: "Reads", device: torch.device, scratch: Path):
+    """(training model, generation model, id limit, pad id, eos id), both from the same base weights with
+    LoRA: the training model in fp32 (the Trainer autocasts), the generation model in the stages' dtype
+    with the adapter merged, as evaluate generates."""
+    base, *ids = benchmark_base(name, device, scratch)
     generation_base = copy.deepcopy(base).to(pick_dtype(device)).eval()
     training_model = trainable_model(base, "lora", params.lora).train()
     generation_model = trainable_model(generation_base, "lora", params.lora).eval().merge_and_unload()

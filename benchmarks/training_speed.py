@@ -24,7 +24,7 @@ def stack_parameters(model) -> tuple[int, int]:
 
     The embedding tables are left out: a lookup does no multiplications.
     """
-    base = model.get_base_model()
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model, or the model itself
     embedding_ids = {id(base.shared.weight)}
 
     def count(module) -> int:
@@ -66,8 +66,9 @@ def collate(sources: list[np.ndarray], targets: list[np.ndarray], pad_id: int) -
 
 
 def time_training(model, examples, batches, *, warmup_steps, autocast_dtype, learning_rate,
-                  flops_per_token, pad_id, device) -> dict:
-    """Train on `batches` (the first `warmup_steps` untimed) and return the throughput of the rest.
+                  flops_per_token, pad_id, device, each_step: bool = False) -> dict:
+    """Train on `batches` (the first `warmup_steps` untimed) and return the throughput of the rest;
+    with `each_step`, also each timed step's seconds (waiting for the GPU after every step).
 
     A plain loop doing what the Trainer does per step: forward, backward, clip,
     fused AdamW (the Trainer's default optimiser in transformers 5), zero grads.
@@ -93,8 +94,12 @@ def time_training(model, examples, batches, *, warmup_steps, autocast_dtype, lea
         train_step(indices)
     synchronize(device)
     start = time.perf_counter()
+    ends = []
     for indices in timed:
         train_step(indices)
+        if each_step:
+            synchronize(device)
+            ends.append(time.perf_counter())
     synchronize(device)
     seconds = time.perf_counter() - start
 
@@ -117,6 +122,7 @@ def time_training(model, examples, batches, *, warmup_steps, autocast_dtype, lea
         "mean_target_tokens": target_tokens / samples,
         "padding_fraction": 1 - (source_tokens + target_tokens) / padded_tokens,
         "model_flops_per_s": flops / seconds,
+        **({"step_seconds": np.diff([start, *ends]).tolist()} if each_step else {}),
     }
 
 

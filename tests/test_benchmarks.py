@@ -49,6 +49,28 @@ def test_tiny_benchmark_reports_both_settings(tmp_path):
     assert "Traceback" not in run.stderr and "{'loss'" not in run.stdout
 
 
+@pytest.mark.slow
+def test_methods_benchmark_trains_each_method_in_its_own_process_on_the_same_batches(tmp_path):
+    report = tmp_path / "methods.json"
+    command = [sys.executable, "benchmarks/methods.py", "--model", "tiny", "--device", "cpu", "--steps", "2",
+               "--warmup-steps", "1", "--threads", "1", "--json", str(report)]
+    run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    methods = json.loads(report.read_text())["methods"]
+    assert list(methods) == ["lora", "ia3", "full"]
+    full, lora, ia3 = methods["full"], methods["lora"], methods["ia3"]
+    assert full["parameters"]["trainable"] == full["parameters"]["total"]
+    assert 0 < ia3["parameters"]["trainable"] < lora["parameters"]["trainable"] < full["parameters"]["trainable"]
+    assert (lora["learning_rate"], full["learning_rate"]) == (1e-3, 1e-5)  # train.learning_rate, full.learning_rate
+    for figures in methods.values():
+        # The same batches for each: the same samples and tokens timed.
+        assert (figures["steps"], figures["mean_source_tokens"]) == (2, lora["mean_source_tokens"])
+        assert len(figures["step_seconds"]) == 2 and figures["median_step_seconds"] > 0
+        assert figures["peak_memory_mib"] >= figures["memory_before_training_mib"] > 0
+        assert figures["training_added_mib"] == pytest.approx(figures["peak_memory_mib"] - figures["memory_before_training_mib"], abs=0.11)
+    assert run.stdout.count(" s/step ") == 3 and "x1.00 time (the same batches), x1.00 peak" in run.stdout  # LoRA against itself
+
+
 def test_synthetic_data_has_dialogsum_token_lengths_and_the_hub_layout(tmp_path, tiny_model_dir):
     import numpy as np
 
@@ -175,15 +197,17 @@ def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures
     every = subprocess.run(["bash", script, "out"], cwd=tmp_path, env=environment, capture_output=True, text=True)
     assert every.returncode == 1, every.stderr  # the throughput run failed; the next one still ran
     assert "== throughput: exit 1" in every.stdout and "== pipeline-compiled: exit 0" in every.stdout
+    assert "== methods: exit 0" in every.stdout
     out = tmp_path / "out"  # relative to where the script was called, not the repository
     assert sorted(p.name for p in out.iterdir()) == [
-        "machine.txt", "pipeline-compiled.json", "pipeline-compiled.log", "pipeline.json", "pipeline.log",
-        "throughput.json", "throughput.log"]
+        "machine.txt", "methods.json", "methods.log", "pipeline-compiled.json", "pipeline-compiled.log", "pipeline.json",
+        "pipeline.log", "throughput.json", "throughput.log"]
     arguments = {name: json.loads((out / f"{name}.json").read_text())["arguments"]
-                 for name in ("pipeline", "throughput", "pipeline-compiled")}
+                 for name in ("pipeline", "throughput", "pipeline-compiled", "methods")}
     assert arguments["pipeline"].startswith("-m benchmarks.pipeline --model tiny --json")
     assert "--train-batch-size 8 64 --compile --gen-batch-size 64 256" in arguments["throughput"]
     assert "--set train.compile=true" in arguments["pipeline-compiled"]
+    assert arguments["methods"].startswith("-m benchmarks.methods --model tiny --batch-size 8")
     assert (out / "machine.txt").read_text().splitlines()[-1] == "stub versions"
 
     one = subprocess.run(["bash", script, "one", "pipeline"], cwd=tmp_path, env=environment, capture_output=True,
