@@ -1,5 +1,5 @@
 """params.yaml `ia3`: the IA3 adapter finetune trains when `method` is ia3 (peft's IA3: a learned
-vector rescales the keys, values and feed-forward activations; about 0.03% of flan-t5-base)."""
+vector rescales the keys, values and feed-forward activations; about 0.04% of flan-t5-base)."""
 
 from pydantic import Field, ValidationInfo, field_validator
 
