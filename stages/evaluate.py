@@ -56,7 +56,7 @@ def main() -> None:
     losses = {"training": read_curve(TRAIN_LOSS_FILE), "validation": read_curve(VALIDATION_LOSS_FILE)}
     validation_rouge = {name: read_curve(file) for name, file in VALIDATION_ROUGE_FILES.items()}
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
-    record = check_adapter(ADAPTER_DIR, resolved)
+    record = check_adapter(ADAPTER_DIR, resolved, model_dir)
     data_source = read_data_source(require(DATA_STATS_FILE))
     outputs = [*results_files(FINETUNED_DIR), COMPARISON_FILE, TOPICS_FILE, *PLOTS, REPORT_FILE, MODEL_CARD_FILE,
                TIMING_DIR / "evaluate.json"]

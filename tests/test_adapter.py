@@ -157,3 +157,69 @@ def test_a_malformed_record_is_refused_naming_the_file_and_the_key(adapter, reco
     with pytest.raises(UserError) as error:
         check_adapter(directory, resolved)
     assert "provenance.json" in str(error.value) and key in str(error.value) and "\n" not in str(error.value)
+
+
+def save_full(model_dir, directory, resolved):
+    """A fully fine-tuned model as finetune saves it (the base model's weights, every one trainable)."""
+    from dialogsum_lora.params.full import FullParams
+
+    model = trainable_model(load_base_model(model_dir, torch.float32, CPU), "full", FullParams(learning_rate=1e-5))
+    record = {**RECORD, "method": "full", "model": {"name": str(model_dir), "revision": None, "resolved": resolved},
+              "full": {"learning_rate": 1e-5}}
+    for key in ("parameters", "lora"):
+        record.pop(key, None)
+    save_adapter(model, load_tokenizer(model_dir), record, directory)
+    return directory
+
+
+@pytest.mark.parametrize(
+    "change, facts",
+    [
+        # Another model than the one trained, each with weights that fit it: one decoder layer of the
+        # two trained (the other's weights left unused), another activation, quantised, another type.
+        ({"num_decoder_layers": 1}, ("config.json sets num_decoder_layers to 1", "has 2")),
+        ({"quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}}, ("sets quantization_config",)),
+        ({"feed_forward_proj": "relu"}, ("sets feed_forward_proj to 'relu'", "has 'gated-gelu'")),
+        ({"model_type": "bart"}, ("bart",)),
+    ],
+)
+def test_a_fully_fine_tuned_model_whose_config_makes_another_model_is_refused(tmp_path, tiny_model_dir, change, facts):
+    model_dir, resolved = model_directory(str(tiny_model_dir), None)
+    directory = save_full(model_dir, tmp_path / "full", resolved)
+    record = check_adapter(directory, resolved, model_dir)
+    assert record.method == "full" and record.parameters.trainable == record.parameters.total
+    config = json.loads((directory / "config.json").read_text())
+    (directory / "config.json").write_text(json.dumps({**config, **change}))
+    with pytest.raises(UserError) as error:
+        check_adapter(directory, resolved, model_dir)
+    for fact in facts:
+        assert fact in str(error.value), (fact, str(error.value))
+
+
+def test_a_fully_fine_tuned_model_loads_from_safetensors_only(tmp_path, tiny_model_dir):
+    model_dir, resolved = model_directory(str(tiny_model_dir), None)
+    directory = save_full(model_dir, tmp_path / "full", resolved)
+    (directory / "model.safetensors").rename(directory / "pytorch_model.bin")  # a pickle's name: never loaded
+    with pytest.raises(UserError, match="has no model.safetensors: a fully fine-tuned model loads from safetensors only"):
+        check_adapter(directory, resolved, model_dir)
+    with pytest.raises(UserError, match="trained from another base model"):
+        check_adapter(directory, "sha256:another", model_dir)
+
+
+def test_a_record_holds_its_methods_section_and_no_other_and_an_older_one_is_lora():
+    from dialogsum_lora.modeling.adapter import AdapterRecord
+    from dialogsum_lora.schema import parse
+
+    def refused(record: dict) -> str:
+        with pytest.raises(UserError) as error:
+            parse(AdapterRecord, record, "provenance.json")
+        return str(error.value)
+
+    without_lora = {key: value for key, value in RECORD.items() if key != "lora"}
+    assert "provenance.json: holds no lora section: the params method lora trained with" in refused(without_lora)
+    assert "holds no full section" in refused({**without_lora, "method": "full"})
+    ia3 = {"target_modules": ["k", "v", "wo"], "feedforward_modules": ["wo"]}
+    assert "holds the ia3 section beside method lora's" in refused({**RECORD, "ia3": ia3})
+    # A record written before `method` existed is a LoRA run's, as every run then was.
+    older = {key: value for key, value in RECORD.items() if key != "method"}
+    assert parse(AdapterRecord, older, "provenance.json").method == "lora"

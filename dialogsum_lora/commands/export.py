@@ -20,7 +20,8 @@ from dialogsum_lora.files.outputs import atomic_path, check_writable, exclusive
 
 
 def parse_arguments(arguments: list[str] | None = None):
-    parser = ArgumentParser(prog="dialogsum-export", description="Merge the LoRA adapter into the base model and save it.")
+    parser = ArgumentParser(prog="dialogsum-export", description="Save the trained model as one transformers model: the base model with the "
+                            "adapter merged into its weights, or a fully fine-tuned model as it is.")
     parser.add_argument("directory", type=Path, help="where to write the merged model (new or empty)")
     add_adapter_options(parser)
     args = parser.parse_args(arguments)
@@ -52,7 +53,7 @@ def export(arguments: list[str] | None = None) -> None:
 
         record = read_record(args.adapter)
         model_dir, resolved = base_model_directory(record, args.model, args.revision)
-        record = check_adapter(args.adapter, resolved)
+        record = check_adapter(args.adapter, resolved, model_dir)
         card, which = merged_card(args.adapter, record)
 
         # Merged in float32 on the CPU: the weights as trained, whatever machine reads them next.

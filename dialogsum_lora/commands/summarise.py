@@ -170,9 +170,9 @@ def summarise(arguments: list[str] | None = None) -> None:
 
     params.generate.check(f"{args.params}{', or the options that override it' if setting_overrides(args) else ''}: generate")
     record = read_record(args.adapter)
-    model_dir, resolved = base_model_directory(record, args.model, args.revision, base_alone=args.base)
+    model_dir, resolved = base_model_directory(record, args.model, args.revision)
     if not args.base:
-        record = check_adapter(args.adapter, resolved)
+        record = check_adapter(args.adapter, resolved, model_dir)
 
     # The model, loaded as evaluate (or, with --base, baseline) loads it.
     make_deterministic(record.seed)

@@ -18,8 +18,8 @@ from pydantic import model_validator
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import atomic_path, read_json, write_json
 from dialogsum_lora.modeling.base import (
-    check_finite, check_model_directory, check_safetensors, check_tokenizer_files, load_base_model, model_directory,
-    model_skeleton, safetensors_shapes, save_tokenizer,
+    check_finite, check_model_directory, check_safetensors, check_tokenizer_files, load_base_model, load_config,
+    model_directory, model_skeleton, safetensors_shapes, save_tokenizer,
 )
 from dialogsum_lora.params import Method
 from dialogsum_lora.params.full import FullParams
@@ -72,7 +72,7 @@ class AdapterRecord(Record):
     parameters: ParameterCounts
     seed: int
     processes: int
-    method: Method
+    method: Method = "lora"  # what a record from before `method` existed trained
     prompt: PromptParams
     lora: LoraParams | None = None
     ia3: IA3Params | None = None
@@ -81,10 +81,11 @@ class AdapterRecord(Record):
 
     @model_validator(mode="after")
     def _its_method_section(self) -> "AdapterRecord":
-        sections = {name for name in METHOD_SECTIONS if getattr(self, name) is not None}
-        if sections != {self.method}:
-            raise ValueError(f"records method {self.method} with the sections {sorted(sections)}: it must hold "
-                             f"the {self.method} section and no other method's")
+        if getattr(self, self.method) is None:
+            raise ValueError(f"holds no {self.method} section: the params method {self.method} trained with")
+        others = [name for name in METHOD_SECTIONS if name != self.method and getattr(self, name) is not None]
+        if others:
+            raise ValueError(f"holds the {others[0]} section beside method {self.method}'s: one run trains one method")
         return self
 
 
@@ -239,12 +240,13 @@ def read_record(adapter_dir: Path) -> AdapterRecord:
 _PROVENANCE_OPTIONS = {"base_model_name_or_path", "revision", "inference_mode", "peft_version", "auto_mapping"}
 
 
-def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:
+def check_adapter(adapter_dir: Path, base_resolved: str, base_dir: Path | None = None) -> AdapterRecord:
     """Refuse a directory of trained weights before loading it: missing, pickled weights only, no
     tokenizer, corrupt files, trained on another base model than `base_resolved` (what
-    model_directory gave), or for an adapter an adapter_config.json that is not exactly what
-    finetune saves for its record's method section (another alpha, another init or scaling
-    option). Returns its record."""
+    model_directory gave for `base_dir`), for an adapter an adapter_config.json that is not exactly
+    what finetune saves for its record's method section (another alpha, another init or scaling
+    option), and for a fully fine-tuned model a config.json that makes another model than the base
+    model's in `base_dir` (another architecture, tied embeddings, quantisation). Returns its record."""
     require_adapter(adapter_dir)
     record = read_record(adapter_dir)
     if record.model.resolved != base_resolved:
@@ -258,6 +260,9 @@ def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:
             raise UserError(f"{adapter_dir} has no {MODEL_WEIGHTS}: a fully fine-tuned model loads from safetensors "
                             "only, never from a pickle; retrain it with `dvc repro finetune`")
         check_model_directory(adapter_dir, f"the fully fine-tuned model in {adapter_dir}")
+        if base_dir is None:
+            raise TypeError("check_adapter needs base_dir for a fully fine-tuned model: its config is checked against it")
+        _check_same_model(adapter_dir, base_dir)
         return record
     if not (adapter_dir / ADAPTER_CONFIG).exists():
         raise UserError(f"{adapter_dir} records method {record.method}, but holds no {ADAPTER_CONFIG}: retrain it "
@@ -285,18 +290,36 @@ def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:
     return record
 
 
+# Keys of a model's config that say where it was saved from and how it last ran (the Trainer
+# saves use_cache off), not what it computes.
+_CONFIG_PROVENANCE = {"_name_or_path", "transformers_version", "use_cache", "dtype", "torch_dtype"}
+
+
+def _check_same_model(model_dir: Path, base_dir: Path) -> None:
+    """Refuse a fully fine-tuned model whose config (as transformers reads it, defaults filled in)
+    differs from its base model's in anything but provenance: finetune saves the base's own."""
+    found, expected = (
+        {key: value for key, value in load_config(directory).to_dict().items() if key not in _CONFIG_PROVENANCE}
+        for directory in (model_dir, base_dir))
+    for key in sorted(set(found) | set(expected), key=lambda key: (key != "model_type", key)):
+        if found.get(key) != expected.get(key):
+            raise UserError(
+                f"{model_dir / MODEL_CONFIG} sets {key} to {found.get(key)!r:.80}, but the base model it was fine-tuned "
+                f"from has {expected.get(key)!r:.80}: it would make another model than training produced; retrain it "
+                "with `dvc repro finetune`"
+            )
+
+
 def _comparable(config: dict) -> dict:
     return {key: sorted(value) if isinstance(value, (set, list, tuple)) else value
             for key, value in config.items() if key not in _PROVENANCE_OPTIONS}
 
 
-def base_model_directory(record: AdapterRecord, name: str | None = None, revision: str | None = None, *,
-                         base_alone: bool = False) -> tuple[Path | None, str]:
+def base_model_directory(record: AdapterRecord, name: str | None = None,
+                         revision: str | None = None) -> tuple[Path, str]:
     """model_directory of the base model the record names, or of `name` (at `revision`) given
-    instead, as a command's --model. A fully fine-tuned model needs no base model to load: unless
-    `name` is given or the base model is used alone, that is (None, the base the record names)."""
-    if record.method == "full" and name is None and not base_alone:
-        return None, record.model.resolved
+    instead, as a command's --model. A fully fine-tuned model needs it too: its config is checked
+    against the base model's."""
     if name is None:
         name, revision = record.model.name, record.model.revision
     try:
@@ -305,7 +328,7 @@ def base_model_directory(record: AdapterRecord, name: str | None = None, revisio
         raise UserError(f"{error} (the base model: give it with --model)") from None
 
 
-def load_merged_model(model_dir: Path | None, adapter_dir: Path, record: AdapterRecord, dtype: torch.dtype,
+def load_merged_model(model_dir: Path, adapter_dir: Path, record: AdapterRecord, dtype: torch.dtype,
                       device: torch.device):
     """The base model in `model_dir` with the adapter in `adapter_dir` (checked by check_adapter,
     which gave `record`) merged into its weights: a plain transformers model, as fast per step as

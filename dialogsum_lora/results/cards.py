@@ -75,7 +75,7 @@ def render_card(record: AdapterRecord, *, merged: bool = False, results: Results
         ("What it is", _what_it_is(record, data, merged)),
         ("Training", _training(record, results)),
         ("How to use", _usage(record, results, merged)),
-        *([("Results", _results(results))] if results else []),
+        *([("Results", _results(record, results))] if results else []),
         ("Limitations", _limitations(record, data)),
     ]
     lines = ["---", yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, width=1000).rstrip("\n"), "---", ""]
@@ -105,6 +105,11 @@ def card_metadata(record: AdapterRecord, data: DataSource | None, merged: bool) 
 
 
 ADAPTER_NAMES = {"lora": "a LoRA adapter", "ia3": "an IA3 adapter"}  # the methods that train one
+
+
+def trained_model_text(record: AdapterRecord) -> str:
+    """What summarised as `finetuned`: the fully fine-tuned model, or the base model with its adapter."""
+    return "the fully fine-tuned model" if record.method == "full" else f"the base model with {ADAPTER_NAMES[record.method]}"
 
 
 def _what_it_is(record: AdapterRecord, data: DataSource | None, merged: bool) -> list[str]:
@@ -171,7 +176,7 @@ def _usage(record: AdapterRecord, results: Results | None, merged: bool) -> list
             *as_code_block("\n".join(code), "python"), *command]
 
 
-def _results(results: Results) -> list[str]:
+def _results(record: AdapterRecord, results: Results) -> list[str]:
     baseline, finetuned, comparison = results.baseline, results.finetuned, results.comparison
     intervals = "ci95" in finetuned and "ci95" in baseline
     lines = [
@@ -179,7 +184,7 @@ def _results(results: Results) -> list[str]:
         f"of {data_text(results.data)} ({finetuned['num_references']:,} references): the mean over dialogues of "
         f"the average over each dialogue's references. {BASELINE} is the base model alone "
         f"({baseline_text(results.shots)}), {FINETUNED} "
-        "the base model with the adapter, with the same prompt and decoding"
+        f"{trained_model_text(record)}, with the same prompt and decoding"
         + ("; in brackets, 95% intervals over the test dialogues" if intervals else "") + ".",
         "",
         f"| metric | {BASELINE} | {FINETUNED} | change |",

@@ -98,8 +98,10 @@ def method_text(record: AdapterRecord) -> tuple[str, str]:
                 f"{modules_text(lora.target_modules)} linear layers")
     elif record.method == "ia3":
         ia3 = record.ia3
-        feedforward = f" (the inputs of {modules_text(ia3.feedforward_modules)})" if ia3.feedforward_modules else ""
-        what = f"an IA3 adapter: learned vectors rescale the outputs of the {modules_text(ia3.target_modules)} layers{feedforward}"
+        outputs = [module for module in ia3.target_modules if module not in ia3.feedforward_modules]
+        rescaled = [f"the outputs of the {modules_text(outputs)} layers"] if outputs else []
+        rescaled += [f"the inputs of the {modules_text(ia3.feedforward_modules)} layers"] if ia3.feedforward_modules else []
+        what = f"an IA3 adapter: learned vectors rescale {' and '.join(rescaled)}"
     else:
         what = "every weight of the base model trained (no adapter)"
     return "method", f"{what}; {share_text(record.parameters)}"
