@@ -26,7 +26,8 @@ def main() -> None:
     # Params first (the shots against the training split's size too): a mistake is reported before
     # torch and the model load.
     params = load_params(Reads)
-    train_rows = read_jsonl(require(SPLIT_FILES["train"]))
+    # The training split only for shots: a zero-shot baseline reads none of it.
+    train_rows = read_jsonl(require(SPLIT_FILES["train"])) if params.baseline.shots else []
     params.baseline.check(len(train_rows))
     from dialogsum_lora import distributed
     from dialogsum_lora.evaluation import summarise_and_score
