@@ -1,22 +1,38 @@
 #!/usr/bin/env bash
-# Every GPU figure that BENCHMARKS.md asks for, most important first, on the
-# flan-t5-base architecture with random weights (nothing is downloaded):
+# Every GPU figure that BENCHMARKS.md asks for, on the flan-t5-base architecture with random
+# weights (nothing is downloaded):
 #
-#   [MODEL=tiny] [WHEELS=DIR] benchmarks/gpu.sh OUT_DIR [RUN ...]
+#   [MODEL=tiny] [WHEELS=DIR] [FAST="KEY=VALUE ..."] [COMMIT=SHA] benchmarks/gpu.sh OUT_DIR [RUN ...]
 #
-# RUNs, in this order (default: all four):
-#   pipeline            the whole `dvc repro`, stage by stage, with the committed params
+# RUNs (default: the first nine, most important first; name some to split the work where a
+# command's time is limited). The finetune stage's speed, 150 steps, then 5 profiled:
+#   speed-eager         the committed params
+#   speed-compiled      the FAST settings (default: frozen weights in bf16, batches padded to a
+#                       multiple of 64 tokens, torch.compile)
+#   speed-bf16          frozen weights in bf16 only
+#   speed-bucketed      frozen weights in bf16, padded to a multiple of 64
+#   speed-graphs        FAST with torch.compile's reduce-overhead mode (CUDA graphs)
+# whether the optimisation is unchanged: 50 steps without dropout, each step's loss
+#   losses-eager        the committed params
+#   losses-fast         the FAST settings
+# the whole pipeline, every step trained, measured end to end:
+#   repro-fast          with the FAST settings
+#   repro               with the committed params
+# and the earlier comparisons:
+#   pipeline            the whole pipeline with 100 training steps, the rest projected
 #   throughput          tutorial vs project settings: the stage's Trainer at batch 8 and 64,
 #                       eager and compiled; generation one at a time, and batched (64, merged
 #                       adapter too, and 256 merged)
-#   pipeline-compiled   the whole pipeline again with train.compile=true
+#   pipeline-compiled   the projected pipeline again with train.compile=true
 #   methods             LoRA, IA3 and full fine-tuning in one plain loop at batch 8: seconds per
 #                       step and peak memory, each method in a process of its own
 #
-# MODEL is flan-t5-base (the default) or tiny (a dry run on a CPU). Each RUN
-# writes OUT_DIR/RUN.json and OUT_DIR/RUN.log as soon as it ends, so a call cut
-# short still leaves what finished; one that fails does not stop the next.
-# OUT_DIR/machine.txt records the GPU and the library versions.
+# MODEL is flan-t5-base (the default) or tiny (a dry run on a CPU). Each RUN writes
+# OUT_DIR/RUN.json and OUT_DIR/RUN.log as soon as it ends, so a call cut short still leaves what
+# finished; one that fails does not stop the next. OUT_DIR/machine.txt records the GPU and the
+# library versions, OUT_DIR/machine.json the date and the commit (COMMIT, or git's HEAD), and at
+# the end benchmarks.speed_report sums up the speed-, losses- and repro runs in OUT_DIR/<gpu>-<date>.json
+# (what benchmarks/results/ keeps).
 #
 # On a machine without the project's packages and without a network, set
 # WHEELS to a folder of wheels (pip download --no-deps, for that machine's
@@ -24,17 +40,20 @@
 # the machine's own packages.
 set -uo pipefail
 
-[ $# -ge 1 ] || { echo "usage: benchmarks/gpu.sh OUT_DIR [pipeline] [throughput] [pipeline-compiled] [methods]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: benchmarks/gpu.sh OUT_DIR [RUN ...] (RUNs: see the script's first lines)" >&2; exit 2; }
 out=$1
 shift
-runs=${*:-pipeline throughput pipeline-compiled methods}
+issue_runs="speed-eager speed-compiled losses-eager losses-fast repro-fast speed-bf16 speed-bucketed speed-graphs repro"
+all_runs="$issue_runs pipeline throughput pipeline-compiled methods"
+runs=${*:-$issue_runs}
 model=${MODEL:-flan-t5-base}
 for name in $runs; do
-    case $name in
-        pipeline | throughput | pipeline-compiled | methods) ;;
-        *) echo "error: unknown run '$name': choose from pipeline, throughput, pipeline-compiled, methods" >&2; exit 2 ;;
-    esac
+    [[ " $all_runs " == *" $name "* ]] || { echo "error: unknown run '$name': choose from ${all_runs// /, }" >&2; exit 2; }
 done
+# The settings tried against the committed ones, each as benchmarks.pipeline's --set takes it.
+fast=${FAST:-train.frozen_dtype=bfloat16 train.pad_to_multiple_of=64 train.compile=true}
+fast_sets=()
+for setting in $fast; do fast_sets+=(--set "$setting"); done
 mkdir -p "$out" && out=$(CDPATH='' cd -- "$out" && pwd) || exit 2
 if [ -n "${WHEELS:-}" ]; then
     [ -d "$WHEELS" ] || { echo "error: WHEELS=$WHEELS is not a folder" >&2; exit 2; }
@@ -76,6 +95,8 @@ for name in ("torch", "transformers", "peft", "accelerate", "datasets", "dvc", "
 EOF
 } > "$out/machine.txt" 2>&1
 cat "$out/machine.txt"
+commit=${COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
+printf '{"date": "%s", "commit": "%s", "fast": "%s"}\n' "$(date -u +%F)" "$commit" "$fast" > "$out/machine.json"
 
 failed=0
 run() {
@@ -92,9 +113,26 @@ run() {
     [ "$status" -eq 0 ] || failed=1
 }
 
+speed=(python -m benchmarks.pipeline --model "$model" --stages prepare finetune --train-steps 150 --profile 5)
+losses=(python -m benchmarks.pipeline --model "$model" --stages prepare finetune --train-steps 50 --no-dropout
+        --set train.logging_steps=1 --set train.validation_rouge_dialogues=0)
+whole=(python -m benchmarks.pipeline --model "$model" --whole)
+run speed-eager "${speed[@]}"
+run speed-compiled "${speed[@]}" "${fast_sets[@]}"
+run losses-eager "${losses[@]}"
+run losses-fast "${losses[@]}" "${fast_sets[@]}"
+run repro-fast "${whole[@]}" "${fast_sets[@]}"
+run speed-bf16 "${speed[@]}" --set train.frozen_dtype=bfloat16
+run speed-bucketed "${speed[@]}" --set train.frozen_dtype=bfloat16 --set train.pad_to_multiple_of=64
+run speed-graphs "${speed[@]}" "${fast_sets[@]}" --set train.compile_mode=reduce-overhead
+run repro "${whole[@]}"
 run pipeline python -m benchmarks.pipeline --model "$model"
 run throughput python -m benchmarks.throughput --model "$model" --train-batch-size 8 64 --compile \
     --gen-batch-size 64 256
 run pipeline-compiled python -m benchmarks.pipeline --model "$model" --set train.compile=true
 run methods python -m benchmarks.methods --model "$model" --batch-size 8 --steps 20 --warmup-steps 3
+if compgen -G "$out/speed-*.json" > /dev/null || compgen -G "$out/losses-*.json" > /dev/null \
+    || compgen -G "$out/repro*.json" > /dev/null; then
+    python -m benchmarks.speed_report "$out" || failed=1
+fi
 exit $failed

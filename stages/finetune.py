@@ -22,7 +22,7 @@ from dialogsum_lora.params.ia3 import IA3Params
 from dialogsum_lora.params.lora import LoraParams
 from dialogsum_lora.params.model import ModelParams
 from dialogsum_lora.params.prompt import PromptParams
-from dialogsum_lora.params.train import TrainParams, check_batch_split
+from dialogsum_lora.params.train import TrainParams, check_batch_split, check_frozen_dtype
 from dialogsum_lora.paths import ADAPTER_DIR, CURVES_DIR, SPLIT_FILES, TIMING_DIR
 
 
@@ -42,13 +42,14 @@ def main() -> None:
     # Params first: a mistake is reported before torch and the Trainer load.
     params = load_params(Reads)
     check_batch_split(params.train, params.processes)
+    check_frozen_dtype(params.train, params.method)
     params.train.check()
     import torch
 
     from dialogsum_lora import distributed
     from dialogsum_lora.modeling.adapter import (
-        KeptStep, check_target_modules, method_settings, parameter_counts, save_adapter, trainable_model, training_params,
-        unused_sections,
+        KeptStep, check_target_modules, frozen_weights_dtype, method_settings, parameter_counts, save_adapter, trainable_model,
+        training_params, unused_sections,
     )
     from dialogsum_lora.modeling.base import (
         load_base_model, load_tokenizer, make_deterministic, model_directory, no_progress_bars, pick_device, pick_dtype,
@@ -79,13 +80,15 @@ def main() -> None:
     with stage_outputs("finetune", [TIMING_DIR / "finetune.json"], directories=(ADAPTER_DIR, CURVES_DIR)):
         distributed.relaunch_if_needed(params.processes, "stages.finetune")
 
-        # The model (fp32 master weights: on a bf16 GPU the Trainer autocasts the matmuls) and the
-        # examples, each prompt and summary tokenised once.
+        # The model (fp32 master weights: on a bf16 GPU the Trainer autocasts the matmuls; the frozen
+        # base in bf16 there if train.frozen_dtype says so) and the examples, each prompt and summary
+        # tokenised once.
         make_deterministic(params.seed)
         device = pick_device()
         dtype = pick_dtype(device)
+        base_dtype = frozen_weights_dtype(params.train, params.method, dtype)
         tokenizer = load_tokenizer(model_dir)
-        model = trainable_model(load_base_model(model_dir, torch.float32, device), params.method, method_settings(params))
+        model = trainable_model(load_base_model(model_dir, base_dtype, device), params.method, method_settings(params))
         train_set, truncated = build_training_examples(train_rows, tokenizer, params.prompt)
         validation_set, _ = build_training_examples(validation_rows, tokenizer, params.prompt)
         if distributed.is_main_process():
@@ -122,6 +125,8 @@ def main() -> None:
         kept = keep.restore(model) if keep else KeptStep(step=trainer.state.global_step, rule="last")
         stopwatch.write(**training_speed(trainer, clock, checkpoint, train_set, params.train.batch_size, stopwatch.seconds))
         record = model_provenance(params.model, resolved, device, dtype)
+        if base_dtype != torch.float32:
+            record["environment"]["frozen_dtype"] = str(base_dtype).removeprefix("torch.")
         record["training"] = {"steps": trainer.state.global_step, "epochs": round(result.metrics["epoch"], 4),
                               "dialogues": len(train_rows), "split_dialogues": len(split_rows), **truncated,
                               "kept": kept.model_dump(), "data": training_data_hashes()}

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import REPO_ROOT
 
@@ -130,6 +131,7 @@ def test_gpu_script_refuses_bad_input_before_running_anything(tmp_path):
     unknown = subprocess.run(["bash", str(script), str(tmp_path / "out"), "pipeline", "pipelines"],
                              capture_output=True, text=True)
     assert unknown.returncode == 2 and "error: unknown run 'pipelines'" in unknown.stderr
+    assert "speed-compiled" in unknown.stderr and not (tmp_path / "out").exists()
     out = tmp_path / "out"
     bad_wheels = subprocess.run(["bash", str(script), str(out)], env={**os.environ, "WHEELS": str(tmp_path)},
                                 capture_output=True, text=True)
@@ -181,7 +183,7 @@ if [ "$1" = "-" ]; then cat > /dev/null; echo "stub versions"; exit 0; fi
 json=""; previous=""
 for argument in "$@"; do [ "$previous" = "--json" ] && json=$argument; previous=$argument; done
 echo "ran: $*"
-printf '{"arguments": "%s"}' "$*" > "$json"
+[ -n "$json" ] && printf '{"arguments": "%s"}' "$*" > "$json"
 case "$*" in *benchmarks.throughput*) exit 1 ;; esac
 """
 
@@ -191,26 +193,135 @@ def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures
     stub.parent.mkdir()
     stub.write_text(STUB_PYTHON)
     stub.chmod(0o755)
-    environment = {**os.environ, "PATH": f"{stub.parent}{os.pathsep}{os.environ['PATH']}", "MODEL": "tiny"}
+    environment = {**os.environ, "PATH": f"{stub.parent}{os.pathsep}{os.environ['PATH']}", "MODEL": "tiny",
+                   "COMMIT": "abc123"}
+    environment.pop("FAST", None)
     script = str(REPO_ROOT / "benchmarks/gpu.sh")
 
-    every = subprocess.run(["bash", script, "out"], cwd=tmp_path, env=environment, capture_output=True, text=True)
+    # By default, what the GPU issue asks for, most important first, then the summary of it.
+    issue = subprocess.run(["bash", script, "out"], cwd=tmp_path, env=environment, capture_output=True, text=True)
+    assert issue.returncode == 0, issue.stderr
+    runs = ["speed-eager", "speed-compiled", "losses-eager", "losses-fast", "repro-fast", "speed-bf16", "speed-bucketed",
+            "speed-graphs", "repro"]
+    out = tmp_path / "out"  # relative to where the script was called, not the repository
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["machine.txt", "machine.json", *(f"{name}.{kind}" for name in runs for kind in ("json", "log"))])
+    assert [line.split(":")[0].removeprefix("== ") for line in issue.stdout.splitlines() if line.startswith("== ")
+            and ": exit 0 after" in line] == runs
+    assert f"ran: -m benchmarks.speed_report {out}" in issue.stdout  # after the runs
+    arguments = {name: json.loads((out / f"{name}.json").read_text())["arguments"] for name in runs}
+    fast = "--set train.frozen_dtype=bfloat16 --set train.pad_to_multiple_of=64 --set train.compile=true"
+    assert "--stages prepare finetune --train-steps 150 --profile 5 --json" in arguments["speed-eager"]
+    assert f"--profile 5 {fast} --json" in arguments["speed-compiled"]
+    assert "--train-steps 50 --no-dropout --set train.logging_steps=1" in arguments["losses-eager"]
+    assert fast in arguments["losses-fast"] and "--no-dropout" in arguments["losses-fast"]
+    assert f"--whole {fast} --json" in arguments["repro-fast"] and "--whole --json" in arguments["repro"]
+    assert f"{fast} --set train.compile_mode=reduce-overhead" in arguments["speed-graphs"]
+    assert json.loads((out / "machine.json").read_text())["commit"] == "abc123"
+    assert (out / "machine.txt").read_text().splitlines()[-1] == "stub versions"
+
+    # The earlier comparisons by name; a run that fails does not stop the next.
+    every = subprocess.run(["bash", script, "every", "pipeline", "throughput", "pipeline-compiled", "methods"],
+                           cwd=tmp_path, env={**environment, "FAST": "train.compile=true"}, capture_output=True, text=True)
     assert every.returncode == 1, every.stderr  # the throughput run failed; the next one still ran
     assert "== throughput: exit 1" in every.stdout and "== pipeline-compiled: exit 0" in every.stdout
-    assert "== methods: exit 0" in every.stdout
-    out = tmp_path / "out"  # relative to where the script was called, not the repository
+    assert "== methods: exit 0" in every.stdout and "speed_report" not in every.stdout  # nothing of speed to sum up
+    out = tmp_path / "every"
     assert sorted(p.name for p in out.iterdir()) == [
-        "machine.txt", "methods.json", "methods.log", "pipeline-compiled.json", "pipeline-compiled.log", "pipeline.json",
-        "pipeline.log", "throughput.json", "throughput.log"]
+        "machine.json", "machine.txt", "methods.json", "methods.log", "pipeline-compiled.json", "pipeline-compiled.log",
+        "pipeline.json", "pipeline.log", "throughput.json", "throughput.log"]
     arguments = {name: json.loads((out / f"{name}.json").read_text())["arguments"]
                  for name in ("pipeline", "throughput", "pipeline-compiled", "methods")}
     assert arguments["pipeline"].startswith("-m benchmarks.pipeline --model tiny --json")
     assert "--train-batch-size 8 64 --compile --gen-batch-size 64 256" in arguments["throughput"]
     assert "--set train.compile=true" in arguments["pipeline-compiled"]
     assert arguments["methods"].startswith("-m benchmarks.methods --model tiny --batch-size 8")
-    assert (out / "machine.txt").read_text().splitlines()[-1] == "stub versions"
+    assert json.loads((out / "machine.json").read_text())["fast"] == "train.compile=true"
 
-    one = subprocess.run(["bash", script, "one", "pipeline"], cwd=tmp_path, env=environment, capture_output=True,
-                         text=True)
+    one = subprocess.run(["bash", script, "one", "speed-compiled"], cwd=tmp_path,
+                         env={**environment, "FAST": "train.compile=true"}, capture_output=True, text=True)
     assert one.returncode == 0, one.stderr
-    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["machine.txt", "pipeline.json", "pipeline.log"]
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [
+        "machine.json", "machine.txt", "speed-compiled.json", "speed-compiled.log"]
+    assert "--profile 5 --set train.compile=true --json" in json.loads(
+        (tmp_path / "one/speed-compiled.json").read_text())["arguments"]
+
+
+def pipeline_benchmark(tmp_path, name: str, *arguments: str) -> dict:
+    """benchmarks.pipeline on the tiny model and 200 training dialogues, in tmp_path/name; its JSON."""
+    report = tmp_path / f"{name}.json"
+    command = [sys.executable, "-m", "benchmarks.pipeline", "--model", "tiny", "--train-dialogues", "200",
+               "--validation-dialogues", "8", "--test-dialogues", "8", *arguments, "--json", str(report),
+               "--dir", str(tmp_path / name)]
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    run = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return json.loads(report.read_text())
+
+
+@pytest.mark.slow
+def test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_one_results_file(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    losses = ["--stages", "prepare", "finetune", "--train-steps", "12", "--no-dropout", "--set", "train.logging_steps=1",
+              "--set", "train.validation_rouge_dialogues=0"]
+    speed = pipeline_benchmark(tmp_path, "speed-eager", "--stages", "prepare", "finetune", "--train-steps", "12",
+                               "--profile", "2")
+    eager = pipeline_benchmark(tmp_path, "losses-eager", *losses)
+    padded = pipeline_benchmark(tmp_path, "losses-padded", *losses, "--set", "train.pad_to_multiple_of=64")
+    whole = pipeline_benchmark(tmp_path, "repro", "--whole")
+
+    # Only the stages named ran; the profiled steps came after the 12 timed ones.
+    assert list(speed["measured_seconds"]) == ["prepare", "finetune"] and "baseline" not in speed["timing"]
+    assert speed["timing"]["finetune"]["steps"] == 14 and speed["profile"]["profiled_steps"] == [13, 14]
+    assert speed["profile"]["cpu_operators_per_step"] > 0 and speed["profile"]["wall_ms_per_step"] > 0
+    assert speed["profile"]["kernels_per_step"] == 0  # no GPU here
+    # Without dropout, anywhere; every step's loss logged; padding changes none of them beyond fp32 rounding.
+    config = json.loads((tmp_path / "losses-eager/models/tiny-t5/config.json").read_text())
+    params = yaml.safe_load((tmp_path / "losses-padded/params.yaml").read_text())
+    assert config["dropout_rate"] == 0.0 and params["lora"]["dropout"] == 0.0 and params["train"]["pad_to_multiple_of"] == 64
+    assert [step for step, _ in eager["train_losses"]] == list(range(1, 13)) and not eager["settings"]["dropout"]
+    for (_, plain), (_, bucketed) in zip(eager["train_losses"], padded["train_losses"]):
+        assert bucketed == pytest.approx(plain, rel=1e-5)
+    # --whole trains every step: nothing projected.
+    assert whole["settings"]["train_steps"] == whole["settings"]["full_steps"] == 25
+    assert whole["projected_seconds"] == whole["measured_seconds"] and whole["timing"]["finetune"]["steps"] == 25
+
+    for name, figures in (("speed-eager", speed), ("losses-eager", eager), ("repro", whole)):
+        (out / f"{name}.json").write_text(json.dumps(figures))
+    # 50 steps are compared: the 12 logged here are too few for the report, which says so.
+    (out / "losses-padded.json").write_text(json.dumps(padded))
+    short = subprocess.run([sys.executable, "-m", "benchmarks.speed_report", str(out)], cwd=REPO_ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert short.returncode == 2 and "12 common steps of the first 50" in short.stderr and "Traceback" not in short.stderr
+    for figures in (eager, padded):  # the same 12 steps again, as if 50 had run
+        figures["train_losses"] = [[step + 12 * repeat, loss] for repeat in range(5) for step, loss in figures["train_losses"]]
+    (out / "losses-eager.json").write_text(json.dumps(eager))
+    (out / "losses-padded.json").write_text(json.dumps(padded))
+    (out / "machine.json").write_text(json.dumps({"date": "2026-12-03", "commit": "abc123"}))
+    report = subprocess.run([sys.executable, "-m", "benchmarks.speed_report", str(out), "--results-dir", str(tmp_path)],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    [results_file] = [path for path in tmp_path.glob("*-2026-12-03.json")]
+    results = json.loads(results_file.read_text())
+    assert results["commit"] == "abc123" and results["device"] == speed["machine"]["device_name"]
+    assert results["train_batch_size"] == 8
+    assert results["train_samples_per_second"] == whole["timing"]["finetune"]["steady_samples_per_second"]
+    assert results["repro_seconds"] == pytest.approx(whole["measured_total_seconds"], abs=0.06)
+    assert results["generate_500_seconds"] == {stage: whole["timing"][stage]["wall_seconds"] for stage in ("baseline", "evaluate")}
+    assert results["losses"]["losses-padded"]["within_bf16_tolerance"] and results["losses"]["losses-padded"]["steps"] == 50
+    assert results["speed"]["speed-eager"]["profile"] == speed["profile"]
+    assert "losses-padded" in report.stdout and "whole pipeline" in report.stdout
+
+
+def test_speed_report_refuses_a_folder_without_results_and_a_repro_that_did_not_train_every_step(tmp_path):
+    command = [sys.executable, "-m", "benchmarks.speed_report", str(tmp_path)]
+    empty = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert empty.returncode == 2 and "holds no speed-*, losses-* or repro*" in empty.stderr
+    machine = {"device_name": "cpu", "torch": "2.13.0"}
+    (tmp_path / "repro.json").write_text(json.dumps({
+        "machine": machine, "settings": {"train_steps": 100, "full_steps": 1558, "overrides": {}},
+        "measured_seconds": {"prepare": 1.0, "baseline": 2.0, "finetune": 3.0, "evaluate": 4.0}}))
+    projected = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert projected.returncode == 2 and "--whole" in projected.stderr and "Traceback" not in projected.stderr
+    assert not list(tmp_path.glob("cpu-*.json"))

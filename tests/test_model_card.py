@@ -175,3 +175,16 @@ def test_the_card_names_the_baseline_it_compares_against():
     training, found = card.split("## Results")
     assert "2-shot" in training and "2-shot" in found and "train\\_27" in training and "zero-shot" not in card
     assert "zero-shot" in render_card(record(), results=zero_shot).split("## Results")[1]
+
+
+def test_a_record_from_before_the_speed_settings_reads_as_trained_without_them_and_bf16_frozen_weights_are_said():
+    from dialogsum_lora.results.run import describe_run
+
+    assert "frozen_dtype" not in RECORD["train"]  # as finetune recorded it before train.frozen_dtype existed
+    train = record().train
+    assert (train.compile_mode, train.pad_to_multiple_of, train.frozen_dtype) == ("default", None, "float32")
+    device = dict(describe_run(record(), SOURCE, GENERATE, None))["device"]
+    assert device == "NVIDIA H200, bfloat16"
+    frozen = record(environment={**RECORD["environment"], "frozen_dtype": "bfloat16"},
+                    train={**RECORD["train"], "frozen_dtype": "bfloat16"})
+    assert dict(describe_run(frozen, SOURCE, GENERATE, None))["device"] == "NVIDIA H200, bfloat16 (the frozen weights in bfloat16)"

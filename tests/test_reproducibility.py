@@ -37,6 +37,7 @@ RERUN_MATRIX = [
     ({"train.validation_batch_size": 2}, FINETUNE_AND_EVALUATE),
     ({"train.keep": "lowest_loss"}, FINETUNE_AND_EVALUATE),
     ({"train.dialogues": 16}, FINETUNE_AND_EVALUATE),
+    ({"train.pad_to_multiple_of": 64}, FINETUNE_AND_EVALUATE),  # dropout's masks are drawn for the padded shape
     ({"prompt.max_target_tokens": 64}, FINETUNE_AND_EVALUATE),
     ({"prompt.template": "Dialogue:\n{dialogue}\nWhat happened?"}, ALL_THREE),
     ({"prompt.max_source_tokens": 256}, ALL_THREE),

@@ -82,6 +82,12 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys):
         ("finetune", {"full.learning_rate": float("inf")}, ("params.yaml", "full.learning_rate", "inf", "(0, 1]")),
         ("finetune", {"train.dialogues": 33}, ("params.yaml", "train.dialogues is 33", "has 32")),
         ("finetune", {"train.keep": "best_rouge1", "train.validation_rouge_dialogues": 0}, ("train.keep", "best_rouge1")),
+        ("finetune", {"train.compile_mode": "reduce-overhead"}, ("train.compile_mode is reduce-overhead", "train.compile is false")),
+        ("finetune", {"train.compile_mode": "max-autotune"},
+         ("params.yaml", "train.compile_mode", "'max-autotune'", "'reduce-overhead'")),
+        ("finetune", {"method": "full", "train.frozen_dtype": "bfloat16"}, ("train.frozen_dtype is bfloat16", "method full")),
+        ("finetune", {"train.frozen_dtype": "bf16"}, ("params.yaml", "train.frozen_dtype", "'bf16'", "'bfloat16'")),
+        ("finetune", {"train.pad_to_multiple_of": 0}, ("params.yaml", "train.pad_to_multiple_of", "0", "[1, 4096]")),
         ("baseline", {"generate.max_new_tokens": 0}, ("params.yaml", "generate.max_new_tokens", "0", "[1, 2048]")),
         # A setting transformers would ignore: one beam, and a length penalty that only beams use.
         ("baseline", {"generate.num_beams": 1, "generate.length_penalty": 2.0}, ("params.yaml", "generate", "length_penalty")),

@@ -62,6 +62,10 @@ class ParameterCounts(Record):
     total: int  # the base model's and the adapter's
 
 
+# How a run trained before train.compile_mode, pad_to_multiple_of and frozen_dtype were settings.
+TRAIN_SETTINGS_BEFORE = {"compile_mode": "default", "pad_to_multiple_of": None, "frozen_dtype": "float32"}
+
+
 class AdapterRecord(Record):
     """provenance.json beside the weights trained: what finetune read (its params; of the method
     sections, only the one of its method), what it ran on, what it did."""
@@ -78,6 +82,14 @@ class AdapterRecord(Record):
     ia3: IA3Params | None = None
     full: FullParams | None = None
     train: TrainParams
+
+    @model_validator(mode="before")
+    @classmethod
+    def _train_settings_before_they_existed(cls, value):
+        # A record from before these train settings trained as their defaults do.
+        if isinstance(value, dict) and isinstance(value.get("train"), dict):
+            value = {**value, "train": {**TRAIN_SETTINGS_BEFORE, **value["train"]}}
+        return value
 
     @model_validator(mode="after")
     def _its_method_section(self) -> "AdapterRecord":
@@ -154,6 +166,15 @@ def trainable_model(model, method: str, settings):
         model.requires_grad_(True)
         return model
     return get_peft_model(model, config)
+
+
+def frozen_weights_dtype(train: TrainParams, method: str, compute_dtype: torch.dtype) -> torch.dtype:
+    """The dtype the base model loads in to be trained: bfloat16 where train.frozen_dtype asks for it, an
+    adapter trains (its own weights stay float32: peft's autocast_adapter_dtype) and the steps compute
+    in bf16 (a GPU with bf16); float32 everywhere else, so a CPU run is the same whatever it says."""
+    if train.frozen_dtype == "bfloat16" and method != "full" and compute_dtype == torch.bfloat16:
+        return torch.bfloat16
+    return torch.float32
 
 
 def is_adapter(model) -> bool:

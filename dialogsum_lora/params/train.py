@@ -22,6 +22,18 @@ class TrainParams(Record):
     logging_steps: int = setting("Log the training loss every this many steps.", ge=1, le=10_000_000)
     checkpoint_steps: int = setting("Save a checkpoint to resume from every this many steps.", ge=1, le=10_000_000)
     compile: bool = setting("torch.compile the model for training (the first steps compile; then fewer kernel launches).")
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune-no-cudagraphs"] = setting(
+        "torch.compile's mode when compile is true: reduce-overhead also replays each shape's steps as a CUDA graph "
+        "(on a GPU; best with pad_to_multiple_of, for few shapes); default when compile is false.")
+    pad_to_multiple_of: int | None = setting(
+        "Pad each training batch's prompts and summaries to a multiple of this many tokens, so that a few shapes "
+        "recur (compiled graphs and CUDA graphs are reused); null pads to each batch's longest. The batches and "
+        "their order are the same; padding adds no loss, only dropout's random masks are drawn for the padded shape.",
+        ge=1, le=4096)
+    frozen_dtype: Literal["float32", "bfloat16"] = setting(
+        "The frozen base model's weights under an adapter (method lora or ia3) on a GPU with bf16: bfloat16 halves "
+        "their memory and spares autocast casting them at every step; the adapter's weights stay float32. A CPU, "
+        "and method full, keep every weight float32.")
     validation_rouge_dialogues: int | None = setting(
         "Validation dialogues summarised and scored with ROUGE at every validation (a fixed subset drawn from "
         "`seed`; greedy, at most prompt.max_target_tokens new tokens); null for all of them, 0 for none.",
@@ -40,6 +52,9 @@ class TrainParams(Record):
         if split_dialogues is not None and self.dialogues is not None and self.dialogues > split_dialogues:
             raise UserError(f"params.yaml: train.dialogues is {self.dialogues}, but the training split has "
                             f"{split_dialogues:,}: set it to at most that, or null for all of them")
+        if self.compile_mode != "default" and not self.compile:
+            raise UserError(f"params.yaml: train.compile_mode is {self.compile_mode}, but train.compile is false: set "
+                            "train.compile: true to compile in that mode, or train.compile_mode: default")
         if self.keep == "best_rouge1" and self.validation_rouge_dialogues == 0:
             raise UserError("params.yaml: train.keep is best_rouge1, but train.validation_rouge_dialogues is 0 (no "
                             "validation ROUGE): set it above 0 (null for all), or train.keep to lowest_loss or last")
@@ -52,3 +67,11 @@ def check_batch_split(train: TrainParams, processes: int) -> None:
             f"params.yaml: train.batch_size ({train.batch_size}) must be a multiple of processes ({processes}): it is "
             "the global batch, split evenly across processes"
         )
+
+
+def check_frozen_dtype(train: TrainParams, method: str) -> None:
+    """Refuse bfloat16 frozen weights where nothing is frozen: method full trains every weight."""
+    if train.frozen_dtype == "bfloat16" and method == "full":
+        raise UserError("params.yaml: train.frozen_dtype is bfloat16, but method full trains every weight (none is "
+                        "frozen, and bf16 master weights would lose the small updates): set train.frozen_dtype: "
+                        "float32, or method lora or ia3")

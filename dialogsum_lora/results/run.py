@@ -138,7 +138,8 @@ def describe_run(record: AdapterRecord, data: DataSource | None = None, generate
     if resamples is not None:
         rows.append(("intervals", f"95% bootstrap over test dialogues, {resamples:,} resamples"))
     rows += [
-        ("device", f"{as_text(environment.get('device', 'unknown'))}, {environment.get('dtype', 'unknown')}"),
+        ("device", f"{as_text(environment.get('device', 'unknown'))}, {environment.get('dtype', 'unknown')}"
+                   + (f" (the frozen weights in {as_text(environment['frozen_dtype'])})" if "frozen_dtype" in environment else "")),
         ("libraries", ", ".join(f"{name} {environment[name]}" for name in ("python", "torch", "transformers", "peft")
                                 if name in environment)),
     ]

@@ -57,7 +57,8 @@ def make_trainer(model, tokenizer, train: TrainParams, seed: int, dtype: torch.d
                  output_dir: Path, callbacks: list, progress: bool = True) -> Seq2SeqTrainer:
     """The Trainer as the finetune stage runs it (the throughput benchmark times this same one).
 
-    Validation loss every train.validation_steps steps (or at the end of every
+    Each batch is padded to its longest prompt and summary, or up to a multiple of
+    train.pad_to_multiple_of tokens. Validation loss every train.validation_steps steps (or at the end of every
     epoch), and after the last step (the Trainer adds that one, so a run shorter
     than an epoch is validated too); train.batch_size is the global batch,
     whatever the number of processes. The callbacks run in their order (ValidationRouge
@@ -83,6 +84,7 @@ def make_trainer(model, tokenizer, train: TrainParams, seed: int, dtype: torch.d
         bf16=dtype == torch.bfloat16,
         train_sampling_strategy="group_by_length",
         torch_compile=train.compile,
+        torch_compile_mode=train.compile_mode if train.compile else None,
         report_to="none",
         dataloader_pin_memory=torch.cuda.is_available(),
         # On a CPU, accelerate sees several processes as data-parallel (gloo) only when told it is on the
@@ -100,7 +102,8 @@ def make_trainer(model, tokenizer, train: TrainParams, seed: int, dtype: torch.d
         args=arguments,
         train_dataset=train_set,
         eval_dataset=validation_set,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100,
+                                             pad_to_multiple_of=train.pad_to_multiple_of),
         callbacks=[StopOnDivergence(train.learning_rate), *callbacks, MarkCompleteCheckpoints()],
     )
     if progress:

@@ -1,0 +1,117 @@
+"""What makes training faster on a GPU leaves the optimisation as it was: padding every batch to a
+multiple of some tokens (few shapes, for torch.compile and CUDA graphs) trains on the same batches
+in the same order to the same fp32 losses and weights, and frozen weights in bf16 leave an
+adapter's own weights fp32 (a CPU run keeps every weight fp32)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from dialogsum_lora.files.records import read_jsonl
+from dialogsum_lora.modeling.adapter import frozen_weights_dtype, method_settings, trainable_model, trained_weights
+from dialogsum_lora.modeling.base import load_base_model, load_tokenizer
+from dialogsum_lora.params import load_params
+from dialogsum_lora.training.trainer import build_training_examples, make_trainer
+
+from conftest import REPO_ROOT
+
+CPU = torch.device("cpu")
+STEPS = 6
+
+
+def stage_params(**changes):
+    """The finetune stage's params as committed, with `changes` (dotted keys of sections) made."""
+    from stages.finetune import Reads
+
+    params = load_params(Reads, REPO_ROOT / "params.yaml")
+    sections = {}
+    for dotted, value in changes.items():
+        section, key = dotted.split(".")
+        sections.setdefault(section, {})[key] = value
+    return params.model_copy(update={name: getattr(params, name).model_copy(update=keys) for name, keys in sections.items()})
+
+
+def short_run(params, dtype: torch.dtype = torch.float32):
+    """A few steps' training settings: batch 4 of the sample's 32 training dialogues, every step's loss logged,
+    no validation ROUGE, no checkpoint."""
+    return params.train.model_copy(update={
+        "batch_size": 4, "max_steps": STEPS, "logging_steps": 1, "checkpoint_steps": 1000, "validation_steps": None,
+        "validation_rouge_dialogues": 0})
+
+
+def without_dropout(model_dir: Path, directory: Path) -> Path:
+    """A copy of the model in `model_dir` that drops out nothing: nothing random is then drawn for a
+    batch's shape, so the losses of two paddings can be compared step by step."""
+    shutil.copytree(model_dir, directory)
+    config = json.loads((directory / "config.json").read_text())
+    (directory / "config.json").write_text(json.dumps({**config, "dropout_rate": 0.0}))
+    return directory
+
+
+def trainer_for(params, model_dir, output_dir, base_dtype=torch.float32, dtype=torch.float32):
+    from transformers import set_seed
+
+    tokenizer = load_tokenizer(model_dir)
+    set_seed(params.seed)  # as the stage seeds before the adapter's weights start at random
+    model = trainable_model(load_base_model(model_dir, base_dtype, CPU), params.method, method_settings(params))
+    examples, _ = build_training_examples(read_jsonl(REPO_ROOT / "data/sample/train.jsonl"), tokenizer, params.prompt)
+    trainer = make_trainer(model, tokenizer, short_run(params), params.seed, dtype, examples, examples[:4], output_dir, [],
+                           progress=False)
+    return trainer, model
+
+
+def unpadded(batch) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Each example of a collated batch as it was before padding: its prompt's ids and its summary's."""
+    return [(tuple(ids[mask.bool()].tolist()), tuple(labels[labels != -100].tolist()))
+            for ids, mask, labels in zip(batch["input_ids"], batch["attention_mask"], batch["labels"])]
+
+
+def test_padding_to_a_multiple_trains_the_same_batches_to_the_same_fp32_losses_and_weights(tiny_model_dir, tmp_path):
+    model_dir = without_dropout(tiny_model_dir, tmp_path / "model")
+    runs = {}
+    for multiple in (None, 64):
+        params = stage_params(**{"train.pad_to_multiple_of": multiple, "lora.dropout": 0.0})
+        trainer, model = trainer_for(params, model_dir, tmp_path / str(multiple))
+        batches = list(trainer.get_train_dataloader())[:STEPS]
+        start = trained_weights(model)
+        trainer.train()
+        losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+        runs[multiple] = {"batches": batches, "losses": losses, "start": start, "end": trained_weights(model)}
+
+    plain, padded = runs[None], runs[64]
+    # The same examples in the same batches in the same order; only the padding differs.
+    assert [unpadded(batch) for batch in plain["batches"]] == [unpadded(batch) for batch in padded["batches"]]
+    shapes = {(tuple(b["input_ids"].shape), tuple(b["labels"].shape)) for b in padded["batches"]}
+    assert all(source % 64 == 0 and target % 64 == 0 for (_, source), (_, target) in shapes)
+    assert any(plain_batch["input_ids"].shape != padded_batch["input_ids"].shape
+               for plain_batch, padded_batch in zip(plain["batches"], padded["batches"]))
+    # The same losses at every step and the same weights after the last (fp32: padding only adds zeros to sums).
+    assert len(plain["losses"]) == STEPS and plain["losses"] == pytest.approx(padded["losses"], rel=1e-6)
+    for name, weight in plain["end"].items():
+        assert (weight - plain["start"][name]).abs().max() > 1e-4, name  # trained, so the comparison means something
+        torch.testing.assert_close(padded["end"][name], weight, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["lora", "ia3"])
+def test_bfloat16_frozen_weights_train_an_adapter_whose_own_weights_stay_float32(tiny_model_dir, tmp_path, method):
+    params = stage_params(**{"train.frozen_dtype": "bfloat16"}).model_copy(update={"method": method})
+    assert frozen_weights_dtype(params.train, method, torch.bfloat16) == torch.bfloat16
+    # A CPU computes in fp32 and loads fp32 weights whatever frozen_dtype says; full fine-tuning freezes nothing.
+    assert frozen_weights_dtype(params.train, method, torch.float32) == torch.float32
+    assert frozen_weights_dtype(params.train, "full", torch.bfloat16) == torch.float32
+    assert frozen_weights_dtype(stage_params().train, method, torch.bfloat16) == torch.float32
+
+    # The Trainer on this CPU in bf16 autocast, as it runs on a GPU with bf16.
+    trainer, model = trainer_for(params, tiny_model_dir, tmp_path, base_dtype=torch.bfloat16, dtype=torch.bfloat16)
+    dtypes = {trains: {p.dtype for p in model.parameters() if p.requires_grad == trains} for trains in (True, False)}
+    assert dtypes == {True: {torch.float32}, False: {torch.bfloat16}}
+    start = trained_weights(model)
+    trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert len(losses) == STEPS and all(0 < loss < 100 for loss in losses)
+    for name, weight in trained_weights(model).items():
+        assert weight.dtype == torch.float32 and torch.isfinite(weight).all()
+        assert (weight - start[name]).abs().max() > 0, name
