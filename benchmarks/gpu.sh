@@ -12,7 +12,7 @@
 #   speed-bf16          frozen weights in bf16 only
 #   speed-bucketed      frozen weights in bf16, padded to a multiple of 64
 #   speed-graphs        FAST with torch.compile's reduce-overhead mode (CUDA graphs)
-# whether the optimisation is unchanged: 50 steps without dropout, each step's loss
+# whether the optimisation is unchanged: 100 steps without dropout, each step's loss (the first 50 compared)
 #   losses-eager        the committed params
 #   losses-fast         the FAST settings
 # the whole pipeline, every step trained, measured end to end:
@@ -52,8 +52,9 @@ for name in $runs; do
 done
 # The settings tried against the committed ones, each as benchmarks.pipeline's --set takes it.
 fast=${FAST:-train.frozen_dtype=bfloat16 train.pad_to_multiple_of=64 train.compile=true}
+read -r -a fast_words <<< "$fast"  # split on spaces, never globbed
 fast_sets=()
-for setting in $fast; do fast_sets+=(--set "$setting"); done
+for setting in ${fast_words[@]+"${fast_words[@]}"}; do fast_sets+=(--set "$setting"); done
 mkdir -p "$out" && out=$(CDPATH='' cd -- "$out" && pwd) || exit 2
 if [ -n "${WHEELS:-}" ]; then
     [ -d "$WHEELS" ] || { echo "error: WHEELS=$WHEELS is not a folder" >&2; exit 2; }
@@ -95,8 +96,10 @@ for name in ("torch", "transformers", "peft", "accelerate", "datasets", "dvc", "
 EOF
 } > "$out/machine.txt" 2>&1
 cat "$out/machine.txt"
-commit=${COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
-printf '{"date": "%s", "commit": "%s", "fast": "%s"}\n' "$(date -u +%F)" "$commit" "$fast" > "$out/machine.json"
+commit=${COMMIT:-$(git rev-parse --verify -q HEAD || echo unknown)}
+COMMIT=$commit FAST=$fast python -c 'import datetime, json, os, sys
+json.dump({"date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(), "commit": os.environ["COMMIT"],
+           "fast": os.environ["FAST"]}, sys.stdout)' > "$out/machine.json"
 
 failed=0
 run() {
@@ -114,17 +117,17 @@ run() {
 }
 
 speed=(python -m benchmarks.pipeline --model "$model" --stages prepare finetune --train-steps 150 --profile 5)
-losses=(python -m benchmarks.pipeline --model "$model" --stages prepare finetune --train-steps 50 --no-dropout
+losses=(python -m benchmarks.pipeline --model "$model" --stages prepare finetune --train-steps 100 --no-dropout
         --set train.logging_steps=1 --set train.validation_rouge_dialogues=0)
 whole=(python -m benchmarks.pipeline --model "$model" --whole)
 run speed-eager "${speed[@]}"
-run speed-compiled "${speed[@]}" "${fast_sets[@]}"
+run speed-compiled "${speed[@]}" ${fast_sets[@]+"${fast_sets[@]}"}
 run losses-eager "${losses[@]}"
-run losses-fast "${losses[@]}" "${fast_sets[@]}"
-run repro-fast "${whole[@]}" "${fast_sets[@]}"
+run losses-fast "${losses[@]}" ${fast_sets[@]+"${fast_sets[@]}"}
+run repro-fast "${whole[@]}" ${fast_sets[@]+"${fast_sets[@]}"}
 run speed-bf16 "${speed[@]}" --set train.frozen_dtype=bfloat16
 run speed-bucketed "${speed[@]}" --set train.frozen_dtype=bfloat16 --set train.pad_to_multiple_of=64
-run speed-graphs "${speed[@]}" "${fast_sets[@]}" --set train.compile_mode=reduce-overhead
+run speed-graphs "${speed[@]}" ${fast_sets[@]+"${fast_sets[@]}"} --set train.compile_mode=reduce-overhead
 run repro "${whole[@]}"
 run pipeline python -m benchmarks.pipeline --model "$model"
 run throughput python -m benchmarks.throughput --model "$model" --train-batch-size 8 64 --compile \

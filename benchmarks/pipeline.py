@@ -77,7 +77,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--stages", nargs="+", metavar="NAME", help="run only these stages (default: all)")
     parser.add_argument("--no-dropout", action="store_true", help="no dropout anywhere (to compare losses step by step)")
     parser.add_argument("--profile", type=int, metavar="STEPS",
-                        help="after --train-steps, profile this many more steps of finetune (benchmarks/profile_stage.py)")
+                        help="after --train-steps, profile this many more steps of finetune (benchmarks/profile_stage.py); "
+                             "outside the steady speed's timed blocks when --train-steps is a multiple of the block (50)")
     parser.add_argument("--train-dialogues", type=int, default=TRAINING_DIALOGUES)
     parser.add_argument("--validation-dialogues", type=int, default=VALIDATION_DIALOGUES)
     parser.add_argument("--test-dialogues", type=int, default=TEST_DIALOGUES)
@@ -88,6 +89,12 @@ def parse_arguments() -> argparse.Namespace:
     args = parser.parse_args()
     if args.profile is not None and (args.whole or args.profile < 1):
         parser.error("--profile takes a positive number of steps, after --train-steps (not with --whole)")
+    stages = list(yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"])
+    unknown = sorted(set(args.stages or ()) - set(stages))
+    if unknown:
+        parser.error(f"--stages: dvc.yaml has no stage {unknown[0]!r} (its stages: {', '.join(stages)})")
+    if args.profile is not None and args.stages and "finetune" not in args.stages:
+        parser.error("--profile profiles finetune: name it in --stages")
     for name in ("train_steps", "train_dialogues", "validation_dialogues", "test_dialogues"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
@@ -133,9 +140,6 @@ def run_stages(directory: Path, only: list[str] | None = None, commands: dict[st
     stages = yaml.safe_load((directory / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
     for name, command in (commands or {}).items():
         stages[name]["cmd"] = command
-    unknown = sorted(set(only or ()) - set(stages))
-    if unknown:
-        raise UserError(f"--stages: dvc.yaml has no stage {unknown[0]!r} (its stages: {', '.join(stages)})")
     walls = {}
     for name, stage in stages.items():
         if only and name not in only:
@@ -199,6 +203,8 @@ def main() -> None:
     write_splits(synthetic_splits(tokenizer, params.prompt.template, sizes, params.seed), directory / DATA_DIR)
 
     walls = run_stages(directory, args.stages, commands)
+    if args.profile and not profile_file.exists():
+        raise UserError(f"finetune ended before its profiled steps {args.train_steps + 1}-{steps_run}: lower --train-steps")
     timing = {file.stem: read_json(file) for file in sorted((directory / TIMING_DIR).glob("*.json"))}
     projected = project(walls, timing["finetune"], full_steps, params.train.batch_size) if "finetune" in timing else walls
 

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -180,6 +181,7 @@ STUB_PYTHON = """#!/bin/sh
 # Stands in for python in gpu.sh: `python -` prints versions; `python -m benchmarks.X ... --json FILE`
 # writes FILE with its arguments, and the throughput run fails.
 if [ "$1" = "-" ]; then cat > /dev/null; echo "stub versions"; exit 0; fi
+if [ "$1" = "-c" ]; then exec python3 "$@"; fi  # gpu.sh's machine.json
 json=""; previous=""
 for argument in "$@"; do [ "$previous" = "--json" ] && json=$argument; previous=$argument; done
 echo "ran: $*"
@@ -213,7 +215,7 @@ def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures
     fast = "--set train.frozen_dtype=bfloat16 --set train.pad_to_multiple_of=64 --set train.compile=true"
     assert "--stages prepare finetune --train-steps 150 --profile 5 --json" in arguments["speed-eager"]
     assert f"--profile 5 {fast} --json" in arguments["speed-compiled"]
-    assert "--train-steps 50 --no-dropout --set train.logging_steps=1" in arguments["losses-eager"]
+    assert "--train-steps 100 --no-dropout --set train.logging_steps=1" in arguments["losses-eager"]
     assert fast in arguments["losses-fast"] and "--no-dropout" in arguments["losses-fast"]
     assert f"--whole {fast} --json" in arguments["repro-fast"] and "--whole --json" in arguments["repro"]
     assert f"{fast} --set train.compile_mode=reduce-overhead" in arguments["speed-graphs"]
@@ -238,13 +240,25 @@ def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures
     assert arguments["methods"].startswith("-m benchmarks.methods --model tiny --batch-size 8")
     assert json.loads((out / "machine.json").read_text())["fast"] == "train.compile=true"
 
-    one = subprocess.run(["bash", script, "one", "speed-compiled"], cwd=tmp_path,
-                         env={**environment, "FAST": "train.compile=true"}, capture_output=True, text=True)
-    assert one.returncode == 0, one.stderr
-    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [
-        "machine.json", "machine.txt", "speed-compiled.json", "speed-compiled.log"]
-    assert "--profile 5 --set train.compile=true --json" in json.loads(
-        (tmp_path / "one/speed-compiled.json").read_text())["arguments"]
+    # A copy without git's history (as a device machine may get it): the commit is unknown, the file still JSON.
+    copy = tmp_path / "copy/benchmarks/gpu.sh"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(Path(script).read_bytes())
+    bare = {key: value for key, value in environment.items() if key != "COMMIT"}
+    untracked = subprocess.run(["bash", str(copy), str(tmp_path / "bare"), "speed-eager"], cwd=tmp_path, env=bare,
+                               capture_output=True, text=True)
+    assert untracked.returncode == 0, untracked.stderr
+    assert json.loads((tmp_path / "bare/machine.json").read_text())["commit"] == "unknown"
+
+    # FAST is split on spaces and never globbed; a blank one sets nothing.
+    for fast, expected in (("train.compile=true  *", "--profile 5 --set train.compile=true --set * --json"),
+                           (" ", "--profile 5 --json")):
+        one = subprocess.run(["bash", script, "one", "speed-compiled"], cwd=tmp_path, env={**environment, "FAST": fast},
+                             capture_output=True, text=True)
+        assert one.returncode == 0, one.stderr
+        assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [
+            "machine.json", "machine.txt", "speed-compiled.json", "speed-compiled.log"]
+        assert expected in json.loads((tmp_path / "one/speed-compiled.json").read_text())["arguments"]
 
 
 def pipeline_benchmark(tmp_path, name: str, *arguments: str) -> dict:
@@ -293,7 +307,8 @@ def test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_
     (out / "losses-padded.json").write_text(json.dumps(padded))
     short = subprocess.run([sys.executable, "-m", "benchmarks.speed_report", str(out)], cwd=REPO_ROOT,
                            capture_output=True, text=True, timeout=120)
-    assert short.returncode == 2 and "12 common steps of the first 50" in short.stderr and "Traceback" not in short.stderr
+    assert short.returncode == 2 and "logged 12 common steps of the first 50" in short.stderr
+    assert "Traceback" not in short.stderr
     for figures in (eager, padded):  # the same 12 steps again, as if 50 had run
         figures["train_losses"] = [[step + 12 * repeat, loss] for repeat in range(5) for step, loss in figures["train_losses"]]
     (out / "losses-eager.json").write_text(json.dumps(eager))
@@ -308,20 +323,41 @@ def test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_
     assert results["train_batch_size"] == 8
     assert results["train_samples_per_second"] == whole["timing"]["finetune"]["steady_samples_per_second"]
     assert results["repro_seconds"] == pytest.approx(whole["measured_total_seconds"], abs=0.06)
-    assert results["generate_500_seconds"] == {stage: whole["timing"][stage]["wall_seconds"] for stage in ("baseline", "evaluate")}
+    generation = {stage: whole["timing"][stage]["wall_seconds"] for stage in ("baseline", "evaluate")}
+    assert results["repro"]["repro"]["generate_seconds"] == generation and results["repro"]["repro"]["test_dialogues"] == 8
+    assert results["generate_500_seconds"] is None  # 8 test dialogues here, not DialogSum's 500
+    assert results["repro"]["repro"]["loss_check"] == "committed params" and results["settings"] == {}
     assert results["losses"]["losses-padded"]["within_bf16_tolerance"] and results["losses"]["losses-padded"]["steps"] == 50
     assert results["speed"]["speed-eager"]["profile"] == speed["profile"]
     assert "losses-padded" in report.stdout and "whole pipeline" in report.stdout
 
 
-def test_speed_report_refuses_a_folder_without_results_and_a_repro_that_did_not_train_every_step(tmp_path):
+def test_speed_report_refuses_what_it_cannot_sum_up_in_one_line(tmp_path):
     command = [sys.executable, "-m", "benchmarks.speed_report", str(tmp_path)]
-    empty = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-    assert empty.returncode == 2 and "holds no speed-*, losses-* or repro*" in empty.stderr
-    machine = {"device_name": "cpu", "torch": "2.13.0"}
-    (tmp_path / "repro.json").write_text(json.dumps({
-        "machine": machine, "settings": {"train_steps": 100, "full_steps": 1558, "overrides": {}},
-        "measured_seconds": {"prepare": 1.0, "baseline": 2.0, "finetune": 3.0, "evaluate": 4.0}}))
-    projected = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-    assert projected.returncode == 2 and "--whole" in projected.stderr and "Traceback" not in projected.stderr
-    assert not list(tmp_path.glob("cpu-*.json"))
+
+    def report(files: dict[str, dict]) -> subprocess.CompletedProcess:
+        for path in tmp_path.glob("*.json"):
+            path.unlink()
+        for name, figures in files.items():
+            (tmp_path / f"{name}.json").write_text(json.dumps(figures))
+        run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2 and run.stderr.startswith("error: ") and "Traceback" not in run.stderr, run.stderr
+        return run
+
+    assert "holds no speed-*, losses-* or repro*" in report({}).stderr
+    finetune = {"steps": 100, "samples_per_second": 50.0, "steady_samples_per_second": 52.0, "steady_steps": 50,
+                "peak_memory_mib": 4000.0}
+    run = {"machine": {"device_name": "NVIDIA H200", "torch": "2.13.0"},
+           "settings": {"train_steps": 100, "full_steps": 1558, "overrides": {}, "train_batch_size": 8,
+                        "dialogues": {"train": 12460, "validation": 500, "test": 500}},
+           "measured_seconds": {"prepare": 1.0, "baseline": 2.0, "finetune": 3.0, "evaluate": 4.0},
+           "measured_total_seconds": 10.0, "timing": {"finetune": finetune, "baseline": {"wall_seconds": 2.0},
+                                                      "evaluate": {"wall_seconds": 2.0}}}
+    # A whole run that trained 100 of its 1,558 steps (projected, or train.max_steps set).
+    assert "trained 100 of 1558 steps" in report({"repro": run}).stderr
+    # A speed run that did not reach finetune; a loss of 0; loss runs without the eager one to compare with.
+    assert "missing key timing.finetune" in report({"speed-eager": {**run, "timing": {}}}).stderr
+    zero = report({"losses-eager": {**run, "train_losses": [[1, 0.0]]}, "losses-fast": run}).stderr
+    assert "losses-eager logged a training loss of 0.0 at step 1" in zero
+    assert "no losses-eager.json" in report({"losses-fast": run}).stderr
+    assert not list(tmp_path.glob("nvidia-*.json"))

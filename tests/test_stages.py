@@ -338,3 +338,31 @@ def test_evaluate_failing_part_way_leaves_the_earlier_outputs_all_as_they_were(w
     after = {p: p.read_bytes() for p in (workspace / "reports").rglob("*") if p.is_file() and "timing" not in p.parts}
     assert after == outputs  # not a new topics.json beside the old report.md
 
+
+
+@pytest.mark.slow
+def test_bf16_frozen_weights_change_nothing_on_a_cpu_and_on_a_bf16_device_train_an_fp32_adapter(stage_dir, monkeypatch):
+    from safetensors import safe_open
+
+    adapter, record_file = stage_dir / "models/adapter/adapter_model.safetensors", stage_dir / "models/adapter/provenance.json"
+    run_main("finetune")
+    fp32 = adapter.read_bytes()
+    # A CPU computes in fp32: the frozen weights stay fp32 whatever train.frozen_dtype says.
+    set_params(stage_dir / "params.yaml", {"train.frozen_dtype": "bfloat16"})
+    run_main("finetune")
+    assert adapter.read_bytes() == fp32 and "frozen_dtype" not in json.loads(record_file.read_text())["environment"]
+
+    # As on a GPU with bf16 (this CPU autocasts in bf16 as well): the base in bf16, validation ROUGE
+    # and the best validation's adapter kept, saved in fp32.
+    monkeypatch.setattr("dialogsum_lora.modeling.base.pick_dtype", lambda device: __import__("torch").bfloat16)
+    set_params(stage_dir / "params.yaml", {"train.validation_steps": 4, "train.validation_rouge_dialogues": 4,
+                                           "train.keep": "best_rouge1"})
+    run_main("finetune")
+    record = json.loads(record_file.read_text())
+    assert (record["environment"]["dtype"], record["environment"]["frozen_dtype"]) == ("bfloat16", "bfloat16")
+    assert record["train"]["frozen_dtype"] == "bfloat16" and record["training"]["kept"]["rule"] == "best_rouge1"
+    with safe_open(str(adapter), "pt") as weights:
+        assert {weights.get_slice(name).get_dtype() for name in weights.keys()} == {"F32"}
+    assert adapter.read_bytes() != fp32
+    curve = (stage_dir / "reports/train/plots/metrics/eval/rouge1.tsv").read_text().splitlines()
+    assert [row.split("\t")[0] for row in curve[1:]] == ["4", "8"]

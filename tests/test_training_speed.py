@@ -34,7 +34,7 @@ def stage_params(**changes):
     return params.model_copy(update={name: getattr(params, name).model_copy(update=keys) for name, keys in sections.items()})
 
 
-def short_run(params, dtype: torch.dtype = torch.float32):
+def short_run(params):
     """A few steps' training settings: batch 4 of the sample's 32 training dialogues, every step's loss logged,
     no validation ROUGE, no checkpoint."""
     return params.train.model_copy(update={

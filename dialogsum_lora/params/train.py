@@ -32,8 +32,9 @@ class TrainParams(Record):
         ge=1, le=4096)
     frozen_dtype: Literal["float32", "bfloat16"] = setting(
         "The frozen base model's weights under an adapter (method lora or ia3) on a GPU with bf16: bfloat16 halves "
-        "their memory and spares autocast casting them at every step; the adapter's weights stay float32. A CPU, "
-        "and method full, keep every weight float32.")
+        "their memory and spares autocast casting them at every step, and makes the embeddings, layer norms and "
+        "residual stream bf16 too; the adapter's weights stay float32. A CPU, and method full, keep every weight "
+        "float32.")
     validation_rouge_dialogues: int | None = setting(
         "Validation dialogues summarised and scored with ROUGE at every validation (a fixed subset drawn from "
         "`seed`; greedy, at most prompt.max_target_tokens new tokens); null for all of them, 0 for none.",

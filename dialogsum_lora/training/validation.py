@@ -41,7 +41,8 @@ class ValidationRouge(TrainerCallback):
     def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
         was_training = model.training
         model.eval()
-        # The weights are fp32 masters; on a bf16 GPU generate as the Trainer computes, in bf16.
+        # On a bf16 GPU generate as the Trainer computes, in bf16 autocast (the weights are fp32 masters, or a
+        # bf16 frozen base with an fp32 adapter: train.frozen_dtype).
         with torch.autocast(next(model.parameters()).device.type, dtype=torch.bfloat16, enabled=args.bf16):
             summaries, _ = summarise_dialogues(
                 model, self.tokenizer, self.dialogues, self.prompt, validation_decoding(self.prompt), self.batch_size,
