@@ -169,7 +169,7 @@ def print_speed(results: dict) -> None:
               f"{profile.get('kernels_per_step', '?')} kernels, {profile.get('wall_ms_per_step', '?')} ms wall and "
               f"{profile.get('gpu_busy_ms_per_step', '?')} ms GPU a step")
     for name, row in results.get("losses", {}).items():
-        print(f"  {name:<16} losses of steps 1-{LOSS_STEPS} within {row['max_relative_difference']:.2%} of eager's "
+        print(f"  {name:<16} losses of steps 1-{LOSS_STEPS} within {row['max_relative_difference']:.1e} (relative) of eager's "
               f"(step {row['at_step']}; bf16 tolerance {BF16_LOSS_TOLERANCE:.0%}: "
               f"{'yes' if row['within_bf16_tolerance'] else 'NO'})")
     for name, row in results.get("repro", {}).items():

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.modeling.adapter import frozen_weights_dtype, method_settings, trainable_model, trained_weights
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer
@@ -115,3 +116,17 @@ def test_bfloat16_frozen_weights_train_an_adapter_whose_own_weights_stay_float32
     for name, weight in trained_weights(model).items():
         assert weight.dtype == torch.float32 and torch.isfinite(weight).all()
         assert (weight - start[name]).abs().max() > 0, name
+
+
+def test_a_step_loss_that_is_not_finite_reaches_the_log_and_stops_training(tiny_model_dir, tmp_path):
+    # The Trainer's NaN filter would log the mean so far in its place (and make every step wait on the GPU to check).
+    trainer, _ = trainer_for(stage_params(), tiny_model_dir, tmp_path)
+    compute_loss = trainer.compute_loss
+
+    def infinite_at_step_3(model, inputs, *arguments, **keywords):
+        loss = compute_loss(model, inputs, *arguments, **keywords)
+        return loss * float("inf") if trainer.state.global_step == 2 else loss
+
+    trainer.compute_loss = infinite_at_step_3
+    with pytest.raises(UserError, match=r"training diverged: the training loss is inf at step 3"):
+        trainer.train()

@@ -96,6 +96,9 @@ def make_trainer(model, tokenizer, train: TrainParams, seed: int, dtype: torch.d
         # multiply it by the number of processes (doubling the gradients at 2).
         average_tokens_across_devices=False,
         disable_tqdm=not progress,
+        # Off: the filter puts the mean so far in place of a NaN or infinite step loss, hiding it from
+        # StopOnDivergence, and makes every step wait for the GPU to check its loss.
+        logging_nan_inf_filter=False,
     )
     trainer = Seq2SeqTrainer(
         model=model,
