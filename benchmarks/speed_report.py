@@ -121,7 +121,7 @@ def loss_agreement(name: str, reference: Run, other: Run) -> dict:
                         f"both with train.logging_steps=1 and at least {LOSS_STEPS} steps")
     worst = max(steps, key=lambda step: abs(second[step] - first[step]) / first[step])
     relative = abs(second[worst] - first[worst]) / first[worst]
-    return {"overrides": tested_settings(other), "steps": len(steps), "max_relative_difference": round(relative, 6),
+    return {"overrides": tested_settings(other), "steps": len(steps), "max_relative_difference": float(f"{relative:.3g}"),
             "at_step": worst, "within_bf16_tolerance": relative <= BF16_LOSS_TOLERANCE, "tolerance": BF16_LOSS_TOLERANCE}
 
 
