@@ -124,7 +124,8 @@ run_main(main)
 @pytest.mark.parametrize(
     "failures, message, exit_code",
     [
-        ("0=mistake,1=mistake", "error: a mistake met by process 0", 2),  # every process meets it: said once
+        # Every process meets it: said once, by whichever failed first (either, on a loaded machine).
+        ("0=mistake,1=mistake", ("error: a mistake met by process 0", "error: a mistake met by process 1"), 2),
         ("1=mistake", "error: a mistake met by process 1", 2),  # while process 0, still at work, is stopped
         ("0=mistake", "error: a mistake met by process 0", 2),
         ("1=killed", "error: process 1 of 2 was killed by SIGKILL", 128 + 9),  # by the kernel, out of memory, say
@@ -133,7 +134,7 @@ run_main(main)
 def test_a_failing_process_is_reported_once_in_one_line_with_its_exit_code(tmp_path, failures, message, exit_code):
     result = _launch(tmp_path, failures)
     assert result.returncode == exit_code
-    assert result.stderr.strip() == message, result.stderr
+    assert result.stderr.strip() in ((message,) if isinstance(message, str) else message), result.stderr
     assert not list((tmp_path / "tmp").iterdir())  # torchrun's log folder went with the run
 
 
