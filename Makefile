@@ -5,7 +5,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install install-environment demo test check clean
+.PHONY: install install-environment demo test check lint clean
 
 $(INSTALLED): pyproject.toml constraints.txt Makefile
 	@# A .venv that links to another checkout's environment (as `make demo`'s copy has) is that
@@ -37,9 +37,14 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(PYTHON) -m pytest --numprocesses 2 --maxschedchunk 1
 
-# The fast tests alone (no stage runs, DVC or torchrun): the edit loop's.
-check: $(INSTALLED)
+# The fast tests alone (no stage runs, DVC or torchrun) and the linter: the edit loop's.
+check: lint
 	$(PYTHON) -m pytest --numprocesses 2 --maxschedchunk 1 -m "not slow"
+
+# ruff: the formatter and the linter (pyproject.toml), over the whole tree.
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff format --check --quiet .
+	$(VENV)/bin/ruff check --quiet .
 
 # demo/ is the user's once made (their results, experiments, files): never removed here.
 clean:

@@ -53,11 +53,17 @@ def main() -> None:
         found = against_baseline(rows, baseline, finetuned, args.resamples, 42, 5, 5)
         with tempfile.TemporaryDirectory() as directory:
             plot_topics(found["topics"], Path(directory) / "topics.png")
-            plot_lengths(references, {BASELINE: baseline_summaries, FINETUNED: finetuned_summaries}, Path(directory) / "lengths.png")
+            plot_lengths(
+                references,
+                {BASELINE: baseline_summaries, FINETUNED: finetuned_summaries},
+                Path(directory) / "lengths.png",
+            )
 
     before_s, after_s = median_seconds(before, args.repeats), median_seconds(after, args.repeats)
-    print(f"{len(references)} dialogues x {len(references[0])} references, {args.resamples} resamples, "
-          f"median of {args.repeats}")
+    print(
+        f"{len(references)} dialogues x {len(references[0])} references, {args.resamples} resamples, "
+        f"median of {args.repeats}"
+    )
     print(f"scoring alone (before):                               {before_s:7.3f} s")
     print("scoring with intervals, baseline rescored, comparison,")
     print(f"  topics and the two new plots (after):                {after_s:7.3f} s")

@@ -46,8 +46,14 @@ def time_generation(model, tokenizer: TokenIdTokenizer, prompts, *, batch_size, 
     synchronize(device)
     start = time.perf_counter()
     # The drawn lengths are already cut to prompt.max_source_tokens.
-    generate_summaries(model, tokenizer, [list(prompt) for prompt in prompts], {"max_new_tokens": max_new_tokens,
-                       "num_beams": 1}, batch_size, progress=False)
+    generate_summaries(
+        model,
+        tokenizer,
+        [list(prompt) for prompt in prompts],
+        {"max_new_tokens": max_new_tokens, "num_beams": 1},
+        batch_size,
+        progress=False,
+    )
     synchronize(device)
     seconds = time.perf_counter() - start
     return {

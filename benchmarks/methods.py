@@ -12,7 +12,8 @@ clipping, fused AdamW; bf16 autocast on a GPU that has it), and the batches are 
 as the Trainer's, sampled from one epoch with params.yaml's seed, the same for every method.
 It prints, per method, the trainable parameters, the median seconds per timed step, samples/s,
 the peak memory and what training added to the memory held once the model was built, and its
-time over the same timed steps and its peak against LoRA's; --json FILE writes the same figures and the machine. `--model flan-t5-base` is
+time over the same timed steps and its peak against LoRA's; --json FILE writes the same figures
+and the machine. `--model flan-t5-base` is
 flan-t5-base's architecture (benchmarks/flan-t5-base.json) with random weights: nothing is
 downloaded.
 """
@@ -32,15 +33,26 @@ import torch
 from benchmarks.machine import choose_device, machine
 from benchmarks.params import Reads
 from benchmarks.synthetic import (
-    SOURCE_TOKENS_MEAN, SOURCE_TOKENS_P95, TARGET_TOKENS_MEAN, TARGET_TOKENS_P95, TRAINING_DIALOGUES,
-    lognormal_lengths, random_sequences,
+    SOURCE_TOKENS_MEAN,
+    SOURCE_TOKENS_P95,
+    TARGET_TOKENS_MEAN,
+    TARGET_TOKENS_P95,
+    TRAINING_DIALOGUES,
+    lognormal_lengths,
+    random_sequences,
 )
 from benchmarks.throughput import benchmark_base
 from benchmarks.training_speed import epoch_batches, stack_parameters, time_training
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.files.outputs import read_json, write_json
-from dialogsum_lora.modeling.adapter import METHOD_SECTIONS, method_settings, parameter_counts, trainable_model, training_params
+from dialogsum_lora.modeling.adapter import (
+    METHOD_SECTIONS,
+    method_settings,
+    parameter_counts,
+    trainable_model,
+    training_params,
+)
 from dialogsum_lora.modeling.base import make_deterministic, pick_dtype
 from dialogsum_lora.params import load_params
 from dialogsum_lora.paths import PARAMS_FILE, REPO_ROOT
@@ -55,7 +67,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per method")
-    parser.add_argument("--warmup-steps", type=int, default=1, help="untimed steps first (the optimiser's state is made)")
+    parser.add_argument(
+        "--warmup-steps", type=int, default=1, help="untimed steps first (the optimiser's state is made)"
+    )
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: every core on a CPU)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
     parser.add_argument("--only", choices=METHOD_SECTIONS, help=argparse.SUPPRESS)  # one method, in its own process
@@ -91,32 +105,52 @@ def train_one(args: argparse.Namespace, method: str) -> dict:
     # gradients when every weight trains (an adapter's are few), N the matmul parameters.
     per_parameter = 6 if method == "full" else 4
     rng = np.random.default_rng(params.seed)
-    sources = lognormal_lengths(rng, TRAINING_DIALOGUES, SOURCE_TOKENS_MEAN, SOURCE_TOKENS_P95, params.prompt.max_source_tokens)
-    targets = lognormal_lengths(rng, TRAINING_DIALOGUES, TARGET_TOKENS_MEAN, TARGET_TOKENS_P95, params.prompt.max_target_tokens)
+    sources = lognormal_lengths(
+        rng, TRAINING_DIALOGUES, SOURCE_TOKENS_MEAN, SOURCE_TOKENS_P95, params.prompt.max_source_tokens
+    )
+    targets = lognormal_lengths(
+        rng, TRAINING_DIALOGUES, TARGET_TOKENS_MEAN, TARGET_TOKENS_P95, params.prompt.max_target_tokens
+    )
     examples = (random_sequences(rng, sources, id_limit, eos_id), random_sequences(rng, targets, id_limit, eos_id))
     batches = epoch_batches(list(sources), args.batch_size, True, params.seed)
     batches = random.Random(params.seed).sample(batches, args.warmup_steps + args.steps)
     autocast = pick_dtype(device) if pick_dtype(device) != torch.float32 else None
     before = held_mib(device)
-    result = time_training(model, examples, batches, warmup_steps=args.warmup_steps, autocast_dtype=autocast,
-                           learning_rate=training_params(params).learning_rate,
-                           flops_per_token=(per_parameter * encoder, per_parameter * decoder), pad_id=pad_id,
-                           device=device, each_step=True)
+    result = time_training(
+        model,
+        examples,
+        batches,
+        warmup_steps=args.warmup_steps,
+        autocast_dtype=autocast,
+        learning_rate=training_params(params).learning_rate,
+        flops_per_token=(per_parameter * encoder, per_parameter * decoder),
+        pad_id=pad_id,
+        device=device,
+        each_step=True,
+    )
     peak = peak_memory()
-    return {"method": method, "parameters": counts, "learning_rate": training_params(params).learning_rate,
-            "median_step_seconds": statistics.median(result["step_seconds"]), **result,
-            "memory_before_training_mib": round(before, 1), **peak,
-            "training_added_mib": round(peak["peak_memory_mib"] - before, 1),
-            "dtype": str(autocast or torch.float32).removeprefix("torch.")}
+    return {
+        "method": method,
+        "parameters": counts,
+        "learning_rate": training_params(params).learning_rate,
+        "median_step_seconds": statistics.median(result["step_seconds"]),
+        **result,
+        "memory_before_training_mib": round(before, 1),
+        **peak,
+        "training_added_mib": round(peak["peak_memory_mib"] - before, 1),
+        "dtype": str(autocast or torch.float32).removeprefix("torch."),
+    }
 
 
 def one_method_line(result: dict, reference: dict) -> str:
     counts = result["parameters"]
-    return (f"  {result['method']:<5} {counts['trainable']:>12,} ({counts['trainable'] / counts['total']:7.3%})"
-            f"  {result['median_step_seconds']:8.3f} s/step  {result['samples_per_s']:8.2f} samples/s"
-            f"  peak {result['peak_memory_mib']:9,.0f} MiB (training added {result['training_added_mib']:8,.0f})"
-            f"  x{result['seconds'] / reference['seconds']:.2f} time (the same batches),"
-            f" x{result['peak_memory_mib'] / reference['peak_memory_mib']:.2f} peak")
+    return (
+        f"  {result['method']:<5} {counts['trainable']:>12,} ({counts['trainable'] / counts['total']:7.3%})"
+        f"  {result['median_step_seconds']:8.3f} s/step  {result['samples_per_s']:8.2f} samples/s"
+        f"  peak {result['peak_memory_mib']:9,.0f} MiB (training added {result['training_added_mib']:8,.0f})"
+        f"  x{result['seconds'] / reference['seconds']:.2f} time (the same batches),"
+        f" x{result['peak_memory_mib'] / reference['peak_memory_mib']:.2f} peak"
+    )
 
 
 def compare_methods() -> None:
@@ -130,27 +164,57 @@ def compare_methods() -> None:
         return
     load_before = os.getloadavg()[0]
     device = choose_device(args.device)
-    forwarded = ["--model", args.model, "--device", args.device, "--batch-size", str(args.batch_size), "--steps",
-                 str(args.steps), "--warmup-steps", str(args.warmup_steps), "--threads", str(torch.get_num_threads())]
-    print(f"model {args.model}, batch {args.batch_size}, {args.warmup_steps} untimed then {args.steps} timed steps "
-          f"per method, {torch.get_num_threads()} torch threads, load {load_before:.1f} before the run")
+    forwarded = [
+        "--model",
+        args.model,
+        "--device",
+        args.device,
+        "--batch-size",
+        str(args.batch_size),
+        "--steps",
+        str(args.steps),
+        "--warmup-steps",
+        str(args.warmup_steps),
+        "--threads",
+        str(torch.get_num_threads()),
+    ]
+    print(
+        f"model {args.model}, batch {args.batch_size}, {args.warmup_steps} untimed then {args.steps} timed steps "
+        f"per method, {torch.get_num_threads()} torch threads, load {load_before:.1f} before the run"
+    )
     results = {}
     with tempfile.TemporaryDirectory(prefix="methods-") as scratch:
         for method in METHOD_SECTIONS:
             figures = Path(scratch) / f"{method}.json"
-            run = subprocess.run([sys.executable, "-m", "benchmarks.methods", *forwarded, "--only", method,
-                                  "--json", str(figures)], cwd=REPO_ROOT, capture_output=True, text=True)
+            run = subprocess.run(
+                [sys.executable, "-m", "benchmarks.methods", *forwarded, "--only", method, "--json", str(figures)],
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+            )
             if run.returncode != 0:
-                raise UserError(f"method {method} failed (exit code {run.returncode}): "
-                                f"{(run.stderr.strip().splitlines() or ['no output'])[-1]}")
+                raise UserError(
+                    f"method {method} failed (exit code {run.returncode}): "
+                    f"{(run.stderr.strip().splitlines() or ['no output'])[-1]}"
+                )
             results[method] = read_json(figures)
     for method in METHOD_SECTIONS:
         print(one_method_line(results[method], results[REFERENCE]))
     print(f"  peak memory: {results[REFERENCE]['peak_memory_of']}")
     if args.json:
-        write_json(args.json, {"machine": machine(device, load_before), "settings": {
-            "model": args.model, "batch_size": args.batch_size, "steps": args.steps, "warmup_steps": args.warmup_steps},
-            "methods": results})
+        write_json(
+            args.json,
+            {
+                "machine": machine(device, load_before),
+                "settings": {
+                    "model": args.model,
+                    "batch_size": args.batch_size,
+                    "steps": args.steps,
+                    "warmup_steps": args.warmup_steps,
+                },
+                "methods": results,
+            },
+        )
         print(f"wrote {args.json}")
 
 

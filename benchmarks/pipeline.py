@@ -75,15 +75,26 @@ def parse_arguments() -> argparse.Namespace:
     length.add_argument("--train-steps", type=int, default=100, help="training steps run (the rest is projected)")
     length.add_argument("--whole", action="store_true", help="train every step of the run (nothing projected)")
     parser.add_argument("--stages", nargs="+", metavar="NAME", help="run only these stages (default: all)")
-    parser.add_argument("--no-dropout", action="store_true", help="no dropout anywhere (to compare losses step by step)")
-    parser.add_argument("--profile", type=int, metavar="STEPS",
-                        help="after --train-steps, profile this many more steps of finetune (benchmarks/profile_stage.py); "
-                             "outside the steady speed's timed blocks when --train-steps is a multiple of the block (50)")
+    parser.add_argument(
+        "--no-dropout", action="store_true", help="no dropout anywhere (to compare losses step by step)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="STEPS",
+        help="after --train-steps, profile this many more steps of finetune (benchmarks/profile_stage.py); "
+        "outside the steady speed's timed blocks when --train-steps is a multiple of the block (50)",
+    )
     parser.add_argument("--train-dialogues", type=int, default=TRAINING_DIALOGUES)
     parser.add_argument("--validation-dialogues", type=int, default=VALIDATION_DIALOGUES)
     parser.add_argument("--test-dialogues", type=int, default=TEST_DIALOGUES)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="also set a param, e.g. --set train.compile=true (YAML value; repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="also set a param, e.g. --set train.compile=true (YAML value; repeatable)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
     parser.add_argument("--dir", type=Path, help="run here (replaced) and keep it; default: a temporary directory")
     args = parser.parse_args()
@@ -134,7 +145,9 @@ def write_flan_t5_base(directory: Path, tokenizer_dir: Path) -> None:
 # --- Running the stages -----------------------------------------------------------------------
 
 
-def run_stages(directory: Path, only: list[str] | None = None, commands: dict[str, str] | None = None) -> dict[str, float]:
+def run_stages(
+    directory: Path, only: list[str] | None = None, commands: dict[str, str] | None = None
+) -> dict[str, float]:
     """Run each stage's command from dvc.yaml (or from `commands`, by stage) in order (those in `only`,
     if given); return each one's wall time in seconds."""
     stages = yaml.safe_load((directory / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
@@ -148,8 +161,14 @@ def run_stages(directory: Path, only: list[str] | None = None, commands: dict[st
         print(f"{name}: {stage['cmd']}  (output in {log})", flush=True)
         start = time.perf_counter()
         with open(log, "w") as output:
-            result = subprocess.run(stage["cmd"], shell=True, cwd=directory, env=offline_environment(),
-                                    stdout=output, stderr=subprocess.STDOUT)
+            result = subprocess.run(
+                stage["cmd"],
+                shell=True,
+                cwd=directory,
+                env=offline_environment(),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         walls[name] = time.perf_counter() - start
         if result.returncode:
             tail = log.read_text(errors="replace")[-2000:]
@@ -165,8 +184,10 @@ def project(walls: dict[str, float], finetune_timing: dict, full_steps: int, bat
     if remaining > 0:
         steady = finetune_timing["steady_samples_per_second"]
         if not steady:
-            raise UserError("finetune ran too few steps to measure its steady speed (two length-sorted blocks, "
-                            "up to 100 steps): raise --train-steps")
+            raise UserError(
+                "finetune ran too few steps to measure its steady speed (two length-sorted blocks, "
+                "up to 100 steps): raise --train-steps"
+            )
         steps_per_second = steady / batch_size
         projected["finetune"] = walls["finetune"] + remaining / steps_per_second
     return projected
@@ -196,50 +217,73 @@ def main() -> None:
     commands = {}
     if args.profile:
         profile_file = directory / "benchmark-profile.json"
-        commands["finetune"] = (f"python -m benchmarks.profile_stage --json {profile_file} --start {args.train_steps} "
-                                f"--steps {args.profile}")
+        commands["finetune"] = (
+            f"python -m benchmarks.profile_stage --json {profile_file} --start {args.train_steps} "
+            f"--steps {args.profile}"
+        )
     tokenizer = load_tokenizer(directory / model_dir)
     sizes = {"train": args.train_dialogues, "validation": args.validation_dialogues, "test": args.test_dialogues}
     write_splits(synthetic_splits(tokenizer, params.prompt.template, sizes, params.seed), directory / DATA_DIR)
 
     walls = run_stages(directory, args.stages, commands)
     if args.profile and not profile_file.exists():
-        raise UserError(f"finetune ended before its profiled steps {args.train_steps + 1}-{steps_run}: lower --train-steps")
+        raise UserError(
+            f"finetune ended before its profiled steps {args.train_steps + 1}-{steps_run}: lower --train-steps"
+        )
     timing = {file.stem: read_json(file) for file in sorted((directory / TIMING_DIR).glob("*.json"))}
-    projected = project(walls, timing["finetune"], full_steps, params.train.batch_size) if "finetune" in timing else walls
+    projected = (
+        project(walls, timing["finetune"], full_steps, params.train.batch_size) if "finetune" in timing else walls
+    )
 
-    print(f"\n{'stage':<10} {'measured s':>11} {'projected s':>12}   (projected: training for {full_steps} steps, "
-          f"{params.train.epochs:g} epoch(s) of {args.train_dialogues} dialogues)")
+    print(
+        f"\n{'stage':<10} {'measured s':>11} {'projected s':>12}   (projected: training for {full_steps} steps, "
+        f"{params.train.epochs:g} epoch(s) of {args.train_dialogues} dialogues)"
+    )
     for name in walls:
         print(f"{name:<10} {walls[name]:11.1f} {projected[name]:12.1f}")
-    print(f"{'total':<10} {sum(walls.values()):11.1f} {sum(projected.values()):12.1f}"
-          f"   = {sum(projected.values()) / 60:.1f} min projected")
+    print(
+        f"{'total':<10} {sum(walls.values()):11.1f} {sum(projected.values()):12.1f}"
+        f"   = {sum(projected.values()) / 60:.1f} min projected"
+    )
     if "finetune" in timing:
         finetune = timing["finetune"]
-        print(f"training: {finetune['steps']} steps, {finetune['samples_per_second']} samples/s overall, "
-              f"{finetune['steady_samples_per_second']} samples/s over the {finetune['steady_steps']} steps after "
-              "warm-up")
+        print(
+            f"training: {finetune['steps']} steps, {finetune['samples_per_second']} samples/s overall, "
+            f"{finetune['steady_samples_per_second']} samples/s over the {finetune['steady_steps']} steps after "
+            "warm-up"
+        )
     for name in ("baseline", "evaluate"):
         if name not in timing:
             continue
-        print(f"{name}: {timing[name]['dialogues_per_second']} dialogues/s, "
-              f"{timing[name]['wall_seconds']:.1f} s for {args.test_dialogues} dialogues")
+        print(
+            f"{name}: {timing[name]['dialogues_per_second']} dialogues/s, "
+            f"{timing[name]['wall_seconds']:.1f} s for {args.test_dialogues} dialogues"
+        )
 
     if args.json:
-        write_json(args.json, {
-            "machine": machine(pick_device(), load_before),
-            "settings": {"model": args.model, "train_steps": full_steps if args.whole else args.train_steps,
-                         "full_steps": full_steps, "dialogues": sizes, "overrides": args.overrides,
-                         "train_batch_size": params.train.batch_size, "stages": list(walls),
-                         "dropout": not args.no_dropout},
-            "measured_seconds": walls,
-            "projected_seconds": projected,
-            "measured_total_seconds": sum(walls.values()),
-            "projected_total_seconds": sum(projected.values()),
-            "timing": timing,
-            "train_losses": train_losses(directory),
-            **({"profile": read_json(profile_file)} if args.profile and profile_file.exists() else {}),
-        })
+        write_json(
+            args.json,
+            {
+                "machine": machine(pick_device(), load_before),
+                "settings": {
+                    "model": args.model,
+                    "train_steps": full_steps if args.whole else args.train_steps,
+                    "full_steps": full_steps,
+                    "dialogues": sizes,
+                    "overrides": args.overrides,
+                    "train_batch_size": params.train.batch_size,
+                    "stages": list(walls),
+                    "dropout": not args.no_dropout,
+                },
+                "measured_seconds": walls,
+                "projected_seconds": projected,
+                "measured_total_seconds": sum(walls.values()),
+                "projected_total_seconds": sum(projected.values()),
+                "timing": timing,
+                "train_losses": train_losses(directory),
+                **({"profile": read_json(profile_file)} if args.profile and profile_file.exists() else {}),
+            },
+        )
         print(f"wrote {args.json}")
     if scratch:
         scratch.cleanup()

@@ -34,12 +34,15 @@ def read_table(path: Path, columns=COLUMNS) -> dict[str, tuple[list[str], list[l
         raise UserError(f"{path} not found: pass --csv with the published DialogSum results table")
     with path.open(encoding="utf-8", newline="") as file:
         rows = list(csv.DictReader(file))
-    groups = [rows[i:i + 3] for i in range(0, len(rows), 3)]
+    groups = [rows[i : i + 3] for i in range(0, len(rows), 3)]
     table = {}
     for column in columns:
         if not groups or any(len(g) != 3 or len({row[column] for row in g}) != 1 for g in groups):
             raise UserError(f"{path}: column {column} needs rows in threes, one prediction per three")
-        table[column] = ([g[0][column] for g in groups], [[row["human_baseline_summaries"] for row in g] for g in groups])
+        table[column] = (
+            [g[0][column] for g in groups],
+            [[row["human_baseline_summaries"] for row in g] for g in groups],
+        )
     return table
 
 
@@ -69,9 +72,12 @@ def main() -> None:
         our_seconds, our_scores = timed(rouge.make_scorer, predictions, references, args.repeats)
         if our_scores != base_scores:
             raise UserError(f"{column}: StemmingTokenizer changed a score; it must give rouge_score's own tokens")
-        print(f"{column}: {len(predictions)} dialogues, {sum(map(len, references))} references, median of {args.repeats}: "
-              f"rouge_score's tokenizer {base_seconds:.2f} s, dialogsum_lora.scoring.rouge {our_seconds:.2f} s, "
-              f"x{base_seconds / our_seconds:.2f}, every score identical")
+        print(
+            f"{column}: {len(predictions)} dialogues, {sum(map(len, references))} references, median of "
+            f"{args.repeats}: "
+            f"rouge_score's tokenizer {base_seconds:.2f} s, dialogsum_lora.scoring.rouge {our_seconds:.2f} s, "
+            f"x{base_seconds / our_seconds:.2f}, every score identical"
+        )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import argparse
 import datetime
 import re
 from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict
 
 from dialogsum_lora.errors import UserError, run_main
@@ -117,12 +118,20 @@ def loss_agreement(name: str, reference: Run, other: Run) -> dict:
             raise UserError(f"{run_name} logged a training loss of {loss} at step {step}: a cross-entropy is above 0")
     steps = [step for step in range(1, LOSS_STEPS + 1) if step in first and step in second]
     if len(steps) < LOSS_STEPS:
-        raise UserError(f"{name} and losses-eager logged {len(steps)} common steps of the first {LOSS_STEPS}: run "
-                        f"both with train.logging_steps=1 and at least {LOSS_STEPS} steps")
+        raise UserError(
+            f"{name} and losses-eager logged {len(steps)} common steps of the first {LOSS_STEPS}: run "
+            f"both with train.logging_steps=1 and at least {LOSS_STEPS} steps"
+        )
     worst = max(steps, key=lambda step: abs(second[step] - first[step]) / first[step])
     relative = abs(second[worst] - first[worst]) / first[worst]
-    return {"overrides": tested_settings(other), "steps": len(steps), "max_relative_difference": float(f"{relative:.3g}"),
-            "at_step": worst, "within_bf16_tolerance": relative <= BF16_LOSS_TOLERANCE, "tolerance": BF16_LOSS_TOLERANCE}
+    return {
+        "overrides": tested_settings(other),
+        "steps": len(steps),
+        "max_relative_difference": float(f"{relative:.3g}"),
+        "at_step": worst,
+        "within_bf16_tolerance": relative <= BF16_LOSS_TOLERANCE,
+        "tolerance": BF16_LOSS_TOLERANCE,
+    }
 
 
 def tested_settings(run: Run) -> dict:
@@ -134,9 +143,16 @@ def repro_row(name: str, run: Run, passed: list[dict]) -> dict:
     """A whole run's figures, and whether its settings may be quoted: the committed ones, or ones
     whose losses stayed within the bf16 tolerance (`passed`: such settings)."""
     settings, finetune = run.settings, run.timing.finetune
-    if finetune.steps != settings.full_steps or set(run.measured_seconds) != {"prepare", "baseline", "finetune", "evaluate"}:
-        raise UserError(f"{name} trained {finetune.steps} of {settings.full_steps} steps, or skipped a stage: a repro run "
-                        "runs every stage and trains every step (benchmarks.pipeline --whole, no train.max_steps)")
+    if finetune.steps != settings.full_steps or set(run.measured_seconds) != {
+        "prepare",
+        "baseline",
+        "finetune",
+        "evaluate",
+    }:
+        raise UserError(
+            f"{name} trained {finetune.steps} of {settings.full_steps} steps, or skipped a stage: a repro run "
+            "runs every stage and trains every step (benchmarks.pipeline --whole, no train.max_steps)"
+        )
     generation = {stage: getattr(run.timing, stage) for stage in ("baseline", "evaluate")}
     if None in generation.values():
         raise UserError(f"{name} has no generation timing of baseline or evaluate: run it again")
@@ -144,8 +160,11 @@ def repro_row(name: str, run: Run, passed: list[dict]) -> dict:
     seconds = {stage: timing.wall_seconds for stage, timing in generation.items()}
     return {
         "overrides": settings.overrides,
-        "loss_check": "committed params" if not settings.overrides else
-                      "passed" if settings.overrides in passed else "not passed (or not run)",
+        "loss_check": "committed params"
+        if not settings.overrides
+        else "passed"
+        if settings.overrides in passed
+        else "not passed (or not run)",
         "train_batch_size": settings.train_batch_size,
         "train_samples_per_second": finetune.steady_samples_per_second,
         "train_samples_per_second_overall": finetune.samples_per_second,
@@ -164,18 +183,26 @@ def slug(text: str) -> str:
 def print_speed(results: dict) -> None:
     for name, row in results["speed"].items():
         profile = row.get("profile", {})
-        print(f"  {name:<16} {row['steady_samples_per_second'] or 0:8.1f} samples/s steady; finetune {row['steps']} "
-              f"steps in {row['finetune_stage_seconds']:.0f} s; {row['peak_memory_mib']:,.0f} MiB; "
-              f"{profile.get('kernels_per_step', '?')} kernels, {profile.get('wall_ms_per_step', '?')} ms wall and "
-              f"{profile.get('gpu_busy_ms_per_step', '?')} ms GPU a step")
+        print(
+            f"  {name:<16} {row['steady_samples_per_second'] or 0:8.1f} samples/s steady; finetune {row['steps']} "
+            f"steps in {row['finetune_stage_seconds']:.0f} s; {row['peak_memory_mib']:,.0f} MiB; "
+            f"{profile.get('kernels_per_step', '?')} kernels, {profile.get('wall_ms_per_step', '?')} ms wall and "
+            f"{profile.get('gpu_busy_ms_per_step', '?')} ms GPU a step"
+        )
     for name, row in results.get("losses", {}).items():
-        print(f"  {name:<16} losses of steps 1-{LOSS_STEPS} within {row['max_relative_difference']:.1e} (relative) of eager's "
-              f"(step {row['at_step']}; bf16 tolerance {BF16_LOSS_TOLERANCE:.0%}: "
-              f"{'yes' if row['within_bf16_tolerance'] else 'NO'})")
+        print(
+            f"  {name:<16} losses of steps 1-{LOSS_STEPS} within {row['max_relative_difference']:.1e} (relative) of "
+            "eager's "
+            f"(step {row['at_step']}; bf16 tolerance {BF16_LOSS_TOLERANCE:.0%}: "
+            f"{'yes' if row['within_bf16_tolerance'] else 'NO'})"
+        )
     for name, row in results.get("repro", {}).items():
-        print(f"  {name:<16} whole pipeline {row['repro_seconds']:.0f} s ({row['repro_seconds'] / 60:.1f} min), loss "
-              f"check: {row['loss_check']}; training {row['train_samples_per_second']} samples/s steady; generating "
-              f"{row['test_dialogues']}: " + ", ".join(f"{stage} {s:.1f} s" for stage, s in row["generate_seconds"].items()))
+        print(
+            f"  {name:<16} whole pipeline {row['repro_seconds']:.0f} s ({row['repro_seconds'] / 60:.1f} min), loss "
+            f"check: {row['loss_check']}; training {row['train_samples_per_second']} samples/s steady; generating "
+            f"{row['test_dialogues']}: "
+            + ", ".join(f"{stage} {s:.1f} s" for stage, s in row["generate_seconds"].items())
+        )
 
 
 def main() -> None:
@@ -192,20 +219,29 @@ def main() -> None:
         raise UserError(f"{machine_file} is not a JSON object")
     commit = args.commit or written.get("commit")
 
-    results = {"device": machine.device_name, "machine": machine.model_dump(), "commit": commit,
-               "speed": {name: speed_row(run) for name, run in speed.items()}}
+    results = {
+        "device": machine.device_name,
+        "machine": machine.model_dump(),
+        "commit": commit,
+        "speed": {name: speed_row(run) for name, run in speed.items()},
+    }
     if losses and "losses-eager" not in losses:
         raise UserError(f"{args.out_dir} has losses runs but no losses-eager.json to compare them with")
     if losses:
-        results["losses"] = {name: loss_agreement(name, losses["losses-eager"], run)
-                             for name, run in losses.items() if name != "losses-eager"}
+        results["losses"] = {
+            name: loss_agreement(name, losses["losses-eager"], run)
+            for name, run in losses.items()
+            if name != "losses-eager"
+        }
     passed = [row["overrides"] for row in results.get("losses", {}).values() if row["within_bf16_tolerance"]]
     if repro:
         results["repro"] = {name: repro_row(name, run, passed) for name, run in repro.items()}
         quotable = [row for row in results["repro"].values() if not row["loss_check"].startswith("not")]
         if quotable:  # the headline: the fastest whole run with settings that may be quoted
             best = min(quotable, key=lambda row: row["repro_seconds"])
-            results.update({key: best[key] for key in ("train_batch_size", "train_samples_per_second", "repro_seconds")})
+            results.update(
+                {key: best[key] for key in ("train_batch_size", "train_samples_per_second", "repro_seconds")}
+            )
             results["generate_500_seconds"] = best.get("generate_500_seconds")
             results["settings"] = best["overrides"]
     print(f"{machine.device_name}, torch {machine.torch}; commit {commit or 'unknown'}")

@@ -67,18 +67,34 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, help="timed training steps per setting (default 10 on CPU, 30 on GPU)")
     parser.add_argument("--warmup-steps", type=int, default=3, help="untimed plain-loop steps before each timing")
     parser.add_argument("--compile", action="store_true", help="also time the stage's Trainer with train.compile on")
-    parser.add_argument("--examples", type=int, default=TRAINING_DIALOGUES,
-                        help="training examples (an epoch; the Trainer sorts blocks of up to 50 batches by length)")
+    parser.add_argument(
+        "--examples",
+        type=int,
+        default=TRAINING_DIALOGUES,
+        help="training examples (an epoch; the Trainer sorts blocks of up to 50 batches by length)",
+    )
     parser.add_argument("--dialogues", type=int, help="dialogues generated in batches (default 32 on CPU, 500 on GPU)")
-    parser.add_argument("--dialogues-one-at-a-time", type=int, help="of those, how many one at a time (default: all "
-                        f"on CPU, {GPU_ONE_AT_A_TIME_DIALOGUES} on GPU)")
+    parser.add_argument(
+        "--dialogues-one-at-a-time",
+        type=int,
+        help=f"of those, how many one at a time (default: all on CPU, {GPU_ONE_AT_A_TIME_DIALOGUES} on GPU)",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--gen-batch-size", type=int, nargs="+", default=[64], metavar="N", help="generation batches")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: 1 on CPU, torch's with a GPU)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
     args = parser.parse_args()
-    for name in ("train_batch_size", "steps", "warmup_steps", "examples", "dialogues", "dialogues_one_at_a_time",
-                 "max_new_tokens", "gen_batch_size", "threads"):
+    for name in (
+        "train_batch_size",
+        "steps",
+        "warmup_steps",
+        "examples",
+        "dialogues",
+        "dialogues_one_at_a_time",
+        "max_new_tokens",
+        "gen_batch_size",
+        "threads",
+    ):
         for value in getattr(args, name) if isinstance(getattr(args, name), list) else [getattr(args, name)]:
             if value is not None and value < (0 if name == "warmup_steps" else 1):
                 parser.error(f"--{name.replace('_', '-')} must be positive, got {value}")
@@ -120,20 +136,43 @@ def time_trainings(model, params: "Reads", examples, args, steps: int, device: t
     def plain_loop(batch_size: int, group_by_length: bool, dtype) -> dict:
         batches = epoch_batches(source_lengths, batch_size, group_by_length, params.seed)
         batches = random.Random(params.seed).sample(batches, args.warmup_steps + steps)  # a fair sample of an epoch
-        result = time_training(model, examples, batches, warmup_steps=args.warmup_steps, autocast_dtype=dtype,
-                               learning_rate=params.train.learning_rate, flops_per_token=flops_per_token,
-                               pad_id=model.config.pad_token_id, device=device)
-        return {**result, "length_grouped": group_by_length, "dtype": str(dtype or torch.float32).removeprefix("torch.")}
+        result = time_training(
+            model,
+            examples,
+            batches,
+            warmup_steps=args.warmup_steps,
+            autocast_dtype=dtype,
+            learning_rate=params.train.learning_rate,
+            flops_per_token=flops_per_token,
+            pad_id=model.config.pad_token_id,
+            device=device,
+        )
+        return {
+            **result,
+            "length_grouped": group_by_length,
+            "dtype": str(dtype or torch.float32).removeprefix("torch."),
+        }
 
     tutorial = plain_loop(TUTORIAL_BATCH_SIZE, group_by_length=False, dtype=None)
     training = {"tutorial": tutorial, "project": [], "stage_trainer": []}
-    stage_examples = [{"input_ids": s.tolist(), "attention_mask": [1] * len(s), "labels": t.tolist()} for s, t in zip(*examples)]
+    stage_examples = [
+        {"input_ids": s.tolist(), "attention_mask": [1] * len(s), "labels": t.tolist()} for s, t in zip(*examples)
+    ]
     for batch_size in args.train_batch_size:
         training["project"].append(plain_loop(batch_size, group_by_length=True, dtype=autocast))
         for compile in [False, True] if args.compile else [False]:
-            training["stage_trainer"].append(time_stage_trainer(
-                model, params, stage_examples, batch_size, compile=compile, steps=steps,
-                flops_per_token=flops_per_token, device=device))
+            training["stage_trainer"].append(
+                time_stage_trainer(
+                    model,
+                    params,
+                    stage_examples,
+                    batch_size,
+                    compile=compile,
+                    steps=steps,
+                    flops_per_token=flops_per_token,
+                    device=device,
+                )
+            )
     for result in training["project"] + training["stage_trainer"]:
         result["vs_tutorial"] = {key: result[key] / tutorial[key] for key in ("samples_per_s", "tokens_per_s")}
     for result in [tutorial, *training["project"], *training["stage_trainer"]]:
@@ -156,14 +195,18 @@ def time_generations(model, prompts, args, one_at_a_time: int, ids, device: torc
 def training_line(label: str, result: dict) -> str:
     mfu = f"MFU {result['mfu']:5.1%}" if result.get("mfu") is not None else ""
     ratio = "".join(f" x{value:.2f} {key}" for key, value in result.get("vs_tutorial", {}).items())
-    return (f"  {label:<44} batch {result['batch_size']:>3} {result['samples_per_s']:9.2f} samples/s "
-            f"{result['tokens_per_s']:10.0f} tokens/s {mfu}{ratio}")
+    return (
+        f"  {label:<44} batch {result['batch_size']:>3} {result['samples_per_s']:9.2f} samples/s "
+        f"{result['tokens_per_s']:10.0f} tokens/s {mfu}{ratio}"
+    )
 
 
 def generation_line(label: str, result: dict) -> str:
     ratio = f"  x{result['vs_one_at_a_time']['dialogues_per_s']:.2f}" if "vs_one_at_a_time" in result else ""
-    return (f"  {label:<44} batch {result['batch_size']:>3} {result['dialogues_per_s']:9.2f} dialogues/s "
-            f"({result['dialogues']} dialogues, {result['mean_new_tokens']:.1f} new tokens each){ratio}")
+    return (
+        f"  {label:<44} batch {result['batch_size']:>3} {result['dialogues_per_s']:9.2f} dialogues/s "
+        f"({result['dialogues']} dialogues, {result['mean_new_tokens']:.1f} new tokens each){ratio}"
+    )
 
 
 def throughput() -> None:
@@ -176,7 +219,9 @@ def throughput() -> None:
     if args.threads or not on_gpu:
         torch.set_num_threads(args.threads or 1)
     steps, dialogues = args.steps or (30 if on_gpu else 10), args.dialogues or (500 if on_gpu else 32)
-    one_at_a_time = min(dialogues, args.dialogues_one_at_a_time or (GPU_ONE_AT_A_TIME_DIALOGUES if on_gpu else dialogues))
+    one_at_a_time = min(
+        dialogues, args.dialogues_one_at_a_time or (GPU_ONE_AT_A_TIME_DIALOGUES if on_gpu else dialogues)
+    )
     params = load_params(Reads, REPO_ROOT / PARAMS_FILE)
     make_deterministic(params.seed)  # as the stages run
     peak = bf16_peak_flops(device)
@@ -190,11 +235,14 @@ def throughput() -> None:
     id_limit, eos_id = ids[0], ids[2]
     examples = (random_sequences(rng, sources, id_limit, eos_id), random_sequences(rng, targets, id_limit, eos_id))
     prompts = random_sequences(
-        rng, lognormal_lengths(rng, dialogues, SOURCE_TOKENS_MEAN, SOURCE_TOKENS_P95, max_source), id_limit, eos_id)
+        rng, lognormal_lengths(rng, dialogues, SOURCE_TOKENS_MEAN, SOURCE_TOKENS_P95, max_source), id_limit, eos_id
+    )
     described = machine(device, load_before)
-    print(f"machine: {described['device_name']}, torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
-          f"load {load_before:.1f} before the run; model {args.model}, LoRA r={params.lora.r} on "
-          f"{', '.join(params.lora.target_modules)}; {args.examples} training examples of random ids")
+    print(
+        f"machine: {described['device_name']}, torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
+        f"load {load_before:.1f} before the run; model {args.model}, LoRA r={params.lora.r} on "
+        f"{', '.join(params.lora.target_modules)}; {args.examples} training examples of random ids"
+    )
 
     print(f"\ntraining: {steps} timed steps per setting")
     training = time_trainings(training_model, params, examples, args, steps, device, peak)
@@ -202,8 +250,10 @@ def throughput() -> None:
     for result in training["project"]:
         print(training_line("(b) project: length-grouped, plain loop", result))
     for result in training["stage_trainer"]:
-        print(training_line("(b) the finetune stage's Trainer" + (", compiled" if result["compiled"] else ""), result)
-              + f"  ({result['steps']} steps after {result['warmup_steps']}, {result['warmup_seconds']:.0f} s)")
+        print(
+            training_line("(b) the finetune stage's Trainer" + (", compiled" if result["compiled"] else ""), result)
+            + f"  ({result['steps']} steps after {result['warmup_steps']}, {result['warmup_seconds']:.0f} s)"
+        )
 
     print(f"\ngeneration: greedy, at most {args.max_new_tokens} new tokens, adapter merged")
     generation = time_generations(generation_model, prompts, args, one_at_a_time, (ids[1], eos_id), device)
@@ -211,9 +261,18 @@ def throughput() -> None:
     for result in generation["batched"]:
         print(generation_line("(b) project: length-sorted batches", result))
     if args.json:
-        settings = {"model": args.model, "examples": args.examples, "steps": steps, "dialogues": dialogues, "one_at_a_time": one_at_a_time,
-                    "max_new_tokens": args.max_new_tokens, "bf16_peak_flops": peak}
-        write_json(args.json, {"machine": described, "settings": settings, "training": training, "generation": generation})
+        settings = {
+            "model": args.model,
+            "examples": args.examples,
+            "steps": steps,
+            "dialogues": dialogues,
+            "one_at_a_time": one_at_a_time,
+            "max_new_tokens": args.max_new_tokens,
+            "bf16_peak_flops": peak,
+        }
+        write_json(
+            args.json, {"machine": described, "settings": settings, "training": training, "generation": generation}
+        )
         print(f"\nwrote {args.json}")
     scratch.cleanup()
 

@@ -65,8 +65,19 @@ def collate(sources: list[np.ndarray], targets: list[np.ndarray], pad_id: int) -
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def time_training(model, examples, batches, *, warmup_steps, autocast_dtype, learning_rate,
-                  flops_per_token, pad_id, device, each_step: bool = False) -> dict:
+def time_training(
+    model,
+    examples,
+    batches,
+    *,
+    warmup_steps,
+    autocast_dtype,
+    learning_rate,
+    flops_per_token,
+    pad_id,
+    device,
+    each_step: bool = False,
+) -> dict:
     """Train on `batches` (the first `warmup_steps` untimed) and return the throughput of the rest;
     with `each_step`, also each timed step's seconds (waiting for the GPU after every step).
 
@@ -126,8 +137,9 @@ def time_training(model, examples, batches, *, warmup_steps, autocast_dtype, lea
     }
 
 
-def time_stage_trainer(model, params, train_set: list[dict], batch_size: int, *, compile: bool, steps: int,
-                       flops_per_token, device) -> dict:
+def time_stage_trainer(
+    model, params, train_set: list[dict], batch_size: int, *, compile: bool, steps: int, flops_per_token, device
+) -> dict:
     """Train through dialogsum_lora.training.trainer.make_trainer (the stage's own Seq2SeqTrainer, arguments and
     collator) on `train_set` (finetune's example dicts), and return its steady throughput.
 
@@ -139,11 +151,19 @@ def time_stage_trainer(model, params, train_set: list[dict], batch_size: int, *,
     block = length_group_steps(len(train_set), batch_size)
     timed_steps = block * math.ceil(steps / block)
     if block + timed_steps > len(train_set) // batch_size:
-        raise UserError(f"batch {batch_size}: an epoch has only {len(train_set) // batch_size} steps, fewer than "
-                        f"{block} warm-up + {timed_steps} timed steps")
+        raise UserError(
+            f"batch {batch_size}: an epoch has only {len(train_set) // batch_size} steps, fewer than "
+            f"{block} warm-up + {timed_steps} timed steps"
+        )
     # Validation once an epoch, as before train.validation_steps: never inside the timed steps.
-    train = params.train.model_copy(update={"batch_size": batch_size, "max_steps": block + timed_steps, "compile": compile,
-                                            "validation_steps": None})
+    train = params.train.model_copy(
+        update={
+            "batch_size": batch_size,
+            "max_steps": block + timed_steps,
+            "compile": compile,
+            "validation_steps": None,
+        }
+    )
     clock = StepClock(block_steps=block)
     # Any tokenizer with pad id 0 pads as flan-t5's would; the tiny one needs no download.
     tokenizer = build_tokenizer()
@@ -151,8 +171,18 @@ def time_stage_trainer(model, params, train_set: list[dict], batch_size: int, *,
     # other settings must time the model as it was.
     model = copy.deepcopy(model)
     with tempfile.TemporaryDirectory() as output_dir:
-        trainer = make_trainer(model, tokenizer, train, params.seed, pick_dtype(device), train_set, train_set[:batch_size],
-                               Path(output_dir), [clock], progress=False)
+        trainer = make_trainer(
+            model,
+            tokenizer,
+            train,
+            params.seed,
+            pick_dtype(device),
+            train_set,
+            train_set[:batch_size],
+            Path(output_dir),
+            [clock],
+            progress=False,
+        )
         start = time.perf_counter()
         trainer.train()
     del trainer, model

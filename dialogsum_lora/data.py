@@ -52,9 +52,15 @@ def _read_local(directory: Path) -> dict[str, tuple[list[tuple[str, Row]], str]]
     else:
         files = {}
         for split in SPLITS:
-            found = [directory / f"{split}{suffix}" for suffix in RECORD_SUFFIXES if (directory / f"{split}{suffix}").exists()]
+            found = [
+                directory / f"{split}{suffix}"
+                for suffix in RECORD_SUFFIXES
+                if (directory / f"{split}{suffix}").exists()
+            ]
             if len(found) > 1:
-                raise UserError(f"{directory}: more than one file for the {split} split: {', '.join(map(str, found))}; keep one")
+                raise UserError(
+                    f"{directory}: more than one file for the {split} split: {', '.join(map(str, found))}; keep one"
+                )
             files[split] = found[0] if found else directory / f"{split}.jsonl"
     for split, file in files.items():
         if not file.exists():
@@ -85,7 +91,10 @@ def _read_hub(dataset_id: str, revision: str | None) -> tuple[dict[str, tuple[li
     if missing:
         raise UserError(f"dataset {dataset_id!r} has no {missing[0]} split (it has {', '.join(loaded)})")
     splits = {
-        split: ([(f"{dataset_id} {split} row {i + 1}", row) for i, row in enumerate(loaded[split])], f"{dataset_id} {split}")
+        split: (
+            [(f"{dataset_id} {split} row {i + 1}", row) for i, row in enumerate(loaded[split])],
+            f"{dataset_id} {split}",
+        )
         for split in SPLITS
     }
     return splits, commit or f"{revision or 'main'} (offline, from the local cache: commit not resolved)"
@@ -114,8 +123,10 @@ def _summary(row: Row, column: str, where: str) -> str:
     summary compared with it would score 0 in silence."""
     value = _text(row, column, where)
     if not has_words(value):
-        raise UserError(f"{where}: {column} holds no word ROUGE can score (rouge_score keeps only Latin letters and "
-                        f"digits), got {_short(value)}: ROUGE cannot tell a good summary of it from a bad one")
+        raise UserError(
+            f"{where}: {column} holds no word ROUGE can score (rouge_score keeps only Latin letters and "
+            f"digits), got {_short(value)}: ROUGE cannot tell a good summary of it from a bad one"
+        )
     return value
 
 
@@ -180,7 +191,9 @@ def _group_references(rows: list[tuple[str, Row]]) -> list[Row]:
             grouped[-1][1]["references"].extend(references)
             grouped[-1][1]["topics"].extend(topics)
         else:
-            grouped.append((location, {"id": identifier, "dialogue": dialogue, "references": references, "topics": topics}))
+            grouped.append(
+                (location, {"id": identifier, "dialogue": dialogue, "references": references, "topics": topics})
+            )
         previous_id = identifier
     first_with_id: dict[str, str] = {}
     first_with_dialogue: dict[str, str] = {}
@@ -218,7 +231,10 @@ def _shared_id(previous: str, current: str) -> str | None:
 def split_statistics(splits: dict[str, list[Row]]) -> dict:
     """Dialogues and mean words per split, test references, and validation and test dialogues also in train."""
     stats = {
-        split: {"dialogues": len(rows), "mean_dialogue_words": round(fmean(len(r["dialogue"].split()) for r in rows), 2)}
+        split: {
+            "dialogues": len(rows),
+            "mean_dialogue_words": round(fmean(len(r["dialogue"].split()) for r in rows), 2),
+        }
         for split, rows in splits.items()
     }
     stats["test"]["references"] = sum(len(row["references"]) for row in splits["test"])

@@ -50,9 +50,7 @@ def relaunch_if_needed(processes: int, module: str) -> None:
     import torch
 
     if torch.cuda.is_available() and processes > torch.cuda.device_count():
-        raise UserError(
-            f"params.yaml: processes is {processes}, but this machine has {torch.cuda.device_count()} GPUs"
-        )
+        raise UserError(f"params.yaml: processes is {processes}, but this machine has {torch.cuda.device_count()} GPUs")
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
@@ -94,8 +92,11 @@ def _first_failure(failures: dict) -> tuple:
         return min(chosen.items(), key=lambda item: (_reported_time(item[1]), item[0]))
 
     mistakes = {rank: failure for rank, failure in reported.items() if failure.exitcode == 2}
-    killed = {rank: failure for rank, failure in failures.items()
-              if rank not in reported and failure.exitcode < 0 and failure.exitcode != -signal.SIGTERM}
+    killed = {
+        rank: failure
+        for rank, failure in failures.items()
+        if rank not in reported and failure.exitcode < 0 and failure.exitcode != -signal.SIGTERM
+    }
     others = {rank: failure for rank, failure in failures.items() if failure.exitcode not in stopped}
     for chosen in (mistakes, killed, reported, others, failures):
         if chosen:

@@ -21,7 +21,14 @@ from collections.abc import Callable
 _WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
 # Other faults of the machine or its settings: permissions, a name too long, no file handles or
 # memory left. Any other OSError (a file not found that the code did not check for) is a bug.
-_MACHINE_FAULTS = _WRITE_FAULTS | {errno.EACCES, errno.EPERM, errno.ENAMETOOLONG, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
+_MACHINE_FAULTS = _WRITE_FAULTS | {
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENAMETOOLONG,
+    errno.EMFILE,
+    errno.ENFILE,
+    errno.ENOMEM,
+}
 _WRITE_FAULT_TEXT = re.compile(
     r"No space left on device|Disk quota exceeded|File too large|Read-only file system|disk I/O error|"
     r"\(os error (5|27|28|30|122)\)|file write failed"
@@ -78,8 +85,10 @@ def run_main(main: Callable[[], None]) -> None:
         if _is_write_fault(error):
             _fail(f"a write failed, the disk may be full or read-only: {str(error).splitlines()[0][:300]}", 2)
         if _is_out_of_memory(error):
-            _fail("out of memory on the device: lower generate.batch_size or train.batch_size "
-                  f"({type(error).__name__})", 2)
+            _fail(
+                f"out of memory on the device: lower generate.batch_size or train.batch_size ({type(error).__name__})",
+                2,
+            )
         _report_bug(error)
 
 
@@ -87,8 +96,10 @@ def _report_bug(error: BaseException) -> None:
     """The traceback of an exception the code did not foresee, then one line saying it is a bug; exit code 1."""
     _close_progress_bars()
     traceback.print_exc()
-    line = (f"a bug, not a mistake of yours: {type(error).__name__} above, in dialogsum-lora or a library "
-            "it calls; please report it with the traceback")
+    line = (
+        f"a bug, not a mistake of yours: {type(error).__name__} above, in dialogsum-lora or a library "
+        "it calls; please report it with the traceback"
+    )
     if not (_is_torchrun_worker() and _report_to_launcher(line)):
         print("error: " + line, file=sys.stderr)
     sys.exit(1)

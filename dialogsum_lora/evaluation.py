@@ -3,8 +3,9 @@ files read back and checked (evaluate reads baseline's; dialogsum-export and the
 evaluate's).
 
 Each results directory holds predictions.jsonl (a row per test dialogue: id, prediction,
-references, its ROUGE, whether it stopped at generate.max_new_tokens), metrics.json (the headline scores with intervals, the lengths) and
-provenance.json (the model, the decoding settings, the environment; the baseline's, its shots). Every metrics file read
+references, its ROUGE, whether it stopped at generate.max_new_tokens), metrics.json (the headline scores with
+intervals, the lengths) and provenance.json (the model, the decoding settings, the environment;
+the baseline's, its shots). Every metrics file read
 back goes through one schema, `Metrics`.
 """
 
@@ -109,9 +110,19 @@ def _read(schema, path: Path):
         raise UserError(f"{error}: run `dvc repro` to remake it") from None
 
 
-def summarise_and_score(model, tokenizer, test_rows: list[Row], prompt: PromptParams, generate: GenerateParams,
-                        analysis: AnalysisParams, seed: int, out_dir: Path, stage: str, provenance: dict,
-                        shots: Sequence[Row] = ()) -> tuple[dict, list[dict], Summaries] | None:
+def summarise_and_score(
+    model,
+    tokenizer,
+    test_rows: list[Row],
+    prompt: PromptParams,
+    generate: GenerateParams,
+    analysis: AnalysisParams,
+    seed: int,
+    out_dir: Path,
+    stage: str,
+    provenance: dict,
+    shots: Sequence[Row] = (),
+) -> tuple[dict, list[dict], Summaries] | None:
     """Generate a summary per test dialogue (its prompt after the `shots`, training rows, if any),
     score it (with 95% intervals), write predictions.jsonl, metrics.json and provenance.json (with
     the decoding settings used) to `out_dir`, and the generation time to reports/timing/STAGE.json.
@@ -121,24 +132,36 @@ def summarise_and_score(model, tokenizer, test_rows: list[Row], prompt: PromptPa
     """
     with Stopwatch(stage) as stopwatch:
         summaries, truncated = summarise_dialogues(
-            model, tokenizer, [row["dialogue"] for row in test_rows], prompt, generate.decoding(), generate.batch_size,
-            desc=stage, shots=shots,
+            model,
+            tokenizer,
+            [row["dialogue"] for row in test_rows],
+            prompt,
+            generate.decoding(),
+            generate.batch_size,
+            desc=stage,
+            shots=shots,
         )
     if summaries is None:
         return None
     predictions = summaries.texts
     stopwatch.write(dialogues_per_second=round(len(test_rows) / stopwatch.seconds, 2))
-    metrics, per_dialogue = corpus_metrics(predictions, [row["references"] for row in test_rows], analysis.resamples,
-                                           seed)
+    metrics, per_dialogue = corpus_metrics(
+        predictions, [row["references"] for row in test_rows], analysis.resamples, seed
+    )
     metrics["truncated_prompts"] = truncated
     metrics["unfinished_summaries"] = sum(summaries.unfinished)
     if metrics["unfinished_summaries"]:
-        print(f"warning: {metrics['unfinished_summaries']} of {len(predictions)} {stage} summaries stopped at "
-              f"generate.max_new_tokens={generate.max_new_tokens} before the model ended them: they are cut short",
-              file=sys.stderr)
+        print(
+            f"warning: {metrics['unfinished_summaries']} of {len(predictions)} {stage} summaries stopped at "
+            f"generate.max_new_tokens={generate.max_new_tokens} before the model ended them: they are cut short",
+            file=sys.stderr,
+        )
     if metrics["blank_predictions"]:
-        print(f"warning: {metrics['blank_predictions']} of {len(predictions)} {stage} summaries hold no word ROUGE can "
-              "score (blank, zero-width characters only, or no Latin letters or digits): each scores 0", file=sys.stderr)
+        print(
+            f"warning: {metrics['blank_predictions']} of {len(predictions)} {stage} summaries hold no word ROUGE can "
+            "score (blank, zero-width characters only, or no Latin letters or digits): each scores 0",
+            file=sys.stderr,
+        )
     write_jsonl(
         predictions_file(out_dir),
         [
@@ -174,7 +197,11 @@ def check_predictions_match(predictions: list[Row], test_rows: list[Row], path: 
 def rescore(predictions: list[Row], test_rows: list[Row], metrics: dict, path: Path) -> list[dict]:
     """Each dialogue's scores of a predictions file that check_predictions_match passed; refused
     if they do not give its metrics file's (`path`) headline scores, as a stale pair would not."""
-    scored, per_dialogue = corpus_metrics([row["prediction"] for row in predictions], [row["references"] for row in test_rows])
+    scored, per_dialogue = corpus_metrics(
+        [row["prediction"] for row in predictions], [row["references"] for row in test_rows]
+    )
     if any(scored[name] != metrics[name] for name in ROUGE_TYPES):
-        raise UserError(f"{path} does not hold the scores of the predictions beside it (stale?): run `dvc repro` to remake both")
+        raise UserError(
+            f"{path} does not hold the scores of the predictions beside it (stale?): run `dvc repro` to remake both"
+        )
     return per_dialogue

@@ -28,8 +28,12 @@ def decoding_config(model, settings: dict):
     from transformers import GenerationConfig
 
     return GenerationConfig(
-        **settings, do_sample=False, num_return_sequences=1, return_dict_in_generate=False,
-        decoder_start_token_id=model.config.decoder_start_token_id, eos_token_id=model.config.eos_token_id,
+        **settings,
+        do_sample=False,
+        num_return_sequences=1,
+        return_dict_in_generate=False,
+        decoder_start_token_id=model.config.decoder_start_token_id,
+        eos_token_id=model.config.eos_token_id,
         pad_token_id=model.config.pad_token_id,
     )
 
@@ -44,8 +48,16 @@ class Summaries:
 
 
 @torch.inference_mode()
-def generate_summaries(model, tokenizer, encoded: list[list[int]], settings: dict, batch_size: int, *,
-                       desc: str = "generating", progress: bool = True) -> Summaries | None:
+def generate_summaries(
+    model,
+    tokenizer,
+    encoded: list[list[int]],
+    settings: dict,
+    batch_size: int,
+    *,
+    desc: str = "generating",
+    progress: bool = True,
+) -> Summaries | None:
     """Summarise each tokenised prompt with decoding_config(model, settings), returning the summaries in the
     prompts' order.
 
@@ -65,8 +77,12 @@ def generate_summaries(model, tokenizer, encoded: list[list[int]], settings: dic
             indices = mine[start : start + batch_size]
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in indices]}, return_tensors="pt").to(device)
             output = model.generate(**batch, generation_config=config)
-            if not isinstance(output, torch.Tensor) or output.shape[0] != len(indices):  # one summary per prompt, by construction
-                raise RuntimeError(f"generate returned {getattr(output, 'shape', type(output))} for {len(indices)} prompts")
+            if not isinstance(output, torch.Tensor) or output.shape[0] != len(
+                indices
+            ):  # one summary per prompt, by construction
+                raise RuntimeError(
+                    f"generate returned {getattr(output, 'shape', type(output))} for {len(indices)} prompts"
+                )
             ended = (output[:, 1:] == config.eos_token_id).any(dim=1).tolist()  # column 0: the decoder's start
             texts = [text.strip() for text in tokenizer.batch_decode(output, skip_special_tokens=True)]
             summaries += [(text, not done) for text, done in zip(texts, ended)]
@@ -77,8 +93,18 @@ def generate_summaries(model, tokenizer, encoded: list[list[int]], settings: dic
     return Summaries([text for text, _ in gathered], [unfinished for _, unfinished in gathered])
 
 
-def summarise_dialogues(model, tokenizer, dialogues: list[str], prompt: PromptParams, settings: dict, batch_size: int,
-                        *, desc: str, progress: bool = True, shots: Sequence[dict] = ()) -> tuple[Summaries | None, int]:
+def summarise_dialogues(
+    model,
+    tokenizer,
+    dialogues: list[str],
+    prompt: PromptParams,
+    settings: dict,
+    batch_size: int,
+    *,
+    desc: str,
+    progress: bool = True,
+    shots: Sequence[dict] = (),
+) -> tuple[Summaries | None, int]:
     """Each dialogue's summary (as generate_summaries returns them) from its prompt (after the
     `shots`, training rows, when there are some: the few-shot baseline's), cut to
     prompt.max_source_tokens, and how many prompts were cut. The one way every stage and

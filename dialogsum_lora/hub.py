@@ -29,7 +29,9 @@ def local_directory(name: str, revision: str | None, key: str, example: str) -> 
         is_directory, exists = path.is_dir(), path.exists()
     except (OSError, ValueError) as error:  # a name too long for the file system, a NUL in it
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        raise UserError(f"{key} {name[:60]!r}{'...' if len(name) > 60 else ''} is not a usable name: {reason}") from None
+        raise UserError(
+            f"{key} {name[:60]!r}{'...' if len(name) > 60 else ''} is not a usable name: {reason}"
+        ) from None
     if is_directory:
         if revision is not None:
             section = key.split(".")[0]

@@ -41,7 +41,9 @@ ADAPTER_DIR = Path("models/adapter")
 CURVES_DIR = Path("reports/train")  # dvclive: metrics.json, plots/metrics/{train,eval}/*.tsv
 TRAIN_LOSS_FILE = CURVES_DIR / "plots/metrics/train/loss.tsv"
 VALIDATION_LOSS_FILE = CURVES_DIR / "plots/metrics/eval/loss.tsv"
-VALIDATION_ROUGE_FILES = {name: CURVES_DIR / f"plots/metrics/eval/{name}.tsv" for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")}
+VALIDATION_ROUGE_FILES = {
+    name: CURVES_DIR / f"plots/metrics/eval/{name}.tsv" for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")
+}
 
 # Not DVC outputs: resumable checkpoints, and what a run leaves that changes every run (wall
 # times, and the lock that keeps two runs of a stage apart).

@@ -38,8 +38,9 @@ def shot_tokens(tokenizer, prompt: PromptParams, shots: Sequence[dict]) -> list[
     return ids
 
 
-def encode_prompts(tokenizer, prompt: PromptParams, dialogues: list[str],
-                   shots: Sequence[dict] = ()) -> tuple[list[list[int]], int]:
+def encode_prompts(
+    tokenizer, prompt: PromptParams, dialogues: list[str], shots: Sequence[dict] = ()
+) -> tuple[list[list[int]], int]:
     """Each dialogue's prompt as token ids, at most prompt.max_source_tokens, and how many were cut.
 
     Zero-shot, a prompt is cut as the tokenizer cuts it (its end goes; `encode`). With shots, the

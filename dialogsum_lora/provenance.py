@@ -30,8 +30,9 @@ def directory_hash(directory: Path) -> str:
         if file.is_dir():
             continue
         if not file.is_file():
-            raise UserError(f"{file} is not a regular file: a model, adapter or data directory holds files and "
-                            "directories only")
+            raise UserError(
+                f"{file} is not a regular file: a model, adapter or data directory holds files and directories only"
+            )
         digest.update(os.fsencode(file.relative_to(directory).as_posix()) + b"\0")
         digest.update(file_hash(file))
     return f"sha256:{digest.hexdigest()}"
@@ -50,7 +51,9 @@ def environment(device=None, dtype=None) -> dict:
     if device is not None:
         import torch
 
-        record["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})"
+        record["device"] = (
+            torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})"
+        )
         record["dtype"] = str(dtype).removeprefix("torch.")
     return record
 
@@ -84,7 +87,9 @@ def read_data_source(stats_file: Path) -> DataSource:
     """The data `prepare` loaded, from its statistics file."""
     stats = read_json(stats_file)
     if not isinstance(stats, dict) or "source" not in stats:
-        raise UserError(f"{stats_file} does not name the data it describes (no key source): run `dvc repro prepare` to remake it")
+        raise UserError(
+            f"{stats_file} does not name the data it describes (no key source): run `dvc repro prepare` to remake it"
+        )
     try:
         return parse(DataSource, stats["source"], f"{stats_file} source")
     except UserError as error:

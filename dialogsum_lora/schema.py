@@ -87,7 +87,11 @@ def _message(error: dict, schema: type[BaseModel]) -> str:
     kind, value = error["type"], error.get("input")
     if kind == "extra_forbidden":
         parent = _model_at(schema, location[:-1])
-        allowed = f" (allowed in {'.'.join(map(str, location[:-1])) or 'the top level'}: {', '.join(parent.model_fields)})" if parent else ""
+        allowed = (
+            f" (allowed in {'.'.join(map(str, location[:-1])) or 'the top level'}: {', '.join(parent.model_fields)})"
+            if parent
+            else ""
+        )
         return f"unknown key {key}{allowed}"
     if kind == "missing":
         return f"missing key {key}{help_text}"

@@ -32,7 +32,12 @@ def main() -> None:
     from dialogsum_lora import distributed
     from dialogsum_lora.evaluation import summarise_and_score
     from dialogsum_lora.modeling.base import (
-        load_base_model, load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
+        load_base_model,
+        load_tokenizer,
+        make_deterministic,
+        model_directory,
+        pick_device,
+        pick_dtype,
     )
     from dialogsum_lora.prompt import shot_tokens
     from dialogsum_lora.provenance import model_provenance
@@ -59,8 +64,19 @@ def main() -> None:
         # Work and outputs: rank 0 writes the predictions, metrics and provenance.
         provenance = model_provenance(params.model, resolved, device, dtype)
         provenance["shots"] = {"ids": [row["id"] for row in shots], "seed": params.seed}
-        scored = summarise_and_score(model, tokenizer, test_rows, params.prompt, params.generate, params.analysis,
-                                     params.seed, BASELINE_DIR, "baseline", provenance, shots)
+        scored = summarise_and_score(
+            model,
+            tokenizer,
+            test_rows,
+            params.prompt,
+            params.generate,
+            params.analysis,
+            params.seed,
+            BASELINE_DIR,
+            "baseline",
+            provenance,
+            shots,
+        )
     if scored is not None:
         print(summary_line(f"{BASELINE} ({prompting_text(len(shots))})", scored[0]))
 

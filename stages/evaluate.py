@@ -16,10 +16,32 @@ from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.params import load_params
 from dialogsum_lora.params.summaries import SummaryParams
 from dialogsum_lora.paths import (
-    ADAPTER_DIR, BASELINE, BASELINE_DIR, COMPARISON_FILE, DATA_STATS_FILE, FINETUNED, FINETUNED_DIR, LENGTHS_PLOT,
-    LOSS_PLOT, MODEL_CARD_FILE, PLOTS, PLOTS_DIR, REPORT_FILE, ROUGE_PLOT, SPLIT_FILES, TIMING_DIR, TOPICS_FILE,
-    TOPICS_PLOT, TRAIN_LOSS_FILE, VALIDATION_LOSS_FILE, VALIDATION_ROUGE_FILES, VALIDATION_ROUGE_PLOT, metrics_file,
-    predictions_file, provenance_file, results_files,
+    ADAPTER_DIR,
+    BASELINE,
+    BASELINE_DIR,
+    COMPARISON_FILE,
+    DATA_STATS_FILE,
+    FINETUNED,
+    FINETUNED_DIR,
+    LENGTHS_PLOT,
+    LOSS_PLOT,
+    MODEL_CARD_FILE,
+    PLOTS,
+    PLOTS_DIR,
+    REPORT_FILE,
+    ROUGE_PLOT,
+    SPLIT_FILES,
+    TIMING_DIR,
+    TOPICS_FILE,
+    TOPICS_PLOT,
+    TRAIN_LOSS_FILE,
+    VALIDATION_LOSS_FILE,
+    VALIDATION_ROUGE_FILES,
+    VALIDATION_ROUGE_PLOT,
+    metrics_file,
+    predictions_file,
+    provenance_file,
+    results_files,
 )
 
 Reads = SummaryParams  # the params it reads, as dvc.yaml lists them
@@ -30,12 +52,20 @@ def main() -> None:
     params = load_params(Reads)
     from dialogsum_lora import distributed
     from dialogsum_lora.evaluation import (
-        check_predictions_match, read_metrics, read_results_provenance, rescore, summarise_and_score,
+        check_predictions_match,
+        read_metrics,
+        read_results_provenance,
+        rescore,
+        summarise_and_score,
     )
     from dialogsum_lora.files.outputs import write_json, write_text
     from dialogsum_lora.modeling.adapter import check_adapter, load_merged_model
     from dialogsum_lora.modeling.base import (
-        load_tokenizer, make_deterministic, model_directory, pick_device, pick_dtype,
+        load_tokenizer,
+        make_deterministic,
+        model_directory,
+        pick_device,
+        pick_dtype,
     )
     from dialogsum_lora.provenance import directory_hash, model_provenance, read_data_source
     from dialogsum_lora.results.analysis import against_baseline
@@ -58,8 +88,15 @@ def main() -> None:
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
     record = check_adapter(ADAPTER_DIR, resolved, model_dir)
     data_source = read_data_source(require(DATA_STATS_FILE))
-    outputs = [*results_files(FINETUNED_DIR), COMPARISON_FILE, TOPICS_FILE, *PLOTS, REPORT_FILE, MODEL_CARD_FILE,
-               TIMING_DIR / "evaluate.json"]
+    outputs = [
+        *results_files(FINETUNED_DIR),
+        COMPARISON_FILE,
+        TOPICS_FILE,
+        *PLOTS,
+        REPORT_FILE,
+        MODEL_CARD_FILE,
+        TIMING_DIR / "evaluate.json",
+    ]
     with stage_outputs("evaluate", outputs):
         distributed.relaunch_if_needed(params.processes, "stages.evaluate")
 
@@ -74,42 +111,92 @@ def main() -> None:
         # Work: rank 0 writes the predictions, metrics and provenance ...
         provenance = model_provenance(params.model, resolved, device, dtype)
         provenance["adapter"] = {"path": str(ADAPTER_DIR), "resolved": directory_hash(ADAPTER_DIR)}
-        scored = summarise_and_score(model, tokenizer, test_rows, params.prompt, params.generate, params.analysis,
-                                     params.seed, FINETUNED_DIR, "evaluate", provenance)
+        scored = summarise_and_score(
+            model,
+            tokenizer,
+            test_rows,
+            params.prompt,
+            params.generate,
+            params.analysis,
+            params.seed,
+            FINETUNED_DIR,
+            "evaluate",
+            provenance,
+        )
         if scored is None:
             return
         metrics, finetuned_scores, finetuned = scored
 
         # ... compares them with the baseline on the same dialogues ...
-        found = against_baseline(test_rows, baseline_scores, finetuned_scores, params.analysis.resamples, params.seed,
-                                 params.analysis.min_topic_dialogues, EXAMPLES_IN_REPORT)
+        found = against_baseline(
+            test_rows,
+            baseline_scores,
+            finetuned_scores,
+            params.analysis.resamples,
+            params.seed,
+            params.analysis.min_topic_dialogues,
+            EXAMPLES_IN_REPORT,
+        )
         write_json(COMPARISON_FILE, found["comparison"])
         write_json(TOPICS_FILE, found["topics"])
 
         # ... and writes the plots, the report and the model card, all describing the run alike.
         summaries = {BASELINE: [row["prediction"] for row in baseline_predictions], FINETUNED: finetuned.texts}
-        cut = {BASELINE: [row.get("cut_at_max_new_tokens", False) for row in baseline_predictions],
-               FINETUNED: finetuned.unfinished}
+        cut = {
+            BASELINE: [row.get("cut_at_max_new_tokens", False) for row in baseline_predictions],
+            FINETUNED: finetuned.unfinished,
+        }
         plot_rouge(baseline_metrics, metrics, ROUGE_PLOT)
         plot_topics(found["topics"], TOPICS_PLOT)
-        plot_lengths([row["references"] for row in test_rows], summaries, LENGTHS_PLOT, cut, params.generate.max_new_tokens)
+        plot_lengths(
+            [row["references"] for row in test_rows], summaries, LENGTHS_PLOT, cut, params.generate.max_new_tokens
+        )
         kept_step = record.training.kept.step
         trained = method_name(record)
         plot_curves(losses, LOSS_PLOT, "cross-entropy loss", f"{trained}: loss", kept_step)
-        plot_curves(validation_rouge, VALIDATION_ROUGE_PLOT, "F1 on validation dialogues", f"{trained}: validation ROUGE",
-                    kept_step)
+        plot_curves(
+            validation_rouge,
+            VALIDATION_ROUGE_PLOT,
+            "F1 on validation dialogues",
+            f"{trained}: validation ROUGE",
+            kept_step,
+        )
 
         scores = {BASELINE: baseline_scores, FINETUNED: finetuned_scores}
 
         def example(index: int) -> dict:
-            return {**test_rows[index], **{system: {"summary": summaries[system][index],
-                                                    "rouge1": scores[system][index]["mean"]["rouge1"]} for system in scores}}
+            return {
+                **test_rows[index],
+                **{
+                    system: {"summary": summaries[system][index], "rouge1": scores[system][index]["mean"]["rouge1"]}
+                    for system in scores
+                },
+            }
 
         run = describe_run(record, data_source, params.generate.decoding(), params.analysis.resamples, shots)
-        write_report(REPORT_FILE, trained, params.model.name, data_source.name, run, baseline_metrics, metrics, found["comparison"], found["topics"],
-                     [example(i) for i in found["gains"]], [example(i) for i in found["losses"]], list(PLOTS))
-        results = Results(data_source, params.generate.decoding(), params.analysis.resamples, baseline_metrics, metrics,
-                          found["comparison"], shots)
+        write_report(
+            REPORT_FILE,
+            trained,
+            params.model.name,
+            data_source.name,
+            run,
+            baseline_metrics,
+            metrics,
+            found["comparison"],
+            found["topics"],
+            [example(i) for i in found["gains"]],
+            [example(i) for i in found["losses"]],
+            list(PLOTS),
+        )
+        results = Results(
+            data_source,
+            params.generate.decoding(),
+            params.analysis.resamples,
+            baseline_metrics,
+            metrics,
+            found["comparison"],
+            shots,
+        )
         write_text(MODEL_CARD_FILE, render_card(record, results=results))
     print(summary_line(FINETUNED, metrics))
     print(comparison_line(found["comparison"]))

@@ -5,10 +5,10 @@ on the training dialogues.
 
 Reads the params `Reads` names (dvc.yaml lists the same), data/prepared/{train,validation}.jsonl
 and the base model; writes the weights trained (the adapter, or the whole model; safetensors), its
-tokenizer and the record of how it was trained (provenance.json) to models/adapter/, and the curves (dvclive: losses, validation ROUGE)
-to reports/train/. It reads no decoding settings and writes no text for people beyond its console
-lines, so neither retrains it. A killed run resumes from its last complete checkpoint when rerun
-with the same inputs (dialogsum_lora/training/checkpoints.py).
+tokenizer and the record of how it was trained (provenance.json) to models/adapter/, and the
+curves (dvclive: losses, validation ROUGE) to reports/train/. It reads no decoding settings and writes no text for
+people beyond its console lines, so neither retrains it. A killed run resumes from its last complete
+checkpoint when rerun with the same inputs (dialogsum_lora/training/checkpoints.py).
 """
 
 import contextlib
@@ -48,22 +48,44 @@ def main() -> None:
 
     from dialogsum_lora import distributed
     from dialogsum_lora.modeling.adapter import (
-        KeptStep, check_target_modules, frozen_weights_dtype, method_settings, parameter_counts, save_adapter, trainable_model,
-        training_params, unused_sections,
+        KeptStep,
+        check_target_modules,
+        frozen_weights_dtype,
+        method_settings,
+        parameter_counts,
+        save_adapter,
+        trainable_model,
+        training_params,
+        unused_sections,
     )
     from dialogsum_lora.modeling.base import (
-        load_base_model, load_tokenizer, make_deterministic, model_directory, no_progress_bars, pick_device, pick_dtype,
+        load_base_model,
+        load_tokenizer,
+        make_deterministic,
+        model_directory,
+        no_progress_bars,
+        pick_device,
+        pick_dtype,
     )
     from dialogsum_lora.provenance import Stopwatch, model_provenance
+    from dialogsum_lora.subsets import seeded_subset
     from dialogsum_lora.training.checkpoints import (
-        checkpoint_directory, last_complete_checkpoint, remove_checkpoints, training_data_hashes,
-    )
-    from dialogsum_lora.training.trainer import (
-        LossCurves, StepClock, build_training_examples, check_compiler, last_logged_loss, length_group_steps,
-        make_trainer, training_speed,
+        checkpoint_directory,
+        last_complete_checkpoint,
+        remove_checkpoints,
+        training_data_hashes,
     )
     from dialogsum_lora.training.keep import KeepBest
-    from dialogsum_lora.subsets import seeded_subset
+    from dialogsum_lora.training.trainer import (
+        LossCurves,
+        StepClock,
+        build_training_examples,
+        check_compiler,
+        last_logged_loss,
+        length_group_steps,
+        make_trainer,
+        training_speed,
+    )
     from dialogsum_lora.training.validation import ValidationRouge
 
     # Inputs, checked (and the outputs' place) before any process starts work.
@@ -93,11 +115,18 @@ def main() -> None:
         validation_set, _ = build_training_examples(validation_rows, tokenizer, params.prompt)
         if distributed.is_main_process():
             counts = parameter_counts(model)  # as the record and the card give them
-            print(f"method {params.method}: {counts['trainable']:,} of the model's {counts['total']:,} parameters train")
-            for key, limit in (("truncated_prompts", "max_source_tokens"), ("truncated_summaries", "max_target_tokens")):
+            print(
+                f"method {params.method}: {counts['trainable']:,} of the model's {counts['total']:,} parameters train"
+            )
+            for key, limit in (
+                ("truncated_prompts", "max_source_tokens"),
+                ("truncated_summaries", "max_target_tokens"),
+            ):
                 if truncated[key]:
-                    print(f"{truncated[key]} of {len(train_set)} training {key.removeprefix('truncated_')} are longer "
-                          f"than prompt.{limit}={getattr(params.prompt, limit)} and are cut")
+                    print(
+                        f"{truncated[key]} of {len(train_set)} training {key.removeprefix('truncated_')} are longer "
+                        f"than prompt.{limit}={getattr(params.prompt, limit)} and are cut"
+                    )
 
         # Work: train, resuming if a run with these inputs was killed. Rank 0 writes the curves.
         checkpoint = last_complete_checkpoint(run_dir)
@@ -107,12 +136,29 @@ def main() -> None:
             loss_curves = LossCurves(curves_dir) if curves_dir else None
             callbacks = [clock] + ([loss_curves] if loss_curves else [])
             if params.train.validation_rouge_dialogues != 0:
-                callbacks.append(ValidationRouge(tokenizer, validation_rows, params.prompt, params.train, params.seed,
-                                                 loss_curves.log if loss_curves else None))
+                callbacks.append(
+                    ValidationRouge(
+                        tokenizer,
+                        validation_rows,
+                        params.prompt,
+                        params.train,
+                        params.seed,
+                        loss_curves.log if loss_curves else None,
+                    )
+                )
             keep = KeepBest(params.train.keep, checkpoint) if params.train.keep != "last" else None
             callbacks += [keep] if keep else []
-            trainer = make_trainer(model, tokenizer, training_params(params), params.seed, dtype, train_set, validation_set, run_dir,
-                                   callbacks)
+            trainer = make_trainer(
+                model,
+                tokenizer,
+                training_params(params),
+                params.seed,
+                dtype,
+                train_set,
+                validation_set,
+                run_dir,
+                callbacks,
+            )
             if checkpoint and distributed.is_main_process():
                 print(f"resuming from {checkpoint}")
             # No bar for each checkpoint's save of a shard (the Trainer's own bars are tqdm's, not transformers').
@@ -123,23 +169,35 @@ def main() -> None:
 
         # Outputs: the adapter kept with the record of how it was trained, and the training speed (not an output).
         kept = keep.restore(model) if keep else KeptStep(step=trainer.state.global_step, rule="last")
-        stopwatch.write(**training_speed(trainer, clock, checkpoint, train_set, params.train.batch_size, stopwatch.seconds))
+        stopwatch.write(
+            **training_speed(trainer, clock, checkpoint, train_set, params.train.batch_size, stopwatch.seconds)
+        )
         record = model_provenance(params.model, resolved, device, dtype)
         if base_dtype != torch.float32:
             record["environment"]["frozen_dtype"] = str(base_dtype).removeprefix("torch.")
-        record["training"] = {"steps": trainer.state.global_step, "epochs": round(result.metrics["epoch"], 4),
-                              "dialogues": len(train_rows), "split_dialogues": len(split_rows), **truncated,
-                              "kept": kept.model_dump(), "data": training_data_hashes()}
+        record["training"] = {
+            "steps": trainer.state.global_step,
+            "epochs": round(result.metrics["epoch"], 4),
+            "dialogues": len(train_rows),
+            "split_dialogues": len(split_rows),
+            **truncated,
+            "kept": kept.model_dump(),
+            "data": training_data_hashes(),
+        }
         # What it read: seed, processes, method, prompt, the method's section, train.
         record.update(params.model_dump(exclude={"model", *unused_sections(params.method)}))
         with no_progress_bars():
             save_adapter(model, tokenizer, record, ADAPTER_DIR)
     remove_checkpoints(run_dir)  # once the adapter is in place
     logged = last_logged_loss(trainer)
-    loss = f"training loss {logged[1]:.4f} at step {logged[0]}, the last logged" if logged else "no training loss logged"
+    loss = (
+        f"training loss {logged[1]:.4f} at step {logged[0]}, the last logged" if logged else "no training loss logged"
+    )
     score = f", validation {kept.rule.split('_')[1]} {kept.value:.4f}" if kept.value is not None else ""
-    print(f"trained {trainer.state.global_step} steps ({result.metrics['epoch']:.2f} epochs); {loss}; "
-          f"step {kept.step}'s weights kept (train.keep: {kept.rule}{score}) in {ADAPTER_DIR}")
+    print(
+        f"trained {trainer.state.global_step} steps ({result.metrics['epoch']:.2f} epochs); {loss}; "
+        f"step {kept.step}'s weights kept (train.keep: {kept.rule}{score}) in {ADAPTER_DIR}"
+    )
 
 
 if __name__ == "__main__":

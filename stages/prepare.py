@@ -44,7 +44,9 @@ def main() -> None:
     )
     for split in ("validation", "test"):
         if stats[split]["also_in_train"]:
-            print(f"warning: {stats[split]['also_in_train']} {split} dialogues also appear in the train split (leakage)")
+            print(
+                f"warning: {stats[split]['also_in_train']} {split} dialogues also appear in the train split (leakage)"
+            )
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def write_hub_dir(tmp_path, train=None, validation=None, test=None):
     tmp_path.mkdir(parents=True, exist_ok=True)
     rows = {
         "train": train or [{"id": "t1", "dialogue": "#Person1#: Hi.", "summary": "A greeting.", "topic": "x"}],
-        "validation": validation or [{"id": "v1", "dialogue": "#Person1#: Bye.", "summary": "A goodbye.", "topic": "x"}],
+        "validation": validation
+        or [{"id": "v1", "dialogue": "#Person1#: Bye.", "summary": "A goodbye.", "topic": "x"}],
         "test": test
         or [
             {"id": "s1", "dialogue": "#Person1#: Yes?", "summary": "First.", "topic": "x"},
@@ -132,8 +133,13 @@ def start_stage(directory: Path, stage: str, environment: dict[str, str] | None 
     from dialogsum_lora.commands.demo import offline_environment
 
     return subprocess.Popen(
-        [sys.executable, "-m", f"stages.{stage}"], cwd=directory, env=environment or offline_environment(),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen,
+        [sys.executable, "-m", f"stages.{stage}"],
+        cwd=directory,
+        env=environment or offline_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
     )
 
 

@@ -6,13 +6,18 @@ import shutil
 
 import pytest
 import torch
+from test_model_card import RECORD
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.modeling.adapter import check_adapter, load_adapter, load_merged_model, save_adapter, trainable_model
+from dialogsum_lora.modeling.adapter import (
+    check_adapter,
+    load_adapter,
+    load_merged_model,
+    save_adapter,
+    trainable_model,
+)
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, model_directory
 from dialogsum_lora.params.lora import LoraParams
-
-from test_model_card import RECORD
 
 CPU = torch.device("cpu")
 LORA = LoraParams(r=2, alpha=4.0, dropout=0.0, target_modules=["q", "v"])
@@ -26,8 +31,11 @@ def save(model_dir, directory, resolved, lora: LoraParams = LORA):
         for name, parameter in model.named_parameters():
             if "lora_B" in name:
                 parameter.fill_(0.01)
-    record = {**RECORD, "model": {"name": str(model_dir), "revision": None, "resolved": resolved},
-              "lora": lora.model_dump()}
+    record = {
+        **RECORD,
+        "model": {"name": str(model_dir), "revision": None, "resolved": resolved},
+        "lora": lora.model_dump(),
+    }
     record.pop("parameters")
     save_adapter(model, load_tokenizer(model_dir), record, directory)
     return directory
@@ -120,8 +128,15 @@ def test_adapter_weights_must_be_exactly_those_its_config_asks_for_and_finite(ad
 
 @pytest.mark.parametrize(
     "option, value",
-    [("lora_alpha", 4096), ("use_rslora", True), ("use_dora", True), ("init_lora_weights", "gaussian"),
-     ("rank_pattern", {"q": 64}), ("modules_to_save", ["lm_head"]), ("bias", "all")],
+    [
+        ("lora_alpha", 4096),
+        ("use_rslora", True),
+        ("use_dora", True),
+        ("init_lora_weights", "gaussian"),
+        ("rank_pattern", {"q": 64}),
+        ("modules_to_save", ["lm_head"]),
+        ("bias", "all"),
+    ],
 )
 def test_an_adapter_config_that_changes_the_model_beyond_training_is_refused(adapter, option, value):
     # Each of these loads in peft and changes what the adapter does: not what finetune trains.
@@ -150,7 +165,9 @@ def test_merged_weights_that_are_not_finite_are_refused(adapter, monkeypatch):
         load_merged_model(model_dir, directory, record, torch.float32, CPU)
 
 
-@pytest.mark.parametrize("record, key", [('{"model": "x"}', "model"), ('{"model": null}', "model"), ("[]", "provenance.json")])
+@pytest.mark.parametrize(
+    "record, key", [('{"model": "x"}', "model"), ('{"model": null}', "model"), ("[]", "provenance.json")]
+)
 def test_a_malformed_record_is_refused_naming_the_file_and_the_key(adapter, record, key):
     directory, _, resolved = adapter
     (directory / "provenance.json").write_text(record)
@@ -164,8 +181,12 @@ def save_full(model_dir, directory, resolved):
     from dialogsum_lora.params.full import FullParams
 
     model = trainable_model(load_base_model(model_dir, torch.float32, CPU), "full", FullParams(learning_rate=1e-5))
-    record = {**RECORD, "method": "full", "model": {"name": str(model_dir), "revision": None, "resolved": resolved},
-              "full": {"learning_rate": 1e-5}}
+    record = {
+        **RECORD,
+        "method": "full",
+        "model": {"name": str(model_dir), "revision": None, "resolved": resolved},
+        "full": {"learning_rate": 1e-5},
+    }
     for key in ("parameters", "lora"):
         record.pop(key, None)
     save_adapter(model, load_tokenizer(model_dir), record, directory)
@@ -178,7 +199,10 @@ def save_full(model_dir, directory, resolved):
         # Another model than the one trained, each with weights that fit it: one decoder layer of the
         # two trained (the other's weights left unused), another activation, quantised, another type.
         ({"num_decoder_layers": 1}, ("config.json sets num_decoder_layers to 1", "has 2")),
-        ({"quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}}, ("sets quantization_config",)),
+        (
+            {"quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}},
+            ("sets quantization_config",),
+        ),
         ({"feed_forward_proj": "relu"}, ("sets feed_forward_proj to 'relu'", "has 'gated-gelu'")),
         ({"model_type": "bart"}, ("bart",)),
     ],
@@ -200,7 +224,9 @@ def test_a_fully_fine_tuned_model_loads_from_safetensors_only(tmp_path, tiny_mod
     model_dir, resolved = model_directory(str(tiny_model_dir), None)
     directory = save_full(model_dir, tmp_path / "full", resolved)
     (directory / "model.safetensors").rename(directory / "pytorch_model.bin")  # a pickle's name: never loaded
-    with pytest.raises(UserError, match="has no model.safetensors: a fully fine-tuned model loads from safetensors only"):
+    with pytest.raises(
+        UserError, match="has no model.safetensors: a fully fine-tuned model loads from safetensors only"
+    ):
         check_adapter(directory, resolved, model_dir)
     with pytest.raises(UserError, match="trained from another base model"):
         check_adapter(directory, "sha256:another", model_dir)

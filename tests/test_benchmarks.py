@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO_ROOT
 
 
@@ -16,9 +15,29 @@ from conftest import REPO_ROOT
 def test_tiny_benchmark_reports_both_settings(tmp_path):
     report = tmp_path / "throughput.json"
     # Run as a file, the way its usage line shows (`python -m benchmarks.throughput` is tested below).
-    command = [sys.executable, "benchmarks/throughput.py", "--model", "tiny", "--device", "cpu",
-               "--steps", "3", "--warmup-steps", "1", "--examples", "400", "--dialogues", "8", "--max-new-tokens", "16",
-               "--gen-batch-size", "4", "8", "--json", str(report)]
+    command = [
+        sys.executable,
+        "benchmarks/throughput.py",
+        "--model",
+        "tiny",
+        "--device",
+        "cpu",
+        "--steps",
+        "3",
+        "--warmup-steps",
+        "1",
+        "--examples",
+        "400",
+        "--dialogues",
+        "8",
+        "--max-new-tokens",
+        "16",
+        "--gen-batch-size",
+        "4",
+        "8",
+        "--json",
+        str(report),
+    ]
     run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
 
@@ -37,7 +56,9 @@ def test_tiny_benchmark_reports_both_settings(tmp_path):
     (trainer,) = figures["training"]["stage_trainer"]
     assert trainer["batch_size"] == 8 and trainer["warmup_steps"] == 12 and trainer["steps"] == 12
     assert not trainer["compiled"] and trainer["samples_per_s"] > 0
-    assert trainer["vs_tutorial"]["samples_per_s"] == pytest.approx(trainer["samples_per_s"] / tutorial["samples_per_s"])
+    assert trainer["vs_tutorial"]["samples_per_s"] == pytest.approx(
+        trainer["samples_per_s"] / tutorial["samples_per_s"]
+    )
 
     single, batched = figures["generation"]["one_at_a_time"], figures["generation"]["batched"]
     assert single["batch_size"] == 1 and single["dialogues"] == 8 and single["dialogues_per_s"] > 0
@@ -54,8 +75,22 @@ def test_tiny_benchmark_reports_both_settings(tmp_path):
 @pytest.mark.slow
 def test_methods_benchmark_trains_each_method_in_its_own_process_on_the_same_batches(tmp_path):
     report = tmp_path / "methods.json"
-    command = [sys.executable, "benchmarks/methods.py", "--model", "tiny", "--device", "cpu", "--steps", "2",
-               "--warmup-steps", "1", "--threads", "1", "--json", str(report)]
+    command = [
+        sys.executable,
+        "benchmarks/methods.py",
+        "--model",
+        "tiny",
+        "--device",
+        "cpu",
+        "--steps",
+        "2",
+        "--warmup-steps",
+        "1",
+        "--threads",
+        "1",
+        "--json",
+        str(report),
+    ]
     run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     methods = json.loads(report.read_text())["methods"]
@@ -69,8 +104,12 @@ def test_methods_benchmark_trains_each_method_in_its_own_process_on_the_same_bat
         assert (figures["steps"], figures["mean_source_tokens"]) == (2, lora["mean_source_tokens"])
         assert len(figures["step_seconds"]) == 2 and figures["median_step_seconds"] > 0
         assert figures["peak_memory_mib"] >= figures["memory_before_training_mib"] > 0
-        assert figures["training_added_mib"] == pytest.approx(figures["peak_memory_mib"] - figures["memory_before_training_mib"], abs=0.11)
-    assert run.stdout.count(" s/step ") == 3 and "x1.00 time (the same batches), x1.00 peak" in run.stdout  # LoRA against itself
+        assert figures["training_added_mib"] == pytest.approx(
+            figures["peak_memory_mib"] - figures["memory_before_training_mib"], abs=0.11
+        )
+    assert (
+        run.stdout.count(" s/step ") == 3 and "x1.00 time (the same batches), x1.00 peak" in run.stdout
+    )  # LoRA against itself
 
 
 def test_synthetic_data_has_dialogsum_token_lengths_and_the_hub_layout(tmp_path, tiny_model_dir):
@@ -93,8 +132,12 @@ def test_synthetic_data_has_dialogsum_token_lengths_and_the_hub_layout(tmp_path,
     lengths = [len(ids) for ids in prompts]
     summaries = [len(ids) for ids in tokenizer([row["summary"] for row in loaded["train"]]).input_ids]
     # DialogSum in flan-t5 tokens: prompts ~216 mean, ~400 p95 (cut at 512); summaries ~30 and ~55.
-    assert np.mean(lengths) == pytest.approx(216, rel=0.05) and np.percentile(lengths, 95) == pytest.approx(400, rel=0.05)
-    assert np.mean(summaries) == pytest.approx(30, rel=0.05) and np.percentile(summaries, 95) == pytest.approx(55, rel=0.08)
+    assert np.mean(lengths) == pytest.approx(216, rel=0.05) and np.percentile(lengths, 95) == pytest.approx(
+        400, rel=0.05
+    )
+    assert np.mean(summaries) == pytest.approx(30, rel=0.05) and np.percentile(summaries, 95) == pytest.approx(
+        55, rel=0.08
+    )
     assert cut == 0 and max(lengths) <= 512
     # Importing the pipeline benchmark must not switch off the stages' progress bars in this process.
     assert "TQDM_DISABLE" not in os.environ
@@ -103,9 +146,25 @@ def test_synthetic_data_has_dialogsum_token_lengths_and_the_hub_layout(tmp_path,
 @pytest.mark.slow
 def test_pipeline_benchmark_runs_every_stage_and_projects_the_full_epoch(tmp_path):
     report = tmp_path / "pipeline.json"
-    command = [sys.executable, "-m", "benchmarks.pipeline", "--model", "tiny", "--train-dialogues", "200",
-               "--validation-dialogues", "8", "--test-dialogues", "8", "--train-steps", "12", "--json", str(report),
-               "--dir", str(tmp_path / "repo")]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.pipeline",
+        "--model",
+        "tiny",
+        "--train-dialogues",
+        "200",
+        "--validation-dialogues",
+        "8",
+        "--test-dialogues",
+        "8",
+        "--train-steps",
+        "12",
+        "--json",
+        str(report),
+        "--dir",
+        str(tmp_path / "repo"),
+    ]
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     run = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -129,13 +188,15 @@ def test_gpu_script_refuses_bad_input_before_running_anything(tmp_path):
     script = REPO_ROOT / "benchmarks/gpu.sh"
     usage = subprocess.run(["bash", str(script)], capture_output=True, text=True)
     assert usage.returncode != 0 and "usage: benchmarks/gpu.sh OUT_DIR" in usage.stderr
-    unknown = subprocess.run(["bash", str(script), str(tmp_path / "out"), "pipeline", "pipelines"],
-                             capture_output=True, text=True)
+    unknown = subprocess.run(
+        ["bash", str(script), str(tmp_path / "out"), "pipeline", "pipelines"], capture_output=True, text=True
+    )
     assert unknown.returncode == 2 and "error: unknown run 'pipelines'" in unknown.stderr
     assert "speed-compiled" in unknown.stderr and not (tmp_path / "out").exists()
     out = tmp_path / "out"
-    bad_wheels = subprocess.run(["bash", str(script), str(out)], env={**os.environ, "WHEELS": str(tmp_path)},
-                                capture_output=True, text=True)
+    bad_wheels = subprocess.run(
+        ["bash", str(script), str(out)], env={**os.environ, "WHEELS": str(tmp_path)}, capture_output=True, text=True
+    )
     assert bad_wheels.returncode == 2
     assert f"error: could not install the wheels in {tmp_path}" in bad_wheels.stderr
     assert "== pipeline" not in bad_wheels.stdout and list(out.iterdir()) == []
@@ -150,23 +211,34 @@ def results_table(path, dialogues: int, row) -> object:
 
 
 def test_rouge_benchmark_times_both_tokenizers_on_a_results_table(tmp_path):
-    table = results_table(tmp_path / "results.csv", 2, lambda dialogue, reference: (
-        f"Person{reference} is running late again.,#Person1# calls {dialogue} times.,"
-        f"The meetings were cancelled by {dialogue}."))
+    table = results_table(
+        tmp_path / "results.csv",
+        2,
+        lambda dialogue, reference: (
+            f"Person{reference} is running late again.,#Person1# calls {dialogue} times.,"
+            f"The meetings were cancelled by {dialogue}."
+        ),
+    )
     command = [sys.executable, "-m", "benchmarks.rouge", "--csv", str(table), "--repeats", "1"]
     run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == ["original_model_summaries", "peft_model_summaries"]
     assert all("2 dialogues, 6 references" in line and "every score identical" in line for line in lines)
-    missing = subprocess.run([*command[:3], "--csv", str(tmp_path / "none.csv")], cwd=REPO_ROOT,
-                             capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [*command[:3], "--csv", str(tmp_path / "none.csv")], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
     assert missing.returncode == 2 and "none.csv not found" in missing.stderr
 
 
 def test_analysis_benchmark_prints_what_intervals_comparison_and_topics_add(tmp_path):
-    table = results_table(tmp_path / "results.csv", 4, lambda dialogue, reference: (
-        f"Person{reference} is late.,#Person1# calls {dialogue} times.,Person{dialogue} is late again."))
+    table = results_table(
+        tmp_path / "results.csv",
+        4,
+        lambda dialogue, reference: (
+            f"Person{reference} is late.,#Person1# calls {dialogue} times.,Person{dialogue} is late again."
+        ),
+    )
     command = [sys.executable, "benchmarks/analysis.py", "--csv", str(table), "--repeats", "1", "--resamples", "50"]
     run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
@@ -195,21 +267,38 @@ def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures
     stub.parent.mkdir()
     stub.write_text(STUB_PYTHON)
     stub.chmod(0o755)
-    environment = {**os.environ, "PATH": f"{stub.parent}{os.pathsep}{os.environ['PATH']}", "MODEL": "tiny",
-                   "COMMIT": "abc123"}
+    environment = {
+        **os.environ,
+        "PATH": f"{stub.parent}{os.pathsep}{os.environ['PATH']}",
+        "MODEL": "tiny",
+        "COMMIT": "abc123",
+    }
     environment.pop("FAST", None)
     script = str(REPO_ROOT / "benchmarks/gpu.sh")
 
     # By default, what the GPU issue asks for, most important first, then the summary of it.
     issue = subprocess.run(["bash", script, "out"], cwd=tmp_path, env=environment, capture_output=True, text=True)
     assert issue.returncode == 0, issue.stderr
-    runs = ["speed-eager", "speed-compiled", "losses-eager", "losses-fast", "repro-fast", "speed-bf16", "speed-bucketed",
-            "speed-graphs", "repro"]
+    runs = [
+        "speed-eager",
+        "speed-compiled",
+        "losses-eager",
+        "losses-fast",
+        "repro-fast",
+        "speed-bf16",
+        "speed-bucketed",
+        "speed-graphs",
+        "repro",
+    ]
     out = tmp_path / "out"  # relative to where the script was called, not the repository
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["machine.txt", "machine.json", *(f"{name}.{kind}" for name in runs for kind in ("json", "log"))])
-    assert [line.split(":")[0].removeprefix("== ") for line in issue.stdout.splitlines() if line.startswith("== ")
-            and ": exit 0 after" in line] == runs
+        ["machine.txt", "machine.json", *(f"{name}.{kind}" for name in runs for kind in ("json", "log"))]
+    )
+    assert [
+        line.split(":")[0].removeprefix("== ")
+        for line in issue.stdout.splitlines()
+        if line.startswith("== ") and ": exit 0 after" in line
+    ] == runs
     assert f"ran: -m benchmarks.speed_report {out}" in issue.stdout  # after the runs
     arguments = {name: json.loads((out / f"{name}.json").read_text())["arguments"] for name in runs}
     fast = "--set train.frozen_dtype=bfloat16 --set train.pad_to_multiple_of=64 --set train.compile=true"
@@ -223,17 +312,33 @@ def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures
     assert (out / "machine.txt").read_text().splitlines()[-1] == "stub versions"
 
     # The earlier comparisons by name; a run that fails does not stop the next.
-    every = subprocess.run(["bash", script, "every", "pipeline", "throughput", "pipeline-compiled", "methods"],
-                           cwd=tmp_path, env={**environment, "FAST": "train.compile=true"}, capture_output=True, text=True)
+    every = subprocess.run(
+        ["bash", script, "every", "pipeline", "throughput", "pipeline-compiled", "methods"],
+        cwd=tmp_path,
+        env={**environment, "FAST": "train.compile=true"},
+        capture_output=True,
+        text=True,
+    )
     assert every.returncode == 1, every.stderr  # the throughput run failed; the next one still ran
     assert "== throughput: exit 1" in every.stdout and "== pipeline-compiled: exit 0" in every.stdout
     assert "== methods: exit 0" in every.stdout and "speed_report" not in every.stdout  # nothing of speed to sum up
     out = tmp_path / "every"
     assert sorted(p.name for p in out.iterdir()) == [
-        "machine.json", "machine.txt", "methods.json", "methods.log", "pipeline-compiled.json", "pipeline-compiled.log",
-        "pipeline.json", "pipeline.log", "throughput.json", "throughput.log"]
-    arguments = {name: json.loads((out / f"{name}.json").read_text())["arguments"]
-                 for name in ("pipeline", "throughput", "pipeline-compiled", "methods")}
+        "machine.json",
+        "machine.txt",
+        "methods.json",
+        "methods.log",
+        "pipeline-compiled.json",
+        "pipeline-compiled.log",
+        "pipeline.json",
+        "pipeline.log",
+        "throughput.json",
+        "throughput.log",
+    ]
+    arguments = {
+        name: json.loads((out / f"{name}.json").read_text())["arguments"]
+        for name in ("pipeline", "throughput", "pipeline-compiled", "methods")
+    }
     assert arguments["pipeline"].startswith("-m benchmarks.pipeline --model tiny --json")
     assert "--train-batch-size 8 64 --compile --gen-batch-size 64 256" in arguments["throughput"]
     assert "--set train.compile=true" in arguments["pipeline-compiled"]
@@ -245,28 +350,59 @@ def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures
     copy.parent.mkdir(parents=True)
     copy.write_bytes(Path(script).read_bytes())
     bare = {key: value for key, value in environment.items() if key != "COMMIT"}
-    untracked = subprocess.run(["bash", str(copy), str(tmp_path / "bare"), "speed-eager"], cwd=tmp_path, env=bare,
-                               capture_output=True, text=True)
+    untracked = subprocess.run(
+        ["bash", str(copy), str(tmp_path / "bare"), "speed-eager"],
+        cwd=tmp_path,
+        env=bare,
+        capture_output=True,
+        text=True,
+    )
     assert untracked.returncode == 0, untracked.stderr
     assert json.loads((tmp_path / "bare/machine.json").read_text())["commit"] == "unknown"
 
     # FAST is split on spaces and never globbed; a blank one sets nothing.
-    for fast, expected in (("train.compile=true  *", "--profile 5 --set train.compile=true --set * --json"),
-                           (" ", "--profile 5 --json")):
-        one = subprocess.run(["bash", script, "one", "speed-compiled"], cwd=tmp_path, env={**environment, "FAST": fast},
-                             capture_output=True, text=True)
+    for fast, expected in (
+        ("train.compile=true  *", "--profile 5 --set train.compile=true --set * --json"),
+        (" ", "--profile 5 --json"),
+    ):
+        one = subprocess.run(
+            ["bash", script, "one", "speed-compiled"],
+            cwd=tmp_path,
+            env={**environment, "FAST": fast},
+            capture_output=True,
+            text=True,
+        )
         assert one.returncode == 0, one.stderr
         assert sorted(p.name for p in (tmp_path / "one").iterdir()) == [
-            "machine.json", "machine.txt", "speed-compiled.json", "speed-compiled.log"]
+            "machine.json",
+            "machine.txt",
+            "speed-compiled.json",
+            "speed-compiled.log",
+        ]
         assert expected in json.loads((tmp_path / "one/speed-compiled.json").read_text())["arguments"]
 
 
 def pipeline_benchmark(tmp_path, name: str, *arguments: str) -> dict:
     """benchmarks.pipeline on the tiny model and 200 training dialogues, in tmp_path/name; its JSON."""
     report = tmp_path / f"{name}.json"
-    command = [sys.executable, "-m", "benchmarks.pipeline", "--model", "tiny", "--train-dialogues", "200",
-               "--validation-dialogues", "8", "--test-dialogues", "8", *arguments, "--json", str(report),
-               "--dir", str(tmp_path / name)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.pipeline",
+        "--model",
+        "tiny",
+        "--train-dialogues",
+        "200",
+        "--validation-dialogues",
+        "8",
+        "--test-dialogues",
+        "8",
+        *arguments,
+        "--json",
+        str(report),
+        "--dir",
+        str(tmp_path / name),
+    ]
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     run = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -277,10 +413,21 @@ def pipeline_benchmark(tmp_path, name: str, *arguments: str) -> dict:
 def test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_one_results_file(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    losses = ["--stages", "prepare", "finetune", "--train-steps", "12", "--no-dropout", "--set", "train.logging_steps=1",
-              "--set", "train.validation_rouge_dialogues=0"]
-    speed = pipeline_benchmark(tmp_path, "speed-eager", "--stages", "prepare", "finetune", "--train-steps", "12",
-                               "--profile", "2")
+    losses = [
+        "--stages",
+        "prepare",
+        "finetune",
+        "--train-steps",
+        "12",
+        "--no-dropout",
+        "--set",
+        "train.logging_steps=1",
+        "--set",
+        "train.validation_rouge_dialogues=0",
+    ]
+    speed = pipeline_benchmark(
+        tmp_path, "speed-eager", "--stages", "prepare", "finetune", "--train-steps", "12", "--profile", "2"
+    )
     eager = pipeline_benchmark(tmp_path, "losses-eager", *losses)
     padded = pipeline_benchmark(tmp_path, "losses-padded", *losses, "--set", "train.pad_to_multiple_of=64")
     whole = pipeline_benchmark(tmp_path, "repro", "--whole")
@@ -293,7 +440,11 @@ def test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_
     # Without dropout, anywhere; every step's loss logged; padding changes none of them beyond fp32 rounding.
     config = json.loads((tmp_path / "losses-eager/models/tiny-t5/config.json").read_text())
     params = yaml.safe_load((tmp_path / "losses-padded/params.yaml").read_text())
-    assert config["dropout_rate"] == 0.0 and params["lora"]["dropout"] == 0.0 and params["train"]["pad_to_multiple_of"] == 64
+    assert (
+        config["dropout_rate"] == 0.0
+        and params["lora"]["dropout"] == 0.0
+        and params["train"]["pad_to_multiple_of"] == 64
+    )
     assert [step for step, _ in eager["train_losses"]] == list(range(1, 13)) and not eager["settings"]["dropout"]
     for (_, plain), (_, bucketed) in zip(eager["train_losses"], padded["train_losses"]):
         assert bucketed == pytest.approx(plain, rel=1e-5)
@@ -305,17 +456,29 @@ def test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_
         (out / f"{name}.json").write_text(json.dumps(figures))
     # 50 steps are compared: the 12 logged here are too few for the report, which says so.
     (out / "losses-padded.json").write_text(json.dumps(padded))
-    short = subprocess.run([sys.executable, "-m", "benchmarks.speed_report", str(out)], cwd=REPO_ROOT,
-                           capture_output=True, text=True, timeout=120)
+    short = subprocess.run(
+        [sys.executable, "-m", "benchmarks.speed_report", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert short.returncode == 2 and "logged 12 common steps of the first 50" in short.stderr
     assert "Traceback" not in short.stderr
     for figures in (eager, padded):  # the same 12 steps again, as if 50 had run
-        figures["train_losses"] = [[step + 12 * repeat, loss] for repeat in range(5) for step, loss in figures["train_losses"]]
+        figures["train_losses"] = [
+            [step + 12 * repeat, loss] for repeat in range(5) for step, loss in figures["train_losses"]
+        ]
     (out / "losses-eager.json").write_text(json.dumps(eager))
     (out / "losses-padded.json").write_text(json.dumps(padded))
     (out / "machine.json").write_text(json.dumps({"date": "2026-12-03", "commit": "abc123"}))
-    report = subprocess.run([sys.executable, "-m", "benchmarks.speed_report", str(out), "--results-dir", str(tmp_path)],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    report = subprocess.run(
+        [sys.executable, "-m", "benchmarks.speed_report", str(out), "--results-dir", str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert report.returncode == 0, report.stderr
     [results_file] = [path for path in tmp_path.glob("*-2026-12-03.json")]
     results = json.loads(results_file.read_text())
@@ -324,10 +487,15 @@ def test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_
     assert results["train_samples_per_second"] == whole["timing"]["finetune"]["steady_samples_per_second"]
     assert results["repro_seconds"] == pytest.approx(whole["measured_total_seconds"], abs=0.06)
     generation = {stage: whole["timing"][stage]["wall_seconds"] for stage in ("baseline", "evaluate")}
-    assert results["repro"]["repro"]["generate_seconds"] == generation and results["repro"]["repro"]["test_dialogues"] == 8
+    assert (
+        results["repro"]["repro"]["generate_seconds"] == generation and results["repro"]["repro"]["test_dialogues"] == 8
+    )
     assert results["generate_500_seconds"] is None  # 8 test dialogues here, not DialogSum's 500
     assert results["repro"]["repro"]["loss_check"] == "committed params" and results["settings"] == {}
-    assert results["losses"]["losses-padded"]["within_bf16_tolerance"] and results["losses"]["losses-padded"]["steps"] == 50
+    assert (
+        results["losses"]["losses-padded"]["within_bf16_tolerance"]
+        and results["losses"]["losses-padded"]["steps"] == 50
+    )
     assert results["speed"]["speed-eager"]["profile"] == speed["profile"]
     assert "losses-padded" in report.stdout and "whole pipeline" in report.stdout
 
@@ -345,14 +513,26 @@ def test_speed_report_refuses_what_it_cannot_sum_up_in_one_line(tmp_path):
         return run
 
     assert "holds no speed-*, losses-* or repro*" in report({}).stderr
-    finetune = {"steps": 100, "samples_per_second": 50.0, "steady_samples_per_second": 52.0, "steady_steps": 50,
-                "peak_memory_mib": 4000.0}
-    run = {"machine": {"device_name": "NVIDIA H200", "torch": "2.13.0"},
-           "settings": {"train_steps": 100, "full_steps": 1558, "overrides": {}, "train_batch_size": 8,
-                        "dialogues": {"train": 12460, "validation": 500, "test": 500}},
-           "measured_seconds": {"prepare": 1.0, "baseline": 2.0, "finetune": 3.0, "evaluate": 4.0},
-           "measured_total_seconds": 10.0, "timing": {"finetune": finetune, "baseline": {"wall_seconds": 2.0},
-                                                      "evaluate": {"wall_seconds": 2.0}}}
+    finetune = {
+        "steps": 100,
+        "samples_per_second": 50.0,
+        "steady_samples_per_second": 52.0,
+        "steady_steps": 50,
+        "peak_memory_mib": 4000.0,
+    }
+    run = {
+        "machine": {"device_name": "NVIDIA H200", "torch": "2.13.0"},
+        "settings": {
+            "train_steps": 100,
+            "full_steps": 1558,
+            "overrides": {},
+            "train_batch_size": 8,
+            "dialogues": {"train": 12460, "validation": 500, "test": 500},
+        },
+        "measured_seconds": {"prepare": 1.0, "baseline": 2.0, "finetune": 3.0, "evaluate": 4.0},
+        "measured_total_seconds": 10.0,
+        "timing": {"finetune": finetune, "baseline": {"wall_seconds": 2.0}, "evaluate": {"wall_seconds": 2.0}},
+    }
     # A whole run that trained 100 of its 1,558 steps (projected, or train.max_steps set).
     assert "trained 100 of 1558 steps" in report({"repro": run}).stderr
     # A speed run that did not reach finetune; a loss of 0; loss runs without the eager one to compare with.

@@ -6,12 +6,11 @@ import random
 from statistics import fmean, stdev
 
 import pytest
-
-from dialogsum_lora.scoring.bootstrap import compare, intervals, paired, resample_indices
-from dialogsum_lora.data import load_source
-from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
-
 from conftest import SAMPLE_DIR, SHARED_DATA
+
+from dialogsum_lora.data import load_source
+from dialogsum_lora.scoring.bootstrap import compare, intervals, paired, resample_indices
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
 
 PUBLISHED = SHARED_DATA / "dlai-lab2" / "dialogue-summary-training-results.csv"
 
@@ -61,8 +60,11 @@ def published_systems() -> tuple[dict, dict]:
 
 SYSTEMS = [
     pytest.param(sample_systems, id="sample-data"),
-    pytest.param(published_systems, id="published-predictions",
-                 marks=pytest.mark.skipif(not PUBLISHED.exists(), reason="../shared/data is not beside the repository")),
+    pytest.param(
+        published_systems,
+        id="published-predictions",
+        marks=pytest.mark.skipif(not PUBLISHED.exists(), reason="../shared/data is not beside the repository"),
+    ),
 ]
 
 
@@ -182,8 +184,10 @@ def test_on_no_true_difference_few_seeds_are_called_better_at_most_as_often_as_t
         better = 0
         for _ in range(2000):
             dialogue = generator.normal(0, 0.1, size=60)
-            runs = [generator.normal(0, 0.01, size=(seeds, 1)) + dialogue + generator.normal(0, 0.05, size=(seeds, 60))
-                    for _ in range(2)]
+            runs = [
+                generator.normal(0, 0.01, size=(seeds, 1)) + dialogue + generator.normal(0, 0.05, size=(seeds, 60))
+                for _ in range(2)
+            ]
             better += paired_across_seeds(runs[0].tolist(), runs[1].tolist())["low"] > 0
         assert better / 2000 <= 0.035, (seeds, better)  # one-sided at 2.5%, plus the noise of 2,000 draws
 

@@ -8,11 +8,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import REPO_ROOT
 
 from dialogsum_lora.commands.demo import check_new_directory, demo, make_offline_copy
 from dialogsum_lora.errors import UserError
-
-from conftest import REPO_ROOT
 
 SCRIPTS = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 

@@ -2,12 +2,12 @@
 by dialogue, and a dialogue under two ids refused."""
 
 import pytest
+from conftest import SAMPLE_DIR, SHARED_DATA, write_jsonl_rows
+from conftest import write_hub_dir as _hub_dir
 
 from dialogsum_lora.data import load_source, split_statistics
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.records import read_jsonl
-
-from conftest import SAMPLE_DIR, SHARED_DATA, write_hub_dir as _hub_dir, write_jsonl_rows
 
 
 def test_sample_data_groups_test_references_by_dialogue():
@@ -45,25 +45,51 @@ def test_csv_and_parquet_hub_layouts_load_like_jsonl(tmp_path):
 
 
 def test_authors_layout_reads_numbered_summaries(tmp_path):
-    write_jsonl_rows(tmp_path / "dialogsum.train.jsonl", [{"fname": "train_1", "dialogue": "a b", "summary": "s", "topic": "t"}])
-    write_jsonl_rows(tmp_path / "dialogsum.dev.jsonl", [{"fname": "dev_1", "dialogue": "c d", "summary": "s", "topic": "t"}])
+    write_jsonl_rows(
+        tmp_path / "dialogsum.train.jsonl", [{"fname": "train_1", "dialogue": "a b", "summary": "s", "topic": "t"}]
+    )
+    write_jsonl_rows(
+        tmp_path / "dialogsum.dev.jsonl", [{"fname": "dev_1", "dialogue": "c d", "summary": "s", "topic": "t"}]
+    )
     write_jsonl_rows(
         tmp_path / "dialogsum.test.jsonl",
-        [{"fname": "test_1", "dialogue": "e f", "summary1": "one", "summary2": "two", "summary3": "three",
-          "topic3": "c", "topic1": "a", "topic2": " "}],
+        [
+            {
+                "fname": "test_1",
+                "dialogue": "e f",
+                "summary1": "one",
+                "summary2": "two",
+                "summary3": "three",
+                "topic3": "c",
+                "topic1": "a",
+                "topic2": " ",
+            }
+        ],
     )
     splits = load_source(str(tmp_path), None)[0]
     assert splits["validation"] == [{"id": "dev_1", "dialogue": "c d", "summary": "s", "topic": "t"}]
     # topic1, topic2, ... in number order; a blank topic is no topic
-    assert splits["test"] == [{"id": "test_1", "dialogue": "e f", "references": ["one", "two", "three"], "topics": ["a", "c"]}]
+    assert splits["test"] == [
+        {"id": "test_1", "dialogue": "e f", "references": ["one", "two", "three"], "topics": ["a", "c"]}
+    ]
 
 
 def test_topics_are_optional_but_must_be_text(tmp_path):
-    splits = load_source(str(_hub_dir(tmp_path / "none", train=[{"id": "t1", "dialogue": "d", "summary": "s"}],
-                                      test=[{"id": "s1", "dialogue": "d", "summary": "x"}])), None)[0]
+    splits = load_source(
+        str(
+            _hub_dir(
+                tmp_path / "none",
+                train=[{"id": "t1", "dialogue": "d", "summary": "s"}],
+                test=[{"id": "s1", "dialogue": "d", "summary": "x"}],
+            )
+        ),
+        None,
+    )[0]
     assert splits["train"][0]["topic"] is None and splits["test"][0]["topics"] == []
     with pytest.raises(UserError, match="test.jsonl line 1: topic must be text, got 7"):
-        load_source(str(_hub_dir(tmp_path / "bad", test=[{"id": "s1", "dialogue": "d", "summary": "x", "topic": 7}])), None)
+        load_source(
+            str(_hub_dir(tmp_path / "bad", test=[{"id": "s1", "dialogue": "d", "summary": "x", "topic": 7}])), None
+        )
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "dialogsum").exists(), reason="../shared/data is not beside the repository")
@@ -113,9 +139,15 @@ def test_bad_rows_name_file_line_and_problem(tmp_path, split, rows, message):
         ('{"id": "t1", "dialogue": null, "summary": "s"}', "train.jsonl line 1: dialogue must be text, got None"),
         ('{"id": 1.5, "dialogue": "d", "summary": "s"}', "train.jsonl line 1: id must be text, got 1.5"),
         ('{"id": "t1", "dialogue": "\\ud800", "summary": "s"}', "train.jsonl line 1: dialogue is not valid Unicode"),
-        ('{"id": "t1", "dialogue": ' + "[" * 100_000 + "]" * 100_000 + "}", "train.jsonl line 1: unreadable JSON (RecursionError"),
-        ('{"id": ' + "9" * 5000 + ', "dialogue": "d", "summary": "s"}', "train.jsonl line 1: unreadable JSON (ValueError"),
-        ('[1, 2]', "train.jsonl line 1: expected a JSON object, got list"),
+        (
+            '{"id": "t1", "dialogue": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            "train.jsonl line 1: unreadable JSON (RecursionError",
+        ),
+        (
+            '{"id": ' + "9" * 5000 + ', "dialogue": "d", "summary": "s"}',
+            "train.jsonl line 1: unreadable JSON (ValueError",
+        ),
+        ("[1, 2]", "train.jsonl line 1: expected a JSON object, got list"),
     ],
 )
 def test_values_of_the_wrong_type_or_shape_say_so(tmp_path, content, message):
@@ -132,11 +164,18 @@ def test_integer_ids_are_read_as_text(tmp_path):
 
 
 def test_hub_test_ids_with_reference_suffixes_group_into_one_dialogue(tmp_path):
-    test = [{"id": f"test_0_{k}", "dialogue": "#Person1#: Yes?", "summary": f"Ref {k}.", "topic": "x"} for k in (1, 2, 3)]
+    test = [
+        {"id": f"test_0_{k}", "dialogue": "#Person1#: Yes?", "summary": f"Ref {k}.", "topic": "x"} for k in (1, 2, 3)
+    ]
     test.append({"id": "test_1_1", "dialogue": "#Person1#: No.", "summary": "Only one.", "topic": "x"})
     _hub_dir(tmp_path, test=test)
     assert load_source(str(tmp_path), None)[0]["test"] == [
-        {"id": "test_0", "dialogue": "#Person1#: Yes?", "references": ["Ref 1.", "Ref 2.", "Ref 3."], "topics": ["x", "x", "x"]},
+        {
+            "id": "test_0",
+            "dialogue": "#Person1#: Yes?",
+            "references": ["Ref 1.", "Ref 2.", "Ref 3."],
+            "topics": ["x", "x", "x"],
+        },
         {"id": "test_1_1", "dialogue": "#Person1#: No.", "references": ["Only one."], "topics": ["x"]},
     ]
 
@@ -150,7 +189,10 @@ def test_one_dialogue_under_two_ids_is_refused_not_merged(tmp_path, ids):
     _hub_dir(tmp_path, test=test)
     with pytest.raises(UserError) as error:
         load_source(str(tmp_path), None)
-    assert f"test.jsonl line 2: the same dialogue as at {tmp_path / 'test.jsonl'} line 1, under another id ('{ids[1]}')" in str(error.value)
+    assert (
+        f"test.jsonl line 2: the same dialogue as at {tmp_path / 'test.jsonl'} line 1, under another id ('{ids[1]}')"
+        in str(error.value)
+    )
 
 
 def test_leakage_is_counted_in_the_statistics():
@@ -158,7 +200,9 @@ def test_leakage_is_counted_in_the_statistics():
     stats = split_statistics(splits)
     assert stats["test"]["also_in_train"] == stats["validation"]["also_in_train"] == 0
     splits["train"].append({"id": "leak", "dialogue": splits["test"][0]["dialogue"], "summary": "s"})
-    splits["train"] += [{"id": f"v{i}", "dialogue": row["dialogue"], "summary": "s"} for i, row in enumerate(splits["validation"][:2])]
+    splits["train"] += [
+        {"id": f"v{i}", "dialogue": row["dialogue"], "summary": "s"} for i, row in enumerate(splits["validation"][:2])
+    ]
     stats = split_statistics(splits)
     assert stats["test"]["also_in_train"] == 1 and stats["validation"]["also_in_train"] == 2
 
@@ -167,7 +211,9 @@ def test_leakage_is_counted_in_the_statistics():
 def test_a_summary_rouge_cannot_see_is_refused_not_scored_zero_in_silence(tmp_path, summary):
     # rouge_score keeps only Latin letters and digits: against such a reference every summary scores 0.
     for split in ("train", "test"):
-        _hub_dir(tmp_path / split, **{split: [{"id": "a", "dialogue": "#Person1#: Hi.", "summary": summary, "topic": "x"}]})
+        _hub_dir(
+            tmp_path / split, **{split: [{"id": "a", "dialogue": "#Person1#: Hi.", "summary": summary, "topic": "x"}]}
+        )
         with pytest.raises(UserError) as error:
             load_source(str(tmp_path / split), None)
         assert f"{split}.jsonl line 1" in str(error.value) and "summary" in str(error.value)

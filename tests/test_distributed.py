@@ -5,10 +5,9 @@ import json
 
 import pytest
 import torch
+from conftest import run_stage
 
 from dialogsum_lora.params import set_params
-
-from conftest import run_stage
 
 pytestmark = pytest.mark.slow
 
@@ -19,8 +18,10 @@ def test_two_process_generation_scores_exactly_like_one(reproduced, workspace):
     set_params(workspace / "params.yaml", {"baseline.shots": 2})
     result = run_stage(workspace, "baseline")
     assert result.returncode == 0, result.stdout + result.stderr
-    one_process = {"baseline": (workspace / "reports/baseline/metrics.json").read_text(),
-                   "finetuned": (reproduced[0] / "reports/finetuned/metrics.json").read_text()}
+    one_process = {
+        "baseline": (workspace / "reports/baseline/metrics.json").read_text(),
+        "finetuned": (reproduced[0] / "reports/finetuned/metrics.json").read_text(),
+    }
     baseline_predictions = (workspace / "reports/baseline/predictions.jsonl").read_text()
     assert json.loads(one_process["baseline"])["truncated_prompts"] > 0
     set_params(workspace / "params.yaml", {"processes": 2})
@@ -59,11 +60,21 @@ def test_two_processes_train_the_weights_one_process_trains(workspace, method):
 
     config = workspace / "models/tiny-t5/config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), "dropout_rate": 0.0}))
-    set_params(workspace / "params.yaml", {
-        "method": method, "full.learning_rate": 1e-3,
-        "lora.dropout": 0.0, "prompt.max_source_tokens": 32, "prompt.max_target_tokens": 8, "train.max_steps": 3,
-        "train.logging_steps": 1, "train.checkpoint_steps": 100, "train.validation_rouge_dialogues": 0, "train.keep": "lowest_loss",
-    })
+    set_params(
+        workspace / "params.yaml",
+        {
+            "method": method,
+            "full.learning_rate": 1e-3,
+            "lora.dropout": 0.0,
+            "prompt.max_source_tokens": 32,
+            "prompt.max_target_tokens": 8,
+            "train.max_steps": 3,
+            "train.logging_steps": 1,
+            "train.checkpoint_steps": 100,
+            "train.validation_rouge_dialogues": 0,
+            "train.keep": "lowest_loss",
+        },
+    )
     weights_file = "model.safetensors" if method == "full" else "adapter_model.safetensors"
     initial = {"full": load_file(workspace / "models/tiny-t5/model.safetensors"), "ia3": {}, "lora": {}}[method]
     trained, outputs, losses = {}, {}, {}
@@ -163,9 +174,17 @@ def _launch(tmp_path, failures):
 
     (tmp_path / "failing_stage.py").write_text(FAILING_STAGE)
     (tmp_path / "tmp").mkdir()
-    launcher = ("from dialogsum_lora.errors import run_main; from dialogsum_lora import distributed; "
-                "run_main(lambda: distributed.relaunch_if_needed(2, 'failing_stage'))")
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO_ROOT)]),
-                   "FAILURES": failures, "TMPDIR": str(tmp_path / "tmp"), "FLAG": str(tmp_path / "flag")}
-    return subprocess.run([sys.executable, "-c", launcher], env=environment, capture_output=True, text=True,
-                          timeout=120)
+    launcher = (
+        "from dialogsum_lora.errors import run_main; from dialogsum_lora import distributed; "
+        "run_main(lambda: distributed.relaunch_if_needed(2, 'failing_stage'))"
+    )
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO_ROOT)]),
+        "FAILURES": failures,
+        "TMPDIR": str(tmp_path / "tmp"),
+        "FLAG": str(tmp_path / "flag"),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", launcher], env=environment, capture_output=True, text=True, timeout=120
+    )

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO_ROOT
 
 PACKAGE = "dialogsum_lora"
@@ -27,7 +26,10 @@ def imported_modules(file: Path) -> set[str]:
 
 def project_file(module: str) -> Path | None:
     """The repository file a module name stands for, if it is one of the project's."""
-    for candidate in (REPO_ROOT / (module.replace(".", "/") + ".py"), REPO_ROOT / module.replace(".", "/") / "__init__.py"):
+    for candidate in (
+        REPO_ROOT / (module.replace(".", "/") + ".py"),
+        REPO_ROOT / module.replace(".", "/") / "__init__.py",
+    ):
         if candidate.is_file():
             return candidate
     return None
@@ -72,8 +74,16 @@ def test_finetune_depends_on_no_text_for_people_and_no_decoding_setting():
     # (training, validation ROUGE, the ROUGE itself) is finetune's.
     stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
     deps = {stage: set(spec["deps"]) for stage, spec in stages.items()}
-    for module in ("results/report.py", "results/plots.py", "results/cards.py", "results/text.py", "results/run.py",
-                   "results/markdown.py", "params/generate.py", "params/analysis.py"):
+    for module in (
+        "results/report.py",
+        "results/plots.py",
+        "results/cards.py",
+        "results/text.py",
+        "results/run.py",
+        "results/markdown.py",
+        "params/generate.py",
+        "params/analysis.py",
+    ):
         assert f"{PACKAGE}/{module}" not in deps["finetune"] and f"{PACKAGE}/{module}" in deps["evaluate"], module
     for module in ("training/trainer.py", "training/validation.py", "scoring/rouge.py", "generation.py"):
         assert f"{PACKAGE}/{module}" in deps["finetune"], module
@@ -96,4 +106,6 @@ def test_the_library_is_layered():
             assert {m.split(".")[2] for m in commands} <= {module.stem}, module.name
         elif module.parent.name != "benchmarks":
             assert not commands, module
-    assert sorted(p.name for p in (REPO_ROOT / "stages").iterdir() if p.suffix == ".py") == sorted(f"{s}.py" for s in STAGES)
+    assert sorted(p.name for p in (REPO_ROOT / "stages").iterdir() if p.suffix == ".py") == sorted(
+        f"{s}.py" for s in STAGES
+    )

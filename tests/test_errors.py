@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO_ROOT
 
 
@@ -15,8 +14,10 @@ def run(body: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("body, raised", [("{}['missing key']", "KeyError"),
-                                          ("open('/no/such/file/the/code/never/checked')", "FileNotFoundError")])
+@pytest.mark.parametrize(
+    "body, raised",
+    [("{}['missing key']", "KeyError"), ("open('/no/such/file/the/code/never/checked')", "FileNotFoundError")],
+)
 def test_a_bug_keeps_its_traceback_under_one_line_saying_so(body, raised):
     result = run(f"def main():\n    {body}")
     lines = result.stderr.strip().splitlines()
@@ -29,14 +30,25 @@ def test_a_bug_keeps_its_traceback_under_one_line_saying_so(body, raised):
     "body, code, facts",
     [
         ("def main():\n    raise UserError('params.yaml: lora.r must be in [1, 1024], got 0')", 2, ("lora.r",)),
-        ("def main():\n    raise PermissionError(13, 'Permission denied', '/etc/locked')", 2, ("/etc/locked", "Permission denied")),
+        (
+            "def main():\n    raise PermissionError(13, 'Permission denied', '/etc/locked')",
+            2,
+            ("/etc/locked", "Permission denied"),
+        ),
         ("def main():\n    raise OSError(28, 'No space left on device')", 2, ("No space left on device",)),
         ("def main():\n    raise MemoryError()", 2, ("out of memory", "batch_size")),
-        ("import torch\ndef main():\n    raise torch.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')", 2,
-         ("out of memory", "batch_size")),
+        (
+            "import torch\ndef main():\n    raise torch.OutOfMemoryError('CUDA out of memory. Tried to allocate "
+            "2.00 GiB')",
+            2,
+            ("out of memory", "batch_size"),
+        ),
         ("def main():\n    raise KeyboardInterrupt()", 130, ("interrupted",)),
-        ("import os, signal\ndef main():\n    os.kill(os.getpid(), signal.SIGTERM)\n    import time; time.sleep(60)", 143,
-         ("terminated", "SIGTERM")),
+        (
+            "import os, signal\ndef main():\n    os.kill(os.getpid(), signal.SIGTERM)\n    import time; time.sleep(60)",
+            143,
+            ("terminated", "SIGTERM"),
+        ),
     ],
 )
 def test_a_mistake_or_a_fault_of_the_machine_is_one_line(body, code, facts):
@@ -49,10 +61,17 @@ def test_a_mistake_or_a_fault_of_the_machine_is_one_line(body, code, facts):
 def test_a_deleted_working_directory_or_a_name_too_long_is_one_line(tmp_path):
     gone = tmp_path / "gone"
     gone.mkdir()
-    script = ("import os; os.chdir({gone!r}); os.rmdir({gone!r}); "
-              "from dialogsum_lora.errors import run_main; run_main(lambda: None)").format(gone=str(gone))
+    script = (
+        "import os; os.chdir({gone!r}); os.rmdir({gone!r}); "
+        "from dialogsum_lora.errors import run_main; run_main(lambda: None)"
+    ).format(gone=str(gone))
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "working directory" in result.stderr
-    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.score", "x" * 5000 + ".jsonl"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "dialogsum_lora.commands.score", "x" * 5000 + ".jsonl"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "too long" in result.stderr.lower()

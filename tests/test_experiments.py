@@ -20,8 +20,13 @@ def revision(name, params, rouge1=None, intervals=False):
         if intervals:
             scores["ci95"] = {rouge: {"low": scores[rouge] - 0.012, "high": scores[rouge] + 0.011} for rouge in ROUGE}
         metrics = {"reports/finetuned/metrics.json": {"data": scores}}
-    return {"rev": f"{name}-sha", "name": name, "error": None, "experiments": None,
-            "data": {"rev": f"{name}-sha", "params": {"params.yaml": {"data": params}}, "metrics": metrics}}
+    return {
+        "rev": f"{name}-sha",
+        "name": name,
+        "error": None,
+        "experiments": None,
+        "data": {"rev": f"{name}-sha", "params": {"params.yaml": {"data": params}}, "metrics": metrics},
+    }
 
 
 def shown(experiments, workspace_rouge1=0.40, intervals=False):
@@ -29,17 +34,25 @@ def shown(experiments, workspace_rouge1=0.40, intervals=False):
     commit = revision("main", base, workspace_rouge1, intervals)
     commit["experiments"] = [
         {"name": name, "executor": {"state": state}, "revs": [revision(name, params, rouge1, intervals)]}
-        for name, state, params, rouge1 in [(name, state, {**base, **change}, rouge1) for name, state, change, rouge1 in experiments]
+        for name, state, params, rouge1 in [
+            (name, state, {**base, **change}, rouge1) for name, state, change, rouge1 in experiments
+        ]
     ]
     return [{**revision("workspace", base, workspace_rouge1, intervals), "rev": "workspace", "name": None}, commit]
 
 
 def test_rows_are_sorted_by_rouge1_and_show_only_the_params_that_changed():
-    rows = sort_rows(experiment_rows(shown([
-        ("rank-8", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}}, 0.38),
-        ("rank-64", "success", {"lora": {"r": 64, "target_modules": ["q", "v"]}}, 0.42),
-        ("rank-128", "queued", {"lora": {"r": 128, "target_modules": ["q", "v"]}}, None),
-    ])))
+    rows = sort_rows(
+        experiment_rows(
+            shown(
+                [
+                    ("rank-8", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}}, 0.38),
+                    ("rank-64", "success", {"lora": {"r": 64, "target_modules": ["q", "v"]}}, 0.42),
+                    ("rank-128", "queued", {"lora": {"r": 128, "target_modules": ["q", "v"]}}, None),
+                ]
+            )
+        )
+    )
     # The commit's results are the workspace's: shown once.
     assert [row["name"] for row in rows] == ["rank-64", "workspace", "rank-8", "rank-128"]
     assert changed_params(rows) == ["lora.r"]
@@ -51,18 +64,37 @@ def test_rows_are_sorted_by_rouge1_and_show_only_the_params_that_changed():
 
 
 def test_the_table_fits_100_columns_with_intervals_and_many_changed_params():
-    rows = sort_rows(experiment_rows(shown([
-        ("a-rather-long-experiment-name", "success",
-         {"lora": {"r": 8, "target_modules": ["q", "k", "v", "o", "wi_0", "wi_1", "wo"]}, "train": {"learning_rate": 0.0003},
-          "seed": 7}, 0.385),
-        ("short", "failed", {"train": {"learning_rate": 0.01}}, None),
-    ], intervals=True)))
+    rows = sort_rows(
+        experiment_rows(
+            shown(
+                [
+                    (
+                        "a-rather-long-experiment-name",
+                        "success",
+                        {
+                            "lora": {"r": 8, "target_modules": ["q", "k", "v", "o", "wi_0", "wi_1", "wo"]},
+                            "train": {"learning_rate": 0.0003},
+                            "seed": 7,
+                        },
+                        0.385,
+                    ),
+                    ("short", "failed", {"train": {"learning_rate": 0.01}}, None),
+                ],
+                intervals=True,
+            )
+        )
+    )
     keys = changed_params(rows)
     assert keys == ["lora.r", "lora.target_modules", "seed", "train.learning_rate"]
     lines = table(rows, keys).splitlines()
     assert max(map(len, lines)) <= 100
     assert lines[0].split()[:3] == ["experiment", "changed", "params"]  # the params joined, to fit
-    assert "38.5" in lines[4] and lines[5].split() == ["37.3-39.6", "27.3-29.6", "17.3-19.6", "7.3-9.6"]  # intervals below
+    assert "38.5" in lines[4] and lines[5].split() == [
+        "37.3-39.6",
+        "27.3-29.6",
+        "17.3-19.6",
+        "7.3-9.6",
+    ]  # intervals below
     assert "(failed)" in lines[-1]
 
 
@@ -70,32 +102,52 @@ def test_the_table_fits_100_columns_with_intervals_and_many_changed_params():
 def test_the_reproduced_run_at_a_glance_and_its_plot_where_asked(workspace):
     # The README's sweep recipe runs the real thing, queue and all (test_readme.py); here the
     # reproduced workspace alone, read through `dvc exp show`, and --plot.
-    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.experiments", "--plot", "sweep.png"], cwd=workspace,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "dialogsum_lora.commands.experiments", "--plot", "sweep.png"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("finetuned ROUGE F1 x100 of 1 run") and lines[1] == "below each score, its 95% interval"
     assert lines[2].split() == ["experiment", *ROUGE]  # one run: no param changed
     metrics = json.loads((workspace / "reports/finetuned/metrics.json").read_text())
     assert lines[4].split() == ["workspace", *(f"{100 * metrics[name]:.1f}" for name in ROUGE)]
-    assert lines[5].split() == [f"{100 * metrics['ci95'][name]['low']:.1f}-{100 * metrics['ci95'][name]['high']:.1f}"
-                                for name in ROUGE]
+    assert lines[5].split() == [
+        f"{100 * metrics['ci95'][name]['low']:.1f}-{100 * metrics['ci95'][name]['high']:.1f}" for name in ROUGE
+    ]
     png = (workspace / "sweep.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"Software" not in png
     assert lines[-1] == "plot: sweep.png" and not (workspace / "dvc_plots").exists()
     # A plot of one's own is never replaced, and a plot is a PNG whatever the name says.
     for plot, fact in (("sweep.png", "already exists"), ("sweep.svg", ".png")):
-        again = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.experiments", "--plot", plot], cwd=workspace,
-                               capture_output=True, text=True, timeout=120)
+        again = subprocess.run(
+            [sys.executable, "-m", "dialogsum_lora.commands.experiments", "--plot", plot],
+            cwd=workspace,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert again.returncode == 2 and again.stderr.count("\n") == 1 and fact in again.stderr
     assert (workspace / "sweep.png").read_bytes() == png
 
 
 @pytest.mark.slow
 def test_outside_a_dvc_repository_it_says_so_in_one_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.experiments"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 2 and result.stderr.startswith("error: `dvc exp show` failed") and result.stderr.count("\n") == 1
+    result = subprocess.run(
+        [sys.executable, "-m", "dialogsum_lora.commands.experiments"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        result.returncode == 2
+        and result.stderr.startswith("error: `dvc exp show` failed")
+        and result.stderr.count("\n") == 1
+    )
     assert not (tmp_path / "dvc_plots").exists()
 
 
@@ -116,18 +168,30 @@ def test_identical_runs_are_one_row_and_every_commit_is_asked_about(monkeypatch)
 
     from dialogsum_lora.commands.experiments import dvc_experiments
 
-    rows = experiment_rows(shown([
-        ("rank-8", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}}, 0.38),
-        ("rank-8-again", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}}, 0.38),  # the same run twice
-        ("rank-8-other-seed", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}, "seed": 7}, 0.36),
-    ]))
+    rows = experiment_rows(
+        shown(
+            [
+                ("rank-8", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}}, 0.38),
+                (
+                    "rank-8-again",
+                    "success",
+                    {"lora": {"r": 8, "target_modules": ["q", "v"]}},
+                    0.38,
+                ),  # the same run twice
+                ("rank-8-other-seed", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}, "seed": 7}, 0.36),
+            ]
+        )
+    )
     by_name = {row["name"]: row for row in rows}
     assert by_name["rank-8"]["same"] == ["rank-8-again"] and "rank-8-again" not in by_name
     assert by_name["workspace"]["same"] == ["main"] and "rank-8-other-seed" in by_name  # the commit = the workspace
     assert "rank-8(+1)" in table(rows, changed_params(rows))
     asked = []
-    monkeypatch.setattr(subprocess_module, "run", lambda command, **kwargs: asked.append(command) or
-                        subprocess_module.CompletedProcess(command, 0, "[]", ""))
+    monkeypatch.setattr(
+        subprocess_module,
+        "run",
+        lambda command, **kwargs: asked.append(command) or subprocess_module.CompletedProcess(command, 0, "[]", ""),
+    )
     dvc_experiments()
     dvc_experiments(["main", "v1"])
     assert asked[0][-1] == "--all-commits" and asked[1][-4:] == ["--rev", "main", "--rev", "v1"]
@@ -140,22 +204,36 @@ def test_runs_that_differ_only_in_seed_are_a_group_with_its_spread_interval_and_
     from dialogsum_lora.commands import experiments
 
     r8, r32 = ({"lora": {"r": r, "target_modules": ["q", "v"]}} for r in (8, 32))
-    runs = [(f"r{r}-seed{seed}", "success", {**change, "seed": seed}, 0.30 + 0.01 * seed + (0.05 if r == 32 else 0))
-            for r, change in ((8, r8), (32, r32)) for seed in (1, 2, 3)]
+    runs = [
+        (f"r{r}-seed{seed}", "success", {**change, "seed": seed}, 0.30 + 0.01 * seed + (0.05 if r == 32 else 0))
+        for r, change in ((8, r8), (32, r32))
+        for seed in (1, 2, 3)
+    ]
     rows = sort_rows(experiment_rows(shown(runs)))
     groups, left_out = experiments.seed_groups(rows)
     # The workspace (and its commit, the same run) is r=32 with seed 42, but of other code (the
     # workspace's): it joins no group of the commit's experiments.
-    assert sorted(sorted(row["name"] for row in group) for group in groups) == [
-        ["r32-seed1", "r32-seed2", "r32-seed3"], ["r8-seed1", "r8-seed2", "r8-seed3"]] and left_out == []
+    assert (
+        sorted(sorted(row["name"] for row in group) for group in groups)
+        == [["r32-seed1", "r32-seed2", "r32-seed3"], ["r8-seed1", "r8-seed2", "r8-seed3"]]
+        and left_out == []
+    )
 
     # Each run's dialogues (as its predictions file would score them): r=32 better by 0.05-0.06 on each.
     draw = random.Random(0)
     noise = {seed: [draw.random() * 0.1 for _ in range(25)] for seed in (1, 2, 3, 42)}
-    per_dialogue = {f"r{r}-seed{seed}": [0.25 + 0.02 * seed + (0.05 + draw.random() * 0.01 if r == 32 else 0) + n
-                                         for n in noise[seed]] for r in (8, 32) for seed in (1, 2, 3)}
-    monkeypatch.setattr(experiments, "dialogue_scores", lambda row: {
-        f"d{i}": {name: value for name in ROUGE} for i, value in enumerate(per_dialogue[row["name"]])})
+    per_dialogue = {
+        f"r{r}-seed{seed}": [
+            0.25 + 0.02 * seed + (0.05 + draw.random() * 0.01 if r == 32 else 0) + n for n in noise[seed]
+        ]
+        for r in (8, 32)
+        for seed in (1, 2, 3)
+    }
+    monkeypatch.setattr(
+        experiments,
+        "dialogue_scores",
+        lambda row: {f"d{i}": {name: value for name in ROUGE} for i, value in enumerate(per_dialogue[row["name"]])},
+    )
     experiments.show_seed_groups(rows, changed_params(rows))
     output = capsys.readouterr().out
     assert "95% interval over seeds and dialogues (Student's t on both spreads)" in output
@@ -166,7 +244,9 @@ def test_runs_that_differ_only_in_seed_are_a_group_with_its_spread_interval_and_
         assert lines[f"lora.r={r}"][2] == f"{100 * fmean(seed_means):.1f}±{100 * stdev(seed_means):.1f}"
     (comparison,) = [line for line in output.splitlines() if line.startswith("seeds ")]
     assert comparison.startswith("seeds 1, 2, 3, 25 dialogues: On rouge1, lora.r=32 is better than lora.r=8")
-    differences = [a - b for seed in (1, 2, 3) for a, b in zip(per_dialogue[f"r32-seed{seed}"], per_dialogue[f"r8-seed{seed}"])]
+    differences = [
+        a - b for seed in (1, 2, 3) for a, b in zip(per_dialogue[f"r32-seed{seed}"], per_dialogue[f"r8-seed{seed}"])
+    ]
     assert f"{fmean(differences):+.4f} [" in comparison and "over 3 seeds and 25 dialogues (Student's t)" in comparison
 
 
@@ -174,10 +254,17 @@ def test_a_seed_run_twice_with_other_results_leaves_its_group_out_and_says_so(ca
     from dialogsum_lora.commands import experiments
 
     r8 = {"lora": {"r": 8, "target_modules": ["q", "v"]}}
-    rows = sort_rows(experiment_rows(shown([
-        ("a", "success", {**r8, "seed": 1}, 0.38), ("b", "success", {**r8, "seed": 2}, 0.36),
-        ("c", "success", {**r8, "seed": 2}, 0.41),  # seed 2 again, another result (another machine, say)
-    ])))
+    rows = sort_rows(
+        experiment_rows(
+            shown(
+                [
+                    ("a", "success", {**r8, "seed": 1}, 0.38),
+                    ("b", "success", {**r8, "seed": 2}, 0.36),
+                    ("c", "success", {**r8, "seed": 2}, 0.41),  # seed 2 again, another result (another machine, say)
+                ]
+            )
+        )
+    )
     groups, left_out = experiments.seed_groups(rows)
     assert groups == [] and left_out == ["seed 2 ran twice with other results (c, b)"]
     experiments.show_seed_groups(rows, changed_params(rows))
@@ -187,11 +274,19 @@ def test_a_seed_run_twice_with_other_results_leaves_its_group_out_and_says_so(ca
 def test_seed_groups_on_too_few_dialogues_cannot_tell(monkeypatch, capsys):
     from dialogsum_lora.commands import experiments
 
-    runs = [(f"r{r}-seed{seed}", "success", {"lora": {"r": r, "target_modules": ["q", "v"]}, "seed": seed}, 0.3 + r / 100)
-            for r in (8, 32) for seed in (1, 2)]
+    runs = [
+        (f"r{r}-seed{seed}", "success", {"lora": {"r": r, "target_modules": ["q", "v"]}, "seed": seed}, 0.3 + r / 100)
+        for r in (8, 32)
+        for seed in (1, 2)
+    ]
     rows = sort_rows(experiment_rows(shown(runs)))
-    monkeypatch.setattr(experiments, "dialogue_scores", lambda row: {
-        f"d{i}": {name: 0.1 * i + float(row["params"]["lora.r"]) / 100 for name in ROUGE} for i in range(8)})
+    monkeypatch.setattr(
+        experiments,
+        "dialogue_scores",
+        lambda row: {
+            f"d{i}": {name: 0.1 * i + float(row["params"]["lora.r"]) / 100 for name in ROUGE} for i in range(8)
+        },
+    )
     experiments.show_seed_groups(rows, changed_params(rows))
     output = capsys.readouterr().out
     assert "the comparison cannot tell lora.r=32 from lora.r=8: only 8 test dialogues" in output
@@ -207,12 +302,22 @@ def record_of(dialogues_by_run: dict[str, int]):
         if row["name"] not in dialogues_by_run:
             raise UserError(f"cannot read {path} of {row['name']}")
         return json.dumps({"training": {"dialogues": dialogues_by_run[row["name"]], "steps": 10}, "seed": 1})
+
     return read
 
 
 def learning_curve_runs(size, seed, r=32, rouge1=None):
-    change = {"train": {"learning_rate": 0.001, "dialogues": size}, "seed": seed, "lora": {"r": r, "target_modules": ["q", "v"]}}
-    return (f"n{size}-s{seed}-r{r}", "success", change, rouge1 if rouge1 is not None else 0.35 + (size or 0) / 10_000 + seed / 1000)
+    change = {
+        "train": {"learning_rate": 0.001, "dialogues": size},
+        "seed": seed,
+        "lora": {"r": r, "target_modules": ["q", "v"]},
+    }
+    return (
+        f"n{size}-s{seed}-r{r}",
+        "success",
+        change,
+        rouge1 if rouge1 is not None else 0.35 + (size or 0) / 10_000 + seed / 1000,
+    )
 
 
 def fake_dialogue_scores(monkeypatch, runs):
@@ -220,8 +325,11 @@ def fake_dialogue_scores(monkeypatch, runs):
     from dialogsum_lora.commands import experiments
 
     per_dialogue = {name: [rouge1 + 0.01 * (i % 3) for i in range(12)] for name, _, _, rouge1 in runs}
-    monkeypatch.setattr(experiments, "dialogue_scores", lambda row: {
-        f"d{i}": {name: value for name in ROUGE} for i, value in enumerate(per_dialogue[row["name"]])})
+    monkeypatch.setattr(
+        experiments,
+        "dialogue_scores",
+        lambda row: {f"d{i}": {name: value for name in ROUGE} for i, value in enumerate(per_dialogue[row["name"]])},
+    )
     return per_dialogue
 
 
@@ -232,8 +340,11 @@ def test_rouge1_against_a_numeric_param_a_point_per_value_with_its_seeds(monkeyp
     from dialogsum_lora.errors import UserError
 
     run = learning_curve_runs
-    runs = [run(size, seed) for size in (100, 1000) for seed in (1, 2)] + [run(1000, 1, r=8), run(None, 1),
-                                                                          run(None, 2, rouge1=run(1000, 2)[3])]
+    runs = [run(size, seed) for size in (100, 1000) for seed in (1, 2)] + [
+        run(1000, 1, r=8),
+        run(None, 1),
+        run(None, 2, rouge1=run(1000, 2)[3]),
+    ]
     shown_runs = shown(runs, intervals=True)
     monkeypatch.setattr(experiments, "dvc_experiments", lambda revisions: shown_runs)
     per_dialogue = fake_dialogue_scores(monkeypatch, runs)
@@ -274,8 +385,9 @@ def two_commits(runs_by_commit: dict[str, list]) -> list:
     """`dvc exp show --json` of the workspace and one commit per key, each with its experiments."""
     commits = []
     for commit_name, runs in runs_by_commit.items():
-        workspace, commit = shown([(f"{commit_name}-{name}", state, params, rouge1)
-                                   for name, state, params, rouge1 in runs], intervals=True)
+        workspace, commit = shown(
+            [(f"{commit_name}-{name}", state, params, rouge1) for name, state, params, rouge1 in runs], intervals=True
+        )
         commits.append({**commit, "rev": f"{commit_name}-sha", "name": commit_name})
     return [workspace, *commits]
 
@@ -287,17 +399,27 @@ def test_the_curve_is_the_seed_groups_one_series_per_commit(monkeypatch):
     main = [run(size, seed) for size in (100, 1000) for seed in (1, 2)]
     older = [run(size, seed, rouge1=0.32 + size / 10_000 + seed / 100) for size in (100, 1000) for seed in (1, 2)]
     rows = sort_rows(experiment_rows(two_commits({"main": main, "older": older})))
-    fake_dialogue_scores(monkeypatch, [(f"main-{name}", *rest) for name, *rest in main] +
-                         [(f"older-{name}", *rest) for name, *rest in older])
+    fake_dialogue_scores(
+        monkeypatch,
+        [(f"main-{name}", *rest) for name, *rest in main] + [(f"older-{name}", *rest) for name, *rest in older],
+    )
     points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows))
     # The same params and seeds in two commits: two series, never one point of four seeds.
     assert sorted(points) == ["commit main-sh", "commit older-s"] and len(left_out) == 1  # the workspace: no number
     assert all([(x, seeds) for x, _, _, _, seeds in series] == [(100.0, 2), (1000.0, 2)] for series in points.values())
     # Each point is a seed group, with the statistics the seed groups' table shows.
     groups, _ = experiments.seed_groups(rows)
-    expected = {(f"commit {group['runs'][0]['code'][:7]}", float(group["runs"][0]["params"]["train.dialogues"]),
-                 group["scores"]["rouge1"]["mean"], group["scores"]["rouge1"]["low"], group["scores"]["rouge1"]["high"],
-                 len(group["runs"])) for group in experiments.group_statistics(groups)}
+    expected = {
+        (
+            f"commit {group['runs'][0]['code'][:7]}",
+            float(group["runs"][0]["params"]["train.dialogues"]),
+            group["scores"]["rouge1"]["mean"],
+            group["scores"]["rouge1"]["low"],
+            group["scores"]["rouge1"]["high"],
+            len(group["runs"]),
+        )
+        for group in experiments.group_statistics(groups)
+    }
     assert {(label, *point) for label, series in points.items() for point in series} == expected
 
 
@@ -313,7 +435,9 @@ def test_a_seed_run_twice_with_other_results_leaves_its_point_out_and_says_so(mo
     points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows))
     # Which of seed 2's two runs at 100 counts cannot be chosen: the point is left out, not the best run kept.
     assert [(x, seeds) for x, _, _, _, seeds in points["all runs"]] == [(1000.0, 2)]
-    assert left_out[1:] == experiments.seed_groups(rows)[1] == ["seed 2 ran twice with other results (n100-s2-r32, again)"]
+    assert (
+        left_out[1:] == experiments.seed_groups(rows)[1] == ["seed 2 ran twice with other results (n100-s2-r32, again)"]
+    )
     experiments.show_experiments(["--against", "train.dialogues", "--plot", str(tmp_path / "curve.png")])
     assert "left out of the plot: seed 2 ran twice with other results" in capsys.readouterr().err
 
@@ -337,13 +461,31 @@ def test_a_run_of_all_the_training_dialogues_is_drawn_at_the_number_its_adapter_
     assert len(rows) == 2 and len(null) == 1 and null[0]["rev"] != "workspace"  # read from the cache, at the commit
     points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows))
     assert left_out == [] and sorted((x, label) for label, series in points.items() for x, *_ in series) == [
-        (4.0, "workspace"), (float(trained_on), f"commit {null[0]['rev'][:7]}")]
-    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.experiments", "--against", "train.dialogues",
-                             "--plot", "curve.png"], capture_output=True, text=True, timeout=120)
+        (4.0, "workspace"),
+        (float(trained_on), f"commit {null[0]['rev'][:7]}"),
+    ]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dialogsum_lora.commands.experiments",
+            "--against",
+            "train.dialogues",
+            "--plot",
+            "curve.png",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0 and "left out" not in result.stderr, result.stderr
     assert (workspace / "curve.png").read_bytes().startswith(b"\x89PNG")
     # Without the cache, nothing says how many: the run is left out, and counted.
     shutil.move(workspace / ".dvc/cache", workspace.parent / "cache-aside")
     points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows))
     assert [[x for x, *_ in series] for series in points.values()] == [[4.0]]
-    assert len(left_out) == 1 and left_out[0].startswith("1 run(s) with results but no number") and "1 of them null" in left_out[0]
+    assert (
+        len(left_out) == 1
+        and left_out[0].startswith("1 run(s) with results but no number")
+        and "1 of them null" in left_out[0]
+    )

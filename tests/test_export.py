@@ -13,7 +13,9 @@ from dialogsum_lora.files.records import read_jsonl
 
 
 @pytest.mark.slow
-def test_the_merged_model_loads_without_peft_and_summarises_as_base_and_adapter_do(reproduced, tmp_path, monkeypatch, capsys):
+def test_the_merged_model_loads_without_peft_and_summarises_as_base_and_adapter_do(
+    reproduced, tmp_path, monkeypatch, capsys
+):
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -36,8 +38,16 @@ def test_the_merged_model_loads_without_peft_and_summarises_as_base_and_adapter_
     tokenizer = AutoTokenizer.from_pretrained(merged)
     params = load_params(Reads, demo / "params.yaml")  # the settings evaluate read
     dialogues = [row["dialogue"] for row in read_jsonl(demo / "data/prepared/test.jsonl")]
-    summaries, _ = summarise_dialogues(model, tokenizer, dialogues, params.prompt, params.generate.decoding(),
-                                       params.generate.batch_size, desc="merged", progress=False)
+    summaries, _ = summarise_dialogues(
+        model,
+        tokenizer,
+        dialogues,
+        params.prompt,
+        params.generate.decoding(),
+        params.generate.batch_size,
+        desc="merged",
+        progress=False,
+    )
     assert summaries.texts == [row["prediction"] for row in read_jsonl(demo / "reports/finetuned/predictions.jsonl")]
 
     # Its card is the complete one, written for a model loaded without peft.
@@ -45,11 +55,15 @@ def test_the_merged_model_loads_without_peft_and_summarises_as_base_and_adapter_
     metadata = yaml.safe_load(card.split("---\n")[1])
     assert metadata["library_name"] == "transformers" and "peft" not in metadata["tags"]
     assert metadata["model-index"][0]["results"][0]["metrics"][0]["name"] == "rouge1"
-    assert "## Results" in card and "PeftModel" not in card and "AutoModelForSeq2SeqLM.from_pretrained(model_dir)" in card
+    assert (
+        "## Results" in card and "PeftModel" not in card and "AutoModelForSeq2SeqLM.from_pretrained(model_dir)" in card
+    )
 
     # The same bytes when exported again.
     export([str(tmp_path / "again")])
-    assert {p.name: p.read_bytes() for p in (tmp_path / "again").iterdir()} == {p.name: p.read_bytes() for p in merged.iterdir()}
+    assert {p.name: p.read_bytes() for p in (tmp_path / "again").iterdir()} == {
+        p.name: p.read_bytes() for p in merged.iterdir()
+    }
 
 
 @pytest.mark.slow
@@ -78,8 +92,13 @@ def test_a_bad_export_is_one_line_and_writes_nothing(tmp_path, arguments, messag
     (tmp_path / "taken" / "thesis.tex").write_text("months of work")
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "empty").mkdir()
-    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.export", *arguments], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "dialogsum_lora.commands.export", *arguments],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
     assert not (tmp_path / "new").exists() and (tmp_path / "taken" / "thesis.tex").read_text() == "months of work"
@@ -87,15 +106,30 @@ def test_a_bad_export_is_one_line_and_writes_nothing(tmp_path, arguments, messag
 
 def test_a_second_export_to_the_same_place_at_once_is_refused(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import time\nfrom pathlib import Path\nfrom dialogsum_lora.files.outputs import exclusive\n"
-                               "with exclusive(Path('merged'), 'dialogsum-export'):\n    print('held', flush=True)\n"
-                               "    time.sleep(600)"], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom pathlib import Path\nfrom dialogsum_lora.files.outputs import exclusive\n"
+            "with exclusive(Path('merged'), 'dialogsum-export'):\n    print('held', flush=True)\n"
+            "    time.sleep(600)",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"  # the first export, still writing
-        result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.export", "merged"], cwd=tmp_path,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "dialogsum_lora.commands.export", "merged"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         holder.kill()
         holder.wait()
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "another run of dialogsum-export" in result.stderr
+    assert (
+        result.returncode == 2 and result.stderr.count("\n") == 1 and "another run of dialogsum-export" in result.stderr
+    )
     assert not (tmp_path / "merged").exists()

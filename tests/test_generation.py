@@ -24,20 +24,30 @@ def test_every_decoding_setting_of_params_yaml_reaches_generate_as_one_config(ti
     # Each key of `generate` but batch_size is a GenerationConfig argument, passed as it is: a new
     # setting needs no code here.
     import yaml
-
     from conftest import REPO_ROOT
+
     from dialogsum_lora.params.generate import GenerateParams
 
-    settings = GenerateParams(**yaml.safe_load((REPO_ROOT / "params.yaml").read_text())["generate"]).model_copy(
-        update={"max_new_tokens": 6, "num_beams": 2, "length_penalty": 0.5, "no_repeat_ngram_size": 2}).decoding()
+    settings = (
+        GenerateParams(**yaml.safe_load((REPO_ROOT / "params.yaml").read_text())["generate"])
+        .model_copy(update={"max_new_tokens": 6, "num_beams": 2, "length_penalty": 0.5, "no_repeat_ngram_size": 2})
+        .decoding()
+    )
     tokenizer = load_tokenizer(tiny_model_dir)
     model = load_base_model(tiny_model_dir, torch.float32, CPU)
     seen = []
     generate = type(model).generate
-    monkeypatch.setattr(type(model), "generate", lambda self, **kwargs: seen.append(kwargs["generation_config"]) or generate(self, **kwargs))
+    monkeypatch.setattr(
+        type(model),
+        "generate",
+        lambda self, **kwargs: seen.append(kwargs["generation_config"]) or generate(self, **kwargs),
+    )
     generate_summaries(model, tokenizer, [tokenizer("a prompt").input_ids], settings, batch_size=1)
     (config,) = seen
-    assert {key: getattr(config, key) for key in settings} == settings and set(settings) >= {"length_penalty", "no_repeat_ngram_size"}
+    assert {key: getattr(config, key) for key in settings} == settings and set(settings) >= {
+        "length_penalty",
+        "no_repeat_ngram_size",
+    }
     assert (config.do_sample, config.num_return_sequences) == (False, 1)
 
 
@@ -47,8 +57,13 @@ def test_no_repeat_ngram_size_stops_repeats_that_greedy_decoding_makes(tiny_mode
     prompt = tokenizer("#person1#: hello, how are you? #person2#: fine, thanks.").input_ids
 
     def tokens(no_repeat: int) -> list[int]:
-        (summary,) = generate_summaries(model, tokenizer, [prompt], {"max_new_tokens": 40, "num_beams": 1,
-                                                                     "no_repeat_ngram_size": no_repeat}, batch_size=1).texts
+        (summary,) = generate_summaries(
+            model,
+            tokenizer,
+            [prompt],
+            {"max_new_tokens": 40, "num_beams": 1, "no_repeat_ngram_size": no_repeat},
+            batch_size=1,
+        ).texts
         return tokenizer(summary, add_special_tokens=False).input_ids
 
     repeated = tokens(0)
@@ -66,13 +81,27 @@ def test_a_model_directorys_generation_config_changes_no_summary(tiny_model_dir,
     hostile = tmp_path / "model"
     shutil.copytree(tiny_model_dir, hostile)
     config = json.loads((hostile / "generation_config.json").read_text())
-    (hostile / "generation_config.json").write_text(json.dumps({
-        **config, "num_return_sequences": 2, "num_beams": 2, "return_dict_in_generate": True, "do_sample": True,
-        "decoder_start_token_id": 5, "min_new_tokens": 7, "bad_words_ids": [[5]], "forced_bos_token_id": 6}))
+    (hostile / "generation_config.json").write_text(
+        json.dumps(
+            {
+                **config,
+                "num_return_sequences": 2,
+                "num_beams": 2,
+                "return_dict_in_generate": True,
+                "do_sample": True,
+                "decoder_start_token_id": 5,
+                "min_new_tokens": 7,
+                "bad_words_ids": [[5]],
+                "forced_bos_token_id": 6,
+            }
+        )
+    )
     tokenizer = load_tokenizer(tiny_model_dir)
     prompts = tokenizer(["a short one", "a much longer prompt with many more words", "middle sized prompt"]).input_ids
     settings = {"max_new_tokens": 8, "num_beams": 1}
-    clean = generate_summaries(load_base_model(tiny_model_dir, torch.float32, CPU), tokenizer, prompts, settings, batch_size=2)
+    clean = generate_summaries(
+        load_base_model(tiny_model_dir, torch.float32, CPU), tokenizer, prompts, settings, batch_size=2
+    )
     odd = generate_summaries(load_base_model(hostile, torch.float32, CPU), tokenizer, prompts, settings, batch_size=2)
     assert odd == clean and len(odd.texts) == 3
 
@@ -85,6 +114,11 @@ def test_summaries_that_stop_at_max_new_tokens_are_told_apart_from_finished_ones
     generated = generate_summaries(model, tokenizer, prompts, {"max_new_tokens": 5, "num_beams": 1}, batch_size=2)
     assert generated.unfinished == [True, True]
     eos = model.config.eos_token_id
-    ended = generate_summaries(model, tokenizer, prompts, {"max_new_tokens": 5, "num_beams": 1, "forced_eos_token_id": eos,
-                                                           "min_new_tokens": 0}, batch_size=2)
+    ended = generate_summaries(
+        model,
+        tokenizer,
+        prompts,
+        {"max_new_tokens": 5, "num_beams": 1, "forced_eos_token_id": eos, "min_new_tokens": 0},
+        batch_size=2,
+    )
     assert ended.unfinished == [False, False]  # an end token at the last step: finished, not cut

@@ -14,13 +14,11 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from conftest import REPO_ROOT, run_stage
+from hub_server import DATASET, MODEL, HubServer
 
 from dialogsum_lora.data import load_source
 from dialogsum_lora.errors import UserError
-
-from hub_server import DATASET, MODEL, HubServer
-
-from conftest import REPO_ROOT, run_stage
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +38,9 @@ def hub(tiny_model_dir, dialogsum_dir, tmp_path_factory):
     (model_dir / "pytorch_model.bin").write_bytes(b"a pickle that must never be loaded")
     (model_dir / "modeling_t5.py").write_text("raise SystemExit('remote code ran')\n")
     with HubServer() as server:
-        commits = SimpleNamespace(model=server.add_model(MODEL, model_dir), data=server.add_dataset(DATASET, dialogsum_dir))
+        commits = SimpleNamespace(
+            model=server.add_model(MODEL, model_dir), data=server.add_dataset(DATASET, dialogsum_dir)
+        )
         yield server, commits
 
 
@@ -56,7 +56,9 @@ def write_params(directory, **sections) -> None:
 
 def test_stages_load_hub_ids_at_a_pinned_revision_and_record_the_commit(hub, tmp_path):
     server, commits = hub
-    write_params(tmp_path, data={"source": DATASET, "revision": commits.data}, model={"name": MODEL, "revision": "main"})
+    write_params(
+        tmp_path, data={"source": DATASET, "revision": commits.data}, model={"name": MODEL, "revision": "main"}
+    )
     environment = hub_environment(server.url, tmp_path / "hf-home")
     for stage in ("prepare", "baseline", "finetune", "evaluate"):
         result = run_stage(tmp_path, stage, environment)
@@ -64,14 +66,24 @@ def test_stages_load_hub_ids_at_a_pinned_revision_and_record_the_commit(hub, tmp
     stats = json.loads((tmp_path / "reports/data_stats.json").read_text())
     assert stats["source"] == {"name": DATASET, "revision": commits.data, "resolved": commits.data}
     assert stats["test"] == {"dialogues": 2, "mean_dialogue_words": 7.5, "references": 6, "also_in_train": 0}
-    for record in ("reports/baseline/provenance.json", "models/adapter/provenance.json", "reports/finetuned/provenance.json"):
+    for record in (
+        "reports/baseline/provenance.json",
+        "models/adapter/provenance.json",
+        "reports/finetuned/provenance.json",
+    ):
         model = json.loads((tmp_path / record).read_text())["model"]
         assert model == {"name": MODEL, "revision": "main", "resolved": commits.model}, record
     test_ids = [json.loads(line)["id"] for line in (tmp_path / "data/prepared/test.jsonl").read_text().splitlines()]
     assert test_ids == ["test_0", "test_1"]  # the hub's test_0_1, test_0_2, test_0_3 are one dialogue
     # The repository also holds pickled weights and code (see the fixture): never even asked for.
     asked = {path.rsplit("/", 1)[-1] for _, path in server.requests if path.startswith(f"/{MODEL}/resolve/")}
-    assert asked == {"config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}
+    assert asked == {
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    }
     assert server.unhandled == []
 
 
@@ -79,9 +91,17 @@ def test_stages_load_hub_ids_at_a_pinned_revision_and_record_the_commit(hub, tmp
     "stage, sections, message",
     [
         ("prepare", {"data": {"source": "test-org/no-such-data"}}, "could not load dataset 'test-org/no-such-data'"),
-        ("prepare", {"data": {"source": DATASET, "revision": "v9"}}, f"could not load dataset '{DATASET}' at revision v9"),
+        (
+            "prepare",
+            {"data": {"source": DATASET, "revision": "v9"}},
+            f"could not load dataset '{DATASET}' at revision v9",
+        ),
         ("baseline", {"model": {"name": "test-org/no-such-model"}}, "could not load model 'test-org/no-such-model'"),
-        ("baseline", {"model": {"name": MODEL, "revision": "0" * 40}}, f"could not load model '{MODEL}' at revision {'0' * 40}"),
+        (
+            "baseline",
+            {"model": {"name": MODEL, "revision": "0" * 40}},
+            f"could not load model '{MODEL}' at revision {'0' * 40}",
+        ),
     ],
 )
 def test_an_unknown_hub_id_or_revision_fails_in_one_line(hub, tmp_path, stage, sections, message):
@@ -95,7 +115,10 @@ def test_an_unknown_hub_id_or_revision_fails_in_one_line(hub, tmp_path, stage, s
     assert "HF_HUB_OFFLINE" not in result.stderr  # online: the hub's own answer, no advice about a switch never set
 
 
-PROBE = "from huggingface_hub import constants; import dialogsum_lora.hub as h; h.offline_unless_reachable(); print(constants.HF_HUB_OFFLINE)"
+PROBE = (
+    "from huggingface_hub import constants; import dialogsum_lora.hub as h; "
+    "h.offline_unless_reachable(); print(constants.HF_HUB_OFFLINE)"
+)
 
 
 @pytest.mark.parametrize(
@@ -141,9 +164,15 @@ def test_unreachable_hub_switches_to_offline_after_one_short_request(monkeypatch
     asked = []
     session = huggingface_hub.utils.get_session()
     monkeypatch.setattr(huggingface_hub.utils, "get_session", lambda: session)
-    monkeypatch.setattr(session, "head", lambda url, **options: asked.append((url, options)) or session.__class__.head(session, url, **options))
+    monkeypatch.setattr(
+        session,
+        "head",
+        lambda url, **options: asked.append((url, options)) or session.__class__.head(session, url, **options),
+    )
     reason = offline_unless_reachable()
-    assert asked == [("http://127.0.0.1:9", {"timeout": CONNECT_TIMEOUT_S, "follow_redirects": False})]  # one try, no retries
+    assert asked == [
+        ("http://127.0.0.1:9", {"timeout": CONNECT_TIMEOUT_S, "follow_redirects": False})
+    ]  # one try, no retries
     assert constants.HF_HUB_OFFLINE and datasets.config.HF_HUB_OFFLINE
     assert "127.0.0.1:9" in reason and "does not answer" in reason
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from hub_server import DATASET, MODEL, HubServer
 
 RESULT = "RESULT "  # the line of a client's stdout that carries its findings, as JSON
@@ -75,7 +74,10 @@ def test_hf_api_reports_the_served_commits(served, tmp_path, dialogsum_dir):
             "dataset": api.dataset_info("test-org/dialogsum", revision="main").sha,
             "tree": [entry.path for entry in api.list_repo_tree("test-org/dialogsum", repo_type="dataset")],
             "v2 trees": [
-                [entry.path for entry in api.list_repo_tree("test-org/tiny-t5", path, revision="v2", recursive=recursive)]
+                [
+                    entry.path
+                    for entry in api.list_repo_tree("test-org/tiny-t5", path, revision="v2", recursive=recursive)
+                ]
                 for path, recursive in [(None, False), (None, True), ("sub", False)]
             ],
             "paths_info": [
@@ -91,11 +93,7 @@ def test_hf_api_reports_the_served_commits(served, tmp_path, dialogsum_dir):
     assert found["siblings"] == sorted(path.name for path in served.model_dir.iterdir())
     assert found["dataset"] == served.dataset
     assert found["tree"] == ["test.csv", "train.csv", "validation.csv"]
-    assert found["v2 trees"] == [
-        ["config.json", "sub"],
-        ["config.json", "sub", "sub/weights.bin"],
-        ["sub/weights.bin"],
-    ]
+    assert found["v2 trees"] == [["config.json", "sub"], ["config.json", "sub", "sub/weights.bin"], ["sub/weights.bin"]]
     assert found["paths_info"] == [["test.csv", (dialogsum_dir / "test.csv").stat().st_size]]
     assert served.hub.unhandled == []
 

@@ -12,13 +12,12 @@ import time
 
 import pytest
 import torch
+from conftest import run_stage, start_stage
 from safetensors.torch import load_file
+from test_stages import run_main, stage_dir  # noqa: F401 (a fixture)
 
 from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.params import set_params
-
-from conftest import run_stage, start_stage
-from test_stages import run_main, stage_dir  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -37,15 +36,25 @@ def snapshot(directory) -> dict:
     """Every file a finetune and evaluate write, by path: their bytes."""
     places = ["models/adapter", "reports/train", "reports/finetuned", "reports/plots"]
     files = [path for place in places for path in sorted((directory / place).rglob("*")) if path.is_file()]
-    files += [path for name in ("report.md", "model_card.md", "comparison.json") if (path := directory / "reports" / name).is_file()]
+    files += [
+        path
+        for name in ("report.md", "model_card.md", "comparison.json")
+        if (path := directory / "reports" / name).is_file()
+    ]
     return {str(path.relative_to(directory)): path.read_bytes() for path in files}
 
 
 def run_command(directory, module: str, *arguments: str) -> subprocess.CompletedProcess:
     from dialogsum_lora.commands.demo import offline_environment
 
-    return subprocess.run([sys.executable, "-m", f"dialogsum_lora.commands.{module}", *arguments], cwd=directory,
-                          env=offline_environment(), capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", f"dialogsum_lora.commands.{module}", *arguments],
+        cwd=directory,
+        env=offline_environment(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -91,7 +100,9 @@ def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical
     summarised = run_command(stage_dir, "summarise", "--file", "data/prepared/test.jsonl", "--output", "ours.jsonl")
     assert summarised.returncode == 0, summarised.stderr
     evaluated = read_jsonl(stage_dir / "reports/finetuned/predictions.jsonl")
-    assert [row["prediction"] for row in read_jsonl(stage_dir / "ours.jsonl")] == [row["prediction"] for row in evaluated]
+    assert [row["prediction"] for row in read_jsonl(stage_dir / "ours.jsonl")] == [
+        row["prediction"] for row in evaluated
+    ]
 
     # dialogsum-export: one model directory transformers loads alone, with the same weights.
     exported = run_command(stage_dir, "export", "exported")
@@ -104,8 +115,9 @@ def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical
 
     state = AutoModelForSeq2SeqLM.from_pretrained(stage_dir / "exported").state_dict()
     model_dir, resolved = model_directory(str(tiny_model_dir), None)
-    loaded = load_merged_model(model_dir, adapter, check_adapter(adapter, resolved, model_dir), torch.float32,
-                               torch.device("cpu")).state_dict()  # what evaluate summarised with
+    loaded = load_merged_model(
+        model_dir, adapter, check_adapter(adapter, resolved, model_dir), torch.float32, torch.device("cpu")
+    ).state_dict()  # what evaluate summarised with
     assert state.keys() == loaded.keys() and all(torch.equal(state[name], loaded[name]) for name in loaded)
     if method == "full":  # the weights trained, as they are
         assert set(trained) <= set(state) and all(torch.equal(state[name], weight) for name, weight in trained.items())
@@ -121,8 +133,10 @@ def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical
 
 @pytest.mark.parametrize("method", METHODS)
 def test_a_killed_run_of_each_method_resumes_to_the_weights_of_an_unbroken_one(stage_dir, method):
-    set_params(stage_dir / "params.yaml", {"method": method, "train.max_steps": 24, "train.checkpoint_steps": 4,
-                                           "train.logging_steps": 2, **FAST_FULL})
+    set_params(
+        stage_dir / "params.yaml",
+        {"method": method, "train.max_steps": 24, "train.checkpoint_steps": 4, "train.logging_steps": 2, **FAST_FULL},
+    )
     unbroken = run_stage(stage_dir, "finetune")
     assert unbroken.returncode == 0, unbroken.stderr[-3000:]
     finished = snapshot(stage_dir)

@@ -14,21 +14,50 @@ ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 # What finetune records with the adapter of the real experiment (models/adapter/provenance.json).
 RECORD = {
     "model": {"name": "google/flan-t5-base", "revision": None, "resolved": "7bcac572ce56db69c1ea7c8af255c5d7c9672fc2"},
-    "environment": {"python": "3.11.7", "torch": "2.13.0", "transformers": "5.24.0", "peft": "0.21.2", "datasets": "5.2.0",
-                    "dvc": "3.67.1", "rouge_score": "0.1.2", "device": "NVIDIA H200", "dtype": "bfloat16"},
-    "training": {"steps": 1558, "epochs": 1.0, "dialogues": 12460, "split_dialogues": 12460, "truncated_prompts": 3,
-                 "truncated_summaries": 0,
-                 "kept": {"step": 1500, "rule": "best_rouge1", "value": 0.4123},
-                 "data": {"data/prepared/train.jsonl": "sha256:1", "data/prepared/validation.jsonl": "sha256:2"}},
+    "environment": {
+        "python": "3.11.7",
+        "torch": "2.13.0",
+        "transformers": "5.24.0",
+        "peft": "0.21.2",
+        "datasets": "5.2.0",
+        "dvc": "3.67.1",
+        "rouge_score": "0.1.2",
+        "device": "NVIDIA H200",
+        "dtype": "bfloat16",
+    },
+    "training": {
+        "steps": 1558,
+        "epochs": 1.0,
+        "dialogues": 12460,
+        "split_dialogues": 12460,
+        "truncated_prompts": 3,
+        "truncated_summaries": 0,
+        "kept": {"step": 1500, "rule": "best_rouge1", "value": 0.4123},
+        "data": {"data/prepared/train.jsonl": "sha256:1", "data/prepared/validation.jsonl": "sha256:2"},
+    },
     "seed": 42,
     "processes": 1,
     "method": "lora",
-    "prompt": {"template": "Summarize the following conversation.\n\n{dialogue}\n\nSummary: ", "max_source_tokens": 512,
-               "max_target_tokens": 128},
+    "prompt": {
+        "template": "Summarize the following conversation.\n\n{dialogue}\n\nSummary: ",
+        "max_source_tokens": 512,
+        "max_target_tokens": 128,
+    },
     "lora": {"r": 32, "alpha": 32.0, "dropout": 0.05, "target_modules": ["q", "v"]},
-    "train": {"dialogues": None, "learning_rate": 0.001, "epochs": 1.0, "batch_size": 8, "max_steps": None, "logging_steps": 50,
-              "checkpoint_steps": 200, "compile": False, "validation_rouge_dialogues": 200, "validation_batch_size": 64,
-              "validation_steps": 250, "keep": "best_rouge1"},
+    "train": {
+        "dialogues": None,
+        "learning_rate": 0.001,
+        "epochs": 1.0,
+        "batch_size": 8,
+        "max_steps": None,
+        "logging_steps": 50,
+        "checkpoint_steps": 200,
+        "compile": False,
+        "validation_rouge_dialogues": 200,
+        "validation_batch_size": 64,
+        "validation_steps": 250,
+        "keep": "best_rouge1",
+    },
     "parameters": {"trainable": 3538944, "total": 251116800},
 }
 SOURCE = DataSource(name="knkarthick/dialogsum", revision=None, resolved="d2b0ad2ac3c9c7d6e0bd8a1b7e5c2f2ab0d1e7a3")
@@ -65,20 +94,38 @@ def test_the_adapter_card_is_a_real_model_card():
     from huggingface_hub import ModelCard
 
     card = render_card(record(), results=results(metrics(0.233, True), metrics(0.408, True)))
-    assert card == render_card(record(), results=results(metrics(0.233, True), metrics(0.408, True)))  # its inputs alone
+    assert card == render_card(
+        record(), results=results(metrics(0.233, True), metrics(0.408, True))
+    )  # its inputs alone
     metadata = front_matter(card)
     assert {key: value for key, value in metadata.items() if key != "model-index"} == {
-        "base_model": "google/flan-t5-base", "library_name": "peft", "pipeline_tag": "summarization",
-        "license": "cc-by-nc-sa-4.0", "datasets": ["knkarthick/dialogsum"], "language": ["en"],
+        "base_model": "google/flan-t5-base",
+        "library_name": "peft",
+        "pipeline_tag": "summarization",
+        "license": "cc-by-nc-sa-4.0",
+        "datasets": ["knkarthick/dialogsum"],
+        "language": ["en"],
         "tags": ["summarization", "dialogue-summarization", "lora", "peft", "dvc"],
     }
     assert ModelCard(card).data.base_model == "google/flan-t5-base"  # huggingface_hub's own parser, offline
-    for promise in ("3,538,944 trainable parameters, 1.41% of the 251,116,800 in all",
-                    "commit 7bcac572ce56db69c1ea7c8af255c5d7c9672fc2", "rank 32", "alpha 32", "dropout 0.05",
-                    "learning rate 0.001", "1,558 steps", "NVIDIA H200, bfloat16", "3 training prompts were",
-                    "PeftModel.from_pretrained", "dialogsum-summarise", "CC BY-NC-SA 4.0", "Apache 2.0", "## Limitations",
-                    "beam search: max_new_tokens 128, num_beams 4, length_penalty 0.8, no_repeat_ngram_size 3",
-                    "GenerationConfig(max_new_tokens=128, num_beams=4, length_penalty=0.8, no_repeat_ngram_size=3, "):
+    for promise in (
+        "3,538,944 trainable parameters, 1.41% of the 251,116,800 in all",
+        "commit 7bcac572ce56db69c1ea7c8af255c5d7c9672fc2",
+        "rank 32",
+        "alpha 32",
+        "dropout 0.05",
+        "learning rate 0.001",
+        "1,558 steps",
+        "NVIDIA H200, bfloat16",
+        "3 training prompts were",
+        "PeftModel.from_pretrained",
+        "dialogsum-summarise",
+        "CC BY-NC-SA 4.0",
+        "Apache 2.0",
+        "## Limitations",
+        "beam search: max_new_tokens 128, num_beams 4, length_penalty 0.8, no_repeat_ngram_size 3",
+        "GenerationConfig(max_new_tokens=128, num_beams=4, length_penalty=0.8, no_repeat_ngram_size=3, ",
+    ):
         assert promise in card, promise
     assert "More Information Needed" not in card
 
@@ -105,8 +152,10 @@ def test_the_results_have_intervals_and_the_paired_change_when_there_are_some():
     plain = render_card(record(), results=results(metrics(0.233, False), metrics(0.408, False)))
     assert row(plain) == ["0.2330", "0.4080", "+0.1750"] and "95%" not in plain.split("## Results")[1]
     assert SOURCE.resolved in plain
-    comparison = {name: {"difference": 0.175, "low": 0.16, "high": 0.19, "p_value": 0.004, "wins": 300, "ties": 20,
-                         "losses": 180} for name in ROUGE} | {"resamples": 1000, "num_dialogues": 500}
+    comparison = {
+        name: {"difference": 0.175, "low": 0.16, "high": 0.19, "p_value": 0.004, "wins": 300, "ties": 20, "losses": 180}
+        for name in ROUGE
+    } | {"resamples": 1000, "num_dialogues": 500}
     card = render_card(record(), results=results(metrics(0.233, True), metrics(0.408, True), comparison))
     assert row(card) == ["0.2330 [0.2230, 0.2430]", "0.4080 [0.3980, 0.4180]", "+0.1750 [+0.1600, +0.1900], p 0.004"]
     assert "finetuned is better than baseline" in card
@@ -115,7 +164,12 @@ def test_the_results_have_intervals_and_the_paired_change_when_there_are_some():
     card = render_card(record(), results=results(metrics(0.233, True), metrics(0.408, True), never_resampled))
     assert row(card)[2] == "+0.1750 [+0.1600, +0.1900], p < 0.001"
     (result,) = front_matter(card)["model-index"][0]["results"]
-    assert result["dataset"] == {"name": "DialogSum", "type": "knkarthick/dialogsum", "split": "test", "revision": SOURCE.resolved}
+    assert result["dataset"] == {
+        "name": "DialogSum",
+        "type": "knkarthick/dialogsum",
+        "split": "test",
+        "revision": SOURCE.resolved,
+    }
     evaluations = ModelCard(card).data.eval_results
     assert [(e.metric_name, e.metric_value) for e in evaluations] == [(name, 0.408) for name in ROUGE]
 
@@ -131,8 +185,10 @@ def test_a_local_model_and_local_data_are_never_claimed_to_be_hub_ones():
 
 
 def test_text_from_params_is_written_as_text_and_the_snippet_stays_python():
-    template = '```\n# {dialogue} | "quoted" \'single\' **bold** $x$\n```'
-    hostile = record(prompt={**RECORD["prompt"], "template": template}, lora={**RECORD["lora"], "target_modules": ["q|v", "<b>"]})
+    template = "```\n# {dialogue} | \"quoted\" 'single' **bold** $x$\n```"
+    hostile = record(
+        prompt={**RECORD["prompt"], "template": template}, lora={**RECORD["lora"], "target_modules": ["q|v", "<b>"]}
+    )
     card = render_card(hostile)
     assert "q\\|v" in card and "\\<b\\>" in card
     assert "````\n" + template + "\n````" in card  # a fence that the template's own cannot close
@@ -143,7 +199,11 @@ def test_text_from_params_is_written_as_text_and_the_snippet_stays_python():
 
 def test_the_merged_card_loads_without_peft():
     card = render_card(record(), merged=True)
-    assert front_matter(card)["library_name"] == "transformers" and "PeftModel" not in card and "peft" not in card.split("## How")[1]
+    assert (
+        front_matter(card)["library_name"] == "transformers"
+        and "PeftModel" not in card
+        and "peft" not in card.split("## How")[1]
+    )
 
 
 @pytest.mark.slow
@@ -185,6 +245,11 @@ def test_a_record_from_before_the_speed_settings_reads_as_trained_without_them_a
     assert (train.compile_mode, train.pad_to_multiple_of, train.frozen_dtype) == ("default", None, "float32")
     device = dict(describe_run(record(), SOURCE, GENERATE, None))["device"]
     assert device == "NVIDIA H200, bfloat16"
-    frozen = record(environment={**RECORD["environment"], "frozen_dtype": "bfloat16"},
-                    train={**RECORD["train"], "frozen_dtype": "bfloat16"})
-    assert dict(describe_run(frozen, SOURCE, GENERATE, None))["device"] == "NVIDIA H200, bfloat16 (the frozen weights in bfloat16)"
+    frozen = record(
+        environment={**RECORD["environment"], "frozen_dtype": "bfloat16"},
+        train={**RECORD["train"], "frozen_dtype": "bfloat16"},
+    )
+    assert (
+        dict(describe_run(frozen, SOURCE, GENERATE, None))["device"]
+        == "NVIDIA H200, bfloat16 (the frozen weights in bfloat16)"
+    )

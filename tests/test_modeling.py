@@ -7,11 +7,10 @@ import shutil
 import pytest
 import torch
 
-from dialogsum_lora.modeling.adapter import check_adapter
 from dialogsum_lora.errors import UserError
+from dialogsum_lora.modeling.adapter import check_adapter
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, model_directory
 from dialogsum_lora.provenance import directory_hash
-
 
 CPU = torch.device("cpu")
 
@@ -72,8 +71,10 @@ def test_no_code_from_a_model_directory_runs_whatever_the_user_answers(tmp_path,
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)
     (model / "evil.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    for name, classes in (("config.json", {"AutoConfig": "evil.Config", "AutoModelForSeq2SeqLM": "evil.Model"}),
-                          ("tokenizer_config.json", {"AutoTokenizer": ["evil.Tokenizer", "evil.Tokenizer"]})):
+    for name, classes in (
+        ("config.json", {"AutoConfig": "evil.Config", "AutoModelForSeq2SeqLM": "evil.Model"}),
+        ("tokenizer_config.json", {"AutoTokenizer": ["evil.Tokenizer", "evil.Tokenizer"]}),
+    ):
         config = json.loads((model / name).read_text())
         (model / name).write_text(json.dumps({**config, "auto_map": classes}))
     # A terminal whose user answers "y" to "Do you wish to run the custom code?"
@@ -81,7 +82,9 @@ def test_no_code_from_a_model_directory_runs_whatever_the_user_answers(tmp_path,
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
 
     directory, _ = model_directory(str(model), None)
-    check_target_modules("lora", LoraParams(r=2, alpha=2.0, dropout=0.0, target_modules=["q", "v"]), directory, str(directory))
+    check_target_modules(
+        "lora", LoraParams(r=2, alpha=2.0, dropout=0.0, target_modules=["q", "v"]), directory, str(directory)
+    )
     load_tokenizer(directory)
     load_base_model(directory, torch.float32, CPU)
     assert not marker.exists()
@@ -119,7 +122,9 @@ def _damaged_copy(tiny_model_dir, tmp_path, damage) -> str:
         ("nan", "are not all finite"),
     ],
 )
-def test_weights_that_are_missing_or_not_finite_are_refused_not_started_at_random(tmp_path, tiny_model_dir, damage, message):
+def test_weights_that_are_missing_or_not_finite_are_refused_not_started_at_random(
+    tmp_path, tiny_model_dir, damage, message
+):
     directory, _ = model_directory(_damaged_copy(tiny_model_dir, tmp_path, damage), None)
     with pytest.raises(UserError, match=message):
         load_base_model(directory, torch.float32, CPU)

@@ -82,10 +82,17 @@ def test_a_second_run_of_a_stage_or_a_second_writer_is_refused_in_one_line(tmp_p
 
     monkeypatch.chdir(tmp_path)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom dialogsum_lora.files.outputs import exclusive\n"
-                               f"with exclusive(Path({str(TIMING_DIR / 'prepare')!r}), 'the prepare stage'):\n"
-                               "    print('held', flush=True)\n    time.sleep(600)"],
-        cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom pathlib import Path\nfrom dialogsum_lora.files.outputs import exclusive\n"
+            f"with exclusive(Path({str(TIMING_DIR / 'prepare')!r}), 'the prepare stage'):\n"
+            "    print('held', flush=True)\n    time.sleep(600)",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(UserError) as error:

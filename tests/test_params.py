@@ -8,13 +8,12 @@ import math
 
 import pytest
 import yaml
+from conftest import REPO_ROOT
 from pydantic import create_model
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.params import SECTIONS, Method, Processes, Seed, StageParams, load_params, set_key, set_params
 from dialogsum_lora.schema import bounds
-
-from conftest import REPO_ROOT
 
 STAGES = ("prepare", "baseline", "finetune", "evaluate")
 SCALARS = {"seed": Seed, "processes": Processes, "method": Method}  # the top-level keys that are no section
@@ -27,14 +26,22 @@ def section_schemas() -> dict[str, type]:
         if section in SCALARS:
             continue
         module = importlib.import_module(f"dialogsum_lora.params.{section}")
-        (schema,) = [value for name, value in vars(module).items() if name.endswith("Params") and value.__module__ == module.__name__]
+        (schema,) = [
+            value
+            for name, value in vars(module).items()
+            if name.endswith("Params") and value.__module__ == module.__name__
+        ]
         schemas[section] = schema
     return schemas
 
 
 # Every section, as no stage reads them: to check the committed params.yaml whole.
-Everything = create_model("Everything", __base__=StageParams, **{key: (kind, ...) for key, kind in SCALARS.items()},
-                          **{section: (schema, ...) for section, schema in section_schemas().items()})
+Everything = create_model(
+    "Everything",
+    __base__=StageParams,
+    **{key: (kind, ...) for key, kind in SCALARS.items()},
+    **{section: (schema, ...) for section, schema in section_schemas().items()},
+)
 
 
 def write(tmp_path, raw):
@@ -74,7 +81,9 @@ def test_set_params_changes_the_values_and_keeps_the_comments(tmp_path):
     path = tmp_path / "params.yaml"
     original = (REPO_ROOT / "params.yaml").read_text()
     path.write_text(original)
-    set_params(path, {"lora.r": 8, "lora.target_modules": ["q", "k"], "model.revision": None, "data.source": "data/sample"})
+    set_params(
+        path, {"lora.r": 8, "lora.target_modules": ["q", "k"], "model.revision": None, "data.source": "data/sample"}
+    )
     params = load_params(Everything, path)
     assert (params.lora.r, params.lora.target_modules, params.data.source) == (8, ["q", "k"], "data/sample")
     written = path.read_text()
@@ -172,7 +181,9 @@ def test_a_stage_checks_the_sections_it_reads_and_no_other(tmp_path, raw):
 
 
 def test_a_literal_brace_is_allowed_beside_the_dialogue(tmp_path, raw):
-    params = load_params(Everything, write(tmp_path, _with(raw, "prompt.template", "Summarise {{briefly}}:\n{dialogue}\n{dialogue}")))
+    params = load_params(
+        Everything, write(tmp_path, _with(raw, "prompt.template", "Summarise {{briefly}}:\n{dialogue}\n{dialogue}"))
+    )
     assert params.prompt.template.format(dialogue="x") == "Summarise {briefly}:\nx\nx"
 
 

@@ -10,10 +10,9 @@ import sys
 import time
 
 import pytest
+from conftest import dvc, stages_run
 
 from dialogsum_lora.commands.demo import offline_environment
-
-from conftest import dvc, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +47,9 @@ def test_adapter_curves_plots_and_report(workspace):
     assert config["target_modules"] == sorted(config["target_modules"]) and config["r"] == 16
     train_curve = (directory / "reports/train/plots/metrics/train/loss.tsv").read_text().splitlines()
     eval_curve = (directory / "reports/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
-    assert [int(line.split("\t")[0]) for line in eval_curve[1:]] == list(range(6, 61, 6))  # every train.validation_steps
+    assert [int(line.split("\t")[0]) for line in eval_curve[1:]] == list(
+        range(6, 61, 6)
+    )  # every train.validation_steps
     assert "the adapter is step " in (directory / "reports/report.md").read_text()  # the one kept, named
     assert float(train_curve[-1].split("\t")[1]) < float(train_curve[1].split("\t")[1])
     for plot in ("rouge.png", "topics.png", "lengths.png", "loss.png", "validation_rouge.png"):
@@ -68,7 +69,12 @@ def test_every_score_has_an_interval_and_fine_tuning_is_compared_dialogue_by_dia
         metrics = json.loads((directory / f"reports/{name}/metrics.json").read_text())
         for rouge in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
             assert metrics["ci95"][rouge]["low"] <= metrics[rouge] <= metrics["ci95"][rouge]["high"]
-        assert set(metrics["length"]) == {"prediction_words", "reference_words", "over_twice_reference", "under_half_reference"}
+        assert set(metrics["length"]) == {
+            "prediction_words",
+            "reference_words",
+            "over_twice_reference",
+            "under_half_reference",
+        }
     comparison = json.loads((directory / "reports/comparison.json").read_text())
     baseline = json.loads((directory / "reports/baseline/metrics.json").read_text())
     finetuned = json.loads((directory / "reports/finetuned/metrics.json").read_text())
@@ -107,7 +113,9 @@ def test_validation_rouge_is_logged_at_every_validation_and_the_adapter_kept_is_
     best = max(curves["rouge1"].values())
     assert kept["rule"] == "best_rouge1" and round(kept["value"], 6) == best
     assert kept["step"] == min(step for step, value in curves["rouge1"].items() if value == best)
-    assert f"step {kept['step']}'s weights kept (train.keep: best_rouge1, validation rouge1 {kept['value']:.4f})" in output
+    assert (
+        f"step {kept['step']}'s weights kept (train.keep: best_rouge1, validation rouge1 {kept['value']:.4f})" in output
+    )
 
     # The saved adapter is that step's: summarising the validation dialogues again (greedy, at most
     # prompt.max_target_tokens new tokens, whatever `generate` says) gives the scores logged at it.
@@ -116,13 +124,25 @@ def test_validation_rouge_is_logged_at_every_validation_and_the_adapter_kept_is_
     prompt = checked.prompt
     rows = read_jsonl(directory / "data/prepared/validation.jsonl")
     tokenizer = load_tokenizer(directory / "models/adapter")
-    model = load_adapter(load_base_model(model_dir, torch.float32, torch.device("cpu")), directory / "models/adapter", checked)
-    encoded, _ = encode(tokenizer, [build_prompt(prompt.template, r["dialogue"]) for r in rows], prompt.max_source_tokens)
-    summaries = generate_summaries(model, tokenizer, encoded, {"max_new_tokens": prompt.max_target_tokens, "num_beams": 1},
-                                   batch_size=3, progress=False).texts
+    model = load_adapter(
+        load_base_model(model_dir, torch.float32, torch.device("cpu")), directory / "models/adapter", checked
+    )
+    encoded, _ = encode(
+        tokenizer, [build_prompt(prompt.template, r["dialogue"]) for r in rows], prompt.max_source_tokens
+    )
+    summaries = generate_summaries(
+        model,
+        tokenizer,
+        encoded,
+        {"max_new_tokens": prompt.max_target_tokens, "num_beams": 1},
+        batch_size=3,
+        progress=False,
+    ).texts
     metrics, _ = score_corpus(summaries, [[r["summary"]] for r in rows])
     assert metrics["rouge1"] == kept["value"]
-    assert {name: round(metrics[name], 6) for name in ROUGE_TYPES} == {name: curves[name][kept["step"]] for name in ROUGE_TYPES}
+    assert {name: round(metrics[name], 6) for name in ROUGE_TYPES} == {
+        name: curves[name][kept["step"]] for name in ROUGE_TYPES
+    }
 
 
 def test_second_repro_runs_nothing(workspace):

@@ -4,11 +4,10 @@ leaves out; and it is the same bytes when drawn again."""
 
 import matplotlib.text
 import pytest
+from test_experiments import ROUGE, shown
 
 from dialogsum_lora.commands.experiments import changed_params, experiment_rows, sort_rows
 from dialogsum_lora.results import plots
-
-from test_experiments import ROUGE, shown
 
 LONG = "a topic whose name goes on and on, far longer than any label can be at a paper's size"
 
@@ -23,42 +22,80 @@ def scores(value: float, intervals: bool = True) -> dict:
 def many_experiments(count: int) -> list[dict]:
     """`count` experiments and the workspace, with long names and four changed params."""
     modules = ["q", "k", "v", "o", "wi_0", "wi_1", "wo"]
-    return sort_rows(experiment_rows(shown([
-        (f"experiment-with-a-long-generated-name-{number}", "success",
-         {"lora": {"r": 2 ** (number % 6), "target_modules": modules[: 2 + number % 5]},
-          "train": {"learning_rate": 0.0003 * (1 + number)}, "seed": number}, 0.35 + 0.003 * number)
-        for number in range(count)], intervals=True)))
+    return sort_rows(
+        experiment_rows(
+            shown(
+                [
+                    (
+                        f"experiment-with-a-long-generated-name-{number}",
+                        "success",
+                        {
+                            "lora": {"r": 2 ** (number % 6), "target_modules": modules[: 2 + number % 5]},
+                            "train": {"learning_rate": 0.0003 * (1 + number)},
+                            "seed": number,
+                        },
+                        0.35 + 0.003 * number,
+                    )
+                    for number in range(count)
+                ],
+                intervals=True,
+            )
+        )
+    )
 
 
 def draw_every_plot(directory) -> dict:
     """Each plot of plots.py on small data, the way its caller draws it: {file name: PNG path}."""
-    topics = [{"topic": f"{LONG} {number}" if number % 4 == 0 else f"topic ${number}", "dialogues": 30 - number,
-               "baseline": scores(0.2), "finetuned": scores(0.3 + number / 100)} for number in range(25)]
+    topics = [
+        {
+            "topic": f"{LONG} {number}" if number % 4 == 0 else f"topic ${number}",
+            "dialogues": 30 - number,
+            "baseline": scores(0.2),
+            "finetuned": scores(0.3 + number / 100),
+        }
+        for number in range(25)
+    ]
     references = [[" ".join(["word"] * (10 + number % 20))] * 2 for number in range(40)]
-    predictions = {system: [" ".join(["word"] * (5 + (number * factor) % 60)) for number in range(40)]
-                   for system, factor in (("baseline", 3), ("finetuned", 1))}
+    predictions = {
+        system: [" ".join(["word"] * (5 + (number * factor) % 60)) for number in range(40)]
+        for system, factor in (("baseline", 3), ("finetuned", 1))
+    }
     cut = {"baseline": [number % 7 == 0 for number in range(40)], "finetuned": [False] * 40}
     curve = ([4 * step for step in range(1, 40)], [2.0 / step for step in range(1, 40)])
     rows = many_experiments(18)
     means = {(r, size): 0.3 + r / 1000 + size / 1e5 for r in (8, 16, 32) for size in (100, 1000, 5000)}
-    series = {f"lora.r={r} lora.target_modules=q,k,v,o,wi_0,wi_1,wo commit 1234567": [
-        (size, means[r, size], means[r, size] - 0.02, means[r, size] + 0.03, 3 if r == 8 else 1 + size % 3)
-        for size in (100, 1000, 5000)]
-        for r in (8, 16, 32)}
+    series = {
+        f"lora.r={r} lora.target_modules=q,k,v,o,wi_0,wi_1,wo commit 1234567": [
+            (size, means[r, size], means[r, size] - 0.02, means[r, size] + 0.03, 3 if r == 8 else 1 + size % 3)
+            for size in (100, 1000, 5000)
+        ]
+        for r in (8, 16, 32)
+    }
     drawn = {
         "rouge.png": lambda path: plots.plot_rouge(scores(0.23), scores(0.41), path),
         "topics.png": lambda path: plots.plot_topics({"min_dialogues": 5, "topics": topics}, path),
         "lengths.png": lambda path: plots.plot_lengths(references, predictions, path, cut, 128),
         "lengths-none-cut.png": lambda path: plots.plot_lengths(references, predictions, path, None, 128),
-        "loss.png": lambda path: plots.plot_curves({"training": curve, "validation": curve}, path, "cross-entropy loss",
-                                                   "LoRA fine-tuning: loss", 80),
-        "validation_rouge.png": lambda path: plots.plot_curves({name: curve for name in ROUGE}, path,
-                                                               "F1 on validation dialogues",
-                                                               "LoRA fine-tuning: validation ROUGE", 80),
+        "loss.png": lambda path: plots.plot_curves(
+            {"training": curve, "validation": curve}, path, "cross-entropy loss", "LoRA fine-tuning: loss", 80
+        ),
+        "validation_rouge.png": lambda path: plots.plot_curves(
+            {name: curve for name in ROUGE},
+            path,
+            "F1 on validation dialogues",
+            "LoRA fine-tuning: validation ROUGE",
+            80,
+        ),
         "experiments.png": lambda path: plots.plot_experiments(rows, changed_params(rows), path),
-        "against.png": lambda path: plots.plot_against(series, "train.dialogues", path, [
-            "2 run(s) with results but no number for train.dialogues",
-            "seed 2 ran twice with other results (an-experiment-name, another-experiment-name)"]),
+        "against.png": lambda path: plots.plot_against(
+            series,
+            "train.dialogues",
+            path,
+            [
+                "2 run(s) with results but no number for train.dialogues",
+                "seed 2 ran twice with other results (an-experiment-name, another-experiment-name)",
+            ],
+        ),
     }
     for name, draw in drawn.items():
         draw(directory / name)
@@ -77,8 +114,9 @@ def drawn(tmp_path_factory) -> tuple[dict, list[dict]]:
         if text.get_visible() and text.get_text():
             figure = text.get_figure(root=True)
             # The figure itself is kept: a figure freed could lend its id to the next one.
-            found = figures.setdefault(id(figure), {"figure": figure, "inches": tuple(figure.get_size_inches()),
-                                                    "texts": {}})
+            found = figures.setdefault(
+                id(figure), {"figure": figure, "inches": tuple(figure.get_size_inches()), "texts": {}}
+            )
             box, bounds = text.get_window_extent(renderer), figure.bbox
             inside = bounds.x0 <= box.x0 and box.x1 <= bounds.x1 and bounds.y0 <= box.y0 and box.y1 <= bounds.y1
             # By the text (which its figure keeps): a figure is drawn more than once, and the last draw is the PNG.

@@ -32,8 +32,10 @@ def test_a_slow_tokenizer_is_a_clear_error():
         encode(SlowTokenizer(), ["hello"], 8)
 
 
-SHOTS = [{"id": "t1", "dialogue": "#Person1#: the a", "summary": "an and."},
-         {"id": "t2", "dialogue": "#Person1#: or but", "summary": "the end."}]
+SHOTS = [
+    {"id": "t1", "dialogue": "#Person1#: the a", "summary": "an and."},
+    {"id": "t2", "dialogue": "#Person1#: or but", "summary": "the end."},
+]
 
 
 def test_each_shot_is_the_template_with_its_dialogue_then_its_summary_in_order():
@@ -78,7 +80,9 @@ def test_shots_that_leave_no_room_for_a_dialogue_are_refused(tiny_model_dir):
 
     tokenizer = load_tokenizer(tiny_model_dir)
     template = "Summarise: {dialogue} Summary: "
-    taken = len(shot_tokens(tokenizer, PromptParams(template=template, max_source_tokens=512, max_target_tokens=8), SHOTS))
+    taken = len(
+        shot_tokens(tokenizer, PromptParams(template=template, max_source_tokens=512, max_target_tokens=8), SHOTS)
+    )
     taken += len(tokenizer(build_prompt(template, "")).input_ids)
     # One token over the shots and the template's own: a one-token dialogue fits whole.
     shot_tokens(tokenizer, PromptParams(template=template, max_source_tokens=taken + 1, max_target_tokens=8), SHOTS)
@@ -96,9 +100,11 @@ def test_the_shots_go_after_a_start_token_the_tokenizer_puts_first(tiny_model_di
 
     tokenizer = load_tokenizer(tiny_model_dir)  # as BART's does: a start token, the text, an end token
     tokenizer.backend_tokenizer.post_processor = TemplateProcessing(
-        single="<pad> $A </s>", special_tokens=[("<pad>", tokenizer.pad_token_id), ("</s>", tokenizer.eos_token_id)])
+        single="<pad> $A </s>", special_tokens=[("<pad>", tokenizer.pad_token_id), ("</s>", tokenizer.eos_token_id)]
+    )
     template = "Summarise: {dialogue} Summary: "
-    ids, _ = encode_prompts(tokenizer, PromptParams(template=template, max_source_tokens=512, max_target_tokens=8),
-                            ["the a"], SHOTS)
+    ids, _ = encode_prompts(
+        tokenizer, PromptParams(template=template, max_source_tokens=512, max_target_tokens=8), ["the a"], SHOTS
+    )
     assert ids == tokenizer([shots_prefix(template, SHOTS) + template.format(dialogue="the a")]).input_ids
     assert ids[0][0] == tokenizer.pad_token_id and ids[0].count(tokenizer.pad_token_id) == 1

@@ -24,8 +24,8 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import REPO_ROOT, dvc, stages_run
+
 from dialogsum_lora.commands.demo import git
 from dialogsum_lora.commands.experiments import experiment_rows
 from dialogsum_lora.params import set_params
@@ -87,19 +87,32 @@ def plain_shell(tmp_path) -> dict[str, str]:
     home = tmp_path / "home"
     hooks = home / "git-template/hooks"
     hooks.mkdir(parents=True)
-    (hooks / "post-checkout").write_text(f'#!/bin/sh\n[ -e .venv ] || ln -s "{(REPO_ROOT / ".venv").resolve()}" .venv\n')
+    (hooks / "post-checkout").write_text(
+        f'#!/bin/sh\n[ -e .venv ] || ln -s "{(REPO_ROOT / ".venv").resolve()}" .venv\n'
+    )
     (hooks / "post-checkout").chmod(0o755)
     (home / ".gitconfig").write_text(
         f"[user]\n\tname = A Reader\n\temail = reader@localhost\n[init]\n\ttemplateDir = {home / 'git-template'}\n"
     )
-    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "USER": "reader",
-            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example-secret", "OMP_WAIT_POLICY": "PASSIVE"}
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "USER": "reader",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "example-secret",
+        "OMP_WAIT_POLICY": "PASSIVE",
+    }
 
 
 def run_block(block: str, cwd, environment: dict[str, str], prefix: str = "") -> str:
     """Run a README block in `bash -eo pipefail` (after `prefix`); its output, or a failure that shows it."""
     result = subprocess.run(
-        ["bash", "-eo", "pipefail", "-c", prefix + block], cwd=cwd, env=environment, capture_output=True, text=True,
+        ["bash", "-eo", "pipefail", "-c", prefix + block],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
         timeout=900,
     )
     output = result.stdout + result.stderr
@@ -125,7 +138,11 @@ class Reader:
         self.lock, self.outputs = (self.checkout / "dvc.lock").read_bytes(), _outputs(self.checkout)
 
     def recipe(self, first_line: str, cwd=None, activated: bool = True) -> str:
-        text = block_starting(self.blocks, first_line).replace(S3_REMOTE, str(self.storage)).replace(REPOSITORY_URL, str(self.origin))
+        text = (
+            block_starting(self.blocks, first_line)
+            .replace(S3_REMOTE, str(self.storage))
+            .replace(REPOSITORY_URL, str(self.origin))
+        )
         return run_block(text, cwd or self.checkout, self.shell, self.activate if activated else "")
 
 
@@ -142,13 +159,16 @@ def test_a_sweep_over_seeds_is_grouped_with_its_spread_interval_and_comparison(r
     output = reader.recipe("dvc exp run --queue -S seed=1,2,3")
     runs = experiment_rows(json.loads(dvc(reader.checkout, "exp", "show", "--json", "--all-commits")))
     assert "95% interval over seeds and dialogues (Student's t on both spreads)" in output
-    first = output[:output.index("plot: dvc_plots/experiments.png")]  # the first dialogsum-experiments
+    first = output[: output.index("plot: dvc_plots/experiments.png")]  # the first dialogsum-experiments
     groups = {line.split()[0]: line.split() for line in first.splitlines() if line.startswith("lora.r=")}
     assert sorted(groups) == ["lora.r=32", "lora.r=8"]
     for r in ("8", "32"):
         # Each run's ROUGE-1 from `dvc exp show`: the group's mean and spread over its three seeds.
-        scores = [100 * run["metrics"]["rouge1"] for run in runs
-                  if run["params"].get("lora.r") == r and run["params"]["seed"] in ("1", "2", "3")]
+        scores = [
+            100 * run["metrics"]["rouge1"]
+            for run in runs
+            if run["params"].get("lora.r") == r and run["params"]["seed"] in ("1", "2", "3")
+        ]
         assert len(scores) == 3 and groups[f"lora.r={r}"][1] == "3"
         mean, spread = groups[f"lora.r={r}"][2].split("±")
         assert abs(float(mean) - fmean(scores)) <= 0.051 and abs(float(spread) - stdev(scores)) <= 0.051
@@ -165,8 +185,11 @@ def test_a_few_shot_baseline_reruns_the_baseline_and_evaluate_and_the_report_nam
     assert stages_run(output) == {"baseline", "evaluate"}
     shots = json.loads((reader.checkout / "reports/baseline/provenance.json").read_text())["shots"]
     assert len(shots["ids"]) == 2 and shots["seed"] == 42
-    baseline_row = next(line for line in (reader.checkout / "reports/report.md").read_text().splitlines()
-                        if line.startswith("- **baseline:**"))
+    baseline_row = next(
+        line
+        for line in (reader.checkout / "reports/report.md").read_text().splitlines()
+        if line.startswith("- **baseline:**")
+    )
     assert "2-shot" in baseline_row and all(shot.replace("_", "\\_") in baseline_row for shot in shots["ids"])
 
 
@@ -180,13 +203,14 @@ def test_a_sweep_over_methods_trains_each_on_the_same_data_and_steps_with_one_ba
             data = experiment["revs"][0]["data"]
             params, metrics = data["params"]["params.yaml"]["data"], data["metrics"]
             if params["train"]["max_steps"] == 4:
-                scores[params["method"]] = tuple(metrics[f"reports/{system}/metrics.json"]["data"]["rouge1"]
-                                                 for system in ("baseline", "finetuned"))
+                scores[params["method"]] = tuple(
+                    metrics[f"reports/{system}/metrics.json"]["data"]["rouge1"] for system in ("baseline", "finetuned")
+                )
     assert set(scores) == {"lora", "full", "ia3"} and "baseline" not in stages_run(output)
     # One baseline for all three (none of them reruns it), and a finetuned score of its own for each.
     assert len({baseline for baseline, _ in scores.values()}) == 1
     assert all(0 <= finetuned <= 1 for _, finetuned in scores.values())
-    table = output[:output.index("plot: dvc_plots/experiments.png")]
+    table = output[: output.index("plot: dvc_plots/experiments.png")]
     assert all(f"method={method}" in table for method in ("full", "ia3"))
 
 
@@ -212,8 +236,8 @@ def test_comparing_and_a_sweep_at_a_glance(reader):
     # and its intervals on the next, best rouge1 first, in at most 100 columns.
     shown = dvc(checkout, "exp", "show", "--json", "--all-commits")
     assert {int(r) for r in re.findall(r'"r":\s*(\d+)', shown)} == {8, 16, 32}  # workspace, experiment, sweep
-    lines = output[output.index("finetuned ROUGE F1 x100 of "):].splitlines()
-    lines = lines[:lines.index("plot: dvc_plots/experiments.png") + 1]  # the output's stderr comes after
+    lines = output[output.index("finetuned ROUGE F1 x100 of ") :].splitlines()
+    lines = lines[: lines.index("plot: dvc_plots/experiments.png") + 1]  # the output's stderr comes after
     assert max(map(len, lines)) <= 100 and lines[1] == "below each score, its 95% interval"
     assert lines[2].split() == ["experiment", "lora.r", "rouge1", "rouge2", "rougeL", "rougeLsum"]
     table_rows, intervals = [line.split() for line in lines[4:-1:2]], [line.split() for line in lines[5:-1:2]]
@@ -251,7 +275,10 @@ def test_comparing_and_a_sweep_at_a_glance(reader):
     plots = json.loads(dvc(checkout, "plots", "diff", "main", "--json"))["data"]
     assert sorted(plots) == [
         *[f"reports/plots/{name}.png" for name in ("lengths", "loss", "rouge", "topics", "validation_rouge")],
-        *[f"reports/train/plots/metrics/eval/{name}.tsv" for name in ("loss", "rouge1", "rouge2", "rougeL", "rougeLsum")],
+        *[
+            f"reports/train/plots/metrics/eval/{name}.tsv"
+            for name in ("loss", "rouge1", "rouge2", "rougeL", "rougeLsum")
+        ],
         "reports/train/plots/metrics/train/loss.tsv",
     ]  # each plot once
     for curve in ("eval", "train"):
@@ -263,11 +290,19 @@ def test_the_adapter_summarises_as_evaluate_did_and_its_merged_export_loads_alon
     checkout = reader.checkout
     output = reader.recipe('dialogsum-summarise "#Person1#')
     summaries = [json.loads(line)["prediction"] for line in (checkout / "summaries.jsonl").read_text().splitlines()]
-    evaluated = [json.loads(line)["prediction"] for line in (checkout / "reports/finetuned/predictions.jsonl").read_text().splitlines()]
+    evaluated = [
+        json.loads(line)["prediction"]
+        for line in (checkout / "reports/finetuned/predictions.jsonl").read_text().splitlines()
+    ]
     assert summaries == evaluated
     assert f'"rouge1": {json.loads((checkout / "reports/finetuned/metrics.json").read_text())["rouge1"]},' in output
-    baseline = [json.loads(line)["prediction"] for line in (checkout / "reports/baseline/predictions.jsonl").read_text().splitlines()]
-    assert [json.loads(line)["prediction"] for line in (checkout / "baseline.jsonl").read_text().splitlines()] == baseline
+    baseline = [
+        json.loads(line)["prediction"]
+        for line in (checkout / "reports/baseline/predictions.jsonl").read_text().splitlines()
+    ]
+    assert [
+        json.loads(line)["prediction"] for line in (checkout / "baseline.jsonl").read_text().splitlines()
+    ] == baseline
     assert (checkout / "merged-model/model.safetensors").is_file() and (checkout / "merged-model/README.md").is_file()
 
 
@@ -286,7 +321,12 @@ def test_s3_credentials_stay_out_of_git(reader, tmp_path):
     s3_checkout = tmp_path / "s3-checkout"
     s3_checkout.mkdir()
     (s3_checkout / ".venv").symlink_to((REPO_ROOT / ".venv").resolve())
-    run_block(f"git init -q && dvc init -q && dvc remote add -d storage {S3_REMOTE}", s3_checkout, reader.shell, reader.activate)
+    run_block(
+        f"git init -q && dvc init -q && dvc remote add -d storage {S3_REMOTE}",
+        s3_checkout,
+        reader.shell,
+        reader.activate,
+    )
     reader.recipe("dvc remote modify --local storage access_key_id", s3_checkout)
     assert "access_key_id = AKIAEXAMPLE" in (s3_checkout / ".dvc/config.local").read_text()
     assert "AKIAEXAMPLE" not in (s3_checkout / ".dvc/config").read_text()
@@ -315,7 +355,9 @@ def _outputs(checkout) -> dict[str, bytes]:
     """Every pipeline output of a checkout (timings aside: they are not outputs), and dvc.lock."""
     found = {}
     for path in OUTPUTS:
-        for name, content in (_files(checkout / path) if (checkout / path).is_dir() else {"": (checkout / path).read_bytes()}).items():
+        for name, content in (
+            _files(checkout / path) if (checkout / path).is_dir() else {"": (checkout / path).read_bytes()}
+        ).items():
             if not name.startswith("timing/"):
                 found[f"{path}/{name}"] = content
     return found

@@ -4,12 +4,11 @@ what a stage writes reads back identically."""
 import csv
 
 import pytest
+from conftest import write_hub_dir as _hub_dir
 
 from dialogsum_lora.data import load_source
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.records import read_jsonl, write_jsonl
-
-from conftest import write_hub_dir as _hub_dir
 
 
 def _write_csv(path, rows, encoding="utf-8"):
@@ -28,7 +27,9 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
     spreadsheet = tmp_path / "csv"
     spreadsheet.mkdir()
     for split in ("train", "validation", "test"):
-        _write_csv(spreadsheet / f"{split}.csv", read_jsonl(tmp_path / "plain" / f"{split}.jsonl"), encoding="utf-8-sig")
+        _write_csv(
+            spreadsheet / f"{split}.csv", read_jsonl(tmp_path / "plain" / f"{split}.jsonl"), encoding="utf-8-sig"
+        )
     assert (spreadsheet / "train.csv").read_bytes().startswith(b"\xef\xbb\xbfid,")
     assert load_source(str(spreadsheet), None)[0] == expected
 
@@ -38,7 +39,12 @@ def test_csv_records_span_lines_hold_long_fields_and_errors_name_them(tmp_path):
     (tmp_path / "train.jsonl").unlink()
     long_dialogue = "#Person1#: " + "word " * 60_000  # 300 kB, past the csv module's 128 kB default
     rows = [
-        {"id": "t1", "dialogue": "#Person1#: Hi.\n#Person2#: Hello.\n#Person1#: Bye.", "summary": "Greetings.", "topic": "x"},
+        {
+            "id": "t1",
+            "dialogue": "#Person1#: Hi.\n#Person2#: Hello.\n#Person1#: Bye.",
+            "summary": "Greetings.",
+            "topic": "x",
+        },
         {"id": "t2", "dialogue": long_dialogue, "summary": "Long.", "topic": "x"},
     ]
     _write_csv(tmp_path / "train.csv", rows)

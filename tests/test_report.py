@@ -13,19 +13,37 @@ LENGTH = {"prediction_words": 30.0, "reference_words": 20.0, "over_twice_referen
 HOSTILE = "<script>alert(1)</script>"
 
 
-def report_inputs(p_value: float = 0.0, low: float = 0.05, high: float = 0.15, dialogues: int = 500,
-                  min_topic_dialogues: int = 1, topics=None, shots=None) -> dict:
+def report_inputs(
+    p_value: float = 0.0,
+    low: float = 0.05,
+    high: float = 0.15,
+    dialogues: int = 500,
+    min_topic_dialogues: int = 1,
+    topics=None,
+    shots=None,
+) -> dict:
+    from test_model_card import RECORD
+
     from dialogsum_lora.modeling.adapter import AdapterRecord
     from dialogsum_lora.provenance import DataSource
     from dialogsum_lora.results.run import describe_run
 
-    from test_model_card import RECORD
-
-    metrics = {**ROUGE, "ci95": INTERVALS, "best_reference": ROUGE, "num_dialogues": dialogues, "num_references": 2,
-               "length": LENGTH}
-    comparison = {"num_dialogues": dialogues, "resamples": 1000,
-                  **{name: {"difference": 0.1, "low": low, "high": high, "p_value": p_value, "wins": 1, "ties": 0,
-                            "losses": 0} for name in ROUGE}}
+    metrics = {
+        **ROUGE,
+        "ci95": INTERVALS,
+        "best_reference": ROUGE,
+        "num_dialogues": dialogues,
+        "num_references": 2,
+        "length": LENGTH,
+    }
+    comparison = {
+        "num_dialogues": dialogues,
+        "resamples": 1000,
+        **{
+            name: {"difference": 0.1, "low": low, "high": high, "p_value": p_value, "wins": 1, "ties": 0, "losses": 0}
+            for name in ROUGE
+        },
+    }
     example = {
         "id": HOSTILE,
         "dialogue": "#Person1#: ```\n# Not a heading\n</code> <b>bold</b>\n#Person2#: ~~~ ok",
@@ -33,14 +51,35 @@ def report_inputs(p_value: float = 0.0, low: float = 0.05, high: float = 0.15, d
         "baseline": {"summary": "<img src=x onerror=alert(1)>", "rouge1": 0.1},
         "finetuned": {"summary": "_emphasis_ & &amp; entity costs $5 and $x^2$", "rouge1": 0.3},
     }
-    record = AdapterRecord.model_validate({**RECORD, "model": {**RECORD["model"], "name": "[model](http://evil)",
-                                                             "resolved": "sha256:abc"}})
-    run = describe_run(record, DataSource(name="data/*sample*", revision=None, resolved="sha256:def"),
-                       {"max_new_tokens": 128, "num_beams": 1}, 1000, shots)
-    topics = {"min_dialogues": min_topic_dialogues, "topics": topics if topics is not None else [
-        {"topic": "# <b>heading</b>", "dialogues": 1, "baseline": ROUGE, "finetuned": ROUGE}]}
-    return {"trained": "LoRA fine-tuning", "model_name": "[model](http://evil)", "data_name": "data/*sample*", "run": run, "baseline": metrics, "finetuned": metrics,
-            "comparison": comparison, "topics": topics, "gains": [example], "losses": [], "plots": []}
+    record = AdapterRecord.model_validate(
+        {**RECORD, "model": {**RECORD["model"], "name": "[model](http://evil)", "resolved": "sha256:abc"}}
+    )
+    run = describe_run(
+        record,
+        DataSource(name="data/*sample*", revision=None, resolved="sha256:def"),
+        {"max_new_tokens": 128, "num_beams": 1},
+        1000,
+        shots,
+    )
+    topics = {
+        "min_dialogues": min_topic_dialogues,
+        "topics": topics
+        if topics is not None
+        else [{"topic": "# <b>heading</b>", "dialogues": 1, "baseline": ROUGE, "finetuned": ROUGE}],
+    }
+    return {
+        "trained": "LoRA fine-tuning",
+        "model_name": "[model](http://evil)",
+        "data_name": "data/*sample*",
+        "run": run,
+        "baseline": metrics,
+        "finetuned": metrics,
+        "comparison": comparison,
+        "topics": topics,
+        "gains": [example],
+        "losses": [],
+        "plots": [],
+    }
 
 
 def render(tmp_path, **inputs) -> tuple[str, str]:
@@ -57,7 +96,9 @@ def test_ids_and_texts_are_written_as_text_never_as_markup(tmp_path):
     # The report's own title and sections; the scores, lengths and topics tables.
     assert html.count("<h1") == 1 and html.count("<table") == 3
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the id, shown as written
-    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "_emphasis_ &amp; &amp;amp; entity costs $5 and $x^2$" in html
+    assert (
+        "&lt;img src=x onerror=alert(1)&gt;" in html and "_emphasis_ &amp; &amp;amp; entity costs $5 and $x^2$" in html
+    )
     assert "\\$x^2\\$" in render(tmp_path, **report_inputs())[0]  # no math either: every $ escaped
     assert "[model](http://evil)" in html and "data/*sample*" in html and "# &lt;b&gt;heading&lt;/b&gt;" in html
     code = html[html.index("<code>") + len("<code>") : html.index("</code>", html.index("<code>"))]
@@ -68,12 +109,27 @@ def test_ids_and_texts_are_written_as_text_never_as_markup(tmp_path):
 
 def test_the_report_names_its_run_and_shows_intervals_and_significance(tmp_path):
     text, _ = render(tmp_path, **report_inputs())
-    for fact in ("rank 32", "alpha 32", "dropout 0.05", "1,558 steps", "batch 8", "learning rate 0.001", "greedy",
-                 "max_new_tokens 128", "num_beams 1", "1,000 resamples"):
+    for fact in (
+        "rank 32",
+        "alpha 32",
+        "dropout 0.05",
+        "1,558 steps",
+        "batch 8",
+        "learning rate 0.001",
+        "greedy",
+        "max_new_tokens 128",
+        "num_beams 1",
+        "1,000 resamples",
+    ):
         assert fact in text, fact
     row = next(line for line in text.splitlines() if line.startswith("| rouge1 |"))
     assert [cell.strip() for cell in row.split("|")[2:7]] == [
-        "0.2000 [0.1900, 0.2200]", "0.2000 [0.1900, 0.2200]", "+0.1000 [+0.0500, +0.1500]", "< 0.001", "1 / 0 / 0"]
+        "0.2000 [0.1900, 0.2200]",
+        "0.2000 [0.1900, 0.2200]",
+        "+0.1000 [+0.0500, +0.1500]",
+        "< 0.001",
+        "1 / 0 / 0",
+    ]
     significance = next(line for line in text.splitlines() if line.startswith("**Significance:**"))
     assert "finetuned is better than baseline" in significance
     assert "| mean words | 30.0 | 30.0 |" in text and "25.0%" in text
@@ -110,9 +166,13 @@ def test_text_reaching_a_plot_is_drawn_as_text_never_as_math(tmp_path):
     from dialogsum_lora.results.plots import plot_topics
 
     # A topic of DialogSum's with a dollar in it broke evaluate: matplotlib parsed "$\\frac{" as math.
-    topics = {"min_dialogues": 1, "topics": [{"topic": "paying $5 for \\frac{a}{", "dialogues": 1, "baseline": ROUGE,
-                                              "finetuned": ROUGE}, {"topic": "$x^2$ and $", "dialogues": 1,
-                                                                    "baseline": ROUGE, "finetuned": ROUGE}]}
+    topics = {
+        "min_dialogues": 1,
+        "topics": [
+            {"topic": "paying $5 for \\frac{a}{", "dialogues": 1, "baseline": ROUGE, "finetuned": ROUGE},
+            {"topic": "$x^2$ and $", "dialogues": 1, "baseline": ROUGE, "finetuned": ROUGE},
+        ],
+    }
     plot_topics(topics, tmp_path / "topics.png")
     assert (tmp_path / "topics.png").read_bytes().startswith(b"\x89PNG")
     with pytest.raises(UserError) as error:  # the format written is PNG: another extension would lie

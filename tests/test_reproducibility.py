@@ -6,12 +6,11 @@ import json
 
 import pytest
 import yaml
+from conftest import dvc, stages_run
 
 from dialogsum_lora.commands.demo import TINY_MODEL_DIR
 from dialogsum_lora.params import set_params
 from dialogsum_lora.provenance import directory_hash
-
-from conftest import dvc, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -66,13 +65,27 @@ RERUN_MATRIX = [
 def downstream(stages: set[str], pipeline: dict) -> set[str]:
     """`stages` and every stage that reads an output of one of them, transitively: what `dvc repro`
     runs once those have run (each writes new outputs)."""
-    outputs = {name: [next(iter(out)) if isinstance(out, dict) else out
-                      for key in ("outs", "metrics", "plots") for out in spec.get(key, [])] for name, spec in pipeline.items()}
+    outputs = {
+        name: [
+            next(iter(out)) if isinstance(out, dict) else out
+            for key in ("outs", "metrics", "plots")
+            for out in spec.get(key, [])
+        ]
+        for name, spec in pipeline.items()
+    }
     reruns = set(stages)
     while True:
-        more = {name for name, spec in pipeline.items() if name not in reruns and any(
-            str(dep).split("#")[0].strip() == out or str(dep).startswith(f"{out}/")
-            for dep in spec.get("deps", []) for upstream in reruns for out in outputs[upstream])}
+        more = {
+            name
+            for name, spec in pipeline.items()
+            if name not in reruns
+            and any(
+                str(dep).split("#")[0].strip() == out or str(dep).startswith(f"{out}/")
+                for dep in spec.get("deps", [])
+                for upstream in reruns
+                for out in outputs[upstream]
+            )
+        }
         if not more:
             return reruns
         reruns |= more
@@ -88,7 +101,9 @@ def matrix_workspace(reproduced, tmp_path_factory):
     return directory
 
 
-@pytest.mark.parametrize("change, expected", RERUN_MATRIX, ids=lambda case: str(case) if isinstance(case, (str, dict)) else "")
+@pytest.mark.parametrize(
+    "change, expected", RERUN_MATRIX, ids=lambda case: str(case) if isinstance(case, (str, dict)) else ""
+)
 def test_the_rerun_matrix(matrix_workspace, change, expected):
     import yaml
 
@@ -102,7 +117,11 @@ def test_the_rerun_matrix(matrix_workspace, change, expected):
         elif change:
             set_params(workspace / "params.yaml", change)
         status = json.loads(dvc(workspace, "status", "--json"))
-        changed = {stage for stage, changes in status.items() if any("changed deps" in c for c in changes if isinstance(c, dict))}
+        changed = {
+            stage
+            for stage, changes in status.items()
+            if any("changed deps" in c for c in changes if isinstance(c, dict))
+        }
         pipeline = yaml.safe_load((workspace / "dvc.yaml").read_text())["stages"]
         assert downstream(changed, pipeline) == expected
     finally:
@@ -115,8 +134,9 @@ def test_compiled_training_learns_as_eager_training_does(workspace):
     # torch.compile compiles one training graph and one validation graph, instead of compiling
     # again as shapes change: less than half the time on a machine whose kernel cache is empty
     # (BENCHMARKS.md: the test suite). Five epochs (20 steps), trained eagerly, then compiled.
-    set_params(workspace / "params.yaml", {"prompt.max_source_tokens": 64, "prompt.max_target_tokens": 16,
-                                          "train.epochs": 5})
+    set_params(
+        workspace / "params.yaml", {"prompt.max_source_tokens": 64, "prompt.max_target_tokens": 16, "train.epochs": 5}
+    )
     assert stages_run(dvc(workspace, "repro", "finetune")) == {"finetune"}
     training = json.loads((workspace / "models/adapter/provenance.json").read_text())["training"]
     assert training["truncated_prompts"] == training["truncated_summaries"] == 32  # all cut: one shape

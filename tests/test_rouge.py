@@ -5,8 +5,8 @@ import json
 import pytest
 
 from benchmarks.rouge import PUBLISHED, read_table
-from dialogsum_lora.scoring.rouge import score_corpus, score_one, split_sentences
 from dialogsum_lora.commands.score import score_file
+from dialogsum_lora.scoring.rouge import score_corpus, score_one, split_sentences
 
 
 def test_scores_words_not_characters():
@@ -93,22 +93,21 @@ def test_the_stages_score_with_the_stemming_tokenizer(monkeypatch):
 
     tokenized = []
     original = rouge.StemmingTokenizer.tokenize
-    monkeypatch.setattr(rouge.StemmingTokenizer, "tokenize", lambda self, text: tokenized.append(text) or original(self, text))
+    monkeypatch.setattr(
+        rouge.StemmingTokenizer, "tokenize", lambda self, text: tokenized.append(text) or original(self, text)
+    )
     rouge.score_corpus(["They are running."], [["Two people run.", "A run."]])
     assert "They are running." in tokenized and "Two people run." in tokenized
-
-
 
 
 def test_every_score_equals_rouge_scores_own_stemming_scorer_on_the_sample_data():
     import re
     from statistics import fmean
 
+    from conftest import SAMPLE_DIR
     from rouge_score.rouge_scorer import RougeScorer
 
     from dialogsum_lora.data import load_source
-
-    from conftest import SAMPLE_DIR
 
     splits, _ = load_source(str(SAMPLE_DIR), None)
     references = [row["references"] for row in splits["test"]]

@@ -5,13 +5,11 @@ import subprocess
 import sys
 
 import pytest
-
-from dialogsum_lora.errors import UserError
-from dialogsum_lora.commands.score import score, score_file
+from conftest import REPO_ROOT, write_jsonl_rows
 
 from dialogsum_lora.commands.demo import offline_environment
-
-from conftest import REPO_ROOT, write_jsonl_rows
+from dialogsum_lora.commands.score import score, score_file
+from dialogsum_lora.errors import UserError
 
 
 def test_prediction_files_with_missing_extra_or_repeated_ids_are_errors(tmp_path):
@@ -36,7 +34,11 @@ def test_score_cli_prints_metrics_and_rejects_bad_rows(tmp_path):
     good = tmp_path / "good.jsonl"
     good.write_text(json.dumps({"prediction": "a b", "references": ["a b"]}) + "\n")
     result = subprocess.run(
-        [sys.executable, "-m", "dialogsum_lora.commands.score", str(good)], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "dialogsum_lora.commands.score", str(good)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(result.stdout)["rouge1"] == 1.0
 
@@ -45,7 +47,9 @@ def test_score_cli_prints_metrics_and_rejects_bad_rows(tmp_path):
     with pytest.raises(UserError) as error:
         score_file(bad)
     assert "row 1" in str(error.value) and "references" in str(error.value) and "a list of str" in str(error.value)
-    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.score", str(bad)], cwd=REPO_ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "dialogsum_lora.commands.score", str(bad)], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr and "row 1" in result.stderr
 
 
@@ -77,7 +81,11 @@ def test_resamples_and_seed_take_the_bounds_of_their_params(tmp_path, monkeypatc
         ('{"prediction": "a", "references": [1]}', False, ("row 1", "references[0]", "1")),
         ('{"prediction": "a"}', False, ("row 1", "missing key references")),
         ('{"id": 7, "prediction": "a"}', True, ("row 1", "id", "7")),
-        ('{"prediction": "a", "references": ["会议推迟了。"]}', False, ("row 1", "references[0]", "ROUGE", "Latin letters")),
+        (
+            '{"prediction": "a", "references": ["会议推迟了。"]}',
+            False,
+            ("row 1", "references[0]", "ROUGE", "Latin letters"),
+        ),
         ('{"id": "x", "prediction": "\\ud800"}', True, ("row 1", "prediction", "Unicode")),
     ],
 )
@@ -99,7 +107,9 @@ def test_score_cli_refuses_a_users_bad_file_in_one_line(tmp_path, content, test_
 
 def test_a_bad_command_line_is_one_error_line(tmp_path):
     for arguments in ([], ["x.jsonl", "--bogus"]):
-        result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.score", *arguments], capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "dialogsum_lora.commands.score", *arguments], capture_output=True, text=True
+        )
         assert result.returncode == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
         assert "--help" in result.stderr
 
@@ -117,16 +127,27 @@ def test_a_test_split_that_names_a_dialogue_twice_is_refused(tmp_path):
 def test_the_score_command_compares_two_files_as_evaluate_does(reproduced):
     directory, _ = reproduced
     result = subprocess.run(
-        ["dialogsum-score", "reports/finetuned/predictions.jsonl", "--test", "data/prepared/test.jsonl",
-         "--against", "reports/baseline/predictions.jsonl"],
-        cwd=directory, capture_output=True, text=True, env=offline_environment(),
+        [
+            "dialogsum-score",
+            "reports/finetuned/predictions.jsonl",
+            "--test",
+            "data/prepared/test.jsonl",
+            "--against",
+            "reports/baseline/predictions.jsonl",
+        ],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        env=offline_environment(),
     )
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     metrics = json.loads((directory / "reports/finetuned/metrics.json").read_text())
     comparison = json.loads((directory / "reports/comparison.json").read_text())
     assert printed.pop("comparison") == {"against": "reports/baseline/predictions.jsonl", **comparison}
-    assert printed == {key: value for key, value in metrics.items() if key not in ("truncated_prompts", "unfinished_summaries")}
+    assert printed == {
+        key: value for key, value in metrics.items() if key not in ("truncated_prompts", "unfinished_summaries")
+    }
 
 
 def test_only_predictions_of_the_same_dialogues_are_compared(tmp_path):
@@ -135,26 +156,46 @@ def test_only_predictions_of_the_same_dialogues_are_compared(tmp_path):
         write_jsonl_rows(path, rows)
         return path
 
-    mine = predictions("mine.jsonl", [{"id": "a", "prediction": "x y", "references": ["x y"]},
-                                      {"id": "b", "prediction": "z", "references": ["z w"]}])
-    reordered = predictions("theirs.jsonl", [{"id": "b", "prediction": "z w", "references": ["z w"]},
-                                             {"id": "a", "prediction": "q", "references": ["x y"]}])
+    mine = predictions(
+        "mine.jsonl",
+        [
+            {"id": "a", "prediction": "x y", "references": ["x y"]},
+            {"id": "b", "prediction": "z", "references": ["z w"]},
+        ],
+    )
+    reordered = predictions(
+        "theirs.jsonl",
+        [
+            {"id": "b", "prediction": "z w", "references": ["z w"]},
+            {"id": "a", "prediction": "q", "references": ["x y"]},
+        ],
+    )
     comparison = score_file(mine, against=reordered, resamples=50)["comparison"]
     # matched by id: a wins (1 against 0), b loses
     assert (comparison["rouge1"]["wins"], comparison["rouge1"]["ties"], comparison["rouge1"]["losses"]) == (1, 0, 1)
-    other = predictions("other.jsonl", [{"id": "a", "prediction": "x", "references": ["x y"]},
-                                        {"id": "c", "prediction": "z", "references": ["z w"]}])
+    other = predictions(
+        "other.jsonl",
+        [{"id": "a", "prediction": "x", "references": ["x y"]}, {"id": "c", "prediction": "z", "references": ["z w"]}],
+    )
     with pytest.raises(UserError, match="do not predict the same dialogues \\(their ids differ\\)"):
         score_file(mine, against=other)
-    no_ids = predictions("no-ids.jsonl", [{"prediction": "x", "references": ["x y"]}, {"prediction": "z", "references": ["z"]}])
+    no_ids = predictions(
+        "no-ids.jsonl", [{"prediction": "x", "references": ["x y"]}, {"prediction": "z", "references": ["z"]}]
+    )
     with pytest.raises(UserError, match="their references differ row by row"):
         score_file(mine, against=no_ids)
 
 
 def test_predictions_rouge_cannot_see_are_flagged_beside_the_scores(tmp_path):
     path = tmp_path / "predictions.jsonl"
-    write_jsonl_rows(path, [{"prediction": "a b", "references": ["a b"]}, {"prediction": "\u200b", "references": ["a b"]}])
-    result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.score", str(path)], cwd=REPO_ROOT,
-                            capture_output=True, text=True)
+    write_jsonl_rows(
+        path, [{"prediction": "a b", "references": ["a b"]}, {"prediction": "\u200b", "references": ["a b"]}]
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "dialogsum_lora.commands.score", str(path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0 and json.loads(result.stdout)["blank_predictions"] == 1
     assert result.stderr.startswith("warning: 1 of 2 predictions") and "ROUGE" in result.stderr

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO_ROOT, SAMPLE_DIR, start_stage
 
 from dialogsum_lora.data import load_source
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.params import set_key, set_params
 from dialogsum_lora.files.records import write_jsonl
-
-from conftest import REPO_ROOT, SAMPLE_DIR, start_stage
+from dialogsum_lora.params import set_key, set_params
 
 STAGES = ("prepare", "baseline", "finetune", "evaluate")
 
@@ -76,31 +75,70 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys):
         ("finetune", {"train.learning_rate": float("nan")}, ("params.yaml", "train.learning_rate", "nan", "(0, 1]")),
         ("finetune", {"lora.target_modules": ["q", "query"]}, ("lora.target_modules", "'query'")),
         ("finetune", {"method": "adapter"}, ("params.yaml", "method", "'adapter'", "'lora', 'ia3' or 'full'")),
-        ("finetune", {"ia3.feedforward_modules": ["wi"]}, ("params.yaml", "ia3.feedforward_modules", "'wi'", "ia3.target_modules")),
-        ("finetune", {"method": "ia3", "ia3.target_modules": ["k", "query"], "ia3.feedforward_modules": []},
-         ("ia3.target_modules", "'query'")),
+        (
+            "finetune",
+            {"ia3.feedforward_modules": ["wi"]},
+            ("params.yaml", "ia3.feedforward_modules", "'wi'", "ia3.target_modules"),
+        ),
+        (
+            "finetune",
+            {"method": "ia3", "ia3.target_modules": ["k", "query"], "ia3.feedforward_modules": []},
+            ("ia3.target_modules", "'query'"),
+        ),
         ("finetune", {"full.learning_rate": float("inf")}, ("params.yaml", "full.learning_rate", "inf", "(0, 1]")),
         ("finetune", {"train.dialogues": 33}, ("params.yaml", "train.dialogues is 33", "has 32")),
-        ("finetune", {"train.keep": "best_rouge1", "train.validation_rouge_dialogues": 0}, ("train.keep", "best_rouge1")),
-        ("finetune", {"train.compile_mode": "reduce-overhead"}, ("train.compile_mode is reduce-overhead", "train.compile is false")),
-        ("finetune", {"train.compile_mode": "max-autotune"},
-         ("params.yaml", "train.compile_mode", "'max-autotune'", "'reduce-overhead'")),
-        ("finetune", {"method": "full", "train.frozen_dtype": "bfloat16"}, ("train.frozen_dtype is bfloat16", "method full")),
+        (
+            "finetune",
+            {"train.keep": "best_rouge1", "train.validation_rouge_dialogues": 0},
+            ("train.keep", "best_rouge1"),
+        ),
+        (
+            "finetune",
+            {"train.compile_mode": "reduce-overhead"},
+            ("train.compile_mode is reduce-overhead", "train.compile is false"),
+        ),
+        (
+            "finetune",
+            {"train.compile_mode": "max-autotune"},
+            ("params.yaml", "train.compile_mode", "'max-autotune'", "'reduce-overhead'"),
+        ),
+        (
+            "finetune",
+            {"method": "full", "train.frozen_dtype": "bfloat16"},
+            ("train.frozen_dtype is bfloat16", "method full"),
+        ),
         ("finetune", {"train.frozen_dtype": "bf16"}, ("params.yaml", "train.frozen_dtype", "'bf16'", "'bfloat16'")),
         ("finetune", {"train.pad_to_multiple_of": 0}, ("params.yaml", "train.pad_to_multiple_of", "0", "[1, 4096]")),
         ("baseline", {"generate.max_new_tokens": 0}, ("params.yaml", "generate.max_new_tokens", "0", "[1, 2048]")),
         # A setting transformers would ignore: one beam, and a length penalty that only beams use.
-        ("baseline", {"generate.num_beams": 1, "generate.length_penalty": 2.0}, ("params.yaml", "generate", "length_penalty")),
-        ("baseline", {"generate.no_repeat_ngram_size": -1}, ("params.yaml", "generate.no_repeat_ngram_size", "-1", "[0, 32]")),
+        (
+            "baseline",
+            {"generate.num_beams": 1, "generate.length_penalty": 2.0},
+            ("params.yaml", "generate", "length_penalty"),
+        ),
+        (
+            "baseline",
+            {"generate.no_repeat_ngram_size": -1},
+            ("params.yaml", "generate.no_repeat_ngram_size", "-1", "[0, 32]"),
+        ),
         ("baseline", {"prompt.template": "Summarise this."}, ("params.yaml", "prompt.template", "{dialogue}")),
         ("baseline", {"baseline.shots": 33}, ("params.yaml", "baseline.shots is 33", "has 32")),
-        # Three of the sample's dialogues with their summaries fill the 512 tokens (the tiny tokenizer spells out words).
+        # Three of the sample's dialogues with their summaries fill the 512 tokens (the tiny tokenizer spells out
+        # words).
         ("baseline", {"baseline.shots": 3}, ("params.yaml", "baseline.shots is 3", "prompt.max_source_tokens (512)")),
-        ("baseline", {"model.name": "./models/missing"}, ("model.name", "'./models/missing'", "neither a directory nor a hub id")),
+        (
+            "baseline",
+            {"model.name": "./models/missing"},
+            ("model.name", "'./models/missing'", "neither a directory nor a hub id"),
+        ),
         # owner/name could be a hub id too: the message covers both readings, and says the run is offline.
         ("baseline", {"model.name": "models/missing"}, ("'models/missing'", "HF_HUB_OFFLINE", "no local directory")),
         ("evaluate", {}, ("reports/baseline/metrics.json", "dvc repro")),
-        ("prepare", {"data.source": "data/x/missing"}, ("data.source", "'data/x/missing'", "neither a directory nor a hub id")),
+        (
+            "prepare",
+            {"data.source": "data/x/missing"},
+            ("data.source", "'data/x/missing'", "neither a directory nor a hub id"),
+        ),
         ("prepare", {"data.source": "data/missing"}, ("'data/missing'", "HF_HUB_OFFLINE", "no local directory")),
     ],
 )
@@ -127,7 +165,9 @@ def test_a_few_shot_baseline_prompts_with_the_same_seeded_training_dialogues_and
     from dialogsum_lora.prompt import build_prompt, shots_prefix
     from dialogsum_lora.subsets import seeded_subset
 
-    results = [stage_dir / f"reports/baseline/{name}" for name in ("metrics.json", "predictions.jsonl", "provenance.json")]
+    results = [
+        stage_dir / f"reports/baseline/{name}" for name in ("metrics.json", "predictions.jsonl", "provenance.json")
+    ]
     run_main("baseline")
     zero_shot = [row["prediction"] for row in read_jsonl(results[1])]
     set_params(stage_dir / "params.yaml", {"baseline.shots": 2})
@@ -141,8 +181,10 @@ def test_a_few_shot_baseline_prompts_with_the_same_seeded_training_dialogues_and
     # The prompts cut are those whose whole text, shots first, is longer than prompt.max_source_tokens.
     params = load_params(importlib.import_module("stages.baseline").Reads)
     prompt, tokenizer = params.prompt, load_tokenizer(Path(params.model.name))
-    lengths = [len(tokenizer(shots_prefix(prompt.template, shots) + build_prompt(prompt.template, row["dialogue"])).input_ids)
-               for row in read_jsonl(stage_dir / "data/prepared/test.jsonl")]
+    lengths = [
+        len(tokenizer(shots_prefix(prompt.template, shots) + build_prompt(prompt.template, row["dialogue"])).input_ids)
+        for row in read_jsonl(stage_dir / "data/prepared/test.jsonl")
+    ]
     cut = sum(length > prompt.max_source_tokens for length in lengths)
     assert json.loads(results[0].read_text())["truncated_prompts"] == cut > 0
     run_main("baseline")
@@ -161,9 +203,13 @@ finally:
 
 @pytest.mark.parametrize(
     "stage, change, key",
-    [("prepare", {"data.source": ""}, "data.source"), ("baseline", {"generate.num_beams": 0}, "generate.num_beams"),
-     ("baseline", {"baseline.shots": 33}, "baseline.shots"),  # more than the training split has
-     ("finetune", {"lora.r": 0}, "lora.r"), ("evaluate", {"analysis.resamples": 0}, "analysis.resamples")],
+    [
+        ("prepare", {"data.source": ""}, "data.source"),
+        ("baseline", {"generate.num_beams": 0}, "generate.num_beams"),
+        ("baseline", {"baseline.shots": 33}, "baseline.shots"),  # more than the training split has
+        ("finetune", {"lora.r": 0}, "lora.r"),
+        ("evaluate", {"analysis.resamples": 0}, "analysis.resamples"),
+    ],
 )
 def test_a_bad_param_ends_every_stage_in_one_line_before_torch_is_imported(stage_dir, stage, change, key):
     import subprocess
@@ -172,8 +218,14 @@ def test_a_bad_param_ends_every_stage_in_one_line_before_torch_is_imported(stage
     from dialogsum_lora.commands.demo import offline_environment
 
     set_params(stage_dir / "params.yaml", change)
-    run = subprocess.run([sys.executable, "-c", IMPORTS_TORCH.format(stage=stage)], cwd=stage_dir,
-                         env=offline_environment(), capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", IMPORTS_TORCH.format(stage=stage)],
+        cwd=stage_dir,
+        env=offline_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and run.stderr.startswith("error: params.yaml: ")
     assert key in run.stderr and str(next(iter(change.values()))) in run.stderr
     assert run.stdout.strip() == "torch imported: False"
@@ -191,11 +243,19 @@ def test_evaluate_without_an_adapter_is_refused(stage_dir):
 @pytest.mark.parametrize(
     "damaged, content, message",
     [
-        ("reports/baseline/predictions.jsonl", None, "reports/baseline/predictions.jsonl does not hold the test dialogues in order"),
+        (
+            "reports/baseline/predictions.jsonl",
+            None,
+            "reports/baseline/predictions.jsonl does not hold the test dialogues in order",
+        ),
         ("reports/baseline/metrics.json", '{"rouge1": "high"}', "reports/baseline/metrics.json: rouge1 .*'high'"),
         ("reports/baseline/metrics.json", '{"rouge1": 7}', "reports/baseline/metrics.json: rouge1 .*\\[0, 1\\], got 7"),
         ("reports/baseline/metrics.json", None, "reports/baseline/metrics.json: missing key best_reference"),
-        ("reports/train/plots/metrics/eval/loss.tsv", "step\tloss\n4\tlow\n", "eval/loss.tsv is not a dvclive metric file"),
+        (
+            "reports/train/plots/metrics/eval/loss.tsv",
+            "step\tloss\n4\tlow\n",
+            "eval/loss.tsv is not a dvclive metric file",
+        ),
         ("models/adapter/provenance.json", '{"model": {"resolved": "sha256:another"}}', "provenance.json: missing key"),
         ("reports/data_stats.json", '{"source": {"name": 3}}', "reports/data_stats.json source: name"),
     ],
@@ -220,10 +280,15 @@ def test_evaluate_checks_every_input_before_writing_anything(workspace, monkeypa
     "in_the_way, message",
     [
         ("reports", "cannot write reports/baseline/metrics.json: Not a directory"),  # a file where a directory goes
-        ("reports/baseline/provenance.json/", "cannot write reports/baseline/provenance.json: a directory is in the way"),
+        (
+            "reports/baseline/provenance.json/",
+            "cannot write reports/baseline/provenance.json: a directory is in the way",
+        ),
     ],
 )
-def test_an_output_location_that_cannot_be_written_is_refused_before_any_work(stage_dir, monkeypatch, in_the_way, message):
+def test_an_output_location_that_cannot_be_written_is_refused_before_any_work(
+    stage_dir, monkeypatch, in_the_way, message
+):
     if in_the_way.endswith("/"):
         (stage_dir / in_the_way).mkdir(parents=True)
     else:
@@ -240,6 +305,7 @@ def test_an_output_location_that_cannot_be_written_is_refused_before_any_work(st
 
 def small_disk(limit: int):
     """A process's start that lets no file grow past `limit` bytes: writing more fails as on a full disk (EFBIG)."""
+
     def start():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -249,7 +315,10 @@ def small_disk(limit: int):
 
 @pytest.mark.slow
 def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_output(stage_dir):
-    rows = [{"id": f"t{i}", "dialogue": "#Person1#: Hello there, how are you?", "references": ["A greeting."] * 3} for i in range(40)]
+    rows = [
+        {"id": f"t{i}", "dialogue": "#Person1#: Hello there, how are you?", "references": ["A greeting."] * 3}
+        for i in range(40)
+    ]
     (stage_dir / "data/prepared/test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
 
     run = start_stage(stage_dir, "baseline", preexec_fn=small_disk(2048))  # more than 2 KiB fails
@@ -270,7 +339,9 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line(stage_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sent, code, said", [(signal.SIGINT, 130, "interrupted (Ctrl-C)"), (signal.SIGTERM, 143, "terminated (SIGTERM)")])
+@pytest.mark.parametrize(
+    "sent, code, said", [(signal.SIGINT, 130, "interrupted (Ctrl-C)"), (signal.SIGTERM, 143, "terminated (SIGTERM)")]
+)
 def test_ctrl_c_or_sigterm_ends_training_with_one_line_and_nothing_written(stage_dir, sent, code, said):
     set_params(stage_dir / "params.yaml", {"train.epochs": 1000, "train.checkpoint_steps": 5})
     # As a terminal runs its foreground job: Ctrl-C not ignored, even if this test's own runner ignores it
@@ -295,7 +366,9 @@ def test_train_compile_without_a_working_compiler_is_one_line_before_any_work(st
 
     set_params(stage_dir / "params.yaml", {"train.compile": True})
     environment = {**offline_environment(), "CXX": str(stage_dir / "no-such-compiler")}
-    environment["PATH"] = os.pathsep.join(p for p in environment["PATH"].split(os.pathsep) if not (Path(p) / "g++").exists())
+    environment["PATH"] = os.pathsep.join(
+        p for p in environment["PATH"].split(os.pathsep) if not (Path(p) / "g++").exists()
+    )
     run = start_stage(stage_dir, "finetune", environment)
     _, stderr = run.communicate(timeout=300)
     assert run.returncode == 2 and "Traceback" not in stderr and stderr.count("\n") == 1
@@ -308,10 +381,17 @@ def test_a_second_run_of_a_stage_at_once_is_refused_in_one_line(stage_dir):
     import sys
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import time\nfrom pathlib import Path\nfrom dialogsum_lora.files.outputs import exclusive\n"
-                               "with exclusive(Path('reports/timing/prepare'), 'the prepare stage'):\n"
-                               "    print('held', flush=True)\n    time.sleep(600)"],
-        cwd=stage_dir, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom pathlib import Path\nfrom dialogsum_lora.files.outputs import exclusive\n"
+            "with exclusive(Path('reports/timing/prepare'), 'the prepare stage'):\n"
+            "    print('held', flush=True)\n    time.sleep(600)",
+        ],
+        cwd=stage_dir,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         before = (stage_dir / "data/prepared/train.jsonl").read_bytes()
@@ -332,19 +412,25 @@ def test_evaluate_failing_part_way_leaves_the_earlier_outputs_all_as_they_were(w
     outputs = {p: p.read_bytes() for p in (workspace / "reports").rglob("*") if p.is_file() and "timing" not in p.parts}
     monkeypatch.chdir(workspace)
     set_params(workspace / "params.yaml", {"analysis.min_topic_dialogues": 2})  # new topics, a new report
-    monkeypatch.setattr(dialogsum_lora.results.plots, "plot_topics", lambda *args: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    monkeypatch.setattr(
+        dialogsum_lora.results.plots,
+        "plot_topics",
+        lambda *args: (_ for _ in ()).throw(OSError(28, "No space left on device")),
+    )
     with pytest.raises(OSError):
         run_main("evaluate")
     after = {p: p.read_bytes() for p in (workspace / "reports").rglob("*") if p.is_file() and "timing" not in p.parts}
     assert after == outputs  # not a new topics.json beside the old report.md
 
 
-
 @pytest.mark.slow
 def test_bf16_frozen_weights_change_nothing_on_a_cpu_and_on_a_bf16_device_train_an_fp32_adapter(stage_dir, monkeypatch):
     from safetensors import safe_open
 
-    adapter, record_file = stage_dir / "models/adapter/adapter_model.safetensors", stage_dir / "models/adapter/provenance.json"
+    adapter, record_file = (
+        stage_dir / "models/adapter/adapter_model.safetensors",
+        stage_dir / "models/adapter/provenance.json",
+    )
     run_main("finetune")
     fp32 = adapter.read_bytes()
     # A CPU computes in fp32: the frozen weights stay fp32 whatever train.frozen_dtype says.
@@ -355,8 +441,10 @@ def test_bf16_frozen_weights_change_nothing_on_a_cpu_and_on_a_bf16_device_train_
     # As on a GPU with bf16 (this CPU autocasts in bf16 as well): the base in bf16, validation ROUGE
     # and the best validation's adapter kept, saved in fp32.
     monkeypatch.setattr("dialogsum_lora.modeling.base.pick_dtype", lambda device: __import__("torch").bfloat16)
-    set_params(stage_dir / "params.yaml", {"train.validation_steps": 4, "train.validation_rouge_dialogues": 4,
-                                           "train.keep": "best_rouge1"})
+    set_params(
+        stage_dir / "params.yaml",
+        {"train.validation_steps": 4, "train.validation_rouge_dialogues": 4, "train.keep": "best_rouge1"},
+    )
     run_main("finetune")
     record = json.loads(record_file.read_text())
     assert (record["environment"]["dtype"], record["environment"]["frozen_dtype"]) == ("bfloat16", "bfloat16")

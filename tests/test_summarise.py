@@ -4,18 +4,16 @@
 import csv
 import io
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
-
-import shutil
+from conftest import REPO_ROOT
 
 from dialogsum_lora.commands.summarise import summarise
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.records import read_jsonl
-
-from conftest import REPO_ROOT
 
 
 @pytest.fixture
@@ -54,7 +52,17 @@ def test_a_test_dialogue_is_summarised_exactly_as_evaluate_and_baseline_did(in_d
     # A CSV with the dialogues under another column name, and the base model alone.
     with (tmp_path / "dialogues.csv").open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows([("name", "text"), *((row["id"], row["dialogue"]) for row in test_rows)])
-    summarise(["--base", "--file", str(tmp_path / "dialogues.csv"), "--column", "text", "--output", str(tmp_path / "base.jsonl")])
+    summarise(
+        [
+            "--base",
+            "--file",
+            str(tmp_path / "dialogues.csv"),
+            "--column",
+            "text",
+            "--output",
+            str(tmp_path / "base.jsonl"),
+        ]
+    )
     assert [row["prediction"] for row in read_jsonl(tmp_path / "base.jsonl")] == zero_shot
 
 
@@ -77,33 +85,59 @@ def test_options_override_the_settings_of_params_yaml(in_demo, capsys):
 
 
 def run_command(*arguments: str, stdin: str = "", cwd=REPO_ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.summarise", *arguments], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "dialogsum_lora.commands.summarise", *arguments],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize(
     "arguments, stdin, message",
     [
         ([], "", "give one dialogue, - to read it from stdin, or --file FILE"),
-        (["#Person1#: Hi.", "--file", "dialogue.txt"], "", "give one dialogue, - to read it from stdin, or --file FILE"),
+        (
+            ["#Person1#: Hi.", "--file", "dialogue.txt"],
+            "",
+            "give one dialogue, - to read it from stdin, or --file FILE",
+        ),
         ([""], "", "the dialogue is empty (the dialogue given)"),
         (["-"], "  \n\t\n", "the dialogue is empty (stdin)"),
         (["--file", "blank.txt"], "", "the dialogue is empty (blank.txt)"),
         (["--file", "folder"], "", "folder is a directory, not a file"),
         (["--file", "missing.txt"], "", "missing.txt not found"),
         (["--file", "latin1.txt"], "", "latin1.txt is not UTF-8 text"),
-        (["--file", "no-column.csv", "--output", "out.jsonl"], "", "no-column.csv record 1 (line 2): no column 'dialogue' "
-                                                                    "(columns: id, text): name the dialogue column with --column"),
-        (["--file", "empty-row.jsonl", "--output", "out.jsonl"], "", "empty-row.jsonl line 2: the dialogue ('dialogue') must be non-empty text"),
+        (
+            ["--file", "no-column.csv", "--output", "out.jsonl"],
+            "",
+            "no-column.csv record 1 (line 2): no column 'dialogue' "
+            "(columns: id, text): name the dialogue column with --column",
+        ),
+        (
+            ["--file", "empty-row.jsonl", "--output", "out.jsonl"],
+            "",
+            "empty-row.jsonl line 2: the dialogue ('dialogue') must be non-empty text",
+        ),
         (["--file", "predicted.jsonl", "--output", "out.jsonl"], "", "already has a 'prediction' column"),
         (["--file", "dialogues.jsonl"], "", "holds a dialogue per row: give --output FILE.jsonl"),
-        (["--file", "dialogues.jsonl", "--output", "folder.jsonl"], "", "cannot write folder.jsonl: a directory is in the way"),
+        (
+            ["--file", "dialogues.jsonl", "--output", "folder.jsonl"],
+            "",
+            "cannot write folder.jsonl: a directory is in the way",
+        ),
         (["--file", "dialogues.jsonl", "--output", "dialogues.csv"], "", "must end in .jsonl"),
         (["--file", "dialogues.jsonl", "--output", "dialogues.jsonl"], "", "is the input file"),
         (["#Person1#: Hi.", "--output", "out.jsonl"], "", "--output is for a --file of dialogues"),
         (["#Person1#: Hi.", "--num-beams", "x"], "", "generate.num_beams must be int, got 'x'"),
         (["#Person1#: Hi.", "--revision", "main"], "", "--revision goes with --model"),
-        (["#Person1#: Hi.", "--adapter", "folder"], "", "no trained adapter or model in folder: run `dvc repro finetune`"),
+        (
+            ["#Person1#: Hi.", "--adapter", "folder"],
+            "",
+            "no trained adapter or model in folder: run `dvc repro finetune`",
+        ),
     ],
 )
 def test_a_users_mistake_is_one_line_and_exit_code_2(tmp_path, arguments, stdin, message):
@@ -130,12 +164,18 @@ def test_an_adapter_without_its_settings_or_for_another_model_is_refused(in_demo
     (adapter / "provenance.json").write_text(json.dumps({key: value for key, value in record.items() if key != "lora"}))
     with pytest.raises(UserError) as error:
         summarise(["--adapter", str(adapter), "#Person1#: Hi."])
-    assert "provenance.json" in str(error.value) and "holds no lora section" in str(error.value) and "retrain" in str(error.value)
+    assert (
+        "provenance.json" in str(error.value)
+        and "holds no lora section" in str(error.value)
+        and "retrain" in str(error.value)
+    )
     (adapter / "provenance.json").write_text(json.dumps({**record, "lora": {**record["lora"], "alpha": -1}}))
     with pytest.raises(UserError) as error:
         summarise(["--adapter", str(adapter), "#Person1#: Hi."])
     assert "provenance.json" in str(error.value) and "lora.alpha" in str(error.value) and "-1" in str(error.value)
-    (adapter / "provenance.json").write_text(json.dumps({**record, "model": {**record["model"], "name": "models/missing"}}))
+    (adapter / "provenance.json").write_text(
+        json.dumps({**record, "model": {**record["model"], "name": "models/missing"}})
+    )
     with pytest.raises(UserError, match="the base model: give it with --model"):
         summarise(["--adapter", str(adapter), "#Person1#: Hi."])
     other = tmp_path / "other-model"
@@ -149,19 +189,35 @@ def test_every_decoding_setting_is_an_option_checked_as_params_yaml_is(tmp_path)
     from dialogsum_lora.commands.summarise import parse_arguments, settings
 
     shutil.copy(REPO_ROOT / "params.yaml", tmp_path)
-    args = parse_arguments(["#Person1#: Hi.", "--params", str(tmp_path / "params.yaml"), "--num-beams", "4",
-                            "--length-penalty", "0.5", "--no-repeat-ngram-size", "3"])
+    args = parse_arguments(
+        [
+            "#Person1#: Hi.",
+            "--params",
+            str(tmp_path / "params.yaml"),
+            "--num-beams",
+            "4",
+            "--length-penalty",
+            "0.5",
+            "--no-repeat-ngram-size",
+            "3",
+        ]
+    )
     generate = settings(args).generate
     assert (generate.num_beams, generate.length_penalty, generate.no_repeat_ngram_size) == (4, 0.5, 3)
     with pytest.raises(UserError) as error:
-        settings(parse_arguments(["#Person1#: Hi.", "--params", str(tmp_path / "params.yaml"), "--length-penalty", "nan"]))
+        settings(
+            parse_arguments(["#Person1#: Hi.", "--params", str(tmp_path / "params.yaml"), "--length-penalty", "nan"])
+        )
     assert "generate.length_penalty" in str(error.value) and "nan" in str(error.value)
 
     def read(*options: str):
         return settings(parse_arguments(["#Person1#: Hi.", "--params", str(tmp_path / "params.yaml"), *options]))
 
     # Read as params.yaml is (YAML 1.2, as DVC reads it), and text as it is, never cut or reshaped.
-    assert read("--num-beams", "012").generate.num_beams == 12 and read("--length-penalty", "1e-1").generate.length_penalty == 0.1
+    assert (
+        read("--num-beams", "012").generate.num_beams == 12
+        and read("--length-penalty", "1e-1").generate.length_penalty == 0.1
+    )
     for template in ("Summarise {dialogue} #end", "Summary: {dialogue}", "- {dialogue}", "{dialogue} null"):
         assert read("--template", template).prompt.template == template
     for option, value in (("--template", ""), ("--max-new-tokens", "null")):  # given, so checked: never skipped
@@ -186,8 +242,10 @@ def test_text_and_files_from_outside_are_checked_before_the_model_loads(tmp_path
     import pyarrow
     import pyarrow.parquet
 
-    pyarrow.parquet.write_table(pyarrow.table({"dialogue": ["#Person1#: Hi."], "when": [datetime.datetime(2026, 1, 2)]}),
-                                tmp_path / "stamped.parquet")
+    pyarrow.parquet.write_table(
+        pyarrow.table({"dialogue": ["#Person1#: Hi."], "when": [datetime.datetime(2026, 1, 2)]}),
+        tmp_path / "stamped.parquet",
+    )
     (tmp_path / "dialogues.jsonl").write_text('{"dialogue": "#Person1#: Hi."}\n')
     (tmp_path / "taken.jsonl").write_text("a user's own summaries\n")
     shutil.copy(REPO_ROOT / "params.yaml", tmp_path)
@@ -199,7 +257,9 @@ def test_text_and_files_from_outside_are_checked_before_the_model_loads(tmp_path
     stderr = result.stderr.decode()
     assert result.returncode == 2 and stderr.count("\n") == 1 and stderr.startswith("error: "), stderr
     assert all(fact in stderr for fact in facts), stderr
-    assert (tmp_path / "taken.jsonl").read_text() == "a user's own summaries\n" and not (tmp_path / "out.jsonl").exists()
+    assert (tmp_path / "taken.jsonl").read_text() == "a user's own summaries\n" and not (
+        tmp_path / "out.jsonl"
+    ).exists()
 
 
 @pytest.mark.slow
@@ -213,9 +273,21 @@ def test_a_local_adapter_and_model_never_make_a_request_online_offline_switches_
     environment = {key: value for key, value in offline_environment().items() if not key.startswith("HF_")}
     with HubServer() as server:  # the endpoint the libraries would ask, were anything looked up online
         environment.update(HF_ENDPOINT=server.url, HF_HOME=str(tmp_path / "hf-home"))
-        result = subprocess.run([sys.executable, "-m", "dialogsum_lora.commands.summarise", "--model", "models/tiny-t5",
-                                 "#Person1#: Are you free tonight? #Person2#: Yes."], cwd=in_demo, env=environment,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dialogsum_lora.commands.summarise",
+                "--model",
+                "models/tiny-t5",
+                "#Person1#: Are you free tonight? #Person2#: Yes.",
+            ],
+            cwd=in_demo,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         assert server.requests == [] and server.proxied_requests == 0
     assert "Unable to fetch" not in result.stderr and os.environ.get("HF_HUB_OFFLINE") == "1"

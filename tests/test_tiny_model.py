@@ -49,5 +49,7 @@ def test_the_tiny_model_command_writes_only_a_new_or_empty_directory(tmp_path):
         with pytest.raises(UserError) as error:
             tiny_model([str(tmp_path / taken)])
         assert str(tmp_path / taken) in str(error.value) and "not an empty directory" in str(error.value)
-    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me" and (tmp_path / "model" / "config.json").read_text() == mine
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me" and (
+        tmp_path / "model" / "config.json"
+    ).read_text() == mine
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")) == []

@@ -4,14 +4,13 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer
 from dialogsum_lora.params import load_params
 from dialogsum_lora.prompt import build_prompt
 from dialogsum_lora.training.trainer import build_training_examples
-
-from conftest import REPO_ROOT
 
 CPU = torch.device("cpu")
 
@@ -49,7 +48,11 @@ def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_adapter(tmp_path,
     from dialogsum_lora.modeling.adapter import save_adapter
     from dialogsum_lora.training.trainer import StopOnDivergence
 
-    with pytest.raises(UserError, match=r"training diverged: the training loss is nan at step 7; lower the learning rate \(now 0.5; train.learning_rate"):
+    with pytest.raises(
+        UserError,
+        match=r"training diverged: the training loss is nan at step 7; lower the learning rate "
+        r"\(now 0.5; train.learning_rate",
+    ):
         StopOnDivergence(0.5).on_log(None, SimpleNamespace(global_step=7), None, logs={"loss": float("nan")})
     StopOnDivergence(0.5).on_log(None, SimpleNamespace(global_step=8), None, logs={"loss": 1.5})
 
@@ -57,7 +60,9 @@ def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_adapter(tmp_path,
 
     model = get_peft_model(load_base_model(tiny_model_dir, torch.float32, CPU), LoraConfig(r=2, target_modules=["q"]))
     next(p for p in model.parameters() if p.requires_grad).data.fill_(float("inf"))
-    with pytest.raises(UserError, match="training diverged: the trained weights are not all finite; lower the learning rate"):
+    with pytest.raises(
+        UserError, match="training diverged: the trained weights are not all finite; lower the learning rate"
+    ):
         save_adapter(model, None, {}, tmp_path / "adapter")
     assert not (tmp_path / "adapter").exists()
 
@@ -69,8 +74,11 @@ def test_the_adapter_kept_is_the_first_best_validations_and_a_resumed_run_keeps_
     from dialogsum_lora.params.lora import LoraParams
     from dialogsum_lora.training.keep import KeepBest
 
-    model = trainable_model(load_base_model(tiny_model_dir, torch.float32, CPU), "lora",
-                            LoraParams(r=2, alpha=4.0, dropout=0.0, target_modules=["q"]))
+    model = trainable_model(
+        load_base_model(tiny_model_dir, torch.float32, CPU),
+        "lora",
+        LoraParams(r=2, alpha=4.0, dropout=0.0, target_modules=["q"]),
+    )
     arguments = SimpleNamespace(output_dir=str(tmp_path))
 
     def validate(keep, step, rouge1, loss):
@@ -78,8 +86,13 @@ def test_the_adapter_kept_is_the_first_best_validations_and_a_resumed_run_keeps_
             for name, weight in model.named_parameters():
                 if "lora_" in name:
                     weight.fill_(step)
-        keep.on_evaluate(arguments, SimpleNamespace(global_step=step), None, model=model,
-                         metrics={"eval_loss": loss, "eval_rouge1": rouge1})
+        keep.on_evaluate(
+            arguments,
+            SimpleNamespace(global_step=step),
+            None,
+            model=model,
+            metrics={"eval_loss": loss, "eval_rouge1": rouge1},
+        )
 
     def save(keep, step):
         (tmp_path / f"checkpoint-{step}").mkdir()

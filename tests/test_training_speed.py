@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import REPO_ROOT
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.records import read_jsonl
@@ -16,8 +17,6 @@ from dialogsum_lora.modeling.adapter import frozen_weights_dtype, method_setting
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer
 from dialogsum_lora.params import load_params
 from dialogsum_lora.training.trainer import build_training_examples, make_trainer
-
-from conftest import REPO_ROOT
 
 CPU = torch.device("cpu")
 STEPS = 6
@@ -32,15 +31,24 @@ def stage_params(**changes):
     for dotted, value in changes.items():
         section, key = dotted.split(".")
         sections.setdefault(section, {})[key] = value
-    return params.model_copy(update={name: getattr(params, name).model_copy(update=keys) for name, keys in sections.items()})
+    return params.model_copy(
+        update={name: getattr(params, name).model_copy(update=keys) for name, keys in sections.items()}
+    )
 
 
 def short_run(params):
     """A few steps' training settings: batch 4 of the sample's 32 training dialogues, every step's loss logged,
     no validation ROUGE, no checkpoint."""
-    return params.train.model_copy(update={
-        "batch_size": 4, "max_steps": STEPS, "logging_steps": 1, "checkpoint_steps": 1000, "validation_steps": None,
-        "validation_rouge_dialogues": 0})
+    return params.train.model_copy(
+        update={
+            "batch_size": 4,
+            "max_steps": STEPS,
+            "logging_steps": 1,
+            "checkpoint_steps": 1000,
+            "validation_steps": None,
+            "validation_rouge_dialogues": 0,
+        }
+    )
 
 
 def without_dropout(model_dir: Path, directory: Path) -> Path:
@@ -59,15 +67,18 @@ def trainer_for(params, model_dir, output_dir, base_dtype=torch.float32, dtype=t
     set_seed(params.seed)  # as the stage seeds before the adapter's weights start at random
     model = trainable_model(load_base_model(model_dir, base_dtype, CPU), params.method, method_settings(params))
     examples, _ = build_training_examples(read_jsonl(REPO_ROOT / "data/sample/train.jsonl"), tokenizer, params.prompt)
-    trainer = make_trainer(model, tokenizer, short_run(params), params.seed, dtype, examples, examples[:4], output_dir, [],
-                           progress=False)
+    trainer = make_trainer(
+        model, tokenizer, short_run(params), params.seed, dtype, examples, examples[:4], output_dir, [], progress=False
+    )
     return trainer, model
 
 
 def unpadded(batch) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     """Each example of a collated batch as it was before padding: its prompt's ids and its summary's."""
-    return [(tuple(ids[mask.bool()].tolist()), tuple(labels[labels != -100].tolist()))
-            for ids, mask, labels in zip(batch["input_ids"], batch["attention_mask"], batch["labels"])]
+    return [
+        (tuple(ids[mask.bool()].tolist()), tuple(labels[labels != -100].tolist()))
+        for ids, mask, labels in zip(batch["input_ids"], batch["attention_mask"], batch["labels"])
+    ]
 
 
 def test_padding_to_a_multiple_trains_the_same_batches_to_the_same_fp32_losses_and_weights(tiny_model_dir, tmp_path):
@@ -87,8 +98,10 @@ def test_padding_to_a_multiple_trains_the_same_batches_to_the_same_fp32_losses_a
     assert [unpadded(batch) for batch in plain["batches"]] == [unpadded(batch) for batch in padded["batches"]]
     shapes = {(tuple(b["input_ids"].shape), tuple(b["labels"].shape)) for b in padded["batches"]}
     assert all(source % 64 == 0 and target % 64 == 0 for (_, source), (_, target) in shapes)
-    assert any(plain_batch["input_ids"].shape != padded_batch["input_ids"].shape
-               for plain_batch, padded_batch in zip(plain["batches"], padded["batches"]))
+    assert any(
+        plain_batch["input_ids"].shape != padded_batch["input_ids"].shape
+        for plain_batch, padded_batch in zip(plain["batches"], padded["batches"])
+    )
     # The same losses at every step and the same weights after the last (fp32: padding only adds zeros to sums).
     assert len(plain["losses"]) == STEPS and plain["losses"] == pytest.approx(padded["losses"], rel=1e-6)
     for name, weight in plain["end"].items():

@@ -54,12 +54,19 @@ def add_setting_options(parser: ArgumentParser, section: str, schema, keys=None)
     for key, field in schema.model_fields.items():
         if keys is None or key in keys:
             text = "str" in type_name(field.annotation).split(" or ")
-            group.add_argument(f"--{key.replace('_', '-')}", dest=f"{section}.{key}", type=str if text else yaml_value,
-                               metavar="TEXT" if text else "VALUE", default=argparse.SUPPRESS, help=field.description)
+            group.add_argument(
+                f"--{key.replace('_', '-')}",
+                dest=f"{section}.{key}",
+                type=str if text else yaml_value,
+                metavar="TEXT" if text else "VALUE",
+                default=argparse.SUPPRESS,
+                help=field.description,
+            )
 
 
 def setting_overrides(args: argparse.Namespace) -> dict[str, dict]:
-    """The options add_setting_options added that were given (an empty or null one included): {section: {key: value}}."""
+    """The options add_setting_options added that were given (an empty or null one included): {section: {key:
+    value}}."""
     overrides: dict[str, dict] = {}
     for dest, value in vars(args).items():
         if "." in dest:
@@ -70,7 +77,9 @@ def setting_overrides(args: argparse.Namespace) -> dict[str, dict]:
 
 def add_adapter_options(parser: ArgumentParser) -> None:
     """--adapter, and --model and --revision for a base model other than the one it records."""
-    parser.add_argument("--adapter", type=Path, default=ADAPTER_DIR, help=f"the adapter directory (default: {ADAPTER_DIR})")
+    parser.add_argument(
+        "--adapter", type=Path, default=ADAPTER_DIR, help=f"the adapter directory (default: {ADAPTER_DIR})"
+    )
     parser.add_argument("--model", help="the base model (hub id or directory) instead of the one the adapter records")
     parser.add_argument("--revision", help="with --model: its hub commit, branch or tag")
 

@@ -22,7 +22,14 @@ from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.modeling.tiny import write_tiny_model
 from dialogsum_lora.params import set_params
 from dialogsum_lora.paths import (
-    BASELINE, BASELINE_DIR, FINETUNED, FINETUNED_DIR, PLOTS_DIR, REPO_ROOT, REPORT_FILE, metrics_file,
+    BASELINE,
+    BASELINE_DIR,
+    FINETUNED,
+    FINETUNED_DIR,
+    PLOTS_DIR,
+    REPO_ROOT,
+    REPORT_FILE,
+    metrics_file,
 )
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
@@ -108,20 +115,29 @@ def check_new_directory(directory: Path) -> None:
     if directory.exists() and not directory.is_dir():
         raise UserError(f"{directory} is a file: give the demo a directory")
     if directory.is_dir() and any(directory.iterdir()):
-        raise UserError(f"{directory} is not empty: give the demo a new or empty directory (nothing in one is replaced)")
+        raise UserError(
+            f"{directory} is not empty: give the demo a new or empty directory (nothing in one is replaced)"
+        )
 
 
 def demo(arguments: list[str] | None = None) -> None:
     parser = ArgumentParser(prog="dialogsum-demo", description=__doc__.splitlines()[0])
-    parser.add_argument("directory", nargs="?", type=Path, default=DEFAULT_DIRECTORY,
-                        help="where to run: a new or empty directory (an earlier demo is left as it is)")
+    parser.add_argument(
+        "directory",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_DIRECTORY,
+        help="where to run: a new or empty directory (an earlier demo is left as it is)",
+    )
     directory = parser.parse_args(arguments).directory.resolve()
     if is_earlier_demo(directory):
         # Its results, experiments, remotes and files are the user's now: never replaced.
-        print(f"{directory} holds an earlier demo, left as it is (its report: {directory / REPORT_FILE}).\n"
-              f"To rerun its pipeline: cd {directory} && .venv/bin/dvc repro\n"
-              f"To start afresh, remove it yourself (rm -rf {directory}) and run `make demo` again, or give "
-              "dialogsum-demo another directory.")
+        print(
+            f"{directory} holds an earlier demo, left as it is (its report: {directory / REPORT_FILE}).\n"
+            f"To rerun its pipeline: cd {directory} && .venv/bin/dvc repro\n"
+            f"To start afresh, remove it yourself (rm -rf {directory}) and run `make demo` again, or give "
+            "dialogsum-demo another directory."
+        )
         return
     check_new_directory(directory)
     make_offline_copy(directory)

@@ -33,6 +33,7 @@ class ShownScores(Scores):
     model_config = ConfigDict(extra="ignore")  # the other metrics (and an older run's) are not read
     ci95: dict[str, Interval] | None = None
 
+
 DEFAULT_PLOT = Path("dvc_plots/experiments.png")  # dvc_plots/ is where DVC writes its own plots (git-ignored)
 WIDTH = 100
 NAME_WIDTH = 20
@@ -42,7 +43,9 @@ def dvc_experiments(revisions: list[str] | None = None) -> list:
     """What `dvc exp show --json` says of the commits `revisions` name (default: every commit, so
     that a sweep run on an earlier commit stays in view) and their experiments."""
     asked = [argument for revision in revisions for argument in ("--rev", revision)] if revisions else ["--all-commits"]
-    result = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json", *asked], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "exp", "show", "--json", *asked], capture_output=True, text=True
+    )
     if result.returncode:
         lines = [line for line in result.stderr.splitlines() if line.strip()] or ["no output"]
         raise UserError(f"`dvc exp show` failed: {lines[-1].removeprefix('ERROR: ')} (run this in the repository)")
@@ -69,8 +72,14 @@ def experiment_rows(shown: list) -> list[dict]:
         for row in candidates:
             row["code"] = commit["rev"]  # the commit (or workspace) whose code the run ran
         for row in candidates:
-            twin = next((other for other in rows if row["metrics"] and (other["params"], other["metrics"]) ==
-                         (row["params"], row["metrics"])), None)
+            twin = next(
+                (
+                    other
+                    for other in rows
+                    if row["metrics"] and (other["params"], other["metrics"]) == (row["params"], row["metrics"])
+                ),
+                None,
+            )
             if twin is None:
                 rows.append(row)
             else:
@@ -84,9 +93,16 @@ def _row(name: str, revision: dict, state: str) -> dict:
     metrics = (data.get("metrics") or {}).get(str(metrics_file(FINETUNED_DIR)), {}).get("data")
     if metrics is not None:
         metrics = parse(ShownScores, metrics, f"`dvc exp show`: {name}'s {metrics_file(FINETUNED_DIR)}").model_dump(
-            exclude_none=True)
-    return {"name": name, "rev": revision.get("rev"), "state": state, "params": _flatten(params), "metrics": metrics,
-            "same": []}
+            exclude_none=True
+        )
+    return {
+        "name": name,
+        "rev": revision.get("rev"),
+        "state": state,
+        "params": _flatten(params),
+        "metrics": metrics,
+        "same": [],
+    }
 
 
 def _flatten(params: dict, prefix: str = "") -> dict[str, str]:
@@ -121,6 +137,7 @@ def score_texts(metrics: dict | None, name: str) -> tuple[str, str]:
 def table(rows: list[dict], keys: list[str], width: int = WIDTH) -> str:
     """The rows as a text table at most `width` columns wide, a score's interval on the line below
     it: a column per changed param if they fit, else one column of them all, cut to fit."""
+
     def grid(param_cells: list[list[str]], param_headers: list[str]) -> list[str]:
         lines = [["experiment", *param_headers, *ROUGE_TYPES]]
         for row, params in zip(rows, param_cells):
@@ -143,8 +160,12 @@ def table(rows: list[dict], keys: list[str], width: int = WIDTH) -> str:
 def _aligned(lines: list[list[str]], left: int) -> list[str]:
     """Cells in columns two spaces apart, the first `left` columns left-aligned, the others right."""
     widths = [max(len(cells[i]) for cells in lines) for i in range(len(lines[0]))]
-    return ["  ".join(cell.ljust(size) if i < left else cell.rjust(size)
-                      for i, (cell, size) in enumerate(zip(cells, widths))).rstrip() for cells in lines]
+    return [
+        "  ".join(
+            cell.ljust(size) if i < left else cell.rjust(size) for i, (cell, size) in enumerate(zip(cells, widths))
+        ).rstrip()
+        for cells in lines
+    ]
 
 
 def _cut(text: str, size: int) -> str:
@@ -209,8 +230,10 @@ def dialogue_scores(row: dict) -> dict[str, dict[str, float]]:
     text = run_output(row, path)
     source = f"{row['name']}'s {path}"
     try:
-        predictions = [parse(ShownPrediction, json.loads(line), f"{source} line {number}")
-                       for number, line in enumerate(text.splitlines(), 1)]
+        predictions = [
+            parse(ShownPrediction, json.loads(line), f"{source} line {number}")
+            for number, line in enumerate(text.splitlines(), 1)
+        ]
     except json.JSONDecodeError as error:
         raise UserError(f"{source} is not JSON lines ({error})") from None
     _, per_dialogue = score_corpus([p.prediction for p in predictions], [p.references for p in predictions])
@@ -228,8 +251,10 @@ def run_output(row: dict, path: Path) -> str:
         with dvc.api.open(str(path), rev=row["rev"], encoding="utf-8") as handle:
             return handle.read()
     except Exception as error:  # DVC's own types: a file not in the cache, a revision gone
-        raise UserError(f"cannot read {path} of {row['name']} ({type(error).__name__}: {error}): `dvc pull` it, "
-                        "or run `dvc exp run` again") from None
+        raise UserError(
+            f"cannot read {path} of {row['name']} ({type(error).__name__}: {error}): `dvc pull` it, "
+            "or run `dvc exp run` again"
+        ) from None
 
 
 def group_statistics(groups: list[list[dict]]) -> list[dict]:
@@ -242,11 +267,20 @@ def group_statistics(groups: list[list[dict]]) -> list[dict]:
         per_run = [dialogue_scores(row) for row in group]
         ids = sorted(set.intersection(*(set(scores) for scores in per_run)))
         if len(ids) < 2:
-            raise UserError(f"the runs {', '.join(row['name'] for row in group)} share {len(ids)} test dialogue(s): "
-                            "a seed group needs two or more that every run of it summarised")
+            raise UserError(
+                f"the runs {', '.join(row['name'] for row in group)} share {len(ids)} test dialogue(s): "
+                "a seed group needs two or more that every run of it summarised"
+            )
         cells = {name: [[scores[i][name] for i in ids] for scores in per_run] for name in ROUGE_TYPES}
-        found.append({"runs": group, "seeds": [row["params"].get("seed") for row in group], "ids": ids, "cells": cells,
-                      "scores": across_seeds(cells)})
+        found.append(
+            {
+                "runs": group,
+                "seeds": [row["params"].get("seed") for row in group],
+                "ids": ids,
+                "cells": cells,
+                "scores": across_seeds(cells),
+            }
+        )
     return found
 
 
@@ -280,9 +314,16 @@ def seed_table(statistics: list[dict], labels: list[str], width: int = WIDTH) ->
     lines = [["group", "seeds", *ROUGE_TYPES]]
     for group, label in zip(statistics, labels):
         scores = group["scores"]
-        lines.append([_cut(label, NAME_WIDTH * 2), str(len(group["seeds"])),
-                      *(f"{100 * scores[name]['mean']:.1f}±{100 * scores[name]['std']:.1f}" for name in ROUGE_TYPES)])
-        lines.append(["", "", *(f"{100 * scores[name]['low']:.1f}-{100 * scores[name]['high']:.1f}" for name in ROUGE_TYPES)])
+        lines.append(
+            [
+                _cut(label, NAME_WIDTH * 2),
+                str(len(group["seeds"])),
+                *(f"{100 * scores[name]['mean']:.1f}±{100 * scores[name]['std']:.1f}" for name in ROUGE_TYPES),
+            ]
+        )
+        lines.append(
+            ["", "", *(f"{100 * scores[name]['low']:.1f}-{100 * scores[name]['high']:.1f}" for name in ROUGE_TYPES)]
+        )
     lines = _aligned(lines, left=1)
     return "\n".join([lines[0], "-" * max(map(len, lines)), *lines[1:]])
 
@@ -313,8 +354,11 @@ def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
     best, best_label = statistics[0], labels[0]
     for group, label in zip(statistics[1:], labels[1:]):
         found = compare_groups(best, group)
-        print(comparison_text(found, best_label, label) if found else
-              f"{best_label} vs {label}: fewer than two seeds or dialogues in common, nothing to compare")
+        print(
+            comparison_text(found, best_label, label)
+            if found
+            else f"{best_label} vs {label}: fewer than two seeds or dialogues in common, nothing to compare"
+        )
 
 
 class ShownTraining(Record):
@@ -373,7 +417,11 @@ def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, lis
         placed.append({**row, "params": {**row["params"], key: value}})
     sets, left_out = seed_sets(placed)
     if missing:
-        why = f" ({unrecorded} of them null, their adapter's record not in this DVC cache: `dvc pull` it)" if unrecorded else ""
+        why = (
+            f" ({unrecorded} of them null, their adapter's record not in this DVC cache: `dvc pull` it)"
+            if unrecorded
+            else ""
+        )
         left_out.insert(0, f"{missing} run(s) with results but no number for {key}{why}")
     statistics = iter(group_statistics([runs for runs in sets if len(runs) > 1]))
     others = [name for name in keys if name not in (key, "seed")]
@@ -381,8 +429,15 @@ def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, lis
     points: dict[str, list[tuple]] = {}
     for runs in sets:
         first = runs[0]
-        label = " ".join([*(f"{name}={first['params'].get(name, '')}" for name in others),
-                          *([_code_name(first["code"])] if several_commits else [])]) or "all runs"
+        label = (
+            " ".join(
+                [
+                    *(f"{name}={first['params'].get(name, '')}" for name in others),
+                    *([_code_name(first["code"])] if several_commits else []),
+                ]
+            )
+            or "all runs"
+        )
         if len(runs) > 1:
             scores = next(statistics)["scores"]["rouge1"]
             low, mean, high = scores["low"], scores["mean"], scores["high"]
@@ -410,11 +465,18 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     """The command: `arguments` as on its command line (default: sys.argv)."""
     parser = ArgumentParser(prog="dialogsum-experiments", description=__doc__.splitlines()[0])
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help=f"the PNG to write (default: {DEFAULT_PLOT})")
-    parser.add_argument("--against", metavar="PARAM",
-                        help="plot finetuned ROUGE-1 against this numeric param the runs vary (train.dialogues, lora.r) "
-                             "instead of the bars")
-    parser.add_argument("--rev", action="append", metavar="REV",
-                        help="a commit, branch or tag whose experiments to show (repeatable; default: every commit)")
+    parser.add_argument(
+        "--against",
+        metavar="PARAM",
+        help="plot finetuned ROUGE-1 against this numeric param the runs vary (train.dialogues, lora.r) "
+        "instead of the bars",
+    )
+    parser.add_argument(
+        "--rev",
+        action="append",
+        metavar="REV",
+        help="a commit, branch or tag whose experiments to show (repeatable; default: every commit)",
+    )
     args = parser.parse_args(arguments)
     from dialogsum_lora.files.outputs import check_writable
     from dialogsum_lora.results.plots import check_plot_path, plot_against, plot_experiments
@@ -422,16 +484,22 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     rows = sort_rows(experiment_rows(dvc_experiments(args.rev)))
     keys = changed_params(rows)
     if not any(row["metrics"] for row in rows):
-        raise UserError(f"no experiment here has {metrics_file(FINETUNED_DIR)} yet: run `dvc repro` or `dvc exp run` first")
+        raise UserError(
+            f"no experiment here has {metrics_file(FINETUNED_DIR)} yet: run `dvc repro` or `dvc exp run` first"
+        )
     if args.against is not None and args.against not in keys:
-        raise UserError(f"--against {args.against}: not a param these runs vary (they vary: {', '.join(keys) or 'none'})")
+        raise UserError(
+            f"--against {args.against}: not a param these runs vary (they vary: {', '.join(keys) or 'none'})"
+        )
     check_plot_path(args.plot)
     if args.plot != DEFAULT_PLOT and args.plot.exists():  # dvc_plots/ is DVC's (and this command's) to rewrite
         raise UserError(f"--plot {args.plot} already exists: give a new file, or remove it yourself")
     check_writable([args.plot])
     same = sum(len(row["same"]) for row in rows)
-    print(f"{FINETUNED} ROUGE F1 x100 of {len(rows)} runs, best rouge1 first"
-          + (f" ({same} identical runs shown once, NAME(+N))" if same else ""))
+    print(
+        f"{FINETUNED} ROUGE F1 x100 of {len(rows)} runs, best rouge1 first"
+        + (f" ({same} identical runs shown once, NAME(+N))" if same else "")
+    )
     if any(row["metrics"] and "ci95" in row["metrics"] for row in rows):
         print("below each score, its 95% interval")
     print(table(rows, keys))

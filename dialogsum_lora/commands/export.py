@@ -20,8 +20,11 @@ from dialogsum_lora.files.outputs import atomic_path, check_writable, exclusive
 
 
 def parse_arguments(arguments: list[str] | None = None):
-    parser = ArgumentParser(prog="dialogsum-export", description="Save the trained model as one transformers model: the base model with the "
-                            "adapter merged into its weights, or a fully fine-tuned model as it is.")
+    parser = ArgumentParser(
+        prog="dialogsum-export",
+        description="Save the trained model as one transformers model: the base model with the "
+        "adapter merged into its weights, or a fully fine-tuned model as it is.",
+    )
     parser.add_argument("directory", type=Path, help="where to write the merged model (new or empty)")
     add_adapter_options(parser)
     args = parser.parse_args(arguments)
@@ -34,7 +37,11 @@ def merged_card(adapter_dir: Path, record) -> tuple[str, str]:
     from dialogsum_lora.results.cards import render_card, results_of
 
     results = results_of(adapter_dir)
-    which = "with the test results in reports/" if results else "without test results (reports/ holds none for this adapter)"
+    which = (
+        "with the test results in reports/"
+        if results
+        else "without test results (reports/ holds none for this adapter)"
+    )
     return render_card(record, merged=True, results=results), which
 
 

@@ -99,23 +99,34 @@ def read_predictions(path: Path, test_file: Path | None = None) -> tuple[list[st
     return [row.prediction for row in rows], ids, references
 
 
-def _aligned(path: Path, ids: list[str] | None, references: list[list[str]], other_path: Path,
-             other_ids: list[str] | None, other_references: list[list[str]]) -> list[int]:
+def _aligned(
+    path: Path,
+    ids: list[str] | None,
+    references: list[list[str]],
+    other_path: Path,
+    other_ids: list[str] | None,
+    other_references: list[list[str]],
+) -> list[int]:
     """For each row of `path`, the index of the same dialogue's row in `other_path`."""
     if ids is not None and other_ids is not None:
         where = {identifier: index for index, identifier in enumerate(other_ids)}
         if len(where) == len(other_ids) and sorted(where) == sorted(ids) and len(set(ids)) == len(ids):
             return [where[identifier] for identifier in ids]
-        raise UserError(f"{path} and {other_path} do not predict the same dialogues (their ids differ): "
-                        "compare predictions of the same test dialogues")
+        raise UserError(
+            f"{path} and {other_path} do not predict the same dialogues (their ids differ): "
+            "compare predictions of the same test dialogues"
+        )
     if other_references != references:
-        raise UserError(f"{path} and {other_path} do not predict the same dialogues (their references differ row by "
-                        "row): compare predictions of the same test dialogues, in the same order or with ids")
+        raise UserError(
+            f"{path} and {other_path} do not predict the same dialogues (their references differ row by "
+            "row): compare predictions of the same test dialogues, in the same order or with ids"
+        )
     return list(range(len(references)))
 
 
-def score_file(path: Path, test_file: Path | None = None, against: Path | None = None, resamples: int = 1000,
-               seed: int = 42) -> dict:
+def score_file(
+    path: Path, test_file: Path | None = None, against: Path | None = None, resamples: int = 1000, seed: int = 42
+) -> dict:
     """The metrics of a predictions file (with 95% intervals from `resamples`, drawn from `seed`),
     and with `against`, its paired comparison with that file as `comparison`."""
     from dialogsum_lora.results.analysis import paired_comparison
@@ -135,18 +146,30 @@ def score() -> None:
     parser = ArgumentParser(description="Score a predictions file with the project's ROUGE (95% bootstrap intervals).")
     parser.add_argument("file", type=Path, help="JSON Lines predictions file")
     parser.add_argument("--test", type=Path, help="take references from this prepared test split, by id")
-    parser.add_argument("--against", type=Path, metavar="OTHER",
-                        help="compare with this predictions file of the same dialogues (paired bootstrap: FILE minus OTHER)")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="OTHER",
+        help="compare with this predictions file of the same dialogues (paired bootstrap: FILE minus OTHER)",
+    )
     # The same bounds as params.yaml's analysis.resamples and seed.
-    parser.add_argument("--resamples", type=within(AnalysisParams.model_fields["resamples"]), default=1000,
-                        help="bootstrap resamples (default 1000)")
-    parser.add_argument("--seed", type=within(_SEED), default=42, help="seed of the resamples (default 42, as params.yaml)")
+    parser.add_argument(
+        "--resamples",
+        type=within(AnalysisParams.model_fields["resamples"]),
+        default=1000,
+        help="bootstrap resamples (default 1000)",
+    )
+    parser.add_argument(
+        "--seed", type=within(_SEED), default=42, help="seed of the resamples (default 42, as params.yaml)"
+    )
     args = parser.parse_args()
     scored = score_file(args.file, args.test, args.against, args.resamples, args.seed)
     if scored["blank_predictions"]:
-        print(f"warning: {scored['blank_predictions']} of {scored['num_dialogues']} predictions in {args.file} hold no "
-              "word ROUGE can score (blank, zero-width characters only, or no Latin letters or digits): each scores 0",
-              file=sys.stderr)
+        print(
+            f"warning: {scored['blank_predictions']} of {scored['num_dialogues']} predictions in {args.file} hold no "
+            "word ROUGE can score (blank, zero-width characters only, or no Latin letters or digits): each scores 0",
+            file=sys.stderr,
+        )
     print(json.dumps(scored, indent=2))
 
 

@@ -22,7 +22,11 @@ import sys
 from pathlib import Path
 
 from dialogsum_lora.commands.arguments import (
-    ArgumentParser, add_adapter_options, add_setting_options, check_adapter_options, setting_overrides,
+    ArgumentParser,
+    add_adapter_options,
+    add_setting_options,
+    check_adapter_options,
+    setting_overrides,
 )
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.files.outputs import check_writable, exclusive
@@ -45,18 +49,31 @@ class Reads(StageParams):
 
 def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
     parser = ArgumentParser(
-        prog="dialogsum-summarise", description="Summarise dialogues with the base model and the LoRA adapter.",
+        prog="dialogsum-summarise", description="Summarise dialogues with the base model and the LoRA adapter."
     )
     parser.add_argument("dialogue", nargs="?", help="the dialogue's text, or - to read it from stdin")
-    parser.add_argument("--file", type=Path, help=f"a text file holding one dialogue, or a {', '.join(RECORD_SUFFIXES)} "
-                                                  "file of them (one a row)")
+    parser.add_argument(
+        "--file",
+        type=Path,
+        help=f"a text file holding one dialogue, or a {', '.join(RECORD_SUFFIXES)} file of them (one a row)",
+    )
     parser.add_argument("--output", type=Path, help="where to write the rows of a --file of dialogues (.jsonl)")
-    parser.add_argument("--column", default="dialogue", help="the dialogue column of a --file of dialogues (default: dialogue)")
+    parser.add_argument(
+        "--column", default="dialogue", help="the dialogue column of a --file of dialogues (default: dialogue)"
+    )
     add_adapter_options(parser)
-    parser.add_argument("--base", action="store_true", help="the adapter's base model alone, without the adapter "
-                                                            "(what the baseline stage does), with the same settings")
-    parser.add_argument("--params", type=Path, default=PARAMS_FILE,
-                        help=f"the params file whose prompt and generate sections to use (default: {PARAMS_FILE})")
+    parser.add_argument(
+        "--base",
+        action="store_true",
+        help="the adapter's base model alone, without the adapter "
+        "(what the baseline stage does), with the same settings",
+    )
+    parser.add_argument(
+        "--params",
+        type=Path,
+        default=PARAMS_FILE,
+        help=f"the params file whose prompt and generate sections to use (default: {PARAMS_FILE})",
+    )
     add_setting_options(parser, "prompt", PromptParams, keys=("template", "max_source_tokens"))
     add_setting_options(parser, "generate", GenerateParams)
     args = parser.parse_args(arguments)
@@ -74,7 +91,10 @@ def settings(args: argparse.Namespace) -> Reads:
     overrides = setting_overrides(args)
     if not overrides:
         return loaded
-    raw = {section: {**getattr(loaded, section).model_dump(), **overrides.get(section, {})} for section in Reads.model_fields}
+    raw = {
+        section: {**getattr(loaded, section).model_dump(), **overrides.get(section, {})}
+        for section in Reads.model_fields
+    }
     return parse(Reads, raw, f"{args.params}, or the options that override it")
 
 
@@ -87,8 +107,10 @@ def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | Non
         rows = []
         for where, row in read_records(args.file):
             if args.column not in row:
-                raise UserError(f"{where}: no column {args.column!r} (columns: {', '.join(map(str, row))}): "
-                                "name the dialogue column with --column")
+                raise UserError(
+                    f"{where}: no column {args.column!r} (columns: {', '.join(map(str, row))}): "
+                    "name the dialogue column with --column"
+                )
             rows.append(_checked_row(where, row, args.column))
         if not rows:
             raise UserError(f"{args.file} holds no dialogues")
@@ -137,7 +159,9 @@ def _checked_row(where: str, row: Row, column: str) -> Row:
     try:
         json.dumps(row, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as error:
-        raise UserError(f"{where}: a value cannot be written as JSON ({error}): drop or convert that column first") from None
+        raise UserError(
+            f"{where}: a value cannot be written as JSON ({error}): drop or convert that column first"
+        ) from None
     return row
 
 
@@ -165,10 +189,16 @@ def summarise(arguments: list[str] | None = None) -> None:
     from dialogsum_lora.generation import summarise_dialogues
     from dialogsum_lora.modeling.adapter import base_model_directory, check_adapter, load_merged_model, read_record
     from dialogsum_lora.modeling.base import (
-        load_base_model, load_tokenizer, make_deterministic, pick_device, pick_dtype,
+        load_base_model,
+        load_tokenizer,
+        make_deterministic,
+        pick_device,
+        pick_dtype,
     )
 
-    params.generate.check(f"{args.params}{', or the options that override it' if setting_overrides(args) else ''}: generate")
+    params.generate.check(
+        f"{args.params}{', or the options that override it' if setting_overrides(args) else ''}: generate"
+    )
     record = read_record(args.adapter)
     model_dir, resolved = base_model_directory(record, args.model, args.revision)
     if not args.base:
@@ -181,16 +211,34 @@ def summarise(arguments: list[str] | None = None) -> None:
     if args.base:
         model, tokenizer = load_base_model(model_dir, dtype, device), load_tokenizer(model_dir)
     else:
-        model, tokenizer = load_merged_model(model_dir, args.adapter, record, dtype, device), load_tokenizer(args.adapter)
+        model, tokenizer = (
+            load_merged_model(model_dir, args.adapter, record, dtype, device),
+            load_tokenizer(args.adapter),
+        )
 
-    summaries, truncated = summarise_dialogues(model, tokenizer, dialogues, params.prompt, params.generate.decoding(),
-                                               params.generate.batch_size, desc="summarising", progress=rows is not None)
+    summaries, truncated = summarise_dialogues(
+        model,
+        tokenizer,
+        dialogues,
+        params.prompt,
+        params.generate.decoding(),
+        params.generate.batch_size,
+        desc="summarising",
+        progress=rows is not None,
+    )
     if truncated:
-        print(f"warning: {truncated} of {len(dialogues)} prompts are longer than {params.prompt.max_source_tokens} tokens "
-              "and were cut (--max-source-tokens)", file=sys.stderr)
+        print(
+            f"warning: {truncated} of {len(dialogues)} prompts are longer than {params.prompt.max_source_tokens} "
+            "tokens "
+            "and were cut (--max-source-tokens)",
+            file=sys.stderr,
+        )
     if any(summaries.unfinished):
-        print(f"warning: {sum(summaries.unfinished)} of {len(dialogues)} summaries stopped at "
-              f"{params.generate.max_new_tokens} new tokens before the model ended them (--max-new-tokens)", file=sys.stderr)
+        print(
+            f"warning: {sum(summaries.unfinished)} of {len(dialogues)} summaries stopped at "
+            f"{params.generate.max_new_tokens} new tokens before the model ended them (--max-new-tokens)",
+            file=sys.stderr,
+        )
     if rows is None:
         print(summaries.texts[0])
         return

@@ -123,8 +123,10 @@ def exclusive(path: Path, what: str) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UserError(f"{path} is being written by another run of {what} ({lock} is locked): wait for it to "
-                            "end, or work in another directory") from None
+            raise UserError(
+                f"{path} is being written by another run of {what} ({lock} is locked): wait for it to "
+                "end, or work in another directory"
+            ) from None
         yield
     finally:
         os.close(handle)

@@ -88,7 +88,9 @@ def _csv_records(file: Path, text: str) -> Iterator[tuple[str, Row]]:
             if not fields:  # a blank line
                 continue
             if len(fields) != len(header):
-                raise UserError(f"{where}: {len(fields)} fields, but the header has {len(header)} ({', '.join(header)})")
+                raise UserError(
+                    f"{where}: {len(fields)} fields, but the header has {len(header)} ({', '.join(header)})"
+                )
             yield where, dict(zip(header, fields))
     except csv.Error as error:
         raise UserError(f"{file} line {reader.line_num}: not valid CSV ({error})") from None
@@ -105,7 +107,9 @@ def _json_lines(file: Path, text: str) -> Iterator[tuple[str, Row]]:
         except json.JSONDecodeError as error:
             raise UserError(f"{file} line {number}: not valid JSON ({error.msg} at column {error.colno})") from None
         except (ValueError, RecursionError) as error:  # numbers of over 4,300 digits; nesting too deep
-            raise UserError(f"{file} line {number}: unreadable JSON ({type(error).__name__}: {str(error)[:80]})") from None
+            raise UserError(
+                f"{file} line {number}: unreadable JSON ({type(error).__name__}: {str(error)[:80]})"
+            ) from None
         if not isinstance(row, dict):
             raise UserError(f"{file} line {number}: expected a JSON object, got {type(row).__name__}")
         yield f"{file} line {number}", row

@@ -18,8 +18,16 @@ from pydantic import model_validator
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import atomic_path, read_json, write_json
 from dialogsum_lora.modeling.base import (
-    check_finite, check_model_directory, check_safetensors, check_tokenizer_files, load_base_model, load_config,
-    model_directory, model_skeleton, safetensors_shapes, save_tokenizer,
+    check_finite,
+    check_model_directory,
+    check_safetensors,
+    check_tokenizer_files,
+    load_base_model,
+    load_config,
+    model_directory,
+    model_skeleton,
+    safetensors_shapes,
+    save_tokenizer,
 )
 from dialogsum_lora.params import Method
 from dialogsum_lora.params.full import FullParams
@@ -133,7 +141,9 @@ def check_target_modules(method: str, settings, model_dir: Path, model_name: str
     if modules is None:  # full: every layer
         return
     skeleton = model_skeleton(model_dir)
-    present = sorted({name.rsplit(".", 1)[-1] for name, module in skeleton.named_modules() if isinstance(module, torch.nn.Linear)})
+    present = sorted(
+        {name.rsplit(".", 1)[-1] for name, module in skeleton.named_modules() if isinstance(module, torch.nn.Linear)}
+    )
     absent = sorted(set(modules) - set(present))
     if absent:
         raise UserError(
@@ -148,11 +158,20 @@ def peft_config(method: str, settings):
     from peft import IA3Config, LoraConfig, TaskType
 
     if method == "lora":
-        return LoraConfig(task_type=TaskType.SEQ_2_SEQ_LM, r=settings.r, lora_alpha=settings.alpha,
-                          lora_dropout=settings.dropout, target_modules=sorted(settings.target_modules), bias="none")
+        return LoraConfig(
+            task_type=TaskType.SEQ_2_SEQ_LM,
+            r=settings.r,
+            lora_alpha=settings.alpha,
+            lora_dropout=settings.dropout,
+            target_modules=sorted(settings.target_modules),
+            bias="none",
+        )
     if method == "ia3":
-        return IA3Config(task_type=TaskType.SEQ_2_SEQ_LM, target_modules=sorted(settings.target_modules),
-                         feedforward_modules=sorted(settings.feedforward_modules))
+        return IA3Config(
+            task_type=TaskType.SEQ_2_SEQ_LM,
+            target_modules=sorted(settings.target_modules),
+            feedforward_modules=sorted(settings.feedforward_modules),
+        )
     return None
 
 
@@ -222,8 +241,10 @@ def save_adapter(model, tokenizer, record: dict, directory: Path) -> None:
     record (provenance.json, with the parameter counts added), with peft's module lists in a fixed
     order; refuse weights that are not all finite."""
     if not all(torch.isfinite(p).all() for p in model.parameters() if p.requires_grad):
-        raise UserError("training diverged: the trained weights are not all finite; lower the learning rate"
-                        + (" or lora.alpha" if record.get("method") == "lora" else ""))
+        raise UserError(
+            "training diverged: the trained weights are not all finite; lower the learning rate"
+            + (" or lora.alpha" if record.get("method") == "lora" else "")
+        )
     with atomic_path(directory) as temporary:
         model.save_pretrained(temporary, safe_serialization=True)
         (temporary / "README.md").unlink(missing_ok=True)  # peft's empty template: evaluate writes the real card
@@ -249,8 +270,10 @@ def read_record(adapter_dir: Path) -> AdapterRecord:
     require_adapter(adapter_dir)
     path = adapter_dir / RECORD_FILE
     if not path.exists():
-        raise UserError(f"{adapter_dir} has no {RECORD_FILE}, so nothing says how it was trained or on which base "
-                        "model: retrain it with `dvc repro finetune`")
+        raise UserError(
+            f"{adapter_dir} has no {RECORD_FILE}, so nothing says how it was trained or on which base "
+            "model: retrain it with `dvc repro finetune`"
+        )
     try:
         return parse(AdapterRecord, read_json(path), str(path))
     except UserError as error:
@@ -273,21 +296,28 @@ def check_adapter(adapter_dir: Path, base_resolved: str, base_dir: Path | None =
     if record.model.resolved != base_resolved:
         raise UserError(
             f"the weights in {adapter_dir} were trained from another base model ({record.model.name!r}, "
-            f"{record.model.resolved}) than the one given ({base_resolved}): retrain them (`dvc repro finetune`) or use "
+            f"{record.model.resolved}) than the one given ({base_resolved}): retrain them (`dvc repro finetune`) or "
+            "use "
             "the model they were trained from"
         )
     if record.method == "full":
         if not (adapter_dir / MODEL_WEIGHTS).exists():
-            raise UserError(f"{adapter_dir} has no {MODEL_WEIGHTS}: a fully fine-tuned model loads from safetensors "
-                            "only, never from a pickle; retrain it with `dvc repro finetune`")
+            raise UserError(
+                f"{adapter_dir} has no {MODEL_WEIGHTS}: a fully fine-tuned model loads from safetensors "
+                "only, never from a pickle; retrain it with `dvc repro finetune`"
+            )
         check_model_directory(adapter_dir, f"the fully fine-tuned model in {adapter_dir}")
         if base_dir is None:
-            raise TypeError("check_adapter needs base_dir for a fully fine-tuned model: its config is checked against it")
+            raise TypeError(
+                "check_adapter needs base_dir for a fully fine-tuned model: its config is checked against it"
+            )
         _check_same_model(adapter_dir, base_dir)
         return record
     if not (adapter_dir / ADAPTER_CONFIG).exists():
-        raise UserError(f"{adapter_dir} records method {record.method}, but holds no {ADAPTER_CONFIG}: retrain it "
-                        "with `dvc repro finetune`")
+        raise UserError(
+            f"{adapter_dir} records method {record.method}, but holds no {ADAPTER_CONFIG}: retrain it "
+            "with `dvc repro finetune`"
+        )
     saved = read_json(adapter_dir / ADAPTER_CONFIG)
     if not isinstance(saved, dict):
         raise UserError(f"{adapter_dir / ADAPTER_CONFIG} is not a JSON object")
@@ -305,7 +335,8 @@ def check_adapter(adapter_dir: Path, base_resolved: str, base_dir: Path | None =
         if found.get(key) != expected.get(key):
             raise UserError(
                 f"{adapter_dir / ADAPTER_CONFIG} sets {key} to {found.get(key)!r}, but an adapter trained with the "
-                f"{record.method} params its {RECORD_FILE} records has {expected.get(key)!r}: it would change the model "
+                f"{record.method} params its {RECORD_FILE} records has {expected.get(key)!r}: it would change the "
+                "model "
                 "beyond what training produced; retrain it with `dvc repro finetune`"
             )
     return record
@@ -321,23 +352,29 @@ def _check_same_model(model_dir: Path, base_dir: Path) -> None:
     differs from its base model's in anything but provenance: finetune saves the base's own."""
     found, expected = (
         {key: value for key, value in load_config(directory).to_dict().items() if key not in _CONFIG_PROVENANCE}
-        for directory in (model_dir, base_dir))
+        for directory in (model_dir, base_dir)
+    )
     for key in sorted(set(found) | set(expected), key=lambda key: (key != "model_type", key)):
         if found.get(key) != expected.get(key):
             raise UserError(
-                f"{model_dir / MODEL_CONFIG} sets {key} to {found.get(key)!r:.80}, but the base model it was fine-tuned "
+                f"{model_dir / MODEL_CONFIG} sets {key} to {found.get(key)!r:.80}, but the base model it was "
+                "fine-tuned "
                 f"from has {expected.get(key)!r:.80}: it would make another model than training produced; retrain it "
                 "with `dvc repro finetune`"
             )
 
 
 def _comparable(config: dict) -> dict:
-    return {key: sorted(value) if isinstance(value, (set, list, tuple)) else value
-            for key, value in config.items() if key not in _PROVENANCE_OPTIONS}
+    return {
+        key: sorted(value) if isinstance(value, (set, list, tuple)) else value
+        for key, value in config.items()
+        if key not in _PROVENANCE_OPTIONS
+    }
 
 
-def base_model_directory(record: AdapterRecord, name: str | None = None,
-                         revision: str | None = None) -> tuple[Path, str]:
+def base_model_directory(
+    record: AdapterRecord, name: str | None = None, revision: str | None = None
+) -> tuple[Path, str]:
     """model_directory of the base model the record names, or of `name` (at `revision`) given
     instead, as a command's --model. A fully fine-tuned model needs it too: its config is checked
     against the base model's."""
@@ -349,8 +386,9 @@ def base_model_directory(record: AdapterRecord, name: str | None = None,
         raise UserError(f"{error} (the base model: give it with --model)") from None
 
 
-def load_merged_model(model_dir: Path, adapter_dir: Path, record: AdapterRecord, dtype: torch.dtype,
-                      device: torch.device):
+def load_merged_model(
+    model_dir: Path, adapter_dir: Path, record: AdapterRecord, dtype: torch.dtype, device: torch.device
+):
     """The base model in `model_dir` with the adapter in `adapter_dir` (checked by check_adapter,
     which gave `record`) merged into its weights: a plain transformers model, as fast per step as
     the base. Its weights are checked finite after the merge. A fully fine-tuned model is that
@@ -377,7 +415,8 @@ def load_adapter(base_model, adapter_dir: Path, record: AdapterRecord):
         odd = sorted(set(expected) - set(saved)) or sorted(set(saved) - set(expected))
         raise UserError(
             f"{adapter_dir / ADAPTER_WEIGHTS} does not hold the weights its {ADAPTER_CONFIG} asks for "
-            f"({len(set(expected) - set(saved))} missing, {len(set(saved) - set(expected))} unexpected; first: {odd[0]}): "
+            f"({len(set(expected) - set(saved))} missing, {len(set(saved) - set(expected))} unexpected; first: "
+            f"{odd[0]}): "
             "retrain it"
         )
     for name, shape in saved.items():
@@ -387,6 +426,8 @@ def load_adapter(base_model, adapter_dir: Path, record: AdapterRecord):
                 f"{list(shape)}, the model's {list(expected[name])} (retrain it with `dvc repro finetune`, or use the "
                 "model it was trained on)"
             )
-    set_peft_model_state_dict(model, load_file(adapter_dir / ADAPTER_WEIGHTS, device=str(next(model.parameters()).device)))
+    set_peft_model_state_dict(
+        model, load_file(adapter_dir / ADAPTER_WEIGHTS, device=str(next(model.parameters()).device))
+    )
     check_finite(model, f"the weights of the adapter in {adapter_dir}")
     return model.eval()

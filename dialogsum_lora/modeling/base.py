@@ -119,8 +119,10 @@ def check_model_directory(directory: Path, what: str | None = None) -> None:
     for file in weights:
         for name, shape in safetensors_shapes(file).items():
             if name in shapes and shapes[name] != shape:
-                raise UserError(f"{file} holds {name} of shape {list(shape)}, but {directory / 'config.json'} makes it "
-                                f"{list(shapes[name])}: save or download the model again")
+                raise UserError(
+                    f"{file} holds {name} of shape {list(shape)}, but {directory / 'config.json'} makes it "
+                    f"{list(shapes[name])}: save or download the model again"
+                )
 
 
 def check_json_objects(directory: Path) -> None:
@@ -137,8 +139,10 @@ def check_model_type(directory: Path) -> None:
 
     model_type = read_json(directory / "config.json").get("model_type")
     if model_type not in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
-        raise UserError(f"{directory / 'config.json'} names model_type {model_type!r}, which transformers does not "
-                        "know as a sequence-to-sequence model (google/flan-t5-base is 't5')")
+        raise UserError(
+            f"{directory / 'config.json'} names model_type {model_type!r}, which transformers does not "
+            "know as a sequence-to-sequence model (google/flan-t5-base is 't5')"
+        )
 
 
 def check_tokenizer_files(directory: Path, what: str) -> None:
@@ -156,12 +160,15 @@ def check_tokenizer_files(directory: Path, what: str) -> None:
     try:
         Tokenizer.from_file(str(file))
     except Exception as error:  # the tokenizers library reports every malformed file as a plain Exception
-        raise UserError(f"{file} is not a tokenizer the tokenizers library reads ({error}): save it again with "
-                        "tokenizer.save_pretrained()") from None
+        raise UserError(
+            f"{file} is not a tokenizer the tokenizers library reads ({error}): save it again with "
+            "tokenizer.save_pretrained()"
+        ) from None
 
 
 def check_safetensors(file: Path) -> None:
-    """Refuse a truncated or corrupt safetensors file, or one that is not a regular file, before any library loads it."""
+    """Refuse a truncated or corrupt safetensors file, or one that is not a regular file, before any library loads
+    it."""
     safetensors_shapes(file)
 
 
@@ -266,13 +273,19 @@ def load_base_model(directory: Path, dtype: torch.dtype, device: torch.device):
     silence_known_warnings()
     with no_progress_bars():
         model, report = AutoModelForSeq2SeqLM.from_pretrained(
-            directory, dtype=dtype, attn_implementation=ATTENTION, use_safetensors=True, trust_remote_code=False,
+            directory,
+            dtype=dtype,
+            attn_implementation=ATTENTION,
+            use_safetensors=True,
+            trust_remote_code=False,
             output_loading_info=True,
         )
     missing = sorted(report["missing_keys"]) + sorted(report["mismatched_keys"])
     if missing:
-        raise UserError(f"the weights in {directory} lack {len(missing)} the model needs (first: {missing[0]}): "
-                        "save or download the model again")
+        raise UserError(
+            f"the weights in {directory} lack {len(missing)} the model needs (first: {missing[0]}): "
+            "save or download the model again"
+        )
     check_finite(model, f"the weights in {directory}")
     model.generation_config = GenerationConfig()
     return model.to(device).eval()

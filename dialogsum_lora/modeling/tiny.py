@@ -16,7 +16,8 @@ import torch
 from dialogsum_lora.files.outputs import atomic_path
 
 SPECIAL_TOKENS = ["<pad>", "</s>", "<unk>"]  # ids 0, 1, 2 as in T5
-WORDS = """
+WORDS = (
+    """
 #person1# #person2# #person3# the a an and or but to of in on at for with from by about as into
 is are was were be been will would can could should may might must do does did have has had not no yes
 i you he she it we they me him her us them my your his its our their this that these those there here
@@ -27,7 +28,8 @@ going come came take make made give tell told say said ask asked help try call b
 time day week month year today tomorrow yesterday morning night hour minute money price cost dollars
 room home house office school work job car bus train ticket food dinner lunch book card phone
 person1 person2 talks tells asks wants agrees suggests decides explains helps invites because
-""".split() + """
+""".split()
+    + """
 accepts account actually add after afternoon airport allergic allows already ankle anniversary anything
 apartment appointment arrives available away back badly bakery bar basic basil bed bedroom before beginner
 better birthday bit black blue booked booking books borrow boss both bought branch bread breakfast brighton
@@ -56,7 +58,8 @@ throat thursday tickets toes together tom tomatoes tonight trim trouble tuesday 
 twice umbrella under until up use ve vegetable viral wait walk walking wash water way weakness weather website
 wednesday weekend weekends weeks weight welcome whether while window withdrawals within without won wool
 worked working works yearly years
-""".split()  # everyday words of the sample dialogues: whole, they keep prompts short and the demo quick
+""".split()
+)  # everyday words of the sample dialogues: whole, they keep prompts short and the demo quick
 CHARACTERS = list(string.ascii_lowercase + string.digits + string.punctuation)
 CONFIG = dict(
     d_model=64,

@@ -27,18 +27,43 @@ from dialogsum_lora.paths import PARAMS_FILE
 from dialogsum_lora.schema import Record, parse, setting
 
 # The sections of params.yaml, in its order; any other top-level key is a mistake.
-SECTIONS = ("seed", "processes", "method", "data", "model", "prompt", "baseline", "lora", "ia3", "full", "train",
-            "generate", "analysis")
+SECTIONS = (
+    "seed",
+    "processes",
+    "method",
+    "data",
+    "model",
+    "prompt",
+    "baseline",
+    "lora",
+    "ia3",
+    "full",
+    "train",
+    "generate",
+    "analysis",
+)
 
 Seed = Annotated[int, setting("One seed for python, numpy, torch and the Trainer.", ge=0, le=2**32 - 1)]
-Processes = Annotated[int, setting("Processes (GPUs; on a CPU, cores) that finetune, baseline and evaluate run as; "
-                                   "train.batch_size is the global batch.", ge=1, le=64)]
+Processes = Annotated[
+    int,
+    setting(
+        "Processes (GPUs; on a CPU, cores) that finetune, baseline and evaluate run as; "
+        "train.batch_size is the global batch.",
+        ge=1,
+        le=64,
+    ),
+]
 
 # What finetune trains: a LoRA adapter, an IA3 one (peft), or every weight of the model; each has
 # its own section where it has settings (`lora`, `ia3`, `full`).
 METHODS = ("lora", "ia3", "full")
-Method = Annotated[Literal[METHODS], setting("What finetune trains: lora (a LoRA adapter, params `lora`), ia3 (an IA3 "
-                                              "adapter, params `ia3`) or full (every weight, params `full`).")]
+Method = Annotated[
+    Literal[METHODS],
+    setting(
+        "What finetune trains: lora (a LoRA adapter, params `lora`), ia3 (an IA3 "
+        "adapter, params `ia3`) or full (every weight, params `full`)."
+    ),
+]
 
 
 class StageParams(Record):

@@ -8,10 +8,15 @@ class BaselineParams(Record):
     # 64: more than fit in prompt.max_source_tokens' largest bound (8,192 tokens: about 40 DialogSum shots).
     shots: int = setting(
         "Training dialogues, each with its summary, put before every test dialogue's prompt (the same ones for every "
-        "dialogue, drawn from `seed`); 0 for zero-shot.", ge=0, le=64)
+        "dialogue, drawn from `seed`); 0 for zero-shot.",
+        ge=0,
+        le=64,
+    )
 
     def check(self, split_dialogues: int) -> None:
         """Refuse more shots than the training split (`split_dialogues` dialogues) has."""
         if self.shots > split_dialogues:
-            raise UserError(f"params.yaml: baseline.shots is {self.shots}, but the training split has "
-                            f"{split_dialogues:,} dialogues: set it to at most that (0 for zero-shot)")
+            raise UserError(
+                f"params.yaml: baseline.shots is {self.shots}, but the training split has "
+                f"{split_dialogues:,} dialogues: set it to at most that (0 for zero-shot)"
+            )

@@ -11,10 +11,15 @@ from dialogsum_lora.schema import Record, setting
 class GenerateParams(Record):
     max_new_tokens: int = setting("Longest summary generated, in tokens.", ge=1, le=2048)
     num_beams: int = setting("1 is greedy decoding; more is beam search.", ge=1, le=64)
-    length_penalty: float = setting("Beam search only: the exponent of the length the beam scores are divided by; "
-                                    "above 1 favours longer summaries, below 1 shorter; 1 with one beam.", ge=-10, le=10)
-    no_repeat_ngram_size: int = setting("No n-gram of this many tokens appears twice in a summary; 0 for no limit.",
-                                        ge=0, le=32)
+    length_penalty: float = setting(
+        "Beam search only: the exponent of the length the beam scores are divided by; "
+        "above 1 favours longer summaries, below 1 shorter; 1 with one beam.",
+        ge=-10,
+        le=10,
+    )
+    no_repeat_ngram_size: int = setting(
+        "No n-gram of this many tokens appears twice in a summary; 0 for no limit.", ge=0, le=32
+    )
     batch_size: int = setting("Dialogues generated together (not a GenerationConfig argument).", ge=1, le=4096)
 
     def decoding(self) -> dict:

@@ -29,8 +29,10 @@ def per_topic(test_rows: list[dict], systems: dict[str, list[dict]], min_dialogu
     for index, row in enumerate(test_rows):
         for topic in topic_names(row):
             members.setdefault(topic, []).append(index)
-    kept = sorted(((topic, indices) for topic, indices in members.items() if len(indices) >= min_dialogues),
-                  key=lambda item: (-len(item[1]), item[0]))
+    kept = sorted(
+        ((topic, indices) for topic, indices in members.items() if len(indices) >= min_dialogues),
+        key=lambda item: (-len(item[1]), item[0]),
+    )
     return [
         {
             "topic": topic,
@@ -44,8 +46,9 @@ def per_topic(test_rows: list[dict], systems: dict[str, list[dict]], min_dialogu
     ]
 
 
-def largest_changes(candidate: list[dict], other: list[dict], count: int,
-                    name: str = "rouge1") -> tuple[list[int], list[int]]:
+def largest_changes(
+    candidate: list[dict], other: list[dict], count: int, name: str = "rouge1"
+) -> tuple[list[int], list[int]]:
     """The dialogues (indices) with the `count` largest gains and the `count` largest losses
     in per-dialogue ROUGE (`name`, averaged over references) of `candidate` over `other`;
     equal changes in test-split order."""
@@ -58,20 +61,32 @@ def largest_changes(candidate: list[dict], other: list[dict], count: int,
 def paired_comparison(candidate: list[dict], other: list[dict], resamples: int, seed: int) -> dict:
     """The paired bootstrap comparison of two sets of per-dialogue scores (score_corpus's second
     result) of the same dialogues, per ROUGE type: candidate minus other."""
-    return {"num_dialogues": len(candidate), "resamples": resamples,
-            **compare(per_type(candidate), per_type(other), resamples, seed)}
+    return {
+        "num_dialogues": len(candidate),
+        "resamples": resamples,
+        **compare(per_type(candidate), per_type(other), resamples, seed),
+    }
 
 
-def against_baseline(test_rows: list[dict], baseline: list[dict], finetuned: list[dict], resamples: int, seed: int,
-                     min_topic_dialogues: int, examples: int) -> dict:
+def against_baseline(
+    test_rows: list[dict],
+    baseline: list[dict],
+    finetuned: list[dict],
+    resamples: int,
+    seed: int,
+    min_topic_dialogues: int,
+    examples: int,
+) -> dict:
     """finetuned against baseline on the same test dialogues: the paired bootstrap comparison
     per ROUGE type (the same resamples as the intervals), ROUGE per topic, and the indices of
     the `examples` dialogues with the largest ROUGE-1 gains and losses."""
     gains, losses = largest_changes(finetuned, baseline, examples)
     return {
         "comparison": paired_comparison(finetuned, baseline, resamples, seed),
-        "topics": {"min_dialogues": min_topic_dialogues,
-                   "topics": per_topic(test_rows, {BASELINE: baseline, FINETUNED: finetuned}, min_topic_dialogues)},
+        "topics": {
+            "min_dialogues": min_topic_dialogues,
+            "topics": per_topic(test_rows, {BASELINE: baseline, FINETUNED: finetuned}, min_topic_dialogues),
+        },
         "gains": gains,
         "losses": losses,
     }

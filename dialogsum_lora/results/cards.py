@@ -15,14 +15,27 @@ import yaml
 from dialogsum_lora.evaluation import Shots, read_metrics, read_results_provenance
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.paths import (
-    BASELINE, BASELINE_DIR, COMPARISON_FILE, DATA_STATS_FILE, FINETUNED, FINETUNED_DIR, metrics_file,
+    BASELINE,
+    BASELINE_DIR,
+    COMPARISON_FILE,
+    DATA_STATS_FILE,
+    FINETUNED,
+    FINETUNED_DIR,
+    metrics_file,
     provenance_file,
 )
 from dialogsum_lora.provenance import DataSource, directory_hash, read_data_source
 from dialogsum_lora.results.analysis import read_comparison
 from dialogsum_lora.results.markdown import as_code_block, as_text
 from dialogsum_lora.results.run import (
-    KNOWN_DATASETS, KNOWN_MODEL_LICENSES, base_model_text, baseline_text, data_text, describe_run, is_local, model_name,
+    KNOWN_DATASETS,
+    KNOWN_MODEL_LICENSES,
+    base_model_text,
+    baseline_text,
+    data_text,
+    describe_run,
+    is_local,
+    model_name,
     share_text,
 )
 from dialogsum_lora.results.text import change_text, p_value_text, score_text, verdict
@@ -57,11 +70,15 @@ def results_of(adapter_dir: Path) -> Results | None:
     if evaluated.adapter is None or evaluated.adapter.resolved != directory_hash(adapter_dir):
         return None
     comparison = read_comparison(COMPARISON_FILE).model_dump() if COMPARISON_FILE.exists() else None
-    return Results(read_data_source(DATA_STATS_FILE), evaluated.generate.decoding(),
-                   comparison["resamples"] if comparison else None,
-                   read_metrics(metrics_file(BASELINE_DIR)).model_dump(exclude_none=True),
-                   read_metrics(metrics_file(FINETUNED_DIR)).model_dump(exclude_none=True), comparison,
-                   read_results_provenance(provenance_file(BASELINE_DIR)).shots)
+    return Results(
+        read_data_source(DATA_STATS_FILE),
+        evaluated.generate.decoding(),
+        comparison["resamples"] if comparison else None,
+        read_metrics(metrics_file(BASELINE_DIR)).model_dump(exclude_none=True),
+        read_metrics(metrics_file(FINETUNED_DIR)).model_dump(exclude_none=True),
+        comparison,
+        read_results_provenance(provenance_file(BASELINE_DIR)).shots,
+    )
 
 
 def render_card(record: AdapterRecord, *, merged: bool = False, results: Results | None = None) -> str:
@@ -109,31 +126,54 @@ ADAPTER_NAMES = {"lora": "a LoRA adapter", "ia3": "an IA3 adapter"}  # the metho
 
 def trained_model_text(record: AdapterRecord) -> str:
     """What summarised as `finetuned`: the fully fine-tuned model, or the base model with its adapter."""
-    return "the fully fine-tuned model" if record.method == "full" else f"the base model with {ADAPTER_NAMES[record.method]}"
+    return (
+        "the fully fine-tuned model"
+        if record.method == "full"
+        else f"the base model with {ADAPTER_NAMES[record.method]}"
+    )
 
 
 def _what_it_is(record: AdapterRecord, data: DataSource | None, merged: bool) -> list[str]:
-    task = (f"It summarises a dialogue, each turn marked with its speaker as in its training data ({data_text(data)}), "
-            "in a sentence or a few, as that data's reference summaries do.")
+    task = (
+        f"It summarises a dialogue, each turn marked with its speaker as in its training data ({data_text(data)}), "
+        "in a sentence or a few, as that data's reference summaries do."
+    )
     adapter = ADAPTER_NAMES.get(record.method)
     if record.method == "full":
-        return [f"A standard transformers model, loaded without peft: the base model, {base_model_text(record)}, "
-                f"fine-tuned with every weight trained ({share_text(record.parameters)}). {task}"]
+        return [
+            f"A standard transformers model, loaded without peft: the base model, {base_model_text(record)}, "
+            f"fine-tuned with every weight trained ({share_text(record.parameters)}). {task}"
+        ]
     if merged:
-        return [f"A standard transformers model, loaded without peft: the base model, {base_model_text(record)}, with "
-                f"{adapter} merged into its weights. {task}"]
-    return [f"{adapter[0].upper()}{adapter[1:]} ([PEFT](https://github.com/huggingface/peft)) for the base model, "
-            f"{base_model_text(record)} ({share_text(record.parameters)}), loaded onto the base model, whose own weights "
-            f"stay as they are. {task}"]
+        return [
+            f"A standard transformers model, loaded without peft: the base model, {base_model_text(record)}, with "
+            f"{adapter} merged into its weights. {task}"
+        ]
+    return [
+        f"{adapter[0].upper()}{adapter[1:]} ([PEFT](https://github.com/huggingface/peft)) for the base model, "
+        f"{base_model_text(record)} ({share_text(record.parameters)}), loaded onto the base model, whose own weights "
+        f"stay as they are. {task}"
+    ]
 
 
 def _training(record: AdapterRecord, results: Results | None) -> list[str]:
-    rows = describe_run(record, results.data if results else None, results.generate if results else None,
-                        results.resamples if results else None, results.shots if results else None)
+    rows = describe_run(
+        record,
+        results.data if results else None,
+        results.generate if results else None,
+        results.resamples if results else None,
+        results.shots if results else None,
+    )
     return [
-        "Trained by this repository's DVC pipeline (`dvc repro`: prepare, finetune; evaluate for the results), with:", "",
-        "| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows), "",
-        "The prompt, the dialogue in place of `{dialogue}`:", "", *as_code_block(record.prompt.template),
+        "Trained by this repository's DVC pipeline (`dvc repro`: prepare, finetune; evaluate for the results), with:",
+        "",
+        "| | |",
+        "|---|---|",
+        *(f"| {name} | {value} |" for name, value in rows),
+        "",
+        "The prompt, the dialogue in place of `{dialogue}`:",
+        "",
+        *as_code_block(record.prompt.template),
     ]
 
 
@@ -145,35 +185,54 @@ def _usage(record: AdapterRecord, results: Results | None, merged: bool) -> list
         decoding, said = validation_decoding(prompt), "greedy decoding up to the summary length it was trained for"
     if merged or record.method == "full":
         here = "merged" if merged else "models/adapter"
-        load = ["from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig", "",
-                f'model_dir = "{here}"  # this directory, or the hub id it was published under',
-                "model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)",
-                "tokenizer = AutoTokenizer.from_pretrained(model_dir)"]
+        load = [
+            "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig",
+            "",
+            f'model_dir = "{here}"  # this directory, or the hub id it was published under',
+            "model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)",
+            "tokenizer = AutoTokenizer.from_pretrained(model_dir)",
+        ]
     else:
-        load = ["from peft import PeftModel", "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig", "",
-                'adapter_dir = "models/adapter"  # this directory, or the hub id it was published under',
-                f"base = AutoModelForSeq2SeqLM.from_pretrained({record.model.name!r})",
-                "model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()  # merged: faster",
-                "tokenizer = AutoTokenizer.from_pretrained(adapter_dir)"]
+        load = [
+            "from peft import PeftModel",
+            "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig",
+            "",
+            'adapter_dir = "models/adapter"  # this directory, or the hub id it was published under',
+            f"base = AutoModelForSeq2SeqLM.from_pretrained({record.model.name!r})",
+            "model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()  # merged: faster",
+            "tokenizer = AutoTokenizer.from_pretrained(adapter_dir)",
+        ]
     export = "" if record.method == "full" else "; `dialogsum-export` writes the merged model"
-    command = [] if merged else [
-        "", "In a checkout of this repository, the same with the settings of its params.yaml (one dialogue from an "
-        f"argument, a file or stdin; or a JSON Lines or CSV file of them){export}:", "",
-        "```bash", f'{REPOSITORY_COMMAND} "#Person1#: Are you coming tonight? #Person2#: Yes, at eight."',
-        f"{REPOSITORY_COMMAND} --file dialogues.jsonl --output summaries.jsonl", "```",
-    ]
+    command = (
+        []
+        if merged
+        else [
+            "",
+            "In a checkout of this repository, the same with the settings of its params.yaml (one dialogue from an "
+            f"argument, a file or stdin; or a JSON Lines or CSV file of them){export}:",
+            "",
+            "```bash",
+            f'{REPOSITORY_COMMAND} "#Person1#: Are you coming tonight? #Person2#: Yes, at eight."',
+            f"{REPOSITORY_COMMAND} --file dialogues.jsonl --output summaries.jsonl",
+            "```",
+        ]
+    )
     arguments = ", ".join(f"{key}={value!r}" for key, value in decoding.items())
     code = [
         *load,
         "",
         'dialogue = "#Person1#: Are you coming tonight?\\n#Person2#: Yes, at eight."',
         f"prompt = {prompt.template!r}.format(dialogue=dialogue)",
-        f"inputs = tokenizer(prompt, return_tensors=\"pt\", truncation=True, max_length={prompt.max_source_tokens})",
+        f'inputs = tokenizer(prompt, return_tensors="pt", truncation=True, max_length={prompt.max_source_tokens})',
         f"output = model.generate(**inputs, generation_config=GenerationConfig({arguments}, do_sample=False))",
         "print(tokenizer.decode(output[0], skip_special_tokens=True))",
     ]
-    return [f"Summarise a dialogue with the prompt it was trained with and {said}:", "",
-            *as_code_block("\n".join(code), "python"), *command]
+    return [
+        f"Summarise a dialogue with the prompt it was trained with and {said}:",
+        "",
+        *as_code_block("\n".join(code), "python"),
+        *command,
+    ]
 
 
 def _results(record: AdapterRecord, results: Results) -> list[str]:
@@ -185,17 +244,24 @@ def _results(record: AdapterRecord, results: Results) -> list[str]:
         f"the average over each dialogue's references. {BASELINE} is the base model alone "
         f"({baseline_text(results.shots)}), {FINETUNED} "
         f"{trained_model_text(record)}, with the same prompt and decoding"
-        + ("; in brackets, 95% intervals over the test dialogues" if intervals else "") + ".",
+        + ("; in brackets, 95% intervals over the test dialogues" if intervals else "")
+        + ".",
         "",
         f"| metric | {BASELINE} | {FINETUNED} | change |",
         "|---|---|---|---|",
     ]
     lines += [
-        f"| {name} | {score_text(baseline, name)} | {score_text(finetuned, name)} | {_change(baseline, finetuned, comparison, name)} |"
+        f"| {name} | {score_text(baseline, name)} | {score_text(finetuned, name)} "
+        f"| {_change(baseline, finetuned, comparison, name)} |"
         for name in ROUGE_TYPES
     ]
     if comparison:
-        lines += ["", "The change is paired, dialogue by dialogue: its 95% interval and p-value.", "", verdict(comparison)]
+        lines += [
+            "",
+            "The change is paired, dialogue by dialogue: its 95% interval and p-value.",
+            "",
+            verdict(comparison),
+        ]
     return lines
 
 
@@ -208,22 +274,35 @@ def _change(baseline: dict, finetuned: dict, comparison: dict | None, name: str)
 
 def _model_index(record: AdapterRecord, results: Results) -> list[dict]:
     data = results.data
-    dataset = {"name": KNOWN_DATASETS.get(data.name, {"name": data.name})["name"], "type": data.name, "split": "test",
-               "revision": data.resolved}
+    dataset = {
+        "name": KNOWN_DATASETS.get(data.name, {"name": data.name})["name"],
+        "type": data.name,
+        "split": "test",
+        "revision": data.resolved,
+    }
     metrics = [{"type": "rouge", "name": name, "value": round(results.finetuned[name], 4)} for name in ROUGE_TYPES]
-    return [{"name": model_name(record, data), "results": [
-        {"task": {"type": "summarization", "name": "Summarization"}, "dataset": dataset, "metrics": metrics},
-    ]}]
+    return [
+        {
+            "name": model_name(record, data),
+            "results": [
+                {"task": {"type": "summarization", "name": "Summarization"}, "dataset": dataset, "metrics": metrics}
+            ],
+        }
+    ]
 
 
 def _limitations(record: AdapterRecord, data: DataSource | None) -> list[str]:
     known = KNOWN_DATASETS.get(data.name) if data else None
     if known:
-        license_line = (f"{known['name']} is licensed {known['license_name']} (non-commercial, share-alike): the "
-                        "weights trained on it are shared on the same terms")
+        license_line = (
+            f"{known['name']} is licensed {known['license_name']} (non-commercial, share-alike): the "
+            "weights trained on it are shared on the same terms"
+        )
     else:
-        license_line = (f"this card cannot tell the license of the training data ({data_text(data)}): whoever shares "
-                        "the weights must check it")
+        license_line = (
+            f"this card cannot tell the license of the training data ({data_text(data)}): whoever shares "
+            "the weights must check it"
+        )
     if record.model.name in KNOWN_MODEL_LICENSES:
         license_line += f", and the base model's license ({KNOWN_MODEL_LICENSES[record.model.name]}) applies as well"
     return [

@@ -31,8 +31,14 @@ TITLE_FONT = 9
 TITLE_CHARACTERS = 80  # a title's line at TITLE_FONT across PAPER_WIDTH; longer ones wrap
 LABEL_CHARACTERS = 40  # a topic or an experiment's label line; longer ones are shortened
 STYLE = {
-    "font.size": MIN_FONT, "axes.labelsize": MIN_FONT, "xtick.labelsize": MIN_FONT, "ytick.labelsize": MIN_FONT,
-    "legend.fontsize": MIN_FONT, "figure.titlesize": TITLE_FONT, "figure.dpi": DPI, "savefig.dpi": DPI,
+    "font.size": MIN_FONT,
+    "axes.labelsize": MIN_FONT,
+    "xtick.labelsize": MIN_FONT,
+    "ytick.labelsize": MIN_FONT,
+    "legend.fontsize": MIN_FONT,
+    "figure.titlesize": TITLE_FONT,
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
     "text.parse_math": False,  # a topic or param holding $ is drawn as it is, never as math
 }
 MAX_EXPERIMENTS = 15  # bars of more runs than this are unreadable at a paper's size: the best ones are drawn
@@ -62,7 +68,9 @@ def _figure(path: Path, height: float) -> Iterator:
 
 def _title(axes, text: str) -> None:
     """The plot's title, wrapped, centred on the figure (long tick labels shift the axes aside)."""
-    axes.figure.suptitle("\n".join(textwrap.fill(line, TITLE_CHARACTERS, break_on_hyphens=False) for line in text.split("\n")))
+    axes.figure.suptitle(
+        "\n".join(textwrap.fill(line, TITLE_CHARACTERS, break_on_hyphens=False) for line in text.split("\n"))
+    )
 
 
 def _shortened(text: str, size: int = LABEL_CHARACTERS) -> str:
@@ -82,14 +90,24 @@ def plot_rouge(baseline: dict, finetuned: dict, path: Path) -> None:
         for offset, (label, metrics) in zip((-width / 2, width / 2), ((BASELINE, baseline), (FINETUNED, finetuned))):
             values = [metrics[n] for n in ROUGE_TYPES]
             intervals = metrics.get("ci95")
-            errors = [[v - intervals[n]["low"] for n, v in zip(ROUGE_TYPES, values)],
-                      [intervals[n]["high"] - v for n, v in zip(ROUGE_TYPES, values)]] if intervals else None
+            errors = (
+                [
+                    [v - intervals[n]["low"] for n, v in zip(ROUGE_TYPES, values)],
+                    [intervals[n]["high"] - v for n, v in zip(ROUGE_TYPES, values)],
+                ]
+                if intervals
+                else None
+            )
             bars = axes.bar([p + offset for p in positions], values, width, yerr=errors, capsize=3, label=label)
             axes.bar_label(bars, fmt="%.3f", padding=2)
         axes.set_xticks(list(positions), ROUGE_TYPES)
         axes.set_ylabel("F1 (mean over dialogues)")
         axes.margins(y=0.12)  # room for the values above the bars
-        _title(axes, f"ROUGE on {finetuned['num_dialogues']} test dialogues" + (" (95% intervals)" if "ci95" in finetuned else ""))
+        _title(
+            axes,
+            f"ROUGE on {finetuned['num_dialogues']} test dialogues"
+            + (" (95% intervals)" if "ci95" in finetuned else ""),
+        )
         axes.legend()
 
 
@@ -106,16 +124,26 @@ def plot_topics(topics: dict, path: Path, shown: int = 20) -> None:
             axes.invert_yaxis()
             _legend_below(axes, 2)
         else:
-            axes.text(0.5, 0.5, f"no topic has {topics['min_dialogues']} or more test dialogues", ha="center", va="center")
+            axes.text(
+                0.5, 0.5, f"no topic has {topics['min_dialogues']} or more test dialogues", ha="center", va="center"
+            )
             axes.set_yticks([])
         axes.set_xlabel("ROUGE-1 F1 (mean over the topic's dialogues)")
         left_out = len(topics["topics"]) - len(rows)
-        _title(axes, f"ROUGE-1 by topic: {len(rows)} of the {len(topics['topics'])} topics with at least "
-                     f"{topics['min_dialogues']} test dialogues" + ("\n(those with the most dialogues)" if left_out else ""))
+        _title(
+            axes,
+            f"ROUGE-1 by topic: {len(rows)} of the {len(topics['topics'])} topics with at least "
+            f"{topics['min_dialogues']} test dialogues" + ("\n(those with the most dialogues)" if left_out else ""),
+        )
 
 
-def plot_lengths(references: list[list[str]], predictions: dict[str, list[str]], path: Path,
-                 cut: dict[str, list[bool]] | None = None, max_new_tokens: int | None = None) -> None:
+def plot_lengths(
+    references: list[list[str]],
+    predictions: dict[str, list[str]],
+    path: Path,
+    cut: dict[str, list[bool]] | None = None,
+    max_new_tokens: int | None = None,
+) -> None:
     """Each summary's words against its references' mean words, with the lines of equal, twice and
     half the length; summaries that stopped at max_new_tokens (`cut`, per system) drawn as crosses
     and counted in the legend (the title says so when none did)."""
@@ -126,9 +154,14 @@ def plot_lengths(references: list[list[str]], predictions: dict[str, list[str]],
             for marker, kept in (("o", False), ("x", True)):
                 points = [(r, len(t.split())) for r, t, flag in zip(reference_words, texts, flags) if flag == kept]
                 if points or marker == "o":
-                    axes.scatter(*zip(*points) if points else ([], []), s=8 if marker == "o" else 14, alpha=0.5,
-                                 marker=marker, color=f"C{number}",
-                                 label=label if marker == "o" else f"{label}: {len(points)} cut at {max_new_tokens} new tokens")
+                    axes.scatter(
+                        *zip(*points) if points else ([], []),
+                        s=8 if marker == "o" else 14,
+                        alpha=0.5,
+                        marker=marker,
+                        color=f"C{number}",
+                        label=label if marker == "o" else f"{label}: {len(points)} cut at {max_new_tokens} new tokens",
+                    )
         top = max([*reference_words, *(len(t.split()) for texts in predictions.values() for t in texts), 1])
         for factor, style in ((1, "-"), (2, ":"), (0.5, ":")):
             axes.plot([0, top], [0, top * factor], style, color="grey", linewidth=0.8)
@@ -137,7 +170,9 @@ def plot_lengths(references: list[list[str]], predictions: dict[str, list[str]],
         axes.set_xlabel("reference words (mean of the dialogue's references)")
         axes.set_ylabel("summary words")
         anything_cut = any(any(flags) for flags in (cut or {}).values())
-        none_cut = f"; none cut at {max_new_tokens} new tokens" if max_new_tokens is not None and not anything_cut else ""
+        none_cut = (
+            f"; none cut at {max_new_tokens} new tokens" if max_new_tokens is not None and not anything_cut else ""
+        )
         _title(axes, f"Summary length vs references (lines: x1/2, x1, x2){none_cut}")
         _legend_below(axes, 2)
 
@@ -155,8 +190,9 @@ def read_curve(tsv: Path) -> tuple[list[int], list[float]]:
         raise UserError(f"{tsv} is not a dvclive metric file ({type(error).__name__}: {error})") from None
 
 
-def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path, ylabel: str, title: str,
-                kept_step: int | None = None) -> None:
+def plot_curves(
+    curves: dict[str, tuple[list[int], list[float]]], path: Path, ylabel: str, title: str, kept_step: int | None = None
+) -> None:
     """Curves against the optimiser step (the losses; validation ROUGE), with a line at the step whose
     adapter finetune kept; a note if none was logged."""
     with _figure(path, 3.0) as axes:
@@ -164,7 +200,9 @@ def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path, yl
             if steps:
                 axes.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
         if kept_step is not None:
-            axes.axvline(kept_step, color="black", linestyle="--", linewidth=0.8, label=f"weights kept (step {kept_step:,})")
+            axes.axvline(
+                kept_step, color="black", linestyle="--", linewidth=0.8, label=f"weights kept (step {kept_step:,})"
+            )
         if any(steps for steps, _ in curves.values()):
             axes.legend()
         else:
@@ -181,9 +219,19 @@ def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
     labelled by name and changed params."""
     shown = rows[:MAX_EXPERIMENTS]
     # A label: the name, and the changed params on at most two lines (the table shows them all).
-    labels = [_shortened(row["name"]) + "".join(
-        f"\n{line}" for line in textwrap.wrap(" ".join(f"{key}={row['params'].get(key, '')}" for key in keys),
-                                              LABEL_CHARACTERS, max_lines=2, placeholder=" …")) for row in shown]
+    labels = [
+        _shortened(row["name"])
+        + "".join(
+            f"\n{line}"
+            for line in textwrap.wrap(
+                " ".join(f"{key}={row['params'].get(key, '')}" for key in keys),
+                LABEL_CHARACTERS,
+                max_lines=2,
+                placeholder=" …",
+            )
+        )
+        for row in shown
+    ]
     with _figure(path, 1.3 + 0.45 * len(shown)) as axes:
         width = 0.8 / len(ROUGE_TYPES)
         for number, name in enumerate(ROUGE_TYPES):
@@ -192,14 +240,19 @@ def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
             intervals = [(row["metrics"].get("ci95") or {}).get(name) for row in shown]
             errors = None
             if all(intervals):
-                errors = [[value - 100 * interval["low"] for value, interval in zip(values, intervals)],
-                          [100 * interval["high"] - value for value, interval in zip(values, intervals)]]
+                errors = [
+                    [value - 100 * interval["low"] for value, interval in zip(values, intervals)],
+                    [100 * interval["high"] - value for value, interval in zip(values, intervals)],
+                ]
             axes.barh(positions, values, width, xerr=errors, capsize=2, label=name)
         axes.set_yticks(range(len(shown)), labels)
         axes.invert_yaxis()
         axes.set_xlabel(f"ROUGE F1 x100 ({FINETUNED})")
         runs = f"The best {len(shown)} of {len(rows)} runs" if len(shown) < len(rows) else "Experiments"
-        _title(axes, f"{runs}, best rouge1 first" + (" (95% intervals)" if any(r["metrics"].get("ci95") for r in shown) else ""))
+        _title(
+            axes,
+            f"{runs}, best rouge1 first" + (" (95% intervals)" if any(r["metrics"].get("ci95") for r in shown) else ""),
+        )
         _legend_below(axes, len(ROUGE_TYPES))
 
 
@@ -216,21 +269,33 @@ def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out:
         counted.append(len(counts) == 1 and max(counts) > 1)
         each = f" ({max(counts)} seeds a point)" if counted[-1] else ""
         labels.append(textwrap.fill(label + each, LABEL_CHARACTERS, break_on_hyphens=False))
-    legend_lines = sum(max(label.count("\n") + 1 for label in labels[i:i + 2]) for i in range(0, len(labels), 2))
+    legend_lines = sum(max(label.count("\n") + 1 for label in labels[i : i + 2]) for i in range(0, len(labels), 2))
     with _figure(path, 3.2 + 0.15 * legend_lines) as axes:
         for number, (label, in_legend, series) in enumerate(zip(labels, counted, points.values())):
             apart = (number - (len(points) - 1) / 2) * 0.04  # inches, the same on a linear or a log axis
             shifted = axes.transData + matplotlib.transforms.ScaledTranslation(apart, 0, axes.figure.dpi_scale_trans)
             xs, values, lows, highs, seeds = zip(*series)
-            errors = [[100 * (v - low) for v, low in zip(values, lows)], [100 * (high - v) for v, high in zip(values, highs)]]
-            axes.errorbar(xs, [100 * v for v in values], yerr=errors, marker="o", markersize=4, capsize=3, label=label,
-                          transform=shifted)
+            errors = [
+                [100 * (v - low) for v, low in zip(values, lows)],
+                [100 * (high - v) for v, high in zip(values, highs)],
+            ]
+            axes.errorbar(
+                xs,
+                [100 * v for v in values],
+                yerr=errors,
+                marker="o",
+                markersize=4,
+                capsize=3,
+                label=label,
+                transform=shifted,
+            )
             # Drawn through another transform than the data's, the points do not widen the axes' limits by themselves.
             axes.update_datalim([(x, 100 * bound) for x, low, high in zip(xs, lows, highs) for bound in (low, high)])
             for x, value, count in zip(xs, values, seeds):
                 if count > 1 and not in_legend:
-                    axes.annotate(f"{count} seeds", (x, 100 * value), xycoords=shifted, textcoords="offset points",
-                                  xytext=(4, 4))
+                    axes.annotate(
+                        f"{count} seeds", (x, 100 * value), xycoords=shifted, textcoords="offset points", xytext=(4, 4)
+                    )
         axes.autoscale_view()
         values = [x for series in points.values() for x, *_ in series]
         if min(values) > 0 and max(values) >= 10 * min(values):  # data sizes, ranks: a learning curve's axis

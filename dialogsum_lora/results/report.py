@@ -18,8 +18,12 @@ TOPIC_COLUMNS = ("rouge1", "rougeL")
 def header(trained: str, model_name: str, data_name: str, run: list[tuple[str, str]]) -> list[str]:
     """The title (how it was trained, as results/run.py's method_name says, the base model's and the
     data's names) and the run's description, a bullet per row."""
-    return [f"# {trained[0].upper()}{trained[1:]} of {as_text(model_name)} on {as_text(data_name)}: results", "",
-            *(f"- **{what}:** {value}" for what, value in run), ""]
+    return [
+        f"# {trained[0].upper()}{trained[1:]} of {as_text(model_name)} on {as_text(data_name)}: results",
+        "",
+        *(f"- **{what}:** {value}" for what, value in run),
+        "",
+    ]
 
 
 def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
@@ -29,7 +33,7 @@ def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
         "",
         f"ROUGE F1 on {finetuned['num_dialogues']} test dialogues ({finetuned['num_references']} references): mean "
         f"over dialogues of the average over each dialogue's references, [95% interval]. The change is {FINETUNED} "
-        f"minus {BASELINE} on the same dialogues; p is the one-sided bootstrap p-value of \"{FINETUNED} is better\"; "
+        f'minus {BASELINE} on the same dialogues; p is the one-sided bootstrap p-value of "{FINETUNED} is better"; '
         "wins, ties and losses count dialogues.",
         "",
         f"| metric | {BASELINE} | {FINETUNED} | change [95% interval] | p | wins / ties / losses | best reference: "
@@ -45,10 +49,17 @@ def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
             f"| {baseline['best_reference'][name]:.4f}, {finetuned['best_reference'][name]:.4f} |"
         )
     lines += ["", f"**Significance:** {verdict(comparison)}", ""]
-    for key, what in (("blank_predictions", "hold no word ROUGE can score (blank, zero-width characters only, or no "
-                                              "Latin letters or digits): each scores 0"),
-                      ("unfinished_summaries", "stopped at generate.max_new_tokens before the model ended them: they "
-                                               "are cut short, and score as they are")):
+    for key, what in (
+        (
+            "blank_predictions",
+            "hold no word ROUGE can score (blank, zero-width characters only, or no "
+            "Latin letters or digits): each scores 0",
+        ),
+        (
+            "unfinished_summaries",
+            "stopped at generate.max_new_tokens before the model ended them: they are cut short, and score as they are",
+        ),
+    ):
         counts = {system: metrics.get(key, 0) for system, metrics in ((BASELINE, baseline), (FINETUNED, finetuned))}
         if any(counts.values()):
             said = " and ".join(f"{count} {system}" for system, count in counts.items() if count)
@@ -58,8 +69,11 @@ def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
 
 def lengths(baseline: dict, finetuned: dict) -> list[str]:
     systems = (baseline["length"], finetuned["length"])
-    rows = (("mean words", "prediction_words", ".1f"), ("over twice the references' length", "over_twice_reference", ".1%"),
-            ("under half the references' length", "under_half_reference", ".1%"))
+    rows = (
+        ("mean words", "prediction_words", ".1f"),
+        ("over twice the references' length", "over_twice_reference", ".1%"),
+        ("under half the references' length", "under_half_reference", ".1%"),
+    )
     return [
         "## Lengths",
         "",
@@ -67,7 +81,10 @@ def lengths(baseline: dict, finetuned: dict) -> list[str]:
         "",
         f"| | {BASELINE} | {FINETUNED} |",
         "|---|---|---|",
-        *(f"| {what} | " + " | ".join(f"{system[key]:{form}}" for system in systems) + " |" for what, key, form in rows),
+        *(
+            f"| {what} | " + " | ".join(f"{system[key]:{form}}" for system in systems) + " |"
+            for what, key, form in rows
+        ),
         "",
     ]
 
@@ -98,14 +115,28 @@ def examples_section(title: str, examples: list[dict]) -> list[str]:
         change = example[FINETUNED]["rouge1"] - example[BASELINE]["rouge1"]
         lines += [f"### {as_text(example['id'])} (ROUGE-1 {change:+.4f})", "", *as_code_block(example["dialogue"]), ""]
         lines += [f"- **reference {i}:** {as_text(ref)}" for i, ref in enumerate(example["references"], start=1)]
-        lines += [f"- **{system}** (ROUGE-1 {example[system]['rouge1']:.4f}): {as_text(example[system]['summary'])}"
-                  for system in (BASELINE, FINETUNED)]
+        lines += [
+            f"- **{system}** (ROUGE-1 {example[system]['rouge1']:.4f}): {as_text(example[system]['summary'])}"
+            for system in (BASELINE, FINETUNED)
+        ]
         lines.append("")
     return lines
 
 
-def write_report(path: Path, trained: str, model_name: str, data_name: str, run: list[tuple[str, str]], baseline: dict, finetuned: dict,
-                 comparison: dict, topics: dict, gains: list[dict], losses: list[dict], plots: list[Path]) -> None:
+def write_report(
+    path: Path,
+    trained: str,
+    model_name: str,
+    data_name: str,
+    run: list[tuple[str, str]],
+    baseline: dict,
+    finetuned: dict,
+    comparison: dict,
+    topics: dict,
+    gains: list[dict],
+    losses: list[dict],
+    plots: list[Path],
+) -> None:
     """A markdown page of the run's results (see the module docstring). `gains` and `losses`
     rows hold id, dialogue, references and, under each system's name, its summary and rouge1."""
     lines = [

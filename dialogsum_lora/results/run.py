@@ -14,8 +14,12 @@ from dialogsum_lora.results.text import prompting_text
 # What can be said of the data and base model the repository is made for; any other is
 # named as it is, with no claim about it.
 KNOWN_DATASETS = {
-    "knkarthick/dialogsum": {"name": "DialogSum", "license": "cc-by-nc-sa-4.0", "license_name": "CC BY-NC-SA 4.0",
-                             "language": "en"},
+    "knkarthick/dialogsum": {
+        "name": "DialogSum",
+        "license": "cc-by-nc-sa-4.0",
+        "license_name": "CC BY-NC-SA 4.0",
+        "language": "en",
+    }
 }
 KNOWN_MODEL_LICENSES = {"google/flan-t5-base": "Apache 2.0"}
 
@@ -36,9 +40,14 @@ def data_text(data: DataSource | None) -> str:
     if data is None:
         return "data this record does not name (the sha256 of each training split is in the adapter's provenance.json)"
     if is_local(data.resolved):
-        return f"the dialogues in the local directory {as_text(data.name)} (not a hub dataset; its content: {data.resolved})"
+        return (
+            f"the dialogues in the local directory {as_text(data.name)} "
+            f"(not a hub dataset; its content: {data.resolved})"
+        )
     known = KNOWN_DATASETS.get(data.name, {"name": data.name})
-    return f"{as_text(known['name'])} ([{data.name}](https://huggingface.co/datasets/{data.name}), commit {data.resolved})"
+    return (
+        f"{as_text(known['name'])} ([{data.name}](https://huggingface.co/datasets/{data.name}), commit {data.resolved})"
+    )
 
 
 def decoding_text(generate: dict) -> str:
@@ -75,7 +84,8 @@ def kept_text(record: AdapterRecord) -> str:
 
 def share_text(counts) -> str:
     """Trainable parameters and their share of all the model's (peft's count), as every place shows them."""
-    return f"{counts.trainable:,} trainable parameters, {counts.trainable / counts.total:.2%} of the {counts.total:,} in all"
+    share = counts.trainable / counts.total
+    return f"{counts.trainable:,} trainable parameters, {share:.2%} of the {counts.total:,} in all"
 
 
 # What each `method` is called in titles, legends and the rows below.
@@ -94,13 +104,17 @@ def method_text(record: AdapterRecord) -> tuple[str, str]:
     """The row that says what was trained: the method, its settings, and how many parameters."""
     if record.method == "lora":
         lora = record.lora
-        what = (f"a LoRA adapter of rank {lora.r}, alpha {lora.alpha:g}, dropout {lora.dropout:g}, on the "
-                f"{modules_text(lora.target_modules)} linear layers")
+        what = (
+            f"a LoRA adapter of rank {lora.r}, alpha {lora.alpha:g}, dropout {lora.dropout:g}, on the "
+            f"{modules_text(lora.target_modules)} linear layers"
+        )
     elif record.method == "ia3":
         ia3 = record.ia3
         outputs = [module for module in ia3.target_modules if module not in ia3.feedforward_modules]
         rescaled = [f"the outputs of the {modules_text(outputs)} layers"] if outputs else []
-        rescaled += [f"the inputs of the {modules_text(ia3.feedforward_modules)} layers"] if ia3.feedforward_modules else []
+        rescaled += (
+            [f"the inputs of the {modules_text(ia3.feedforward_modules)} layers"] if ia3.feedforward_modules else []
+        )
         what = f"an IA3 adapter: learned vectors rescale {' and '.join(rescaled)}"
     else:
         what = "every weight of the base model trained (no adapter)"
@@ -112,12 +126,19 @@ def baseline_text(shots: Shots | None) -> str:
     if shots is None or not shots.ids:
         return prompting_text(0)
     ids = ", ".join(as_text(shot) for shot in shots.ids)
-    return (f"{prompting_text(len(shots.ids))}: before each prompt, the training dialogues {ids} with their summaries "
-            f"(drawn with seed {shots.seed})")
+    return (
+        f"{prompting_text(len(shots.ids))}: before each prompt, the training dialogues {ids} with their summaries "
+        f"(drawn with seed {shots.seed})"
+    )
 
 
-def describe_run(record: AdapterRecord, data: DataSource | None = None, generate: dict | None = None,
-                 resamples: int | None = None, shots: Shots | None = None) -> list[tuple[str, str]]:
+def describe_run(
+    record: AdapterRecord,
+    data: DataSource | None = None,
+    generate: dict | None = None,
+    resamples: int | None = None,
+    shots: Shots | None = None,
+) -> list[tuple[str, str]]:
     """(what, markdown) rows describing a run: the adapter's record (how it was trained), and
     when evaluate knows them, the data's exact source, the decoding, the baseline compared with
     (its `shots`) and the bootstrap resamples."""
@@ -126,22 +147,43 @@ def describe_run(record: AdapterRecord, data: DataSource | None = None, generate
         ("base model", base_model_text(record)),
         ("data", f"the train split of {data_text(data)}{subset_text(record)}; {validation_text(train)}"),
         method_text(record),
-        ("optimisation", f"AdamW, learning rate {learning_rate(record):g} decaying linearly to 0, batch {train.batch_size}, "
-                         f"seed {record.seed}"),
+        (
+            "optimisation",
+            f"AdamW, learning rate {learning_rate(record):g} decaying linearly to 0, batch {train.batch_size}, "
+            f"seed {record.seed}",
+        ),
         ("length", f"{training.steps:,} steps ({training.epochs:g} epochs); {kept_text(record)}"),
-        ("prompt", f"cut to {prompt.max_source_tokens} tokens ({training.truncated_prompts} training prompts were), "
-                   f"summaries to {prompt.max_target_tokens} ({training.truncated_summaries} were)"),
+        (
+            "prompt",
+            f"cut to {prompt.max_source_tokens} tokens ({training.truncated_prompts} training prompts were), "
+            f"summaries to {prompt.max_target_tokens} ({training.truncated_summaries} were)",
+        ),
     ]
     if generate is not None:
-        rows += [("decoding", decoding_text(generate)),
-                 (BASELINE, f"the base model alone, {baseline_text(shots)}; the same prompt template and decoding")]
+        rows += [
+            ("decoding", decoding_text(generate)),
+            (BASELINE, f"the base model alone, {baseline_text(shots)}; the same prompt template and decoding"),
+        ]
     if resamples is not None:
         rows.append(("intervals", f"95% bootstrap over test dialogues, {resamples:,} resamples"))
     rows += [
-        ("device", f"{as_text(environment.get('device', 'unknown'))}, {environment.get('dtype', 'unknown')}"
-                   + (f" (the frozen weights in {as_text(environment['frozen_dtype'])})" if "frozen_dtype" in environment else "")),
-        ("libraries", ", ".join(f"{name} {environment[name]}" for name in ("python", "torch", "transformers", "peft")
-                                if name in environment)),
+        (
+            "device",
+            f"{as_text(environment.get('device', 'unknown'))}, {environment.get('dtype', 'unknown')}"
+            + (
+                f" (the frozen weights in {as_text(environment['frozen_dtype'])})"
+                if "frozen_dtype" in environment
+                else ""
+            ),
+        ),
+        (
+            "libraries",
+            ", ".join(
+                f"{name} {environment[name]}"
+                for name in ("python", "torch", "transformers", "peft")
+                if name in environment
+            ),
+        ),
     ]
     return rows
 

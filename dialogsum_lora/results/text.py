@@ -47,7 +47,9 @@ def summary_line(system: str, metrics: dict) -> str:
 
 def comparison_line(comparison: dict) -> str:
     """One console line of the paired comparison, and its verdict on ROUGE-1."""
-    changes = "; ".join(f"{name} {change_text(comparison[name])} p {p_value_text(comparison, name)}" for name in ROUGE_TYPES)
+    changes = "; ".join(
+        f"{name} {change_text(comparison[name])} p {p_value_text(comparison, name)}" for name in ROUGE_TYPES
+    )
     return f"{FINETUNED} minus {BASELINE} on the same dialogues: {changes}. {verdict(comparison)}"
 
 
@@ -56,15 +58,24 @@ def undecidable(comparison: dict, name: str) -> str | None:
     dialogues for a bootstrap to mean anything, or an interval of zero width (every resample alike)."""
     dialogues = comparison["num_dialogues"]
     if dialogues < MIN_DIALOGUES_FOR_A_VERDICT:
-        return (f"only {dialogues} test dialogue{'s' if dialogues != 1 else ''}, too few for a bootstrap to mean "
-                f"anything (it needs at least {MIN_DIALOGUES_FOR_A_VERDICT})")
+        return (
+            f"only {dialogues} test dialogue{'s' if dialogues != 1 else ''}, too few for a bootstrap to mean "
+            f"anything (it needs at least {MIN_DIALOGUES_FOR_A_VERDICT})"
+        )
     if comparison[name]["low"] == comparison[name]["high"]:
-        return f"its 95% interval has zero width (every resample of the {dialogues} dialogues gives the same difference)"
+        return (
+            f"its 95% interval has zero width (every resample of the {dialogues} dialogues gives the same difference)"
+        )
     return None
 
 
-def verdict(comparison: dict, name: str = "rouge1", candidate: str = FINETUNED, other: str = BASELINE,
-            evidence: str | None = None) -> str:
+def verdict(
+    comparison: dict,
+    name: str = "rouge1",
+    candidate: str = FINETUNED,
+    other: str = BASELINE,
+    evidence: str | None = None,
+) -> str:
     """What the paired comparison of `candidate` with `other` says on `name`, as a sentence: better,
     worse, not distinguishable at the 95% level, or that it cannot tell (undecidable). `evidence`
     says what the interval comes from (default: the bootstrap's resamples of dialogues)."""
@@ -72,7 +83,11 @@ def verdict(comparison: dict, name: str = "rouge1", candidate: str = FINETUNED, 
     if reason:
         return f"On {name}, the comparison cannot tell {candidate} from {other}: {reason}."
     paired, dialogues = comparison[name], comparison["num_dialogues"]
-    relation = "better than" if paired["low"] > 0 else "worse than" if paired["high"] < 0 else "not distinguishable from"
+    relation = (
+        "better than" if paired["low"] > 0 else "worse than" if paired["high"] < 0 else "not distinguishable from"
+    )
     evidence = evidence or f"{comparison['resamples']:,} resamples of {dialogues} dialogues"
-    return (f"On {name}, {candidate} is {relation} {other} at the 95% level: {change_text(paired)}, "
-            f"p {p_value_text(comparison, name)} over {evidence}.")
+    return (
+        f"On {name}, {candidate} is {relation} {other} at the 95% level: {change_text(paired)}, "
+        f"p {p_value_text(comparison, name)} over {evidence}."
+    )

@@ -1,1 +1,2 @@
-"""Scoring: ROUGE as published DialogSum numbers compute it (rouge), bootstrap intervals and paired comparisons (bootstrap), the metrics a stage writes (metrics), and the same as an `evaluate` metric module (dialogsum_rouge/)."""
+"""Scoring: ROUGE as published DialogSum numbers compute it (rouge), bootstrap intervals and paired comparisons
+(bootstrap), the metrics a stage writes (metrics), and the same as an `evaluate` metric module (dialogsum_rouge/)."""

@@ -70,8 +70,9 @@ def paired(candidate: list[float], other: list[float], indices: np.ndarray) -> d
     }
 
 
-def compare(candidate: dict[str, list[float]], other: dict[str, list[float]], resamples: int,
-            seed: int) -> dict[str, dict]:
+def compare(
+    candidate: dict[str, list[float]], other: dict[str, list[float]], resamples: int, seed: int
+) -> dict[str, dict]:
     """paired() for each score type, every type over the same resamples."""
     indices = resample_indices(len(next(iter(candidate.values()))), resamples, seed)
     return {name: paired(candidate[name], other[name], indices) for name in candidate}
@@ -119,9 +120,11 @@ def across_seeds(per_type: dict[str, list[list[float]]]) -> dict[str, dict]:
     found = {}
     for name, cells in per_type.items():
         mean, variance, freedom = _mean_and_variance(cells)
-        found[name] = {"mean": round(mean, DIGITS),
-                       "std": round(float(np.asarray(cells, dtype=np.float64).mean(axis=1).std(ddof=1)), DIGITS),
-                       **_t_interval(mean, variance, freedom)}
+        found[name] = {
+            "mean": round(mean, DIGITS),
+            "std": round(float(np.asarray(cells, dtype=np.float64).mean(axis=1).std(ddof=1)), DIGITS),
+            **_t_interval(mean, variance, freedom),
+        }
     return found
 
 
@@ -133,10 +136,19 @@ def paired_across_seeds(candidate: list[list[float]], other: list[list[float]]) 
 
     candidate, other = np.asarray(candidate, dtype=np.float64), np.asarray(other, dtype=np.float64)
     if candidate.shape != other.shape:
-        raise ValueError(f"a paired comparison needs the same seeds and dialogues: {candidate.shape} against {other.shape}")
+        raise ValueError(
+            f"a paired comparison needs the same seeds and dialogues: {candidate.shape} against {other.shape}"
+        )
     mean, variance, freedom = _mean_and_variance(candidate - other)
     if variance == 0:  # every cell alike: an interval of zero width, which tells nothing
-        return {"difference": round(mean, DIGITS), "low": round(mean, DIGITS), "high": round(mean, DIGITS),
-                "p_value": 0.0 if mean > 0 else 1.0}
-    return {"difference": round(mean, DIGITS), **_t_interval(mean, variance, freedom),
-            "p_value": round(float(t.sf(mean / variance**0.5, freedom)), DIGITS)}
+        return {
+            "difference": round(mean, DIGITS),
+            "low": round(mean, DIGITS),
+            "high": round(mean, DIGITS),
+            "p_value": 0.0 if mean > 0 else 1.0,
+        }
+    return {
+        "difference": round(mean, DIGITS),
+        **_t_interval(mean, variance, freedom),
+        "p_value": round(float(t.sf(mean / variance**0.5, freedom)), DIGITS),
+    }

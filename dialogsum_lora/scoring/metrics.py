@@ -10,8 +10,9 @@ from dialogsum_lora.scoring.rouge import ROUGE_TYPES, has_words, score_corpus
 SHARE_DIGITS = 4
 
 
-def corpus_metrics(predictions: list[str], references: list[list[str]], resamples: int = 0,
-                   seed: int = 0) -> tuple[dict, list[dict]]:
+def corpus_metrics(
+    predictions: list[str], references: list[list[str]], resamples: int = 0, seed: int = 0
+) -> tuple[dict, list[dict]]:
     """metrics.json's content for `predictions` of dialogues with these `references`, and each
     dialogue's scores (score_corpus's): the headline ROUGE, with `ci95` intervals from
     `resamples` bootstrap resamples drawn from `seed` (none if 0), the counts, the

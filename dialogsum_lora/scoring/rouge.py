@@ -28,7 +28,7 @@ class StemmingTokenizer(tokenizers.Tokenizer):
     tokenised again for each of its references."""
 
     @staticmethod
-    @functools.lru_cache(maxsize=None)  # one entry per distinct word: a few MB at most
+    @functools.cache  # one entry per distinct word: a few MB at most
     def stem(word: str) -> str:
         return _PORTER.stem(word)
 
@@ -54,7 +54,9 @@ def has_words(text: str) -> bool:
 def check_has_words(text: str) -> str:
     """A reference ROUGE can score against (a pydantic validator too), else a ValueError saying why."""
     if not has_words(text):
-        raise ValueError(f"holds no word ROUGE can score (rouge_score keeps only Latin letters and digits), got {text[:40]!r}")
+        raise ValueError(
+            f"holds no word ROUGE can score (rouge_score keeps only Latin letters and digits), got {text[:40]!r}"
+        )
     return text
 
 

@@ -1,1 +1,2 @@
-"""Fine-tuning: the Trainer and its callbacks (trainer), resumable checkpoints (checkpoints), validation ROUGE (validation)."""
+"""Fine-tuning: the Trainer and its callbacks (trainer), resumable checkpoints (checkpoints), validation ROUGE
+(validation)."""

@@ -41,6 +41,7 @@ def checkpoint_directory(params: StageParams) -> Path:
 
 CHECKPOINT_COMPLETE = "checkpoint_complete"  # written into a checkpoint once the Trainer has saved all of it
 
+
 class MarkCompleteCheckpoints(TrainerCallback):
     """Mark each checkpoint once it is completely written (on_save runs after the Trainer's save)."""
 

@@ -64,7 +64,9 @@ class KeepBest(TrainerCallback):
     def restore(self, model) -> KeptStep:
         """Put the kept weights back into `model`; which step's they are."""
         if self.weights is None:
-            raise UserError(f"train.keep is {self.rule}, but no validation gave a finite {self.metric}: set train.keep "
-                            "to last, or lower train.learning_rate")
+            raise UserError(
+                f"train.keep is {self.rule}, but no validation gave a finite {self.metric}: set train.keep "
+                "to last, or lower train.learning_rate"
+            )
         restore_weights(model, self.weights)
         return self.kept

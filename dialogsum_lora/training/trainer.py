@@ -33,12 +33,19 @@ def check_compiler() -> None:
 
     try:
         compiler = get_cpp_compiler()
-        subprocess.run([compiler, "-x", "c++", "-", "-o", os.devnull], input=b"int main() { return 0; }\n",
-                       capture_output=True, check=True, timeout=300)
+        subprocess.run(
+            [compiler, "-x", "c++", "-", "-o", os.devnull],
+            input=b"int main() { return 0; }\n",
+            capture_output=True,
+            check=True,
+            timeout=300,
+        )
     except (exc.InvalidCxxCompiler, subprocess.SubprocessError, OSError) as error:
         detail = " ".join(str(error).split())[:200] or type(error).__name__
-        raise UserError(f"params.yaml: train.compile is true, but torch.compile finds no working C++ compiler ({detail}): "
-                        "install g++ (or set CXX to a working one), or set train.compile: false") from None
+        raise UserError(
+            f"params.yaml: train.compile is true, but torch.compile finds no working C++ compiler ({detail}): "
+            "install g++ (or set CXX to a working one), or set train.compile: false"
+        ) from None
 
 
 def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list[dict], dict]:
@@ -53,8 +60,18 @@ def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list
     return examples, {"truncated_prompts": cut_prompts, "truncated_summaries": cut_summaries}
 
 
-def make_trainer(model, tokenizer, train: TrainParams, seed: int, dtype: torch.dtype, train_set, validation_set,
-                 output_dir: Path, callbacks: list, progress: bool = True) -> Seq2SeqTrainer:
+def make_trainer(
+    model,
+    tokenizer,
+    train: TrainParams,
+    seed: int,
+    dtype: torch.dtype,
+    train_set,
+    validation_set,
+    output_dir: Path,
+    callbacks: list,
+    progress: bool = True,
+) -> Seq2SeqTrainer:
     """The Trainer as the finetune stage runs it (the throughput benchmark times this same one).
 
     Each batch is padded to its longest prompt and summary, or up to a multiple of
@@ -105,8 +122,9 @@ def make_trainer(model, tokenizer, train: TrainParams, seed: int, dtype: torch.d
         args=arguments,
         train_dataset=train_set,
         eval_dataset=validation_set,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100,
-                                             pad_to_multiple_of=train.pad_to_multiple_of),
+        data_collator=DataCollatorForSeq2Seq(
+            tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=train.pad_to_multiple_of
+        ),
         callbacks=[StopOnDivergence(train.learning_rate), *callbacks, MarkCompleteCheckpoints()],
     )
     if progress:
@@ -195,12 +213,17 @@ def peak_memory() -> dict:
     """The most memory this process has held: on a GPU, what torch allocated on it; on a CPU, the
     process's peak resident size (model, optimiser state, activations and all the rest)."""
     if torch.cuda.is_available():
-        return {"peak_memory_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1), "peak_memory_of": "cuda allocated"}
+        return {
+            "peak_memory_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1),
+            "peak_memory_of": "cuda allocated",
+        }
     import resource
 
     # Linux gives ru_maxrss in KiB.
-    return {"peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "peak_memory_of": "process resident set"}
+    return {
+        "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_memory_of": "process resident set",
+    }
 
 
 class StopOnDivergence(TrainerCallback):
@@ -254,7 +277,13 @@ class LossCurves(TrainerCallback):
         """Log the training loss, and the validation loss and ROUGE (ValidationRouge), at `step`."""
         self.live.step = step
         for key, value in logs.items():
-            name = "train/loss" if key == "loss" else f"eval/{key.removeprefix('eval_')}" if key in self.VALIDATION else None
+            name = (
+                "train/loss"
+                if key == "loss"
+                else f"eval/{key.removeprefix('eval_')}"
+                if key in self.VALIDATION
+                else None
+            )
             if name is not None:
                 self.live.log_metric(name, round(value, 6))
 

@@ -45,8 +45,14 @@ class ValidationRouge(TrainerCallback):
         # bf16 frozen base with an fp32 adapter: train.frozen_dtype).
         with torch.autocast(next(model.parameters()).device.type, dtype=torch.bfloat16, enabled=args.bf16):
             summaries, _ = summarise_dialogues(
-                model, self.tokenizer, self.dialogues, self.prompt, validation_decoding(self.prompt), self.batch_size,
-                desc="validation", progress=False,
+                model,
+                self.tokenizer,
+                self.dialogues,
+                self.prompt,
+                validation_decoding(self.prompt),
+                self.batch_size,
+                desc="validation",
+                progress=False,
             )
         model.train(was_training)
         if summaries is None:  # another process gathers them
