@@ -23,7 +23,7 @@
 #   throughput          tutorial vs project settings: the stage's Trainer at batch 8 and 64,
 #                       eager and compiled; generation one at a time, and batched (64, merged
 #                       adapter too, and 256 merged)
-#   pipeline-compiled   the projected pipeline again with train.compile=true
+#   pipeline-compiled   the projected pipeline again with train.torch_compile=true
 #   methods             LoRA, IA3 and full fine-tuning in one plain loop at batch 8: seconds per
 #                       step and peak memory, each method in a process of its own
 #
@@ -51,7 +51,7 @@ for name in $runs; do
     [[ " $all_runs " == *" $name "* ]] || { echo "error: unknown run '$name': choose from ${all_runs// /, }" >&2; exit 2; }
 done
 # The settings tried against the committed ones, each as benchmarks.pipeline's --set takes it.
-fast=${FAST:-train.frozen_dtype=bfloat16 train.pad_to_multiple_of=64 train.compile=true}
+fast=${FAST:-train.frozen_dtype=bfloat16 train.pad_to_multiple_of=64 train.torch_compile=true}
 read -r -a fast_words <<< "$fast"  # split on spaces, never globbed
 fast_sets=()
 for setting in ${fast_words[@]+"${fast_words[@]}"}; do fast_sets+=(--set "$setting"); done
@@ -127,12 +127,12 @@ run losses-fast "${losses[@]}" ${fast_sets[@]+"${fast_sets[@]}"}
 run repro-fast "${whole[@]}" ${fast_sets[@]+"${fast_sets[@]}"}
 run speed-bf16 "${speed[@]}" --set train.frozen_dtype=bfloat16
 run speed-bucketed "${speed[@]}" --set train.frozen_dtype=bfloat16 --set train.pad_to_multiple_of=64
-run speed-graphs "${speed[@]}" ${fast_sets[@]+"${fast_sets[@]}"} --set train.compile_mode=reduce-overhead
+run speed-graphs "${speed[@]}" ${fast_sets[@]+"${fast_sets[@]}"} --set train.torch_compile_mode=reduce-overhead
 run repro "${whole[@]}"
 run pipeline python -m benchmarks.pipeline --model "$model"
 run throughput python -m benchmarks.throughput --model "$model" --train-batch-size 8 64 --compile \
     --gen-batch-size 64 256
-run pipeline-compiled python -m benchmarks.pipeline --model "$model" --set train.compile=true
+run pipeline-compiled python -m benchmarks.pipeline --model "$model" --set train.torch_compile=true
 run methods python -m benchmarks.methods --model "$model" --batch-size 8 --steps 20 --warmup-steps 3
 if compgen -G "$out/speed-*.json" > /dev/null || compgen -G "$out/losses-*.json" > /dev/null \
     || compgen -G "$out/repro*.json" > /dev/null; then

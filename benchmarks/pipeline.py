@@ -93,7 +93,7 @@ def parse_arguments() -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="also set a param, e.g. --set train.compile=true (YAML value; repeatable)",
+        help="also set a param, e.g. --set train.torch_compile=true (YAML value; repeatable)",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
     parser.add_argument("--dir", type=Path, help="run here (replaced) and keep it; default: a temporary directory")
@@ -209,7 +209,7 @@ def main() -> None:
         args.overrides = {"lora.dropout": 0.0, **args.overrides}
     set_params(directory / "params.yaml", {"data.source": DATA_DIR, "model.name": model_dir, **args.overrides})
     params = load_params(Reads, directory / "params.yaml")
-    full_steps = math.ceil(params.train.epochs * math.ceil(args.train_dialogues / params.train.batch_size))
+    full_steps = math.ceil(params.train.num_train_epochs * math.ceil(args.train_dialogues / params.train.batch_size))
     # The steps after --train-steps that --profile profiles are outside the steady speed's whole blocks.
     steps_run = args.train_steps + (args.profile or 0)
     if steps_run < full_steps and not args.whole:  # else the whole run trains, and nothing is projected
@@ -237,7 +237,7 @@ def main() -> None:
 
     print(
         f"\n{'stage':<10} {'measured s':>11} {'projected s':>12}   (projected: training for {full_steps} steps, "
-        f"{params.train.epochs:g} epoch(s) of {args.train_dialogues} dialogues)"
+        f"{params.train.num_train_epochs:g} epoch(s) of {args.train_dialogues} dialogues)"
     )
     for name in walls:
         print(f"{name:<10} {walls[name]:11.1f} {projected[name]:12.1f}")

@@ -4,7 +4,7 @@
 
 Runs `python -m stages.finetune` in this process, as dvc.yaml does, with torch's profiler on
 for optimiser steps START+1 .. START+N (after the warm-up, and after compiling with
-train.compile), and writes what it saw to FILE: per step, the wall time, the kernels launched on
+train.torch_compile), and writes what it saw to FILE: per step, the wall time, the kernels launched on
 the GPU, the GPU's busy time (the kernels' own time) and the CPU time of the operators torch
 ran. A step whose wall time is well above its GPU time is bound by launching work, not by doing
 it. benchmarks/pipeline.py --profile runs the stage this way.

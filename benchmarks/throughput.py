@@ -11,7 +11,7 @@ DialogSum's lengths, one process, deterministic kernels as the stages use:
   training    (a) the tutorial's: fp32, batch 8, random order, padded per batch, a plain loop;
               (b) the project's, at each --train-batch-size: bf16 autocast on a GPU that has it,
                   length-grouped batches, first in a plain loop, then through the finetune stage's
-                  own Trainer (and, with --compile, with train.compile on)
+                  own Trainer (and, with --compile, with train.torch_compile on)
   generation  (a) one dialogue at a time; (b) length-sorted batches of each --gen-batch-size;
               both through the stages' generation loop, with the adapter merged as evaluate does
 
@@ -66,7 +66,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--train-batch-size", type=int, nargs="+", default=[8], metavar="N", help="the project's (b)")
     parser.add_argument("--steps", type=int, help="timed training steps per setting (default 10 on CPU, 30 on GPU)")
     parser.add_argument("--warmup-steps", type=int, default=3, help="untimed plain-loop steps before each timing")
-    parser.add_argument("--compile", action="store_true", help="also time the stage's Trainer with train.compile on")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time the stage's Trainer with train.torch_compile on"
+    )
     parser.add_argument(
         "--examples",
         type=int,

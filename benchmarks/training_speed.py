@@ -160,7 +160,7 @@ def time_stage_trainer(
         update={
             "batch_size": batch_size,
             "max_steps": block + timed_steps,
-            "compile": compile,
+            "torch_compile": compile,
             "validation_steps": None,
         }
     )

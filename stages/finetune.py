@@ -22,7 +22,7 @@ from dialogsum_lora.params.ia3 import IA3Params
 from dialogsum_lora.params.lora import LoraParams
 from dialogsum_lora.params.model import ModelParams
 from dialogsum_lora.params.prompt import PromptParams
-from dialogsum_lora.params.train import TrainParams, check_batch_split, check_frozen_dtype
+from dialogsum_lora.params.train import TrainParams, check_batch_split, check_frozen_dtype, check_trainer_settings
 from dialogsum_lora.paths import ADAPTER_DIR, CURVES_DIR, SPLIT_FILES, TIMING_DIR
 
 
@@ -41,9 +41,10 @@ class Reads(StageParams):  # as dvc.yaml lists them
 def main() -> None:
     # Params first: a mistake is reported before torch and the Trainer load.
     params = load_params(Reads)
-    check_batch_split(params.train, params.processes)
     check_frozen_dtype(params.train, params.method)
     params.train.check()
+    check_trainer_settings(params.train)  # the Trainer's own fields, by its own types
+    check_batch_split(params.train, params.processes)
     import torch
 
     from dialogsum_lora import distributed
@@ -79,6 +80,7 @@ def main() -> None:
     from dialogsum_lora.training.trainer import (
         LossCurves,
         StepClock,
+        arguments_used,
         build_training_examples,
         check_compiler,
         last_logged_loss,
@@ -91,7 +93,7 @@ def main() -> None:
     # Inputs, checked (and the outputs' place) before any process starts work.
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
     check_target_modules(params.method, method_settings(params), model_dir, params.model.name)
-    if params.train.compile:
+    if {"torch_compile", "torch_compile_mode"} & {k for k, v in params.train.trainer_settings().items() if v}:
         check_compiler()
     split_rows = read_jsonl(require(SPLIT_FILES["train"]))
     params.train.check(len(split_rows))
@@ -186,6 +188,7 @@ def main() -> None:
         }
         # What it read: seed, processes, method, prompt, the method's section, train.
         record.update(params.model_dump(exclude={"model", *unused_sections(params.method)}))
+        record["trainer"] = arguments_used(trainer.args, params.train.trainer_settings())
         with no_progress_bars():
             save_adapter(model, tokenizer, record, ADAPTER_DIR)
     remove_checkpoints(run_dir)  # once the adapter is in place

@@ -301,13 +301,13 @@ def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures
     ] == runs
     assert f"ran: -m benchmarks.speed_report {out}" in issue.stdout  # after the runs
     arguments = {name: json.loads((out / f"{name}.json").read_text())["arguments"] for name in runs}
-    fast = "--set train.frozen_dtype=bfloat16 --set train.pad_to_multiple_of=64 --set train.compile=true"
+    fast = "--set train.frozen_dtype=bfloat16 --set train.pad_to_multiple_of=64 --set train.torch_compile=true"
     assert "--stages prepare finetune --train-steps 150 --profile 5 --json" in arguments["speed-eager"]
     assert f"--profile 5 {fast} --json" in arguments["speed-compiled"]
     assert "--train-steps 100 --no-dropout --set train.logging_steps=1" in arguments["losses-eager"]
     assert fast in arguments["losses-fast"] and "--no-dropout" in arguments["losses-fast"]
     assert f"--whole {fast} --json" in arguments["repro-fast"] and "--whole --json" in arguments["repro"]
-    assert f"{fast} --set train.compile_mode=reduce-overhead" in arguments["speed-graphs"]
+    assert f"{fast} --set train.torch_compile_mode=reduce-overhead" in arguments["speed-graphs"]
     assert json.loads((out / "machine.json").read_text())["commit"] == "abc123"
     assert (out / "machine.txt").read_text().splitlines()[-1] == "stub versions"
 
@@ -315,7 +315,7 @@ def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures
     every = subprocess.run(
         ["bash", script, "every", "pipeline", "throughput", "pipeline-compiled", "methods"],
         cwd=tmp_path,
-        env={**environment, "FAST": "train.compile=true"},
+        env={**environment, "FAST": "train.torch_compile=true"},
         capture_output=True,
         text=True,
     )
@@ -341,9 +341,9 @@ def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures
     }
     assert arguments["pipeline"].startswith("-m benchmarks.pipeline --model tiny --json")
     assert "--train-batch-size 8 64 --compile --gen-batch-size 64 256" in arguments["throughput"]
-    assert "--set train.compile=true" in arguments["pipeline-compiled"]
+    assert "--set train.torch_compile=true" in arguments["pipeline-compiled"]
     assert arguments["methods"].startswith("-m benchmarks.methods --model tiny --batch-size 8")
-    assert json.loads((out / "machine.json").read_text())["fast"] == "train.compile=true"
+    assert json.loads((out / "machine.json").read_text())["fast"] == "train.torch_compile=true"
 
     # A copy without git's history (as a device machine may get it): the commit is unknown, the file still JSON.
     copy = tmp_path / "copy/benchmarks/gpu.sh"
@@ -362,7 +362,7 @@ def test_gpu_script_runs_each_benchmark_into_the_out_folder_and_reports_failures
 
     # FAST is split on spaces and never globbed; a blank one sets nothing.
     for fast, expected in (
-        ("train.compile=true  *", "--profile 5 --set train.compile=true --set * --json"),
+        ("train.torch_compile=true  *", "--profile 5 --set train.torch_compile=true --set * --json"),
         (" ", "--profile 5 --json"),
     ):
         one = subprocess.run(

@@ -70,7 +70,7 @@ def test_two_processes_train_the_weights_one_process_trains(workspace, method):
             "prompt.max_target_tokens": 8,
             "train.max_steps": 3,
             "train.logging_steps": 1,
-            "train.checkpoint_steps": 100,
+            "train.save_steps": 100,
             "train.validation_rouge_dialogues": 0,
             "train.keep": "lowest_loss",
         },

@@ -369,8 +369,8 @@ def test_rouge1_against_a_numeric_param_a_point_per_value_with_its_seeds(monkeyp
     warning = capsys.readouterr().err
     assert "left out of the plot: 1 run(s)" in warning and "no number for train.dialogues" in warning
     with pytest.raises(UserError) as error:
-        experiments.show_experiments(["--against", "train.epochs", "--plot", str(tmp_path / "other.png")])
-    assert "--against train.epochs" in str(error.value) and "train.dialogues" in str(error.value)
+        experiments.show_experiments(["--against", "train.num_train_epochs", "--plot", str(tmp_path / "other.png")])
+    assert "--against train.num_train_epochs" in str(error.value) and "train.dialogues" in str(error.value)
     assert not (tmp_path / "other.png").exists()
 
     # Where a record is out of reach, its run is left out, and the count says so.

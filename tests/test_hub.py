@@ -47,7 +47,7 @@ def hub(tiny_model_dir, dialogsum_dir, tmp_path_factory):
 def write_params(directory, **sections) -> None:
     """The repository's params.yaml with the sections given changed, and a run of a few steps."""
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
-    params["train"].update(max_steps=2, logging_steps=1, checkpoint_steps=10)
+    params["train"].update(max_steps=2, logging_steps=1, save_steps=10)
     params["generate"].update(max_new_tokens=8)
     for section, values in sections.items():
         params[section].update(values)

@@ -135,7 +135,7 @@ def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical
 def test_a_killed_run_of_each_method_resumes_to_the_weights_of_an_unbroken_one(stage_dir, method):
     set_params(
         stage_dir / "params.yaml",
-        {"method": method, "train.max_steps": 24, "train.checkpoint_steps": 4, "train.logging_steps": 2, **FAST_FULL},
+        {"method": method, "train.max_steps": 24, "train.save_steps": 4, "train.logging_steps": 2, **FAST_FULL},
     )
     unbroken = run_stage(stage_dir, "finetune")
     assert unbroken.returncode == 0, unbroken.stderr[-3000:]

@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from dialogsum_lora.modeling.adapter import AdapterRecord
+from dialogsum_lora.modeling.adapter import TRAINER_BEFORE, AdapterRecord
 from dialogsum_lora.provenance import DataSource
 from dialogsum_lora.results.cards import Results, render_card
 
@@ -114,7 +114,7 @@ def test_the_adapter_card_is_a_real_model_card():
         "rank 32",
         "alpha 32",
         "dropout 0.05",
-        "learning rate 0.001",
+        "`optim=adamw_torch_fused`, `learning_rate=0.001`, `lr_scheduler_type=linear`, `warmup_steps=0`",
         "1,558 steps",
         "NVIDIA H200, bfloat16",
         "3 training prompts were",
@@ -242,7 +242,8 @@ def test_a_record_from_before_the_speed_settings_reads_as_trained_without_them_a
 
     assert "frozen_dtype" not in RECORD["train"]  # as finetune recorded it before train.frozen_dtype existed
     train = record().train
-    assert (train.compile_mode, train.pad_to_multiple_of, train.frozen_dtype) == ("default", None, "float32")
+    assert (train.torch_compile, train.pad_to_multiple_of, train.frozen_dtype) == (False, None, "float32")
+    assert record().trainer == {**TRAINER_BEFORE, "learning_rate": 0.001}  # the Trainer's defaults then
     device = dict(describe_run(record(), SOURCE, GENERATE, None))["device"]
     assert device == "NVIDIA H200, bfloat16"
     frozen = record(

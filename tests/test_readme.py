@@ -1,4 +1,5 @@
-"""Every shell block of README.md runs as written, on the tiny model and the sample data.
+"""Every shell block of README.md and of the docs/ pages runs as written, on the tiny model and the
+sample data.
 
 The only changes to a block's text: the S3 remote URL becomes a local
 directory (the remote that `dvc push` fills), and `<repository URL>` becomes
@@ -6,10 +7,10 @@ the repository the recipes `git push` to. Each block runs in `bash -eo
 pipefail`, in the environment of a reader's plain shell (no HF offline
 switches, .venv not on PATH), from the directory the reader would be in: the
 demo checkout, moved elsewhere; the recipes after the README's `source
-.venv/bin/activate` run with it, as in one terminal. Between blocks the test
-checks what the README says they do, and what its prose promises of them
-(byte-identical reruns, restores from the run cache, comparisons that need no
-`dvc pull`).
+.venv/bin/activate` run with it, as in one terminal (the docs pages' recipes
+too, as the pages say). Between blocks the test checks what the pages say the
+blocks do, and what their prose promises of them (byte-identical reruns,
+restores from the run cache, comparisons that need no `dvc pull`).
 
 Two commands are not run here. `make test` is this test suite: CI runs it, from
 a fresh clone, through `.ci/run`. `make install` in a fresh clone would install
@@ -33,48 +34,72 @@ from dialogsum_lora.params import set_params
 pytestmark = pytest.mark.slow
 
 README = REPO_ROOT / "README.md"
+DOCS = REPO_ROOT / "docs"
 S3_REMOTE = "s3://my-bucket/dialogsum-lora"
 REPOSITORY_URL = "<repository URL>"
 
 
+def pages() -> list:
+    """The README and every docs/ page: the markdown whose commands are run here."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
 def shell_blocks(markdown: str) -> list[str]:
-    """The README's ```bash blocks, in order."""
+    """A page's ```bash blocks, in order."""
     return re.findall(r"^```bash\n(.*?)^```$", markdown, flags=re.MULTILINE | re.DOTALL)
 
 
+def all_blocks() -> list[str]:
+    """The ```bash blocks of the README and of every docs/ page."""
+    return [block for page in pages() for block in shell_blocks(page.read_text())]
+
+
 def block_starting(blocks: list[str], first_line: str) -> str:
-    (block,) = [block for block in blocks if block.splitlines()[0].startswith(first_line)]
+    """The one block that starts with `first_line` (a page may repeat another's block word for word)."""
+    (block,) = {block for block in blocks if block.splitlines()[0].startswith(first_line)}
     return block
 
 
-# The first command of each block, the way the test runs it. A block the README gains must
-# be added here, so that README and test cannot drift apart.
-BLOCKS = [
-    "make demo",  # set-up: the `reproduced` fixture runs it
-    "make install",  # the real experiment
-    "source .venv/bin/activate",  # the recipes' environment
-    "dvc repro",  # rerun
-    "dvc metrics diff main",  # compare
-    "dvc exp run --queue -S seed=1,2,3",  # seeds
-    "dvc exp run -S baseline.shots=2",  # a few-shot baseline
-    "dvc exp run --queue -S method=lora,full,ia3",  # methods
-    'dialogsum-summarise "#Person1#',  # use the adapter
-    f"dvc remote add -d storage {S3_REMOTE}",  # share
-    "dvc remote modify --local storage access_key_id",  # S3 credentials
-    f"git clone {REPOSITORY_URL}",  # a colleague
-    "git tag -a dialogsum-lora@v1.0.0",  # artifacts
-]
+# The first command of each block, page by page, the way the test runs it. A block a page
+# gains must be added here, so that the pages and the test cannot drift apart.
+BLOCKS = {
+    "README.md": [
+        "make demo",  # set-up: the `reproduced` fixture runs it
+        "make install",  # the real experiment
+        "source .venv/bin/activate",  # the recipes' environment
+        "dvc repro",  # rerun
+        "dvc metrics diff main",  # compare
+        f"dvc remote add -d storage {S3_REMOTE}",  # share
+        'dialogsum-summarise "#Person1#',  # use the adapter
+    ],
+    "docs/experiments.md": [
+        "dvc exp run --queue -S seed=1,2,3",  # seeds
+        "dvc exp run -S baseline.shots=2",  # a few-shot baseline
+        "dvc exp run --queue -S method=lora,full,ia3",  # methods
+    ],
+    "docs/sharing.md": [
+        "dvc remote modify --local storage access_key_id",  # S3 credentials
+        f"git clone {REPOSITORY_URL}",  # a colleague
+        "git tag -a dialogsum-lora@v1.0.0",  # artifacts
+    ],
+}
 
 
 def test_the_test_knows_every_block_of_the_readme():
-    blocks = shell_blocks(README.read_text())
-    assert len(blocks) == len(BLOCKS)
-    for block, first in zip(blocks, BLOCKS):
-        assert block.startswith(first), (first, block)
+    for page in pages():
+        blocks, expected = shell_blocks(page.read_text()), BLOCKS.get(str(page.relative_to(REPO_ROOT)), [])
+        assert len(blocks) == len(expected), (page, blocks)
+        for block, first in zip(blocks, expected):
+            assert block.startswith(first), (page, first, block)
+    assert all((REPO_ROOT / page).is_file() for page in BLOCKS)
+    blocks = all_blocks()
+    for first in (first for firsts in BLOCKS.values() for first in firsts):
+        block_starting(blocks, first)  # one block each, wherever it is
     placeholders = set(re.findall(r"<[^>\n]+>", "".join(blocks)))
     assert placeholders == {REPOSITORY_URL}, placeholders
     assert "make test" in block_starting(blocks, "make demo") and "make check" in block_starting(blocks, "make demo")
-    assert "make test" in (REPO_ROOT / ".ci/run").read_text()  # CI runs the README's test command
+    # CI runs the README's test command (beside other targets: `make lint test`).
+    assert re.search(r"^make( \w+)* test\b", (REPO_ROOT / ".ci/run").read_text(), re.MULTILINE)
 
 
 @pytest.fixture
@@ -106,7 +131,7 @@ def plain_shell(tmp_path) -> dict[str, str]:
 
 
 def run_block(block: str, cwd, environment: dict[str, str], prefix: str = "") -> str:
-    """Run a README block in `bash -eo pipefail` (after `prefix`); its output, or a failure that shows it."""
+    """Run a page's block in `bash -eo pipefail` (after `prefix`); its output, or a failure that shows it."""
     result = subprocess.run(
         ["bash", "-eo", "pipefail", "-c", prefix + block],
         cwd=cwd,
@@ -123,10 +148,10 @@ def run_block(block: str, cwd, environment: dict[str, str], prefix: str = "") ->
 class Reader:
     """A reader's checkout of the demo, somewhere else than where `make demo` ran, and where it came
     from: a repository to push to and clone from, and a directory for the DVC remote. `recipe`
-    runs a README block there as the reader would, in their plain shell."""
+    runs a block of the README or of a docs/ page there as the reader would, in their plain shell."""
 
     def __init__(self, workspace, tmp_path, plain_shell):
-        self.blocks = shell_blocks(README.read_text())
+        self.blocks = all_blocks()
         self.activate = block_starting(self.blocks, "source .venv/bin/activate")
         self.shell, self.tmp_path = plain_shell, tmp_path
         self.checkout = tmp_path / "elsewhere" / "dialogsum-lora"
@@ -229,7 +254,7 @@ def test_comparing_and_a_sweep_at_a_glance(reader):
     checkout = reader.checkout
     output = reader.recipe("dvc metrics diff main")
     assert "reports/train/metrics.json" in output and "rouge1" in output and "ci95" in output
-    # As the README says of a commit without results, such as the demo's main.
+    # As docs/experiments.md says of a commit without results, such as the demo's main.
     assert "DVC failed to load some metrics for following revisions: 'main'" in output
     assert (checkout / "dvc_plots/index.html").exists()
     # The sweep at a glance: dialogsum-experiments ends the recipe, each run's scores on a line
@@ -258,7 +283,7 @@ def test_comparing_and_a_sweep_at_a_glance(reader):
     assert stages_run(dvc(checkout, "repro")) == set() and _outputs(checkout) == reader.outputs
 
     # A branch with other results compares with main, whose results were never pulled here:
-    # metrics, plots and curves come from git alone (the README's promise of this section).
+    # metrics, plots and curves come from git alone (the promise of the README's compare recipe).
     git(checkout, "add", "-A")
     git(checkout, "commit", "-q", "-m", "the demo's results")
     git(checkout, "checkout", "-q", "-b", "rank-8")
@@ -369,7 +394,7 @@ def _files(directory) -> dict[str, bytes]:
 
 def test_every_test_the_readme_names_exists():
     named = set()
-    for line in README.read_text().splitlines():
+    for line in (line for page in pages() for line in page.read_text().splitlines()):
         current = None
         for reference in re.findall(r"`((?:test_\w+\.py)?::\w+)`", line):
             file, _, name = reference.partition("::")

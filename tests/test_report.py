@@ -101,7 +101,8 @@ def test_ids_and_texts_are_written_as_text_never_as_markup(tmp_path):
     )
     assert "\\$x^2\\$" in render(tmp_path, **report_inputs())[0]  # no math either: every $ escaped
     assert "[model](http://evil)" in html and "data/*sample*" in html and "# &lt;b&gt;heading&lt;/b&gt;" in html
-    code = html[html.index("<code>") + len("<code>") : html.index("</code>", html.index("<code>"))]
+    start = html.index("<pre><code>") + len("<pre><code>")  # the first code block (code spans name settings)
+    code = html[start : html.index("</code>", start)]
     assert code == (
         "#Person1#: ```\n# Not a heading\n&lt;/code&gt; &lt;b&gt;bold&lt;/b&gt;\n#Person2#: ~~~ ok\n"
     )  # the dialogue, whole and verbatim, in one code block
@@ -115,7 +116,7 @@ def test_the_report_names_its_run_and_shows_intervals_and_significance(tmp_path)
         "dropout 0.05",
         "1,558 steps",
         "batch 8",
-        "learning rate 0.001",
+        "`learning_rate=0.001`",
         "greedy",
         "max_new_tokens 128",
         "num_beams 1",

@@ -33,6 +33,7 @@ RERUN_MATRIX = [
     ({"ia3.feedforward_modules": []}, FINETUNE_AND_EVALUATE),
     ({"full.learning_rate": 0.0001}, FINETUNE_AND_EVALUATE),
     ({"train.learning_rate": 0.02}, FINETUNE_AND_EVALUATE),
+    ({"train.lr_scheduler_type": "cosine"}, FINETUNE_AND_EVALUATE),  # a Trainer field params.yaml passes through
     ({"train.validation_batch_size": 2}, FINETUNE_AND_EVALUATE),
     ({"train.keep": "lowest_loss"}, FINETUNE_AND_EVALUATE),
     ({"train.dialogues": 16}, FINETUNE_AND_EVALUATE),
@@ -135,7 +136,8 @@ def test_compiled_training_learns_as_eager_training_does(workspace):
     # again as shapes change: less than half the time on a machine whose kernel cache is empty
     # (BENCHMARKS.md: the test suite). Five epochs (20 steps), trained eagerly, then compiled.
     set_params(
-        workspace / "params.yaml", {"prompt.max_source_tokens": 64, "prompt.max_target_tokens": 16, "train.epochs": 5}
+        workspace / "params.yaml",
+        {"prompt.max_source_tokens": 64, "prompt.max_target_tokens": 16, "train.num_train_epochs": 5},
     )
     assert stages_run(dvc(workspace, "repro", "finetune")) == {"finetune"}
     training = json.loads((workspace / "models/adapter/provenance.json").read_text())["training"]
@@ -143,7 +145,7 @@ def test_compiled_training_learns_as_eager_training_does(workspace):
     eager = json.loads((workspace / "reports/train/metrics.json").read_text())
     eval_curve = (workspace / "reports/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
     first_eval_loss = float(eval_curve[1].split("\t")[1])
-    set_params(workspace / "params.yaml", {"train.compile": True})
+    set_params(workspace / "params.yaml", {"train.torch_compile": True})
     assert stages_run(dvc(workspace, "repro", "finetune")) == {"finetune"}
     compiled = json.loads((workspace / "reports/train/metrics.json").read_text())
     assert compiled["step"] == eager["step"] == 20

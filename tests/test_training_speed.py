@@ -44,7 +44,7 @@ def short_run(params):
             "batch_size": 4,
             "max_steps": STEPS,
             "logging_steps": 1,
-            "checkpoint_steps": 1000,
+            "save_steps": 1000,
             "validation_steps": None,
             "validation_rouge_dialogues": 0,
         }

@@ -42,9 +42,9 @@ OFFLINE_PARAMS = {
     "lora.r": 16,
     "lora.target_modules": ["q", "k", "v", "o", "wi_0", "wi_1", "wo"],
     "train.learning_rate": 0.01,
-    "train.epochs": 15,
+    "train.num_train_epochs": 15,
     "train.logging_steps": 4,
-    "train.checkpoint_steps": 20,
+    "train.save_steps": 20,
     "train.validation_steps": 6,
     "train.keep": "best_rouge1",  # a random base overfits 32 dialogues: the validation keeps the best
     "generate.max_new_tokens": 48,

@@ -10,7 +10,7 @@ the whole fine-tuned model (model.safetensors, config.json); and the tokenizer a
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import model_validator
@@ -70,8 +70,17 @@ class ParameterCounts(Record):
     total: int  # the base model's and the adapter's
 
 
-# How a run trained before train.compile_mode, pad_to_multiple_of and frozen_dtype were settings.
-TRAIN_SETTINGS_BEFORE = {"compile_mode": "default", "pad_to_multiple_of": None, "frozen_dtype": "float32"}
+# A record from before `train` passed the Trainer's fields through: the names its keys had then,
+# the settings it ran at their defaults, and the Trainer arguments it ran with (their defaults).
+TRAIN_KEYS_BEFORE = {"epochs": "num_train_epochs", "checkpoint_steps": "save_steps", "compile": "torch_compile"}
+TRAIN_SETTINGS_BEFORE = {"pad_to_multiple_of": None, "frozen_dtype": "float32"}
+TRAINER_BEFORE = {
+    "optim": "adamw_torch_fused",
+    "learning_rate": None,
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 0,
+    "weight_decay": 0.0,
+}
 
 
 class AdapterRecord(Record):
@@ -90,13 +99,21 @@ class AdapterRecord(Record):
     ia3: IA3Params | None = None
     full: FullParams | None = None
     train: TrainParams
+    trainer: dict[str, Any]  # the Trainer's arguments as it used them (training/trainer.py: arguments_used)
 
     @model_validator(mode="before")
     @classmethod
     def _train_settings_before_they_existed(cls, value):
-        # A record from before these train settings trained as their defaults do.
-        if isinstance(value, dict) and isinstance(value.get("train"), dict):
-            value = {**value, "train": {**TRAIN_SETTINGS_BEFORE, **value["train"]}}
+        if isinstance(value, dict) and isinstance(value.get("train"), dict) and "trainer" not in value:
+            train = {TRAIN_KEYS_BEFORE.get(key, key): setting for key, setting in value["train"].items()}
+            train.pop("compile_mode", None)
+            full = value.get("full") if value.get("method") == "full" else None
+            rate = (full or train).get("learning_rate")
+            value = {
+                **value,
+                "train": {**TRAIN_SETTINGS_BEFORE, **train},
+                "trainer": {**TRAINER_BEFORE, "learning_rate": rate},
+            }
         return value
 
     @model_validator(mode="after")
@@ -121,13 +138,8 @@ def training_params(params) -> TrainParams:
     """`params.train` as the Trainer runs it: with full.learning_rate in place of train.learning_rate
     when every weight trains."""
     if params.method == "full":
-        return params.train.model_copy(update={"learning_rate": params.full.learning_rate})
+        return TrainParams(**{**params.train.model_dump(), "learning_rate": params.full.learning_rate})
     return params.train
-
-
-def learning_rate(record: AdapterRecord) -> float:
-    """The peak learning rate a record's run trained with."""
-    return training_params(record).learning_rate
 
 
 def unused_sections(method: str) -> set[str]:

@@ -106,12 +106,11 @@ def read_params_file(path: Path) -> dict:
 
 
 def set_key(document: dict, dotted: str, value) -> None:
-    """Set the dotted key (e.g. "lora.r") of a params mapping; one that is not there is a KeyError."""
+    """Set the dotted key (e.g. "train.optim") of a params mapping, adding it to its section if it is not
+    there (as `dvc exp run -S` does); a section that is not there is a KeyError."""
     *sections, key = dotted.split(".")
     for section in sections:
         document = document[section]
-    if key not in document:
-        raise KeyError(f"{dotted} is not a params key")
     document[key] = value
 
 

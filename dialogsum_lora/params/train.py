@@ -1,36 +1,135 @@
-"""params.yaml `train`: fine-tuning, and the validation while it runs."""
+"""params.yaml `train`: fine-tuning, and the validation while it runs.
 
+Two kinds of key live here. The project's own (below, with type, bounds and help) say what
+the Trainer cannot: how many dialogues, the global batch, validation ROUGE, which adapter is
+kept. Every other key is a field of transformers' `Seq2SeqTrainingArguments` by its own name
+(`optim`, `lr_scheduler_type`, `warmup_steps`, `weight_decay`, `gradient_checkpointing`, ...):
+it reaches the Trainer unchanged, checked against the Trainer's own types, with no code here.
+Fields the stage sets itself (where a setting would break a rerun, a record or a resume) are
+refused with where the setting lives instead (`PROJECT_OWNS`).
+"""
+
+import contextlib
+import dataclasses
 from typing import Literal
 
+from pydantic import ConfigDict
+
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.schema import Record, setting
+from dialogsum_lora.schema import Record, parse, setting
 
 # train.keep's rules other than `last`: the validation score that chooses the adapter kept, and
 # whether higher is better (training/keep.py).
 KEEP_RULES = {"best_rouge1": ("eval_rouge1", True), "lowest_loss": ("eval_loss", False)}
 
+# Seq2SeqTrainingArguments fields the finetune stage sets itself, and where each setting lives.
+PROJECT_OWNS = {
+    "the stage's outputs (dvc.yaml: models/adapter, reports/train)": (
+        "output_dir",
+        "overwrite_output_dir",
+        "logging_dir",
+        "report_to",
+        "run_name",
+        "project",
+        "disable_tqdm",
+    ),
+    "params.yaml seed": ("seed", "data_seed", "full_determinism"),
+    "train.batch_size (the global batch, split across processes)": (
+        "per_device_train_batch_size",
+        "per_device_eval_batch_size",
+        "auto_find_batch_size",
+    ),
+    "processes (params.yaml), which sets the devices and the backend": (
+        "use_cpu",
+        "ddp_backend",
+        "local_rank",
+        "fsdp",
+        "fsdp_config",
+        "deepspeed",
+        "parallelism_config",
+        "accelerator_config",
+        "average_tokens_across_devices",
+        "ddp_find_unused_parameters",
+    ),
+    "the device: bf16 where the GPU has it, else fp32 (T5 overflows in fp16); train.frozen_dtype": (
+        "bf16",
+        "fp16",
+        "bf16_full_eval",
+        "fp16_full_eval",
+    ),
+    "train.validation_steps and train.validation_rouge_dialogues": (
+        "eval_strategy",
+        "eval_steps",
+        "eval_delay",
+        "eval_on_start",
+        "do_eval",
+        "do_train",
+        "do_predict",
+        "prediction_loss_only",
+        "predict_with_generate",
+        "generation_max_length",
+        "generation_num_beams",
+        "generation_config",
+        "batch_eval_metrics",
+        "include_for_metrics",
+    ),
+    "train.save_steps (a rerun resumes from the last complete checkpoint)": (
+        "save_strategy",
+        "save_total_limit",
+        "save_only_model",
+        "save_on_each_node",
+        "resume_from_checkpoint",
+        "ignore_data_skip",
+        "restore_callback_states_from_checkpoint",
+        "enable_jit_checkpoint",
+    ),
+    "train.keep": ("load_best_model_at_end", "metric_for_best_model", "greater_is_better"),
+    "train.logging_steps (a NaN or infinite loss always stops training)": (
+        "logging_strategy",
+        "logging_nan_inf_filter",
+        "logging_first_step",
+    ),
+    "the prepared examples (length-grouped batches, labels padded with -100)": (
+        "train_sampling_strategy",
+        "length_column_name",
+        "remove_unused_columns",
+        "label_names",
+        "sortish_sampler",
+        "dataloader_drop_last",
+    ),
+    "dialogsum-export and the hub's own upload (docs/sharing.md)": (
+        "push_to_hub",
+        "hub_token",
+        "hub_private_repo",
+        "hub_model_id",
+        "hub_strategy",
+        "hub_always_push",
+        "hub_revision",
+        "trackio_space_id",
+        "trackio_bucket_id",
+        "trackio_static_space_id",
+    ),
+}
+OWNER = {field: owner for owner, fields in PROJECT_OWNS.items() for field in fields}
+# The arguments every record states, whether params.yaml sets them or the Trainer's defaults do.
+RECORDED_ARGUMENTS = ("optim", "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay")
+# Fields a record leaves out: when logs and checkpoints are taken changes no weight, and the record's
+# `training` says how long it trained.
+NOT_RECORDED = ("logging_steps", "save_steps", "num_train_epochs", "max_steps")
+
 
 class TrainParams(Record):
+    # Any other key is a Seq2SeqTrainingArguments field, checked by check_trainer_settings.
+    model_config = ConfigDict(extra="allow")
+
     dialogues: int | None = setting(
         "Training dialogues trained on: a subset of this many drawn from `seed` (nested: a smaller one is part of "
         "every larger one); null for all of them.",
         ge=1,
         le=10_000_000,
     )
-    learning_rate: float = setting("Peak AdamW learning rate (linear decay to 0).", gt=0, le=1)
-    epochs: float = setting("Passes over the training split (ignored when max_steps is set).", gt=0, le=1000)
     batch_size: int = setting(
         "Training examples per optimiser step (the global batch, whatever processes is).", ge=1, le=4096
-    )
-    max_steps: int | None = setting("Optimiser steps to stop after; null trains for `epochs`.", ge=1, le=10_000_000)
-    logging_steps: int = setting("Log the training loss every this many steps.", ge=1, le=10_000_000)
-    checkpoint_steps: int = setting("Save a checkpoint to resume from every this many steps.", ge=1, le=10_000_000)
-    compile: bool = setting(
-        "torch.compile the model for training (the first steps compile; then fewer kernel launches)."
-    )
-    compile_mode: Literal["default", "reduce-overhead", "max-autotune-no-cudagraphs"] = setting(
-        "torch.compile's mode when compile is true: reduce-overhead also replays each shape's steps as a CUDA graph "
-        "(on a GPU; best with pad_to_multiple_of, for few shapes); default when compile is false."
     )
     pad_to_multiple_of: int | None = setting(
         "Pad each training batch's prompts and summaries to a multiple of this many tokens, so that a few shapes "
@@ -65,6 +164,10 @@ class TrainParams(Record):
         "(the first such, on a tie)."
     )
 
+    def trainer_settings(self) -> dict:
+        """The Seq2SeqTrainingArguments fields params.yaml sets, by their own names."""
+        return dict(self.model_extra or {})
+
     def check(self, split_dialogues: int | None = None) -> None:
         """Refuse a rule for the adapter kept that no validation can apply, and more training dialogues
         than the split has (`split_dialogues`, when it is known)."""
@@ -73,11 +176,6 @@ class TrainParams(Record):
                 f"params.yaml: train.dialogues is {self.dialogues}, but the training split has "
                 f"{split_dialogues:,}: set it to at most that, or null for all of them"
             )
-        if self.compile_mode != "default" and not self.compile:
-            raise UserError(
-                f"params.yaml: train.compile_mode is {self.compile_mode}, but train.compile is false: set "
-                "train.compile: true to compile in that mode, or train.compile_mode: default"
-            )
         if self.keep == "best_rouge1" and self.validation_rouge_dialogues == 0:
             raise UserError(
                 "params.yaml: train.keep is best_rouge1, but train.validation_rouge_dialogues is 0 (no "
@@ -85,12 +183,62 @@ class TrainParams(Record):
             )
 
 
+def check_trainer_settings(train: TrainParams) -> None:
+    """Refuse a `train` key that is neither the project's nor a Seq2SeqTrainingArguments field, a field
+    the stage sets itself, and a value of the wrong type or one the Trainer refuses: one line each.
+
+    This imports transformers (seconds), so a stage calls it after its cheap checks."""
+    import typing
+
+    from pydantic import create_model
+    from transformers import Seq2SeqTrainingArguments
+
+    fields = {field.name: field for field in dataclasses.fields(Seq2SeqTrainingArguments) if field.init}
+    settings = train.trainer_settings()
+    for key in settings:
+        if key in OWNER:
+            raise UserError(f"params.yaml: train.{key} is set by the finetune stage itself; it lives in {OWNER[key]}")
+        if key not in fields:
+            raise UserError(
+                f"params.yaml: unknown key train.{key} (neither the project's: {', '.join(TrainParams.model_fields)}; "
+                "nor a field of transformers' Seq2SeqTrainingArguments)"
+            )
+    hints = typing.get_type_hints(Seq2SeqTrainingArguments)
+    arguments = create_model(
+        "TrainerSettings",
+        __config__=ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True),
+        **{key: (hints[key], None) for key in settings},
+    )
+    parse(create_model("Params", train=(arguments, ...)), {"train": settings}, "params.yaml")
+    for key, value in settings.items():  # the Trainer's own checks (an optimiser it does not know, ...)
+        try:
+            with quiet_transformers():  # its advice (on torch_compile, ...) is for the real run, not this check
+                Seq2SeqTrainingArguments(output_dir="unused", report_to="none", **{key: value})
+        except (ValueError, TypeError, ImportError) as error:
+            reason = " ".join(str(error).split())[:300] or type(error).__name__
+            raise UserError(f"params.yaml: train.{key} is {value!r}, which the Trainer refuses: {reason}") from None
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    from transformers.utils import logging
+
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+
+
 def check_batch_split(train: TrainParams, processes: int) -> None:
-    """Refuse a global batch that the processes cannot share evenly."""
-    if train.batch_size % processes:
+    """Refuse a global batch that the processes (and gradient accumulation) cannot share evenly."""
+    accumulation = train.trainer_settings().get("gradient_accumulation_steps", 1)
+    if train.batch_size % (processes * accumulation):
         raise UserError(
-            f"params.yaml: train.batch_size ({train.batch_size}) must be a multiple of processes ({processes}): it is "
-            "the global batch, split evenly across processes"
+            f"params.yaml: train.batch_size ({train.batch_size}) must be a multiple of processes ({processes}) "
+            f"times train.gradient_accumulation_steps ({accumulation}): it is the global batch, split evenly "
+            "across processes and accumulated steps"
         )
 
 

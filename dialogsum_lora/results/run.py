@@ -5,7 +5,7 @@ table, from the same rows, so the two can never describe a run differently."""
 from pathlib import Path
 
 from dialogsum_lora.evaluation import Shots
-from dialogsum_lora.modeling.adapter import AdapterRecord, learning_rate
+from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.paths import BASELINE
 from dialogsum_lora.provenance import DataSource
 from dialogsum_lora.results.markdown import as_text
@@ -55,6 +55,12 @@ def decoding_text(generate: dict) -> str:
     shows without code."""
     settings = ", ".join(f"{key} {value}" for key, value in generate.items())
     return ("greedy" if generate.get("num_beams") == 1 else "beam search") + f": {settings}"
+
+
+def trainer_text(arguments: dict) -> str:
+    """The Trainer's arguments a run used (its record's `trainer`), every key by its own name, so a new
+    one shows without code."""
+    return ", ".join(f"`{key}={value}`".replace("``", "`") for key, value in arguments.items())
 
 
 def subset_text(record: AdapterRecord) -> str:
@@ -147,11 +153,7 @@ def describe_run(
         ("base model", base_model_text(record)),
         ("data", f"the train split of {data_text(data)}{subset_text(record)}; {validation_text(train)}"),
         method_text(record),
-        (
-            "optimisation",
-            f"AdamW, learning rate {learning_rate(record):g} decaying linearly to 0, batch {train.batch_size}, "
-            f"seed {record.seed}",
-        ),
+        ("optimisation", f"{trainer_text(record.trainer)}; batch {train.batch_size}, seed {record.seed}"),
         ("length", f"{training.steps:,} steps ({training.epochs:g} epochs); {kept_text(record)}"),
         (
             "prompt",

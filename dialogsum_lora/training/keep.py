@@ -2,7 +2,7 @@
 validation with the best ROUGE-1 or the lowest loss.
 
 Not the Trainer's load_best_model_at_end: it wants a checkpoint saved at every validation
-(train.checkpoint_steps a multiple of train.validation_steps), and it sees validation ROUGE only
+(train.save_steps a multiple of train.validation_steps), and it sees validation ROUGE only
 if every process computes it (here rank 0 scores the gathered summaries). KeepBest copies the
 weights trained (an adapter's: a few MB; with `method: full`, the whole model's) at each new best
 on rank 0, which alone saves them, and writes the copy into each checkpoint, so that a killed

@@ -15,14 +15,14 @@ from transformers.trainer_utils import has_length
 from dialogsum_lora import distributed
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.params.prompt import PromptParams
-from dialogsum_lora.params.train import TrainParams
+from dialogsum_lora.params.train import NOT_RECORDED, RECORDED_ARGUMENTS, TrainParams
 from dialogsum_lora.prompt import build_prompt, encode
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 from dialogsum_lora.training.checkpoints import MarkCompleteCheckpoints
 
 
 def check_compiler() -> None:
-    """Refuse train.compile: true before any work when torch.compile's code generator (inductor) has
+    """Refuse train.torch_compile: true before any work when torch.compile's code generator (inductor) has
     no C++ compiler that works; it would fail at the first step. torch has no public check, so its
     own search is asked, and the compiler then builds an empty program."""
     import os
@@ -43,8 +43,8 @@ def check_compiler() -> None:
     except (exc.InvalidCxxCompiler, subprocess.SubprocessError, OSError) as error:
         detail = " ".join(str(error).split())[:200] or type(error).__name__
         raise UserError(
-            f"params.yaml: train.compile is true, but torch.compile finds no working C++ compiler ({detail}): "
-            "install g++ (or set CXX to a working one), or set train.compile: false"
+            f"params.yaml: train.torch_compile is true, but torch.compile finds no working C++ compiler ({detail}): "
+            "install g++ (or set CXX to a working one), or set train.torch_compile: false"
         ) from None
 
 
@@ -81,29 +81,28 @@ def make_trainer(
     whatever the number of processes. The callbacks run in their order (ValidationRouge
     before KeepBest), and before the one that marks a checkpoint complete.
     With `progress` off (a benchmark) it shows neither progress bars nor logs.
+
+    Every Seq2SeqTrainingArguments field that params.yaml's `train` sets (`optim`, `learning_rate`,
+    `lr_scheduler_type`, ...) is passed as it is; the rest below are the stage's own (params/train.py's
+    PROJECT_OWNS says where each setting lives).
     """
-    per_process_batch = train.batch_size // distributed.world_size()
+    settings = train.trainer_settings()
+    accumulation = settings.get("gradient_accumulation_steps", 1)
+    per_process_batch = train.batch_size // (distributed.world_size() * accumulation)
     arguments = Seq2SeqTrainingArguments(
+        **{"dataloader_pin_memory": torch.cuda.is_available(), **settings},
         output_dir=str(output_dir),
         per_device_train_batch_size=per_process_batch,
         per_device_eval_batch_size=per_process_batch,
-        learning_rate=train.learning_rate,
-        num_train_epochs=train.epochs,
-        max_steps=train.max_steps or -1,
         eval_strategy="steps",
         eval_steps=train.validation_steps or steps_per_epoch(len(train_set), train.batch_size),
-        logging_steps=train.logging_steps,
         save_strategy="steps",
-        save_steps=train.checkpoint_steps,
         save_total_limit=2,
         seed=seed,
         data_seed=seed,
         bf16=dtype == torch.bfloat16,
         train_sampling_strategy="group_by_length",
-        torch_compile=train.compile,
-        torch_compile_mode=train.compile_mode if train.compile else None,
         report_to="none",
-        dataloader_pin_memory=torch.cuda.is_available(),
         # On a CPU, accelerate sees several processes as data-parallel (gloo) only when told it is on the
         # CPU; otherwise each process would train alone on its share of the data.
         use_cpu=not torch.cuda.is_available(),
@@ -125,7 +124,7 @@ def make_trainer(
         data_collator=DataCollatorForSeq2Seq(
             tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=train.pad_to_multiple_of
         ),
-        callbacks=[StopOnDivergence(train.learning_rate), *callbacks, MarkCompleteCheckpoints()],
+        callbacks=[StopOnDivergence(arguments.learning_rate), *callbacks, MarkCompleteCheckpoints()],
     )
     if progress:
         trainer.remove_callback(ProgressCallback)
@@ -133,6 +132,13 @@ def make_trainer(
     else:  # the Trainer prints its log dicts instead of progress bars
         trainer.remove_callback(PrinterCallback)
     return trainer
+
+
+def arguments_used(arguments: Seq2SeqTrainingArguments, settings: dict) -> dict:
+    """What the record says of the Trainer's arguments, as the Trainer used them: RECORDED_ARGUMENTS, and
+    every other field params.yaml set but those that change no weight or that the record says elsewhere."""
+    keys = dict.fromkeys([*RECORDED_ARGUMENTS, *(key for key in settings if key not in NOT_RECORDED)])
+    return {key: getattr(getattr(arguments, key), "value", getattr(arguments, key)) for key in keys}
 
 
 def steps_per_epoch(examples: int, batch_size: int) -> int:
@@ -160,7 +166,7 @@ def length_group_steps(examples: int, batch_size: int) -> int:
 class StepClock(TrainerCallback):
     """The time at the end of every optimiser step, for the steady training speed.
 
-    The first block of `block_steps` steps warms up (and, with train.compile,
+    The first block of `block_steps` steps warms up (and, with train.torch_compile,
     compiles); the speed is timed over the whole blocks after it, so that it is
     neither the longest nor the shortest batches of a length-sorted block.
     """
