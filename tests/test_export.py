@@ -1,6 +1,7 @@
 """dialogsum-export: base model + adapter merged into one standard model directory that
 transformers loads alone and that summarises exactly as base + adapter do."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -25,10 +26,10 @@ def test_the_merged_model_loads_without_peft_and_summarises_as_base_and_adapter_
 
     demo = reproduced[0]
     monkeypatch.chdir(demo)
-    export([str(tmp_path / "merged")])
+    merged = tmp_path / "merged-model"  # as the README's recipe and the card's snippet name it
+    export([str(merged)])
     printed = capsys.readouterr().out
-    assert "README.md" in printed and "with the test results" in printed and str(tmp_path / "merged") in printed
-    merged = tmp_path / "merged"
+    assert "README.md" in printed and "with the test results" in printed and str(merged) in printed
     names = sorted(p.name for p in merged.iterdir())
     assert "model.safetensors" in names and "tokenizer.json" in names and "README.md" in names
     assert not [name for name in names if name.endswith((".bin", ".pt", ".pth")) or name.startswith("adapter_")]
@@ -58,6 +59,25 @@ def test_the_merged_model_loads_without_peft_and_summarises_as_base_and_adapter_
     assert (
         "## Results" in card and "PeftModel" not in card and "AutoModelForSeq2SeqLM.from_pretrained(model_dir)" in card
     )
+
+    # The card's own snippet, as written, with transformers alone (none of this project's code, another
+    # directory), for the first test dialogue: the summary evaluate wrote.
+    snippet = card.split("```python\n")[1].split("```")[0]
+    (first,) = read_jsonl(demo / "data/prepared/test.jsonl")[:1]
+    (line,) = [line for line in snippet.splitlines() if line.startswith("dialogue = ")]
+    run = subprocess.run(
+        [sys.executable, "-c", snippet.replace(line, f"dialogue = {first['dialogue']!r}")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HOME": str(tmp_path)},
+    )
+    assert run.returncode == 0, run.stderr
+    expected = read_jsonl(demo / "reports/finetuned/predictions.jsonl")[0]
+    assert (expected["id"], run.stdout) == (first["id"], expected["prediction"] + "\n")
+    # lm_head is its own weight, and the config says so (transformers 5's T5Config still logs that it would
+    # tie them, for flan-t5 itself too: transformers#42815 forces tie_word_embeddings to true for T5).
+    assert json.loads((merged / "config.json").read_text())["tie_word_embeddings"] is False
 
     # The same bytes when exported again.
     export([str(tmp_path / "again")])

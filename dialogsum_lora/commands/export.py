@@ -32,9 +32,10 @@ def parse_arguments(arguments: list[str] | None = None):
     return args
 
 
-def merged_card(adapter_dir: Path, record) -> tuple[str, str]:
-    """The merged model's card, and which one it is (with the test results, or without)."""
-    from dialogsum_lora.results.cards import render_card, results_of
+def merged_card(adapter_dir: Path, record) -> tuple[str, dict, str]:
+    """The merged model's card, the decoding its snippet uses, and which card it is (with the test
+    results, or without)."""
+    from dialogsum_lora.results.cards import card_decoding, render_card, results_of
 
     results = results_of(adapter_dir)
     which = (
@@ -42,7 +43,7 @@ def merged_card(adapter_dir: Path, record) -> tuple[str, str]:
         if results
         else "without test results (reports/ holds none for this adapter)"
     )
-    return render_card(record, merged=True, results=results), which
+    return render_card(record, merged=True, results=results), card_decoding(record, results)[0], which
 
 
 def export(arguments: list[str] | None = None) -> None:
@@ -54,6 +55,7 @@ def export(arguments: list[str] | None = None) -> None:
         check_writable([], directories=(directory,))
         import torch
 
+        from dialogsum_lora.generation import decoding_config
         from dialogsum_lora.modeling.adapter import base_model_directory, check_adapter, load_merged_model, read_record
         from dialogsum_lora.modeling.base import load_tokenizer, no_progress_bars, save_tokenizer
         from dialogsum_lora.results.cards import CARD_FILE
@@ -61,11 +63,15 @@ def export(arguments: list[str] | None = None) -> None:
         record = read_record(args.adapter)
         model_dir, resolved = base_model_directory(record, args.model, args.revision)
         record = check_adapter(args.adapter, resolved, model_dir)
-        card, which = merged_card(args.adapter, record)
+        card, decoding, which = merged_card(args.adapter, record)
 
         # Merged in float32 on the CPU: the weights as trained, whatever machine reads them next.
         model = load_merged_model(model_dir, args.adapter, record, torch.float32, torch.device("cpu"))
         tokenizer = load_tokenizer(args.adapter)
+        # What plain `generate` needs (the start, end and padding tokens) with the card's decoding, and lm_head
+        # said to be its own weight, as it is: transformers alone then loads and generates as evaluate did.
+        model.generation_config = decoding_config(model, decoding)
+        model.config.tie_word_embeddings = False
         _refuse_unless_new_or_empty(directory)  # again: nothing appeared there while the model loaded
         with atomic_path(directory) as temporary, no_progress_bars():
             model.save_pretrained(temporary, safe_serialization=True)

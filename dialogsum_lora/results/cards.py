@@ -61,6 +61,9 @@ class Results:
     shots: Shots | None = None
 
 
+MERGED_DIRECTORY = "merged-model"  # where the README's recipe exports to, as the merged card's snippet says
+
+
 def results_of(adapter_dir: Path) -> Results | None:
     """evaluate's results in reports/, if it computed them with the adapter now in `adapter_dir`
     (its provenance names the adapter by content); else None. Every file is read through its schema."""
@@ -177,14 +180,19 @@ def _training(record: AdapterRecord, results: Results | None) -> list[str]:
     ]
 
 
+def card_decoding(record: AdapterRecord, results: Results | None) -> tuple[dict, str]:
+    """The decoding a card's snippet (and a merged model's generation_config.json) uses, and what it is:
+    evaluate's when the results are there, else the greedy decoding it was validated with while it trained."""
+    if results:
+        return results.generate, "the decoding evaluate used"
+    return validation_decoding(record.prompt), "greedy decoding up to the summary length it was trained for"
+
+
 def _usage(record: AdapterRecord, results: Results | None, merged: bool) -> list[str]:
     prompt = record.prompt
-    if results:
-        decoding, said = results.generate, "the decoding evaluate used"
-    else:  # no test results: the decoding it was validated with while it trained
-        decoding, said = validation_decoding(prompt), "greedy decoding up to the summary length it was trained for"
+    decoding, said = card_decoding(record, results)
     if merged or record.method == "full":
-        here = "merged" if merged else "models/adapter"
+        here = f"{MERGED_DIRECTORY}" if merged else "models/adapter"
         load = [
             "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig",
             "",
