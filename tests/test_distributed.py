@@ -19,7 +19,7 @@ def test_two_process_generation_scores_exactly_like_one(reproduced, workspace):
     result = run_stage(workspace, "baseline")
     assert result.returncode == 0, result.stdout + result.stderr
     one_process = {
-        "baseline": (workspace / "reports/baseline/metrics.json").read_text(),
+        "baseline": (workspace / "reports/baseline/scores.json").read_text(),
         "finetuned": (reproduced[0] / "reports/finetuned/metrics.json").read_text(),
     }
     baseline_predictions = (workspace / "reports/baseline/predictions.jsonl").read_text()
@@ -93,7 +93,7 @@ def test_two_processes_train_the_weights_one_process_trains(workspace, method):
     assert "parallel_mode != ParallelMode.DISTRIBUTED" not in outputs[2]
     # Each step's loss is the whole batch's (one process trains on its half alone: another loss) ...
     assert len(losses[1]) == 3 and losses[2] == pytest.approx(losses[1], abs=1e-5)
-    # ... and the weights agree to fp32 rounding (the two sum gradients in another order), each
+    # ... and the weights agree up to fp32 rounding (the two sum gradients in another order), each
     # of them trained: LoRA's B away from its zeros, IA3's vectors from their ones, a full
     # fine-tune's weights from the base model's.
     assert trained[1].keys() == trained[2].keys()
@@ -103,7 +103,11 @@ def test_two_processes_train_the_weights_one_process_trains(workspace, method):
             assert (weight - start).abs().max() > 1e-3, name
         elif "lora_B" in name:
             assert weight.abs().max() > 0, name
-        assert torch.allclose(trained[2][name], weight, rtol=1e-4, atol=5e-5), name
+        # Adam divides each gradient by its own running size, so an element whose gradient is at rounding
+        # level can move by a part of the learning rate either way: the two agree as tensors, to 1e-3 of
+        # how far training moved them (seen: 9e-5 at most, on this machine's fp32 kernels).
+        moved = weight - start if start is not None else weight
+        assert (trained[2][name] - weight).norm() <= 1e-3 * moved.norm(), name
 
 
 FAILING_STAGE = """

@@ -9,8 +9,8 @@ Fields the stage sets itself (where a setting would break a rerun, a record or a
 refused with where the setting lives instead (`PROJECT_OWNS`).
 """
 
-import contextlib
 import dataclasses
+from enum import Enum
 from typing import Literal
 
 from pydantic import ConfigDict
@@ -210,25 +210,16 @@ def check_trainer_settings(train: TrainParams) -> None:
         **{key: (hints[key], None) for key in settings},
     )
     parse(create_model("Params", train=(arguments, ...)), {"train": settings}, "params.yaml")
-    for key, value in settings.items():  # the Trainer's own checks (an optimiser it does not know, ...)
-        try:
-            with quiet_transformers():  # its advice (on torch_compile, ...) is for the real run, not this check
-                Seq2SeqTrainingArguments(output_dir="unused", report_to="none", **{key: value})
-        except (ValueError, TypeError, ImportError) as error:
-            reason = " ".join(str(error).split())[:300] or type(error).__name__
-            raise UserError(f"params.yaml: train.{key} is {value!r}, which the Trainer refuses: {reason}") from None
-
-
-@contextlib.contextmanager
-def quiet_transformers():
-    from transformers.utils import logging
-
-    verbosity = logging.get_verbosity()
-    logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        logging.set_verbosity(verbosity)
+    # A field the Trainer types as one of its enums or text (optim, lr_scheduler_type, ...) takes the
+    # enum's values alone. Not checked by making the arguments: that sets up accelerate's devices for
+    # the process, before the stage's own arguments can (processes, the CPU).
+    for key, value in settings.items():
+        enums = [kind for kind in typing.get_args(hints[key]) if isinstance(kind, type) and issubclass(kind, Enum)]
+        known = [member.value for kind in enums for member in kind]
+        if enums and isinstance(value, str) and value not in known:
+            raise UserError(
+                f"params.yaml: train.{key} is {value!r}, which the Trainer does not know: one of {', '.join(known)}"
+            )
 
 
 def check_batch_split(train: TrainParams, processes: int) -> None:

@@ -89,33 +89,38 @@ def make_trainer(
     settings = train.trainer_settings()
     accumulation = settings.get("gradient_accumulation_steps", 1)
     per_process_batch = train.batch_size // (distributed.world_size() * accumulation)
-    arguments = Seq2SeqTrainingArguments(
-        **{"dataloader_pin_memory": torch.cuda.is_available(), **settings},
-        output_dir=str(output_dir),
-        per_device_train_batch_size=per_process_batch,
-        per_device_eval_batch_size=per_process_batch,
-        eval_strategy="steps",
-        eval_steps=train.validation_steps or steps_per_epoch(len(train_set), train.batch_size),
-        save_strategy="steps",
-        save_total_limit=2,
-        seed=seed,
-        data_seed=seed,
-        bf16=dtype == torch.bfloat16,
-        train_sampling_strategy="group_by_length",
-        report_to="none",
-        # On a CPU, accelerate sees several processes as data-parallel (gloo) only when told it is on the
-        # CPU; otherwise each process would train alone on its share of the data.
-        use_cpu=not torch.cuda.is_available(),
-        ddp_backend=distributed.backend() if distributed.world_size() > 1 else None,
-        ddp_find_unused_parameters=False,
-        # T5's loss is already a per-token mean; with this on, the Trainer would
-        # multiply it by the number of processes (doubling the gradients at 2).
-        average_tokens_across_devices=False,
-        disable_tqdm=not progress,
-        # Off: the filter puts the mean so far in place of a NaN or infinite step loss, hiding it from
-        # StopOnDivergence, and makes every step wait for the GPU to check its loss.
-        logging_nan_inf_filter=False,
-    )
+    try:
+        arguments = Seq2SeqTrainingArguments(
+            **{"dataloader_pin_memory": torch.cuda.is_available(), **settings},
+            output_dir=str(output_dir),
+            per_device_train_batch_size=per_process_batch,
+            per_device_eval_batch_size=per_process_batch,
+            eval_strategy="steps",
+            eval_steps=train.validation_steps or steps_per_epoch(len(train_set), train.batch_size),
+            save_strategy="steps",
+            save_total_limit=2,
+            seed=seed,
+            data_seed=seed,
+            bf16=dtype == torch.bfloat16,
+            train_sampling_strategy="group_by_length",
+            report_to="none",
+            # On a CPU, accelerate sees several processes as data-parallel (gloo) only when told it is on the
+            # CPU; otherwise each process would train alone on its share of the data.
+            use_cpu=not torch.cuda.is_available(),
+            ddp_backend=distributed.backend() if distributed.world_size() > 1 else None,
+            ddp_find_unused_parameters=False,
+            # T5's loss is already a per-token mean; with this on, the Trainer would
+            # multiply it by the number of processes (doubling the gradients at 2).
+            average_tokens_across_devices=False,
+            disable_tqdm=not progress,
+            # Off: the filter puts the mean so far in place of a NaN or infinite step loss, hiding it from
+            # StopOnDivergence, and makes every step wait for the GPU to check its loss.
+            logging_nan_inf_filter=False,
+        )
+    except ValueError as error:  # a combination of settings the Trainer's own checks refuse
+        reason = " ".join(str(error).split())[:300]
+        key = next((f".{key}" for key, value in settings.items() if str(value) in reason), "")
+        raise UserError(f"params.yaml: the Trainer refuses train{key}: {reason}") from None
     trainer = Seq2SeqTrainer(
         model=model,
         args=arguments,
@@ -304,7 +309,13 @@ class LossCurves(TrainerCallback):
         if state.is_world_process_zero:
             self.log(state.global_step, logs)
 
+    # What reports/train/metrics.json (DVC's metric) keeps of the last values: the curves hold the rest.
+    SUMMARY = {"step", "train/loss", "eval/loss", "eval/rouge1"}
+
     def on_train_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
-            self.live.make_summary()
+            for group in ("train", "eval"):
+                for name in list(self.live.summary.get(group, {})):
+                    if f"{group}/{name}" not in self.SUMMARY:
+                        del self.live.summary[group][name]
             self.live.end()
