@@ -23,7 +23,7 @@ from dialogsum_lora.params import Seed
 from dialogsum_lora.params.analysis import AnalysisParams
 from dialogsum_lora.params.generate import GenerateParams
 from dialogsum_lora.params.prompt import PromptParams
-from dialogsum_lora.paths import metrics_file, predictions_file, provenance_file
+from dialogsum_lora.paths import metrics_file, predictions_file, provenance_file, scores_file
 from dialogsum_lora.provenance import ModelRecord, Stopwatch
 from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.metrics import corpus_metrics
@@ -94,7 +94,7 @@ class ResultsProvenance(Record):
 
 
 def read_metrics(path: Path) -> Metrics:
-    """A metrics.json, checked against `Metrics`: a hand-edited or stale one is one line naming the key."""
+    """A scores.json, checked against `Metrics`: a hand-edited or stale one is one line naming the key."""
     return _read(Metrics, path)
 
 
@@ -175,7 +175,11 @@ def summarise_and_score(
             for row, prediction, scores, unfinished in zip(test_rows, predictions, per_dialogue, summaries.unfinished)
         ],
     )
-    write_json(metrics_file(out_dir), metrics)
+    write_json(scores_file(out_dir), metrics)
+    # DVC names a metric by its key, and by its file too when two files share the key: the baseline's
+    # under its own name keeps `dvc exp show`'s columns short (rouge1, ..., baseline.rouge1, ...).
+    headline = {name: metrics[name] for name in ROUGE_TYPES}
+    write_json(metrics_file(out_dir), {"baseline": headline} if stage == "baseline" else headline)
     # What the summaries depend on, as dvc.yaml lists it for baseline and evaluate: never a key they do not declare.
     used_prompt = prompt.model_dump(include=set(UsedPrompt.model_fields))
     write_json(provenance_file(out_dir), {**provenance, "prompt": used_prompt, "generate": generate.model_dump()})

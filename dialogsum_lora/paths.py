@@ -17,7 +17,8 @@ DATA_STATS_FILE = Path("reports/data_stats.json")
 # The two systems compared, named so everywhere (paths, JSON keys, legends, report, cards, console):
 # the base model alone, and with the weights finetune trained.
 BASELINE, FINETUNED = "baseline", "finetuned"
-# baseline and evaluate: metrics.json, predictions.jsonl and provenance.json in each
+# baseline and evaluate: metrics.json (the headline ROUGE, DVC's metric), scores.json (with intervals,
+# counts and lengths), predictions.jsonl and provenance.json in each
 BASELINE_DIR = Path("reports") / BASELINE
 FINETUNED_DIR = Path("reports") / FINETUNED
 # The project's ROUGE as an `evaluate` metric module, for users' own code (absolute: loaded by path)
@@ -53,11 +54,22 @@ TIMING_DIR = Path("reports/timing")
 
 def results_files(results_dir: Path) -> list[Path]:
     """What baseline and evaluate write to their results directory."""
-    return [metrics_file(results_dir), predictions_file(results_dir), provenance_file(results_dir)]
+    return [
+        metrics_file(results_dir),
+        scores_file(results_dir),
+        predictions_file(results_dir),
+        provenance_file(results_dir),
+    ]
 
 
 def metrics_file(results_dir: Path) -> Path:
+    """The headline ROUGE alone: what `dvc metrics diff` and `dvc exp show` compare."""
     return results_dir / "metrics.json"
+
+
+def scores_file(results_dir: Path) -> Path:
+    """Everything the metrics hold, and the intervals, the counts, the best-of-references scores and lengths."""
+    return results_dir / "scores.json"
 
 
 def predictions_file(results_dir: Path) -> Path:

@@ -38,10 +38,10 @@ from dialogsum_lora.paths import (
     VALIDATION_LOSS_FILE,
     VALIDATION_ROUGE_FILES,
     VALIDATION_ROUGE_PLOT,
-    metrics_file,
     predictions_file,
     provenance_file,
     results_files,
+    scores_file,
 )
 
 Reads = SummaryParams  # the params it reads, as dvc.yaml lists them
@@ -78,10 +78,10 @@ def main() -> None:
     # Inputs: every one read and checked (and the outputs' place) before anything is written.
     params.generate.check()
     test_rows = read_jsonl(require(SPLIT_FILES["test"]))
-    baseline_metrics = read_metrics(require(metrics_file(BASELINE_DIR))).model_dump(exclude_none=True)
+    baseline_metrics = read_metrics(require(scores_file(BASELINE_DIR))).model_dump(exclude_none=True)
     baseline_predictions = read_jsonl(require(predictions_file(BASELINE_DIR)))
     check_predictions_match(baseline_predictions, test_rows, predictions_file(BASELINE_DIR))
-    baseline_scores = rescore(baseline_predictions, test_rows, baseline_metrics, metrics_file(BASELINE_DIR))
+    baseline_scores = rescore(baseline_predictions, test_rows, baseline_metrics, scores_file(BASELINE_DIR))
     shots = read_results_provenance(require(provenance_file(BASELINE_DIR))).shots  # the baseline compared against
     losses = {"training": read_curve(TRAIN_LOSS_FILE), "validation": read_curve(VALIDATION_LOSS_FILE)}
     validation_rouge = {name: read_curve(file) for name, file in VALIDATION_ROUGE_FILES.items()}

@@ -90,10 +90,14 @@ def test_the_table_fits_100_columns_with_intervals_and_many_changed_params():
     assert max(map(len, lines)) <= 100
     assert lines[0].split()[:3] == ["experiment", "changed", "params"]  # the params joined, to fit
     assert "38.5" in lines[4] and lines[5].split() == [
-        "37.3-39.6",
-        "27.3-29.6",
-        "17.3-19.6",
-        "7.3-9.6",
+        "[37.3,",
+        "39.6]",
+        "[27.3,",
+        "29.6]",
+        "[17.3,",
+        "19.6]",
+        "[7.3,",
+        "9.6]",
     ]  # intervals below
     assert "(failed)" in lines[-1]
 
@@ -115,8 +119,11 @@ def test_the_reproduced_run_at_a_glance_and_its_plot_where_asked(workspace):
     assert lines[2].split() == ["experiment", *ROUGE]  # one run: no param changed
     metrics = json.loads((workspace / "reports/finetuned/metrics.json").read_text())
     assert lines[4].split() == ["workspace", *(f"{100 * metrics[name]:.1f}" for name in ROUGE)]
+    intervals = json.loads((workspace / "reports/finetuned/scores.json").read_text())["ci95"]  # not a DVC metric
     assert lines[5].split() == [
-        f"{100 * metrics['ci95'][name]['low']:.1f}-{100 * metrics['ci95'][name]['high']:.1f}" for name in ROUGE
+        bound
+        for name in ROUGE
+        for bound in (f"[{100 * intervals[name]['low']:.1f},", f"{100 * intervals[name]['high']:.1f}]")
     ]
     png = (workspace / "sweep.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"Software" not in png
@@ -489,3 +496,9 @@ def test_a_run_of_all_the_training_dialogues_is_drawn_at_the_number_its_adapter_
         and left_out[0].startswith("1 run(s) with results but no number")
         and "1 of them null" in left_out[0]
     )
+
+
+def test_an_interval_reads_unambiguously_whatever_the_signs_of_its_bounds():
+    from dialogsum_lora.commands.experiments import interval_text
+
+    assert (interval_text(-0.051, 0.076), interval_text(-0.09, -0.012)) == ("[-5.1, 7.6]", "[-9.0, -1.2]")

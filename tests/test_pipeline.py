@@ -34,7 +34,7 @@ def test_repro_runs_every_stage_and_writes_metrics(reproduced):
 
 def test_fine_tuning_beats_the_random_zero_shot_model(reproduced):
     directory, _ = reproduced
-    baseline = json.loads((directory / "reports/baseline/metrics.json").read_text())
+    baseline = json.loads((directory / "reports/baseline/scores.json").read_text())
     finetuned = json.loads((directory / "reports/finetuned/metrics.json").read_text())
     assert finetuned["rouge1"] > baseline["rouge1"] + 0.05
 
@@ -76,7 +76,7 @@ def test_every_score_has_an_interval_and_fine_tuning_is_compared_dialogue_by_dia
             "under_half_reference",
         }
     comparison = json.loads((directory / "reports/comparison.json").read_text())
-    baseline = json.loads((directory / "reports/baseline/metrics.json").read_text())
+    baseline = json.loads((directory / "reports/baseline/scores.json").read_text())
     finetuned = json.loads((directory / "reports/finetuned/metrics.json").read_text())
     for rouge in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
         result = comparison[rouge]

@@ -30,6 +30,7 @@ from conftest import REPO_ROOT, dvc, stages_run
 from dialogsum_lora.commands.demo import git
 from dialogsum_lora.commands.experiments import experiment_rows
 from dialogsum_lora.params import set_params
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 pytestmark = pytest.mark.slow
 
@@ -68,11 +69,12 @@ BLOCKS = {
         "make install",  # the real experiment
         "source .venv/bin/activate",  # the recipes' environment
         "dvc repro",  # rerun
-        "dvc metrics diff main",  # compare
+        "dvc exp run -S lora.r=8",  # compare
         f"dvc remote add -d storage {S3_REMOTE}",  # share
         'dialogsum-summarise "#Person1#',  # use the adapter
     ],
     "docs/experiments.md": [
+        "dvc get . reports/finetuned/predictions.jsonl --rev main",  # a paired comparison with main
         "dvc exp run --queue -S seed=1,2,3",  # seeds
         "dvc exp run -S baseline.shots=2",  # a few-shot baseline
         "dvc exp run --queue -S method=lora,full,ia3",  # methods
@@ -228,8 +230,9 @@ def test_a_sweep_over_methods_trains_each_on_the_same_data_and_steps_with_one_ba
             data = experiment["revs"][0]["data"]
             params, metrics = data["params"]["params.yaml"]["data"], data["metrics"]
             if params["train"]["max_steps"] == 4:
-                scores[params["method"]] = tuple(
-                    metrics[f"reports/{system}/metrics.json"]["data"]["rouge1"] for system in ("baseline", "finetuned")
+                scores[params["method"]] = (
+                    metrics["reports/baseline/metrics.json"]["data"]["baseline"]["rouge1"],
+                    metrics["reports/finetuned/metrics.json"]["data"]["rouge1"],
                 )
     assert set(scores) == {"lora", "full", "ia3"} and "baseline" not in stages_run(output)
     # One baseline for all three (none of them reruns it), and a finetuned score of its own for each.
@@ -252,11 +255,30 @@ def test_rerunning_from_a_plain_shell_elsewhere_is_byte_identical(reader):
 
 def test_comparing_and_a_sweep_at_a_glance(reader):
     checkout = reader.checkout
-    output = reader.recipe("dvc metrics diff main")
-    assert "reports/train/metrics.json" in output and "rouge1" in output and "ci95" in output
-    # As docs/experiments.md says of a commit without results, such as the demo's main.
-    assert "DVC failed to load some metrics for following revisions: 'main'" in output
+    output = reader.recipe("dvc exp run -S lora.r=8")
+    assert "reports/train/metrics.json" in output and "rouge1" in output and "ci95" not in output
+    assert "failed to load" not in output  # main holds the demo's first results
     assert (checkout / "dvc_plots/index.html").exists()
+    # DVC's own views show the headline: the experiment's changes against main in at most 12 rows (the
+    # scores of both systems and the last losses), and `dvc exp show --only-changed` in 120 columns.
+    changed = json.loads(dvc(checkout, "metrics", "diff", "main", "--json"))
+    assert "reports/finetuned/metrics.json" in changed and sum(map(len, changed.values())) <= 12, changed
+    shown = run_block("dvc exp show --only-changed --drop 'Created|.*/'", checkout, reader.shell, reader.activate)
+    assert max(map(len, shown.splitlines())) <= 120 and "…" not in shown, shown
+    assert shown.splitlines()[1].split() == [
+        "Experiment",
+        "train.loss",
+        "eval.loss",
+        "eval.rouge1",
+        *ROUGE_TYPES,
+        "lora.r",
+    ]
+    # The paired comparison with main's summaries (docs/experiments.md): this checkout's r=8 minus main's r=16.
+    output = reader.recipe("dvc get . reports/finetuned/predictions.jsonl --rev main")
+    scored = json.loads(output[output.index("{") : output.rindex("}") + 1])
+    main_rouge1 = json.loads(git(checkout, "show", "main:reports/finetuned/metrics.json"))["rouge1"]
+    here_rouge1 = json.loads((checkout / "reports/finetuned/metrics.json").read_text())["rouge1"]
+    assert scored["comparison"]["rouge1"]["difference"] == pytest.approx(here_rouge1 - main_rouge1, abs=1e-4)
     # The sweep at a glance: dialogsum-experiments ends the recipe, each run's scores on a line
     # and its intervals on the next, best rouge1 first, in at most 100 columns.
     shown = dvc(checkout, "exp", "show", "--json", "--all-commits")
@@ -265,10 +287,11 @@ def test_comparing_and_a_sweep_at_a_glance(reader):
     lines = lines[: lines.index("plot: dvc_plots/experiments.png") + 1]  # the output's stderr comes after
     assert max(map(len, lines)) <= 100 and lines[1] == "below each score, its 95% interval"
     assert lines[2].split() == ["experiment", "lora.r", "rouge1", "rouge2", "rougeL", "rougeLsum"]
-    table_rows, intervals = [line.split() for line in lines[4:-1:2]], [line.split() for line in lines[5:-1:2]]
+    table_rows = [line.split() for line in lines[4:-1:2]]
+    intervals = [re.findall(r"\[(-?[\d.]+), (-?[\d.]+)\]", line) for line in lines[5:-1:2]]
     runs = experiment_rows(json.loads(shown))
     assert lines[0].startswith(f"finetuned ROUGE F1 x100 of {len(runs)} runs") and len(intervals) == len(runs)
-    assert all(len(row) == 4 and all("-" in cell for cell in row) for row in intervals)
+    assert all(len(row) == 4 and all(float(low) <= float(high) for low, high in row) for row in intervals)
     expected = sorted((round(100 * run["metrics"]["rouge1"], 1), run["params"]["lora.r"]) for run in runs)[::-1]
     assert [(float(row[2]), row[1]) for row in table_rows] == expected
     png = (checkout / "dvc_plots/experiments.png").read_bytes()
@@ -284,8 +307,6 @@ def test_comparing_and_a_sweep_at_a_glance(reader):
 
     # A branch with other results compares with main, whose results were never pulled here:
     # metrics, plots and curves come from git alone (the promise of the README's compare recipe).
-    git(checkout, "add", "-A")
-    git(checkout, "commit", "-q", "-m", "the demo's results")
     git(checkout, "checkout", "-q", "-b", "rank-8")
     set_params(checkout / "params.yaml", {"lora.r": 8})
     assert stages_run(dvc(checkout, "repro")) == set()  # restored from the run cache, as above

@@ -76,7 +76,7 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys, m
         in (stage_dir / "reports/report.md").read_text()
     )
     for results in ("reports/baseline", "reports/finetuned"):
-        metrics = json.loads((stage_dir / results / "metrics.json").read_text())
+        metrics = json.loads((stage_dir / results / "scores.json").read_text())
         assert metrics["num_dialogues"] == 8 and 0 <= metrics["rouge1"] <= 1
         assert len((stage_dir / results / "predictions.jsonl").read_text().splitlines()) == 8
     assert (stage_dir / "models/adapter/adapter_model.safetensors").is_file()
@@ -148,7 +148,7 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys, m
         ),
         # owner/name could be a hub id too: the message covers both readings, and says the run is offline.
         ("baseline", {"model.name": "models/missing"}, ("'models/missing'", "HF_HUB_OFFLINE", "no local directory")),
-        ("evaluate", {}, ("reports/baseline/metrics.json", "dvc repro")),
+        ("evaluate", {}, ("reports/baseline/scores.json", "dvc repro")),
         (
             "prepare",
             {"data.source": "data/x/missing"},
@@ -181,7 +181,7 @@ def test_a_few_shot_baseline_prompts_with_the_same_seeded_training_dialogues_and
     from dialogsum_lora.subsets import seeded_subset
 
     results = [
-        stage_dir / f"reports/baseline/{name}" for name in ("metrics.json", "predictions.jsonl", "provenance.json")
+        stage_dir / f"reports/baseline/{name}" for name in ("scores.json", "predictions.jsonl", "provenance.json")
     ]
     run_main("baseline")
     zero_shot = [row["prediction"] for row in read_jsonl(results[1])]
@@ -263,9 +263,9 @@ def test_evaluate_without_an_adapter_is_refused(stage_dir):
             None,
             "reports/baseline/predictions.jsonl does not hold the test dialogues in order",
         ),
-        ("reports/baseline/metrics.json", '{"rouge1": "high"}', "reports/baseline/metrics.json: rouge1 .*'high'"),
-        ("reports/baseline/metrics.json", '{"rouge1": 7}', "reports/baseline/metrics.json: rouge1 .*\\[0, 1\\], got 7"),
-        ("reports/baseline/metrics.json", None, "reports/baseline/metrics.json: missing key best_reference"),
+        ("reports/baseline/scores.json", '{"rouge1": "high"}', "reports/baseline/scores.json: rouge1 .*'high'"),
+        ("reports/baseline/scores.json", '{"rouge1": 7}', "reports/baseline/scores.json: rouge1 .*\\[0, 1\\], got 7"),
+        ("reports/baseline/scores.json", None, "reports/baseline/scores.json: missing key best_reference"),
         (
             "reports/train/plots/metrics/eval/loss.tsv",
             "step\tloss\n4\tlow\n",

@@ -29,7 +29,7 @@ from dialogsum_lora.paths import (
     PLOTS_DIR,
     REPO_ROOT,
     REPORT_FILE,
-    metrics_file,
+    scores_file,
 )
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
@@ -143,10 +143,13 @@ def demo(arguments: list[str] | None = None) -> None:
     make_offline_copy(directory)
     if subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=directory, env=offline_environment()).returncode:
         raise UserError(f"`dvc repro` failed in {directory}: see the output above")
+    # The first results committed (metrics, plots and curves in git, the rest's hashes in dvc.lock): what
+    # `dvc metrics diff`, `dvc params diff` and `dvc plots diff` compare a change with.
+    commit_all(directory, "the demo's first results")
     from dialogsum_lora.evaluation import read_metrics
 
     for name, results in ((BASELINE, BASELINE_DIR), (FINETUNED, FINETUNED_DIR)):
-        metrics = read_metrics(directory / metrics_file(results))
+        metrics = read_metrics(directory / scores_file(results))
         print(f"{name:>9}: " + ", ".join(f"{rouge} {getattr(metrics, rouge):.4f}" for rouge in ROUGE_TYPES))
     print(f"plots: {directory / PLOTS_DIR}  report: {directory / REPORT_FILE}")
 

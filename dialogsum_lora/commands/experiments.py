@@ -22,15 +22,24 @@ from pydantic import ConfigDict, Field
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.evaluation import Interval, Scores
-from dialogsum_lora.paths import ADAPTER_DIR, FINETUNED, FINETUNED_DIR, PARAMS_FILE, metrics_file, provenance_file
+from dialogsum_lora.paths import (
+    ADAPTER_DIR,
+    FINETUNED,
+    FINETUNED_DIR,
+    PARAMS_FILE,
+    metrics_file,
+    provenance_file,
+    scores_file,
+)
 from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 
 class ShownScores(Scores):
-    """What this command reads of an experiment's reports/finetuned/metrics.json in `dvc exp show`."""
+    """What this command reads of an experiment's reports/finetuned/metrics.json in `dvc exp show`, and of
+    its scores.json: the intervals (an older run's metrics.json held them too)."""
 
-    model_config = ConfigDict(extra="ignore")  # the other metrics (and an older run's) are not read
+    model_config = ConfigDict(extra="ignore")  # the other metrics are not read
     ci95: dict[str, Interval] | None = None
 
 
@@ -126,24 +135,43 @@ def sort_rows(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda row: -row["metrics"]["rouge1"] if row["metrics"] else float("inf"))
 
 
-def score_texts(metrics: dict | None, name: str) -> tuple[str, str]:
-    """A ROUGE score x100 with one decimal, and its 95% interval ("" when the metrics hold none)."""
+def run_intervals(row: dict) -> dict:
+    """The 95% intervals of `row`'s finetuned scores: its metrics' (an older run's), else its scores.json's
+    ({} if that is not in this DVC cache: the table then shows the scores alone)."""
+    if not row["metrics"] or "ci95" in row["metrics"]:
+        return (row["metrics"] or {}).get("ci95") or {}
+    path = scores_file(FINETUNED_DIR)
+    try:
+        text = run_output(row, path)
+    except UserError:
+        return {}
+    return parse(ShownScores, json.loads(text), f"{row['name']}'s {path}").model_dump(exclude_none=True).get("ci95", {})
+
+
+def interval_text(low: float, high: float) -> str:
+    """A 95% interval x100, its bounds apart whatever their signs: [-5.1, 7.6]."""
+    return f"[{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def score_texts(metrics: dict | None, intervals: dict, name: str) -> tuple[str, str]:
+    """A ROUGE score x100 with one decimal, and its 95% interval ("" when there is none)."""
     if metrics is None:
         return "-", ""
-    interval = (metrics.get("ci95") or {}).get(name)
-    return f"{100 * metrics[name]:.1f}", f"{100 * interval['low']:.1f}-{100 * interval['high']:.1f}" if interval else ""
+    interval = intervals.get(name)
+    return f"{100 * metrics[name]:.1f}", interval_text(interval["low"], interval["high"]) if interval else ""
 
 
 def table(rows: list[dict], keys: list[str], width: int = WIDTH) -> str:
     """The rows as a text table at most `width` columns wide, a score's interval on the line below
     it: a column per changed param if they fit, else one column of them all, cut to fit."""
+    found = [run_intervals(row) for row in rows]
 
     def grid(param_cells: list[list[str]], param_headers: list[str]) -> list[str]:
         lines = [["experiment", *param_headers, *ROUGE_TYPES]]
-        for row, params in zip(rows, param_cells):
+        for row, params, row_intervals in zip(rows, param_cells, found):
             name = row["name"] if row["metrics"] else f"{row['name']} ({row['state']})"
             name += f"(+{len(row['same'])})" if row["same"] else ""  # identical runs, shown once
-            scores, intervals = zip(*(score_texts(row["metrics"], rouge) for rouge in ROUGE_TYPES))
+            scores, intervals = zip(*(score_texts(row["metrics"], row_intervals, rouge) for rouge in ROUGE_TYPES))
             lines.append([_cut(name, NAME_WIDTH), *params, *scores])
             if any(intervals):
                 lines.append(["", *("" for _ in params), *intervals])
@@ -321,9 +349,7 @@ def seed_table(statistics: list[dict], labels: list[str], width: int = WIDTH) ->
                 *(f"{100 * scores[name]['mean']:.1f}±{100 * scores[name]['std']:.1f}" for name in ROUGE_TYPES),
             ]
         )
-        lines.append(
-            ["", "", *(f"{100 * scores[name]['low']:.1f}-{100 * scores[name]['high']:.1f}" for name in ROUGE_TYPES)]
-        )
+        lines.append(["", "", *(interval_text(scores[name]["low"], scores[name]["high"]) for name in ROUGE_TYPES)])
     lines = _aligned(lines, left=1)
     return "\n".join([lines[0], "-" * max(map(len, lines)), *lines[1:]])
 
@@ -443,7 +469,7 @@ def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, lis
             low, mean, high = scores["low"], scores["mean"], scores["high"]
         else:
             mean = first["metrics"]["rouge1"]
-            interval = (first["metrics"].get("ci95") or {}).get("rouge1") or {}
+            interval = run_intervals(first).get("rouge1") or {}
             low, high = interval.get("low", mean), interval.get("high", mean)
         points.setdefault(label, []).append((_number(first["params"][key]), mean, low, high, len(runs)))
     return {label: sorted(series) for label, series in points.items()}, left_out

@@ -21,8 +21,8 @@ from dialogsum_lora.paths import (
     DATA_STATS_FILE,
     FINETUNED,
     FINETUNED_DIR,
-    metrics_file,
     provenance_file,
+    scores_file,
 )
 from dialogsum_lora.provenance import DataSource, directory_hash, read_data_source
 from dialogsum_lora.results.analysis import read_comparison
@@ -77,8 +77,8 @@ def results_of(adapter_dir: Path) -> Results | None:
         read_data_source(DATA_STATS_FILE),
         evaluated.generate.decoding(),
         comparison["resamples"] if comparison else None,
-        read_metrics(metrics_file(BASELINE_DIR)).model_dump(exclude_none=True),
-        read_metrics(metrics_file(FINETUNED_DIR)).model_dump(exclude_none=True),
+        read_metrics(scores_file(BASELINE_DIR)).model_dump(exclude_none=True),
+        read_metrics(scores_file(FINETUNED_DIR)).model_dump(exclude_none=True),
         comparison,
         read_results_provenance(provenance_file(BASELINE_DIR)).shots,
     )
