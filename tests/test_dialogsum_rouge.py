@@ -1,5 +1,5 @@
 """The project's ROUGE as an `evaluate` module, for a user's own code: loaded by local path,
-offline or not, it gives exactly the metrics.json the pipeline wrote."""
+offline or not, it gives exactly the scores.json the pipeline wrote."""
 
 import json
 import os
@@ -24,7 +24,7 @@ REFERENCES = [
 def test_it_gives_the_metrics_evaluate_wrote_for_the_same_summaries(reproduced):
     demo = reproduced[0]
     rows = read_jsonl(demo / "reports/finetuned/predictions.jsonl")
-    written = json.loads((demo / "reports/finetuned/metrics.json").read_text())
+    written = json.loads((demo / "reports/finetuned/scores.json").read_text())
     rouge = evaluate.load(str(ROUGE_METRIC_DIR), keep_in_memory=True)
     computed = rouge.compute(
         predictions=[row["prediction"] for row in rows],

@@ -20,7 +20,7 @@ def test_two_process_generation_scores_exactly_like_one(reproduced, workspace):
     assert result.returncode == 0, result.stdout + result.stderr
     one_process = {
         "baseline": (workspace / "reports/baseline/scores.json").read_text(),
-        "finetuned": (reproduced[0] / "reports/finetuned/metrics.json").read_text(),
+        "finetuned": (reproduced[0] / "reports/finetuned/scores.json").read_text(),
     }
     baseline_predictions = (workspace / "reports/baseline/predictions.jsonl").read_text()
     assert json.loads(one_process["baseline"])["truncated_prompts"] > 0
@@ -30,7 +30,7 @@ def test_two_process_generation_scores_exactly_like_one(reproduced, workspace):
         output = result.stdout + result.stderr
         assert result.returncode == 0, output
     for name, expected in one_process.items():
-        assert (workspace / f"reports/{name}/metrics.json").read_text() == expected
+        assert (workspace / f"reports/{name}/scores.json").read_text() == expected
     assert (workspace / "reports/baseline/predictions.jsonl").read_text() == baseline_predictions
     predictions = (workspace / "reports/finetuned/predictions.jsonl").read_text().splitlines()
     assert [json.loads(row)["id"] for row in predictions] == [f"test_{i}" for i in range(1, 9)]

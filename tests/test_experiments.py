@@ -118,7 +118,8 @@ def test_the_reproduced_run_at_a_glance_and_its_plot_where_asked(workspace):
     assert lines[0].startswith("finetuned ROUGE F1 x100 of 1 run") and lines[1] == "below each score, its 95% interval"
     assert lines[2].split() == ["experiment", *ROUGE]  # one run: no param changed
     metrics = json.loads((workspace / "reports/finetuned/metrics.json").read_text())
-    assert lines[4].split() == ["workspace", *(f"{100 * metrics[name]:.1f}" for name in ROUGE)]
+    # The workspace's results are those make demo committed: one run, shown once.
+    assert lines[4].split() == ["workspace(+1)", *(f"{100 * metrics[name]:.1f}" for name in ROUGE)]
     intervals = json.loads((workspace / "reports/finetuned/scores.json").read_text())["ci95"]  # not a DVC metric
     assert lines[5].split() == [
         bound
@@ -454,12 +455,10 @@ def test_a_run_of_all_the_training_dialogues_is_drawn_at_the_number_its_adapter_
     import shutil
 
     from dialogsum_lora.commands import experiments
-    from dialogsum_lora.commands.demo import commit_all
     from dialogsum_lora.params import set_params
 
-    # The reproduced run (train.dialogues: null) committed, its adapter in the DVC cache; then the
-    # workspace's params edited to a subset, not yet run: two runs that vary train.dialogues.
-    commit_all(workspace, "the demo's results")
+    # The reproduced run (train.dialogues: null), committed by make demo, its adapter in the DVC cache; then
+    # the workspace's params edited to a subset, not yet run: two runs that vary train.dialogues.
     trained_on = json.loads((workspace / "models/adapter/provenance.json").read_text())["training"]["dialogues"]
     set_params(workspace / "params.yaml", {"train.dialogues": 4})
     monkeypatch.chdir(workspace)

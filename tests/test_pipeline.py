@@ -21,7 +21,7 @@ def test_repro_runs_every_stage_and_writes_metrics(reproduced):
     directory, output = reproduced
     assert stages_run(output) == {"prepare", "baseline", "finetune", "evaluate"}
     for name in ("baseline", "finetuned"):
-        metrics = json.loads((directory / f"reports/{name}/metrics.json").read_text())
+        metrics = json.loads((directory / f"reports/{name}/scores.json").read_text())
         assert metrics["num_dialogues"] == 8 and metrics["num_references"] == 24
         assert metrics["truncated_prompts"] == 0
         for rouge in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
@@ -66,7 +66,7 @@ def test_adapter_curves_plots_and_report(workspace):
 def test_every_score_has_an_interval_and_fine_tuning_is_compared_dialogue_by_dialogue(workspace):
     directory = workspace  # a copy: dvc runs there
     for name in ("baseline", "finetuned"):
-        metrics = json.loads((directory / f"reports/{name}/metrics.json").read_text())
+        metrics = json.loads((directory / f"reports/{name}/scores.json").read_text())
         for rouge in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
             assert metrics["ci95"][rouge]["low"] <= metrics[rouge] <= metrics["ci95"][rouge]["high"]
         assert set(metrics["length"]) == {
@@ -85,9 +85,19 @@ def test_every_score_has_an_interval_and_fine_tuning_is_compared_dialogue_by_dia
         assert result["wins"] + result["ties"] + result["losses"] == 8
     topics = json.loads((directory / "reports/topics.json").read_text())
     assert topics["min_dialogues"] == 1 and {"restaurant", "job interview"} <= {t["topic"] for t in topics["topics"]}
-    # `dvc metrics show` lists the headline and the intervals beside it, for both systems.
-    shown = json.loads(dvc(directory, "metrics", "show", "--json"))
-    assert "ci95" in json.dumps(shown) and "reports/comparison.json" in json.dumps(shown)
+    # `dvc metrics show` lists the headline alone: both systems' ROUGE and the last losses (10 numbers).
+    shown = json.loads(dvc(directory, "metrics", "show", "--json"))[""]["data"]
+    assert sorted(shown) == [
+        "reports/baseline/metrics.json",
+        "reports/finetuned/metrics.json",
+        "reports/train/metrics.json",
+    ]
+    assert (
+        shown["reports/baseline/metrics.json"]["data"]["baseline"].keys()
+        == shown["reports/finetuned/metrics.json"]["data"].keys()
+        == {"rouge1", "rouge2", "rougeL", "rougeLsum"}
+    )
+    assert shown["reports/train/metrics.json"]["data"].keys() == {"step", "train", "eval"}
 
 
 def test_validation_rouge_is_logged_at_every_validation_and_the_adapter_kept_is_the_best_ones(reproduced):

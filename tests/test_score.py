@@ -142,7 +142,7 @@ def test_the_score_command_compares_two_files_as_evaluate_does(reproduced):
     )
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
-    metrics = json.loads((directory / "reports/finetuned/metrics.json").read_text())
+    metrics = json.loads((directory / "reports/finetuned/scores.json").read_text())
     comparison = json.loads((directory / "reports/comparison.json").read_text())
     assert printed.pop("comparison") == {"against": "reports/baseline/predictions.jsonl", **comparison}
     assert printed == {

@@ -161,10 +161,10 @@ def score_texts(metrics: dict | None, intervals: dict, name: str) -> tuple[str, 
     return f"{100 * metrics[name]:.1f}", interval_text(interval["low"], interval["high"]) if interval else ""
 
 
-def table(rows: list[dict], keys: list[str], width: int = WIDTH) -> str:
+def table(rows: list[dict], keys: list[str], width: int = WIDTH, intervals: list[dict] | None = None) -> str:
     """The rows as a text table at most `width` columns wide, a score's interval on the line below
     it: a column per changed param if they fit, else one column of them all, cut to fit."""
-    found = [run_intervals(row) for row in rows]
+    found = intervals if intervals is not None else [run_intervals(row) for row in rows]
 
     def grid(param_cells: list[list[str]], param_headers: list[str]) -> list[str]:
         lines = [["experiment", *param_headers, *ROUGE_TYPES]]
@@ -526,9 +526,10 @@ def show_experiments(arguments: list[str] | None = None) -> None:
         f"{FINETUNED} ROUGE F1 x100 of {len(rows)} runs, best rouge1 first"
         + (f" ({same} identical runs shown once, NAME(+N))" if same else "")
     )
-    if any(row["metrics"] and "ci95" in row["metrics"] for row in rows):
+    intervals = [run_intervals(row) for row in rows]
+    if any(intervals):
         print("below each score, its 95% interval")
-    print(table(rows, keys))
+    print(table(rows, keys, intervals=intervals))
     show_seed_groups(rows, keys)
     if args.against is None:
         plot_experiments([row for row in rows if row["metrics"]], keys, args.plot)

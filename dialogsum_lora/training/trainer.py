@@ -310,7 +310,7 @@ class LossCurves(TrainerCallback):
             self.log(state.global_step, logs)
 
     # What reports/train/metrics.json (DVC's metric) keeps of the last values: the curves hold the rest.
-    SUMMARY = {"step", "train/loss", "eval/loss", "eval/rouge1"}
+    SUMMARY = {"step", "train/loss", "eval/loss"}
 
     def on_train_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
