@@ -3,10 +3,10 @@ files read back and checked (evaluate reads baseline's; dialogsum-export and the
 evaluate's).
 
 Each results directory holds predictions.jsonl (a row per test dialogue: id, prediction,
-references, its ROUGE, whether it stopped at generate.max_new_tokens), metrics.json (the headline scores with
-intervals, the lengths) and provenance.json (the model, the decoding settings, the environment;
-the baseline's, its shots). Every metrics file read
-back goes through one schema, `Metrics`.
+references, its ROUGE, whether it stopped at generate.max_new_tokens), metrics.json (the four
+headline scores: DVC's metric), scores.json (the same with intervals, counts and lengths) and
+provenance.json (the model, the decoding settings, the environment; the baseline's, its shots).
+Every scores file read back goes through one schema, `Metrics`.
 """
 
 import sys
@@ -50,7 +50,7 @@ class Lengths(Record):
 
 
 class Metrics(Scores):
-    """metrics.json, as baseline and evaluate write it (ROUGE as fractions)."""
+    """scores.json, as baseline and evaluate write it (ROUGE as fractions)."""
 
     ci95: dict[str, Interval] | None = None
     num_dialogues: int = Field(ge=1)
@@ -124,7 +124,7 @@ def summarise_and_score(
     shots: Sequence[Row] = (),
 ) -> tuple[dict, list[dict], Summaries] | None:
     """Generate a summary per test dialogue (its prompt after the `shots`, training rows, if any),
-    score it (with 95% intervals), write predictions.jsonl, metrics.json and provenance.json (with
+    score it (with 95% intervals), write predictions.jsonl, metrics.json, scores.json and provenance.json (with
     the decoding settings used) to `out_dir`, and the generation time to reports/timing/STAGE.json.
 
     Returns the metrics written, each dialogue's scores and the Summaries (on rank 0; other

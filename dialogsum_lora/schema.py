@@ -95,6 +95,8 @@ def _message(error: dict, schema: type[BaseModel]) -> str:
         return f"unknown key {key}{allowed}"
     if kind == "missing":
         return f"missing key {key}{help_text}"
+    if kind == "finite_number" and (field is None or bounds(field) == ((False, -math.inf), (False, math.inf))):
+        return f"{key} must be a finite number, got {value!r}"
     if kind in _RANGE_ERRORS and field is not None:
         return f"{key} must be in {bounds_text(field)}, got {value!r}"
     if kind == "too_short":

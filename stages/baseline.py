@@ -5,7 +5,8 @@ or few-shot (`baseline.shots` training dialogues with their summaries before eve
 
 Reads the params `Reads` names (dvc.yaml lists the same), data/prepared/{train,test}.jsonl (the
 shots are drawn from train) and the base model; writes
-reports/baseline/{metrics.json,predictions.jsonl,provenance.json} (provenance.json names the shots).
+reports/baseline/{metrics.json,scores.json,predictions.jsonl,provenance.json} (provenance.json names the
+shots).
 """
 
 from dialogsum_lora.errors import run_main

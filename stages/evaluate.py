@@ -6,7 +6,7 @@ bootstrap, per topic, lengths), and write plots, a report and the model card.
 
 Reads the params `Reads` names (dvc.yaml lists the same), the test split, the data statistics,
 the base model, the adapter, the baseline's results and the training curves; writes
-reports/finetuned/{metrics.json,predictions.jsonl,provenance.json}, reports/comparison.json,
+reports/finetuned/{metrics.json,scores.json,predictions.jsonl,provenance.json}, reports/comparison.json,
 reports/topics.json, reports/plots/*.png, reports/report.md and reports/model_card.md.
 """
 

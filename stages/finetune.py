@@ -93,7 +93,8 @@ def main() -> None:
     # Inputs, checked (and the outputs' place) before any process starts work.
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
     check_target_modules(params.method, method_settings(params), model_dir, params.model.name)
-    if {"torch_compile", "torch_compile_mode"} & {k for k, v in params.train.trainer_settings().items() if v}:
+    compiling = ("torch_compile", "torch_compile_mode", "torch_compile_backend")  # any of them compiles
+    if {key for key, value in params.train.trainer_settings().items() if value} & set(compiling):
         check_compiler()
     split_rows = read_jsonl(require(SPLIT_FILES["train"]))
     params.train.check(len(split_rows))

@@ -6,7 +6,7 @@ import re
 import pytest
 import yaml
 
-from dialogsum_lora.modeling.adapter import TRAINER_BEFORE, AdapterRecord
+from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.provenance import DataSource
 from dialogsum_lora.results.cards import Results, render_card
 
@@ -243,7 +243,14 @@ def test_a_record_from_before_the_speed_settings_reads_as_trained_without_them_a
     assert "frozen_dtype" not in RECORD["train"]  # as finetune recorded it before train.frozen_dtype existed
     train = record().train
     assert (train.torch_compile, train.pad_to_multiple_of, train.frozen_dtype) == (False, None, "float32")
-    assert record().trainer == {**TRAINER_BEFORE, "learning_rate": 0.001}  # the Trainer's defaults then
+    # The Trainer's defaults then, with the learning rate of the method that trained (full's for full).
+    trained_with = {"optim": "adamw_torch_fused", "lr_scheduler_type": "linear", "warmup_steps": 0, "weight_decay": 0.0}
+    assert record().trainer == {**trained_with, "learning_rate": 0.001}
+    full = record(method="full", lora=None, full={"learning_rate": 1e-5}, parameters={"trainable": 9, "total": 9})
+    assert (
+        full.trainer == {**trained_with, "learning_rate": 1e-5}
+        and "`learning_rate=1e-05`" in dict(describe_run(full))["optimisation"]
+    )
     device = dict(describe_run(record(), SOURCE, GENERATE, None))["device"]
     assert device == "NVIDIA H200, bfloat16"
     frozen = record(

@@ -200,6 +200,15 @@ def test_integers_are_accepted_where_floats_are_expected(tmp_path, raw):
         ({"warmup_steps": "ten"}, ("train.warmup_steps", "'ten'", "float")),
         ({"weight_decay": float("nan")}, ("train.weight_decay", "nan")),
         ({"learning_rate": float("inf")}, ("train.learning_rate", "inf")),
+        ({"adam_beta1": float("nan")}, ("train.adam_beta1", "nan", "finite")),
+        # Bounds where a value would train nothing or fail after the model loads.
+        ({"learning_rate": 0}, ("train.learning_rate", "0", "(0, 1]")),
+        ({"num_train_epochs": 0}, ("train.num_train_epochs", "0", "(0, 1000]")),
+        ({"gradient_accumulation_steps": 0}, ("train.gradient_accumulation_steps", "0", "[1, 4096]")),
+        ({"save_steps": 0}, ("train.save_steps", "0", "(0, inf]")),
+        # A key by its old name, and a compile setting that would compile with torch_compile false.
+        ({"epochs": 2}, ("train.epochs", "train.num_train_epochs")),
+        ({"torch_compile_mode": "reduce-overhead"}, ("train.torch_compile_mode", "train.torch_compile is false")),
         ({"torch_compile": "no"}, ("train.torch_compile", "'no'", "bool")),
         # What the stage sets itself is refused, with where the setting lives.
         ({"seed": 7}, ("train.seed", "params.yaml seed")),
@@ -235,6 +244,34 @@ def test_the_global_batch_must_split_evenly_across_processes(raw):
     with pytest.raises(UserError) as error:
         check_batch_split(train, 3)
     assert "train.batch_size" in str(error.value) and "(8)" in str(error.value) and "(3)" in str(error.value)
+    # Accumulated steps share it too: 8 = 2 processes x 2 steps x 2 examples, but not x 3 steps.
+    check_batch_split(TrainParams(**{**raw["train"], "gradient_accumulation_steps": 2}), 2)
+    with pytest.raises(UserError) as error:
+        check_batch_split(TrainParams(**{**raw["train"], "gradient_accumulation_steps": 3}), 2)
+    assert "train.gradient_accumulation_steps (3)" in str(error.value)
+
+
+def test_every_field_the_stage_owns_is_one_of_the_trainers():
+    import dataclasses
+
+    from transformers import Seq2SeqTrainingArguments
+
+    from dialogsum_lora.params.train import BOUNDS, OWNER
+
+    fields = {field.name for field in dataclasses.fields(Seq2SeqTrainingArguments)}
+    assert set(OWNER) - fields == set() and set(BOUNDS) - fields == set()  # a transformers upgrade shows here
+
+
+def test_a_combination_the_trainers_own_checks_refuse_is_one_line_naming_the_key(raw, tmp_path):
+    import torch
+
+    from dialogsum_lora.params.train import TrainParams
+    from dialogsum_lora.training.trainer import make_trainer
+
+    train = TrainParams(**{**raw["train"], "dataloader_prefetch_factor": 2})  # without dataloader workers
+    with pytest.raises(UserError) as error:
+        make_trainer(None, None, train, 42, torch.float32, [{}] * 8, [], tmp_path, [])
+    assert str(error.value).startswith("params.yaml: the Trainer refuses train.dataloader_prefetch_factor: ")
 
 
 def test_the_adapter_kept_by_validation_rouge_needs_validation_rouge(raw):

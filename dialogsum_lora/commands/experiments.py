@@ -7,7 +7,7 @@
 queue start`). Reads `dvc exp show --json`: the workspace, the commit (HEAD)
 when its results differ, and its experiments, each with the params that differ
 between them and the finetuned ROUGE of reports/finetuned/metrics.json (x100,
-its 95% interval below it when the metrics hold one), best rouge1 first. Prints
+its 95% interval below it, from its scores.json, when the DVC cache holds it), best rouge1 first. Prints
 a table that fits 100 columns and writes the same as a PNG plot. An experiment
 still queued, running or failed is listed last, without scores.
 """

@@ -68,10 +68,10 @@ def export(arguments: list[str] | None = None) -> None:
         # Merged in float32 on the CPU: the weights as trained, whatever machine reads them next.
         model = load_merged_model(model_dir, args.adapter, record, torch.float32, torch.device("cpu"))
         tokenizer = load_tokenizer(args.adapter)
-        # What plain `generate` needs (the start, end and padding tokens) with the card's decoding, and lm_head
-        # said to be its own weight, as it is: transformers alone then loads and generates as evaluate did.
+        # What plain `generate` needs (the start, end and padding tokens) with the card's decoding, and whether
+        # lm_head is its own weight, as it is: transformers alone then loads and generates as evaluate did.
         model.generation_config = decoding_config(model, decoding)
-        model.config.tie_word_embeddings = False
+        model.config.tie_word_embeddings = model.get_output_embeddings().weight is model.get_input_embeddings().weight
         _refuse_unless_new_or_empty(directory)  # again: nothing appeared there while the model loaded
         with atomic_path(directory) as temporary, no_progress_bars():
             model.save_pretrained(temporary, safe_serialization=True)

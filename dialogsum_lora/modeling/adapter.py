@@ -34,7 +34,7 @@ from dialogsum_lora.params.full import FullParams
 from dialogsum_lora.params.ia3 import IA3Params
 from dialogsum_lora.params.lora import LoraParams
 from dialogsum_lora.params.prompt import PromptParams
-from dialogsum_lora.params.train import TrainParams
+from dialogsum_lora.params.train import RENAMED, TrainParams
 from dialogsum_lora.provenance import ModelRecord
 from dialogsum_lora.schema import Record, Text, parse
 
@@ -70,9 +70,8 @@ class ParameterCounts(Record):
     total: int  # the base model's and the adapter's
 
 
-# A record from before `train` passed the Trainer's fields through: the names its keys had then,
-# the settings it ran at their defaults, and the Trainer arguments it ran with (their defaults).
-TRAIN_KEYS_BEFORE = {"epochs": "num_train_epochs", "checkpoint_steps": "save_steps", "compile": "torch_compile"}
+# A record from before `train` passed the Trainer's fields through (its keys' names then: params/train.py's
+# RENAMED): the settings it ran at their defaults, and the Trainer arguments it ran with (their defaults).
 TRAIN_SETTINGS_BEFORE = {"pad_to_multiple_of": None, "frozen_dtype": "float32"}
 TRAINER_BEFORE = {
     "optim": "adamw_torch_fused",
@@ -99,14 +98,16 @@ class AdapterRecord(Record):
     ia3: IA3Params | None = None
     full: FullParams | None = None
     train: TrainParams
-    trainer: dict[str, Any]  # the Trainer's arguments as it used them (training/trainer.py: arguments_used)
+    # The Trainer's arguments as it used them (training/trainer.py: arguments_used); `train` holds them as
+    # params.yaml gave them (with method full, full.learning_rate took the place of train.learning_rate).
+    trainer: dict[str, Any]
 
     @model_validator(mode="before")
     @classmethod
     def _train_settings_before_they_existed(cls, value):
         if isinstance(value, dict) and isinstance(value.get("train"), dict) and "trainer" not in value:
-            train = {TRAIN_KEYS_BEFORE.get(key, key): setting for key, setting in value["train"].items()}
-            train.pop("compile_mode", None)
+            # compile_mode was "default" whenever compile was off: it said nothing the record needs.
+            train = {RENAMED.get(key, key): setting for key, setting in value["train"].items() if key != "compile_mode"}
             full = value.get("full") if value.get("method") == "full" else None
             rate = (full or train).get("learning_rate")
             value = {

@@ -11,9 +11,9 @@ refused with where the setting lives instead (`PROJECT_OWNS`).
 
 import dataclasses
 from enum import Enum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.schema import Record, parse, setting
@@ -23,94 +23,56 @@ from dialogsum_lora.schema import Record, parse, setting
 KEEP_RULES = {"best_rouge1": ("eval_rouge1", True), "lowest_loss": ("eval_loss", False)}
 
 # Seq2SeqTrainingArguments fields the finetune stage sets itself, and where each setting lives.
+# fmt: off
 PROJECT_OWNS = {
     "the stage's outputs (dvc.yaml: models/adapter, reports/train)": (
-        "output_dir",
-        "overwrite_output_dir",
-        "logging_dir",
-        "report_to",
-        "run_name",
-        "project",
-        "disable_tqdm",
-    ),
+        "output_dir", "report_to", "run_name", "project", "disable_tqdm"),
     "params.yaml seed": ("seed", "data_seed", "full_determinism"),
     "train.batch_size (the global batch, split across processes)": (
-        "per_device_train_batch_size",
-        "per_device_eval_batch_size",
-        "auto_find_batch_size",
-    ),
+        "per_device_train_batch_size", "per_device_eval_batch_size", "auto_find_batch_size"),
     "processes (params.yaml), which sets the devices and the backend": (
-        "use_cpu",
-        "ddp_backend",
-        "local_rank",
-        "fsdp",
-        "fsdp_config",
-        "deepspeed",
-        "parallelism_config",
-        "accelerator_config",
-        "average_tokens_across_devices",
-        "ddp_find_unused_parameters",
-    ),
+        "use_cpu", "ddp_backend", "local_rank", "fsdp", "fsdp_config", "deepspeed", "parallelism_config",
+        "accelerator_config", "average_tokens_across_devices", "ddp_find_unused_parameters"),
     "the device: bf16 where the GPU has it, else fp32 (T5 overflows in fp16); train.frozen_dtype": (
-        "bf16",
-        "fp16",
-        "bf16_full_eval",
-        "fp16_full_eval",
-    ),
+        "bf16", "fp16", "bf16_full_eval", "fp16_full_eval"),
     "train.validation_steps and train.validation_rouge_dialogues": (
-        "eval_strategy",
-        "eval_steps",
-        "eval_delay",
-        "eval_on_start",
-        "do_eval",
-        "do_train",
-        "do_predict",
-        "prediction_loss_only",
-        "predict_with_generate",
-        "generation_max_length",
-        "generation_num_beams",
-        "generation_config",
-        "batch_eval_metrics",
-        "include_for_metrics",
-    ),
+        "eval_strategy", "eval_steps", "eval_delay", "eval_on_start", "do_eval", "do_train", "do_predict",
+        "prediction_loss_only", "predict_with_generate", "generation_max_length", "generation_num_beams",
+        "generation_config", "batch_eval_metrics", "include_for_metrics"),
     "train.save_steps (a rerun resumes from the last complete checkpoint)": (
-        "save_strategy",
-        "save_total_limit",
-        "save_only_model",
-        "save_on_each_node",
-        "resume_from_checkpoint",
-        "ignore_data_skip",
-        "restore_callback_states_from_checkpoint",
-        "enable_jit_checkpoint",
-    ),
+        "save_strategy", "save_total_limit", "save_only_model", "save_on_each_node", "resume_from_checkpoint",
+        "ignore_data_skip", "restore_callback_states_from_checkpoint", "enable_jit_checkpoint"),
     "train.keep": ("load_best_model_at_end", "metric_for_best_model", "greater_is_better"),
     "train.logging_steps (a NaN or infinite loss always stops training)": (
-        "logging_strategy",
-        "logging_nan_inf_filter",
-        "logging_first_step",
-    ),
+        "logging_strategy", "logging_nan_inf_filter", "logging_first_step"),
     "the prepared examples (length-grouped batches, labels padded with -100)": (
-        "train_sampling_strategy",
-        "length_column_name",
-        "remove_unused_columns",
-        "label_names",
-        "sortish_sampler",
-        "dataloader_drop_last",
-    ),
+        "train_sampling_strategy", "length_column_name", "remove_unused_columns", "label_names",
+        "sortish_sampler", "dataloader_drop_last"),
     "dialogsum-export and the hub's own upload (docs/sharing.md)": (
-        "push_to_hub",
-        "hub_token",
-        "hub_private_repo",
-        "hub_model_id",
-        "hub_strategy",
-        "hub_always_push",
-        "hub_revision",
-        "trackio_space_id",
-        "trackio_bucket_id",
-        "trackio_static_space_id",
-    ),
+        "push_to_hub", "hub_token", "hub_private_repo", "hub_model_id", "hub_strategy", "hub_always_push",
+        "hub_revision", "trackio_space_id", "trackio_bucket_id", "trackio_static_space_id"),
 }
+# fmt: on
 OWNER = {field: owner for owner, fields in PROJECT_OWNS.items() for field in fields}
+# Bounds the project holds the Trainer's fields to where a value out of them would train nothing, or
+# fail after the model loads: a learning rate of 0, no epoch, no checkpoint to resume from.
+BOUNDS = {
+    "learning_rate": {"gt": 0, "le": 1},
+    "num_train_epochs": {"gt": 0, "le": 1000},
+    "max_steps": {"ge": -1, "le": 10_000_000},
+    "warmup_steps": {"ge": 0},
+    "weight_decay": {"ge": 0},
+    "logging_steps": {"gt": 0},
+    "save_steps": {"gt": 0},
+    "gradient_accumulation_steps": {"ge": 1, "le": 4096},
+}
+# The train keys' names before they were the Trainer's own.
+RENAMED = {
+    "epochs": "num_train_epochs",
+    "checkpoint_steps": "save_steps",
+    "compile": "torch_compile",
+    "compile_mode": "torch_compile_mode",
+}
 # The arguments every record states, whether params.yaml sets them or the Trainer's defaults do.
 RECORDED_ARGUMENTS = ("optim", "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay")
 # Fields a record leaves out: when logs and checkpoints are taken changes no weight, and the record's
@@ -198,6 +160,8 @@ def check_trainer_settings(train: TrainParams) -> None:
     for key in settings:
         if key in OWNER:
             raise UserError(f"params.yaml: train.{key} is set by the finetune stage itself; it lives in {OWNER[key]}")
+        if key in RENAMED:
+            raise UserError(f"params.yaml: train.{key} is now train.{RENAMED[key]} (the Trainer's own name)")
         if key not in fields:
             raise UserError(
                 f"params.yaml: unknown key train.{key} (neither the project's: {', '.join(TrainParams.model_fields)}; "
@@ -207,7 +171,7 @@ def check_trainer_settings(train: TrainParams) -> None:
     arguments = create_model(
         "TrainerSettings",
         __config__=ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True),
-        **{key: (hints[key], None) for key in settings},
+        **{key: (Annotated[hints[key], Field(**BOUNDS.get(key, {}))], None) for key in settings},
     )
     parse(create_model("Params", train=(arguments, ...)), {"train": settings}, "params.yaml")
     # A field the Trainer types as one of its enums or text (optim, lr_scheduler_type, ...) takes the
@@ -220,6 +184,12 @@ def check_trainer_settings(train: TrainParams) -> None:
             raise UserError(
                 f"params.yaml: train.{key} is {value!r}, which the Trainer does not know: one of {', '.join(known)}"
             )
+    compiling = {key for key in ("torch_compile_mode", "torch_compile_backend") if settings.get(key) is not None}
+    if compiling and settings.get("torch_compile") is False:
+        raise UserError(
+            f"params.yaml: train.{sorted(compiling)[0]} is set, but train.torch_compile is false: set "
+            "train.torch_compile: true to compile so, or remove the setting"
+        )
 
 
 def check_batch_split(train: TrainParams, processes: int) -> None:

@@ -192,7 +192,7 @@ def _usage(record: AdapterRecord, results: Results | None, merged: bool) -> list
     prompt = record.prompt
     decoding, said = card_decoding(record, results)
     if merged or record.method == "full":
-        here = f"{MERGED_DIRECTORY}" if merged else "models/adapter"
+        here = MERGED_DIRECTORY if merged else "models/adapter"
         load = [
             "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig",
             "",

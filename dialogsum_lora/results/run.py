@@ -60,7 +60,7 @@ def decoding_text(generate: dict) -> str:
 def trainer_text(arguments: dict) -> str:
     """The Trainer's arguments a run used (its record's `trainer`), every key by its own name, so a new
     one shows without code."""
-    return ", ".join(f"`{key}={value}`".replace("``", "`") for key, value in arguments.items())
+    return ", ".join(f"`{key}={value}`" for key, value in arguments.items())
 
 
 def subset_text(record: AdapterRecord) -> str:

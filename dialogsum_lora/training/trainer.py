@@ -3,6 +3,7 @@ callbacks that time it, stop it when it diverges, show its progress quietly and 
 loss curves."""
 
 import math
+import re
 import time
 from pathlib import Path
 
@@ -119,7 +120,7 @@ def make_trainer(
         )
     except ValueError as error:  # a combination of settings the Trainer's own checks refuse
         reason = " ".join(str(error).split())[:300]
-        key = next((f".{key}" for key, value in settings.items() if str(value) in reason), "")
+        key = next((f".{key}" for key in settings if re.search(rf"\b{key}\b", reason)), "")
         raise UserError(f"params.yaml: the Trainer refuses train{key}: {reason}") from None
     trainer = Seq2SeqTrainer(
         model=model,

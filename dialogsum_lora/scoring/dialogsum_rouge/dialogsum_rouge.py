@@ -33,7 +33,7 @@ Returns:
     rouge1, rouge2, rougeL, rougeLsum (fractions), ci95 (with resamples), num_dialogues,
     num_references, best_reference, length (mean words of predictions and references, and
     the share of predictions over twice or under half their references' mean length);
-    the same keys as the pipeline's metrics.json.
+    the same keys as the pipeline's scores.json.
 """
 
 
