@@ -10,39 +10,12 @@ reports/finetuned/{metrics.json,scores.json,predictions.jsonl,provenance.json}, 
 reports/topics.json, reports/plots/*.png, reports/report.md and reports/model_card.md.
 """
 
+from dialogsum_lora import paths
 from dialogsum_lora.errors import run_main
 from dialogsum_lora.files.outputs import require, stage_outputs
 from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.params import load_params
 from dialogsum_lora.params.summaries import SummaryParams
-from dialogsum_lora.paths import (
-    ADAPTER_DIR,
-    BASELINE,
-    BASELINE_DIR,
-    COMPARISON_FILE,
-    DATA_STATS_FILE,
-    FINETUNED,
-    FINETUNED_DIR,
-    LENGTHS_PLOT,
-    LOSS_PLOT,
-    MODEL_CARD_FILE,
-    PLOTS,
-    PLOTS_DIR,
-    REPORT_FILE,
-    ROUGE_PLOT,
-    SPLIT_FILES,
-    TIMING_DIR,
-    TOPICS_FILE,
-    TOPICS_PLOT,
-    TRAIN_LOSS_FILE,
-    VALIDATION_LOSS_FILE,
-    VALIDATION_ROUGE_FILES,
-    VALIDATION_ROUGE_PLOT,
-    predictions_file,
-    provenance_file,
-    results_files,
-    scores_file,
-)
 
 Reads = SummaryParams  # the params it reads, as dvc.yaml lists them
 
@@ -77,25 +50,26 @@ def main() -> None:
 
     # Inputs: every one read and checked (and the outputs' place) before anything is written.
     params.generate.check()
-    test_rows = read_jsonl(require(SPLIT_FILES["test"]))
-    baseline_metrics = read_metrics(require(scores_file(BASELINE_DIR))).model_dump(exclude_none=True)
-    baseline_predictions = read_jsonl(require(predictions_file(BASELINE_DIR)))
-    check_predictions_match(baseline_predictions, test_rows, predictions_file(BASELINE_DIR))
-    baseline_scores = rescore(baseline_predictions, test_rows, baseline_metrics, scores_file(BASELINE_DIR))
-    shots = read_results_provenance(require(provenance_file(BASELINE_DIR))).shots  # the baseline compared against
-    losses = {"training": read_curve(TRAIN_LOSS_FILE), "validation": read_curve(VALIDATION_LOSS_FILE)}
-    validation_rouge = {name: read_curve(file) for name, file in VALIDATION_ROUGE_FILES.items()}
+    test_rows = read_jsonl(require(paths.SPLIT_FILES["test"]))
+    baseline_metrics = read_metrics(require(paths.scores_file(paths.BASELINE_DIR))).model_dump(exclude_none=True)
+    baseline_predictions = read_jsonl(require(paths.predictions_file(paths.BASELINE_DIR)))
+    check_predictions_match(baseline_predictions, test_rows, paths.predictions_file(paths.BASELINE_DIR))
+    baseline_scores = rescore(baseline_predictions, test_rows, baseline_metrics, paths.scores_file(paths.BASELINE_DIR))
+    # The baseline compared against: its shots.
+    shots = read_results_provenance(require(paths.provenance_file(paths.BASELINE_DIR))).shots
+    losses = {"training": read_curve(paths.TRAIN_LOSS_FILE), "validation": read_curve(paths.VALIDATION_LOSS_FILE)}
+    validation_rouge = {name: read_curve(file) for name, file in paths.VALIDATION_ROUGE_FILES.items()}
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
-    record = check_adapter(ADAPTER_DIR, resolved, model_dir)
-    data_source = read_data_source(require(DATA_STATS_FILE))
+    record = check_adapter(paths.ADAPTER_DIR, resolved, model_dir)
+    data_source = read_data_source(require(paths.DATA_STATS_FILE))
     outputs = [
-        *results_files(FINETUNED_DIR),
-        COMPARISON_FILE,
-        TOPICS_FILE,
-        *PLOTS,
-        REPORT_FILE,
-        MODEL_CARD_FILE,
-        TIMING_DIR / "evaluate.json",
+        *paths.results_files(paths.FINETUNED_DIR),
+        paths.COMPARISON_FILE,
+        paths.TOPICS_FILE,
+        *paths.PLOTS,
+        paths.REPORT_FILE,
+        paths.MODEL_CARD_FILE,
+        paths.TIMING_DIR / "evaluate.json",
     ]
     with stage_outputs("evaluate", outputs):
         distributed.relaunch_if_needed(params.processes, "stages.evaluate")
@@ -105,12 +79,12 @@ def main() -> None:
         make_deterministic(params.seed)
         device = pick_device()
         dtype = pick_dtype(device)
-        model = load_merged_model(model_dir, ADAPTER_DIR, record, dtype, device)
-        tokenizer = load_tokenizer(ADAPTER_DIR)  # the tokenizer it was trained with
+        model = load_merged_model(model_dir, paths.ADAPTER_DIR, record, dtype, device)
+        tokenizer = load_tokenizer(paths.ADAPTER_DIR)  # the tokenizer it was trained with
 
         # Work: rank 0 writes the predictions, metrics and provenance ...
         provenance = model_provenance(params.model, resolved, device, dtype)
-        provenance["adapter"] = {"path": str(ADAPTER_DIR), "resolved": directory_hash(ADAPTER_DIR)}
+        provenance["adapter"] = {"path": str(paths.ADAPTER_DIR), "resolved": directory_hash(paths.ADAPTER_DIR)}
         scored = summarise_and_score(
             model,
             tokenizer,
@@ -119,7 +93,7 @@ def main() -> None:
             params.generate,
             params.analysis,
             params.seed,
-            FINETUNED_DIR,
+            paths.FINETUNED_DIR,
             "evaluate",
             provenance,
         )
@@ -137,32 +111,35 @@ def main() -> None:
             params.analysis.min_topic_dialogues,
             EXAMPLES_IN_REPORT,
         )
-        write_json(COMPARISON_FILE, found["comparison"])
-        write_json(TOPICS_FILE, found["topics"])
+        write_json(paths.COMPARISON_FILE, found["comparison"])
+        write_json(paths.TOPICS_FILE, found["topics"])
 
         # ... and writes the plots, the report and the model card, all describing the run alike.
-        summaries = {BASELINE: [row["prediction"] for row in baseline_predictions], FINETUNED: finetuned.texts}
-        cut = {
-            BASELINE: [row.get("cut_at_max_new_tokens", False) for row in baseline_predictions],
-            FINETUNED: finetuned.unfinished,
+        summaries = {
+            paths.BASELINE: [row["prediction"] for row in baseline_predictions],
+            paths.FINETUNED: finetuned.texts,
         }
-        plot_rouge(baseline_metrics, metrics, ROUGE_PLOT)
-        plot_topics(found["topics"], TOPICS_PLOT)
+        cut = {
+            paths.BASELINE: [row.get("cut_at_max_new_tokens", False) for row in baseline_predictions],
+            paths.FINETUNED: finetuned.unfinished,
+        }
+        plot_rouge(baseline_metrics, metrics, paths.ROUGE_PLOT)
+        plot_topics(found["topics"], paths.TOPICS_PLOT)
         plot_lengths(
-            [row["references"] for row in test_rows], summaries, LENGTHS_PLOT, cut, params.generate.max_new_tokens
+            [row["references"] for row in test_rows], summaries, paths.LENGTHS_PLOT, cut, params.generate.max_new_tokens
         )
         kept_step = record.training.kept.step
         trained = method_name(record)
-        plot_curves(losses, LOSS_PLOT, "cross-entropy loss", f"{trained}: loss", kept_step)
+        plot_curves(losses, paths.LOSS_PLOT, "cross-entropy loss", f"{trained}: loss", kept_step)
         plot_curves(
             validation_rouge,
-            VALIDATION_ROUGE_PLOT,
+            paths.VALIDATION_ROUGE_PLOT,
             "F1 on validation dialogues",
             f"{trained}: validation ROUGE",
             kept_step,
         )
 
-        scores = {BASELINE: baseline_scores, FINETUNED: finetuned_scores}
+        scores = {paths.BASELINE: baseline_scores, paths.FINETUNED: finetuned_scores}
 
         def example(index: int) -> dict:
             return {
@@ -175,7 +152,7 @@ def main() -> None:
 
         run = describe_run(record, data_source, params.generate.decoding(), params.analysis.resamples, shots)
         write_report(
-            REPORT_FILE,
+            paths.REPORT_FILE,
             trained,
             params.model.name,
             data_source.name,
@@ -186,7 +163,7 @@ def main() -> None:
             found["topics"],
             [example(i) for i in found["gains"]],
             [example(i) for i in found["losses"]],
-            list(PLOTS),
+            list(paths.PLOTS),
         )
         results = Results(
             data_source,
@@ -197,10 +174,10 @@ def main() -> None:
             found["comparison"],
             shots,
         )
-        write_text(MODEL_CARD_FILE, render_card(record, results=results))
-    print(summary_line(FINETUNED, metrics))
+        write_text(paths.MODEL_CARD_FILE, render_card(record, results=results))
+    print(summary_line(paths.FINETUNED, metrics))
     print(comparison_line(found["comparison"]))
-    print(f"plots in {PLOTS_DIR}/, report in {REPORT_FILE}, model card in {MODEL_CARD_FILE}")
+    print(f"plots in {paths.PLOTS_DIR}/, report in {paths.REPORT_FILE}, model card in {paths.MODEL_CARD_FILE}")
 
 
 if __name__ == "__main__":

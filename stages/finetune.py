@@ -48,6 +48,7 @@ def main() -> None:
     import torch
 
     from dialogsum_lora import distributed
+    from dialogsum_lora.modeling import base
     from dialogsum_lora.modeling.adapter import (
         KeptStep,
         check_target_modules,
@@ -58,15 +59,6 @@ def main() -> None:
         trainable_model,
         training_params,
         unused_sections,
-    )
-    from dialogsum_lora.modeling.base import (
-        load_base_model,
-        load_tokenizer,
-        make_deterministic,
-        model_directory,
-        no_progress_bars,
-        pick_device,
-        pick_dtype,
     )
     from dialogsum_lora.provenance import Stopwatch, model_provenance
     from dialogsum_lora.subsets import seeded_subset
@@ -91,10 +83,9 @@ def main() -> None:
     from dialogsum_lora.training.validation import ValidationRouge
 
     # Inputs, checked (and the outputs' place) before any process starts work.
-    model_dir, resolved = model_directory(params.model.name, params.model.revision)
+    model_dir, resolved = base.model_directory(params.model.name, params.model.revision)
     check_target_modules(params.method, method_settings(params), model_dir, params.model.name)
-    compiling = ("torch_compile", "torch_compile_mode", "torch_compile_backend")  # any of them compiles
-    if {key for key, value in params.train.trainer_settings().items() if value} & set(compiling):
+    if params.train.compiles():
         check_compiler()
     split_rows = read_jsonl(require(SPLIT_FILES["train"]))
     params.train.check(len(split_rows))
@@ -108,12 +99,13 @@ def main() -> None:
         # The model (fp32 master weights: on a bf16 GPU the Trainer autocasts the matmuls; the frozen
         # base in bf16 there if train.frozen_dtype says so) and the examples, each prompt and summary
         # tokenised once.
-        make_deterministic(params.seed)
-        device = pick_device()
-        dtype = pick_dtype(device)
+        base.make_deterministic(params.seed)
+        device = base.pick_device()
+        dtype = base.pick_dtype(device)
         base_dtype = frozen_weights_dtype(params.train, params.method, dtype)
-        tokenizer = load_tokenizer(model_dir)
-        model = trainable_model(load_base_model(model_dir, base_dtype, device), params.method, method_settings(params))
+        tokenizer = base.load_tokenizer(model_dir)
+        base_model = base.load_base_model(model_dir, base_dtype, device)
+        model = trainable_model(base_model, params.method, method_settings(params))
         train_set, truncated = build_training_examples(train_rows, tokenizer, params.prompt)
         validation_set, _ = build_training_examples(validation_rows, tokenizer, params.prompt)
         if distributed.is_main_process():
@@ -165,7 +157,7 @@ def main() -> None:
             if checkpoint and distributed.is_main_process():
                 print(f"resuming from {checkpoint}")
             # No bar for each checkpoint's save of a shard (the Trainer's own bars are tqdm's, not transformers').
-            with Stopwatch("finetune") as stopwatch, no_progress_bars():
+            with Stopwatch("finetune") as stopwatch, base.no_progress_bars():
                 result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         if not trainer.is_world_process_zero():
             return
@@ -190,7 +182,7 @@ def main() -> None:
         # What it read: seed, processes, method, prompt, the method's section, train.
         record.update(params.model_dump(exclude={"model", *unused_sections(params.method)}))
         record["trainer"] = arguments_used(trainer.args, params.train.trainer_settings())
-        with no_progress_bars():
+        with base.no_progress_bars():
             save_adapter(model, tokenizer, record, ADAPTER_DIR)
     remove_checkpoints(run_dir)  # once the adapter is in place
     logged = last_logged_loss(trainer)

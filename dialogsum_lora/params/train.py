@@ -130,6 +130,11 @@ class TrainParams(Record):
         """The Seq2SeqTrainingArguments fields params.yaml sets, by their own names."""
         return dict(self.model_extra or {})
 
+    def compiles(self) -> bool:
+        """Whether the Trainer will torch.compile the model (any of its three compile settings on)."""
+        settings = self.trainer_settings()
+        return any(settings.get(key) for key in ("torch_compile", "torch_compile_mode", "torch_compile_backend"))
+
     def check(self, split_dialogues: int | None = None) -> None:
         """Refuse a rule for the adapter kept that no validation can apply, and more training dialogues
         than the split has (`split_dialogues`, when it is known)."""
