@@ -47,19 +47,9 @@ VALIDATION_ROUGE_FILES = {
 }
 
 # Not DVC outputs: resumable checkpoints, and what a run leaves that changes every run (wall
-# times, and the lock that keeps two runs of a stage apart).
+# times).
 CHECKPOINTS_DIR = Path(".trainer")
 TIMING_DIR = Path("reports/timing")
-
-
-def results_files(results_dir: Path) -> list[Path]:
-    """What baseline and evaluate write to their results directory."""
-    return [
-        metrics_file(results_dir),
-        scores_file(results_dir),
-        predictions_file(results_dir),
-        provenance_file(results_dir),
-    ]
 
 
 def metrics_file(results_dir: Path) -> Path:

@@ -10,12 +10,12 @@ shots).
 """
 
 from dialogsum_lora.errors import run_main
-from dialogsum_lora.files.outputs import require, stage_outputs
+from dialogsum_lora.files.outputs import require
 from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.params import load_params
 from dialogsum_lora.params.baseline import BaselineParams
 from dialogsum_lora.params.summaries import SummaryParams
-from dialogsum_lora.paths import BASELINE, BASELINE_DIR, SPLIT_FILES, TIMING_DIR, results_files
+from dialogsum_lora.paths import BASELINE, BASELINE_DIR, SPLIT_FILES
 from dialogsum_lora.subsets import seeded_subset
 
 
@@ -52,32 +52,31 @@ def main() -> None:
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
     tokenizer = load_tokenizer(model_dir)
     shot_tokens(tokenizer, params.prompt, shots)  # shots that leave no room for a dialogue are refused here
-    with stage_outputs("baseline", [*results_files(BASELINE_DIR), TIMING_DIR / "baseline.json"]):
-        distributed.relaunch_if_needed(params.processes, "stages.baseline")
+    distributed.relaunch_if_needed(params.processes, "stages.baseline")
 
-        # The model.
-        distributed.init_for_generation()
-        make_deterministic(params.seed)
-        device = pick_device()
-        dtype = pick_dtype(device)
-        model = load_base_model(model_dir, dtype, device)
+    # The model.
+    distributed.init_for_generation()
+    make_deterministic(params.seed)
+    device = pick_device()
+    dtype = pick_dtype(device)
+    model = load_base_model(model_dir, dtype, device)
 
-        # Work and outputs: rank 0 writes the predictions, metrics and provenance.
-        provenance = model_provenance(params.model, resolved, device, dtype)
-        provenance["shots"] = {"ids": [row["id"] for row in shots], "seed": params.seed}
-        scored = summarise_and_score(
-            model,
-            tokenizer,
-            test_rows,
-            params.prompt,
-            params.generate,
-            params.analysis,
-            params.seed,
-            BASELINE_DIR,
-            "baseline",
-            provenance,
-            shots,
-        )
+    # Work and outputs: rank 0 writes the predictions, metrics and provenance.
+    provenance = model_provenance(params.model, resolved, device, dtype)
+    provenance["shots"] = {"ids": [row["id"] for row in shots], "seed": params.seed}
+    scored = summarise_and_score(
+        model,
+        tokenizer,
+        test_rows,
+        params.prompt,
+        params.generate,
+        params.analysis,
+        params.seed,
+        BASELINE_DIR,
+        "baseline",
+        provenance,
+        shots,
+    )
     if scored is not None:
         print(summary_line(f"{BASELINE} ({prompting_text(len(shots))})", scored[0]))
 

@@ -12,7 +12,7 @@ reports/topics.json, reports/plots/*.png, reports/report.md and reports/model_ca
 
 from dialogsum_lora import paths
 from dialogsum_lora.errors import run_main
-from dialogsum_lora.files.outputs import require, stage_outputs
+from dialogsum_lora.files.outputs import require
 from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.params import load_params
 from dialogsum_lora.params.summaries import SummaryParams
@@ -62,119 +62,106 @@ def main() -> None:
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
     record = check_adapter(paths.ADAPTER_DIR, resolved, model_dir)
     data_source = read_data_source(require(paths.DATA_STATS_FILE))
-    outputs = [
-        *paths.results_files(paths.FINETUNED_DIR),
-        paths.COMPARISON_FILE,
-        paths.TOPICS_FILE,
-        *paths.PLOTS,
+    distributed.relaunch_if_needed(params.processes, "stages.evaluate")
+
+    # The model: the adapter merged into the base weights costs nothing per decoding step.
+    distributed.init_for_generation()
+    make_deterministic(params.seed)
+    device = pick_device()
+    dtype = pick_dtype(device)
+    model = load_merged_model(model_dir, paths.ADAPTER_DIR, record, dtype, device)
+    tokenizer = load_tokenizer(paths.ADAPTER_DIR)  # the tokenizer it was trained with
+
+    # Work: rank 0 writes the predictions, metrics and provenance ...
+    provenance = model_provenance(params.model, resolved, device, dtype)
+    provenance["adapter"] = {"path": str(paths.ADAPTER_DIR), "resolved": directory_hash(paths.ADAPTER_DIR)}
+    scored = summarise_and_score(
+        model,
+        tokenizer,
+        test_rows,
+        params.prompt,
+        params.generate,
+        params.analysis,
+        params.seed,
+        paths.FINETUNED_DIR,
+        "evaluate",
+        provenance,
+    )
+    if scored is None:
+        return
+    metrics, finetuned_scores, finetuned = scored
+
+    # ... compares them with the baseline on the same dialogues ...
+    found = against_baseline(
+        test_rows,
+        baseline_scores,
+        finetuned_scores,
+        params.analysis.resamples,
+        params.seed,
+        params.analysis.min_topic_dialogues,
+        EXAMPLES_IN_REPORT,
+    )
+    write_json(paths.COMPARISON_FILE, found["comparison"])
+    write_json(paths.TOPICS_FILE, found["topics"])
+
+    # ... and writes the plots, the report and the model card, all describing the run alike.
+    summaries = {paths.BASELINE: [row["prediction"] for row in baseline_predictions], paths.FINETUNED: finetuned.texts}
+    cut = {
+        paths.BASELINE: [row.get("cut_at_max_new_tokens", False) for row in baseline_predictions],
+        paths.FINETUNED: finetuned.unfinished,
+    }
+    plot_rouge(baseline_metrics, metrics, paths.ROUGE_PLOT)
+    plot_topics(found["topics"], paths.TOPICS_PLOT)
+    plot_lengths(
+        [row["references"] for row in test_rows], summaries, paths.LENGTHS_PLOT, cut, params.generate.max_new_tokens
+    )
+    kept_step = record.training.kept.step
+    trained = method_name(record)
+    plot_curves(losses, paths.LOSS_PLOT, "cross-entropy loss", f"{trained}: loss", kept_step)
+    plot_curves(
+        validation_rouge,
+        paths.VALIDATION_ROUGE_PLOT,
+        "F1 on validation dialogues",
+        f"{trained}: validation ROUGE",
+        kept_step,
+    )
+
+    scores = {paths.BASELINE: baseline_scores, paths.FINETUNED: finetuned_scores}
+
+    def example(index: int) -> dict:
+        return {
+            **test_rows[index],
+            **{
+                system: {"summary": summaries[system][index], "rouge1": scores[system][index]["mean"]["rouge1"]}
+                for system in scores
+            },
+        }
+
+    run = describe_run(record, data_source, params.generate.decoding(), params.analysis.resamples, shots)
+    write_report(
         paths.REPORT_FILE,
-        paths.MODEL_CARD_FILE,
-        paths.TIMING_DIR / "evaluate.json",
-    ]
-    with stage_outputs("evaluate", outputs):
-        distributed.relaunch_if_needed(params.processes, "stages.evaluate")
-
-        # The model: the adapter merged into the base weights costs nothing per decoding step.
-        distributed.init_for_generation()
-        make_deterministic(params.seed)
-        device = pick_device()
-        dtype = pick_dtype(device)
-        model = load_merged_model(model_dir, paths.ADAPTER_DIR, record, dtype, device)
-        tokenizer = load_tokenizer(paths.ADAPTER_DIR)  # the tokenizer it was trained with
-
-        # Work: rank 0 writes the predictions, metrics and provenance ...
-        provenance = model_provenance(params.model, resolved, device, dtype)
-        provenance["adapter"] = {"path": str(paths.ADAPTER_DIR), "resolved": directory_hash(paths.ADAPTER_DIR)}
-        scored = summarise_and_score(
-            model,
-            tokenizer,
-            test_rows,
-            params.prompt,
-            params.generate,
-            params.analysis,
-            params.seed,
-            paths.FINETUNED_DIR,
-            "evaluate",
-            provenance,
-        )
-        if scored is None:
-            return
-        metrics, finetuned_scores, finetuned = scored
-
-        # ... compares them with the baseline on the same dialogues ...
-        found = against_baseline(
-            test_rows,
-            baseline_scores,
-            finetuned_scores,
-            params.analysis.resamples,
-            params.seed,
-            params.analysis.min_topic_dialogues,
-            EXAMPLES_IN_REPORT,
-        )
-        write_json(paths.COMPARISON_FILE, found["comparison"])
-        write_json(paths.TOPICS_FILE, found["topics"])
-
-        # ... and writes the plots, the report and the model card, all describing the run alike.
-        summaries = {
-            paths.BASELINE: [row["prediction"] for row in baseline_predictions],
-            paths.FINETUNED: finetuned.texts,
-        }
-        cut = {
-            paths.BASELINE: [row.get("cut_at_max_new_tokens", False) for row in baseline_predictions],
-            paths.FINETUNED: finetuned.unfinished,
-        }
-        plot_rouge(baseline_metrics, metrics, paths.ROUGE_PLOT)
-        plot_topics(found["topics"], paths.TOPICS_PLOT)
-        plot_lengths(
-            [row["references"] for row in test_rows], summaries, paths.LENGTHS_PLOT, cut, params.generate.max_new_tokens
-        )
-        kept_step = record.training.kept.step
-        trained = method_name(record)
-        plot_curves(losses, paths.LOSS_PLOT, "cross-entropy loss", f"{trained}: loss", kept_step)
-        plot_curves(
-            validation_rouge,
-            paths.VALIDATION_ROUGE_PLOT,
-            "F1 on validation dialogues",
-            f"{trained}: validation ROUGE",
-            kept_step,
-        )
-
-        scores = {paths.BASELINE: baseline_scores, paths.FINETUNED: finetuned_scores}
-
-        def example(index: int) -> dict:
-            return {
-                **test_rows[index],
-                **{
-                    system: {"summary": summaries[system][index], "rouge1": scores[system][index]["mean"]["rouge1"]}
-                    for system in scores
-                },
-            }
-
-        run = describe_run(record, data_source, params.generate.decoding(), params.analysis.resamples, shots)
-        write_report(
-            paths.REPORT_FILE,
-            trained,
-            params.model.name,
-            data_source.name,
-            run,
-            baseline_metrics,
-            metrics,
-            found["comparison"],
-            found["topics"],
-            [example(i) for i in found["gains"]],
-            [example(i) for i in found["losses"]],
-            list(paths.PLOTS),
-        )
-        results = Results(
-            data_source,
-            params.generate.decoding(),
-            params.analysis.resamples,
-            baseline_metrics,
-            metrics,
-            found["comparison"],
-            shots,
-        )
-        write_text(paths.MODEL_CARD_FILE, render_card(record, results=results))
+        trained,
+        params.model.name,
+        data_source.name,
+        run,
+        baseline_metrics,
+        metrics,
+        found["comparison"],
+        found["topics"],
+        [example(i) for i in found["gains"]],
+        [example(i) for i in found["losses"]],
+        list(paths.PLOTS),
+    )
+    results = Results(
+        data_source,
+        params.generate.decoding(),
+        params.analysis.resamples,
+        baseline_metrics,
+        metrics,
+        found["comparison"],
+        shots,
+    )
+    write_text(paths.MODEL_CARD_FILE, render_card(record, results=results))
     print(summary_line(paths.FINETUNED, metrics))
     print(comparison_line(found["comparison"]))
     print(f"plots in {paths.PLOTS_DIR}/, report in {paths.REPORT_FILE}, model card in {paths.MODEL_CARD_FILE}")

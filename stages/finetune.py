@@ -12,9 +12,10 @@ checkpoint when rerun with the same inputs (dialogsum_lora/training/checkpoints.
 """
 
 import contextlib
+import shutil
 
 from dialogsum_lora.errors import run_main
-from dialogsum_lora.files.outputs import atomic_path, check_writable, require, stage_outputs
+from dialogsum_lora.files.outputs import atomic_path, require
 from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.params import Method, Processes, Seed, StageParams, load_params
 from dialogsum_lora.params.full import FullParams
@@ -23,7 +24,7 @@ from dialogsum_lora.params.lora import LoraParams
 from dialogsum_lora.params.model import ModelParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import TrainParams, check_batch_split, check_frozen_dtype, check_trainer_settings
-from dialogsum_lora.paths import ADAPTER_DIR, CURVES_DIR, SPLIT_FILES, TIMING_DIR
+from dialogsum_lora.paths import ADAPTER_DIR, CURVES_DIR, SPLIT_FILES
 
 
 class Reads(StageParams):  # as dvc.yaml lists them
@@ -92,98 +93,84 @@ def main() -> None:
     train_rows = seeded_subset(split_rows, params.train.dialogues, params.seed)
     validation_rows = read_jsonl(require(SPLIT_FILES["validation"]))
     run_dir = checkpoint_directory(params)
-    check_writable([], directories=(run_dir / "checkpoint",))
-    with stage_outputs("finetune", [TIMING_DIR / "finetune.json"], directories=(ADAPTER_DIR, CURVES_DIR)):
-        distributed.relaunch_if_needed(params.processes, "stages.finetune")
+    distributed.relaunch_if_needed(params.processes, "stages.finetune")
 
-        # The model (fp32 master weights: on a bf16 GPU the Trainer autocasts the matmuls; the frozen
-        # base in bf16 there if train.frozen_dtype says so) and the examples, each prompt and summary
-        # tokenised once.
-        base.make_deterministic(params.seed)
-        device = base.pick_device()
-        dtype = base.pick_dtype(device)
-        base_dtype = frozen_weights_dtype(params.train, params.method, dtype)
-        tokenizer = base.load_tokenizer(model_dir)
-        base_model = base.load_base_model(model_dir, base_dtype, device)
-        model = trainable_model(base_model, params.method, method_settings(params))
-        train_set, truncated = build_training_examples(train_rows, tokenizer, params.prompt)
-        validation_set, _ = build_training_examples(validation_rows, tokenizer, params.prompt)
-        if distributed.is_main_process():
-            counts = parameter_counts(model)  # as the record and the card give them
-            print(
-                f"method {params.method}: {counts['trainable']:,} of the model's {counts['total']:,} parameters train"
-            )
-            for key, limit in (
-                ("truncated_prompts", "max_source_tokens"),
-                ("truncated_summaries", "max_target_tokens"),
-            ):
-                if truncated[key]:
-                    print(
-                        f"{truncated[key]} of {len(train_set)} training {key.removeprefix('truncated_')} are longer "
-                        f"than prompt.{limit}={getattr(params.prompt, limit)} and are cut"
-                    )
-
-        # Work: train, resuming if a run with these inputs was killed. Rank 0 writes the curves.
-        checkpoint = last_complete_checkpoint(run_dir)
-        clock = StepClock(length_group_steps(len(train_set), params.train.batch_size))
-        curves = atomic_path(CURVES_DIR) if distributed.is_main_process() else contextlib.nullcontext()
-        with curves as curves_dir:
-            loss_curves = LossCurves(curves_dir) if curves_dir else None
-            callbacks = [clock] + ([loss_curves] if loss_curves else [])
-            if params.train.validation_rouge_dialogues != 0:
-                callbacks.append(
-                    ValidationRouge(
-                        tokenizer,
-                        validation_rows,
-                        params.prompt,
-                        params.train,
-                        params.seed,
-                        loss_curves.log if loss_curves else None,
-                    )
+    # The model (fp32 master weights: on a bf16 GPU the Trainer autocasts the matmuls; the frozen
+    # base in bf16 there if train.frozen_dtype says so) and the examples, each prompt and summary
+    # tokenised once.
+    base.make_deterministic(params.seed)
+    device = base.pick_device()
+    dtype = base.pick_dtype(device)
+    base_dtype = frozen_weights_dtype(params.train, params.method, dtype)
+    tokenizer = base.load_tokenizer(model_dir)
+    base_model = base.load_base_model(model_dir, base_dtype, device)
+    model = trainable_model(base_model, params.method, method_settings(params))
+    train_set, truncated = build_training_examples(train_rows, tokenizer, params.prompt)
+    validation_set, _ = build_training_examples(validation_rows, tokenizer, params.prompt)
+    if distributed.is_main_process():
+        counts = parameter_counts(model)  # as the record and the card give them
+        print(f"method {params.method}: {counts['trainable']:,} of the model's {counts['total']:,} parameters train")
+        for key, limit in (("truncated_prompts", "max_source_tokens"), ("truncated_summaries", "max_target_tokens")):
+            if truncated[key]:
+                print(
+                    f"{truncated[key]} of {len(train_set)} training {key.removeprefix('truncated_')} are longer "
+                    f"than prompt.{limit}={getattr(params.prompt, limit)} and are cut"
                 )
-            keep = KeepBest(params.train.keep, checkpoint) if params.train.keep != "last" else None
-            callbacks += [keep] if keep else []
-            trainer = make_trainer(
-                model,
-                tokenizer,
-                training_params(params),
-                params.seed,
-                dtype,
-                train_set,
-                validation_set,
-                run_dir,
-                callbacks,
-            )
-            if checkpoint and distributed.is_main_process():
-                print(f"resuming from {checkpoint}")
-            # No bar for each checkpoint's save of a shard (the Trainer's own bars are tqdm's, not transformers').
-            with Stopwatch("finetune") as stopwatch, base.no_progress_bars():
-                result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-        if not trainer.is_world_process_zero():
-            return
 
-        # Outputs: the adapter kept with the record of how it was trained, and the training speed (not an output).
-        kept = keep.restore(model) if keep else KeptStep(step=trainer.state.global_step, rule="last")
-        stopwatch.write(
-            **training_speed(trainer, clock, checkpoint, train_set, params.train.batch_size, stopwatch.seconds)
+    # Work: train, resuming if a run with these inputs was killed. Rank 0 writes the curves.
+    checkpoint = last_complete_checkpoint(run_dir)
+    if distributed.is_main_process():  # a killed run's curves, left under a temporary name beside their place
+        for stale in CURVES_DIR.parent.glob(f".{CURVES_DIR.name}.*.tmp"):
+            shutil.rmtree(stale)
+    clock = StepClock(length_group_steps(len(train_set), params.train.batch_size))
+    curves = atomic_path(CURVES_DIR) if distributed.is_main_process() else contextlib.nullcontext()
+    with curves as curves_dir:
+        loss_curves = LossCurves(curves_dir) if curves_dir else None
+        callbacks = [clock] + ([loss_curves] if loss_curves else [])
+        if params.train.validation_rouge_dialogues != 0:
+            callbacks.append(
+                ValidationRouge(
+                    tokenizer,
+                    validation_rows,
+                    params.prompt,
+                    params.train,
+                    params.seed,
+                    loss_curves.log if loss_curves else None,
+                )
+            )
+        keep = KeepBest(params.train.keep, checkpoint) if params.train.keep != "last" else None
+        callbacks += [keep] if keep else []
+        trainer = make_trainer(
+            model, tokenizer, training_params(params), params.seed, dtype, train_set, validation_set, run_dir, callbacks
         )
-        record = model_provenance(params.model, resolved, device, dtype)
-        if base_dtype != torch.float32:
-            record["environment"]["frozen_dtype"] = str(base_dtype).removeprefix("torch.")
-        record["training"] = {
-            "steps": trainer.state.global_step,
-            "epochs": round(result.metrics["epoch"], 4),
-            "dialogues": len(train_rows),
-            "split_dialogues": len(split_rows),
-            **truncated,
-            "kept": kept.model_dump(),
-            "data": training_data_hashes(),
-        }
-        # What it read: seed, processes, method, prompt, the method's section, train.
-        record.update(params.model_dump(exclude={"model", *unused_sections(params.method)}))
-        record["trainer"] = arguments_used(trainer.args, params.train.trainer_settings())
-        with base.no_progress_bars():
-            save_adapter(model, tokenizer, record, ADAPTER_DIR)
+        if checkpoint and distributed.is_main_process():
+            print(f"resuming from {checkpoint}")
+        # No bar for each checkpoint's save of a shard (the Trainer's own bars are tqdm's, not transformers').
+        with Stopwatch("finetune") as stopwatch, base.no_progress_bars():
+            result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if not trainer.is_world_process_zero():
+        return
+
+    # Outputs: the adapter kept with the record of how it was trained, and the training speed (not an output).
+    kept = keep.restore(model) if keep else KeptStep(step=trainer.state.global_step, rule="last")
+    stopwatch.write(**training_speed(trainer, clock, checkpoint, train_set, params.train.batch_size, stopwatch.seconds))
+    record = model_provenance(params.model, resolved, device, dtype)
+    if base_dtype != torch.float32:
+        record["environment"]["frozen_dtype"] = str(base_dtype).removeprefix("torch.")
+    record["training"] = {
+        "steps": trainer.state.global_step,
+        "epochs": round(result.metrics["epoch"], 4),
+        "dialogues": len(train_rows),
+        "split_dialogues": len(split_rows),
+        **truncated,
+        "kept": kept.model_dump(),
+        "data": training_data_hashes(),
+    }
+    # What it read: seed, processes, method, prompt, the method's section, train.
+    record.update(params.model_dump(exclude={"model", *unused_sections(params.method)}))
+    record["trainer"] = arguments_used(trainer.args, params.train.trainer_settings())
+    with base.no_progress_bars():
+        save_adapter(model, tokenizer, record, ADAPTER_DIR)
     remove_checkpoints(run_dir)  # once the adapter is in place
     logged = last_logged_loss(trainer)
     loss = (

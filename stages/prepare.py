@@ -9,7 +9,7 @@ dialogue with all of its references) and reports/data_stats.json.
 
 from dialogsum_lora.data import load_source, split_statistics
 from dialogsum_lora.errors import run_main
-from dialogsum_lora.files.outputs import stage_outputs, write_json
+from dialogsum_lora.files.outputs import write_json
 from dialogsum_lora.files.records import write_jsonl
 from dialogsum_lora.params import StageParams, load_params
 from dialogsum_lora.params.data import DataParams
@@ -21,22 +21,21 @@ class Reads(StageParams):  # as dvc.yaml lists them
 
 
 def main() -> None:
-    # Params, and where the outputs go: every one written together at the end.
+    # Params.
     params = load_params(Reads)
-    with stage_outputs("prepare", [*SPLIT_FILES.values(), DATA_STATS_FILE]):
-        # Inputs: every split, every row checked.
-        splits, resolved = load_source(params.data.source, params.data.revision)
+    # Inputs: every split, every row checked.
+    splits, resolved = load_source(params.data.source, params.data.revision)
 
-        # Work: what was loaded, and how it looks.
-        stats = {
-            "source": {"name": params.data.source, "revision": params.data.revision, "resolved": resolved},
-            **split_statistics(splits),
-        }
+    # Work: what was loaded, and how it looks.
+    stats = {
+        "source": {"name": params.data.source, "revision": params.data.revision, "resolved": resolved},
+        **split_statistics(splits),
+    }
 
-        # Outputs.
-        for split in SPLITS:
-            write_jsonl(SPLIT_FILES[split], splits[split])
-        write_json(DATA_STATS_FILE, stats)
+    # Outputs.
+    for split in SPLITS:
+        write_jsonl(SPLIT_FILES[split], splits[split])
+    write_json(DATA_STATS_FILE, stats)
     print(
         "prepared "
         + ", ".join(f"{split}: {stats[split]['dialogues']} dialogues" for split in SPLITS)

@@ -122,34 +122,3 @@ def test_a_bad_export_is_one_line_and_writes_nothing(tmp_path, arguments, messag
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
     assert not (tmp_path / "new").exists() and (tmp_path / "taken" / "thesis.tex").read_text() == "months of work"
-
-
-def test_a_second_export_to_the_same_place_at_once_is_refused(tmp_path):
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time\nfrom pathlib import Path\nfrom dialogsum_lora.files.outputs import exclusive\n"
-            "with exclusive(Path('merged'), 'dialogsum-export'):\n    print('held', flush=True)\n"
-            "    time.sleep(600)",
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"  # the first export, still writing
-        result = subprocess.run(
-            [sys.executable, "-m", "dialogsum_lora.commands.export", "merged"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    finally:
-        holder.kill()
-        holder.wait()
-    assert (
-        result.returncode == 2 and result.stderr.count("\n") == 1 and "another run of dialogsum-export" in result.stderr
-    )
-    assert not (tmp_path / "merged").exists()

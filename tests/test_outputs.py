@@ -57,52 +57,25 @@ def test_temporary_names_are_unique_and_never_a_users_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".metrics.json.tmp", "metrics.json"]
 
 
-def test_a_stage_that_fails_part_way_leaves_its_outputs_all_from_one_run(tmp_path, monkeypatch):
-    from dialogsum_lora.files.outputs import stage_outputs, write_json, write_text
+def test_a_new_output_never_takes_the_place_of_what_appeared_there_meanwhile(tmp_path):
+    from dialogsum_lora.files.records import write_jsonl
 
-    monkeypatch.chdir(tmp_path)
-    files = [tmp_path / "reports/topics.json", tmp_path / "reports/report.md"]
-    with stage_outputs("evaluate", files):
-        write_json(files[0], {"run": 1})
-        write_text(files[1], "report of run 1")
-    with pytest.raises(RuntimeError, match="plotting failed"):
-        with stage_outputs("evaluate", files):
-            write_json(files[0], {"run": 2})
-            raise RuntimeError("plotting failed")  # before the report of run 2 is written
-    assert files[0].read_text() == '{\n  "run": 1\n}\n' and files[1].read_text() == "report of run 1"
-    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["report.md", "timing", "topics.json"]
-
-
-def test_a_second_run_of_a_stage_or_a_second_writer_is_refused_in_one_line(tmp_path, monkeypatch):
-    import subprocess
-    import sys
-
-    from dialogsum_lora.files.outputs import exclusive, stage_outputs
-    from dialogsum_lora.paths import TIMING_DIR
-
-    monkeypatch.chdir(tmp_path)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time\nfrom pathlib import Path\nfrom dialogsum_lora.files.outputs import exclusive\n"
-            f"with exclusive(Path({str(TIMING_DIR / 'prepare')!r}), 'the prepare stage'):\n"
-            "    print('held', flush=True)\n    time.sleep(600)",
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(UserError) as error:
-            with stage_outputs("prepare", [tmp_path / "data/prepared/train.jsonl"]):
-                raise AssertionError("the second run was let in")
-        assert "another run of the prepare stage" in str(error.value) and "\n" not in str(error.value)
-        with exclusive(tmp_path / "other", "another command"):  # other outputs stay free
-            pass
-    finally:
-        holder.kill()
-        holder.wait()
-    with stage_outputs("prepare", [tmp_path / "data/prepared/train.jsonl"]):  # free again once it ends
-        pass
+    directory, file = tmp_path / "merged", tmp_path / "summaries.jsonl"
+    with pytest.raises(UserError, match=f"cannot write {directory}: Directory not empty"):
+        with atomic_path(directory, new=True) as temporary:
+            temporary.mkdir()
+            (temporary / "model.safetensors").write_text("new")
+            directory.mkdir()  # another export, or the user, meanwhile
+            (directory / "thesis.tex").write_text("months of work")
+    with pytest.raises(UserError, match=f"cannot write {file}: File exists"):
+        with atomic_path(file, new=True) as temporary:
+            temporary.write_text("new")
+            file.write_text("my summaries")
+    assert (directory / "thesis.tex").read_text() == "months of work" and file.read_text() == "my summaries"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["merged", "summaries.jsonl"]
+    write_jsonl(tmp_path / "empty", [{"a": 1}], new=True)  # a new file, or an empty directory, is fine
+    (tmp_path / "adapter").mkdir()
+    with atomic_path(tmp_path / "adapter", new=True) as temporary:
+        temporary.mkdir()
+        (temporary / "weights").write_text("new")
+    assert (tmp_path / "adapter/weights").read_text() == "new"

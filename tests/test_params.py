@@ -4,7 +4,6 @@ its comments kept."""
 
 import copy
 import importlib
-import math
 
 import pytest
 import yaml
@@ -13,7 +12,6 @@ from pydantic import create_model
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.params import SECTIONS, Method, Processes, Seed, StageParams, load_params, set_key, set_params
-from dialogsum_lora.schema import bounds
 
 STAGES = ("prepare", "baseline", "finetune", "evaluate")
 SCALARS = {"seed": Seed, "processes": Processes, "method": Method}  # the top-level keys that are no section
@@ -73,8 +71,8 @@ def test_every_number_has_finite_bounds_that_nan_and_infinities_are_outside():
     for section, schema in section_schemas().items():
         for key, field in schema.model_fields.items():
             if field.annotation in (int, float, int | None, float | None):
-                (_, low), (_, high) = bounds(field)
-                assert math.isfinite(low) and math.isfinite(high), f"{section}.{key}"
+                sides = {type(constraint).__name__ for constraint in field.metadata}
+                assert sides & {"Ge", "Gt"} and sides & {"Le", "Lt"}, f"{section}.{key}"
 
 
 def test_set_params_changes_the_values_and_keeps_the_comments(tmp_path):
@@ -114,28 +112,28 @@ def refused(tmp_path, raw) -> str:
     "dotted, value, facts",
     [
         # (the key, the value as written, what is allowed)
-        ("lora.r", 0, ("lora.r", "0", "[1, 1024]")),
+        ("lora.r", 0, ("lora.r", "0", "greater than or equal to 1")),
         ("lora.r", "8", ("lora.r", "'8'", "int")),
         ("lora.r", True, ("lora.r", "True", "int")),
-        ("lora.r", 10**30, ("lora.r", str(10**30), "[1, 1024]")),
-        ("lora.dropout", 1.0, ("lora.dropout", "1.0", "[0, 1)")),
-        ("lora.alpha", float("nan"), ("lora.alpha", "nan", "(0, 4096]")),
+        ("lora.r", 10**30, ("lora.r", str(10**30), "less than or equal to 1024")),
+        ("lora.dropout", 1.0, ("lora.dropout", "1.0", "less than 1")),
+        ("lora.alpha", float("nan"), ("lora.alpha", "nan", "finite")),
         ("lora.target_modules", "q", ("lora.target_modules", "'q'", "list")),
-        ("lora.target_modules", [], ("lora.target_modules", "[]", "empty")),
+        ("lora.target_modules", [], ("lora.target_modules", "[]", "at least 1 item")),
         ("lora.target_modules", ["q", " "], ("lora.target_modules[1]", "empty")),
-        ("train.batch_size", 0, ("train.batch_size", "0", "[1, 4096]")),
-        ("train.validation_steps", 0, ("train.validation_steps", "0", "[1, 10000000]")),
+        ("train.batch_size", 0, ("train.batch_size", "0", "greater than or equal to 1")),
+        ("train.validation_steps", 0, ("train.validation_steps", "0", "greater than or equal to 1")),
         ("train.keep", "best", ("train.keep", "'best'", "'best_rouge1'", "'lowest_loss'")),
-        ("generate.max_new_tokens", 0, ("generate.max_new_tokens", "0", "[1, 2048]")),
-        ("generate.num_beams", 10**6, ("generate.num_beams", "1000000", "[1, 64]")),
-        ("prompt.max_source_tokens", 2**31, ("prompt.max_source_tokens", "2147483648", "[1, 8192]")),
-        ("baseline.shots", -1, ("baseline.shots", "-1", "[0, 64]")),
-        ("baseline.shots", 65, ("baseline.shots", "65", "[0, 64]")),
+        ("generate.max_new_tokens", 0, ("generate.max_new_tokens", "0", "greater than or equal to 1")),
+        ("generate.num_beams", 10**6, ("generate.num_beams", "1000000", "less than or equal to 64")),
+        ("prompt.max_source_tokens", 2**31, ("prompt.max_source_tokens", "2147483648", "less than or equal to 8192")),
+        ("baseline.shots", -1, ("baseline.shots", "-1", "greater than or equal to 0")),
+        ("baseline.shots", 65, ("baseline.shots", "65", "less than or equal to 64")),
         ("baseline.shots", 1.5, ("baseline.shots", "1.5", "int")),
         ("baseline.shots", True, ("baseline.shots", "True", "int")),
         ("baseline.shots", float("nan"), ("baseline.shots", "nan", "int")),
-        ("seed", -1, ("seed", "-1", "[0, 4294967295]")),
-        ("processes", 0, ("processes", "0", "[1, 64]")),
+        ("seed", -1, ("seed", "-1", "greater than or equal to 0")),
+        ("processes", 0, ("processes", "0", "greater than or equal to 1")),
         ("prompt.template", "Summarise: {text}", ("prompt.template", "{text}", "{dialogue}")),
         ("prompt.template", "Summarise.", ("prompt.template", "'Summarise.'", "{dialogue}")),
         ("prompt.template", "{{dialogue}} is escaped", ("prompt.template", "{dialogue}")),
@@ -197,15 +195,15 @@ def test_integers_are_accepted_where_floats_are_expected(tmp_path, raw):
         # The Trainer's types, and its own checks of the values.
         ({"optim": "adamx"}, ("params.yaml", "train.optim", "'adamx'", "adafactor")),
         ({"lr_scheduler_type": "cosinus"}, ("train.lr_scheduler_type", "'cosinus'", "cosine")),
-        ({"warmup_steps": "ten"}, ("train.warmup_steps", "'ten'", "float")),
+        ({"warmup_steps": "ten"}, ("train.warmup_steps", "'ten'", "number")),
         ({"weight_decay": float("nan")}, ("train.weight_decay", "nan")),
         ({"learning_rate": float("inf")}, ("train.learning_rate", "inf")),
         ({"adam_beta1": float("nan")}, ("train.adam_beta1", "nan", "finite")),
         # Bounds where a value would train nothing or fail after the model loads.
-        ({"learning_rate": 0}, ("train.learning_rate", "0", "(0, 1]")),
-        ({"num_train_epochs": 0}, ("train.num_train_epochs", "0", "(0, 1000]")),
-        ({"gradient_accumulation_steps": 0}, ("train.gradient_accumulation_steps", "0", "[1, 4096]")),
-        ({"save_steps": 0}, ("train.save_steps", "0", "(0, inf]")),
+        ({"learning_rate": 0}, ("train.learning_rate", "0", "greater than 0")),
+        ({"num_train_epochs": 0}, ("train.num_train_epochs", "0", "greater than 0")),
+        ({"gradient_accumulation_steps": 0}, ("train.gradient_accumulation_steps", "0", "greater than or equal to 1")),
+        ({"save_steps": 0}, ("train.save_steps", "0", "greater than 0")),
         # A key by its old name, and a compile setting that would compile with torch_compile false.
         ({"epochs": 2}, ("train.epochs", "train.num_train_epochs")),
         ({"torch_compile_mode": "reduce-overhead"}, ("train.torch_compile_mode", "train.torch_compile is false")),

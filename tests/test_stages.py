@@ -93,8 +93,8 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys, m
     "stage, change, facts",
     [
         ("finetune", {"lora.rank": 8}, ("params.yaml", "unknown key lora.rank", "target_modules")),
-        ("finetune", {"lora.r": 0}, ("params.yaml", "lora.r", "0", "[1, 1024]")),
-        ("finetune", {"lora.dropout": 1.5}, ("params.yaml", "lora.dropout", "1.5", "[0, 1)")),
+        ("finetune", {"lora.r": 0}, ("params.yaml", "lora.r", "0", "greater than or equal to 1")),
+        ("finetune", {"lora.dropout": 1.5}, ("params.yaml", "lora.dropout", "1.5", "less than 1")),
         ("finetune", {"train.learning_rate": float("nan")}, ("params.yaml", "train.learning_rate", "nan")),
         ("finetune", {"lora.target_modules": ["q", "query"]}, ("lora.target_modules", "'query'")),
         ("finetune", {"method": "adapter"}, ("params.yaml", "method", "'adapter'", "'lora', 'ia3' or 'full'")),
@@ -108,7 +108,7 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys, m
             {"method": "ia3", "ia3.target_modules": ["k", "query"], "ia3.feedforward_modules": []},
             ("ia3.target_modules", "'query'"),
         ),
-        ("finetune", {"full.learning_rate": float("inf")}, ("params.yaml", "full.learning_rate", "inf", "(0, 1]")),
+        ("finetune", {"full.learning_rate": float("inf")}, ("params.yaml", "full.learning_rate", "inf", "finite")),
         ("finetune", {"train.dialogues": 33}, ("params.yaml", "train.dialogues is 33", "has 32")),
         (
             "finetune",
@@ -123,8 +123,16 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys, m
             ("train.frozen_dtype is bfloat16", "method full"),
         ),
         ("finetune", {"train.frozen_dtype": "bf16"}, ("params.yaml", "train.frozen_dtype", "'bf16'", "'bfloat16'")),
-        ("finetune", {"train.pad_to_multiple_of": 0}, ("params.yaml", "train.pad_to_multiple_of", "0", "[1, 4096]")),
-        ("baseline", {"generate.max_new_tokens": 0}, ("params.yaml", "generate.max_new_tokens", "0", "[1, 2048]")),
+        (
+            "finetune",
+            {"train.pad_to_multiple_of": 0},
+            ("params.yaml", "train.pad_to_multiple_of", "0", "greater than or equal to 1"),
+        ),
+        (
+            "baseline",
+            {"generate.max_new_tokens": 0},
+            ("params.yaml", "generate.max_new_tokens", "0", "greater than or equal to 1"),
+        ),
         # A setting transformers would ignore: one beam, and a length penalty that only beams use.
         (
             "baseline",
@@ -134,7 +142,7 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys, m
         (
             "baseline",
             {"generate.no_repeat_ngram_size": -1},
-            ("params.yaml", "generate.no_repeat_ngram_size", "-1", "[0, 32]"),
+            ("params.yaml", "generate.no_repeat_ngram_size", "-1", "greater than or equal to 0"),
         ),
         ("baseline", {"prompt.template": "Summarise this."}, ("params.yaml", "prompt.template", "{dialogue}")),
         ("baseline", {"baseline.shots": 33}, ("params.yaml", "baseline.shots is 33", "has 32")),
@@ -263,8 +271,12 @@ def test_evaluate_without_an_adapter_is_refused(stage_dir):
             None,
             "reports/baseline/predictions.jsonl does not hold the test dialogues in order",
         ),
-        ("reports/baseline/scores.json", '{"rouge1": "high"}', "reports/baseline/scores.json: rouge1 .*'high'"),
-        ("reports/baseline/scores.json", '{"rouge1": 7}', "reports/baseline/scores.json: rouge1 .*\\[0, 1\\], got 7"),
+        ("reports/baseline/scores.json", '{"rouge1": "high"}', "reports/baseline/scores.json: rouge1: .*'high'"),
+        (
+            "reports/baseline/scores.json",
+            '{"rouge1": 7}',
+            "reports/baseline/scores.json: rouge1: .*less than or equal to 1, got 7",
+        ),
         ("reports/baseline/scores.json", None, "reports/baseline/scores.json: missing key best_reference"),
         (
             "reports/train/plots/metrics/eval/loss.tsv",
@@ -289,33 +301,6 @@ def test_evaluate_checks_every_input_before_writing_anything(workspace, monkeypa
     with pytest.raises(UserError, match=message):
         run_main("evaluate")
     assert {p: p.read_bytes() for p in (workspace / "reports").rglob("*") if p.is_file() and p != path} == outputs
-
-
-@pytest.mark.parametrize(
-    "in_the_way, message",
-    [
-        ("reports", "cannot write reports/baseline/metrics.json: Not a directory"),  # a file where a directory goes
-        (
-            "reports/baseline/provenance.json/",
-            "cannot write reports/baseline/provenance.json: a directory is in the way",
-        ),
-    ],
-)
-def test_an_output_location_that_cannot_be_written_is_refused_before_any_work(
-    stage_dir, monkeypatch, in_the_way, message
-):
-    if in_the_way.endswith("/"):
-        (stage_dir / in_the_way).mkdir(parents=True)
-    else:
-        (stage_dir / in_the_way).write_text("in the way")
-    import dialogsum_lora.modeling.base
-
-    def loading(*args, **kwargs):
-        raise AssertionError("the model was loaded before the outputs were checked")
-
-    monkeypatch.setattr(dialogsum_lora.modeling.base, "load_base_model", loading)
-    with pytest.raises(UserError, match=message):
-        run_main("baseline")
 
 
 def small_disk(limit: int):
@@ -389,53 +374,6 @@ def test_train_compile_without_a_working_compiler_is_one_line_before_any_work(st
     assert run.returncode == 2 and "Traceback" not in stderr and stderr.count("\n") == 1
     assert "train.torch_compile" in stderr and "C++ compiler" in stderr
     assert not (stage_dir / ".trainer").exists() and not (stage_dir / "models").exists()
-
-
-def test_a_second_run_of_a_stage_at_once_is_refused_in_one_line(stage_dir):
-    import subprocess
-    import sys
-
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time\nfrom pathlib import Path\nfrom dialogsum_lora.files.outputs import exclusive\n"
-            "with exclusive(Path('reports/timing/prepare'), 'the prepare stage'):\n"
-            "    print('held', flush=True)\n    time.sleep(600)",
-        ],
-        cwd=stage_dir,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        before = (stage_dir / "data/prepared/train.jsonl").read_bytes()
-        set_params(stage_dir / "params.yaml", {"data.source": str(SAMPLE_DIR)})
-        run = start_stage(stage_dir, "prepare")
-        _, stderr = run.communicate(timeout=120)
-    finally:
-        holder.kill()
-        holder.wait()
-    assert run.returncode == 2 and stderr.count("\n") == 1 and "another run of the prepare stage" in stderr
-    assert (stage_dir / "data/prepared/train.jsonl").read_bytes() == before
-
-
-@pytest.mark.slow
-def test_evaluate_failing_part_way_leaves_the_earlier_outputs_all_as_they_were(workspace, monkeypatch):
-    import dialogsum_lora.results.plots
-
-    outputs = {p: p.read_bytes() for p in (workspace / "reports").rglob("*") if p.is_file() and "timing" not in p.parts}
-    monkeypatch.chdir(workspace)
-    set_params(workspace / "params.yaml", {"analysis.min_topic_dialogues": 2})  # new topics, a new report
-    monkeypatch.setattr(
-        dialogsum_lora.results.plots,
-        "plot_topics",
-        lambda *args: (_ for _ in ()).throw(OSError(28, "No space left on device")),
-    )
-    with pytest.raises(OSError):
-        run_main("evaluate")
-    after = {p: p.read_bytes() for p in (workspace / "reports").rglob("*") if p.is_file() and "timing" not in p.parts}
-    assert after == outputs  # not a new topics.json beside the old report.md
 
 
 @pytest.mark.slow

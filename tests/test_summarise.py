@@ -131,7 +131,7 @@ def run_command(*arguments: str, stdin: str = "", cwd=REPO_ROOT) -> subprocess.C
         (["--file", "dialogues.jsonl", "--output", "dialogues.csv"], "", "must end in .jsonl"),
         (["--file", "dialogues.jsonl", "--output", "dialogues.jsonl"], "", "is the input file"),
         (["#Person1#: Hi.", "--output", "out.jsonl"], "", "--output is for a --file of dialogues"),
-        (["#Person1#: Hi.", "--num-beams", "x"], "", "generate.num_beams must be int, got 'x'"),
+        (["#Person1#: Hi.", "--num-beams", "x"], "", "generate.num_beams: Input should be a valid integer, got 'x'"),
         (["#Person1#: Hi.", "--revision", "main"], "", "--revision goes with --model"),
         (
             ["#Person1#: Hi.", "--adapter", "folder"],

@@ -2,11 +2,13 @@
 typed and bounded by a params schema, and the adapter options."""
 
 import argparse
+import types
+import typing
 from pathlib import Path
+from typing import Annotated
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.paths import ADAPTER_DIR
-from dialogsum_lora.schema import bounds, bounds_text, type_name
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -17,20 +19,27 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def within(field) -> callable:
-    """An argparse `type`: a whole number within a schema field's bounds (e.g. AnalysisParams'
-    resamples), or a one-line usage error naming them."""
-    (low_open, low), (high_open, high) = bounds(field)
+    """An argparse `type`: a whole number a schema field accepts (e.g. AnalysisParams' resamples), or a
+    one-line usage error in pydantic's words."""
+    from pydantic import TypeAdapter, ValidationError
+
+    adapter = TypeAdapter(Annotated[(int, *field.metadata)])
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            return adapter.validate_python(int(text))
+        except ValidationError as error:
+            raise argparse.ArgumentTypeError(f"{text}: {error.errors()[0]['msg']}") from None
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if (value <= low if low_open else value < low) or (value >= high if high_open else value > high):
-            raise argparse.ArgumentTypeError(f"{value} is not in {bounds_text(field)}")
-        return value
 
     return parse
+
+
+def _takes_text(annotation) -> bool:
+    """Whether a schema field's type is text (or text or null)."""
+    kinds = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    return str in {typing.get_args(kind)[0] if typing.get_origin(kind) is Annotated else kind for kind in kinds}
 
 
 def yaml_value(text: str):
@@ -53,7 +62,7 @@ def add_setting_options(parser: ArgumentParser, section: str, schema, keys=None)
     group = parser.add_argument_group(f"{section} settings (default: params.yaml's)")
     for key, field in schema.model_fields.items():
         if keys is None or key in keys:
-            text = "str" in type_name(field.annotation).split(" or ")
+            text = _takes_text(field.annotation)
             group.add_argument(
                 f"--{key.replace('_', '-')}",
                 dest=f"{section}.{key}",

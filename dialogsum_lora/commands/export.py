@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dialogsum_lora.commands.arguments import ArgumentParser, add_adapter_options, check_adapter_options
 from dialogsum_lora.errors import UserError, run_main
-from dialogsum_lora.files.outputs import atomic_path, check_writable, exclusive
+from dialogsum_lora.files.outputs import atomic_path
 
 
 def parse_arguments(arguments: list[str] | None = None):
@@ -50,33 +50,30 @@ def export(arguments: list[str] | None = None) -> None:
     """The command: `arguments` as on its command line (default: sys.argv)."""
     args = parse_arguments(arguments)
     directory = args.directory
-    with exclusive(directory, "dialogsum-export"):  # a second export to DIR meanwhile is refused
-        _refuse_unless_new_or_empty(directory)
-        check_writable([], directories=(directory,))
-        import torch
+    _refuse_unless_new_or_empty(directory)
+    import torch
 
-        from dialogsum_lora.generation import decoding_config
-        from dialogsum_lora.modeling.adapter import base_model_directory, check_adapter, load_merged_model, read_record
-        from dialogsum_lora.modeling.base import load_tokenizer, no_progress_bars, save_tokenizer
-        from dialogsum_lora.results.cards import CARD_FILE
+    from dialogsum_lora.generation import decoding_config
+    from dialogsum_lora.modeling.adapter import base_model_directory, check_adapter, load_merged_model, read_record
+    from dialogsum_lora.modeling.base import load_tokenizer, no_progress_bars, save_tokenizer
+    from dialogsum_lora.results.cards import CARD_FILE
 
-        record = read_record(args.adapter)
-        model_dir, resolved = base_model_directory(record, args.model, args.revision)
-        record = check_adapter(args.adapter, resolved, model_dir)
-        card, decoding, which = merged_card(args.adapter, record)
+    record = read_record(args.adapter)
+    model_dir, resolved = base_model_directory(record, args.model, args.revision)
+    record = check_adapter(args.adapter, resolved, model_dir)
+    card, decoding, which = merged_card(args.adapter, record)
 
-        # Merged in float32 on the CPU: the weights as trained, whatever machine reads them next.
-        model = load_merged_model(model_dir, args.adapter, record, torch.float32, torch.device("cpu"))
-        tokenizer = load_tokenizer(args.adapter)
-        # What plain `generate` needs (the start, end and padding tokens) with the card's decoding, and whether
-        # lm_head is its own weight, as it is: transformers alone then loads and generates as evaluate did.
-        model.generation_config = decoding_config(model, decoding)
-        model.config.tie_word_embeddings = model.get_output_embeddings().weight is model.get_input_embeddings().weight
-        _refuse_unless_new_or_empty(directory)  # again: nothing appeared there while the model loaded
-        with atomic_path(directory) as temporary, no_progress_bars():
-            model.save_pretrained(temporary, safe_serialization=True)
-            save_tokenizer(tokenizer, temporary)
-            (temporary / CARD_FILE).write_text(card, encoding="utf-8")
+    # Merged in float32 on the CPU: the weights as trained, whatever machine reads them next.
+    model = load_merged_model(model_dir, args.adapter, record, torch.float32, torch.device("cpu"))
+    tokenizer = load_tokenizer(args.adapter)
+    # What plain `generate` needs (the start, end and padding tokens) with the card's decoding, and whether
+    # lm_head is its own weight, as it is: transformers alone then loads and generates as evaluate did.
+    model.generation_config = decoding_config(model, decoding)
+    model.config.tie_word_embeddings = model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    with atomic_path(directory, new=True) as temporary, no_progress_bars():
+        model.save_pretrained(temporary, safe_serialization=True)
+        save_tokenizer(tokenizer, temporary)
+        (temporary / CARD_FILE).write_text(card, encoding="utf-8")
     what = "fully fine-tuned model" if record.method == "full" else "merged model"
     print(f"{what} in {directory}; its model card ({CARD_FILE}) is the {what}'s, {which}")
 

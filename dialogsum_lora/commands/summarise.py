@@ -29,7 +29,7 @@ from dialogsum_lora.commands.arguments import (
     setting_overrides,
 )
 from dialogsum_lora.errors import UserError, run_main
-from dialogsum_lora.files.outputs import check_writable, exclusive
+from dialogsum_lora.files.outputs import check_writable
 from dialogsum_lora.files.records import RECORD_SUFFIXES, Row, read_records, read_text
 from dialogsum_lora.params import StageParams, load_params
 from dialogsum_lora.params.generate import GenerateParams
@@ -242,10 +242,7 @@ def summarise(arguments: list[str] | None = None) -> None:
     if rows is None:
         print(summaries.texts[0])
         return
-    with exclusive(args.output, "dialogsum-summarise"):
-        if args.output.exists():  # again: another run may have written it while the model summarised
-            raise UserError(f"--output {args.output} already exists: give a new file, or remove it yourself")
-        write_jsonl(args.output, [{**row, SUMMARY_KEY: summary} for row, summary in zip(rows, summaries.texts)])
+    write_jsonl(args.output, [{**row, SUMMARY_KEY: summary} for row, summary in zip(rows, summaries.texts)], new=True)
     print(f"{len(rows)} summaries in {args.output}")
 
 

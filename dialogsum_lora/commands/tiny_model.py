@@ -10,20 +10,17 @@ from pathlib import Path
 
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
-from dialogsum_lora.files.outputs import check_writable, exclusive
 
 
 def tiny_model(arguments: list[str] | None = None) -> None:
     parser = ArgumentParser(prog="dialogsum-tiny-model", description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path, help="where to write the model (a new or empty directory)")
     directory = parser.parse_args(arguments).directory
-    with exclusive(directory, "dialogsum-tiny-model"):
-        if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-            raise UserError(f"{directory} already exists and is not an empty directory: give a new one")
-        check_writable([], directories=(directory,))
-        from dialogsum_lora.modeling.tiny import write_tiny_model
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise UserError(f"{directory} already exists and is not an empty directory: give a new one")
+    from dialogsum_lora.modeling.tiny import write_tiny_model
 
-        write_tiny_model(directory)
+    write_tiny_model(directory)
     print(f"wrote a tiny T5 to {directory}")
 
 

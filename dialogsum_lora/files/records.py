@@ -115,13 +115,13 @@ def _json_lines(file: Path, text: str) -> Iterator[tuple[str, Row]]:
         yield f"{file} line {number}", row
 
 
-def write_jsonl(path: Path, rows: list[Row]) -> None:
+def write_jsonl(path: Path, rows: list[Row], new: bool = False) -> None:
     """Write rows as JSON Lines, atomically: a reader sees the old file or the whole new one.
 
     The file is read back before it is moved into place: what does not read back
     as `rows` is never left where DVC could cache it.
     """
-    with atomic_path(path) as temporary:
+    with atomic_path(path, new) as temporary:
         with temporary.open("w", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
