@@ -60,7 +60,7 @@ def main() -> None:
     losses = {"training": read_curve(paths.TRAIN_LOSS_FILE), "validation": read_curve(paths.VALIDATION_LOSS_FILE)}
     validation_rouge = {name: read_curve(file) for name, file in paths.VALIDATION_ROUGE_FILES.items()}
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
-    record = check_adapter(paths.ADAPTER_DIR, resolved, model_dir)
+    record = check_adapter(paths.ADAPTER_DIR, resolved)
     data_source = read_data_source(require(paths.DATA_STATS_FILE))
     distributed.relaunch_if_needed(params.processes, "stages.evaluate")
 

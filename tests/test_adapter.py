@@ -1,7 +1,6 @@
 """The adapter: saved with the record of how it was trained, loaded from safetensors only, refused
-when it belongs to another base model or would change the model beyond what training produced."""
+when it belongs to another base model."""
 
-import json
 import shutil
 
 import pytest
@@ -52,7 +51,7 @@ def test_a_saved_adapter_loads_checked_and_merges_to_the_same_outputs(adapter):
     assert not (directory / "README.md").exists()  # not peft's template card
     record = check_adapter(directory, resolved)
     assert record.lora == LORA and record.parameters.trainable > 0
-    wrapped = load_adapter(load_base_model(model_dir, torch.float32, CPU), directory, record)
+    wrapped = load_adapter(load_base_model(model_dir, torch.float32, CPU), directory)
     merged = load_merged_model(model_dir, directory, record, torch.float32, CPU)
     ids = torch.tensor([[5, 6, 7, 1]])
     with torch.no_grad():
@@ -73,96 +72,12 @@ def test_adapter_for_another_base_model_is_refused_even_when_the_shapes_match(tm
     assert "another base model" in str(error.value) and other in str(error.value) and resolved in str(error.value)
 
 
-def test_an_adapter_of_other_shapes_does_not_fit_and_says_so(adapter, tmp_path, tiny_model_dir):
-    from safetensors.torch import load_file, save_file
-
-    directory, model_dir, resolved = adapter
-    weights = load_file(directory / "adapter_model.safetensors")
-    name = next(iter(weights))
-    weights[name] = torch.zeros(weights[name].shape[0] + 1, weights[name].shape[1])
-    save_file(weights, directory / "adapter_model.safetensors", metadata={"format": "pt"})
-    record = check_adapter(directory, resolved)
-    with pytest.raises(UserError) as error:
-        load_adapter(load_base_model(model_dir, torch.float32, CPU), directory, record)
-    assert "does not fit" in str(error.value) and name in str(error.value)
-
-
-def test_adapters_load_from_safetensors_only_and_corrupt_files_are_named(adapter):
+def test_adapters_load_from_safetensors_only(adapter):
     directory, _, resolved = adapter
     (directory / "adapter_model.safetensors").rename(directory / "adapter_model.bin")
     with pytest.raises(UserError) as error:
         check_adapter(directory, resolved)
     assert "adapter_model.safetensors" in str(error.value) and "adapter_model.bin" in str(error.value)
-    (directory / "adapter_model.safetensors").write_bytes((directory / "adapter_model.bin").read_bytes()[:-10])
-    with pytest.raises(UserError, match="adapter_model.safetensors is not a complete safetensors file"):
-        check_adapter(directory, resolved)
-    (directory / "adapter_config.json").write_text("{")
-    with pytest.raises(UserError, match="adapter_config.json is not valid JSON"):
-        check_adapter(directory, resolved)
-
-
-@pytest.mark.parametrize("damage", ["no tensors", "config names fewer layers", "nan"])
-def test_adapter_weights_must_be_exactly_those_its_config_asks_for_and_finite(adapter, damage):
-    from safetensors.torch import load_file, save_file
-
-    directory, model_dir, resolved = adapter
-    weights = load_file(directory / "adapter_model.safetensors")
-    if damage == "no tensors":
-        weights = {}
-    elif damage == "nan":
-        weights = {name: torch.full_like(tensor, float("nan")) for name, tensor in weights.items()}
-    else:  # peft would load q and silently drop the trained v weights
-        for file, change in (("adapter_config.json", {"target_modules": ["q"]}), ("provenance.json", None)):
-            config = json.loads((directory / file).read_text())
-            if change is None:
-                config["lora"]["target_modules"] = ["q"]
-            else:
-                config.update(change)
-            (directory / file).write_text(json.dumps(config))
-    save_file(weights, directory / "adapter_model.safetensors", metadata={"format": "pt"})
-    record = check_adapter(directory, resolved)
-    message = "are not all finite" if damage == "nan" else "does not hold the weights its adapter_config.json asks for"
-    with pytest.raises(UserError, match=message):
-        load_adapter(load_base_model(model_dir, torch.float32, CPU), directory, record)
-
-
-@pytest.mark.parametrize(
-    "option, value",
-    [
-        ("lora_alpha", 4096),
-        ("use_rslora", True),
-        ("use_dora", True),
-        ("init_lora_weights", "gaussian"),
-        ("rank_pattern", {"q": 64}),
-        ("modules_to_save", ["lm_head"]),
-        ("bias", "all"),
-    ],
-)
-def test_an_adapter_config_that_changes_the_model_beyond_training_is_refused(adapter, option, value):
-    # Each of these loads in peft and changes what the adapter does: not what finetune trains.
-    directory, _, resolved = adapter
-    config = json.loads((directory / "adapter_config.json").read_text())
-    (directory / "adapter_config.json").write_text(json.dumps({**config, option: value}))
-    with pytest.raises(UserError) as error:
-        check_adapter(directory, resolved)
-    assert option in str(error.value) and "adapter_config.json" in str(error.value)
-
-
-def test_merged_weights_that_are_not_finite_are_refused(adapter, monkeypatch):
-    from peft.tuners.tuners_utils import BaseTuner
-
-    directory, model_dir, resolved = adapter
-    record = check_adapter(directory, resolved)
-    merge = BaseTuner.merge_and_unload
-
-    def poisoned(self, *args, **kwargs):
-        model = merge(self, *args, **kwargs)
-        next(model.parameters()).data.fill_(float("inf"))  # as an overflowing merge would leave it
-        return model
-
-    monkeypatch.setattr(BaseTuner, "merge_and_unload", poisoned)
-    with pytest.raises(UserError, match="merged in are not all finite"):
-        load_merged_model(model_dir, directory, record, torch.float32, CPU)
 
 
 @pytest.mark.parametrize(
@@ -193,43 +108,16 @@ def save_full(model_dir, directory, resolved):
     return directory
 
 
-@pytest.mark.parametrize(
-    "change, facts",
-    [
-        # Another model than the one trained, each with weights that fit it: one decoder layer of the
-        # two trained (the other's weights left unused), another activation, quantised, another type.
-        ({"num_decoder_layers": 1}, ("config.json sets num_decoder_layers to 1", "has 2")),
-        (
-            {"quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}},
-            ("sets quantization_config",),
-        ),
-        ({"feed_forward_proj": "relu"}, ("sets feed_forward_proj to 'relu'", "has 'gated-gelu'")),
-        ({"model_type": "bart"}, ("bart",)),
-    ],
-)
-def test_a_fully_fine_tuned_model_whose_config_makes_another_model_is_refused(tmp_path, tiny_model_dir, change, facts):
-    model_dir, resolved = model_directory(str(tiny_model_dir), None)
-    directory = save_full(model_dir, tmp_path / "full", resolved)
-    record = check_adapter(directory, resolved, model_dir)
-    assert record.method == "full" and record.parameters.trainable == record.parameters.total
-    config = json.loads((directory / "config.json").read_text())
-    (directory / "config.json").write_text(json.dumps({**config, **change}))
-    with pytest.raises(UserError) as error:
-        check_adapter(directory, resolved, model_dir)
-    for fact in facts:
-        assert fact in str(error.value), (fact, str(error.value))
-
-
 def test_a_fully_fine_tuned_model_loads_from_safetensors_only(tmp_path, tiny_model_dir):
     model_dir, resolved = model_directory(str(tiny_model_dir), None)
     directory = save_full(model_dir, tmp_path / "full", resolved)
     (directory / "model.safetensors").rename(directory / "pytorch_model.bin")  # a pickle's name: never loaded
     with pytest.raises(
-        UserError, match="has no model.safetensors: a fully fine-tuned model loads from safetensors only"
+        UserError, match="has no model.safetensors .*pytorch_model.bin.*: trained weights load from safetensors only"
     ):
-        check_adapter(directory, resolved, model_dir)
+        check_adapter(directory, resolved)
     with pytest.raises(UserError, match="trained from another base model"):
-        check_adapter(directory, "sha256:another", model_dir)
+        check_adapter(directory, "sha256:another")
 
 
 def test_a_record_holds_its_methods_section_and_no_other_and_an_older_one_is_lora():

@@ -116,7 +116,7 @@ def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical
     state = AutoModelForSeq2SeqLM.from_pretrained(stage_dir / "exported").state_dict()
     model_dir, resolved = model_directory(str(tiny_model_dir), None)
     loaded = load_merged_model(
-        model_dir, adapter, check_adapter(adapter, resolved, model_dir), torch.float32, torch.device("cpu")
+        model_dir, adapter, check_adapter(adapter, resolved), torch.float32, torch.device("cpu")
     ).state_dict()  # what evaluate summarised with
     assert state.keys() == loaded.keys() and all(torch.equal(state[name], loaded[name]) for name in loaded)
     if method == "full":  # the weights trained, as they are

@@ -134,9 +134,7 @@ def test_validation_rouge_is_logged_at_every_validation_and_the_adapter_kept_is_
     prompt = checked.prompt
     rows = read_jsonl(directory / "data/prepared/validation.jsonl")
     tokenizer = load_tokenizer(directory / "models/adapter")
-    model = load_adapter(
-        load_base_model(model_dir, torch.float32, torch.device("cpu")), directory / "models/adapter", checked
-    )
+    model = load_adapter(load_base_model(model_dir, torch.float32, torch.device("cpu")), directory / "models/adapter")
     encoded, _ = encode(
         tokenizer, [build_prompt(prompt.template, r["dialogue"]) for r in rows], prompt.max_source_tokens
     )

@@ -60,7 +60,7 @@ def export(arguments: list[str] | None = None) -> None:
 
     record = read_record(args.adapter)
     model_dir, resolved = base_model_directory(record, args.model, args.revision)
-    record = check_adapter(args.adapter, resolved, model_dir)
+    record = check_adapter(args.adapter, resolved)
     card, decoding, which = merged_card(args.adapter, record)
 
     # Merged in float32 on the CPU: the weights as trained, whatever machine reads them next.

@@ -202,7 +202,7 @@ def summarise(arguments: list[str] | None = None) -> None:
     record = read_record(args.adapter)
     model_dir, resolved = base_model_directory(record, args.model, args.revision)
     if not args.base:
-        record = check_adapter(args.adapter, resolved, model_dir)
+        record = check_adapter(args.adapter, resolved)
 
     # The model, loaded as evaluate (or, with --base, baseline) loads it.
     make_deterministic(record.seed)

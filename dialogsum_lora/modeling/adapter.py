@@ -1,8 +1,7 @@
 """What finetune trains (params.yaml `method`): a LoRA or IA3 adapter (peft), or every weight of
 the model (`full`). One place for each method's configuration, for saving the weights trained
 with the record of how they were trained, and for checking saved ones before use (safetensors
-only, the right base model, and for an adapter a configuration the project trains, never one that
-changes the model beyond that). The stages and commands call these functions and never ask which
+only, the right base model). The stages and commands call these functions and never ask which
 method it was, except where a text for people says so.
 
 models/adapter/ holds, by method: the adapter (adapter_model.safetensors, adapter_config.json), or
@@ -17,18 +16,7 @@ from pydantic import model_validator
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import atomic_path, read_json, write_json
-from dialogsum_lora.modeling.base import (
-    check_finite,
-    check_model_directory,
-    check_safetensors,
-    check_tokenizer_files,
-    load_base_model,
-    load_config,
-    model_directory,
-    model_skeleton,
-    safetensors_shapes,
-    save_tokenizer,
-)
+from dialogsum_lora.modeling.base import load_base_model, model_directory, model_skeleton, save_tokenizer
 from dialogsum_lora.params import Method
 from dialogsum_lora.params.full import FullParams
 from dialogsum_lora.params.ia3 import IA3Params
@@ -293,104 +281,31 @@ def read_record(adapter_dir: Path) -> AdapterRecord:
         raise UserError(f"{error}: retrain the adapter with `dvc repro finetune`") from None
 
 
-# Options of adapter_config.json that say where the adapter came from, not what it does to the model.
-_PROVENANCE_OPTIONS = {"base_model_name_or_path", "revision", "inference_mode", "peft_version", "auto_mapping"}
-
-
-def check_adapter(adapter_dir: Path, base_resolved: str, base_dir: Path | None = None) -> AdapterRecord:
-    """Refuse a directory of trained weights before loading it: missing, pickled weights only, no
-    tokenizer, corrupt files, trained on another base model than `base_resolved` (what
-    model_directory gave for `base_dir`), for an adapter an adapter_config.json that is not exactly
-    what finetune saves for its record's method section (another alpha, another init or scaling
-    option), and for a fully fine-tuned model a config.json that makes another model than the base
-    model's in `base_dir` (another architecture, tied embeddings, quantisation). Returns its record."""
-    require_adapter(adapter_dir)
+def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:
+    """Refuse a directory of trained weights before loading it: none there, pickled weights only, or
+    trained on another base model than `base_resolved` (what model_directory gave). Returns its record."""
     record = read_record(adapter_dir)
     if record.model.resolved != base_resolved:
         raise UserError(
             f"the weights in {adapter_dir} were trained from another base model ({record.model.name!r}, "
             f"{record.model.resolved}) than the one given ({base_resolved}): retrain them (`dvc repro finetune`) or "
-            "use "
-            "the model they were trained from"
+            "use the model they were trained from"
         )
-    if record.method == "full":
-        if not (adapter_dir / MODEL_WEIGHTS).exists():
-            raise UserError(
-                f"{adapter_dir} has no {MODEL_WEIGHTS}: a fully fine-tuned model loads from safetensors "
-                "only, never from a pickle; retrain it with `dvc repro finetune`"
-            )
-        check_model_directory(adapter_dir, f"the fully fine-tuned model in {adapter_dir}")
-        if base_dir is None:
-            raise TypeError(
-                "check_adapter needs base_dir for a fully fine-tuned model: its config is checked against it"
-            )
-        _check_same_model(adapter_dir, base_dir)
-        return record
-    if not (adapter_dir / ADAPTER_CONFIG).exists():
+    weights = MODEL_WEIGHTS if record.method == "full" else ADAPTER_WEIGHTS
+    if not (adapter_dir / weights).exists():
+        found = ", ".join(sorted(p.name for p in adapter_dir.glob("*model*") if p.suffix != ".json")) or "none"
         raise UserError(
-            f"{adapter_dir} records method {record.method}, but holds no {ADAPTER_CONFIG}: retrain it "
-            "with `dvc repro finetune`"
+            f"{adapter_dir} has no {weights} (weights found: {found}): trained weights load from safetensors only, "
+            "never from a pickle; retrain them with `dvc repro finetune`"
         )
-    saved = read_json(adapter_dir / ADAPTER_CONFIG)
-    if not isinstance(saved, dict):
-        raise UserError(f"{adapter_dir / ADAPTER_CONFIG} is not a JSON object")
-    if not (adapter_dir / ADAPTER_WEIGHTS).exists():
-        found = ", ".join(sorted(p.name for p in adapter_dir.glob("adapter_model.*"))) or "none"
-        raise UserError(
-            f"{adapter_dir} has no {ADAPTER_WEIGHTS} (weights found: {found}); adapters load from "
-            "safetensors only, never from a pickle: save it with save_pretrained(safe_serialization=True)"
-        )
-    check_safetensors(adapter_dir / ADAPTER_WEIGHTS)
-    check_tokenizer_files(adapter_dir, f"the adapter in {adapter_dir}")
-    expected = _comparable(peft_config(record.method, method_settings(record)).to_dict())
-    found = _comparable(saved)
-    for key in sorted(set(expected) | set(found)):
-        if found.get(key) != expected.get(key):
-            raise UserError(
-                f"{adapter_dir / ADAPTER_CONFIG} sets {key} to {found.get(key)!r}, but an adapter trained with the "
-                f"{record.method} params its {RECORD_FILE} records has {expected.get(key)!r}: it would change the "
-                "model "
-                "beyond what training produced; retrain it with `dvc repro finetune`"
-            )
     return record
-
-
-# Keys of a model's config that say where it was saved from and how it last ran (the Trainer
-# saves use_cache off), not what it computes.
-_CONFIG_PROVENANCE = {"_name_or_path", "transformers_version", "use_cache", "dtype", "torch_dtype"}
-
-
-def _check_same_model(model_dir: Path, base_dir: Path) -> None:
-    """Refuse a fully fine-tuned model whose config (as transformers reads it, defaults filled in)
-    differs from its base model's in anything but provenance: finetune saves the base's own."""
-    found, expected = (
-        {key: value for key, value in load_config(directory).to_dict().items() if key not in _CONFIG_PROVENANCE}
-        for directory in (model_dir, base_dir)
-    )
-    for key in sorted(set(found) | set(expected), key=lambda key: (key != "model_type", key)):
-        if found.get(key) != expected.get(key):
-            raise UserError(
-                f"{model_dir / MODEL_CONFIG} sets {key} to {found.get(key)!r:.80}, but the base model it was "
-                "fine-tuned "
-                f"from has {expected.get(key)!r:.80}: it would make another model than training produced; retrain it "
-                "with `dvc repro finetune`"
-            )
-
-
-def _comparable(config: dict) -> dict:
-    return {
-        key: sorted(value) if isinstance(value, (set, list, tuple)) else value
-        for key, value in config.items()
-        if key not in _PROVENANCE_OPTIONS
-    }
 
 
 def base_model_directory(
     record: AdapterRecord, name: str | None = None, revision: str | None = None
 ) -> tuple[Path, str]:
     """model_directory of the base model the record names, or of `name` (at `revision`) given
-    instead, as a command's --model. A fully fine-tuned model needs it too: its config is checked
-    against the base model's."""
+    instead, as a command's --model."""
     if name is None:
         name, revision = record.model.name, record.model.revision
     try:
@@ -402,45 +317,16 @@ def base_model_directory(
 def load_merged_model(
     model_dir: Path, adapter_dir: Path, record: AdapterRecord, dtype: torch.dtype, device: torch.device
 ):
-    """The base model in `model_dir` with the adapter in `adapter_dir` (checked by check_adapter,
-    which gave `record`) merged into its weights: a plain transformers model, as fast per step as
-    the base. Its weights are checked finite after the merge. A fully fine-tuned model is that
-    already: it is loaded from `adapter_dir` (`model_dir` unused)."""
+    """The base model in `model_dir` with the adapter in `adapter_dir` (checked by check_adapter, which
+    gave `record`) merged into its weights: a plain transformers model, as fast per step as the base.
+    A fully fine-tuned model is that already: it is loaded from `adapter_dir` (`model_dir` unused)."""
     if record.method == "full":
         return load_base_model(adapter_dir, dtype, device)
-    merged = load_adapter(load_base_model(model_dir, dtype, device), adapter_dir, record).merge_and_unload()
-    check_finite(merged, f"the weights of the base model with the adapter in {adapter_dir} merged in")
-    return merged
+    return load_adapter(load_base_model(model_dir, dtype, device), adapter_dir).merge_and_unload()
 
 
-def load_adapter(base_model, adapter_dir: Path, record: AdapterRecord):
-    """`base_model` with the adapter in `adapter_dir` (checked by check_adapter, which gave
-    `record`), in eval mode. Its file must hold exactly the weights, of the shapes, that the
-    configuration asks for, all finite: peft would leave missing ones at their initial values,
-    ignore extra ones, and only warn."""
-    from peft import get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
-    from safetensors.torch import load_file
+def load_adapter(base_model, adapter_dir: Path):
+    """`base_model` with the adapter in `adapter_dir` (checked by check_adapter), in eval mode."""
+    from peft import PeftModel
 
-    model = get_peft_model(base_model, peft_config(record.method, method_settings(record)))
-    expected = {name: tuple(tensor.shape) for name, tensor in get_peft_model_state_dict(model).items()}
-    saved = safetensors_shapes(adapter_dir / ADAPTER_WEIGHTS)
-    if set(saved) != set(expected):
-        odd = sorted(set(expected) - set(saved)) or sorted(set(saved) - set(expected))
-        raise UserError(
-            f"{adapter_dir / ADAPTER_WEIGHTS} does not hold the weights its {ADAPTER_CONFIG} asks for "
-            f"({len(set(expected) - set(saved))} missing, {len(set(saved) - set(expected))} unexpected; first: "
-            f"{odd[0]}): "
-            "retrain it"
-        )
-    for name, shape in saved.items():
-        if shape != expected[name]:
-            raise UserError(
-                f"the adapter in {adapter_dir} does not fit model {base_model.name_or_path!r}: {name} has shape "
-                f"{list(shape)}, the model's {list(expected[name])} (retrain it with `dvc repro finetune`, or use the "
-                "model it was trained on)"
-            )
-    set_peft_model_state_dict(
-        model, load_file(adapter_dir / ADAPTER_WEIGHTS, device=str(next(model.parameters()).device))
-    )
-    check_finite(model, f"the weights of the adapter in {adapter_dir}")
-    return model.eval()
+    return PeftModel.from_pretrained(base_model, adapter_dir).eval()

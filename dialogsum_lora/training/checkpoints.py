@@ -10,16 +10,11 @@ starts afresh. The finetune stage deletes the folder once the adapter is saved.
 import hashlib
 import json
 import shutil
-import sys
-import zipfile
 from pathlib import Path
 
 from transformers import TrainerCallback
 
 from dialogsum_lora import distributed
-from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.outputs import read_json
-from dialogsum_lora.modeling.base import check_safetensors
 from dialogsum_lora.params import StageParams
 from dialogsum_lora.paths import CHECKPOINTS_DIR, SPLIT_FILES
 from dialogsum_lora.provenance import file_hash
@@ -51,8 +46,7 @@ class MarkCompleteCheckpoints(TrainerCallback):
 
 
 def last_complete_checkpoint(directory: Path) -> Path | None:
-    """The newest checkpoint marked complete whose files are whole; rank 0 removes the others
-    (killed while being written, or cut short or corrupted since), saying so for a marked one.
+    """The newest checkpoint marked complete; rank 0 removes the others (killed while being written).
 
     Not transformers' get_last_checkpoint: it takes the newest folder, complete or not.
     """
@@ -62,37 +56,7 @@ def last_complete_checkpoint(directory: Path) -> Path | None:
             marked.append(checkpoint)
         elif distributed.is_main_process():
             shutil.rmtree(checkpoint)
-    for checkpoint in sorted(marked, key=lambda path: int(path.name.split("-")[1]), reverse=True):
-        damage = damaged_file(checkpoint)
-        if damage is None:
-            return checkpoint
-        if distributed.is_main_process():
-            print(f"warning: {checkpoint} is marked complete, but {damage}: it is skipped", file=sys.stderr)
-            shutil.rmtree(checkpoint)
-    return None
-
-
-def damaged_file(checkpoint: Path) -> str | None:
-    """What is wrong with a checkpoint's files, or None: every JSON file parses, every safetensors
-    file is whole, and every torch file (a zip archive) passes its checksums."""
-    if not (checkpoint / "trainer_state.json").is_file():
-        return "it has no trainer_state.json"
-    for file in sorted(checkpoint.iterdir()):
-        try:
-            if file.suffix == ".json":
-                read_json(file)
-            elif file.suffix == ".safetensors":
-                check_safetensors(file)
-            elif file.suffix in (".pt", ".pth", ".bin"):
-                with zipfile.ZipFile(file) as archive:
-                    bad = archive.testzip()
-                if bad is not None:
-                    return f"{file.name} is corrupt (its {bad} fails its checksum)"
-        except UserError as error:
-            return str(error).split(": save")[0]
-        except (zipfile.BadZipFile, OSError, EOFError) as error:
-            return f"{file.name} is cut short or corrupt ({error})"
-    return None
+    return max(marked, key=lambda path: int(path.name.split("-")[1]), default=None)
 
 
 def remove_checkpoints(directory: Path) -> None:
