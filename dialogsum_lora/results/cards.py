@@ -10,8 +10,6 @@ inputs: no wall times, the same bytes on every rerun.
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from dialogsum_lora.evaluation import Shots, read_metrics, read_results_provenance
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.paths import (
@@ -88,9 +86,6 @@ def render_card(record: AdapterRecord, *, merged: bool = False, results: Results
     """The card of the adapter `record` describes, or (`merged`) of the base model with it merged
     in; with a Results section and model-index metadata when `results` are given."""
     data = results.data if results else None
-    metadata = card_metadata(record, data, merged)
-    if results:
-        metadata["model-index"] = _model_index(record, results)
     sections = [
         ("What it is", _what_it_is(record, data, merged)),
         ("Training", _training(record, results)),
@@ -98,30 +93,49 @@ def render_card(record: AdapterRecord, *, merged: bool = False, results: Results
         *([("Results", _results(record, results))] if results else []),
         ("Limitations", _limitations(record, data)),
     ]
-    lines = ["---", yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, width=1000).rstrip("\n"), "---", ""]
+    lines = ["---", card_metadata(record, results, merged).to_yaml(), "---", ""]
     lines += [f"# {as_text(model_name(record, data))}", ""]
     for heading, body in sections:
         lines += [f"## {heading}", "", *body, ""]
     return "\n".join(lines)
 
 
-def card_metadata(record: AdapterRecord, data: DataSource | None, merged: bool) -> dict:
-    """The YAML metadata: only what is known (a local model or data directory is no hub id, and
-    nothing is claimed about the license of data this module does not know)."""
+def card_metadata(record: AdapterRecord, results: Results | None, merged: bool):
+    """The card's metadata (huggingface_hub's ModelCardData, its model-index from the results): only what
+    is known (a local model or data directory is no hub id, and nothing is claimed about the license of
+    data this module does not know)."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    data = results.data if results else None
     known = KNOWN_DATASETS.get(data.name) if data else None
-    metadata = {} if is_local(record.model.resolved) else {"base_model": record.model.name}
     adapter = not merged and record.method != "full"  # loaded with peft onto the base model
-    metadata["library_name"] = "peft" if adapter else "transformers"
-    metadata["pipeline_tag"] = "summarization"
-    if known:
-        metadata["license"] = known["license"]
-    if data and not is_local(data.resolved):
-        metadata["datasets"] = [data.name]
-    if known:
-        metadata["language"] = [known["language"]]
     method_tag = "full-fine-tuning" if record.method == "full" else record.method
-    metadata["tags"] = ["summarization", "dialogue-summarization", method_tag, *(["peft"] if adapter else []), "dvc"]
-    return metadata
+    evaluated = [
+        EvalResult(
+            task_type="summarization",
+            task_name="Summarization",
+            dataset_type=data.name,
+            dataset_name=(known or {"name": data.name})["name"],
+            dataset_split="test",
+            dataset_revision=data.resolved,
+            metric_type="rouge",
+            metric_name=name,
+            metric_value=round(results.finetuned[name], 4),
+        )
+        for name in ROUGE_TYPES
+        if results
+    ]
+    return ModelCardData(
+        base_model=None if is_local(record.model.resolved) else record.model.name,
+        library_name="peft" if adapter else "transformers",
+        pipeline_tag="summarization",
+        license=known["license"] if known else None,
+        datasets=[data.name] if data and not is_local(data.resolved) else None,
+        language=[known["language"]] if known else None,
+        tags=["summarization", "dialogue-summarization", method_tag, *(["peft"] if adapter else []), "dvc"],
+        model_name=model_name(record, data) if results else None,
+        eval_results=evaluated or None,
+    )
 
 
 ADAPTER_NAMES = {"lora": "a LoRA adapter", "ia3": "an IA3 adapter"}  # the methods that train one
@@ -278,25 +292,6 @@ def _change(baseline: dict, finetuned: dict, comparison: dict | None, name: str)
     if not paired:
         return f"{finetuned[name] - baseline[name]:+.4f}"
     return f"{change_text(paired)}, p {p_value_text(comparison, name)}"
-
-
-def _model_index(record: AdapterRecord, results: Results) -> list[dict]:
-    data = results.data
-    dataset = {
-        "name": KNOWN_DATASETS.get(data.name, {"name": data.name})["name"],
-        "type": data.name,
-        "split": "test",
-        "revision": data.resolved,
-    }
-    metrics = [{"type": "rouge", "name": name, "value": round(results.finetuned[name], 4)} for name in ROUGE_TYPES]
-    return [
-        {
-            "name": model_name(record, data),
-            "results": [
-                {"task": {"type": "summarization", "name": "Summarization"}, "dataset": dataset, "metrics": metrics}
-            ],
-        }
-    ]
 
 
 def _limitations(record: AdapterRecord, data: DataSource | None) -> list[str]:
