@@ -46,17 +46,11 @@ from benchmarks.training_speed import epoch_batches, stack_parameters, time_trai
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.files.outputs import read_json, write_json
-from dialogsum_lora.modeling.adapter import (
-    METHOD_SECTIONS,
-    method_settings,
-    parameter_counts,
-    trainable_model,
-    training_params,
-)
+from dialogsum_lora.modeling.adapter import METHOD_SECTIONS, method_settings, parameter_counts, training_params
 from dialogsum_lora.modeling.base import make_deterministic, pick_dtype
 from dialogsum_lora.params import load_params
 from dialogsum_lora.paths import PARAMS_FILE, REPO_ROOT
-from dialogsum_lora.training.trainer import peak_memory
+from dialogsum_lora.training.trainer import peak_memory, trainable_model
 
 REFERENCE = "lora"  # each method's figures are also given against this one's
 

@@ -48,11 +48,11 @@ from benchmarks.training_speed import epoch_batches, stack_parameters, time_stag
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import run_main
 from dialogsum_lora.files.outputs import write_json
-from dialogsum_lora.modeling.adapter import trainable_model
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, make_deterministic, pick_dtype
 from dialogsum_lora.modeling.tiny import write_tiny_model
 from dialogsum_lora.params import load_params
 from dialogsum_lora.paths import PARAMS_FILE, REPO_ROOT
+from dialogsum_lora.training.trainer import trainable_model
 
 TUTORIAL_BATCH_SIZE = 8
 FLAN_T5_ID_LIMIT = 32_000  # ids from here on are <extra_id_*> sentinels and padding rows

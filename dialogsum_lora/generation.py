@@ -19,6 +19,12 @@ from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.prompt import encode_prompts
 
 
+def validation_decoding(prompt: PromptParams) -> dict:
+    """The decoding of validation ROUGE while training (GenerationConfig arguments), its own so that trying
+    another `generate` never retrains: greedy, at most prompt.max_target_tokens new tokens."""
+    return {"max_new_tokens": prompt.max_target_tokens, "num_beams": 1}
+
+
 def decoding_config(model, settings: dict):
     """The one GenerationConfig a summary is generated with: `settings` (GenerationConfig arguments:
     generate's, or validation ROUGE's), never sampled, one sequence per prompt, and the start, end

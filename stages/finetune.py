@@ -8,7 +8,7 @@ and the base model; writes the weights trained (the adapter, or the whole model;
 tokenizer and the record of how it was trained (provenance.json) to models/adapter/, and the
 curves (dvclive: losses, validation ROUGE) to reports/train/. It reads no decoding settings and writes no text for
 people beyond its console lines, so neither retrains it. A killed run resumes from its last complete
-checkpoint when rerun with the same inputs (dialogsum_lora/training/checkpoints.py).
+checkpoint when rerun with the same inputs (dialogsum_lora/training/trainer.py: checkpoints).
 """
 
 import contextlib
@@ -52,36 +52,34 @@ def main() -> None:
     from dialogsum_lora.modeling import base
     from dialogsum_lora.modeling.adapter import (
         KeptStep,
-        check_target_modules,
-        frozen_weights_dtype,
         method_settings,
         parameter_counts,
         save_adapter,
-        trainable_model,
         training_params,
         unused_sections,
     )
     from dialogsum_lora.provenance import Stopwatch, model_provenance
     from dialogsum_lora.subsets import seeded_subset
-    from dialogsum_lora.training.checkpoints import (
-        checkpoint_directory,
-        last_complete_checkpoint,
-        remove_checkpoints,
-        training_data_hashes,
-    )
-    from dialogsum_lora.training.keep import KeepBest
     from dialogsum_lora.training.trainer import (
+        KeepBest,
         LossCurves,
         StepClock,
+        ValidationRouge,
         arguments_used,
         build_training_examples,
         check_compiler,
+        check_target_modules,
+        checkpoint_directory,
+        frozen_weights_dtype,
+        last_complete_checkpoint,
         last_logged_loss,
         length_group_steps,
         make_trainer,
+        remove_checkpoints,
+        trainable_model,
+        training_data_hashes,
         training_speed,
     )
-    from dialogsum_lora.training.validation import ValidationRouge
 
     # Inputs, checked (and the outputs' place) before any process starts work.
     model_dir, resolved = base.model_directory(params.model.name, params.model.revision)

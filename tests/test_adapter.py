@@ -8,15 +8,10 @@ import torch
 from test_model_card import RECORD
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.modeling.adapter import (
-    check_adapter,
-    load_adapter,
-    load_merged_model,
-    save_adapter,
-    trainable_model,
-)
+from dialogsum_lora.modeling.adapter import check_adapter, load_adapter, load_merged_model, save_adapter
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, model_directory
 from dialogsum_lora.params.lora import LoraParams
+from dialogsum_lora.training.trainer import trainable_model
 
 CPU = torch.device("cpu")
 LORA = LoraParams(r=2, alpha=4.0, dropout=0.0, target_modules=["q", "v"])

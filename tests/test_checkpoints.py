@@ -5,7 +5,7 @@ from conftest import REPO_ROOT
 
 def test_checkpoints_are_kept_per_params_and_data_finetune_reads(tmp_path, monkeypatch):
     from dialogsum_lora.params import load_params
-    from dialogsum_lora.training.checkpoints import TRAINING_DATA, checkpoint_directory
+    from dialogsum_lora.training.trainer import TRAINING_DATA, checkpoint_directory
     from stages.finetune import Reads
 
     monkeypatch.chdir(tmp_path)
@@ -23,7 +23,7 @@ def test_checkpoints_are_kept_per_params_and_data_finetune_reads(tmp_path, monke
 
 
 def test_a_checkpoint_killed_while_being_written_is_never_resumed(tmp_path):
-    from dialogsum_lora.training.checkpoints import CHECKPOINT_COMPLETE, last_complete_checkpoint
+    from dialogsum_lora.training.trainer import CHECKPOINT_COMPLETE, last_complete_checkpoint
 
     for step, complete in ((20, True), (40, True), (60, False)):
         (tmp_path / f"checkpoint-{step}").mkdir()

@@ -47,8 +47,8 @@ def test_no_code_from_a_model_directory_runs_whatever_the_user_answers(tmp_path,
     import builtins
     import sys
 
-    from dialogsum_lora.modeling.adapter import check_target_modules
     from dialogsum_lora.params.lora import LoraParams
+    from dialogsum_lora.training.trainer import check_target_modules
 
     marker = tmp_path / "code-ran"
     model = tmp_path / "model"

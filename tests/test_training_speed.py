@@ -13,10 +13,10 @@ from conftest import REPO_ROOT
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.records import read_jsonl
-from dialogsum_lora.modeling.adapter import frozen_weights_dtype, method_settings, trainable_model, trained_weights
+from dialogsum_lora.modeling.adapter import method_settings, trained_weights
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer
 from dialogsum_lora.params import load_params
-from dialogsum_lora.training.trainer import build_training_examples, make_trainer
+from dialogsum_lora.training.trainer import build_training_examples, frozen_weights_dtype, make_trainer, trainable_model
 
 CPU = torch.device("cpu")
 STEPS = 6

@@ -16,7 +16,7 @@ from pydantic import model_validator
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import atomic_path, read_json, write_json
-from dialogsum_lora.modeling.base import load_base_model, model_directory, model_skeleton, save_tokenizer
+from dialogsum_lora.modeling.base import load_base_model, model_directory, save_tokenizer
 from dialogsum_lora.params import Method
 from dialogsum_lora.params.full import FullParams
 from dialogsum_lora.params.ia3 import IA3Params
@@ -134,67 +134,6 @@ def training_params(params) -> TrainParams:
 def unused_sections(method: str) -> set[str]:
     """The method sections a run of `method` does not read (left out of its record)."""
     return set(METHOD_SECTIONS) - {method}
-
-
-def check_target_modules(method: str, settings, model_dir: Path, model_name: str) -> None:
-    """Fail before loading weights if the method's target_modules (lora's, ia3's) names a layer the model lacks."""
-    modules = getattr(settings, "target_modules", None)
-    if modules is None:  # full: every layer
-        return
-    skeleton = model_skeleton(model_dir)
-    present = sorted(
-        {name.rsplit(".", 1)[-1] for name, module in skeleton.named_modules() if isinstance(module, torch.nn.Linear)}
-    )
-    absent = sorted(set(modules) - set(present))
-    if absent:
-        raise UserError(
-            f"params.yaml: {method}.target_modules names {absent[0]!r}, which model {model_name!r} does not have "
-            f"(its linear layers: {', '.join(present)})"
-        )
-
-
-def peft_config(method: str, settings):
-    """The peft config an adapter method trains with (`settings`: params.yaml's section for it; every
-    other option peft's default), or None when every weight trains."""
-    from peft import IA3Config, LoraConfig, TaskType
-
-    if method == "lora":
-        return LoraConfig(
-            task_type=TaskType.SEQ_2_SEQ_LM,
-            r=settings.r,
-            lora_alpha=settings.alpha,
-            lora_dropout=settings.dropout,
-            target_modules=sorted(settings.target_modules),
-            bias="none",
-        )
-    if method == "ia3":
-        return IA3Config(
-            task_type=TaskType.SEQ_2_SEQ_LM,
-            target_modules=sorted(settings.target_modules),
-            feedforward_modules=sorted(settings.feedforward_modules),
-        )
-    return None
-
-
-def trainable_model(model, method: str, settings):
-    """`model` with what `method` trains made trainable (`settings`: its params section): wrapped
-    with a peft adapter, or (full) as it is, every weight trainable."""
-    from peft import get_peft_model
-
-    config = peft_config(method, settings)
-    if config is None:
-        model.requires_grad_(True)
-        return model
-    return get_peft_model(model, config)
-
-
-def frozen_weights_dtype(train: TrainParams, method: str, compute_dtype: torch.dtype) -> torch.dtype:
-    """The dtype the base model loads in to be trained: bfloat16 where train.frozen_dtype asks for it, an
-    adapter trains (its own weights stay float32: peft's autocast_adapter_dtype) and the steps compute
-    in bf16 (a GPU with bf16); float32 everywhere else, so a CPU run is the same whatever it says."""
-    if train.frozen_dtype == "bfloat16" and method != "full" and compute_dtype == torch.bfloat16:
-        return torch.bfloat16
-    return torch.float32
 
 
 def is_adapter(model) -> bool:

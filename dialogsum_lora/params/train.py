@@ -19,7 +19,7 @@ from dialogsum_lora.errors import UserError
 from dialogsum_lora.schema import Record, parse, setting
 
 # train.keep's rules other than `last`: the validation score that chooses the adapter kept, and
-# whether higher is better (training/keep.py).
+# whether higher is better (training/trainer.py: KeepBest).
 KEEP_RULES = {"best_rouge1": ("eval_rouge1", True), "lowest_loss": ("eval_loss", False)}
 
 # Seq2SeqTrainingArguments fields the finetune stage sets itself, and where each setting lives.

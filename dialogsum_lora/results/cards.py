@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dialogsum_lora.evaluation import Shots, read_metrics, read_results_provenance
+from dialogsum_lora.generation import validation_decoding
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.paths import (
     BASELINE,
@@ -38,7 +39,6 @@ from dialogsum_lora.results.run import (
 )
 from dialogsum_lora.results.text import change_text, p_value_text, score_text, verdict
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
-from dialogsum_lora.training.validation import validation_decoding
 
 CARD_FILE = "README.md"
 REPOSITORY_COMMAND = "dialogsum-summarise"

@@ -1,9 +1,14 @@
-"""Fine-tuning: the training examples, the Trainer as the finetune stage runs it, and the
-callbacks that time it, stop it when it diverges, show its progress quietly and log its
-loss curves."""
+"""Fine-tuning, top to bottom: the model made trainable (a peft adapter, or every weight), the
+training examples, the Trainer as the finetune stage runs it (the loss is the model's own: pass
+`compute_loss_func` to the Trainer in make_trainer to change it), and the callbacks it runs with:
+validation ROUGE, the adapter kept, checkpoints to resume a killed run, the curves and the clock.
+"""
 
+import hashlib
+import json
 import math
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -15,38 +20,84 @@ from transformers.trainer_utils import has_length
 
 from dialogsum_lora import distributed
 from dialogsum_lora.errors import UserError
+from dialogsum_lora.files.outputs import read_json
+from dialogsum_lora.generation import summarise_dialogues, validation_decoding
+from dialogsum_lora.modeling.adapter import KeptStep, restore_weights, trained_weights
+from dialogsum_lora.modeling.base import model_skeleton
+from dialogsum_lora.params import StageParams
 from dialogsum_lora.params.prompt import PromptParams
-from dialogsum_lora.params.train import NOT_RECORDED, RECORDED_ARGUMENTS, TrainParams
+from dialogsum_lora.params.train import KEEP_RULES, NOT_RECORDED, RECORDED_ARGUMENTS, TrainParams
+from dialogsum_lora.paths import CHECKPOINTS_DIR, SPLIT_FILES
 from dialogsum_lora.prompt import build_prompt, encode
-from dialogsum_lora.scoring.rouge import ROUGE_TYPES
-from dialogsum_lora.training.checkpoints import MarkCompleteCheckpoints
+from dialogsum_lora.provenance import file_hash
+from dialogsum_lora.schema import parse
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
+from dialogsum_lora.subsets import seeded_subset
 
 
-def check_compiler() -> None:
-    """Refuse train.torch_compile: true before any work when torch.compile's code generator (inductor) has
-    no C++ compiler that works; it would fail at the first step. torch has no public check, so its
-    own search is asked, and the compiler then builds an empty program."""
-    import os
-    import subprocess
-
-    from torch._inductor import exc
-    from torch._inductor.cpp_builder import get_cpp_compiler
-
-    try:
-        compiler = get_cpp_compiler()
-        subprocess.run(
-            [compiler, "-x", "c++", "-", "-o", os.devnull],
-            input=b"int main() { return 0; }\n",
-            capture_output=True,
-            check=True,
-            timeout=300,
-        )
-    except (exc.InvalidCxxCompiler, subprocess.SubprocessError, OSError) as error:
-        detail = " ".join(str(error).split())[:200] or type(error).__name__
+# The model made trainable.
+def check_target_modules(method: str, settings, model_dir: Path, model_name: str) -> None:
+    """Fail before loading weights if the method's target_modules (lora's, ia3's) names a layer the model lacks."""
+    modules = getattr(settings, "target_modules", None)
+    if modules is None:  # full: every layer
+        return
+    skeleton = model_skeleton(model_dir)
+    present = sorted(
+        {name.rsplit(".", 1)[-1] for name, module in skeleton.named_modules() if isinstance(module, torch.nn.Linear)}
+    )
+    absent = sorted(set(modules) - set(present))
+    if absent:
         raise UserError(
-            f"params.yaml: train.torch_compile is true, but torch.compile finds no working C++ compiler ({detail}): "
-            "install g++ (or set CXX to a working one), or set train.torch_compile: false"
-        ) from None
+            f"params.yaml: {method}.target_modules names {absent[0]!r}, which model {model_name!r} does not have "
+            f"(its linear layers: {', '.join(present)})"
+        )
+
+
+def peft_config(method: str, settings):
+    """The peft config an adapter method trains with (`settings`: params.yaml's section for it; every
+    other option peft's default), or None when every weight trains."""
+    from peft import IA3Config, LoraConfig, TaskType
+
+    if method == "lora":
+        return LoraConfig(
+            task_type=TaskType.SEQ_2_SEQ_LM,
+            r=settings.r,
+            lora_alpha=settings.alpha,
+            lora_dropout=settings.dropout,
+            target_modules=sorted(settings.target_modules),
+            bias="none",
+        )
+    if method == "ia3":
+        return IA3Config(
+            task_type=TaskType.SEQ_2_SEQ_LM,
+            target_modules=sorted(settings.target_modules),
+            feedforward_modules=sorted(settings.feedforward_modules),
+        )
+    return None
+
+
+def trainable_model(model, method: str, settings):
+    """`model` with what `method` trains made trainable (`settings`: its params section): wrapped
+    with a peft adapter, or (full) as it is, every weight trainable."""
+    from peft import get_peft_model
+
+    config = peft_config(method, settings)
+    if config is None:
+        model.requires_grad_(True)
+        return model
+    return get_peft_model(model, config)
+
+
+def frozen_weights_dtype(train: TrainParams, method: str, compute_dtype: torch.dtype) -> torch.dtype:
+    """The dtype the base model loads in to be trained: bfloat16 where train.frozen_dtype asks for it, an
+    adapter trains (its own weights stay float32: peft's autocast_adapter_dtype) and the steps compute
+    in bf16 (a GPU with bf16); float32 everywhere else, so a CPU run is the same whatever it says."""
+    if train.frozen_dtype == "bfloat16" and method != "full" and compute_dtype == torch.bfloat16:
+        return torch.bfloat16
+    return torch.float32
+
+
+# The examples and the Trainer.
 
 
 def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list[dict], dict]:
@@ -159,83 +210,161 @@ def last_logged_loss(trainer) -> tuple[int, float] | None:
     return (entry["step"], entry["loss"]) if entry else None
 
 
-def length_group_steps(examples: int, batch_size: int) -> int:
-    """How many batches the Trainer's length grouping sorts together, longest first.
-
-    transformers' LengthGroupedSampler (train_sampling_strategy="group_by_length")
-    shuffles, cuts the order into blocks of this many batches and sorts each
-    block by length: only whole blocks are a fair sample of an epoch.
-    """
-    return max(1, min(examples // (batch_size * 4), 50))
+# Validation ROUGE, and the adapter kept by it or by the validation loss (params.yaml train.keep). Not the
+# Trainer's predict_with_generate and load_best_model_at_end: the first would summarise every validation
+# dialogue the loss is computed on, at the training batch size, at each validation (here a seeded subset, in
+# batches of train.validation_batch_size); the second needs a checkpoint at every validation and the score on
+# every process (here rank 0 scores the gathered summaries, and the best weights are copied, a few MB).
 
 
-class StepClock(TrainerCallback):
-    """The time at the end of every optimiser step, for the steady training speed.
+class ValidationRouge(TrainerCallback):
+    """ROUGE of the model's summaries of validation dialogues, at every validation.
 
-    The first block of `block_steps` steps warms up (and, with train.torch_compile,
-    compiles); the speed is timed over the whole blocks after it, so that it is
-    neither the longest nor the shortest batches of a length-sorted block.
+    Each score goes into the Trainer's log history as `eval_rouge1`, ... (so a resumed
+    run's curves have it too) and to `log` (LossCurves.log on the process that writes
+    the curves, None on the others). Every process generates its share of the dialogues.
     """
 
-    def __init__(self, block_steps: int):
-        self.block_steps = block_steps
-        self.times: list[float] = []  # times[i]: the end of step i + 1
+    def __init__(self, tokenizer, rows: list[dict], prompt: PromptParams, train: TrainParams, seed: int, log=None):
+        subset = seeded_subset(rows, train.validation_rouge_dialogues, seed)
+        self.dialogues = [row["dialogue"] for row in subset]
+        self.references = [[row["summary"]] for row in subset]
+        self.tokenizer = tokenizer
+        self.prompt, self.batch_size = prompt, train.validation_batch_size
+        self.log = log
 
-    def on_step_end(self, args, state, control, **kwargs):
-        self.times.append(time.perf_counter())
-
-    def timed_steps(self) -> int:
-        """Steps in the whole blocks after the first; 0 if fewer than two blocks ran."""
-        return max(0, len(self.times) // self.block_steps - 1) * self.block_steps
-
-    def steady_steps_per_second(self) -> float | None:
-        """Steps per second over timed_steps() (from the end of the first block), or None."""
-        steps = self.timed_steps()
-        if not steps:
-            return None
-        warmed_up = self.times[self.block_steps - 1]
-        return steps / (self.times[self.block_steps + steps - 1] - warmed_up)
-
-
-def training_speed(
-    trainer, clock: "StepClock", checkpoint: Path | None, train_set: list[dict], batch_size: int, seconds: float
-) -> dict:
-    """How fast a finished trainer.train() ran (steps run, seconds per step, samples and tokens per
-    second), its steady speed over whole length-sorted blocks after the first (warm-up, compiling),
-    and the peak memory it took (peak_memory)."""
-    steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
-    samples = steps_run * batch_size
-    tokens_per_sample = sum(len(e["input_ids"]) + len(e["labels"]) for e in train_set) / len(train_set)
-    steady = clock.steady_steps_per_second()
-    return {
-        "steps": steps_run,
-        "resumed_from_step": trainer.state.global_step - steps_run,
-        "seconds_per_step": round(seconds / steps_run, 4) if steps_run else None,
-        "samples_per_second": round(samples / seconds, 2),
-        "tokens_per_second": round(samples * tokens_per_sample / seconds, 1),
-        # An evaluation that falls between the timed blocks is included.
-        "steady_samples_per_second": round(steady * batch_size, 2) if steady else None,
-        "steady_steps": clock.timed_steps(),
-        "steps_per_epoch": steps_per_epoch(len(train_set), batch_size),
-        **peak_memory(),
-    }
+    def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
+        was_training = model.training
+        model.eval()
+        # On a bf16 GPU generate as the Trainer computes, in bf16 autocast (the weights are fp32 masters, or a
+        # bf16 frozen base with an fp32 adapter: train.frozen_dtype).
+        with torch.autocast(next(model.parameters()).device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            summaries, _ = summarise_dialogues(
+                model,
+                self.tokenizer,
+                self.dialogues,
+                self.prompt,
+                validation_decoding(self.prompt),
+                self.batch_size,
+                desc="validation",
+                progress=False,
+            )
+        model.train(was_training)
+        if summaries is None:  # another process gathers them
+            return
+        scores, _ = score_corpus(summaries.texts, self.references)
+        entry = {f"eval_{name}": scores[name] for name in ROUGE_TYPES}
+        state.log_history.append({**entry, "epoch": state.epoch, "step": state.global_step})
+        if metrics is not None:  # the validation's metrics, where KeepBest reads them (on rank 0)
+            metrics.update(entry)
+        if self.log is not None:
+            self.log(state.global_step, entry)
 
 
-def peak_memory() -> dict:
-    """The most memory this process has held: on a GPU, what torch allocated on it; on a CPU, the
-    process's peak resident size (model, optimiser state, activations and all the rest)."""
-    if torch.cuda.is_available():
-        return {
-            "peak_memory_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1),
-            "peak_memory_of": "cuda allocated",
-        }
-    import resource
+KEPT_WEIGHTS = "kept_adapter.safetensors"  # in a checkpoint: the best adapter up to its step
 
-    # Linux gives ru_maxrss in KiB.
-    return {
-        "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "peak_memory_of": "process resident set",
-    }
+
+KEPT_RECORD = "kept.json"
+
+
+class KeepBest(TrainerCallback):
+    """The weights trained at the best validation so far, by `rule` (a KEEP_RULES key), on rank 0.
+
+    It reads the score from the validation's metrics (ValidationRouge adds eval_rouge1 to them,
+    so it must come first among the callbacks), and it must save into a checkpoint before the
+    checkpoint is marked complete. `resumed_from` is the checkpoint a resumed run starts from.
+    """
+
+    def __init__(self, rule: str, resumed_from: Path | None = None):
+        self.rule = rule
+        self.metric, self.higher_is_better = KEEP_RULES[rule]
+        self.kept: KeptStep | None = None
+        self.weights: dict | None = None
+        if resumed_from is not None and (resumed_from / KEPT_RECORD).is_file():
+            from safetensors.torch import load_file
+
+            self.kept = parse(KeptStep, read_json(resumed_from / KEPT_RECORD), str(resumed_from / KEPT_RECORD))
+            self.weights = load_file(resumed_from / KEPT_WEIGHTS)
+
+    def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
+        value = (metrics or {}).get(self.metric)
+        if not distributed.is_main_process() or value is None or not math.isfinite(value):
+            return  # a NaN validation loss is no best (StopOnDivergence ends a diverging run)
+        if self.kept is None or (value > self.kept.value if self.higher_is_better else value < self.kept.value):
+            self.kept = KeptStep(step=state.global_step, rule=self.rule, value=value)
+            self.weights = trained_weights(model)
+
+    def on_save(self, args, state, control, **kwargs):
+        if not distributed.is_main_process() or self.weights is None:
+            return
+        from safetensors.torch import save_file
+
+        checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        save_file(self.weights, checkpoint / KEPT_WEIGHTS)
+        (checkpoint / KEPT_RECORD).write_text(self.kept.model_dump_json(), encoding="utf-8")
+
+    def restore(self, model) -> KeptStep:
+        """Put the kept weights back into `model`; which step's they are."""
+        if self.weights is None:
+            raise UserError(
+                f"train.keep is {self.rule}, but no validation gave a finite {self.metric}: set train.keep "
+                "to last, or lower train.learning_rate"
+            )
+        restore_weights(model, self.weights)
+        return self.kept
+
+
+# Checkpoints to resume a killed run from: one folder per (params read, training data), .trainer/KEY/, each
+# checkpoint marked once it is completely written; the stage deletes the folder once the adapter is saved.
+
+TRAINING_DATA = (SPLIT_FILES["train"], SPLIT_FILES["validation"])
+
+
+def training_data_hashes() -> dict[str, str]:
+    """The sha256 of each split finetune reads, by file name."""
+    return {str(file): f"sha256:{file_hash(file).hex()}" for file in TRAINING_DATA}
+
+
+def checkpoint_directory(params: StageParams) -> Path:
+    """Where this run's checkpoints go: one folder per (params finetune reads, training data)."""
+    key = hashlib.sha256(json.dumps(params.model_dump(), sort_keys=True).encode())
+    key.update(json.dumps(training_data_hashes(), sort_keys=True).encode())
+    return CHECKPOINTS_DIR / key.hexdigest()[:16]
+
+
+CHECKPOINT_COMPLETE = "checkpoint_complete"  # written into a checkpoint once the Trainer has saved all of it
+
+
+class MarkCompleteCheckpoints(TrainerCallback):
+    """Mark each checkpoint once it is completely written (on_save runs after the Trainer's save)."""
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            (Path(args.output_dir) / f"checkpoint-{state.global_step}" / CHECKPOINT_COMPLETE).touch()
+
+
+def last_complete_checkpoint(directory: Path) -> Path | None:
+    """The newest checkpoint marked complete; rank 0 removes the others (killed while being written).
+
+    Not transformers' get_last_checkpoint: it takes the newest folder, complete or not.
+    """
+    marked = []
+    for checkpoint in directory.glob("checkpoint-*"):
+        if (checkpoint / CHECKPOINT_COMPLETE).exists():
+            marked.append(checkpoint)
+        elif distributed.is_main_process():
+            shutil.rmtree(checkpoint)
+    return max(marked, key=lambda path: int(path.name.split("-")[1]), default=None)
+
+
+def remove_checkpoints(directory: Path) -> None:
+    """Remove a finished run's checkpoints, and the checkpoints folder if nothing else is left in it."""
+    shutil.rmtree(directory)
+    if not any(CHECKPOINTS_DIR.iterdir()):
+        CHECKPOINTS_DIR.rmdir()
+
+
+# The run's progress, curves, divergence and speed.
 
 
 class StopOnDivergence(TrainerCallback):
@@ -320,3 +449,109 @@ class LossCurves(TrainerCallback):
                     if f"{group}/{name}" not in self.SUMMARY:
                         del self.live.summary[group][name]
             self.live.end()
+
+
+def length_group_steps(examples: int, batch_size: int) -> int:
+    """How many batches the Trainer's length grouping sorts together, longest first.
+
+    transformers' LengthGroupedSampler (train_sampling_strategy="group_by_length")
+    shuffles, cuts the order into blocks of this many batches and sorts each
+    block by length: only whole blocks are a fair sample of an epoch.
+    """
+    return max(1, min(examples // (batch_size * 4), 50))
+
+
+class StepClock(TrainerCallback):
+    """The time at the end of every optimiser step, for the steady training speed.
+
+    The first block of `block_steps` steps warms up (and, with train.torch_compile,
+    compiles); the speed is timed over the whole blocks after it, so that it is
+    neither the longest nor the shortest batches of a length-sorted block.
+    """
+
+    def __init__(self, block_steps: int):
+        self.block_steps = block_steps
+        self.times: list[float] = []  # times[i]: the end of step i + 1
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.times.append(time.perf_counter())
+
+    def timed_steps(self) -> int:
+        """Steps in the whole blocks after the first; 0 if fewer than two blocks ran."""
+        return max(0, len(self.times) // self.block_steps - 1) * self.block_steps
+
+    def steady_steps_per_second(self) -> float | None:
+        """Steps per second over timed_steps() (from the end of the first block), or None."""
+        steps = self.timed_steps()
+        if not steps:
+            return None
+        warmed_up = self.times[self.block_steps - 1]
+        return steps / (self.times[self.block_steps + steps - 1] - warmed_up)
+
+
+def training_speed(
+    trainer, clock: "StepClock", checkpoint: Path | None, train_set: list[dict], batch_size: int, seconds: float
+) -> dict:
+    """How fast a finished trainer.train() ran (steps run, seconds per step, samples and tokens per
+    second), its steady speed over whole length-sorted blocks after the first (warm-up, compiling),
+    and the peak memory it took (peak_memory)."""
+    steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
+    samples = steps_run * batch_size
+    tokens_per_sample = sum(len(e["input_ids"]) + len(e["labels"]) for e in train_set) / len(train_set)
+    steady = clock.steady_steps_per_second()
+    return {
+        "steps": steps_run,
+        "resumed_from_step": trainer.state.global_step - steps_run,
+        "seconds_per_step": round(seconds / steps_run, 4) if steps_run else None,
+        "samples_per_second": round(samples / seconds, 2),
+        "tokens_per_second": round(samples * tokens_per_sample / seconds, 1),
+        # An evaluation that falls between the timed blocks is included.
+        "steady_samples_per_second": round(steady * batch_size, 2) if steady else None,
+        "steady_steps": clock.timed_steps(),
+        "steps_per_epoch": steps_per_epoch(len(train_set), batch_size),
+        **peak_memory(),
+    }
+
+
+def peak_memory() -> dict:
+    """The most memory this process has held: on a GPU, what torch allocated on it; on a CPU, the
+    process's peak resident size (model, optimiser state, activations and all the rest)."""
+    if torch.cuda.is_available():
+        return {
+            "peak_memory_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1),
+            "peak_memory_of": "cuda allocated",
+        }
+    import resource
+
+    # Linux gives ru_maxrss in KiB.
+    return {
+        "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_memory_of": "process resident set",
+    }
+
+
+def check_compiler() -> None:
+    """Refuse train.torch_compile: true before any work when torch.compile's code generator (inductor) has
+    no C++ compiler that works; it would fail at the first step. torch has no public check, so its
+    own search is asked, and the compiler then builds an empty program."""
+    import os
+    import subprocess
+
+    from torch._inductor import exc
+    from torch._inductor.cpp_builder import get_cpp_compiler
+
+    try:
+        compiler = get_cpp_compiler()
+        subprocess.run(
+            [compiler, "-x", "c++", "-", "-o", os.devnull],
+            input=b"int main() { return 0; }\n",
+            capture_output=True,
+            check=True,
+            timeout=300,
+        )
+    except (exc.InvalidCxxCompiler, subprocess.SubprocessError, OSError) as error:
+        detail = " ".join(str(error).split())[:200] or type(error).__name__
+        raise UserError(
+            f"params.yaml: train.torch_compile is true, but torch.compile finds no working C++ compiler ({detail}): "
+            "install g++ (or set CXX to a working one), or set train.torch_compile: false"
+        ) from None
