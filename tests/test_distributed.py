@@ -4,7 +4,6 @@ DDP, shard generation, and rank 0 alone writes; a user error is reported once.""
 import json
 
 import pytest
-import torch
 from conftest import run_stage
 
 from dialogsum_lora.params import set_params
@@ -50,7 +49,8 @@ def test_each_process_generates_every_nth_dialogue_of_the_length_order(monkeypat
     assert distributed.gather_in_order(["x", "y"], [1, 0], 2) == ["y", "x"]  # back in the original order
 
 
-@pytest.mark.parametrize("method", ["lora", "ia3", "full"])
+# lora and full: an IA3 adapter trains through peft and DDP as a LoRA one does.
+@pytest.mark.parametrize("method", ["lora", "full"])
 def test_two_processes_train_the_weights_one_process_trains(workspace, method):
     # Data parallelism, proven by its result: with dropout off and every example of one length (so
     # that both runs see the same batches in the same order, and a per-process mean loss averages to
@@ -76,7 +76,7 @@ def test_two_processes_train_the_weights_one_process_trains(workspace, method):
         },
     )
     weights_file = "model.safetensors" if method == "full" else "adapter_model.safetensors"
-    initial = {"full": load_file(workspace / "models/tiny-t5/model.safetensors"), "ia3": {}, "lora": {}}[method]
+    initial = load_file(workspace / "models/tiny-t5/model.safetensors") if method == "full" else {}
     trained, outputs, losses = {}, {}, {}
     for processes in (1, 2):
         set_params(workspace / "params.yaml", {"processes": processes})
@@ -94,11 +94,11 @@ def test_two_processes_train_the_weights_one_process_trains(workspace, method):
     # Each step's loss is the whole batch's (one process trains on its half alone: another loss) ...
     assert len(losses[1]) == 3 and losses[2] == pytest.approx(losses[1], abs=1e-5)
     # ... and the weights agree up to fp32 rounding (the two sum gradients in another order), each
-    # of them trained: LoRA's B away from its zeros, IA3's vectors from their ones, a full
+    # of them trained: LoRA's B away from its zeros, a full
     # fine-tune's weights from the base model's.
     assert trained[1].keys() == trained[2].keys()
     for name, weight in trained[1].items():
-        start = initial.get(name, torch.ones_like(weight) if method == "ia3" else None)
+        start = initial.get(name)
         if start is not None:
             assert (weight - start).abs().max() > 1e-3, name
         elif "lora_B" in name:

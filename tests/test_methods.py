@@ -131,7 +131,8 @@ def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical
     assert snapshot(stage_dir) == first
 
 
-@pytest.mark.parametrize("method", METHODS)
+# full alone: lora's resume is test_pipeline.py's, and an IA3 adapter is saved and resumed as a LoRA one is.
+@pytest.mark.parametrize("method", ["full"])
 def test_a_killed_run_of_each_method_resumes_to_the_weights_of_an_unbroken_one(stage_dir, method):
     set_params(
         stage_dir / "params.yaml",
