@@ -41,7 +41,8 @@ def relaunch_if_needed(processes: int, module: str) -> None:
     reported before any process starts. A process that fails leaves its one `error:` line to
     this launcher (errors.run_main), which prints the line of the process that failed first
     (_first_failure), once, and exits with its exit code; the processes torchrun then stops say
-    nothing.
+    nothing. Not `torchrun` in dvc.yaml's cmd with `errors.record`: one process would pay for a launcher,
+    and record's report is a traceback in a table, where a mistake here is one line.
     """
     if processes <= 1 or is_worker():
         return
@@ -84,7 +85,9 @@ def _first_failure(failures: dict) -> tuple:
     collective (an error of its own, reported as a bug): so, in this order, the first process
     that reported a mistake or a fault of the machine (by the time it reported), a process killed
     by a signal torchrun does not send first (the kernel's SIGKILL, out of memory), the first
-    that reported a bug, any other that torchrun did not stop, and else the lowest rank."""
+    that reported a bug, any other that torchrun did not stop, and else the lowest rank. Not torch's
+    ChildFailedError.get_first_failure: it orders by whole seconds, so the peer's error a mistake caused
+    in the same second could be reported in its place."""
     reported = {rank: failure for rank, failure in failures.items() if _reported_line(failure)}
     stopped = (-signal.SIGTERM, 128 + signal.SIGTERM)
 
@@ -143,7 +146,9 @@ def init_for_generation() -> None:
 
 
 def my_share(items: list) -> list:
-    """This process's share of `items`: every N-th item from its rank on (N processes)."""
+    """This process's share of `items`: every N-th item from its rank on (N processes). Not accelerate's
+    split_between_processes (nor its gather_object): its contiguous shares of length-sorted dialogues would
+    give one process all the long ones."""
     return items[rank() :: world_size()]
 
 
