@@ -4,8 +4,8 @@ Anything unreadable is one UserError that names the file and the line or
 record. JSON Lines records end at "\n" alone, so a text may hold U+2028 or any
 other character that str.splitlines() would split at; what write_jsonl
 writes, read_jsonl reads back identically. Not `datasets`' json/csv/parquet loaders: they type a
-column by its content (ids that look like numbers become int64), keep an Arrow copy of every file
-in their cache, and report a malformed record without its line.
+column by its content (ids that look like numbers become int64, which the checks here would then
+refuse), and keep an Arrow copy of every file a user hands in under HF_HOME.
 """
 
 import csv
