@@ -79,10 +79,9 @@ def _message(error: dict, schema: type[BaseModel]) -> str:
     kind, message = error["type"], error["msg"]
     if kind == "extra_forbidden":
         parent = _model_at(schema, location[:-1])
-        allowed = (
-            f" (allowed in {'.'.join(map(str, location[:-1])) or 'the top level'}: {', '.join(parent.model_fields)})"
-        )
-        return f"unknown key {key}{allowed if parent else ''}"
+        where = ".".join(map(str, location[:-1])) or "the top level"
+        allowed = f" (allowed in {where}: {', '.join(parent.model_fields)})" if parent else ""
+        return f"unknown key {key}{allowed}"
     if kind == "missing":
         return f"missing key {key}"
     if kind == "value_error":  # the project's own validators word theirs with the value

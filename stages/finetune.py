@@ -117,9 +117,10 @@ def main() -> None:
 
     # Work: train, resuming if a run with these inputs was killed. Rank 0 writes the curves.
     checkpoint = last_complete_checkpoint(run_dir)
-    if distributed.is_main_process():  # a killed run's curves, left under a temporary name beside their place
-        for stale in CURVES_DIR.parent.glob(f".{CURVES_DIR.name}.*.tmp"):
-            shutil.rmtree(stale)
+    if distributed.is_main_process():  # what a killed run left under a temporary name beside its place
+        for place in (CURVES_DIR, ADAPTER_DIR):
+            for stale in place.parent.glob(f".{place.name}.*.tmp"):
+                shutil.rmtree(stale)
     clock = StepClock(length_group_steps(len(train_set), params.train.batch_size))
     curves = atomic_path(CURVES_DIR) if distributed.is_main_process() else contextlib.nullcontext()
     with curves as curves_dir:

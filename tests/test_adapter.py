@@ -73,6 +73,10 @@ def test_adapters_load_from_safetensors_only(adapter):
     with pytest.raises(UserError) as error:
         check_adapter(directory, resolved)
     assert "adapter_model.safetensors" in str(error.value) and "adapter_model.bin" in str(error.value)
+    (directory / "adapter_model.bin").rename(directory / "adapter_model.safetensors")
+    (directory / "tokenizer.json").unlink()  # transformers would build an empty default tokenizer
+    with pytest.raises(UserError, match="has no tokenizer.json, so every summary would come out empty"):
+        check_adapter(directory, resolved)
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,15 @@ def test_unknown_and_missing_keys_are_named_with_what_is_allowed(tmp_path, raw):
     assert "lora" in refused(tmp_path, {**raw, "lora": [1, 2]})
 
 
+def test_an_unknown_key_inside_a_mapping_value_is_one_line():
+    from dialogsum_lora.evaluation import Metrics
+    from dialogsum_lora.schema import parse
+
+    with pytest.raises(UserError) as error:
+        parse(Metrics, {"ci95": {"rouge1": {"low": 0.1, "high": 0.2, "bogus": 1}}}, "scores.json")
+    assert "scores.json: unknown key ci95.rouge1.bogus" in str(error.value)
+
+
 def test_a_stage_checks_the_sections_it_reads_and_no_other(tmp_path, raw):
     prepare, finetune = (importlib.import_module(f"stages.{stage}").Reads for stage in ("prepare", "finetune"))
     path = write(tmp_path, _with(raw, "lora.r", 0))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dialogsum_lora.commands.arguments import ArgumentParser, add_adapter_options, check_adapter_options
 from dialogsum_lora.errors import UserError, run_main
-from dialogsum_lora.files.outputs import atomic_path
+from dialogsum_lora.files.outputs import atomic_path, check_writable
 
 
 def parse_arguments(arguments: list[str] | None = None):
@@ -51,6 +51,7 @@ def export(arguments: list[str] | None = None) -> None:
     args = parse_arguments(arguments)
     directory = args.directory
     _refuse_unless_new_or_empty(directory)
+    check_writable([], directories=(directory,))
     import torch
 
     from dialogsum_lora.generation import decoding_config

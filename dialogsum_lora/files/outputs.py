@@ -46,8 +46,11 @@ def atomic_path(path: Path, new: bool = False) -> Iterator[Path]:
         shutil.rmtree(scratch, ignore_errors=True)
         raise RuntimeError(f"nothing was written for {path}")
     try:
-        if new:  # a link fails if a file is there; a rename, if a non-empty directory is
-            os.link(temporary, path) if temporary.is_file() else os.rename(temporary, path)
+        if new and temporary.is_file():  # the place taken first: creating it fails if a file is there
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            os.replace(temporary, path)
+        elif new:  # a rename fails if a non-empty directory is there
+            os.rename(temporary, path)
         else:
             if path.is_dir() and not path.is_symlink():
                 # A directory cannot replace a non-empty one in one rename: the old one goes into the scratch first.

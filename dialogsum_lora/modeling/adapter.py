@@ -16,7 +16,7 @@ from pydantic import model_validator
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import atomic_path, read_json, write_json
-from dialogsum_lora.modeling.base import load_base_model, model_directory, save_tokenizer
+from dialogsum_lora.modeling.base import TOKENIZER_FILE, load_base_model, model_directory, save_tokenizer
 from dialogsum_lora.params import Method
 from dialogsum_lora.params.full import FullParams
 from dialogsum_lora.params.ia3 import IA3Params
@@ -221,8 +221,9 @@ def read_record(adapter_dir: Path) -> AdapterRecord:
 
 
 def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:
-    """Refuse a directory of trained weights before loading it: none there, pickled weights only, or
-    trained on another base model than `base_resolved` (what model_directory gave). Returns its record."""
+    """Refuse a directory of trained weights before loading it: none there, pickled weights only, no
+    tokenizer (transformers would build an empty default one), or trained on another base model than
+    `base_resolved` (what model_directory gave). Returns its record."""
     record = read_record(adapter_dir)
     if record.model.resolved != base_resolved:
         raise UserError(
@@ -236,6 +237,11 @@ def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:
         raise UserError(
             f"{adapter_dir} has no {weights} (weights found: {found}): trained weights load from safetensors only, "
             "never from a pickle; retrain them with `dvc repro finetune`"
+        )
+    if not (adapter_dir / TOKENIZER_FILE).exists():
+        raise UserError(
+            f"{adapter_dir} has no {TOKENIZER_FILE}, so every summary would come out empty: retrain it with "
+            "`dvc repro finetune` (or `dvc pull` it)"
         )
     return record
 

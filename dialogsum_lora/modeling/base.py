@@ -142,7 +142,8 @@ def no_progress_bars() -> Iterator[None]:
 
 
 def load_tokenizer(directory: Path):
-    """The (fast) tokenizer saved in `directory` (checked by check_tokenizer_files)."""
+    """The (fast) tokenizer saved in `directory` (its tokenizer.json checked there by check_model_directory or
+    check_adapter)."""
     from transformers import AutoTokenizer
 
     try:

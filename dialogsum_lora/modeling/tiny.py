@@ -125,6 +125,6 @@ def write_tiny_model(directory: Path) -> None:
     model = build_model(len(tokenizer))
     from dialogsum_lora.modeling.base import no_progress_bars
 
-    with atomic_path(directory) as temporary, no_progress_bars():
+    with atomic_path(directory, new=True) as temporary, no_progress_bars():
         tokenizer.save_pretrained(temporary)
         model.save_pretrained(temporary)
