@@ -15,8 +15,8 @@ written for the merged model (library transformers, loaded without peft).
 from pathlib import Path
 
 from dialogsum_lora.commands.arguments import ArgumentParser, add_adapter_options, check_adapter_options
-from dialogsum_lora.errors import UserError, run_main
-from dialogsum_lora.files.outputs import atomic_path, check_writable
+from dialogsum_lora.errors import run_main
+from dialogsum_lora.files.outputs import atomic_path, check_new_directory
 
 
 def parse_arguments(arguments: list[str] | None = None):
@@ -50,8 +50,7 @@ def export(arguments: list[str] | None = None) -> None:
     """The command: `arguments` as on its command line (default: sys.argv)."""
     args = parse_arguments(arguments)
     directory = args.directory
-    _refuse_unless_new_or_empty(directory)
-    check_writable([], directories=(directory,))
+    check_new_directory(directory)
     import torch
 
     from dialogsum_lora.generation import decoding_config
@@ -77,11 +76,6 @@ def export(arguments: list[str] | None = None) -> None:
         (temporary / CARD_FILE).write_text(card, encoding="utf-8")
     what = "fully fine-tuned model" if record.method == "full" else "merged model"
     print(f"{what} in {directory}; its model card ({CARD_FILE}) is the {what}'s, {which}")
-
-
-def _refuse_unless_new_or_empty(directory: Path) -> None:
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise UserError(f"{directory} already exists and is not an empty directory: give a new one")
 
 
 def main() -> None:

@@ -9,15 +9,15 @@ The same DIR contents come out on every run, in a few seconds (dialogsum_lora/mo
 from pathlib import Path
 
 from dialogsum_lora.commands.arguments import ArgumentParser
-from dialogsum_lora.errors import UserError, run_main
+from dialogsum_lora.errors import run_main
+from dialogsum_lora.files.outputs import check_new_directory
 
 
 def tiny_model(arguments: list[str] | None = None) -> None:
     parser = ArgumentParser(prog="dialogsum-tiny-model", description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path, help="where to write the model (a new or empty directory)")
     directory = parser.parse_args(arguments).directory
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise UserError(f"{directory} already exists and is not an empty directory: give a new one")
+    check_new_directory(directory)
     from dialogsum_lora.modeling.tiny import write_tiny_model
 
     write_tiny_model(directory)

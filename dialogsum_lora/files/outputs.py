@@ -80,6 +80,14 @@ def check_writable(files: list[Path], directories: tuple[Path, ...] = ()) -> Non
             raise UserError(f"cannot write {path}: {error.strerror or error}") from None
 
 
+def check_new_directory(directory: Path) -> None:
+    """Refuse a command's output directory that is a file or holds anything (never a user's to replace),
+    or that cannot be written."""
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise UserError(f"{directory} already exists and is not an empty directory: give a new one")
+    check_writable([], directories=(directory,))
+
+
 def require(path: Path) -> Path:
     """`path`, an output of an earlier stage; a UserError saying how to make it if it is missing."""
     if not path.exists():
