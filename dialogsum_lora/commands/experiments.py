@@ -2,14 +2,10 @@
 
     dialogsum-experiments [--plot dvc_plots/experiments.png] [--against PARAM] [--rev REV]
 
-(or python -m dialogsum_lora.commands.experiments), after a sweep such as
-`dvc exp run --queue -S 'lora.r=8,16,32'` and `dvc exp run --run-all` (or `dvc
-queue start`). Reads `dvc exp show --json`: the workspace, the commit (HEAD)
-when its results differ, and its experiments, each with the params that differ
-between them and the finetuned ROUGE of reports/finetuned/metrics.json (x100,
-its 95% interval below it, from its scores.json, when the DVC cache holds it), best rouge1 first. Prints
-a table that fits 100 columns and writes the same as a PNG plot. An experiment
-still queued, running or failed is listed last, without scores.
+Reads `dvc exp show --json` (the workspace, every commit with results, their experiments) and prints each
+run's changed params beside its finetuned ROUGE x100, best rouge1 first, its 95% interval below it when the
+DVC cache holds its scores.json; queued, running or failed runs last. Then the seed groups, and the same as
+a PNG plot. docs/experiments.md says what each part means.
 """
 
 import json
@@ -28,6 +24,7 @@ from dialogsum_lora.paths import (
     FINETUNED_DIR,
     PARAMS_FILE,
     metrics_file,
+    predictions_file,
     provenance_file,
     scores_file,
 )
@@ -36,11 +33,30 @@ from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 
 class ShownScores(Scores):
-    """What this command reads of an experiment's reports/finetuned/metrics.json in `dvc exp show`, and of
-    its scores.json: the intervals (an older run's metrics.json held them too)."""
+    """An experiment's metrics.json or scores.json as read here: the scores and intervals (an older run's
+    metrics.json held them too)."""
 
-    model_config = ConfigDict(extra="ignore")  # the other metrics are not read
+    model_config = ConfigDict(extra="ignore")
     ci95: dict[str, Interval] | None = None
+
+
+class ShownPrediction(Record):
+    model_config = ConfigDict(extra="ignore")
+    id: Text
+    prediction: str
+    references: list[Text]
+
+
+class ShownTraining(Record):
+    model_config = ConfigDict(extra="ignore")
+    dialogues: int = Field(ge=1)
+
+
+class ShownAdapterRecord(Record):
+    """What --against reads of a run's models/adapter/provenance.json: how many dialogues it trained on."""
+
+    model_config = ConfigDict(extra="ignore")
+    training: ShownTraining
 
 
 DEFAULT_PLOT = Path("dvc_plots/experiments.png")  # dvc_plots/ is where DVC writes its own plots (git-ignored)
@@ -49,8 +65,8 @@ NAME_WIDTH = 20
 
 
 def dvc_experiments(revisions: list[str] | None = None) -> list:
-    """What `dvc exp show --json` says of the commits `revisions` name (default: every commit, so
-    that a sweep run on an earlier commit stays in view) and their experiments."""
+    """`dvc exp show --json` of the commits `revisions` name (default: every commit, so that a sweep run on
+    an earlier commit stays in view) and their experiments."""
     asked = [argument for revision in revisions for argument in ("--rev", revision)] if revisions else ["--all-commits"]
     result = subprocess.run(
         [sys.executable, "-m", "dvc", "exp", "show", "--json", *asked], capture_output=True, text=True
@@ -62,48 +78,38 @@ def dvc_experiments(revisions: list[str] | None = None) -> list:
 
 
 def experiment_rows(shown: list) -> list[dict]:
-    """One row per distinct run of `dvc exp show --json`'s answer: the workspace, each commit
-    with results, and each experiment, with its name, state, flattened params and finetuned
-    metrics (None until it has them). Runs with the same params and the same results (a commit
-    and the experiment it was committed from, a sweep value run twice) are one row, named by the
-    first, with the others in `same`. Each row's `code` is the commit its run's code came from
-    (an experiment's: the commit it was run on; the workspace's: "workspace")."""
+    """One row per distinct run: the workspace, each commit with results, each experiment, with its name,
+    state, flat params, finetuned metrics (None until it has them) and `code`, the commit its code came from.
+    Runs with the same params and results are one row, named by the first, the others in `same`."""
     rows: list[dict] = []
     for commit in shown:
-        candidates = [_row("workspace", commit, "workspace")] if commit["rev"] == "workspace" else []
-        if commit["rev"] != "workspace":
-            row = _row(commit["name"] or commit["rev"][:7], commit, "commit")
-            candidates += [row] if row["metrics"] else []
+        code = commit["rev"]
+        if code == "workspace":
+            candidates = [_row("workspace", commit, "workspace", code)]
+        else:
+            candidates = [_row(commit["name"] or code[:7], commit, "commit", code)]
+            candidates = [row for row in candidates if row["metrics"]]
         for experiment in commit.get("experiments") or []:
             latest = experiment["revs"][0]
             state = (experiment.get("executor") or {}).get("state") or "success"
-            candidates.append(_row(experiment.get("name") or latest["name"] or latest["rev"][:7], latest, state))
+            name = experiment.get("name") or latest["name"] or latest["rev"][:7]
+            candidates.append(_row(name, latest, state, code))
         for row in candidates:
-            row["code"] = commit["rev"]  # the commit (or workspace) whose code the run ran
-        for row in candidates:
-            twin = next(
-                (
-                    other
-                    for other in rows
-                    if row["metrics"] and (other["params"], other["metrics"]) == (row["params"], row["metrics"])
-                ),
-                None,
-            )
-            if twin is None:
-                rows.append(row)
+            same = [other for other in rows if (other["params"], other["metrics"]) == (row["params"], row["metrics"])]
+            if row["metrics"] and same:
+                same[0]["same"].append(row["name"])
             else:
-                twin["same"].append(row["name"])
+                rows.append(row)
     return rows
 
 
-def _row(name: str, revision: dict, state: str) -> dict:
+def _row(name: str, revision: dict, state: str, code: str) -> dict:
     data = revision.get("data") or {}
     params = (data.get("params") or {}).get(str(PARAMS_FILE), {}).get("data") or {}
     metrics = (data.get("metrics") or {}).get(str(metrics_file(FINETUNED_DIR)), {}).get("data")
     if metrics is not None:
-        metrics = parse(ShownScores, metrics, f"`dvc exp show`: {name}'s {metrics_file(FINETUNED_DIR)}").model_dump(
-            exclude_none=True
-        )
+        source = f"`dvc exp show`: {name}'s {metrics_file(FINETUNED_DIR)}"
+        metrics = parse(ShownScores, metrics, source).model_dump(exclude_none=True)
     return {
         "name": name,
         "rev": revision.get("rev"),
@@ -111,6 +117,7 @@ def _row(name: str, revision: dict, state: str) -> dict:
         "params": _flatten(params),
         "metrics": metrics,
         "same": [],
+        "code": code,
     }
 
 
@@ -135,9 +142,25 @@ def sort_rows(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda row: -row["metrics"]["rouge1"] if row["metrics"] else float("inf"))
 
 
+def run_output(row: dict, path: Path) -> str:
+    """The output `path` as `row`'s run wrote it: the workspace's file, or from the DVC cache."""
+    try:
+        if row["rev"] == "workspace":
+            return path.read_text(encoding="utf-8")
+        import dvc.api
+
+        with dvc.api.open(str(path), rev=row["rev"], encoding="utf-8") as handle:
+            return handle.read()
+    except Exception as error:  # DVC's own types: a file not in the cache, a revision gone
+        raise UserError(
+            f"cannot read {path} of {row['name']} ({type(error).__name__}: {error}): `dvc pull` it, "
+            "or run `dvc exp run` again"
+        ) from None
+
+
 def run_intervals(row: dict) -> dict:
-    """The 95% intervals of `row`'s finetuned scores: its metrics' (an older run's), else its scores.json's
-    ({} if that is not in this DVC cache: the table then shows the scores alone)."""
+    """The 95% intervals of `row`'s finetuned scores: its metrics' (an older run's), else its scores.json's;
+    {} when that is not in this DVC cache."""
     if not row["metrics"] or "ci95" in row["metrics"]:
         return (row["metrics"] or {}).get("ci95") or {}
     path = scores_file(FINETUNED_DIR)
@@ -145,7 +168,14 @@ def run_intervals(row: dict) -> dict:
         text = run_output(row, path)
     except UserError:
         return {}
-    return parse(ShownScores, json.loads(text), f"{row['name']}'s {path}").model_dump(exclude_none=True).get("ci95", {})
+    return _parsed(ShownScores, text, f"{row['name']}'s {path}").model_dump(exclude_none=True).get("ci95", {})
+
+
+def _parsed(schema: type[Record], text: str, source: str) -> Record:
+    try:
+        return parse(schema, json.loads(text), source)
+    except json.JSONDecodeError as error:
+        raise UserError(f"{source} is not JSON ({error})") from None
 
 
 def interval_text(low: float, high: float) -> str:
@@ -153,17 +183,9 @@ def interval_text(low: float, high: float) -> str:
     return f"[{100 * low:.1f}, {100 * high:.1f}]"
 
 
-def score_texts(metrics: dict | None, intervals: dict, name: str) -> tuple[str, str]:
-    """A ROUGE score x100 with one decimal, and its 95% interval ("" when there is none)."""
-    if metrics is None:
-        return "-", ""
-    interval = intervals.get(name)
-    return f"{100 * metrics[name]:.1f}", interval_text(interval["low"], interval["high"]) if interval else ""
-
-
 def table(rows: list[dict], keys: list[str], width: int = WIDTH, intervals: list[dict] | None = None) -> str:
-    """The rows as a text table at most `width` columns wide, a score's interval on the line below
-    it: a column per changed param if they fit, else one column of them all, cut to fit."""
+    """The rows as a text table at most `width` columns wide, a score's interval on the line below it: a
+    column per changed param if they fit, else one column of them all, cut to fit."""
     found = intervals if intervals is not None else [run_intervals(row) for row in rows]
 
     def grid(param_cells: list[list[str]], param_headers: list[str]) -> list[str]:
@@ -171,10 +193,11 @@ def table(rows: list[dict], keys: list[str], width: int = WIDTH, intervals: list
         for row, params, row_intervals in zip(rows, param_cells, found):
             name = row["name"] if row["metrics"] else f"{row['name']} ({row['state']})"
             name += f"(+{len(row['same'])})" if row["same"] else ""  # identical runs, shown once
-            scores, intervals = zip(*(score_texts(row["metrics"], row_intervals, rouge) for rouge in ROUGE_TYPES))
+            scores = [f"{100 * row['metrics'][rouge]:.1f}" if row["metrics"] else "-" for rouge in ROUGE_TYPES]
+            below = [interval_text(**row_intervals[rouge]) if rouge in row_intervals else "" for rouge in ROUGE_TYPES]
             lines.append([_cut(name, NAME_WIDTH), *params, *scores])
-            if any(intervals):
-                lines.append(["", *("" for _ in params), *intervals])
+            if row["metrics"] and any(below):
+                lines.append(["", *("" for _ in params), *below])
         return _aligned(lines, left=1 + len(param_headers))
 
     lines = grid([[row["params"].get(key, "") for key in keys] for row in rows], keys)
@@ -200,15 +223,21 @@ def _cut(text: str, size: int) -> str:
     return text if len(text) <= size else text[: max(size - 1, 0)] + "~"
 
 
+def _label(row: dict, keys: list[str], code: bool = False) -> str:
+    """A run's set named by its changed params in `keys` (and its commit): `lora.r=8`, or `all runs`."""
+    shown = [f"{key}={row['params'].get(key, '')}" for key in keys]
+    shown += [("workspace" if row["code"] == "workspace" else f"commit {row['code'][:7]}")] if code else []
+    return " ".join(shown) or "all runs"
+
+
 # Seed groups: runs of the same code whose params differ only in `seed`, their scores over seeds
 # and dialogues (scoring/bootstrap.py: across_seeds says how, and why not a bootstrap).
 
 
 def seed_sets(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
-    """The scored rows in sets of the same code (commit) and params but `seed`, one run per seed,
-    in the rows' order (a set of one seed too); and why any set was left out (a seed run twice
-    with other results: which of the two counts cannot be chosen without looking at their
-    scores). Two runs of one seed with the same results are the same run, counted once."""
+    """The scored rows in sets of the same code and params but `seed`, one run per seed, in the rows' order;
+    and why any set was left out (a seed run twice with other results: which counts cannot be chosen
+    without looking at their scores). Two runs of one seed with the same results count once."""
     sets: dict[tuple, dict[str, list[dict]]] = {}
     for row in rows:
         if row["metrics"]:
@@ -233,61 +262,21 @@ def seed_groups(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
     return [runs for runs in sets if len(runs) > 1], left_out
 
 
-def group_label(group: list[dict], keys: list[str]) -> str:
-    """A group named by the changed params other than seed: `lora.r=8`, or `all runs`."""
-    shown = [f"{key}={group[0]['params'].get(key, '')}" for key in keys if key != "seed"]
-    return " ".join(shown) or "all runs"
-
-
-class ShownPrediction(Record):
-    """What the seed groups read of a row of an experiment's reports/finetuned/predictions.jsonl."""
-
-    model_config = ConfigDict(extra="ignore")
-    id: Text
-    prediction: str
-    references: list[Text]
-
-
 def dialogue_scores(row: dict) -> dict[str, dict[str, float]]:
-    """Each test dialogue's finetuned ROUGE in `row`'s run, by dialogue id: its predictions file
-    scored again, unrounded."""
-    from dialogsum_lora.paths import predictions_file
+    """Each test dialogue's finetuned ROUGE in `row`'s run, by id: its predictions scored again, unrounded."""
     from dialogsum_lora.scoring.rouge import score_corpus
 
     path = predictions_file(FINETUNED_DIR)
     text = run_output(row, path)
-    source = f"{row['name']}'s {path}"
-    try:
-        predictions = [
-            parse(ShownPrediction, json.loads(line), f"{source} line {number}")
-            for number, line in enumerate(text.splitlines(), 1)
-        ]
-    except json.JSONDecodeError as error:
-        raise UserError(f"{source} is not JSON lines ({error})") from None
+    lines = enumerate(text.splitlines(), 1)
+    predictions = [_parsed(ShownPrediction, line, f"{row['name']}'s {path} line {number}") for number, line in lines]
     _, per_dialogue = score_corpus([p.prediction for p in predictions], [p.references for p in predictions])
     return {p.id: scores["mean"] for p, scores in zip(predictions, per_dialogue)}
 
 
-def run_output(row: dict, path: Path) -> str:
-    """The text of the output `path` as `row`'s run wrote it: the workspace's file, or a commit's
-    or an experiment's from the DVC cache."""
-    try:
-        if row["rev"] == "workspace":
-            return path.read_text(encoding="utf-8")
-        import dvc.api
-
-        with dvc.api.open(str(path), rev=row["rev"], encoding="utf-8") as handle:
-            return handle.read()
-    except Exception as error:  # DVC's own types: a file not in the cache, a revision gone
-        raise UserError(
-            f"cannot read {path} of {row['name']} ({type(error).__name__}: {error}): `dvc pull` it, "
-            "or run `dvc exp run` again"
-        ) from None
-
-
 def group_statistics(groups: list[list[dict]]) -> list[dict]:
-    """Per group: its runs' per-dialogue scores (seeds x dialogues, on the dialogues all its runs
-    have) and across_seeds() of them."""
+    """Per group: its runs' per-dialogue scores (seeds x dialogues, on the dialogues all its runs have) and
+    across_seeds() of them."""
     from dialogsum_lora.scoring.bootstrap import across_seeds
 
     found = []
@@ -300,24 +289,19 @@ def group_statistics(groups: list[list[dict]]) -> list[dict]:
                 "a seed group needs two or more that every run of it summarised"
             )
         cells = {name: [[scores[i][name] for i in ids] for scores in per_run] for name in ROUGE_TYPES}
-        found.append(
-            {
-                "runs": group,
-                "seeds": [row["params"].get("seed") for row in group],
-                "ids": ids,
-                "cells": cells,
-                "scores": across_seeds(cells),
-            }
-        )
+        seeds = [row["params"].get("seed") for row in group]
+        found.append({"runs": group, "seeds": seeds, "ids": ids, "cells": cells, "scores": across_seeds(cells)})
     return found
 
 
 def compare_groups(candidate: dict, other: dict) -> dict | None:
-    """The candidate group against the other, paired over the seeds and dialogues both have;
-    None if they share fewer than two seeds or two dialogues."""
+    """The candidate group against the other, paired over the seeds and dialogues both have; None if they
+    share fewer than two seeds or two dialogues."""
     from dialogsum_lora.scoring.bootstrap import paired_across_seeds
 
-    seeds = sorted((seed for seed in candidate["seeds"] if seed in other["seeds"]), key=_number_first)
+    # Numbers (the flattened params hold text) by value, before other text.
+    shared = [seed for seed in candidate["seeds"] if seed in other["seeds"]]
+    seeds = sorted(shared, key=lambda seed: (_number(seed) is None, _number(seed) or 0, seed))
     ids = sorted(set(candidate["ids"]) & set(other["ids"]))
     if len(seeds) < 2 or len(ids) < 2:
         return None
@@ -330,90 +314,62 @@ def compare_groups(candidate: dict, other: dict) -> dict | None:
     return {"seeds": seeds, "dialogues": len(ids), "scores": found}
 
 
-def _number_first(value: str) -> tuple:
-    """A sort key: numbers (as the flattened params hold them, text) by value, before other text."""
-    number = _number(value)
-    return (1, 0.0, value) if number is None else (0, number, "")
+def _number(value: str) -> float | None:
+    """A flattened param's value (text) as a number; None if it is none (text, null, absent)."""
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
-def seed_table(statistics: list[dict], labels: list[str], width: int = WIDTH) -> str:
-    """The seed groups as a text table: seeds, mean ± standard deviation x100 of each score, its
-    95% interval over seeds and dialogues on the line below."""
+def seed_table(statistics: list[dict], labels: list[str]) -> str:
+    """The seed groups: seeds, mean ± standard deviation x100 of each score, its 95% interval over seeds and
+    dialogues on the line below."""
     lines = [["group", "seeds", *ROUGE_TYPES]]
     for group, label in zip(statistics, labels):
         scores = group["scores"]
-        lines.append(
-            [
-                _cut(label, NAME_WIDTH * 2),
-                str(len(group["seeds"])),
-                *(f"{100 * scores[name]['mean']:.1f}±{100 * scores[name]['std']:.1f}" for name in ROUGE_TYPES),
-            ]
-        )
+        spreads = [f"{100 * scores[name]['mean']:.1f}±{100 * scores[name]['std']:.1f}" for name in ROUGE_TYPES]
+        lines.append([_cut(label, NAME_WIDTH * 2), str(len(group["seeds"])), *spreads])
         lines.append(["", "", *(interval_text(scores[name]["low"], scores[name]["high"]) for name in ROUGE_TYPES)])
     lines = _aligned(lines, left=1)
     return "\n".join([lines[0], "-" * max(map(len, lines)), *lines[1:]])
 
 
-def comparison_text(found: dict, candidate: str, other: str) -> str:
-    """One line: the candidate group against the other on the seeds and dialogues both have, and
-    the verdict on ROUGE-1, worded as a single run's against the baseline is."""
+def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
+    """Print the seed groups, and each group against the best one (by mean rouge1), worded as a single
+    run's verdict against the baseline is."""
     from dialogsum_lora.results.text import verdict
 
-    comparison = {**found["scores"], "num_dialogues": found["dialogues"]}
-    seeds = ", ".join(map(str, found["seeds"]))
-    evidence = f"{len(found['seeds'])} seeds and {found['dialogues']} dialogues (Student's t)"
-    return f"seeds {seeds}, {found['dialogues']} dialogues: {verdict(comparison, 'rouge1', candidate, other, evidence)}"
-
-
-def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
-    """Print the seed groups, and each group against the best one (by mean rouge1)."""
     groups, left_out = seed_groups(rows)
     for reason in left_out:
         print(f"warning: a seed group is left out: {reason}", file=sys.stderr)
     if not groups:
         return
     statistics = sorted(group_statistics(groups), key=lambda group: -group["scores"]["rouge1"]["mean"])
-    labels = [group_label(group["runs"], keys) for group in statistics]
+    labels = [_label(group["runs"][0], [key for key in keys if key != "seed"]) for group in statistics]
     print("\nseed groups (runs of one commit whose params differ only in seed): mean±sd over seeds x100,")
     print("and below it a 95% interval over seeds and dialogues (Student's t on both spreads)")
     print(seed_table(statistics, labels))
-    best, best_label = statistics[0], labels[0]
     for group, label in zip(statistics[1:], labels[1:]):
-        found = compare_groups(best, group)
-        print(
-            comparison_text(found, best_label, label)
-            if found
-            else f"{best_label} vs {label}: fewer than two seeds or dialogues in common, nothing to compare"
-        )
-
-
-class ShownTraining(Record):
-    """The one key of the record's `training` read: how many dialogues the run trained on."""
-
-    model_config = ConfigDict(extra="ignore")
-    dialogues: int = Field(ge=1)
-
-
-class ShownAdapterRecord(Record):
-    """What --against reads of a run's models/adapter/provenance.json: how many dialogues it trained on."""
-
-    model_config = ConfigDict(extra="ignore")
-    training: ShownTraining
+        found = compare_groups(statistics[0], group)
+        if not found:
+            print(f"{labels[0]} vs {label}: fewer than two seeds or dialogues in common, nothing to compare")
+            continue
+        comparison = {**found["scores"], "num_dialogues": found["dialogues"]}
+        evidence = f"{len(found['seeds'])} seeds and {found['dialogues']} dialogues (Student's t)"
+        said = verdict(comparison, "rouge1", labels[0], label, evidence)
+        print(f"seeds {', '.join(map(str, found['seeds']))}, {found['dialogues']} dialogues: {said}")
 
 
 def recorded_dialogues(row: dict) -> int | None:
-    """How many training dialogues `row`'s run trained on, as its adapter's record says; None
-    where the record cannot be read (not in this DVC cache, say)."""
+    """How many training dialogues `row`'s run trained on, as its adapter's record says; None where the
+    record cannot be read (not in this DVC cache, say)."""
     path = provenance_file(ADAPTER_DIR)
     try:
         text = run_output(row, path)
     except UserError:
         return None
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UserError(f"{row['name']}'s {path} is not JSON ({error})") from None
-    return parse(ShownAdapterRecord, record, f"{row['name']}'s {path}").training.dialogues
+    return _parsed(ShownAdapterRecord, text, f"{row['name']}'s {path}").training.dialogues
 
 
 # The params whose null stands for a number the run records: train.dialogues' null is all the
@@ -422,13 +378,11 @@ RECORDED_WHEN_NULL = {"train.dialogues": recorded_dialogues}
 
 
 def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, list[str]]:
-    """The finetuned ROUGE-1 of the scored rows against the numeric param `key`, in the sets of
-    seed_sets (one code, the same params but seed): one series per value of the other changed
-    params (seed aside), and per commit where the runs are of more than one (sets never span
-    commits: two commits' points at one x are two series); one point per set (the mean over its
-    seeds with the interval over seeds and dialogues when it has several, else the run's score
-    and interval). A run whose `key` is null has the number its record holds (RECORDED_WHEN_NULL).
-    Also why runs were left out: without a number for `key`, or of a set with a seed run twice."""
+    """The finetuned ROUGE-1 of the scored rows against the numeric param `key`: a series per value of the
+    other changed params (and per commit, where the runs are of several), a point (x, mean, low, high, seeds)
+    per seed_sets set: the mean over its seeds with the interval over seeds and dialogues, or one run's score
+    and interval. A null `key` is the number the run records (RECORDED_WHEN_NULL). Also why runs were left
+    out: no number for `key`, or a seed run twice."""
     placed, missing, unrecorded = [], 0, 0
     for row in rows:
         if not row["metrics"]:
@@ -443,27 +397,14 @@ def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, lis
         placed.append({**row, "params": {**row["params"], key: value}})
     sets, left_out = seed_sets(placed)
     if missing:
-        why = (
-            f" ({unrecorded} of them null, their adapter's record not in this DVC cache: `dvc pull` it)"
-            if unrecorded
-            else ""
-        )
-        left_out.insert(0, f"{missing} run(s) with results but no number for {key}{why}")
+        why = f" ({unrecorded} of them null, their adapter's record not in this DVC cache: `dvc pull` it)"
+        left_out.insert(0, f"{missing} run(s) with results but no number for {key}{why if unrecorded else ''}")
     statistics = iter(group_statistics([runs for runs in sets if len(runs) > 1]))
     others = [name for name in keys if name not in (key, "seed")]
     several_commits = len({runs[0]["code"] for runs in sets}) > 1
     points: dict[str, list[tuple]] = {}
     for runs in sets:
         first = runs[0]
-        label = (
-            " ".join(
-                [
-                    *(f"{name}={first['params'].get(name, '')}" for name in others),
-                    *([_code_name(first["code"])] if several_commits else []),
-                ]
-            )
-            or "all runs"
-        )
         if len(runs) > 1:
             scores = next(statistics)["scores"]["rouge1"]
             low, mean, high = scores["low"], scores["mean"], scores["high"]
@@ -471,20 +412,9 @@ def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, lis
             mean = first["metrics"]["rouge1"]
             interval = run_intervals(first).get("rouge1") or {}
             low, high = interval.get("low", mean), interval.get("high", mean)
-        points.setdefault(label, []).append((_number(first["params"][key]), mean, low, high, len(runs)))
+        point = (_number(first["params"][key]), mean, low, high, len(runs))
+        points.setdefault(_label(first, others, several_commits), []).append(point)
     return {label: sorted(series) for label, series in points.items()}, left_out
-
-
-def _number(value: str) -> float | None:
-    """A flattened param's value (text) as a number; None if it is none (text, null, absent)."""
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _code_name(code: str) -> str:
-    return "workspace" if code == "workspace" else f"commit {code[:7]}"
 
 
 def show_experiments(arguments: list[str] | None = None) -> None:

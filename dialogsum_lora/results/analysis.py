@@ -1,5 +1,5 @@
-"""Where finetuned wins and loses against baseline: the paired comparison, ROUGE per topic,
-and the dialogues on which ROUGE-1 changed most."""
+"""Where finetuned wins and loses against baseline: the paired comparison, ROUGE per topic, and the
+dialogues on which ROUGE-1 changed most."""
 
 from pathlib import Path
 from statistics import fmean
@@ -22,9 +22,8 @@ def topic_names(row: dict) -> list[str]:
 
 
 def per_topic(test_rows: list[dict], systems: dict[str, list[dict]], min_dialogues: int) -> list[dict]:
-    """Mean ROUGE of each system on each topic with at least `min_dialogues` test dialogues,
-    most dialogues first. A dialogue counts once under each of its topics. `systems` maps a
-    name to per-dialogue scores as score_corpus gives them (rows in the test split's order)."""
+    """Mean ROUGE of each system (per-dialogue scores as score_corpus gives them) on each topic with at least
+    `min_dialogues` test dialogues, most dialogues first; a dialogue counts under each of its topics."""
     members: dict[str, list[int]] = {}
     for index, row in enumerate(test_rows):
         for topic in topic_names(row):
@@ -49,8 +48,7 @@ def per_topic(test_rows: list[dict], systems: dict[str, list[dict]], min_dialogu
 def largest_changes(
     candidate: list[dict], other: list[dict], count: int, name: str = "rouge1"
 ) -> tuple[list[int], list[int]]:
-    """The dialogues (indices) with the `count` largest gains and the `count` largest losses
-    in per-dialogue ROUGE (`name`, averaged over references) of `candidate` over `other`;
+    """The indices of the `count` largest gains and losses in per-dialogue ROUGE of `candidate` over `other`;
     equal changes in test-split order."""
     changes = [(c["mean"][name] - o["mean"][name], index) for index, (c, o) in enumerate(zip(candidate, other))]
     gains = [index for change, index in sorted(changes, key=lambda c: (-c[0], c[1])) if change > 0][:count]
@@ -59,8 +57,7 @@ def largest_changes(
 
 
 def paired_comparison(candidate: list[dict], other: list[dict], resamples: int, seed: int) -> dict:
-    """The paired bootstrap comparison of two sets of per-dialogue scores (score_corpus's second
-    result) of the same dialogues, per ROUGE type: candidate minus other."""
+    """The paired bootstrap comparison, candidate minus other, per ROUGE type (score_corpus's second result)."""
     return {
         "num_dialogues": len(candidate),
         "resamples": resamples,
@@ -77,9 +74,8 @@ def against_baseline(
     min_topic_dialogues: int,
     examples: int,
 ) -> dict:
-    """finetuned against baseline on the same test dialogues: the paired bootstrap comparison
-    per ROUGE type (the same resamples as the intervals), ROUGE per topic, and the indices of
-    the `examples` dialogues with the largest ROUGE-1 gains and losses."""
+    """finetuned against baseline: the paired comparison, ROUGE per topic, and the dialogues with the
+    `examples` largest ROUGE-1 gains and losses."""
     gains, losses = largest_changes(finetuned, baseline, examples)
     return {
         "comparison": paired_comparison(finetuned, baseline, resamples, seed),
@@ -114,7 +110,6 @@ class Comparison(Record):
 
 
 def read_comparison(path: Path) -> Comparison:
-    """A comparison.json, checked against `Comparison`."""
     try:
         return parse(Comparison, read_json(path), str(path))
     except UserError as error:

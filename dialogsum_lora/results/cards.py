@@ -1,11 +1,6 @@
-"""Model cards: the README.md the Hugging Face hub shows for a model, YAML metadata then markdown.
-
-`evaluate` writes the adapter's card, with its test results and model-index metadata, to
-reports/model_card.md (publish it as the adapter's README.md); `dialogsum-export` writes the
-merged model's, with the same results when reports/ holds them for that very adapter. Both
-describe the run with results/run.py's rows, as report.md does. A card is a function of its
-inputs: no wall times, the same bytes on every rerun.
-"""
+"""Model cards (the README.md the Hugging Face hub shows): `evaluate` writes the adapter's to
+reports/model_card.md, `dialogsum-export` the merged model's. Both describe the run with results/run.py's
+rows, as report.md does; a card is a function of its inputs, the same bytes on every rerun."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +41,7 @@ REPOSITORY_COMMAND = "dialogsum-summarise"
 
 @dataclass(frozen=True)
 class Results:
-    """What evaluate found for an adapter: the data's exact source, the decoding it used (GenerationConfig
-    arguments), the bootstrap resamples, the metrics of both systems, their paired comparison, and the
-    shots the baseline's prompts started with (its provenance.json's; None: zero-shot)."""
+    """What evaluate found for an adapter; `shots`: the baseline's (None: zero-shot)."""
 
     data: DataSource
     generate: dict
@@ -63,8 +56,7 @@ MERGED_DIRECTORY = "merged-model"  # where the README's recipe exports to, as th
 
 
 def results_of(adapter_dir: Path) -> Results | None:
-    """evaluate's results in reports/, if it computed them with the adapter now in `adapter_dir`
-    (its provenance names the adapter by content); else None. Every file is read through its schema."""
+    """evaluate's results in reports/ if it computed them with the adapter now in `adapter_dir`, else None."""
     if not provenance_file(FINETUNED_DIR).is_file():
         return None
     evaluated = read_results_provenance(provenance_file(FINETUNED_DIR))
@@ -83,8 +75,7 @@ def results_of(adapter_dir: Path) -> Results | None:
 
 
 def render_card(record: AdapterRecord, *, merged: bool = False, results: Results | None = None) -> str:
-    """The card of the adapter `record` describes, or (`merged`) of the base model with it merged
-    in; with a Results section and model-index metadata when `results` are given."""
+    """The card of the adapter `record` describes, or (`merged`) of the base model with it merged in."""
     data = results.data if results else None
     sections = [
         ("What it is", _what_it_is(record, data, merged)),
@@ -101,9 +92,8 @@ def render_card(record: AdapterRecord, *, merged: bool = False, results: Results
 
 
 def card_metadata(record: AdapterRecord, results: Results | None, merged: bool):
-    """The card's metadata (huggingface_hub's ModelCardData, its model-index from the results): only what
-    is known (a local model or data directory is no hub id, and nothing is claimed about the license of
-    data this module does not know)."""
+    """The card's metadata: only what is known (a local directory is no hub id; no license claimed for
+    unknown data)."""
     from huggingface_hub import EvalResult, ModelCardData
 
     data = results.data if results else None
@@ -141,46 +131,27 @@ def card_metadata(record: AdapterRecord, results: Results | None, merged: bool):
 ADAPTER_NAMES = {"lora": "a LoRA adapter", "ia3": "an IA3 adapter"}  # the methods that train one
 
 
-def trained_model_text(record: AdapterRecord) -> str:
-    """What summarised as `finetuned`: the fully fine-tuned model, or the base model with its adapter."""
-    return (
-        "the fully fine-tuned model"
-        if record.method == "full"
-        else f"the base model with {ADAPTER_NAMES[record.method]}"
-    )
-
-
 def _what_it_is(record: AdapterRecord, data: DataSource | None, merged: bool) -> list[str]:
     task = (
         f"It summarises a dialogue, each turn marked with its speaker as in its training data ({data_text(data)}), "
         "in a sentence or a few, as that data's reference summaries do."
     )
-    adapter = ADAPTER_NAMES.get(record.method)
+    adapter, base = ADAPTER_NAMES.get(record.method), base_model_text(record)
+    standard = f"A standard transformers model, loaded without peft: the base model, {base}, "
     if record.method == "full":
-        return [
-            f"A standard transformers model, loaded without peft: the base model, {base_model_text(record)}, "
-            f"fine-tuned with every weight trained ({share_text(record.parameters)}). {task}"
-        ]
+        return [f"{standard}fine-tuned with every weight trained ({share_text(record.parameters)}). {task}"]
     if merged:
-        return [
-            f"A standard transformers model, loaded without peft: the base model, {base_model_text(record)}, with "
-            f"{adapter} merged into its weights. {task}"
-        ]
+        return [f"{standard}with {adapter} merged into its weights. {task}"]
     return [
         f"{adapter[0].upper()}{adapter[1:]} ([PEFT](https://github.com/huggingface/peft)) for the base model, "
-        f"{base_model_text(record)} ({share_text(record.parameters)}), loaded onto the base model, whose own weights "
-        f"stay as they are. {task}"
+        f"{base} ({share_text(record.parameters)}), loaded onto the base model, whose own weights stay as they are. "
+        f"{task}"
     ]
 
 
 def _training(record: AdapterRecord, results: Results | None) -> list[str]:
-    rows = describe_run(
-        record,
-        results.data if results else None,
-        results.generate if results else None,
-        results.resamples if results else None,
-        results.shots if results else None,
-    )
+    known = (results.data, results.generate, results.resamples, results.shots) if results else ()
+    rows = describe_run(record, *known)
     return [
         "Trained by this repository's DVC pipeline (`dvc repro`: prepare, finetune; evaluate for the results), with:",
         "",
@@ -195,8 +166,7 @@ def _training(record: AdapterRecord, results: Results | None) -> list[str]:
 
 
 def card_decoding(record: AdapterRecord, results: Results | None) -> tuple[dict, str]:
-    """The decoding a card's snippet (and a merged model's generation_config.json) uses, and what it is:
-    evaluate's when the results are there, else the greedy decoding it was validated with while it trained."""
+    """The decoding a card's snippet (and a merged model's generation_config.json) uses, and what it is."""
     if results:
         return results.generate, "the decoding evaluate used"
     return validation_decoding(record.prompt), "greedy decoding up to the summary length it was trained for"
@@ -205,42 +175,37 @@ def card_decoding(record: AdapterRecord, results: Results | None) -> tuple[dict,
 def _usage(record: AdapterRecord, results: Results | None, merged: bool) -> list[str]:
     prompt = record.prompt
     decoding, said = card_decoding(record, results)
-    if merged or record.method == "full":
+    peft = not merged and record.method != "full"
+    if not peft:
         here = MERGED_DIRECTORY if merged else "models/adapter"
         load = [
-            "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig",
-            "",
             f'model_dir = "{here}"  # this directory, or the hub id it was published under',
             "model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)",
             "tokenizer = AutoTokenizer.from_pretrained(model_dir)",
         ]
     else:
         load = [
-            "from peft import PeftModel",
-            "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig",
-            "",
             'adapter_dir = "models/adapter"  # this directory, or the hub id it was published under',
             f"base = AutoModelForSeq2SeqLM.from_pretrained({record.model.name!r})",
             "model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()  # merged: faster",
             "tokenizer = AutoTokenizer.from_pretrained(adapter_dir)",
         ]
     export = "" if record.method == "full" else "; `dialogsum-export` writes the merged model"
-    command = (
-        []
-        if merged
-        else [
-            "",
-            "In a checkout of this repository, the same with the settings of its params.yaml (one dialogue from an "
-            f"argument, a file or stdin; or a JSON Lines or CSV file of them){export}:",
-            "",
-            "```bash",
-            f'{REPOSITORY_COMMAND} "#Person1#: Are you coming tonight? #Person2#: Yes, at eight."',
-            f"{REPOSITORY_COMMAND} --file dialogues.jsonl --output summaries.jsonl",
-            "```",
-        ]
-    )
+    command = [
+        "",
+        "In a checkout of this repository, the same with the settings of its params.yaml (one dialogue from an "
+        f"argument, a file or stdin; or a JSON Lines or CSV file of them){export}:",
+        "",
+        "```bash",
+        f'{REPOSITORY_COMMAND} "#Person1#: Are you coming tonight? #Person2#: Yes, at eight."',
+        f"{REPOSITORY_COMMAND} --file dialogues.jsonl --output summaries.jsonl",
+        "```",
+    ]
     arguments = ", ".join(f"{key}={value!r}" for key, value in decoding.items())
     code = [
+        *(["from peft import PeftModel"] if peft else []),
+        "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig",
+        "",
         *load,
         "",
         'dialogue = "#Person1#: Are you coming tonight?\\n#Person2#: Yes, at eight."',
@@ -253,30 +218,32 @@ def _usage(record: AdapterRecord, results: Results | None, merged: bool) -> list
         f"Summarise a dialogue with the prompt it was trained with and {said}:",
         "",
         *as_code_block("\n".join(code), "python"),
-        *command,
+        *([] if merged else command),
     ]
 
 
 def _results(record: AdapterRecord, results: Results) -> list[str]:
     baseline, finetuned, comparison = results.baseline, results.finetuned, results.comparison
     intervals = "ci95" in finetuned and "ci95" in baseline
+    full = record.method == "full"
+    trained = "the fully fine-tuned model" if full else f"the base model with {ADAPTER_NAMES[record.method]}"
     lines = [
         f"ROUGE F1 (`rouge_score`, Porter stemming) on the {finetuned['num_dialogues']:,} dialogues of the test split "
         f"of {data_text(results.data)} ({finetuned['num_references']:,} references): the mean over dialogues of "
         f"the average over each dialogue's references. {BASELINE} is the base model alone "
-        f"({baseline_text(results.shots)}), {FINETUNED} "
-        f"{trained_model_text(record)}, with the same prompt and decoding"
+        f"({baseline_text(results.shots)}), {FINETUNED} {trained}, with the same prompt and decoding"
         + ("; in brackets, 95% intervals over the test dialogues" if intervals else "")
         + ".",
         "",
         f"| metric | {BASELINE} | {FINETUNED} | change |",
         "|---|---|---|---|",
     ]
-    lines += [
-        f"| {name} | {score_text(baseline, name)} | {score_text(finetuned, name)} "
-        f"| {_change(baseline, finetuned, comparison, name)} |"
-        for name in ROUGE_TYPES
-    ]
+    for name in ROUGE_TYPES:
+        if comparison:
+            change = f"{change_text(comparison[name])}, p {p_value_text(comparison, name)}"
+        else:
+            change = f"{finetuned[name] - baseline[name]:+.4f}"
+        lines.append(f"| {name} | {score_text(baseline, name)} | {score_text(finetuned, name)} | {change} |")
     if comparison:
         lines += [
             "",
@@ -285,13 +252,6 @@ def _results(record: AdapterRecord, results: Results) -> list[str]:
             verdict(comparison),
         ]
     return lines
-
-
-def _change(baseline: dict, finetuned: dict, comparison: dict | None, name: str) -> str:
-    paired = (comparison or {}).get(name)
-    if not paired:
-        return f"{finetuned[name] - baseline[name]:+.4f}"
-    return f"{change_text(paired)}, p {p_value_text(comparison, name)}"
 
 
 def _limitations(record: AdapterRecord, data: DataSource | None) -> list[str]:

@@ -1,10 +1,6 @@
-"""The PNG plots (matplotlib): ROUGE of both models with their intervals, ROUGE per topic,
-summary lengths, the training curves dvclive logged (losses, validation ROUGE), and the ROUGE
-of the experiments of a sweep (dialogsum-experiments).
-
-Every plot is drawn for a paper: a text width wide (PAPER_WIDTH), printed at DPI, no text
-smaller than MIN_FONT points at that size, long labels shortened or wrapped, laid out so that
-nothing is clipped. The sizes are here, in STYLE and `_figure`, for all of them."""
+"""The PNG plots (matplotlib) of evaluate and dialogsum-experiments, each drawn for a paper: a text width
+wide (PAPER_WIDTH), printed at DPI, no text smaller than MIN_FONT points there, long labels shortened or
+wrapped, laid out so that nothing is clipped. The sizes are here, in STYLE and `_figure`, for all of them."""
 
 import csv
 import textwrap
@@ -31,11 +27,7 @@ TITLE_FONT = 9
 TITLE_CHARACTERS = 80  # a title's line at TITLE_FONT across PAPER_WIDTH; longer ones wrap
 LABEL_CHARACTERS = 40  # a topic or an experiment's label line; longer ones are shortened
 STYLE = {
-    "font.size": MIN_FONT,
-    "axes.labelsize": MIN_FONT,
-    "xtick.labelsize": MIN_FONT,
-    "ytick.labelsize": MIN_FONT,
-    "legend.fontsize": MIN_FONT,
+    "font.size": MIN_FONT,  # labels, ticks and legends are "medium": this size
     "figure.titlesize": TITLE_FONT,
     "figure.dpi": DPI,
     "savefig.dpi": DPI,
@@ -52,8 +44,8 @@ def check_plot_path(path: Path) -> None:
 
 @contextmanager
 def _figure(path: Path, height: float) -> Iterator:
-    """Yield the axes of a figure PAPER_WIDTH wide and `height` inches tall, drawn in STYLE with
-    constrained layout (every label inside the figure); write it to `path` when the block ends."""
+    """The axes of a figure PAPER_WIDTH wide and `height` inches tall, in STYLE with constrained layout
+    (every label inside the figure), written to `path` when the block ends."""
     check_plot_path(path)
     with plt.rc_context(STYLE):
         figure, axes = plt.subplots(figsize=(PAPER_WIDTH, height), layout="constrained")
@@ -82,6 +74,17 @@ def _legend_below(axes, columns: int) -> None:
     axes.figure.legend(loc="outside lower center", ncols=columns)
 
 
+def _errors(values: list[float], intervals: list[dict | None], scale: float = 1) -> list[list[float]] | None:
+    """matplotlib's error bar lengths below and above `values` from their intervals (scaled), or None
+    unless every value has one."""
+    if not all(intervals):
+        return None
+    return [
+        [value - scale * interval["low"] for value, interval in zip(values, intervals)],
+        [scale * interval["high"] - value for value, interval in zip(values, intervals)],
+    ]
+
+
 def plot_rouge(baseline: dict, finetuned: dict, path: Path) -> None:
     """Grouped bars: baseline vs finetuned F1 for each ROUGE type, with 95% intervals when known."""
     with _figure(path, 3.0) as axes:
@@ -89,15 +92,7 @@ def plot_rouge(baseline: dict, finetuned: dict, path: Path) -> None:
         width = 0.38
         for offset, (label, metrics) in zip((-width / 2, width / 2), ((BASELINE, baseline), (FINETUNED, finetuned))):
             values = [metrics[n] for n in ROUGE_TYPES]
-            intervals = metrics.get("ci95")
-            errors = (
-                [
-                    [v - intervals[n]["low"] for n, v in zip(ROUGE_TYPES, values)],
-                    [intervals[n]["high"] - v for n, v in zip(ROUGE_TYPES, values)],
-                ]
-                if intervals
-                else None
-            )
+            errors = _errors(values, [(metrics.get("ci95") or {}).get(n) for n in ROUGE_TYPES])
             bars = axes.bar([p + offset for p in positions], values, width, yerr=errors, capsize=3, label=label)
             axes.bar_label(bars, fmt="%.3f", padding=2)
         axes.set_xticks(list(positions), ROUGE_TYPES)
@@ -144,9 +139,8 @@ def plot_lengths(
     cut: dict[str, list[bool]] | None = None,
     max_new_tokens: int | None = None,
 ) -> None:
-    """Each summary's words against its references' mean words, with the lines of equal, twice and
-    half the length; summaries that stopped at max_new_tokens (`cut`, per system) drawn as crosses
-    and counted in the legend (the title says so when none did)."""
+    """Each summary's words against its references' mean words; summaries that stopped at max_new_tokens
+    (`cut`, per system) drawn as crosses and counted in the legend."""
     reference_words = mean_reference_words(references)
     with _figure(path, 4.0) as axes:
         for number, (label, texts) in enumerate(predictions.items()):
@@ -193,8 +187,7 @@ def read_curve(tsv: Path) -> tuple[list[int], list[float]]:
 def plot_curves(
     curves: dict[str, tuple[list[int], list[float]]], path: Path, ylabel: str, title: str, kept_step: int | None = None
 ) -> None:
-    """Curves against the optimiser step (the losses; validation ROUGE), with a line at the step whose
-    adapter finetune kept; a note if none was logged."""
+    """Curves against the optimiser step, with a line at the step whose weights finetune kept."""
     with _figure(path, 3.0) as axes:
         for label, (steps, values) in curves.items():
             if steps:
@@ -213,12 +206,9 @@ def plot_curves(
 
 
 def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
-    """Horizontal grouped bars: each experiment's finetuned ROUGE x100 (rows as
-    dialogsum_lora.commands.experiments gives them, best first; the best MAX_EXPERIMENTS of them,
-    the title says when there are more), with its 95% interval when the metrics hold one,
-    labelled by name and changed params."""
+    """Horizontal grouped bars: the finetuned ROUGE x100 of the best MAX_EXPERIMENTS experiments (rows as
+    commands/experiments.py gives them), labelled by name and changed params (at most two lines of them)."""
     shown = rows[:MAX_EXPERIMENTS]
-    # A label: the name, and the changed params on at most two lines (the table shows them all).
     labels = [
         _shortened(row["name"])
         + "".join(
@@ -237,13 +227,7 @@ def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
         for number, name in enumerate(ROUGE_TYPES):
             positions = [index + (number - (len(ROUGE_TYPES) - 1) / 2) * width for index in range(len(shown))]
             values = [100 * row["metrics"][name] for row in shown]
-            intervals = [(row["metrics"].get("ci95") or {}).get(name) for row in shown]
-            errors = None
-            if all(intervals):
-                errors = [
-                    [value - 100 * interval["low"] for value, interval in zip(values, intervals)],
-                    [100 * interval["high"] - value for value, interval in zip(values, intervals)],
-                ]
+            errors = _errors(values, [(row["metrics"].get("ci95") or {}).get(name) for row in shown], 100)
             axes.barh(positions, values, width, xerr=errors, capsize=2, label=name)
         axes.set_yticks(range(len(shown)), labels)
         axes.invert_yaxis()
@@ -257,12 +241,9 @@ def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
 
 
 def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out: Sequence[str] = ()) -> None:
-    """Finetuned ROUGE-1 x100 against a numeric param: a line per series (the other changed params,
-    and the code's commit where the runs are of more than one), each point (x, score, low, high,
-    seeds) with its 95% interval (over seeds and dialogues where several seeds ran it) and its
-    number of seeds (in the legend when every point of the series has as many, else beside each
-    point); the series drawn a little apart, so that intervals at one x do not hide each other;
-    the title says what was left out (`left_out`: why, each)."""
+    """Finetuned ROUGE-1 x100 against a numeric param: a line per series of points (x, score, low, high,
+    seeds) as experiments.curve_points gives them, the number of seeds in the legend or beside each point,
+    the series drawn a little apart so that intervals at one x do not hide each other."""
     labels, counted = [], []  # counted: whether the legend gives the series' number of seeds
     for label, series in points.items():
         counts = {seeds for *_, seeds in series}

@@ -1,7 +1,6 @@
-"""report.md: what was compared (results/run.py's description of the run), the scores with their
-intervals and what the paired comparison can tell, lengths, topics, the plots, and the
-dialogues the fine-tuning helped and hurt most; every id, name and text written as text,
-never as markup."""
+"""report.md: the run (results/run.py's rows), the scores with their intervals and what the paired
+comparison can tell, lengths, topics, the plots, and the dialogues the fine-tuning helped and hurt
+most; every id, name and text written as text, never as markup."""
 
 from pathlib import Path
 
@@ -13,11 +12,16 @@ from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 EXAMPLES_IN_REPORT = 5  # largest gains, and as many largest losses
 TOPIC_COLUMNS = ("rouge1", "rougeL")
+WARNINGS = {  # the metrics' counts of summaries the report warns of
+    "blank_predictions": "hold no word ROUGE can score (blank, zero-width characters only, or no Latin letters or "
+    "digits): each scores 0",
+    "unfinished_summaries": "stopped at generate.max_new_tokens before the model ended them: they are cut short, "
+    "and score as they are",
+}
 
 
 def header(trained: str, model_name: str, data_name: str, run: list[tuple[str, str]]) -> list[str]:
-    """The title (how it was trained, as results/run.py's method_name says, the base model's and the
-    data's names) and the run's description, a bullet per row."""
+    """The title (`trained`: run.method_name) and the run's description, a bullet per row."""
     return [
         f"# {trained[0].upper()}{trained[1:]} of {as_text(model_name)} on {as_text(data_name)}: results",
         "",
@@ -27,7 +31,6 @@ def header(trained: str, model_name: str, data_name: str, run: list[tuple[str, s
 
 
 def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
-    """The scores with intervals, the paired comparison, and the verdict."""
     lines = [
         "## Scores",
         "",
@@ -49,17 +52,7 @@ def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
             f"| {baseline['best_reference'][name]:.4f}, {finetuned['best_reference'][name]:.4f} |"
         )
     lines += ["", f"**Significance:** {verdict(comparison)}", ""]
-    for key, what in (
-        (
-            "blank_predictions",
-            "hold no word ROUGE can score (blank, zero-width characters only, or no "
-            "Latin letters or digits): each scores 0",
-        ),
-        (
-            "unfinished_summaries",
-            "stopped at generate.max_new_tokens before the model ended them: they are cut short, and score as they are",
-        ),
-    ):
+    for key, what in WARNINGS.items():
         counts = {system: metrics.get(key, 0) for system, metrics in ((BASELINE, baseline), (FINETUNED, finetuned))}
         if any(counts.values()):
             said = " and ".join(f"{count} {system}" for system, count in counts.items() if count)
@@ -107,7 +100,6 @@ def topics_table(topics: dict) -> list[str]:
 
 
 def examples_section(title: str, examples: list[dict]) -> list[str]:
-    """Each example: id, ROUGE-1 change, dialogue, references and both summaries."""
     lines = [f"## {title}", ""]
     if not examples:
         return lines + ["None.", ""]
@@ -137,8 +129,8 @@ def write_report(
     losses: list[dict],
     plots: list[Path],
 ) -> None:
-    """A markdown page of the run's results (see the module docstring). `gains` and `losses`
-    rows hold id, dialogue, references and, under each system's name, its summary and rouge1."""
+    """`gains` and `losses` rows hold id, dialogue, references and, under each system's name, its summary
+    and rouge1."""
     lines = [
         *header(trained, model_name, data_name, run),
         *headline(baseline, finetuned, comparison),

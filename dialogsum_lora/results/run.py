@@ -1,6 +1,6 @@
 """The one description of a run: which base model, data, training, prompt and decoding the
-results come from. report.md shows it as its header, and the model cards as their Training
-table, from the same rows, so the two can never describe a run differently."""
+results come from. report.md's header and the model cards' Training table are these rows, so
+the two can never describe a run differently."""
 
 from pathlib import Path
 
@@ -22,6 +22,8 @@ KNOWN_DATASETS = {
     }
 }
 KNOWN_MODEL_LICENSES = {"google/flan-t5-base": "Apache 2.0"}
+# What each `method` is called in titles, legends and the rows below.
+METHOD_NAMES = {"lora": "LoRA fine-tuning", "ia3": "IA3 fine-tuning", "full": "full fine-tuning"}
 
 
 def is_local(resolved: str) -> bool:
@@ -41,51 +43,13 @@ def data_text(data: DataSource | None) -> str:
         return "data this record does not name (the sha256 of each training split is in the adapter's provenance.json)"
     if is_local(data.resolved):
         return (
-            f"the dialogues in the local directory {as_text(data.name)} "
-            f"(not a hub dataset; its content: {data.resolved})"
+            f"the dialogues in the local directory {as_text(data.name)} (not a hub dataset; its content: "
+            f"{data.resolved})"
         )
     known = KNOWN_DATASETS.get(data.name, {"name": data.name})
     return (
         f"{as_text(known['name'])} ([{data.name}](https://huggingface.co/datasets/{data.name}), commit {data.resolved})"
     )
-
-
-def decoding_text(generate: dict) -> str:
-    """The decoding settings (GenerationConfig arguments), every key as params.yaml names it, so a new one
-    shows without code."""
-    settings = ", ".join(f"{key} {value}" for key, value in generate.items())
-    return ("greedy" if generate.get("num_beams") == 1 else "beam search") + f": {settings}"
-
-
-def trainer_text(arguments: dict) -> str:
-    """The Trainer's arguments a run used (its record's `trainer`), every key by its own name, so a new
-    one shows without code."""
-    return ", ".join(f"`{key}={value}`" for key, value in arguments.items())
-
-
-def subset_text(record: AdapterRecord) -> str:
-    """How much of the training split was trained on (train.dialogues), when not all of it."""
-    training = record.training
-    if training.dialogues == training.split_dialogues:
-        return ""
-    return f" ({training.dialogues:,} of its {training.split_dialogues:,} dialogues, drawn from seed {record.seed})"
-
-
-def validation_text(train) -> str:
-    """When the validation split was scored while training (train.validation_steps), and with what."""
-    when = f"every {train.validation_steps:,} steps" if train.validation_steps else "at the end of every epoch"
-    scores = "a validation loss" if train.validation_rouge_dialogues == 0 else "a validation loss and ROUGE"
-    return f"the validation split gives {scores} {when} and after the last step"
-
-
-def kept_text(record: AdapterRecord) -> str:
-    """Which step's weights finetune kept (train.keep), and the validation score that chose it."""
-    kept, steps = record.training.kept, record.training.steps
-    weights = "the model" if record.method == "full" else "the adapter"
-    if kept.rule == "last":
-        return f"{weights} is the last step's"
-    chosen = "the best validation ROUGE-1" if kept.rule == "best_rouge1" else "the lowest validation loss"
-    return f"{weights} is step {kept.step:,}'s of {steps:,}, {chosen} ({kept.value:.4f})"
 
 
 def share_text(counts) -> str:
@@ -94,37 +58,42 @@ def share_text(counts) -> str:
     return f"{counts.trainable:,} trainable parameters, {share:.2%} of the {counts.total:,} in all"
 
 
-# What each `method` is called in titles, legends and the rows below.
-METHOD_NAMES = {"lora": "LoRA fine-tuning", "ia3": "IA3 fine-tuning", "full": "full fine-tuning"}
-
-
 def method_name(record: AdapterRecord) -> str:
     return METHOD_NAMES[record.method]
 
 
-def modules_text(modules: list[str]) -> str:
+def _modules(modules: list[str]) -> str:
     return ", ".join(as_text(module) for module in modules)
 
 
-def method_text(record: AdapterRecord) -> tuple[str, str]:
-    """The row that says what was trained: the method, its settings, and how many parameters."""
+def _method_text(record: AdapterRecord) -> str:
+    """What was trained: the method, its settings, and how many parameters."""
     if record.method == "lora":
         lora = record.lora
         what = (
             f"a LoRA adapter of rank {lora.r}, alpha {lora.alpha:g}, dropout {lora.dropout:g}, on the "
-            f"{modules_text(lora.target_modules)} linear layers"
+            f"{_modules(lora.target_modules)} linear layers"
         )
     elif record.method == "ia3":
         ia3 = record.ia3
         outputs = [module for module in ia3.target_modules if module not in ia3.feedforward_modules]
-        rescaled = [f"the outputs of the {modules_text(outputs)} layers"] if outputs else []
-        rescaled += (
-            [f"the inputs of the {modules_text(ia3.feedforward_modules)} layers"] if ia3.feedforward_modules else []
-        )
+        rescaled = [f"the outputs of the {_modules(outputs)} layers"] if outputs else []
+        if ia3.feedforward_modules:
+            rescaled.append(f"the inputs of the {_modules(ia3.feedforward_modules)} layers")
         what = f"an IA3 adapter: learned vectors rescale {' and '.join(rescaled)}"
     else:
         what = "every weight of the base model trained (no adapter)"
-    return "method", f"{what}; {share_text(record.parameters)}"
+    return f"{what}; {share_text(record.parameters)}"
+
+
+def _kept_text(record: AdapterRecord) -> str:
+    """Which step's weights finetune kept (train.keep), and the validation score that chose it."""
+    kept, steps = record.training.kept, record.training.steps
+    weights = "the model" if record.method == "full" else "the adapter"
+    if kept.rule == "last":
+        return f"{weights} is the last step's"
+    chosen = "the best validation ROUGE-1" if kept.rule == "best_rouge1" else "the lowest validation loss"
+    return f"{weights} is step {kept.step:,}'s of {steps:,}, {chosen} ({kept.value:.4f})"
 
 
 def baseline_text(shots: Shots | None) -> str:
@@ -145,16 +114,28 @@ def describe_run(
     resamples: int | None = None,
     shots: Shots | None = None,
 ) -> list[tuple[str, str]]:
-    """(what, markdown) rows describing a run: the adapter's record (how it was trained), and
-    when evaluate knows them, the data's exact source, the decoding, the baseline compared with
-    (its `shots`) and the bootstrap resamples."""
+    """(what, markdown) rows describing a run: the adapter's record, and when evaluate knows them, the data's
+    exact source, the decoding (GenerationConfig arguments), the baseline's `shots` and the resamples. Every
+    key of the Trainer's and decoding's arguments shows by its own name, so a new one shows without code."""
     train, prompt, training, environment = record.train, record.prompt, record.training, record.environment
+    subset = ""
+    if training.dialogues != training.split_dialogues:
+        subset = (
+            f" ({training.dialogues:,} of its {training.split_dialogues:,} dialogues, drawn from seed {record.seed})"
+        )
+    when = f"every {train.validation_steps:,} steps" if train.validation_steps else "at the end of every epoch"
+    scores = "a validation loss" if train.validation_rouge_dialogues == 0 else "a validation loss and ROUGE"
+    trainer = ", ".join(f"`{key}={value}`" for key, value in record.trainer.items())
     rows = [
         ("base model", base_model_text(record)),
-        ("data", f"the train split of {data_text(data)}{subset_text(record)}; {validation_text(train)}"),
-        method_text(record),
-        ("optimisation", f"{trainer_text(record.trainer)}; batch {train.batch_size}, seed {record.seed}"),
-        ("length", f"{training.steps:,} steps ({training.epochs:g} epochs); {kept_text(record)}"),
+        (
+            "data",
+            f"the train split of {data_text(data)}{subset}; the validation split gives {scores} {when} and after "
+            "the last step",
+        ),
+        ("method", _method_text(record)),
+        ("optimisation", f"{trainer}; batch {train.batch_size}, seed {record.seed}"),
+        ("length", f"{training.steps:,} steps ({training.epochs:g} epochs); {_kept_text(record)}"),
         (
             "prompt",
             f"cut to {prompt.max_source_tokens} tokens ({training.truncated_prompts} training prompts were), "
@@ -162,32 +143,21 @@ def describe_run(
         ),
     ]
     if generate is not None:
+        settings = ", ".join(f"{key} {value}" for key, value in generate.items())
+        search = "greedy" if generate.get("num_beams") == 1 else "beam search"
         rows += [
-            ("decoding", decoding_text(generate)),
+            ("decoding", f"{search}: {settings}"),
             (BASELINE, f"the base model alone, {baseline_text(shots)}; the same prompt template and decoding"),
         ]
     if resamples is not None:
         rows.append(("intervals", f"95% bootstrap over test dialogues, {resamples:,} resamples"))
-    rows += [
-        (
-            "device",
-            f"{as_text(environment.get('device', 'unknown'))}, {environment.get('dtype', 'unknown')}"
-            + (
-                f" (the frozen weights in {as_text(environment['frozen_dtype'])})"
-                if "frozen_dtype" in environment
-                else ""
-            ),
-        ),
-        (
-            "libraries",
-            ", ".join(
-                f"{name} {environment[name]}"
-                for name in ("python", "torch", "transformers", "peft")
-                if name in environment
-            ),
-        ),
+    device = f"{as_text(environment.get('device', 'unknown'))}, {environment.get('dtype', 'unknown')}"
+    if "frozen_dtype" in environment:
+        device += f" (the frozen weights in {as_text(environment['frozen_dtype'])})"
+    libraries = [
+        f"{name} {environment[name]}" for name in ("python", "torch", "transformers", "peft") if name in environment
     ]
-    return rows
+    return rows + [("device", device), ("libraries", ", ".join(libraries))]
 
 
 def model_name(record: AdapterRecord, data: DataSource | None) -> str:

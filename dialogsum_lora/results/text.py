@@ -1,9 +1,6 @@
-"""How results read, wherever they are shown (the console, report.md, the model cards): scores
-with their intervals, paired changes, p-values, and what a comparison can and cannot tell.
-
-The two systems are called as their results directories are, `baseline` (the base model
-alone) and `finetuned` (with the trained weights), everywhere.
-"""
+"""How results read wherever they are shown (the console, report.md, the model cards): scores with
+their intervals, paired changes, p-values, and what a comparison can and cannot tell. The two
+systems are `baseline` (the base model alone) and `finetuned` (with the trained weights)."""
 
 from dialogsum_lora.paths import BASELINE, FINETUNED
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
@@ -19,13 +16,11 @@ def score_text(metrics: dict, name: str) -> str:
 
 
 def change_text(paired: dict) -> str:
-    """A paired comparison's difference with its 95% interval."""
     return f"{paired['difference']:+.4f} [{paired['low']:+.4f}, {paired['high']:+.4f}]"
 
 
 def p_value_text(comparison: dict, name: str) -> str:
-    """A paired comparison's bootstrap p-value on `name`: one of 0 reads "below one resample's weight",
-    never 0; "n/a" when the comparison cannot tell (undecidable)."""
+    """A p-value of 0 reads "below one resample's weight", never 0; "n/a" when the comparison cannot tell."""
     if undecidable(comparison, name):
         return "n/a"
     p, resamples = comparison[name]["p_value"], comparison.get("resamples")
@@ -35,18 +30,15 @@ def p_value_text(comparison: dict, name: str) -> str:
 
 
 def prompting_text(shots: int) -> str:
-    """How the baseline prompts the base model: zero-shot, or N-shot (baseline.shots)."""
     return f"{shots}-shot" if shots else "zero-shot"
 
 
 def summary_line(system: str, metrics: dict) -> str:
-    """One console line of a system's headline scores."""
     scores = ", ".join(f"{name} {score_text(metrics, name)}" for name in ROUGE_TYPES)
     return f"{system} on {metrics['num_dialogues']} test dialogues: {scores}"
 
 
 def comparison_line(comparison: dict) -> str:
-    """One console line of the paired comparison, and its verdict on ROUGE-1."""
     changes = "; ".join(
         f"{name} {change_text(comparison[name])} p {p_value_text(comparison, name)}" for name in ROUGE_TYPES
     )
@@ -54,8 +46,8 @@ def comparison_line(comparison: dict) -> str:
 
 
 def undecidable(comparison: dict, name: str) -> str | None:
-    """Why the paired comparison cannot tell the two systems apart on `name`, or None: too few test
-    dialogues for a bootstrap to mean anything, or an interval of zero width (every resample alike)."""
+    """Why the paired comparison cannot tell the systems apart on `name` (too few dialogues, an interval of
+    zero width), or None."""
     dialogues = comparison["num_dialogues"]
     if dialogues < MIN_DIALOGUES_FOR_A_VERDICT:
         return (
@@ -70,15 +62,10 @@ def undecidable(comparison: dict, name: str) -> str | None:
 
 
 def verdict(
-    comparison: dict,
-    name: str = "rouge1",
-    candidate: str = FINETUNED,
-    other: str = BASELINE,
-    evidence: str | None = None,
+    comparison: dict, name: str = "rouge1", candidate: str = FINETUNED, other: str = BASELINE, evidence: str = ""
 ) -> str:
-    """What the paired comparison of `candidate` with `other` says on `name`, as a sentence: better,
-    worse, not distinguishable at the 95% level, or that it cannot tell (undecidable). `evidence`
-    says what the interval comes from (default: the bootstrap's resamples of dialogues)."""
+    """What the comparison of `candidate` with `other` says on `name`: better, worse, not distinguishable at
+    the 95% level, or that it cannot tell. `evidence`: where the interval comes from (default: resamples)."""
     reason = undecidable(comparison, name)
     if reason:
         return f"On {name}, the comparison cannot tell {candidate} from {other}: {reason}."
