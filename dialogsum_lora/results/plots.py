@@ -9,15 +9,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
+from matplotlib import ticker, transforms
+from matplotlib.figure import Figure  # not pyplot: files only, no display and no global state
 
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-
-from dialogsum_lora.errors import UserError  # noqa: E402
-from dialogsum_lora.files.outputs import atomic_path  # noqa: E402
-from dialogsum_lora.paths import BASELINE, FINETUNED  # noqa: E402
-from dialogsum_lora.scoring.metrics import mean_reference_words  # noqa: E402
-from dialogsum_lora.scoring.rouge import ROUGE_TYPES  # noqa: E402
+from dialogsum_lora.errors import UserError
+from dialogsum_lora.files.outputs import atomic_path
+from dialogsum_lora.paths import BASELINE, FINETUNED
+from dialogsum_lora.scoring.metrics import mean_reference_words
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 FORMAT = "png"
 PAPER_WIDTH = 6.5  # inches: the text width of a US-letter or A4 paper with its usual margins
@@ -47,15 +46,12 @@ def _figure(path: Path, height: float) -> Iterator:
     """The axes of a figure PAPER_WIDTH wide and `height` inches tall, in STYLE with constrained layout
     (every label inside the figure), written to `path` when the block ends."""
     check_plot_path(path)
-    with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(figsize=(PAPER_WIDTH, height), layout="constrained")
-        try:
-            yield axes
-            with atomic_path(path) as temporary:
-                # No "Software" stamp: the PNG depends on the data, not the matplotlib build.
-                figure.savefig(temporary, format=FORMAT, metadata={"Software": None})
-        finally:
-            plt.close(figure)
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(PAPER_WIDTH, height), layout="constrained")
+        yield figure.subplots()
+        with atomic_path(path) as temporary:
+            # No "Software" stamp: the PNG depends on the data, not the matplotlib build.
+            figure.savefig(temporary, format=FORMAT, metadata={"Software": None})
 
 
 def _title(axes, text: str) -> None:
@@ -254,7 +250,7 @@ def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out:
     with _figure(path, 3.2 + 0.15 * legend_lines) as axes:
         for number, (label, in_legend, series) in enumerate(zip(labels, counted, points.values())):
             apart = (number - (len(points) - 1) / 2) * 0.04  # inches, the same on a linear or a log axis
-            shifted = axes.transData + matplotlib.transforms.ScaledTranslation(apart, 0, axes.figure.dpi_scale_trans)
+            shifted = axes.transData + transforms.ScaledTranslation(apart, 0, axes.figure.dpi_scale_trans)
             xs, values, lows, highs, seeds = zip(*series)
             errors = [
                 [100 * (v - low) for v, low in zip(values, lows)],
@@ -282,8 +278,8 @@ def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out:
         if min(values) > 0 and max(values) >= 10 * min(values):  # data sizes, ranks: a learning curve's axis
             axes.set_xscale("log")
             # Tick labels as plain numbers: the log scale's default ones are math text, which STYLE turns off.
-            axes.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-            axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            axes.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+            axes.xaxis.set_minor_formatter(ticker.NullFormatter())
         axes.margins(x=0.12)
         axes.set_xlabel(key)
         axes.set_ylabel(f"ROUGE-1 F1 x100 ({FINETUNED})")
