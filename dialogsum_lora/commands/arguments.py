@@ -2,7 +2,6 @@
 typed and bounded by a params schema, and the adapter options."""
 
 import argparse
-import types
 import typing
 from pathlib import Path
 from typing import Annotated
@@ -27,19 +26,11 @@ def within(field) -> callable:
 
     def parse(text: str) -> int:
         try:
-            return adapter.validate_python(int(text))
+            return adapter.validate_python(text)
         except ValidationError as error:
-            raise argparse.ArgumentTypeError(f"{text}: {error.errors()[0]['msg']}") from None
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{text!r}: {error.errors()[0]['msg']}") from None
 
     return parse
-
-
-def _takes_text(annotation) -> bool:
-    """Whether a schema field's type is text (or text or null)."""
-    kinds = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    return str in {typing.get_args(kind)[0] if typing.get_origin(kind) is Annotated else kind for kind in kinds}
 
 
 def yaml_value(text: str):
@@ -50,7 +41,7 @@ def yaml_value(text: str):
 
     try:
         value = YAML(typ="safe", pure=True).load(text)
-    except (YAMLError, ValueError, RecursionError):
+    except (YAMLError, ValueError):
         return text
     return value if value is None or isinstance(value, (bool, int, float)) else text
 
@@ -62,7 +53,7 @@ def add_setting_options(parser: ArgumentParser, section: str, schema, keys=None)
     group = parser.add_argument_group(f"{section} settings (default: params.yaml's)")
     for key, field in schema.model_fields.items():
         if keys is None or key in keys:
-            text = _takes_text(field.annotation)
+            text = str in (field.annotation, *typing.get_args(field.annotation))  # str, or str | None
             group.add_argument(
                 f"--{key.replace('_', '-')}",
                 dest=f"{section}.{key}",
@@ -93,6 +84,9 @@ def add_adapter_options(parser: ArgumentParser) -> None:
     parser.add_argument("--revision", help="with --model: its hub commit, branch or tag")
 
 
-def check_adapter_options(parser: ArgumentParser, args: argparse.Namespace) -> None:
+def parse_adapter_options(parser: ArgumentParser, arguments: list[str] | None) -> argparse.Namespace:
+    """parser.parse_args(arguments), refusing --revision without --model."""
+    args = parser.parse_args(arguments)
     if args.revision is not None and args.model is None:
         parser.error("--revision goes with --model")
+    return args
