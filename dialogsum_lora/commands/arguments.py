@@ -18,8 +18,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def within(field) -> callable:
-    """An argparse `type`: a whole number a schema field accepts (e.g. AnalysisParams' resamples), or a
-    one-line usage error in pydantic's words."""
+    """An argparse `type`: a whole number the schema `field` accepts, or a usage error in pydantic's words."""
     from pydantic import TypeAdapter, ValidationError
 
     adapter = TypeAdapter(Annotated[(int, *field.metadata)])
@@ -47,9 +46,8 @@ def yaml_value(text: str):
 
 
 def add_setting_options(parser: ArgumentParser, section: str, schema, keys=None) -> None:
-    """An option --KEY for each key of a params section's schema (or those in `keys`), with its help:
-    a setting added to the schema is an option here without more code. A text key takes its value as
-    it is; any other is read as params.yaml is. The schema checks them all."""
+    """An option --KEY (its help the schema's) for each key of a params section's schema, or those in `keys`:
+    a text key takes its value as it is, any other is read as params.yaml is; the schema checks them."""
     group = parser.add_argument_group(f"{section} settings (default: params.yaml's)")
     for key, field in schema.model_fields.items():
         if keys is None or key in keys:
@@ -65,8 +63,7 @@ def add_setting_options(parser: ArgumentParser, section: str, schema, keys=None)
 
 
 def setting_overrides(args: argparse.Namespace) -> dict[str, dict]:
-    """The options add_setting_options added that were given (an empty or null one included): {section: {key:
-    value}}."""
+    """The setting options given (an empty or null one included), as {section: {key: value}}."""
     overrides: dict[str, dict] = {}
     for dest, value in vars(args).items():
         if "." in dest:

@@ -51,16 +51,14 @@ def git(directory: Path, *args: str) -> str:
 
 
 def offline_environment() -> dict[str, str]:
-    """The environment for `dvc repro` offline: hub calls fail at once, and the stages'
-    `python` is this interpreter."""
+    """The environment of an offline `dvc repro`: hub calls fail at once; `python` is this interpreter."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     return {**os.environ, "PATH": path, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
 def copy_checkout(destination: Path, source: Path = REPO_ROOT) -> Path:
-    """Copy a checkout's tracked and untracked-but-not-ignored files (with their times) to
-    `destination`, a new or empty directory, with a link to its .venv; the copy is not yet a git
-    repository."""
+    """Copy a checkout's tracked and untracked-but-not-ignored files (with their times) to `destination`,
+    a new or empty directory, with a link to its .venv (not yet a git repository)."""
     check_new_directory(destination)
     files = git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
     for name in filter(None, files):

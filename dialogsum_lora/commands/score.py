@@ -1,16 +1,11 @@
 """Score any predictions file with the project's ROUGE, and compare two of them.
 
-    dialogsum-score FILE.jsonl [--test data/prepared/test.jsonl] [--against OTHER.jsonl]
-                    [--resamples 1000] [--seed 42]
+    dialogsum-score FILE.jsonl [--test data/prepared/test.jsonl] [--against OTHER.jsonl] [--resamples 1000] [--seed 42]
 
-Each row needs `prediction` (a string) and `references` (a list of strings).
-With --test, rows need an `id` instead of references: each test dialogue's
-references come from the test split, and an id missing from the file, or one
-the test split does not have, is an error. Prints the same metrics JSON the
-pipeline writes, 95% bootstrap intervals included. With --against, OTHER (the
-same dialogues: the same ids, or without ids the same references row by row)
-is scored too, and `comparison` holds FILE minus OTHER per ROUGE type: the
-paired bootstrap comparison `evaluate` writes to reports/comparison.json.
+Each row needs `prediction` and `references` (a list), or with --test the `id` of a test dialogue, whose
+references it takes (every test dialogue predicted once). Prints the metrics JSON the pipeline writes,
+95% intervals included. With --against, OTHER (the same dialogues: by id, or else row by row) is scored
+too, and `comparison` holds FILE minus OTHER: the paired comparison `evaluate` writes to reports/.
 """
 
 import json
@@ -125,10 +120,7 @@ def score() -> None:
     parser.add_argument("file", type=Path, help="JSON Lines predictions file")
     parser.add_argument("--test", type=Path, help="take references from this prepared test split, by id")
     parser.add_argument(
-        "--against",
-        type=Path,
-        metavar="OTHER",
-        help="compare with this predictions file of the same dialogues (paired bootstrap: FILE minus OTHER)",
+        "--against", type=Path, metavar="OTHER", help="compare with OTHER's predictions (FILE minus OTHER)"
     )
     # The same bounds as params.yaml's analysis.resamples and seed.
     resamples = within(AnalysisParams.model_fields["resamples"])

@@ -72,8 +72,8 @@ def settings(args: argparse.Namespace) -> Reads:
 
 
 def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | None]:
-    """The dialogues to summarise and, for a --file of them, their rows; anything unusable
-    (an empty dialogue, no dialogue column, no --output for many, a value JSON cannot hold) is a UserError."""
+    """The dialogues to summarise and, for a --file of them, their rows, once --output is known to be
+    writable; anything unusable is a UserError."""
     if args.file is None or args.file.suffix not in RECORD_SUFFIXES:
         if args.output is not None:
             raise UserError(
@@ -89,6 +89,11 @@ def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | Non
         return [text], None
     if args.output is None:
         raise UserError(f"{args.file} holds a dialogue per row: give --output FILE.jsonl for their summaries")
+    if args.output.suffix != ".jsonl":
+        raise UserError(f"--output {args.output} must end in .jsonl: the summaries are written as JSON Lines")
+    if args.output.is_file():  # a user's file (the input, or summaries of another run): never replaced
+        raise UserError(f"--output {args.output} already exists: give a new file, or remove it yourself")
+    check_writable([args.output])
     rows = [_checked_row(where, row, args.column) for where, row in read_records(args.file)]
     if not rows:
         raise UserError(f"{args.file} holds no dialogues")
@@ -130,24 +135,11 @@ def _checked_row(where: str, row: Row, column: str) -> Row:
     return row
 
 
-def check_output(args: argparse.Namespace) -> None:
-    """Fail before the model loads if --output cannot be written, or would replace a file (the input
-    among them)."""
-    if args.output is None:
-        return
-    if args.output.suffix != ".jsonl":
-        raise UserError(f"--output {args.output} must end in .jsonl: the summaries are written as JSON Lines")
-    if args.output.is_file():  # a user's file, maybe the summaries of another run: never replaced
-        raise UserError(f"--output {args.output} already exists: give a new file, or remove it yourself")
-    check_writable([args.output])
-
-
 def summarise(arguments: list[str] | None = None) -> None:
     """The command: `arguments` as on its command line (default: sys.argv)."""
     args = parse_arguments(arguments)
     # Inputs, settings and the output's place first: a mistake is reported before torch and the model load.
     dialogues, rows = read_dialogues(args)
-    check_output(args)
     params = settings(args)
     from dialogsum_lora.files.records import write_jsonl
     from dialogsum_lora.generation import summarise_dialogues

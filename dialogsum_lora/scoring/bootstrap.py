@@ -1,12 +1,9 @@
-"""How sure a score is: bootstrap confidence intervals over dialogues, and the paired
-comparison of two systems on the same dialogues.
+"""How sure a score is: bootstrap confidence intervals over dialogues, the paired comparison of two
+systems on the same dialogues, and intervals over training seeds and dialogues.
 
-A resample draws as many dialogues as there are, with replacement; a dialogue's
-references stay together because the unit resampled is the dialogue's score
-(already averaged over its references). Both systems of a paired comparison are
-resampled with the same draws, so the interval is that of their difference on
-the same dialogues, not of two independent means. Resamples are drawn from
-`seed` with numpy's PCG64: the same inputs give the same bytes on every run.
+The unit resampled is a dialogue's score (averaged over its references, which so stay together). Both
+systems of a paired comparison are resampled with the same draws: the interval is that of their
+difference on the same dialogues. Draws come from `seed` (numpy's PCG64): the same bytes on every run.
 """
 
 import numpy as np
@@ -34,14 +31,9 @@ def intervals(per_type: dict[str, list[float]], resamples: int, seed: int) -> di
 
 
 def paired(candidate: list[float], other: list[float], indices: np.ndarray) -> dict:
-    """A candidate system against another on the same dialogues (the candidate's score minus the
-    other's, per dialogue).
-
-    difference: the mean difference; low, high: its 95% interval; p_value: the
-    one-sided bootstrap p-value of "the candidate is better", the share of
-    resamples in which its mean is not above the other's; wins, ties, losses:
-    dialogues on which the candidate scores above, equal to, below the other.
-    """
+    """The candidate's scores against the other's on the same dialogues: the mean difference, its 95%
+    interval (low, high), the one-sided p-value of "the candidate is better" (the share of resamples
+    whose mean difference is not above 0), and the dialogues it wins, ties and loses."""
     candidate, other = np.asarray(candidate, dtype=np.float64), np.asarray(other, dtype=np.float64)
     difference = candidate - other
     tie = np.isclose(candidate, other, rtol=0, atol=1e-12)
@@ -63,19 +55,13 @@ def compare(
     return {name: paired(candidate[name], other[name], indices) for name in candidate}
 
 
-# Across training runs: a score per (seed, dialogue), for runs that differ only in their seed.
-# The mean over all cells varies with training (another seed trains another adapter) and with the
-# test sample (other dialogues). Its variance is estimated from both: the spread of the seeds'
-# means over S seeds, and the spread of the dialogues' means (over seeds) over N dialogues, whose
-# sum over-counts the seed-by-dialogue noise a little (a conservative interval). The interval and
-# p-value come from Student's t on the seeds' S - 1 degrees of freedom: from 3 seeds, t's 95%
-# quantile is 4.3, not 1.96. The seeds' degrees of freedom, not Welch-Satterthwaite's (more): too
-# few seeds' spread is itself too uncertain for them (with 2 seeds they called 4% of no-difference
-# comparisons better, one-sided at 2.5%).
-#
-# Not a two-level bootstrap (resample seeds, then dialogues): drawing with replacement from 2-5
-# seeds never sees a seed spread wider than the one it has, and on no true difference it called
-# 10-20% of such comparisons "better at the 95% level" (test_bootstrap.py checks this method's rate).
+# Across training runs that differ only in their seed (a score per seed and dialogue), the mean varies
+# with training and with the test sample. Its variance is the spread of the seeds' means over S seeds
+# plus that of the dialogues' means over N dialogues (over-counting the seed-by-dialogue noise a little:
+# conservative), with Student's t on S - 1 degrees of freedom (from 3 seeds, 4.3, not 1.96): fewer than
+# Welch-Satterthwaite's, which with 2 seeds called 4% of no-difference comparisons better at 2.5%.
+# Not a two-level bootstrap: resampling 2-5 seeds never sees a wider seed spread than the one it has,
+# and called 10-20% of no-difference comparisons better (test_bootstrap.py checks this method's rate).
 
 
 def _mean_and_variance(cells) -> tuple[float, float, float]:

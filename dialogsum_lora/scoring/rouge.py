@@ -1,12 +1,8 @@
-"""ROUGE F1 the way published DialogSum numbers are computed.
-
-`rouge_score` with Porter stemming; each prediction is scored against every
-reference of its dialogue. The headline is the mean over dialogues of the
-average over that dialogue's references (equal to the usual per-row mean over
-the hub's test split, where each dialogue repeats once per reference); the
-best-of-references score takes the max instead. rougeLsum is computed on
-sentences put on separate lines by a punctuation rule, so no nltk model is
-downloaded.
+"""ROUGE F1 the way published DialogSum numbers are computed: `rouge_score` with Porter stemming, each
+prediction against every reference of its dialogue. The headline is the mean over dialogues of the
+average over its references (the usual per-row mean over the hub's test split, where a dialogue repeats
+once per reference); best-of-references takes the max. rougeLsum reads sentences split by punctuation
+(no nltk model to download).
 """
 
 import functools
