@@ -130,10 +130,6 @@ def test_identical_systems_tie_everywhere_and_are_not_better():
 def test_resamples_depend_on_the_seed_only():
     assert (resample_indices(50, 20, seed=3) == resample_indices(50, 20, seed=3)).all()
     assert not (resample_indices(50, 20, seed=3) == resample_indices(50, 20, seed=4)).all()
-    with pytest.raises(ValueError, match="the same dialogues"):
-        paired([0.1, 0.2], [0.1], resample_indices(2, 5, seed=0))
-    with pytest.raises(ValueError, match="at least one dialogue"):
-        resample_indices(0, 5, seed=0)
 
 
 def t_interval_by_hand(cells: list[list[float]]) -> tuple[float, float, float]:
@@ -199,5 +195,3 @@ def test_identical_seeds_give_an_interval_of_zero_width_that_tells_nothing():
     assert across_seeds({"rouge1": [run, run]})["rouge1"]["std"] == 0
     same = paired_across_seeds([run, run], [run, run])
     assert same["low"] == same["high"] == same["difference"] == 0
-    with pytest.raises(ValueError, match="two of each"):
-        across_seeds({"rouge1": [run]})

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-from dialogsum_lora.commands.demo import check_new_directory, demo, make_offline_copy
+from dialogsum_lora.commands.demo import demo, make_offline_copy
 from dialogsum_lora.errors import UserError
 
 SCRIPTS = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
@@ -30,7 +30,7 @@ CASES = {
     "dialogsum-summarise": (["#Person1#: Hi.", "--adapter", "taken"], 2, "no trained adapter or model in taken"),
     "dialogsum-export": (["taken"], 2, "taken already exists and is not an empty directory"),
     "dialogsum-experiments": ([], 2, "`dvc exp show` failed"),
-    "dialogsum-demo": (["taken"], 2, "is not empty"),
+    "dialogsum-demo": (["taken"], 2, "is not an empty directory"),
 }
 
 
@@ -62,16 +62,13 @@ def test_each_command_does_its_job_as_installed_and_with_python_m_alike(name, tm
 
 
 def test_the_demo_wants_a_new_or_empty_directory_of_its_own(tmp_path):
-    check_new_directory(tmp_path / "new")
-    (tmp_path / "empty").mkdir()
-    check_new_directory(tmp_path / "empty")
     (tmp_path / "work").mkdir()
     (tmp_path / "work" / "thesis.tex").write_text("months of work")
-    for taken, fact in (("work", "is not empty"), (REPO_ROOT.parent, "holds this checkout"), ("file", "is a file")):
-        if taken == "file":
-            (tmp_path / "file").write_text("x")
-        with pytest.raises(UserError, match=fact):
-            check_new_directory(tmp_path / taken)
+    (tmp_path / "file").write_text("x")
+    for taken in (tmp_path / "work", REPO_ROOT, REPO_ROOT.parent, tmp_path / "file"):
+        with pytest.raises(UserError, match="is not an empty directory"):
+            demo([str(taken)])
+    assert (tmp_path / "work" / "thesis.tex").read_text() == "months of work"
 
 
 @pytest.mark.slow

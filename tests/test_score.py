@@ -22,11 +22,11 @@ def test_prediction_files_with_missing_extra_or_repeated_ids_are_errors(tmp_path
         return path
 
     assert score_file(predictions("y", "x"), test)["rouge1"] == 1.0
-    with pytest.raises(UserError, match="no prediction for 1 of the 2 test dialogues"):
+    with pytest.raises(UserError, match="no prediction for 1 of the 2 dialogues"):
         score_file(predictions("x"), test)
     with pytest.raises(UserError, match="row 3: id 'z' is not in"):
         score_file(predictions("x", "y", "z"), test)
-    with pytest.raises(UserError, match="row 2: id 'x' is predicted twice"):
+    with pytest.raises(UserError, match="row 2: id 'x' appears twice"):
         score_file(predictions("x", "x", "y"), test)
 
 
@@ -57,7 +57,7 @@ def test_score_cli_prints_metrics_and_rejects_bad_rows(tmp_path):
     "option, value, message",
     [
         ("--resamples", "0", ("--resamples", "0", "greater than or equal to 1")),  # analysis.resamples' bounds
-        ("--resamples", "1e3", ("--resamples", "'1e3'", "whole number")),
+        ("--resamples", "1e3", ("--resamples", "'1e3'", "valid integer")),
         ("--seed", "-1", ("--seed", "-1", "greater than or equal to 0")),  # seed's bounds
         ("--seed", "4294967296", ("--seed", "4294967296", "less than or equal to 4294967295")),
     ],
@@ -177,7 +177,7 @@ def test_only_predictions_of_the_same_dialogues_are_compared(tmp_path):
         "other.jsonl",
         [{"id": "a", "prediction": "x", "references": ["x y"]}, {"id": "c", "prediction": "z", "references": ["z w"]}],
     )
-    with pytest.raises(UserError, match="do not predict the same dialogues \\(their ids differ\\)"):
+    with pytest.raises(UserError, match="row 2: id 'b' is not in"):
         score_file(mine, against=other)
     no_ids = predictions(
         "no-ids.jsonl", [{"prediction": "x", "references": ["x y"]}, {"prediction": "z", "references": ["z"]}]

@@ -32,7 +32,7 @@ def test_a_test_dialogue_is_summarised_exactly_as_evaluate_and_baseline_did(in_d
 
     # One dialogue: from an argument, a text file and stdin; printed alone on stdout.
     (tmp_path / "dialogue.txt").write_text(test_rows[1]["dialogue"])
-    monkeypatch.setattr(sys, "stdin", io.StringIO(test_rows[2]["dialogue"]))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(test_rows[2]["dialogue"].encode())))
     for arguments, expected in (
         ([test_rows[0]["dialogue"]], finetuned[0]),
         (["--file", str(tmp_path / "dialogue.txt")], finetuned[1]),
@@ -104,9 +104,9 @@ def run_command(*arguments: str, stdin: str = "", cwd=REPO_ROOT) -> subprocess.C
             "",
             "give one dialogue, - to read it from stdin, or --file FILE",
         ),
-        ([""], "", "the dialogue is empty (the dialogue given)"),
-        (["-"], "  \n\t\n", "the dialogue is empty (stdin)"),
-        (["--file", "blank.txt"], "", "the dialogue is empty (blank.txt)"),
+        ([""], "", "the dialogue given: the dialogue must be non-empty text"),
+        (["-"], "  \n\t\n", "stdin: the dialogue must be non-empty text"),
+        (["--file", "blank.txt"], "", "blank.txt: the dialogue must be non-empty text"),
         (["--file", "folder"], "", "folder is a directory, not a file"),
         (["--file", "missing.txt"], "", "missing.txt not found"),
         (["--file", "latin1.txt"], "", "latin1.txt is not UTF-8 text"),
@@ -119,7 +119,7 @@ def run_command(*arguments: str, stdin: str = "", cwd=REPO_ROOT) -> subprocess.C
         (
             ["--file", "empty-row.jsonl", "--output", "out.jsonl"],
             "",
-            "empty-row.jsonl line 2: the dialogue ('dialogue') must be non-empty text",
+            "empty-row.jsonl line 2 ('dialogue'): the dialogue must be non-empty text",
         ),
         (["--file", "predicted.jsonl", "--output", "out.jsonl"], "", "already has a 'prediction' column"),
         (["--file", "dialogues.jsonl"], "", "holds a dialogue per row: give --output FILE.jsonl"),
@@ -129,7 +129,7 @@ def run_command(*arguments: str, stdin: str = "", cwd=REPO_ROOT) -> subprocess.C
             "cannot write folder.jsonl: a directory is in the way",
         ),
         (["--file", "dialogues.jsonl", "--output", "dialogues.csv"], "", "must end in .jsonl"),
-        (["--file", "dialogues.jsonl", "--output", "dialogues.jsonl"], "", "is the input file"),
+        (["--file", "dialogues.jsonl", "--output", "dialogues.jsonl"], "", "dialogues.jsonl already exists"),
         (["#Person1#: Hi.", "--output", "out.jsonl"], "", "--output is for a --file of dialogues"),
         (["#Person1#: Hi.", "--num-beams", "x"], "", "generate.num_beams: Input should be a valid integer, got 'x'"),
         (["#Person1#: Hi.", "--revision", "main"], "", "--revision goes with --model"),
@@ -230,7 +230,6 @@ def test_every_decoding_setting_is_an_option_checked_as_params_yaml_is(tmp_path)
     "arguments, stdin, facts",
     [
         (["-"], b"#Person1#: Caf\xe9?", ("stdin", "UTF-8")),  # Latin-1 piped in
-        (["-"], None, ("stdin", "closed")),
         (["#Person1#: \udcff"], b"", ("not valid Unicode",)),  # an argument of bytes that are not UTF-8
         (["--file", "stamped.parquet", "--output", "out.jsonl"], b"", ("stamped.parquet row 1", "JSON")),
         (["--file", "dialogues.jsonl", "--output", "taken.jsonl"], b"", ("taken.jsonl", "already exists")),
@@ -251,8 +250,6 @@ def test_text_and_files_from_outside_are_checked_before_the_model_loads(tmp_path
     shutil.copy(REPO_ROOT / "params.yaml", tmp_path)
     # No adapter here: each mistake must be found before the adapter and the model are looked for.
     command = [sys.executable, "-m", "dialogsum_lora.commands.summarise", *arguments]
-    if stdin is None:  # stdin closed, as `<&-` leaves it
-        command = ["bash", "-c", 'exec "$0" "$@" <&-', *command]
     result = subprocess.run(command, cwd=tmp_path, input=stdin, capture_output=True, timeout=120)
     stderr = result.stderr.decode()
     assert result.returncode == 2 and stderr.count("\n") == 1 and stderr.startswith("error: "), stderr

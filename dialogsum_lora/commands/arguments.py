@@ -2,7 +2,6 @@
 typed and bounded by a params schema, and the adapter options."""
 
 import argparse
-import types
 import typing
 from pathlib import Path
 from typing import Annotated
@@ -19,27 +18,18 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def within(field) -> callable:
-    """An argparse `type`: a whole number a schema field accepts (e.g. AnalysisParams' resamples), or a
-    one-line usage error in pydantic's words."""
+    """An argparse `type`: a whole number the schema `field` accepts, or a usage error in pydantic's words."""
     from pydantic import TypeAdapter, ValidationError
 
     adapter = TypeAdapter(Annotated[(int, *field.metadata)])
 
     def parse(text: str) -> int:
         try:
-            return adapter.validate_python(int(text))
+            return adapter.validate_python(text)
         except ValidationError as error:
-            raise argparse.ArgumentTypeError(f"{text}: {error.errors()[0]['msg']}") from None
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{text!r}: {error.errors()[0]['msg']}") from None
 
     return parse
-
-
-def _takes_text(annotation) -> bool:
-    """Whether a schema field's type is text (or text or null)."""
-    kinds = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    return str in {typing.get_args(kind)[0] if typing.get_origin(kind) is Annotated else kind for kind in kinds}
 
 
 def yaml_value(text: str):
@@ -50,19 +40,18 @@ def yaml_value(text: str):
 
     try:
         value = YAML(typ="safe", pure=True).load(text)
-    except (YAMLError, ValueError, RecursionError):
+    except (YAMLError, ValueError):
         return text
     return value if value is None or isinstance(value, (bool, int, float)) else text
 
 
 def add_setting_options(parser: ArgumentParser, section: str, schema, keys=None) -> None:
-    """An option --KEY for each key of a params section's schema (or those in `keys`), with its help:
-    a setting added to the schema is an option here without more code. A text key takes its value as
-    it is; any other is read as params.yaml is. The schema checks them all."""
+    """An option --KEY (its help the schema's) for each key of a params section's schema, or those in `keys`:
+    a text key takes its value as it is, any other is read as params.yaml is; the schema checks them."""
     group = parser.add_argument_group(f"{section} settings (default: params.yaml's)")
     for key, field in schema.model_fields.items():
         if keys is None or key in keys:
-            text = _takes_text(field.annotation)
+            text = str in (field.annotation, *typing.get_args(field.annotation))  # str, or str | None
             group.add_argument(
                 f"--{key.replace('_', '-')}",
                 dest=f"{section}.{key}",
@@ -74,8 +63,7 @@ def add_setting_options(parser: ArgumentParser, section: str, schema, keys=None)
 
 
 def setting_overrides(args: argparse.Namespace) -> dict[str, dict]:
-    """The options add_setting_options added that were given (an empty or null one included): {section: {key:
-    value}}."""
+    """The setting options given (an empty or null one included), as {section: {key: value}}."""
     overrides: dict[str, dict] = {}
     for dest, value in vars(args).items():
         if "." in dest:
@@ -93,6 +81,9 @@ def add_adapter_options(parser: ArgumentParser) -> None:
     parser.add_argument("--revision", help="with --model: its hub commit, branch or tag")
 
 
-def check_adapter_options(parser: ArgumentParser, args: argparse.Namespace) -> None:
+def parse_adapter_options(parser: ArgumentParser, arguments: list[str] | None) -> argparse.Namespace:
+    """parser.parse_args(arguments), refusing --revision without --model."""
+    args = parser.parse_args(arguments)
     if args.revision is not None and args.model is None:
         parser.error("--revision goes with --model")
+    return args

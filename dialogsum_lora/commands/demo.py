@@ -2,13 +2,10 @@
 
     dialogsum-demo [DIR]            # or: python -m dialogsum_lora.commands.demo [DIR]; default: demo/
 
-Copies this checkout (its tracked and untracked-but-not-ignored files) to DIR
-as a fresh git repository, with a link to its .venv, writes the tiny model
-into it, sets the params below in the copy's params.yaml (comments kept) and
-runs `dvc repro` there, so this checkout's files stay as they are. DIR must be
-new or empty; an earlier demo there is left as it is (it may hold a user's
-work by now), with a word on how to rerun it or start afresh. `make demo` runs
-this; the end-to-end tests build their copies with `make_offline_copy`.
+Copies this checkout (its tracked and untracked-but-not-ignored files) to DIR, a new or empty
+directory, as a fresh git repository with a link to its .venv, writes the tiny model into it, sets
+OFFLINE_PARAMS in the copy's params.yaml (comments kept) and runs `dvc repro` there. An earlier demo
+in DIR is left as it is (it may hold a user's work by now), with a word on how to rerun it.
 """
 
 import os
@@ -19,18 +16,10 @@ from pathlib import Path
 
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
+from dialogsum_lora.files.outputs import check_new_directory
 from dialogsum_lora.modeling.tiny import write_tiny_model
 from dialogsum_lora.params import set_params
-from dialogsum_lora.paths import (
-    BASELINE,
-    BASELINE_DIR,
-    FINETUNED,
-    FINETUNED_DIR,
-    PLOTS_DIR,
-    REPO_ROOT,
-    REPORT_FILE,
-    scores_file,
-)
+from dialogsum_lora.paths import REPO_ROOT, REPORT_FILE
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 TINY_MODEL_DIR = "models/tiny-t5"
@@ -53,27 +42,23 @@ OFFLINE_PARAMS = {
 }
 GIT_IDENTITY = ["-c", "user.name=offline run", "-c", "user.email=offline@localhost", "-c", "commit.gpgsign=false"]
 DEMO_MARK = "dialogsum-demo"  # in the copy's .git: an earlier demo, left as it is
-DEFAULT_DIRECTORY = REPO_ROOT / "demo"
 
 
 def git(directory: Path, *args: str) -> str:
-    """Run git in `directory` and return its output."""
     return subprocess.run(
         ["git", *GIT_IDENTITY, *args], cwd=directory, check=True, capture_output=True, text=True
     ).stdout
 
 
 def offline_environment() -> dict[str, str]:
-    """The environment for `dvc repro` offline: hub calls fail at once, and the stages'
-    `python` is this interpreter."""
+    """The environment of an offline `dvc repro`: hub calls fail at once; `python` is this interpreter."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     return {**os.environ, "PATH": path, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
 def copy_checkout(destination: Path, source: Path = REPO_ROOT) -> Path:
-    """Copy a checkout's tracked and untracked-but-not-ignored files (with their times) to
-    `destination`, a new or empty directory, with a link to its .venv; the copy is not yet a git
-    repository."""
+    """Copy a checkout's tracked and untracked-but-not-ignored files (with their times) to `destination`,
+    a new or empty directory, with a link to its .venv (not yet a git repository)."""
     check_new_directory(destination)
     files = git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
     for name in filter(None, files):
@@ -103,34 +88,17 @@ def make_offline_copy(destination: Path) -> Path:
     return destination
 
 
-def is_earlier_demo(directory: Path) -> bool:
-    return (directory / ".git" / DEMO_MARK).exists()
-
-
-def check_new_directory(directory: Path) -> None:
-    """Refuse anything but a missing or empty directory of its own: nothing there is ever replaced."""
-    directory = directory.resolve()
-    if directory == REPO_ROOT or directory in REPO_ROOT.parents:
-        raise UserError(f"the demo needs a directory of its own, not {directory}, which holds this checkout")
-    if directory.exists() and not directory.is_dir():
-        raise UserError(f"{directory} is a file: give the demo a directory")
-    if directory.is_dir() and any(directory.iterdir()):
-        raise UserError(
-            f"{directory} is not empty: give the demo a new or empty directory (nothing in one is replaced)"
-        )
-
-
 def demo(arguments: list[str] | None = None) -> None:
     parser = ArgumentParser(prog="dialogsum-demo", description=__doc__.splitlines()[0])
     parser.add_argument(
         "directory",
         nargs="?",
         type=Path,
-        default=DEFAULT_DIRECTORY,
+        default=REPO_ROOT / "demo",
         help="where to run: a new or empty directory (an earlier demo is left as it is)",
     )
     directory = parser.parse_args(arguments).directory.resolve()
-    if is_earlier_demo(directory):
+    if (directory / ".git" / DEMO_MARK).exists():
         # Its results, experiments, remotes and files are the user's now: never replaced.
         print(
             f"{directory} holds an earlier demo, left as it is (its report: {directory / REPORT_FILE}).\n"
@@ -139,7 +107,6 @@ def demo(arguments: list[str] | None = None) -> None:
             "dialogsum-demo another directory."
         )
         return
-    check_new_directory(directory)
     make_offline_copy(directory)
     if subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=directory, env=offline_environment()).returncode:
         raise UserError(f"`dvc repro` failed in {directory}: see the output above")
@@ -147,6 +114,7 @@ def demo(arguments: list[str] | None = None) -> None:
     # `dvc metrics diff`, `dvc params diff` and `dvc plots diff` compare a change with.
     commit_all(directory, "the demo's first results")
     from dialogsum_lora.evaluation import read_metrics
+    from dialogsum_lora.paths import BASELINE, BASELINE_DIR, FINETUNED, FINETUNED_DIR, PLOTS_DIR, scores_file
 
     for name, results in ((BASELINE, BASELINE_DIR), (FINETUNED, FINETUNED_DIR)):
         metrics = read_metrics(directory / scores_file(results))

@@ -1,16 +1,11 @@
 """Score any predictions file with the project's ROUGE, and compare two of them.
 
-    dialogsum-score FILE.jsonl [--test data/prepared/test.jsonl] [--against OTHER.jsonl]
-                    [--resamples 1000] [--seed 42]
+    dialogsum-score FILE.jsonl [--test data/prepared/test.jsonl] [--against OTHER.jsonl] [--resamples 1000] [--seed 42]
 
-Each row needs `prediction` (a string) and `references` (a list of strings).
-With --test, rows need an `id` instead of references: each test dialogue's
-references come from the test split, and an id missing from the file, or one
-the test split does not have, is an error. Prints the same metrics JSON the
-pipeline writes, 95% bootstrap intervals included. With --against, OTHER (the
-same dialogues: the same ids, or without ids the same references row by row)
-is scored too, and `comparison` holds FILE minus OTHER per ROUGE type: the
-paired bootstrap comparison `evaluate` writes to reports/comparison.json.
+Each row needs `prediction` and `references` (a list), or with --test the `id` of a test dialogue, whose
+references it takes (every test dialogue predicted once). Prints the metrics JSON the pipeline writes,
+95% intervals included. With --against, OTHER (the same dialogues: by id, or else row by row) is scored
+too, and `comparison` holds FILE minus OTHER: the paired comparison `evaluate` writes to reports/.
 """
 
 import json
@@ -29,99 +24,69 @@ from dialogsum_lora.params.analysis import AnalysisParams
 from dialogsum_lora.schema import Record, Text, Unicode, parse
 from dialogsum_lora.scoring.rouge import check_has_words
 
+# A dialogue's references: one or more, each one ROUGE can score against.
+References = Annotated[list[Annotated[Text, AfterValidator(check_has_words)]], Field(min_length=1)]
+
 
 class _Row(Record):
     model_config = ConfigDict(extra="ignore")  # a user's file may carry columns of its own
 
 
-Reference = Annotated[Text, AfterValidator(check_has_words)]  # a reference ROUGE can score against
-
-
 class ScoredRow(_Row):
-    id: Text | None = Field(default=None, description="the dialogue's id, to match it with another file's")
-    prediction: Unicode = Field(description="the summary to score")
-    references: list[Reference] = Field(min_length=1, description="the dialogue's reference summaries")
+    id: Text | None = None
+    prediction: Unicode
+    references: References
 
 
-class IdRow(_Row):
-    id: Text = Field(description="the id of a test dialogue")
-    prediction: Unicode = Field(description="the summary to score")
+class IdRow(_Row):  # with --test
+    id: Text
+    prediction: Unicode
 
 
 class TestRow(_Row):
-    id: Text = Field(description="the id of a test dialogue")
-    references: list[Reference] = Field(min_length=1, description="the dialogue's reference summaries")
-
-
-_SEED = typing.get_args(Seed)[1]  # the FieldInfo of params.yaml's seed
+    id: Text
+    references: References
 
 
 def _rows(path: Path, schema) -> list:
     return [parse(schema, row, f"{path} row {number}") for number, row in enumerate(read_jsonl(path), start=1)]
 
 
-def _references_from_test(path: Path, rows: list[IdRow], test_file: Path) -> list[list[str]]:
-    references = {}
-    for number, row in enumerate(_rows(test_file, TestRow), start=1):
-        if row.id in references:
-            raise UserError(f"{test_file} row {number}: id {row.id!r} appears twice: one row per test dialogue")
-        references[row.id] = row.references
+def _matched(path: Path, ids: list[str], other_path: Path, other_ids: list[str]) -> list[int]:
+    """For each row of `path`, the index of the row of `other_path` with its id: both files must
+    hold the same dialogues, each once."""
+    where: dict[str, int] = {}
+    for index, identifier in enumerate(other_ids):
+        if identifier in where:
+            raise UserError(f"{other_path} row {index + 1}: id {identifier!r} appears twice: one row per dialogue")
+        where[identifier] = index
     seen: set[str] = set()
-    for number, row in enumerate(rows, start=1):
-        identifier = row.id
-        if identifier not in references:
-            raise UserError(f"{path} row {number}: id {identifier!r} is not in {test_file}")
-        if identifier in seen:
-            raise UserError(f"{path} row {number}: id {identifier!r} is predicted twice")
+    for number, identifier in enumerate(ids, start=1):
+        if identifier not in where or identifier in seen:
+            there = "appears twice" if identifier in seen else f"is not in {other_path}"
+            raise UserError(f"{path} row {number}: id {identifier!r} {there}")
         seen.add(identifier)
-    missing = [identifier for identifier in references if identifier not in seen]
+    missing = [identifier for identifier in where if identifier not in seen]
     if missing:
         raise UserError(
-            f"{path} has no prediction for {len(missing)} of the {len(references)} test dialogues "
+            f"{path} has no prediction for {len(missing)} of the {len(where)} dialogues of {other_path} "
             f"(first: {missing[0]!r}): score complete prediction files only"
         )
-    return [references[row.id] for row in rows]
+    return [where[identifier] for identifier in ids]
 
 
 def read_predictions(path: Path, test_file: Path | None = None) -> tuple[list[str], list[str] | None, list[list[str]]]:
     """The predictions of a file, their ids (None without --test and without ids) and each one's
     references; a malformed row is a UserError naming the file, the row and the key."""
-    if test_file is None:
-        rows = _rows(path, ScoredRow)
-        ids = [row.id for row in rows] if rows and all(row.id is not None for row in rows) else None
-        references = [row.references for row in rows]
-    else:
-        rows = _rows(path, IdRow)
-        ids = [row.id for row in rows]
-        references = _references_from_test(path, rows, test_file)
+    rows = _rows(path, ScoredRow if test_file is None else IdRow)
     if not rows:
         raise UserError(f"{path} holds no predictions")
-    return [row.prediction for row in rows], ids, references
-
-
-def _aligned(
-    path: Path,
-    ids: list[str] | None,
-    references: list[list[str]],
-    other_path: Path,
-    other_ids: list[str] | None,
-    other_references: list[list[str]],
-) -> list[int]:
-    """For each row of `path`, the index of the same dialogue's row in `other_path`."""
-    if ids is not None and other_ids is not None:
-        where = {identifier: index for index, identifier in enumerate(other_ids)}
-        if len(where) == len(other_ids) and sorted(where) == sorted(ids) and len(set(ids)) == len(ids):
-            return [where[identifier] for identifier in ids]
-        raise UserError(
-            f"{path} and {other_path} do not predict the same dialogues (their ids differ): "
-            "compare predictions of the same test dialogues"
-        )
-    if other_references != references:
-        raise UserError(
-            f"{path} and {other_path} do not predict the same dialogues (their references differ row by "
-            "row): compare predictions of the same test dialogues, in the same order or with ids"
-        )
-    return list(range(len(references)))
+    ids = [row.id for row in rows] if all(row.id is not None for row in rows) else None
+    if test_file is None:
+        return [row.prediction for row in rows], ids, [row.references for row in rows]
+    test = _rows(test_file, TestRow)
+    order = _matched(path, ids, test_file, [row.id for row in test])
+    return [row.prediction for row in rows], ids, [test[i].references for i in order]
 
 
 def score_file(
@@ -136,7 +101,15 @@ def score_file(
     scored, candidate = corpus_metrics(predictions, references, resamples, seed)
     if against is not None:
         other_predictions, other_ids, other_references = read_predictions(against, test_file)
-        order = _aligned(path, ids, references, against, other_ids, other_references)
+        if ids is not None and other_ids is not None:
+            order = _matched(path, ids, against, other_ids)
+        elif other_references == references:
+            order = range(len(references))
+        else:
+            raise UserError(
+                f"{path} and {against} do not predict the same dialogues (their references differ row by "
+                "row): compare predictions of the same test dialogues, in the same order or with ids"
+            )
         _, other = corpus_metrics([other_predictions[i] for i in order], references)
         scored["comparison"] = {"against": str(against), **paired_comparison(candidate, other, resamples, seed)}
     return scored
@@ -147,21 +120,12 @@ def score() -> None:
     parser.add_argument("file", type=Path, help="JSON Lines predictions file")
     parser.add_argument("--test", type=Path, help="take references from this prepared test split, by id")
     parser.add_argument(
-        "--against",
-        type=Path,
-        metavar="OTHER",
-        help="compare with this predictions file of the same dialogues (paired bootstrap: FILE minus OTHER)",
+        "--against", type=Path, metavar="OTHER", help="compare with OTHER's predictions (FILE minus OTHER)"
     )
     # The same bounds as params.yaml's analysis.resamples and seed.
-    parser.add_argument(
-        "--resamples",
-        type=within(AnalysisParams.model_fields["resamples"]),
-        default=1000,
-        help="bootstrap resamples (default 1000)",
-    )
-    parser.add_argument(
-        "--seed", type=within(_SEED), default=42, help="seed of the resamples (default 42, as params.yaml)"
-    )
+    resamples = within(AnalysisParams.model_fields["resamples"])
+    parser.add_argument("--resamples", type=resamples, default=1000, help="bootstrap resamples (default 1000)")
+    parser.add_argument("--seed", type=within(typing.get_args(Seed)[1]), default=42, help="their seed (default 42)")
     args = parser.parse_args()
     scored = score_file(args.file, args.test, args.against, args.resamples, args.seed)
     if scored["blank_predictions"]:

@@ -6,14 +6,11 @@
     dialogsum-summarise --file dialogues.jsonl --output summaries.jsonl [--column dialogue]
     dialogsum-summarise --base "..."                           # the base model alone, as `baseline` does
 
-(or python -m dialogsum_lora.commands.summarise). The prompt and the decoding settings are
-params.yaml's `prompt` and `generate` sections (--params for another file), the ones baseline and
-evaluate read, so after `dvc repro` a test dialogue gets exactly evaluate's summary (with --base,
-baseline's); an option per setting (--num-beams, --template, ...) overrides one. The adapter
-(--adapter, default models/adapter; any adapter directory, e.g. one from `dvc artifacts get`)
-records the base model it was trained on. A .jsonl, .csv or .parquet --file holds one dialogue
-per row: each row is written to --output (JSON Lines) with its summary added as `prediction`, so
-`dialogsum-score` can score it. On a GPU when there is one.
+The prompt and the decoding are params.yaml's `prompt` and `generate` sections (--params for another
+file), as baseline and evaluate read them, so after `dvc repro` a test dialogue gets evaluate's summary
+(with --base, baseline's); an option per setting (--num-beams, --template, ...) overrides one. A .jsonl,
+.csv or .parquet --file holds a dialogue per row: each row goes to --output (JSON Lines) with its
+summary added as `prediction`, for `dialogsum-score` to score.
 """
 
 import argparse
@@ -25,7 +22,7 @@ from dialogsum_lora.commands.arguments import (
     ArgumentParser,
     add_adapter_options,
     add_setting_options,
-    check_adapter_options,
+    parse_adapter_options,
     setting_overrides,
 )
 from dialogsum_lora.errors import UserError, run_main
@@ -40,44 +37,23 @@ from dialogsum_lora.schema import NOT_UNICODE, is_valid_unicode, parse
 SUMMARY_KEY = "prediction"  # as in the pipeline's predictions files
 
 
-class Reads(StageParams):
-    """The params this command reads: those baseline and evaluate summarise with."""
-
+class Reads(StageParams):  # those baseline and evaluate summarise with
     prompt: PromptParams
     generate: GenerateParams
 
 
 def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
-    parser = ArgumentParser(
-        prog="dialogsum-summarise", description="Summarise dialogues with the base model and the LoRA adapter."
-    )
+    parser = ArgumentParser(prog="dialogsum-summarise", description=__doc__.splitlines()[0])
     parser.add_argument("dialogue", nargs="?", help="the dialogue's text, or - to read it from stdin")
-    parser.add_argument(
-        "--file",
-        type=Path,
-        help=f"a text file holding one dialogue, or a {', '.join(RECORD_SUFFIXES)} file of them (one a row)",
-    )
+    parser.add_argument("--file", type=Path, help="a text file of one dialogue, or a .jsonl, .csv or .parquet of many")
     parser.add_argument("--output", type=Path, help="where to write the rows of a --file of dialogues (.jsonl)")
-    parser.add_argument(
-        "--column", default="dialogue", help="the dialogue column of a --file of dialogues (default: dialogue)"
-    )
+    parser.add_argument("--column", default="dialogue", help="the dialogue column of a --file (default: dialogue)")
     add_adapter_options(parser)
-    parser.add_argument(
-        "--base",
-        action="store_true",
-        help="the adapter's base model alone, without the adapter "
-        "(what the baseline stage does), with the same settings",
-    )
-    parser.add_argument(
-        "--params",
-        type=Path,
-        default=PARAMS_FILE,
-        help=f"the params file whose prompt and generate sections to use (default: {PARAMS_FILE})",
-    )
+    parser.add_argument("--base", action="store_true", help="the base model alone, as the baseline stage summarises")
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE, help=f"the params file (default: {PARAMS_FILE})")
     add_setting_options(parser, "prompt", PromptParams, keys=("template", "max_source_tokens"))
     add_setting_options(parser, "generate", GenerateParams)
-    args = parser.parse_args(arguments)
-    check_adapter_options(parser, args)
+    args = parse_adapter_options(parser, arguments)
     if (args.dialogue is None) == (args.file is None):
         parser.error("give one dialogue, - to read it from stdin, or --file FILE")
     return args
@@ -85,77 +61,71 @@ def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
 
 def settings(args: argparse.Namespace) -> Reads:
     """params.yaml's prompt and generate sections, with the options given in their place, checked."""
-    if not args.params.exists():
-        raise UserError(f"{args.params} not found: run dialogsum-summarise in the repository, or give --params FILE")
     loaded = load_params(Reads, args.params)
     overrides = setting_overrides(args)
-    if not overrides:
-        return loaded
+    where = f"{args.params}, or the options that override it" if overrides else str(args.params)
     raw = {
         section: {**getattr(loaded, section).model_dump(), **overrides.get(section, {})}
         for section in Reads.model_fields
     }
-    return parse(Reads, raw, f"{args.params}, or the options that override it")
+    return parse(Reads, raw, where)
 
 
 def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | None]:
-    """The dialogues to summarise and, for a --file of them, their rows; anything unusable
-    (an empty dialogue, no dialogue column, no --output for many, a value JSON cannot hold) is a UserError."""
-    if args.file is not None and args.file.suffix in RECORD_SUFFIXES:
-        if args.output is None:
-            raise UserError(f"{args.file} holds a dialogue per row: give --output FILE.jsonl for their summaries")
-        rows = []
-        for where, row in read_records(args.file):
-            if args.column not in row:
-                raise UserError(
-                    f"{where}: no column {args.column!r} (columns: {', '.join(map(str, row))}): "
-                    "name the dialogue column with --column"
-                )
-            rows.append(_checked_row(where, row, args.column))
-        if not rows:
-            raise UserError(f"{args.file} holds no dialogues")
-        if any(SUMMARY_KEY in row for row in rows):
-            raise UserError(f"{args.file} already has a {SUMMARY_KEY!r} column: its summaries would replace it")
-        return [row[args.column] for row in rows], rows
-    if args.file is not None:
-        text, where = read_text(args.file), str(args.file)
-    elif args.dialogue == "-":
-        text, where = read_stdin(), "stdin"
-    else:
-        text, where = args.dialogue, "the dialogue given"
-    if not text.strip():
-        raise UserError(f"the dialogue is empty ({where}): give the text of a dialogue")
-    _check_unicode(text, where)
-    if args.output is not None:
-        raise UserError(f"--output is for a --file of dialogues ({', '.join(RECORD_SUFFIXES)}); one summary is printed")
-    return [text], None
+    """The dialogues to summarise and, for a --file of them, their rows, once --output is known to be
+    writable; anything unusable is a UserError."""
+    if args.file is None or args.file.suffix not in RECORD_SUFFIXES:
+        if args.output is not None:
+            raise UserError(
+                f"--output is for a --file of dialogues ({', '.join(RECORD_SUFFIXES)}); one summary is printed"
+            )
+        if args.file is not None:
+            text, where = read_text(args.file), str(args.file)
+        elif args.dialogue == "-":
+            text, where = read_stdin(), "stdin"
+        else:
+            text, where = args.dialogue, "the dialogue given"
+        _check_dialogue(text, where)
+        return [text], None
+    if args.output is None:
+        raise UserError(f"{args.file} holds a dialogue per row: give --output FILE.jsonl for their summaries")
+    if args.output.suffix != ".jsonl":
+        raise UserError(f"--output {args.output} must end in .jsonl: the summaries are written as JSON Lines")
+    if args.output.is_file():  # a user's file (the input, or summaries of another run): never replaced
+        raise UserError(f"--output {args.output} already exists: give a new file, or remove it yourself")
+    check_writable([args.output])
+    rows = [_checked_row(where, row, args.column) for where, row in read_records(args.file)]
+    if not rows:
+        raise UserError(f"{args.file} holds no dialogues")
+    if any(SUMMARY_KEY in row for row in rows):
+        raise UserError(f"{args.file} already has a {SUMMARY_KEY!r} column: its summaries would replace it")
+    return [row[args.column] for row in rows], rows
 
 
 def read_stdin() -> str:
-    """The dialogue piped in; stdin closed or not UTF-8 is a UserError."""
-    if sys.stdin is None or sys.stdin.closed:
-        raise UserError("stdin is closed: pipe a dialogue in, or give it as an argument or with --file")
+    """The dialogue piped in, decoded as UTF-8 whatever the locale says."""
     try:
-        buffer = getattr(sys.stdin, "buffer", None)  # the bytes, decoded strictly whatever the locale says
-        return buffer.read().decode("utf-8-sig") if buffer is not None else sys.stdin.read()
+        return sys.stdin.buffer.read().decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise UserError(f"stdin is not UTF-8 text (byte {error.start}): pipe in UTF-8") from None
-    except (OSError, ValueError) as error:  # a closed or unreadable descriptor
-        raise UserError(f"cannot read stdin: {error}") from None
 
 
-def _check_unicode(text: str, where: str) -> None:
-    if not is_valid_unicode(text):
+def _check_dialogue(dialogue, where: str) -> None:
+    if not isinstance(dialogue, str) or not dialogue.strip():
+        raise UserError(f"{where}: the dialogue must be non-empty text, got {dialogue!r:.60}")
+    if not is_valid_unicode(dialogue):
         raise UserError(f"{where}: the dialogue {NOT_UNICODE}")
 
 
 def _checked_row(where: str, row: Row, column: str) -> Row:
     """A row of a --file of dialogues, refused unless its dialogue is real text and the whole row
     can be written back as JSON (a parquet timestamp cannot): checked before any summarising."""
-    dialogue = row[column]
-    if not isinstance(dialogue, str) or not dialogue.strip():
-        raise UserError(f"{where}: the dialogue ({column!r}) must be non-empty text, got {dialogue!r:.60}")
-    _check_unicode(dialogue, where)
+    if column not in row:
+        raise UserError(
+            f"{where}: no column {column!r} (columns: {', '.join(map(str, row))}): "
+            "name the dialogue column with --column"
+        )
+    _check_dialogue(row[column], f"{where} ({column!r})")
     try:
         json.dumps(row, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as error:
@@ -165,25 +135,11 @@ def _checked_row(where: str, row: Row, column: str) -> Row:
     return row
 
 
-def check_output(args: argparse.Namespace) -> None:
-    """Fail before the model loads if --output cannot be written, or would replace the input."""
-    if args.output is None:
-        return
-    if args.output.suffix != ".jsonl":
-        raise UserError(f"--output {args.output} must end in .jsonl: the summaries are written as JSON Lines")
-    if args.output.resolve() == args.file.resolve():
-        raise UserError(f"--output {args.output} is the input file: choose another")
-    if args.output.is_file():  # a user's file, maybe the summaries of another run: never replaced
-        raise UserError(f"--output {args.output} already exists: give a new file, or remove it yourself")
-    check_writable([args.output])
-
-
 def summarise(arguments: list[str] | None = None) -> None:
     """The command: `arguments` as on its command line (default: sys.argv)."""
     args = parse_arguments(arguments)
     # Inputs, settings and the output's place first: a mistake is reported before torch and the model load.
     dialogues, rows = read_dialogues(args)
-    check_output(args)
     params = settings(args)
     from dialogsum_lora.files.records import write_jsonl
     from dialogsum_lora.generation import summarise_dialogues
@@ -211,10 +167,8 @@ def summarise(arguments: list[str] | None = None) -> None:
     if args.base:
         model, tokenizer = load_base_model(model_dir, dtype, device), load_tokenizer(model_dir)
     else:
-        model, tokenizer = (
-            load_merged_model(model_dir, args.adapter, record, dtype, device),
-            load_tokenizer(args.adapter),
-        )
+        model = load_merged_model(model_dir, args.adapter, record, dtype, device)
+        tokenizer = load_tokenizer(args.adapter)
 
     summaries, truncated = summarise_dialogues(
         model,
@@ -229,8 +183,7 @@ def summarise(arguments: list[str] | None = None) -> None:
     if truncated:
         print(
             f"warning: {truncated} of {len(dialogues)} prompts are longer than {params.prompt.max_source_tokens} "
-            "tokens "
-            "and were cut (--max-source-tokens)",
+            "tokens and were cut (--max-source-tokens)",
             file=sys.stderr,
         )
     if any(summaries.unfinished):

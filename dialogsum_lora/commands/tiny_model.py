@@ -2,8 +2,7 @@
 
     dialogsum-tiny-model DIR        # or: python -m dialogsum_lora.commands.tiny_model DIR
 
-DIR must be new or empty: a directory holding anything, a model of one's own included, is refused.
-The same DIR contents come out on every run, in a few seconds (dialogsum_lora/modeling/tiny.py).
+DIR must be new or empty. The same files come out on every run, in a few seconds (modeling/tiny.py).
 """
 
 from pathlib import Path

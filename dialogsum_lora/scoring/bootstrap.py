@@ -1,12 +1,9 @@
-"""How sure a score is: bootstrap confidence intervals over dialogues, and the paired
-comparison of two systems on the same dialogues.
+"""How sure a score is: bootstrap confidence intervals over dialogues, the paired comparison of two
+systems on the same dialogues, and intervals over training seeds and dialogues.
 
-A resample draws as many dialogues as there are, with replacement; a dialogue's
-references stay together because the unit resampled is the dialogue's score
-(already averaged over its references). Both systems of a paired comparison are
-resampled with the same draws, so the interval is that of their difference on
-the same dialogues, not of two independent means. Resamples are drawn from
-`seed` with numpy's PCG64: the same inputs give the same bytes on every run.
+The unit resampled is a dialogue's score (averaged over its references, which so stay together). Both
+systems of a paired comparison are resampled with the same draws: the interval is that of their
+difference on the same dialogues. Draws come from `seed` (numpy's PCG64): the same bytes on every run.
 """
 
 import numpy as np
@@ -18,52 +15,32 @@ DIGITS = 6  # as the headline scores
 
 def resample_indices(dialogues: int, resamples: int, seed: int) -> np.ndarray:
     """`resamples` rows of `dialogues` indices drawn with replacement (shape resamples x dialogues)."""
-    if dialogues < 1 or resamples < 1:
-        raise ValueError(f"bootstrap needs at least one dialogue and one resample, got {dialogues} and {resamples}")
     return np.random.default_rng(seed).integers(0, dialogues, size=(resamples, dialogues))
 
 
-def resampled_means(scores, indices: np.ndarray) -> np.ndarray:
-    """The mean of `scores` (one per dialogue) in each resample."""
-    return np.asarray(scores, dtype=np.float64)[indices].mean(axis=1)
-
-
-def percentile_interval(means: np.ndarray) -> dict[str, float]:
-    """The 95% percentile interval of resampled means."""
-    low, high = np.percentile(means, _PERCENTILES)
-    return {"low": round(float(low), DIGITS), "high": round(float(high), DIGITS)}
-
-
-def interval(scores, indices: np.ndarray) -> dict[str, float]:
+def _interval(scores, indices: np.ndarray) -> dict[str, float]:
     """The 95% percentile interval of the mean of `scores` over the resamples `indices` draws."""
-    return percentile_interval(resampled_means(scores, indices))
+    low, high = np.percentile(np.asarray(scores, dtype=np.float64)[indices].mean(axis=1), _PERCENTILES)
+    return {"low": round(float(low), DIGITS), "high": round(float(high), DIGITS)}
 
 
 def intervals(per_type: dict[str, list[float]], resamples: int, seed: int) -> dict[str, dict[str, float]]:
     """A 95% interval for each score type's mean, every type over the same resamples."""
     indices = resample_indices(len(next(iter(per_type.values()))), resamples, seed)
-    return {name: interval(scores, indices) for name, scores in per_type.items()}
+    return {name: _interval(scores, indices) for name, scores in per_type.items()}
 
 
 def paired(candidate: list[float], other: list[float], indices: np.ndarray) -> dict:
-    """A candidate system against another on the same dialogues (the candidate's score minus the
-    other's, per dialogue).
-
-    difference: the mean difference; low, high: its 95% interval; p_value: the
-    one-sided bootstrap p-value of "the candidate is better", the share of
-    resamples in which its mean is not above the other's; wins, ties, losses:
-    dialogues on which the candidate scores above, equal to, below the other.
-    """
+    """The candidate's scores against the other's on the same dialogues: the mean difference, its 95%
+    interval (low, high), the one-sided p-value of "the candidate is better" (the share of resamples
+    whose mean difference is not above 0), and the dialogues it wins, ties and loses."""
     candidate, other = np.asarray(candidate, dtype=np.float64), np.asarray(other, dtype=np.float64)
-    if candidate.shape != other.shape:
-        raise ValueError(f"a paired comparison needs the same dialogues: {candidate.size} scores against {other.size}")
     difference = candidate - other
-    means = resampled_means(difference, indices)
     tie = np.isclose(candidate, other, rtol=0, atol=1e-12)
     return {
         "difference": round(float(difference.mean()), DIGITS),
-        **percentile_interval(means),
-        "p_value": round(float(np.mean(means <= 0)), DIGITS),
+        **_interval(difference, indices),
+        "p_value": round(float(np.mean(difference[indices].mean(axis=1) <= 0)), DIGITS),
         "wins": int(np.sum((difference > 0) & ~tie)),
         "ties": int(np.sum(tie)),
         "losses": int(np.sum((difference < 0) & ~tie)),
@@ -78,31 +55,21 @@ def compare(
     return {name: paired(candidate[name], other[name], indices) for name in candidate}
 
 
-# Across training runs: a score per (seed, dialogue), for runs that differ only in their seed.
-# The mean over all cells varies with training (another seed trains another adapter) and with the
-# test sample (other dialogues). Its variance is estimated from both: the spread of the seeds'
-# means over S seeds, and the spread of the dialogues' means (over seeds) over N dialogues, whose
-# sum over-counts the seed-by-dialogue noise a little (a conservative interval). The interval and
-# p-value come from Student's t on the seeds' S - 1 degrees of freedom: from 3 seeds, t's 95%
-# quantile is 4.3, not 1.96.
-#
-# Not a two-level bootstrap (resample seeds, then dialogues): drawing with replacement from 2-5
-# seeds never sees a seed spread wider than the one it has, and on no true difference it called
-# 10-20% of such comparisons "better at the 95% level" (test_bootstrap.py checks this method's rate).
+# Across training runs that differ only in their seed (a score per seed and dialogue), the mean varies
+# with training and with the test sample. Its variance is the spread of the seeds' means over S seeds
+# plus that of the dialogues' means over N dialogues (over-counting the seed-by-dialogue noise a little:
+# conservative), with Student's t on S - 1 degrees of freedom (from 3 seeds, 4.3, not 1.96): fewer than
+# Welch-Satterthwaite's, which with 2 seeds called 4% of no-difference comparisons better at 2.5%.
+# Not a two-level bootstrap: resampling 2-5 seeds never sees a wider seed spread than the one it has,
+# and called 10-20% of no-difference comparisons better (test_bootstrap.py checks this method's rate).
 
 
 def _mean_and_variance(cells) -> tuple[float, float, float]:
-    """The mean of `cells` (seeds x dialogues), its variance from both spreads, and the degrees of freedom."""
+    """The mean of `cells` (seeds x dialogues, two or more of each), its variance from both spreads, and
+    the degrees of freedom."""
     cells = np.asarray(cells, dtype=np.float64)
     seeds, dialogues = cells.shape
-    if seeds < 2 or dialogues < 2:
-        raise ValueError(f"an interval over seeds and dialogues needs two of each, got {seeds} and {dialogues}")
-    from_seeds = cells.mean(axis=1).var(ddof=1) / seeds
-    from_dialogues = cells.mean(axis=0).var(ddof=1) / dialogues
-    variance = from_seeds + from_dialogues
-    # The seeds' degrees of freedom, the fewer of the two: Welch-Satterthwaite's would be more, and
-    # too few seeds' spread is itself too uncertain for them (with 2 seeds they called 4% of
-    # no-difference comparisons better, one-sided at 2.5%).
+    variance = cells.mean(axis=1).var(ddof=1) / seeds + cells.mean(axis=0).var(ddof=1) / dialogues
     return float(cells.mean()), float(variance), float(seeds - 1)
 
 
@@ -114,9 +81,8 @@ def _t_interval(mean: float, variance: float, freedom: float) -> dict[str, float
 
 
 def across_seeds(per_type: dict[str, list[list[float]]]) -> dict[str, dict]:
-    """For each score type (its scores: seeds x dialogues, two or more of each): the mean and the
-    standard deviation over seeds of each seed's mean, and the 95% interval of the mean over
-    seeds and dialogues."""
+    """For each score type (its scores: seeds x dialogues): the mean, the standard deviation over seeds
+    of each seed's mean, and the 95% interval of the mean over seeds and dialogues."""
     found = {}
     for name, cells in per_type.items():
         mean, variance, freedom = _mean_and_variance(cells)
@@ -134,21 +100,7 @@ def paired_across_seeds(candidate: list[list[float]], other: list[list[float]]) 
     dialogues, and the one-sided p-value of "the candidate is better" (Student's t)."""
     from scipy.stats import t
 
-    candidate, other = np.asarray(candidate, dtype=np.float64), np.asarray(other, dtype=np.float64)
-    if candidate.shape != other.shape:
-        raise ValueError(
-            f"a paired comparison needs the same seeds and dialogues: {candidate.shape} against {other.shape}"
-        )
-    mean, variance, freedom = _mean_and_variance(candidate - other)
-    if variance == 0:  # every cell alike: an interval of zero width, which tells nothing
-        return {
-            "difference": round(mean, DIGITS),
-            "low": round(mean, DIGITS),
-            "high": round(mean, DIGITS),
-            "p_value": 0.0 if mean > 0 else 1.0,
-        }
-    return {
-        "difference": round(mean, DIGITS),
-        **_t_interval(mean, variance, freedom),
-        "p_value": round(float(t.sf(mean / variance**0.5, freedom)), DIGITS),
-    }
+    mean, variance, freedom = _mean_and_variance(np.subtract(candidate, other))
+    # Every cell alike: an interval of zero width, which tells nothing, and no t statistic.
+    p_value = round(float(t.sf(mean / variance**0.5, freedom)), DIGITS) if variance else float(mean <= 0)
+    return {"difference": round(mean, DIGITS), **_t_interval(mean, variance, freedom), "p_value": p_value}

@@ -13,11 +13,10 @@ SHARE_DIGITS = 4
 def corpus_metrics(
     predictions: list[str], references: list[list[str]], resamples: int = 0, seed: int = 0
 ) -> tuple[dict, list[dict]]:
-    """metrics.json's content for `predictions` of dialogues with these `references`, and each
-    dialogue's scores (score_corpus's): the headline ROUGE, with `ci95` intervals from
-    `resamples` bootstrap resamples drawn from `seed` (none if 0), the counts, the
-    best-of-references scores, how many predictions hold no word ROUGE sees (each scores 0:
-    blank, zero-width characters only, or no Latin letters or digits), and the lengths."""
+    """metrics.json's content and score_corpus's per-dialogue scores: the headline ROUGE, `ci95`
+    intervals from `resamples` drawn from `seed` (none if 0), score_corpus's counts and
+    best-of-references scores, how many predictions hold no word ROUGE sees (each scores 0), and
+    the lengths."""
     scores, per_dialogue = score_corpus(predictions, references)
     metrics = {name: scores[name] for name in ROUGE_TYPES}
     if resamples:

@@ -1,12 +1,8 @@
-"""ROUGE F1 the way published DialogSum numbers are computed.
-
-`rouge_score` with Porter stemming; each prediction is scored against every
-reference of its dialogue. The headline is the mean over dialogues of the
-average over that dialogue's references (equal to the usual per-row mean over
-the hub's test split, where each dialogue repeats once per reference); the
-best-of-references score takes the max instead. rougeLsum is computed on
-sentences put on separate lines by a punctuation rule, so no nltk model is
-downloaded.
+"""ROUGE F1 the way published DialogSum numbers are computed: `rouge_score` with Porter stemming, each
+prediction against every reference of its dialogue. The headline is the mean over dialogues of the
+average over its references (the usual per-row mean over the hub's test split, where a dialogue repeats
+once per reference); best-of-references takes the max. rougeLsum reads sentences split by punctuation
+(no nltk model to download).
 """
 
 import functools
@@ -22,10 +18,9 @@ _PORTER = porter.PorterStemmer()  # rouge_score's stemmer (use_stemmer=True)
 
 
 class StemmingTokenizer(tokenizers.Tokenizer):
-    """rouge_score's own tokenizer with Porter stemming (`use_stemmer=True`), but
-    each distinct word is stemmed once. Same tokens, faster scoring (BENCHMARKS.md,
-    benchmarks/rouge.py): stemming is most of the work, and every prediction is
-    tokenised again for each of its references."""
+    """rouge_score's own tokenizer with Porter stemming, each distinct word stemmed once: the same
+    tokens, faster (stemming is most of the work, and a prediction is tokenised once per reference;
+    BENCHMARKS.md, benchmarks/rouge.py)."""
 
     @staticmethod
     @functools.cache  # one entry per distinct word: a few MB at most
@@ -37,7 +32,6 @@ class StemmingTokenizer(tokenizers.Tokenizer):
 
 
 def make_scorer() -> rouge_scorer.RougeScorer:
-    """The scorer every stage uses (benchmarks/rouge.py times it against rouge_score's tokenizer)."""
     return rouge_scorer.RougeScorer(list(ROUGE_TYPES), tokenizer=StemmingTokenizer())
 
 
@@ -61,49 +55,28 @@ def check_has_words(text: str) -> str:
 
 
 def split_sentences(text: str) -> str:
-    """Put each sentence of `text` on its own line (the rougeLsum unit)."""
+    """`text` with each sentence on its own line: the rougeLsum unit (the other types ignore newlines)."""
     return "\n".join(s for s in _SENTENCE_END.split(text.strip()) if s)
 
 
 def score_one(prediction: str, references: list[str], scorer=_SCORER) -> dict[str, dict[str, float]]:
-    """Score one prediction against its references.
-
-    Returns {"mean": {rouge_type: F1}, "best": {rouge_type: F1}}, each F1 the
-    average (or max) over references. An empty prediction scores 0.
-    """
-    if not references:
-        raise ValueError("a prediction needs at least one reference")
-    # rougeLsum reads newlines as sentence breaks; the others ignore them.
+    """{"mean": {rouge_type: F1}, "best": {rouge_type: F1}}: the average and the max over one or more
+    references. An empty prediction scores 0."""
     prediction = split_sentences(prediction)
-    per_reference = []
-    for reference in references:
-        scores = scorer.score(split_sentences(reference), prediction)
-        per_reference.append({name: scores[name].fmeasure for name in ROUGE_TYPES})
+    per_reference = [scorer.score(split_sentences(reference), prediction) for reference in references]
     return {
-        "mean": {name: fmean(s[name] for s in per_reference) for name in ROUGE_TYPES},
-        "best": {name: max(s[name] for s in per_reference) for name in ROUGE_TYPES},
+        "mean": {name: fmean(s[name].fmeasure for s in per_reference) for name in ROUGE_TYPES},
+        "best": {name: max(s[name].fmeasure for s in per_reference) for name in ROUGE_TYPES},
     }
 
 
 def score_corpus(predictions: list[str], references: list[list[str]], scorer=_SCORER) -> tuple[dict, list[dict]]:
-    """Score aligned lists of predictions and reference lists.
-
-    Returns (metrics, per_dialogue): metrics has the headline F1 per ROUGE type
-    as fractions in [0, 1], `num_dialogues`, `num_references` and
-    `best_reference` (the max-over-references scores); per_dialogue holds
-    score_one's result for each dialogue, in order.
-    """
-    if len(predictions) != len(references):
-        raise ValueError(f"{len(predictions)} predictions for {len(references)} reference lists")
-    if not predictions:
-        raise ValueError("nothing to score: no predictions")
-    per_dialogue = [score_one(p, r, scorer) for p, r in zip(predictions, references)]
-    metrics = {name: _mean(per_dialogue, "mean", name) for name in ROUGE_TYPES}
+    """(metrics, per_dialogue) of aligned predictions and reference lists: the headline F1 per ROUGE type
+    (fractions), `num_dialogues`, `num_references` and `best_reference` (the max-over-references scores);
+    and score_one's result for each dialogue, in order."""
+    per_dialogue = [score_one(p, r, scorer) for p, r in zip(predictions, references, strict=True)]
+    metrics = {name: round(fmean(d["mean"][name] for d in per_dialogue), 6) for name in ROUGE_TYPES}
     metrics["num_dialogues"] = len(predictions)
     metrics["num_references"] = sum(len(r) for r in references)
-    metrics["best_reference"] = {name: _mean(per_dialogue, "best", name) for name in ROUGE_TYPES}
+    metrics["best_reference"] = {name: round(fmean(d["best"][name] for d in per_dialogue), 6) for name in ROUGE_TYPES}
     return metrics, per_dialogue
-
-
-def _mean(per_dialogue: list[dict], kind: str, name: str) -> float:
-    return round(fmean(d[kind][name] for d in per_dialogue), 6)

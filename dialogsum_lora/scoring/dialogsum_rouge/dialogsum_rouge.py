@@ -1,16 +1,6 @@
-"""DialogSum ROUGE as a Hugging Face `evaluate` metric: the scores the pipeline reports.
-
-Load it by its local path (never from the hub), from this checkout or your own code:
-
-    import evaluate
-    from dialogsum_lora.paths import ROUGE_METRIC_DIR
-    rouge = evaluate.load(str(ROUGE_METRIC_DIR), keep_in_memory=True)
-    rouge.compute(predictions=["A asks B for a table."],
-                  references=[["A wants a table.", "A books a table for four."]])
-
-See README.md beside this file for what it computes. It computes what the pipeline does, with
-the same function (dialogsum_lora.scoring.metrics.corpus_metrics).
-"""
+"""DialogSum ROUGE as a Hugging Face `evaluate` metric, loaded by its local path (never from the hub):
+the pipeline's scores, from the same function (dialogsum_lora.scoring.metrics.corpus_metrics).
+README.md beside this file says how to load it and what it computes."""
 
 import datasets
 import evaluate
@@ -30,10 +20,8 @@ Args:
     seed: the seed the resamples are drawn from.
     per_dialogue: also return each dialogue's scores (`per_dialogue`: {"mean": ..., "best": ...}).
 Returns:
-    rouge1, rouge2, rougeL, rougeLsum (fractions), ci95 (with resamples), num_dialogues,
-    num_references, best_reference, length (mean words of predictions and references, and
-    the share of predictions over twice or under half their references' mean length);
-    the same keys as the pipeline's scores.json.
+    the keys of the pipeline's scores.json: rouge1, rouge2, rougeL, rougeLsum (fractions), ci95 (with
+    resamples), num_dialogues, num_references, best_reference, blank_predictions and length.
 """
 
 
