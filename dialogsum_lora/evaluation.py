@@ -116,16 +116,10 @@ def summarise_and_score(
     """Summarise each test dialogue (after the `shots`, training rows, if any), score the summaries (with 95%
     intervals) and write the results to `out_dir`, the generation time to reports/timing/STAGE.json. On rank 0
     the metrics written, each dialogue's scores and the Summaries; None on the other processes."""
+    dialogues = [row["dialogue"] for row in test_rows]
     with Stopwatch(stage) as stopwatch:
         summaries, truncated = summarise_dialogues(
-            model,
-            tokenizer,
-            [row["dialogue"] for row in test_rows],
-            prompt,
-            generate.decoding(),
-            generate.batch_size,
-            desc=stage,
-            shots=shots,
+            model, tokenizer, dialogues, prompt, generate.decoding(), generate.batch_size, desc=stage, shots=shots
         )
     if summaries is None:
         return None

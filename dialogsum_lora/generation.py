@@ -61,9 +61,8 @@ def generate_summaries(
     mine = distributed.my_share(order)
     device = next(model.parameters()).device
     summaries: list[tuple[str, bool]] = []
-    with tqdm(
-        total=len(mine), desc=desc, unit="dialogue", disable=not (progress and distributed.is_main_process())
-    ) as bar:
+    shown = progress and distributed.is_main_process()  # one bar, rank 0's
+    with tqdm(total=len(mine), desc=desc, unit="dialogue", disable=not shown) as bar:
         for start in range(0, len(mine), batch_size):
             indices = mine[start : start + batch_size]
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in indices]}, return_tensors="pt").to(device)

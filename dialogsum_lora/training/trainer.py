@@ -82,9 +82,8 @@ def trainable_model(model, method: str, settings):
 def frozen_weights_dtype(train: TrainParams, method: str, compute_dtype: torch.dtype) -> torch.dtype:
     """The base model's dtype for training: bfloat16 where train.frozen_dtype asks, an adapter trains (its own
     weights stay float32: peft's autocast_adapter_dtype) and steps compute in bf16; else float32."""
-    if train.frozen_dtype == "bfloat16" and method != "full" and compute_dtype == torch.bfloat16:
-        return torch.bfloat16
-    return torch.float32
+    bfloat16 = train.frozen_dtype == "bfloat16" and method != "full" and compute_dtype == torch.bfloat16
+    return torch.bfloat16 if bfloat16 else torch.float32
 
 
 # The examples and the Trainer.
@@ -140,17 +139,14 @@ def make_trainer(
             bf16=dtype == torch.bfloat16,
             train_sampling_strategy="group_by_length",
             report_to="none",
-            # On a CPU, accelerate sees several processes as data-parallel (gloo) only when told it is on the
-            # CPU; otherwise each process would train alone on its share of the data.
+            # Told it is on the CPU, accelerate makes CPU processes data-parallel (gloo), not each train alone.
             use_cpu=not torch.cuda.is_available(),
             ddp_backend=distributed.backend() if distributed.world_size() > 1 else None,
             ddp_find_unused_parameters=False,
-            # T5's loss is already a per-token mean; with this on, the Trainer would
-            # multiply it by the number of processes (doubling the gradients at 2).
+            # T5's loss is a per-token mean already: this would multiply it by the number of processes.
             average_tokens_across_devices=False,
             disable_tqdm=not progress,
-            # Off: the filter puts the mean so far in place of a NaN or infinite step loss, hiding it from
-            # StopOnDivergence, and makes every step wait for the GPU to check its loss.
+            # The filter would hide a NaN loss from StopOnDivergence, and make every step wait for the GPU.
             logging_nan_inf_filter=False,
         )
     except ValueError as error:  # a combination of settings the Trainer's own checks refuse
