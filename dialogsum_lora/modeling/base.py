@@ -21,8 +21,7 @@ from dialogsum_lora.files.outputs import read_json, write_json
 from dialogsum_lora.hub import hub_failure, local_directory, offline_unless_reachable
 from dialogsum_lora.provenance import directory_hash
 
-# Eager attention trained and generated faster than "sdpa" on DialogSum's varying lengths
-# (BENCHMARKS.md: H200, bf16).
+# Eager attention trained and generated faster than "sdpa" on DialogSum's lengths (BENCHMARKS.md: H200, bf16).
 ATTENTION = "eager"
 
 
@@ -51,8 +50,7 @@ def pick_dtype(device: torch.device) -> torch.dtype:
     return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
 
 
-# What a model directory may contribute: config, safetensors weights, tokenizer files.
-# Nothing else is downloaded from the hub: no pickled weights, no code.
+# All a model directory may contribute (from the hub, nothing else: no pickled weights, no code).
 MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt"]
 TOKENIZER_FILE = "tokenizer.json"
 

@@ -33,7 +33,6 @@ from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
 from dialogsum_lora.subsets import seeded_subset
 
 
-# The model made trainable.
 def check_target_modules(method: str, settings, model_dir: Path, model_name: str) -> None:
     """Refuse a method's target_modules (lora's, ia3's) naming a layer the model lacks, from its config alone."""
     from transformers import AutoConfig, AutoModelForSeq2SeqLM
@@ -84,9 +83,6 @@ def frozen_weights_dtype(train: TrainParams, method: str, compute_dtype: torch.d
     weights stay float32: peft's autocast_adapter_dtype) and steps compute in bf16; else float32."""
     bfloat16 = train.frozen_dtype == "bfloat16" and method != "full" and compute_dtype == torch.bfloat16
     return torch.bfloat16 if bfloat16 else torch.float32
-
-
-# The examples and the Trainer.
 
 
 def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list[dict], dict]:
@@ -184,11 +180,9 @@ def last_logged_loss(trainer) -> tuple[int, float] | None:
     return (entry["step"], entry["loss"]) if entry else None
 
 
-# Validation ROUGE, and the adapter kept by it or by the validation loss (train.keep). Not the Trainer's
-# predict_with_generate and load_best_model_at_end: the first would summarise every validation dialogue at the
-# training batch size (here a seeded subset, in batches of train.validation_batch_size); the second needs a
-# checkpoint at every validation and the score on every process (here rank 0 scores the gathered summaries, and
-# the best weights are copied, a few MB).
+# Not the Trainer's predict_with_generate and load_best_model_at_end: the first summarises every validation
+# dialogue at the training batch size (here a seeded subset); the second needs a checkpoint at every validation
+# and the score on every process (here rank 0 scores the gathered summaries and copies the best weights).
 
 
 class ValidationRouge(TrainerCallback):
@@ -323,9 +317,6 @@ def remove_checkpoints(directory: Path) -> None:
     shutil.rmtree(directory)
     if not any(CHECKPOINTS_DIR.iterdir()):
         CHECKPOINTS_DIR.rmdir()
-
-
-# The run's progress, curves, divergence and speed.
 
 
 class StopOnDivergence(TrainerCallback):
