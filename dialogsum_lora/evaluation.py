@@ -1,12 +1,9 @@
-"""A system's summaries of the test split, scored and written (baseline, evaluate), and those
-files read back and checked (evaluate reads baseline's; dialogsum-export and the cards read
-evaluate's).
+"""A system's summaries of the test split, scored and written (baseline, evaluate), and read back
+through one schema each (evaluate reads baseline's; dialogsum-export and the cards read evaluate's).
 
-Each results directory holds predictions.jsonl (a row per test dialogue: id, prediction,
-references, its ROUGE, whether it stopped at generate.max_new_tokens), metrics.json (the four
-headline scores: DVC's metric), scores.json (the same with intervals, counts and lengths) and
-provenance.json (the model, the decoding settings, the environment; the baseline's, its shots).
-Every scores file read back goes through one schema, `Metrics`.
+A results directory holds predictions.jsonl (per test dialogue: id, prediction, references, its ROUGE,
+whether it stopped at generate.max_new_tokens), metrics.json (the four headline scores: DVC's metric),
+scores.json (`Metrics`: the same with intervals, counts and lengths) and provenance.json.
 """
 
 import sys
@@ -49,9 +46,7 @@ class Lengths(Record):
     under_half_reference: float = Field(ge=0, le=1)
 
 
-class Metrics(Scores):
-    """scores.json, as baseline and evaluate write it (ROUGE as fractions)."""
-
+class Metrics(Scores):  # scores.json (ROUGE as fractions)
     ci95: dict[str, Interval] | None = None
     num_dialogues: int = Field(ge=1)
     num_references: int = Field(ge=1)
@@ -62,9 +57,7 @@ class Metrics(Scores):
     unfinished_summaries: int = Field(ge=0)
 
 
-class UsedPrompt(Record):
-    """What of `prompt` a system's summaries are made with (not max_target_tokens: training's)."""
-
+class UsedPrompt(Record):  # what of `prompt` summaries are made with (max_target_tokens is training's)
     template: Text
     max_source_tokens: int
 
@@ -83,8 +76,6 @@ class Shots(Record):
 
 
 class ResultsProvenance(Record):
-    """provenance.json beside a system's results: the model, the prompt and decoding, the environment."""
-
     model: ModelRecord
     environment: dict[str, str]
     prompt: UsedPrompt
@@ -94,16 +85,15 @@ class ResultsProvenance(Record):
 
 
 def read_metrics(path: Path) -> Metrics:
-    """A scores.json, checked against `Metrics`: a hand-edited or stale one is one line naming the key."""
     return _read(Metrics, path)
 
 
 def read_results_provenance(path: Path) -> ResultsProvenance:
-    """A results directory's provenance.json, checked against `ResultsProvenance`."""
     return _read(ResultsProvenance, path)
 
 
 def _read(schema, path: Path):
+    """The record at `path` through `schema`: a hand-edited or stale one is one line naming the key."""
     try:
         return parse(schema, read_json(path), str(path))
     except UserError as error:
@@ -123,23 +113,13 @@ def summarise_and_score(
     provenance: dict,
     shots: Sequence[Row] = (),
 ) -> tuple[dict, list[dict], Summaries] | None:
-    """Generate a summary per test dialogue (its prompt after the `shots`, training rows, if any),
-    score it (with 95% intervals), write predictions.jsonl, metrics.json, scores.json and provenance.json (with
-    the decoding settings used) to `out_dir`, and the generation time to reports/timing/STAGE.json.
-
-    Returns the metrics written, each dialogue's scores and the Summaries (on rank 0; other
-    processes only generate and get None).
-    """
+    """Summarise each test dialogue (after the `shots`, training rows, if any), score the summaries (with 95%
+    intervals) and write the results to `out_dir`, the generation time to reports/timing/STAGE.json. On rank 0
+    the metrics written, each dialogue's scores and the Summaries; None on the other processes."""
+    dialogues = [row["dialogue"] for row in test_rows]
     with Stopwatch(stage) as stopwatch:
         summaries, truncated = summarise_dialogues(
-            model,
-            tokenizer,
-            [row["dialogue"] for row in test_rows],
-            prompt,
-            generate.decoding(),
-            generate.batch_size,
-            desc=stage,
-            shots=shots,
+            model, tokenizer, dialogues, prompt, generate.decoding(), generate.batch_size, desc=stage, shots=shots
         )
     if summaries is None:
         return None
@@ -186,26 +166,20 @@ def summarise_and_score(
     return metrics, per_dialogue, summaries
 
 
-def check_predictions_match(predictions: list[Row], test_rows: list[Row], path: Path) -> None:
-    """Refuse a predictions file (as summarise_and_score writes it) that is not one string
-    prediction per test dialogue, in the test split's order."""
-    expected = [row["id"] for row in test_rows]
-    found = [row.get("id") for row in predictions]
-    if found != expected:
-        raise UserError(f"{path} does not hold the test dialogues in order (stale?): run `dvc repro` to remake it")
-    for number, row in enumerate(predictions, start=1):
-        if not isinstance(row.get("prediction"), str):
-            raise UserError(f"{path} line {number}: prediction must be text, got {row.get('prediction')!r:.60}")
-
-
-def rescore(predictions: list[Row], test_rows: list[Row], metrics: dict, path: Path) -> list[dict]:
-    """Each dialogue's scores of a predictions file that check_predictions_match passed; refused
-    if they do not give its metrics file's (`path`) headline scores, as a stale pair would not."""
+def rescore(predictions: list[Row], test_rows: list[Row], metrics: dict, directory: Path) -> list[dict]:
+    """Each dialogue's scores of the predictions in results `directory`; refused if they are not of the test
+    dialogues in order, or do not give the headline scores of the metrics beside them (a stale pair)."""
+    if [row.get("id") for row in predictions] != [row["id"] for row in test_rows]:
+        raise UserError(
+            f"{predictions_file(directory)} does not hold the test dialogues in order (stale?): run `dvc repro` to "
+            "remake it"
+        )
     scored, per_dialogue = corpus_metrics(
         [row["prediction"] for row in predictions], [row["references"] for row in test_rows]
     )
     if any(scored[name] != metrics[name] for name in ROUGE_TYPES):
         raise UserError(
-            f"{path} does not hold the scores of the predictions beside it (stale?): run `dvc repro` to remake both"
+            f"{scores_file(directory)} does not hold the scores of the predictions beside it (stale?): run "
+            "`dvc repro` to remake both"
         )
     return per_dialogue

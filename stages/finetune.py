@@ -51,12 +51,12 @@ def main() -> None:
     from dialogsum_lora import distributed
     from dialogsum_lora.modeling import base
     from dialogsum_lora.modeling.adapter import (
+        METHOD_SECTIONS,
         KeptStep,
         method_settings,
         parameter_counts,
         save_adapter,
         training_params,
-        unused_sections,
     )
     from dialogsum_lora.provenance import Stopwatch, model_provenance
     from dialogsum_lora.subsets import seeded_subset
@@ -166,7 +166,7 @@ def main() -> None:
         "data": training_data_hashes(),
     }
     # What it read: seed, processes, method, prompt, the method's section, train.
-    record.update(params.model_dump(exclude={"model", *unused_sections(params.method)}))
+    record.update(params.model_dump(exclude={"model", *(set(METHOD_SECTIONS) - {params.method})}))
     record["trainer"] = arguments_used(trainer.args, params.train.trainer_settings())
     with base.no_progress_bars():
         save_adapter(model, tokenizer, record, ADAPTER_DIR)

@@ -1,11 +1,7 @@
-"""What finetune trains (params.yaml `method`): a LoRA or IA3 adapter (peft), or every weight of
-the model (`full`). One place for each method's configuration, for saving the weights trained
-with the record of how they were trained, and for checking saved ones before use (safetensors
-only, the right base model). The stages and commands call these functions and never ask which
-method it was, except where a text for people says so.
-
-models/adapter/ holds, by method: the adapter (adapter_model.safetensors, adapter_config.json), or
-the whole fine-tuned model (model.safetensors, config.json); and the tokenizer and the record.
+"""What finetune trains (params.yaml `method`): a LoRA or IA3 adapter (peft), or every weight (`full`);
+saved with the record of how it was trained, and checked before use (safetensors only, the right base
+model). models/adapter/ holds the adapter (adapter_model.safetensors, adapter_config.json) or the whole
+model (model.safetensors, config.json), the tokenizer and the record.
 """
 
 from pathlib import Path
@@ -34,8 +30,7 @@ RECORD_FILE = "provenance.json"  # how the adapter was trained, and on which bas
 
 
 class KeptStep(Record):
-    """Which step's adapter finetune kept, by which rule (train.keep), and the validation score
-    that chose it (none for `last`)."""
+    """Which step's adapter finetune kept, by which rule (train.keep), and the score that chose it."""
 
     step: int
     rule: Literal["last", "best_rouge1", "lowest_loss"]
@@ -58,21 +53,15 @@ class ParameterCounts(Record):
     total: int  # the base model's and the adapter's
 
 
-# A record from before `train` passed the Trainer's fields through (its keys' names then: params/train.py's
-# RENAMED): the settings it ran at their defaults, and the Trainer arguments it ran with (their defaults).
+# A record from before `train` passed the Trainer's fields through (params/train.py: RENAMED) ran these.
 TRAIN_SETTINGS_BEFORE = {"pad_to_multiple_of": None, "frozen_dtype": "float32"}
-TRAINER_BEFORE = {
-    "optim": "adamw_torch_fused",
-    "learning_rate": None,
-    "lr_scheduler_type": "linear",
-    "warmup_steps": 0,
-    "weight_decay": 0.0,
-}
+TRAINER_BEFORE = {"optim": "adamw_torch_fused", "learning_rate": None, "lr_scheduler_type": "linear"}
+TRAINER_BEFORE |= {"warmup_steps": 0, "weight_decay": 0.0}
 
 
 class AdapterRecord(Record):
-    """provenance.json beside the weights trained: what finetune read (its params; of the method
-    sections, only the one of its method), what it ran on, what it did."""
+    """provenance.json beside the weights: what finetune read (of the method sections, its method's), what it
+    ran on, what it did."""
 
     model: ModelRecord
     environment: dict[str, str]
@@ -86,8 +75,7 @@ class AdapterRecord(Record):
     ia3: IA3Params | None = None
     full: FullParams | None = None
     train: TrainParams
-    # The Trainer's arguments as it used them (training/trainer.py: arguments_used); `train` holds them as
-    # params.yaml gave them (with method full, full.learning_rate took the place of train.learning_rate).
+    # The Trainer's arguments as it used them (trainer.py: arguments_used); `train` as params.yaml gave them.
     trainer: dict[str, Any]
 
     @model_validator(mode="before")
@@ -119,21 +107,14 @@ METHOD_SECTIONS = ("lora", "ia3", "full")  # params.yaml's section of each metho
 
 
 def method_settings(params) -> LoraParams | IA3Params | FullParams:
-    """The section of `params` (a stage's, or a record) that its `method` reads."""
     return getattr(params, params.method)
 
 
 def training_params(params) -> TrainParams:
-    """`params.train` as the Trainer runs it: with full.learning_rate in place of train.learning_rate
-    when every weight trains."""
+    """`params.train` as the Trainer runs it: full.learning_rate in its place for method full."""
     if params.method == "full":
         return TrainParams(**{**params.train.model_dump(), "learning_rate": params.full.learning_rate})
     return params.train
-
-
-def unused_sections(method: str) -> set[str]:
-    """The method sections a run of `method` does not read (left out of its record)."""
-    return set(METHOD_SECTIONS) - {method}
 
 
 def is_adapter(model) -> bool:
@@ -143,19 +124,15 @@ def is_adapter(model) -> bool:
 
 
 def parameter_counts(model) -> dict:
-    """The trainable parameters and all the model's (peft's own count for an adapter; each shared
-    weight once): one pair, wherever it is shown."""
+    """The trainable parameters and all the model's (peft's own count for an adapter; each shared weight once)."""
     if is_adapter(model):
         trainable, total = model.get_nb_trainable_parameters()
-    else:
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        total = sum(p.numel() for p in model.parameters())
-    return {"trainable": trainable, "total": total}
+        return {"trainable": trainable, "total": total}
+    return {"trainable": model.num_parameters(only_trainable=True), "total": model.num_parameters()}
 
 
 def trained_weights(model) -> dict[str, torch.Tensor]:
-    """A copy, on the CPU, of the weights training changes: peft's state dict of the adapter, or
-    (full) the whole model's."""
+    """A CPU copy of the weights training changes: peft's state dict of the adapter, or the whole model's."""
     from peft import get_peft_model_state_dict
 
     weights = get_peft_model_state_dict(model) if is_adapter(model) else model.state_dict()
@@ -166,20 +143,15 @@ def restore_weights(model, weights: dict[str, torch.Tensor]) -> None:
     """Put weights from trained_weights back into `model`, every one of them."""
     from peft import set_peft_model_state_dict
 
-    if is_adapter(model):
-        result = set_peft_model_state_dict(model, weights)
-        odd = result.unexpected_keys
-    else:
-        result = model.load_state_dict(weights, strict=True)
-        odd = result.unexpected_keys + result.missing_keys
-    if odd:
+    if not is_adapter(model):
+        model.load_state_dict(weights, strict=True)  # raises on any weight that does not fit
+    elif odd := set_peft_model_state_dict(model, weights).unexpected_keys:
         raise RuntimeError(f"kept weights the model does not fit: {odd[:3]}")
 
 
 def save_adapter(model, tokenizer, record: dict, directory: Path) -> None:
-    """Save the weights trained (safetensors: the adapter, or the whole model), tokenizer and
-    record (provenance.json, with the parameter counts added), with peft's module lists in a fixed
-    order; refuse weights that are not all finite."""
+    """Save the weights trained (safetensors), tokenizer and record (with the parameter counts); refuse
+    weights that are not all finite."""
     if not all(torch.isfinite(p).all() for p in model.parameters() if p.requires_grad):
         raise UserError(
             "training diverged: the trained weights are not all finite; lower the learning rate"
@@ -199,15 +171,10 @@ def save_adapter(model, tokenizer, record: dict, directory: Path) -> None:
             write_json(temporary / ADAPTER_CONFIG, config)
 
 
-def require_adapter(adapter_dir: Path) -> None:
-    """Fail if `adapter_dir` holds no trained weights at all (no adapter, no model), saying how to make them."""
+def read_record(adapter_dir: Path) -> AdapterRecord:
+    """The record saved with the weights in `adapter_dir`, checked against its schema."""
     if not (adapter_dir / ADAPTER_CONFIG).exists() and not (adapter_dir / MODEL_CONFIG).exists():
         raise UserError(f"no trained adapter or model in {adapter_dir}: run `dvc repro finetune` (or `dvc pull`) first")
-
-
-def read_record(adapter_dir: Path) -> AdapterRecord:
-    """The record saved with the adapter in `adapter_dir`, checked against its schema."""
-    require_adapter(adapter_dir)
     path = adapter_dir / RECORD_FILE
     if not path.exists():
         raise UserError(
@@ -221,9 +188,8 @@ def read_record(adapter_dir: Path) -> AdapterRecord:
 
 
 def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:
-    """Refuse a directory of trained weights before loading it: none there, pickled weights only, no
-    tokenizer (transformers would build an empty default one), or trained on another base model than
-    `base_resolved` (what model_directory gave). Returns its record."""
+    """The record of the weights in `adapter_dir`, refused before loading them: none there, pickled weights
+    only, no tokenizer, or trained on another base model than `base_resolved` (model_directory's)."""
     record = read_record(adapter_dir)
     if record.model.resolved != base_resolved:
         raise UserError(
@@ -249,8 +215,7 @@ def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:
 def base_model_directory(
     record: AdapterRecord, name: str | None = None, revision: str | None = None
 ) -> tuple[Path, str]:
-    """model_directory of the base model the record names, or of `name` (at `revision`) given
-    instead, as a command's --model."""
+    """model_directory of the base model the record names, or of a command's --model `name` at `revision`."""
     if name is None:
         name, revision = record.model.name, record.model.revision
     try:
@@ -262,16 +227,14 @@ def base_model_directory(
 def load_merged_model(
     model_dir: Path, adapter_dir: Path, record: AdapterRecord, dtype: torch.dtype, device: torch.device
 ):
-    """The base model in `model_dir` with the adapter in `adapter_dir` (checked by check_adapter, which
-    gave `record`) merged into its weights: a plain transformers model, as fast per step as the base.
-    A fully fine-tuned model is that already: it is loaded from `adapter_dir` (`model_dir` unused)."""
+    """The base model with the adapter in `adapter_dir` (checked: `record`) merged into its weights, as fast per
+    step as the base; or the fully fine-tuned model in `adapter_dir`."""
     if record.method == "full":
         return load_base_model(adapter_dir, dtype, device)
     return load_adapter(load_base_model(model_dir, dtype, device), adapter_dir).merge_and_unload()
 
 
 def load_adapter(base_model, adapter_dir: Path):
-    """`base_model` with the adapter in `adapter_dir` (checked by check_adapter), in eval mode."""
     from peft import PeftModel
 
     return PeftModel.from_pretrained(base_model, adapter_dir).eval()

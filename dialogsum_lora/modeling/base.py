@@ -1,12 +1,9 @@
 """Find, check and load the base model and its tokenizer; choose device and dtype; seed.
 
-A hub model is first downloaded to the Hugging Face cache (config, safetensors
-weights and tokenizer files only), so a hub id and a local directory load the
-same way, from a directory checked beforehand. Weights load from safetensors
-only and remote code is never trusted. Every file is checked before a library reads it
-(a JSON object where one is expected, a model type transformers knows, a tokenizer that
-parses, weights of the shapes the config gives): what a user's file can get wrong is one
-UserError that says what to do, and anything a library raises after those checks is a bug.
+A hub model is first downloaded to the Hugging Face cache (config, safetensors weights and tokenizer
+files only), so a hub id and a local directory load the same way. What users do meet is refused in one
+line before anything loads (no model there, no tokenizer, pickled weights only); weights load from
+safetensors only and remote code is never trusted.
 """
 
 import contextlib
@@ -24,23 +21,16 @@ from dialogsum_lora.files.outputs import read_json, write_json
 from dialogsum_lora.hub import hub_failure, local_directory, offline_unless_reachable
 from dialogsum_lora.provenance import directory_hash
 
-# Eager attention trained and generated faster than "sdpa" on DialogSum's varying lengths
-# (BENCHMARKS.md: H200, bf16).
+# Eager attention trained and generated faster than "sdpa" on DialogSum's lengths (BENCHMARKS.md: H200, bf16).
 ATTENTION = "eager"
 
 
 def make_deterministic(seed: int) -> None:
-    """Seed python, numpy and torch, and ask torch for deterministic kernels.
-
-    On the CPU this makes a rerun bit-identical (same machine, same library
-    versions, same thread count). On a GPU cuBLAS needs a fixed workspace
-    (CUBLAS_WORKSPACE_CONFIG, set here before CUDA starts) and ops without a
-    deterministic kernel only warn, so GPU reruns are reproducible but not
-    guaranteed bit-identical.
-    """
+    """Seed python, numpy and torch and ask for deterministic kernels: a CPU rerun is bit-identical (same
+    machine, versions, threads); on a GPU, ops without a deterministic kernel only warn."""
     from transformers import set_seed
 
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's, before CUDA starts
     set_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
@@ -57,21 +47,17 @@ def pick_device() -> torch.device:
 
 def pick_dtype(device: torch.device) -> torch.dtype:
     """bf16 on GPUs that support it, fp32 otherwise (T5 overflows in fp16)."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
 
 
-# What a model directory may contribute: config, safetensors weights, tokenizer files.
-# Nothing else is downloaded from the hub: no pickled weights, no code.
+# All a model directory may contribute (from the hub, nothing else: no pickled weights, no code).
 MODEL_FILES = ["*.json", "*.safetensors", "*.model", "*.txt"]
 TOKENIZER_FILE = "tokenizer.json"
 
 
 def model_directory(name: str, revision: str | None) -> tuple[Path, str]:
-    """A local directory holding model `name` (a directory, or a hub id downloaded to the
-    Hugging Face cache), checked as check_model_directory does, and the exact version:
-    the hub commit, or a content hash of the local directory."""
+    """A checked local directory holding model `name` (a directory, or a hub id downloaded to the Hugging Face
+    cache), and its exact version: the hub commit, or a content hash of the local directory."""
     directory = local_directory(name, revision, "model.name", "google/flan-t5-base")
     if directory is not None:
         check_model_directory(directory)
@@ -93,8 +79,8 @@ def model_directory(name: str, revision: str | None) -> tuple[Path, str]:
 
 
 def check_model_directory(directory: Path, what: str | None = None) -> None:
-    """Refuse a model directory that would load badly: no config, no tokenizer (transformers would build an
-    empty default one) or no safetensors weights (pickled weights are never loaded)."""
+    """Refuse a model directory without a config, a tokenizer (transformers would build an empty default one)
+    or safetensors weights (pickled weights are never loaded)."""
     what = what or f"model directory {directory}"
     if not (directory / "config.json").exists():
         raise UserError(f"{what} has no config.json: save the model with save_pretrained()")
@@ -113,13 +99,9 @@ def check_model_directory(directory: Path, what: str | None = None) -> None:
 
 @functools.cache
 def silence_known_warnings() -> None:
-    """Silence the library warnings a user can do nothing about, explained here once.
-
-    transformers 5's T5Config always says the embeddings are tied (the checkpoint's
-    choice is kept in scale_decoder_outputs), so loading flan-t5, whose lm_head is
-    its own, warns that the two differ, and PEFT warns again when the adapter is
-    merged. PEFT calls a method that transformers 5 deprecated.
-    """
+    """Silence the library warnings a user can do nothing about. transformers 5's T5Config always says the
+    embeddings are tied, so loading flan-t5 (its lm_head is its own) warns that the two differ, and PEFT
+    warns again when the adapter is merged. PEFT calls a method that transformers 5 deprecated."""
     logging.getLogger("transformers.modeling_utils").addFilter(
         lambda record: "to tie shared.weight to lm_head.weight" not in record.getMessage()
     )
@@ -142,22 +124,15 @@ def no_progress_bars() -> Iterator[None]:
 
 
 def load_tokenizer(directory: Path):
-    """The (fast) tokenizer saved in `directory` (its tokenizer.json checked there by check_model_directory or
-    check_adapter)."""
+    """The (fast) tokenizer in `directory` (checked by check_model_directory or check_adapter)."""
     from transformers import AutoTokenizer
 
-    try:
-        return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
-    except ValueError as error:  # how transformers refuses a tokenizer_config.json it cannot follow
-        raise UserError(f"the tokenizer in {directory} cannot be loaded: {error}") from None
+    return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
 
 
 def save_tokenizer(tokenizer, directory: Path) -> None:
-    """Save `tokenizer` to `directory` as it was, without how this run happened to load it.
-
-    transformers 5 writes its load options into tokenizer_config.json; whether the
-    run was offline must not change the saved files (nor so dvc.lock).
-    """
+    """Save `tokenizer` without the load options transformers 5 writes into tokenizer_config.json: whether
+    the run was offline must not change the saved files (nor so dvc.lock)."""
     tokenizer.save_pretrained(directory)
     config = read_json(directory / "tokenizer_config.json")
     for option in ("local_files_only", "is_local"):
@@ -165,36 +140,10 @@ def save_tokenizer(tokenizer, directory: Path) -> None:
     write_json(directory / "tokenizer_config.json", config)
 
 
-def load_config(directory: Path):
-    """The model config in `directory` (no weights)."""
-    from transformers import AutoConfig
-
-    try:
-        return AutoConfig.from_pretrained(directory, trust_remote_code=False)
-    except ValueError as error:  # how transformers refuses a config.json it cannot follow
-        raise UserError(f"{directory / 'config.json'} cannot be loaded: {error}") from None
-
-
-def model_skeleton(directory: Path):
-    """The model config.json describes, built on the meta device (no memory): its layer names and
-    weight shapes, or a UserError if the config describes no model that can be built."""
-    from transformers import AutoModelForSeq2SeqLM
-
-    config = load_config(directory)
-    try:
-        with torch.device("meta"):
-            return AutoModelForSeq2SeqLM.from_config(config)
-    except (RuntimeError, ValueError) as error:  # sizes torch cannot allocate (negative, zero heads, ...)
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UserError(f"{directory / 'config.json'} describes no model that can be built ({detail})") from None
-
-
 def load_base_model(directory: Path, dtype: torch.dtype, device: torch.device):
-    """The seq2seq model in `directory` (checked by check_model_directory), in `dtype` on `device`,
-    in eval mode; every weight the model needs must be in the checkpoint (transformers would start
-    missing ones at random and only warn). Its generation config is
-    transformers' defaults, never the directory's generation_config.json: summaries are decoded
-    with the project's settings alone (dialogsum_lora.generation.decoding_config)."""
+    """The seq2seq model in `directory`, in `dtype` on `device`, in eval mode; refused if the checkpoint lacks
+    a weight (transformers would start it at random and only warn). Its generation config is transformers'
+    defaults, never the directory's: summaries are decoded with generation.decoding_config alone."""
     from transformers import AutoModelForSeq2SeqLM, GenerationConfig
 
     silence_known_warnings()

@@ -1,11 +1,8 @@
-"""A tiny random T5 with flan-t5's architecture, for offline runs and tests (`dialogsum-tiny-model DIR` writes one).
+"""A tiny random T5 with flan-t5's architecture, for offline runs and tests (`dialogsum-tiny-model DIR`).
 
-Same design as google/flan-t5-base (gated-gelu feed-forward, relative
-attention, untied lm_head, pad=0 / eos=1 / unk=2, decoder starts with pad),
-scaled down to a few hundred thousand parameters, with a fixed-vocabulary
-WordPiece tokenizer: common words whole, anything else spelt out in
-characters, so every ASCII text round-trips (lower-cased). The same DIR
-contents come out on every run, in a few seconds.
+flan-t5-base's design (gated-gelu, relative attention, untied lm_head, pad=0 / eos=1 / unk=2, decoder
+starts with pad) at a few hundred thousand parameters, with a fixed-vocabulary WordPiece tokenizer: common
+words whole, anything else spelt out, so every ASCII text round-trips (lower-cased). Same files every run.
 """
 
 import string
@@ -101,19 +98,9 @@ def build_tokenizer():
     )
 
 
-def build_model(vocab_size: int):
-    """A randomly initialised T5ForConditionalGeneration with an untied lm_head."""
-    from transformers import T5Config, T5ForConditionalGeneration
-
-    torch.manual_seed(SEED)
-    return untie_lm_head(T5ForConditionalGeneration(T5Config(vocab_size=vocab_size, **CONFIG)))
-
-
 def untie_lm_head(model):
-    """Give a T5 built from a config its own randomly initialised lm_head, as flan-t5 has.
-
-    transformers 5 ties lm_head to the embeddings whatever the config says.
-    """
+    """Give a T5 built from a config its own random lm_head, as flan-t5 has (transformers 5 ties lm_head to
+    the embeddings whatever the config says)."""
     model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight) * model.config.d_model**-0.5)
     model.all_tied_weights_keys.pop("lm_head.weight", None)
     return model
@@ -121,9 +108,13 @@ def untie_lm_head(model):
 
 def write_tiny_model(directory: Path) -> None:
     """Write the tokenizer, config and safetensors weights to `directory`."""
-    tokenizer = build_tokenizer()
-    model = build_model(len(tokenizer))
+    from transformers import T5Config, T5ForConditionalGeneration
+
     from dialogsum_lora.modeling.base import no_progress_bars
+
+    tokenizer = build_tokenizer()
+    torch.manual_seed(SEED)
+    model = untie_lm_head(T5ForConditionalGeneration(T5Config(vocab_size=len(tokenizer), **CONFIG)))
 
     with atomic_path(directory, new=True) as temporary, no_progress_bars():
         tokenizer.save_pretrained(temporary)

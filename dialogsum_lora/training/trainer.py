@@ -1,7 +1,6 @@
-"""Fine-tuning, top to bottom: the model made trainable (a peft adapter, or every weight), the
-training examples, the Trainer as the finetune stage runs it (the loss is the model's own: pass
-`compute_loss_func` to the Trainer in make_trainer to change it), and the callbacks it runs with:
-validation ROUGE, the adapter kept, checkpoints to resume a killed run, the curves and the clock.
+"""Fine-tuning, top to bottom: the model made trainable (a peft adapter, or every weight), the examples,
+the Trainer as finetune runs it (the loss is the model's own: pass `compute_loss_func` in make_trainer to
+change it), and its callbacks: validation ROUGE, the adapter kept, resumable checkpoints, curves, clock.
 """
 
 import hashlib
@@ -23,7 +22,6 @@ from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import read_json
 from dialogsum_lora.generation import summarise_dialogues, validation_decoding
 from dialogsum_lora.modeling.adapter import KeptStep, restore_weights, trained_weights
-from dialogsum_lora.modeling.base import model_skeleton
 from dialogsum_lora.params import StageParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import KEEP_RULES, NOT_RECORDED, RECORDED_ARGUMENTS, TrainParams
@@ -35,13 +33,15 @@ from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
 from dialogsum_lora.subsets import seeded_subset
 
 
-# The model made trainable.
 def check_target_modules(method: str, settings, model_dir: Path, model_name: str) -> None:
-    """Fail before loading weights if the method's target_modules (lora's, ia3's) names a layer the model lacks."""
+    """Refuse a method's target_modules (lora's, ia3's) naming a layer the model lacks, from its config alone."""
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM
+
     modules = getattr(settings, "target_modules", None)
     if modules is None:  # full: every layer
         return
-    skeleton = model_skeleton(model_dir)
+    with torch.device("meta"):  # layer names without memory
+        skeleton = AutoModelForSeq2SeqLM.from_config(AutoConfig.from_pretrained(model_dir, trust_remote_code=False))
     present = sorted(
         {name.rsplit(".", 1)[-1] for name, module in skeleton.named_modules() if isinstance(module, torch.nn.Linear)}
     )
@@ -53,13 +53,15 @@ def check_target_modules(method: str, settings, model_dir: Path, model_name: str
         )
 
 
-def peft_config(method: str, settings):
-    """The peft config an adapter method trains with (`settings`: params.yaml's section for it; every
-    other option peft's default), or None when every weight trains."""
-    from peft import IA3Config, LoraConfig, TaskType
+def trainable_model(model, method: str, settings):
+    """`model` wrapped with the peft adapter `method` trains (`settings`: its params section; every other
+    option peft's default), or (full) as it is, every weight trainable."""
+    from peft import IA3Config, LoraConfig, TaskType, get_peft_model
 
+    if method == "full":
+        return model.requires_grad_(True)
     if method == "lora":
-        return LoraConfig(
+        config = LoraConfig(
             task_type=TaskType.SEQ_2_SEQ_LM,
             r=settings.r,
             lora_alpha=settings.alpha,
@@ -67,42 +69,25 @@ def peft_config(method: str, settings):
             target_modules=sorted(settings.target_modules),
             bias="none",
         )
-    if method == "ia3":
-        return IA3Config(
+    else:
+        config = IA3Config(
             task_type=TaskType.SEQ_2_SEQ_LM,
             target_modules=sorted(settings.target_modules),
             feedforward_modules=sorted(settings.feedforward_modules),
         )
-    return None
-
-
-def trainable_model(model, method: str, settings):
-    """`model` with what `method` trains made trainable (`settings`: its params section): wrapped
-    with a peft adapter, or (full) as it is, every weight trainable."""
-    from peft import get_peft_model
-
-    config = peft_config(method, settings)
-    if config is None:
-        model.requires_grad_(True)
-        return model
     return get_peft_model(model, config)
 
 
 def frozen_weights_dtype(train: TrainParams, method: str, compute_dtype: torch.dtype) -> torch.dtype:
-    """The dtype the base model loads in to be trained: bfloat16 where train.frozen_dtype asks for it, an
-    adapter trains (its own weights stay float32: peft's autocast_adapter_dtype) and the steps compute
-    in bf16 (a GPU with bf16); float32 everywhere else, so a CPU run is the same whatever it says."""
-    if train.frozen_dtype == "bfloat16" and method != "full" and compute_dtype == torch.bfloat16:
-        return torch.bfloat16
-    return torch.float32
-
-
-# The examples and the Trainer.
+    """The base model's dtype for training: bfloat16 where train.frozen_dtype asks, an adapter trains (its own
+    weights stay float32: peft's autocast_adapter_dtype) and steps compute in bf16; else float32."""
+    bfloat16 = train.frozen_dtype == "bfloat16" and method != "full" and compute_dtype == torch.bfloat16
+    return torch.bfloat16 if bfloat16 else torch.float32
 
 
 def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list[dict], dict]:
-    """Prompted inputs and summary labels, cut to the prompt's token limits, tokenised once;
-    and how many prompts and summaries were cut."""
+    """Prompted inputs and summary labels, cut to the prompt's token limits, tokenised once; and how many
+    prompts and summaries were cut."""
     prompts = [build_prompt(prompt.template, row["dialogue"]) for row in rows]
     inputs, cut_prompts = encode(tokenizer, prompts, prompt.max_source_tokens)
     labels, cut_summaries = encode(tokenizer, [row["summary"] for row in rows], prompt.max_target_tokens, target=True)
@@ -126,17 +111,11 @@ def make_trainer(
 ) -> Seq2SeqTrainer:
     """The Trainer as the finetune stage runs it (the throughput benchmark times this same one).
 
-    Each batch is padded to its longest prompt and summary, or up to a multiple of
-    train.pad_to_multiple_of tokens. Validation loss every train.validation_steps steps (or at the end of every
-    epoch), and after the last step (the Trainer adds that one, so a run shorter
-    than an epoch is validated too); train.batch_size is the global batch,
-    whatever the number of processes. The callbacks run in their order (ValidationRouge
-    before KeepBest), and before the one that marks a checkpoint complete.
-    With `progress` off (a benchmark) it shows neither progress bars nor logs.
-
-    Every Seq2SeqTrainingArguments field that params.yaml's `train` sets (`optim`, `learning_rate`,
-    `lr_scheduler_type`, ...) is passed as it is; the rest below are the stage's own (params/train.py's
-    PROJECT_OWNS says where each setting lives).
+    Every Seq2SeqTrainingArguments field params.yaml's `train` sets passes as it is; those below are the
+    stage's own (params/train.py: PROJECT_OWNS). train.batch_size is the global batch. Validation every
+    train.validation_steps steps (or epoch) and after the last step. The callbacks run in their order
+    (ValidationRouge before KeepBest), before the one marking a checkpoint complete. With `progress` off
+    (a benchmark) it shows neither progress bars nor logs.
     """
     settings = train.trainer_settings()
     accumulation = settings.get("gradient_accumulation_steps", 1)
@@ -148,7 +127,7 @@ def make_trainer(
             per_device_train_batch_size=per_process_batch,
             per_device_eval_batch_size=per_process_batch,
             eval_strategy="steps",
-            eval_steps=train.validation_steps or steps_per_epoch(len(train_set), train.batch_size),
+            eval_steps=train.validation_steps or math.ceil(len(train_set) / train.batch_size),
             save_strategy="steps",
             save_total_limit=2,
             seed=seed,
@@ -156,17 +135,14 @@ def make_trainer(
             bf16=dtype == torch.bfloat16,
             train_sampling_strategy="group_by_length",
             report_to="none",
-            # On a CPU, accelerate sees several processes as data-parallel (gloo) only when told it is on the
-            # CPU; otherwise each process would train alone on its share of the data.
+            # Told it is on the CPU, accelerate makes CPU processes data-parallel (gloo), not each train alone.
             use_cpu=not torch.cuda.is_available(),
             ddp_backend=distributed.backend() if distributed.world_size() > 1 else None,
             ddp_find_unused_parameters=False,
-            # T5's loss is already a per-token mean; with this on, the Trainer would
-            # multiply it by the number of processes (doubling the gradients at 2).
+            # T5's loss is a per-token mean already: this would multiply it by the number of processes.
             average_tokens_across_devices=False,
             disable_tqdm=not progress,
-            # Off: the filter puts the mean so far in place of a NaN or infinite step loss, hiding it from
-            # StopOnDivergence, and makes every step wait for the GPU to check its loss.
+            # The filter would hide a NaN loss from StopOnDivergence, and make every step wait for the GPU.
             logging_nan_inf_filter=False,
         )
     except ValueError as error:  # a combination of settings the Trainer's own checks refuse
@@ -192,38 +168,27 @@ def make_trainer(
 
 
 def arguments_used(arguments: Seq2SeqTrainingArguments, settings: dict) -> dict:
-    """What the record says of the Trainer's arguments, as the Trainer used them: RECORDED_ARGUMENTS, and
-    every other field params.yaml set but those that change no weight or that the record says elsewhere."""
+    """The Trainer's arguments as it used them, for the record: RECORDED_ARGUMENTS, and every other field
+    params.yaml set but NOT_RECORDED."""
     keys = dict.fromkeys([*RECORDED_ARGUMENTS, *(key for key in settings if key not in NOT_RECORDED)])
     return {key: getattr(getattr(arguments, key), "value", getattr(arguments, key)) for key in keys}
 
 
-def steps_per_epoch(examples: int, batch_size: int) -> int:
-    """Optimiser steps in one pass over `examples` (the last batch may be short)."""
-    return math.ceil(examples / batch_size)
-
-
 def last_logged_loss(trainer) -> tuple[int, float] | None:
-    """The step and value of the last training loss the Trainer logged (what reports/train/metrics.json
-    holds), or None if a run shorter than train.logging_steps logged none."""
+    """The step and value of the last training loss logged (as in reports/train/metrics.json), or None."""
     entry = next((entry for entry in reversed(trainer.state.log_history) if "loss" in entry), None)
     return (entry["step"], entry["loss"]) if entry else None
 
 
-# Validation ROUGE, and the adapter kept by it or by the validation loss (params.yaml train.keep). Not the
-# Trainer's predict_with_generate and load_best_model_at_end: the first would summarise every validation
-# dialogue the loss is computed on, at the training batch size, at each validation (here a seeded subset, in
-# batches of train.validation_batch_size); the second needs a checkpoint at every validation and the score on
-# every process (here rank 0 scores the gathered summaries, and the best weights are copied, a few MB).
+# Not the Trainer's predict_with_generate and load_best_model_at_end: the first summarises every validation
+# dialogue at the training batch size (here a seeded subset); the second needs a checkpoint at every validation
+# and the score on every process (here rank 0 scores the gathered summaries and copies the best weights).
 
 
 class ValidationRouge(TrainerCallback):
-    """ROUGE of the model's summaries of validation dialogues, at every validation.
-
-    Each score goes into the Trainer's log history as `eval_rouge1`, ... (so a resumed
-    run's curves have it too) and to `log` (LossCurves.log on the process that writes
-    the curves, None on the others). Every process generates its share of the dialogues.
-    """
+    """ROUGE of the model's summaries of validation dialogues at every validation, into the Trainer's log
+    history as `eval_rouge1`, ... (a resumed run's curves have it too) and to `log` (LossCurves.log, on the
+    process that writes the curves)."""
 
     def __init__(self, tokenizer, rows: list[dict], prompt: PromptParams, train: TrainParams, seed: int, log=None):
         subset = seeded_subset(rows, train.validation_rouge_dialogues, seed)
@@ -236,8 +201,7 @@ class ValidationRouge(TrainerCallback):
     def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
         was_training = model.training
         model.eval()
-        # On a bf16 GPU generate as the Trainer computes, in bf16 autocast (the weights are fp32 masters, or a
-        # bf16 frozen base with an fp32 adapter: train.frozen_dtype).
+        # On a bf16 GPU generate as the Trainer computes, in bf16 autocast (fp32 master weights, or a bf16 base).
         with torch.autocast(next(model.parameters()).device.type, dtype=torch.bfloat16, enabled=args.bf16):
             summaries, _ = summarise_dialogues(
                 model,
@@ -262,18 +226,13 @@ class ValidationRouge(TrainerCallback):
 
 
 KEPT_WEIGHTS = "kept_adapter.safetensors"  # in a checkpoint: the best adapter up to its step
-
-
 KEPT_RECORD = "kept.json"
 
 
 class KeepBest(TrainerCallback):
-    """The weights trained at the best validation so far, by `rule` (a KEEP_RULES key), on rank 0.
-
-    It reads the score from the validation's metrics (ValidationRouge adds eval_rouge1 to them,
-    so it must come first among the callbacks), and it must save into a checkpoint before the
-    checkpoint is marked complete. `resumed_from` is the checkpoint a resumed run starts from.
-    """
+    """The weights trained at the best validation so far by `rule` (a KEEP_RULES key), on rank 0, read from
+    the validation's metrics (after ValidationRouge) and saved into each checkpoint (before it is marked
+    complete). `resumed_from`: the checkpoint a resumed run starts from."""
 
     def __init__(self, rule: str, resumed_from: Path | None = None):
         self.rule = rule
@@ -315,18 +274,16 @@ class KeepBest(TrainerCallback):
 
 
 # Checkpoints to resume a killed run from: one folder per (params read, training data), .trainer/KEY/, each
-# checkpoint marked once it is completely written; the stage deletes the folder once the adapter is saved.
+# checkpoint marked once completely written; deleted once the adapter is saved.
 
 TRAINING_DATA = (SPLIT_FILES["train"], SPLIT_FILES["validation"])
 
 
 def training_data_hashes() -> dict[str, str]:
-    """The sha256 of each split finetune reads, by file name."""
     return {str(file): f"sha256:{file_hash(file).hex()}" for file in TRAINING_DATA}
 
 
 def checkpoint_directory(params: StageParams) -> Path:
-    """Where this run's checkpoints go: one folder per (params finetune reads, training data)."""
     key = hashlib.sha256(json.dumps(params.model_dump(), sort_keys=True).encode())
     key.update(json.dumps(training_data_hashes(), sort_keys=True).encode())
     return CHECKPOINTS_DIR / key.hexdigest()[:16]
@@ -336,7 +293,7 @@ CHECKPOINT_COMPLETE = "checkpoint_complete"  # written into a checkpoint once th
 
 
 class MarkCompleteCheckpoints(TrainerCallback):
-    """Mark each checkpoint once it is completely written (on_save runs after the Trainer's save)."""
+    """Mark each checkpoint once completely written (on_save runs after the Trainer's save)."""
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
@@ -344,10 +301,8 @@ class MarkCompleteCheckpoints(TrainerCallback):
 
 
 def last_complete_checkpoint(directory: Path) -> Path | None:
-    """The newest checkpoint marked complete; rank 0 removes the others (killed while being written).
-
-    Not transformers' get_last_checkpoint: it takes the newest folder, complete or not.
-    """
+    """The newest checkpoint marked complete; rank 0 removes the others (killed while being written). Not
+    transformers' get_last_checkpoint: it takes the newest folder, complete or not."""
     marked = []
     for checkpoint in directory.glob("checkpoint-*"):
         if (checkpoint / CHECKPOINT_COMPLETE).exists():
@@ -358,13 +313,10 @@ def last_complete_checkpoint(directory: Path) -> Path | None:
 
 
 def remove_checkpoints(directory: Path) -> None:
-    """Remove a finished run's checkpoints, and the checkpoints folder if nothing else is left in it."""
+    """Remove a finished run's checkpoints, and the checkpoints folder if nothing else is left."""
     shutil.rmtree(directory)
     if not any(CHECKPOINTS_DIR.iterdir()):
         CHECKPOINTS_DIR.rmdir()
-
-
-# The run's progress, curves, divergence and speed.
 
 
 class StopOnDivergence(TrainerCallback):
@@ -384,8 +336,7 @@ class StopOnDivergence(TrainerCallback):
 
 
 class QuietProgress(ProgressCallback):
-    """The Trainer's progress bars, without its raw log dicts (the curves are in reports/train),
-    and with the validation bar on its own line below the training bar."""
+    """The Trainer's progress bars without its raw log dicts, the validation bar on its own line."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         pass
@@ -398,13 +349,9 @@ class QuietProgress(ProgressCallback):
 
 
 class LossCurves(TrainerCallback):
-    """Log training and validation loss (and validation ROUGE) against the optimiser step with dvclive.
-
-    Not transformers' DVCLiveCallback: it logs every value the Trainer logs (wall times
-    among them, which would make reruns differ) and the Trainer's arguments (an absolute
-    path among them), counts its own steps instead of the optimiser's, and does not log
-    again the history of a resumed run.
-    """
+    """Training and validation loss (and validation ROUGE) against the optimiser step, with dvclive. Not
+    transformers' DVCLiveCallback: it logs wall times and the arguments (an absolute path), which would make
+    reruns differ, counts its own steps, and does not log again the history of a resumed run."""
 
     def __init__(self, directory: Path):
         from dvclive import Live
@@ -412,25 +359,17 @@ class LossCurves(TrainerCallback):
         # dvcyaml=None: the pipeline's dvc.yaml declares the plots; dvclive must not edit it.
         self.live = Live(str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
 
-    VALIDATION = ("eval_loss", *(f"eval_{name}" for name in ROUGE_TYPES))  # ValidationRouge logs the ROUGE
+    NAMES = {"loss": "train/loss", **{f"eval_{name}": f"eval/{name}" for name in ("loss", *ROUGE_TYPES)}}
 
     def log(self, step: int, logs: dict) -> None:
         """Log the training loss, and the validation loss and ROUGE (ValidationRouge), at `step`."""
         self.live.step = step
         for key, value in logs.items():
-            name = (
-                "train/loss"
-                if key == "loss"
-                else f"eval/{key.removeprefix('eval_')}"
-                if key in self.VALIDATION
-                else None
-            )
-            if name is not None:
-                self.live.log_metric(name, round(value, 6))
+            if key in self.NAMES:
+                self.live.log_metric(self.NAMES[key], round(value, 6))
 
     def on_train_begin(self, args, state, control, **kwargs):
-        # A resumed run starts with the history up to its checkpoint: log it again,
-        # so the curves match those of an uninterrupted run.
+        # A resumed run's history up to its checkpoint, again: the curves match an uninterrupted run's.
         if state.is_world_process_zero:
             for entry in state.log_history:
                 self.log(entry["step"], entry)
@@ -452,22 +391,15 @@ class LossCurves(TrainerCallback):
 
 
 def length_group_steps(examples: int, batch_size: int) -> int:
-    """How many batches the Trainer's length grouping sorts together, longest first.
-
-    transformers' LengthGroupedSampler (train_sampling_strategy="group_by_length")
-    shuffles, cuts the order into blocks of this many batches and sorts each
-    block by length: only whole blocks are a fair sample of an epoch.
-    """
+    """How many batches transformers' LengthGroupedSampler sorts by length together (it shuffles, then sorts
+    blocks of this many): only whole blocks are a fair sample of an epoch."""
     return max(1, min(examples // (batch_size * 4), 50))
 
 
 class StepClock(TrainerCallback):
-    """The time at the end of every optimiser step, for the steady training speed.
-
-    The first block of `block_steps` steps warms up (and, with train.torch_compile,
-    compiles); the speed is timed over the whole blocks after it, so that it is
-    neither the longest nor the shortest batches of a length-sorted block.
-    """
+    """The time at the end of every optimiser step. The steady speed is timed over the whole length-sorted
+    blocks of `block_steps` steps after the first (warm-up, compiling), neither the longest batches nor the
+    shortest."""
 
     def __init__(self, block_steps: int):
         self.block_steps = block_steps
@@ -481,20 +413,15 @@ class StepClock(TrainerCallback):
         return max(0, len(self.times) // self.block_steps - 1) * self.block_steps
 
     def steady_steps_per_second(self) -> float | None:
-        """Steps per second over timed_steps() (from the end of the first block), or None."""
-        steps = self.timed_steps()
-        if not steps:
-            return None
-        warmed_up = self.times[self.block_steps - 1]
-        return steps / (self.times[self.block_steps + steps - 1] - warmed_up)
+        """Steps per second over timed_steps(), from the end of the first block; None if none."""
+        steps, warmed_up = self.timed_steps(), self.block_steps - 1
+        return steps / (self.times[warmed_up + steps] - self.times[warmed_up]) if steps else None
 
 
 def training_speed(
     trainer, clock: "StepClock", checkpoint: Path | None, train_set: list[dict], batch_size: int, seconds: float
 ) -> dict:
-    """How fast a finished trainer.train() ran (steps run, seconds per step, samples and tokens per
-    second), its steady speed over whole length-sorted blocks after the first (warm-up, compiling),
-    and the peak memory it took (peak_memory)."""
+    """How fast a finished trainer.train() ran, its steady speed (StepClock) and its peak memory."""
     steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
     samples = steps_run * batch_size
     tokens_per_sample = sum(len(e["input_ids"]) + len(e["labels"]) for e in train_set) / len(train_set)
@@ -508,14 +435,13 @@ def training_speed(
         # An evaluation that falls between the timed blocks is included.
         "steady_samples_per_second": round(steady * batch_size, 2) if steady else None,
         "steady_steps": clock.timed_steps(),
-        "steps_per_epoch": steps_per_epoch(len(train_set), batch_size),
+        "steps_per_epoch": math.ceil(len(train_set) / batch_size),
         **peak_memory(),
     }
 
 
 def peak_memory() -> dict:
-    """The most memory this process has held: on a GPU, what torch allocated on it; on a CPU, the
-    process's peak resident size (model, optimiser state, activations and all the rest)."""
+    """The most memory this process has held: what torch allocated on a GPU, or the peak resident size."""
     if torch.cuda.is_available():
         return {
             "peak_memory_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1),
@@ -523,17 +449,13 @@ def peak_memory() -> dict:
         }
     import resource
 
-    # Linux gives ru_maxrss in KiB.
-    return {
-        "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "peak_memory_of": "process resident set",
-    }
+    mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux gives KiB
+    return {"peak_memory_mib": round(mib, 1), "peak_memory_of": "process resident set"}
 
 
 def check_compiler() -> None:
-    """Refuse train.torch_compile: true before any work when torch.compile's code generator (inductor) has
-    no C++ compiler that works; it would fail at the first step. torch has no public check, so its
-    own search is asked, and the compiler then builds an empty program."""
+    """Refuse train.torch_compile before any work when inductor has no working C++ compiler (it would fail at
+    the first step). torch has no public check: its own search is asked, and the compiler builds nothing."""
     import os
     import subprocess
 
