@@ -7,6 +7,7 @@ import json
 import pytest
 import yaml
 from conftest import dvc, stages_run
+from test_stages import run_main, stage_dir  # noqa: F401 (a fixture)
 
 from dialogsum_lora.commands.demo import TINY_MODEL_DIR
 from dialogsum_lora.params import set_params
@@ -107,6 +108,7 @@ def matrix_workspace(reproduced, tmp_path_factory):
 )
 def test_the_rerun_matrix(matrix_workspace, change, expected):
     import yaml
+    from dvc.repo import Repo
 
     from dialogsum_lora.commands.demo import git
 
@@ -117,9 +119,10 @@ def test_the_rerun_matrix(matrix_workspace, change, expected):
                 handle.write("\n# edited: the wording, or the code, changes\n")
         elif change:
             set_params(workspace / "params.yaml", change)
-        status = json.loads(dvc(workspace, "status", "--json"))
+        with Repo(str(workspace)) as repo:  # in-process: `dvc status --json` is this dict, after an import
+            status = repo.status()
         changed = {
-            stage
+            stage.rsplit(":", 1)[-1]  # a stage's key is `path/dvc.yaml:name` when the cwd is elsewhere
             for stage, changes in status.items()
             if any("changed deps" in c for c in changes if isinstance(c, dict))
         }
@@ -130,29 +133,38 @@ def test_the_rerun_matrix(matrix_workspace, change, expected):
     assert "up to date" in dvc(workspace, "status")
 
 
-def test_compiled_training_learns_as_eager_training_does(workspace):
-    # Every prompt and summary cut to one length, so that every batch has the same shape and
-    # torch.compile compiles one training graph and one validation graph, instead of compiling
-    # again as shapes change: less than half the time on a machine whose kernel cache is empty
-    # (BENCHMARKS.md: the test suite). Five epochs (20 steps), trained eagerly, then compiled.
+def test_compiled_training_learns_as_eager_training_does(stage_dir):
+    # In this process (DVC adds nothing here). Every prompt and summary cut to one length, so that
+    # every batch has the same shape and torch.compile compiles one training graph and one
+    # validation graph, instead of compiling again as shapes change: less than half the time on a
+    # machine whose kernel cache is empty (BENCHMARKS.md: the test suite). Five epochs (20 steps),
+    # trained eagerly, then compiled.
+    from dialogsum_lora.commands.demo import OFFLINE_PARAMS
+
     set_params(
-        workspace / "params.yaml",
-        {"prompt.max_source_tokens": 64, "prompt.max_target_tokens": 16, "train.num_train_epochs": 5},
+        stage_dir / "params.yaml",
+        {
+            **{key: OFFLINE_PARAMS[key] for key in ("lora.target_modules", "train.learning_rate")},
+            "prompt.max_source_tokens": 64,
+            "prompt.max_target_tokens": 16,
+            "train.num_train_epochs": 5,
+            "train.validation_steps": 4,
+        },
     )
-    assert stages_run(dvc(workspace, "repro", "finetune")) == {"finetune"}
-    training = json.loads((workspace / "models/adapter/provenance.json").read_text())["training"]
+    run_main("finetune")
+    training = json.loads((stage_dir / "models/adapter/provenance.json").read_text())["training"]
     assert training["truncated_prompts"] == training["truncated_summaries"] == 32  # all cut: one shape
-    eager = json.loads((workspace / "reports/train/metrics.json").read_text())
-    eval_curve = (workspace / "reports/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
+    eager = json.loads((stage_dir / "reports/train/metrics.json").read_text())
+    eval_curve = (stage_dir / "reports/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
     first_eval_loss = float(eval_curve[1].split("\t")[1])
-    set_params(workspace / "params.yaml", {"train.torch_compile": True})
-    assert stages_run(dvc(workspace, "repro", "finetune")) == {"finetune"}
-    compiled = json.loads((workspace / "reports/train/metrics.json").read_text())
+    set_params(stage_dir / "params.yaml", {"train.torch_compile": True})
+    run_main("finetune")
+    compiled = json.loads((stage_dir / "reports/train/metrics.json").read_text())
     assert compiled["step"] == eager["step"] == 20
     # Compiled kernels round differently and draw other dropout masks: close, not equal.
     assert compiled["eval"]["loss"] == pytest.approx(eager["eval"]["loss"], rel=0.05)
     assert compiled["eval"]["loss"] < first_eval_loss - 0.2
-    timing = json.loads((workspace / "reports/timing/finetune.json").read_text())
+    timing = json.loads((stage_dir / "reports/timing/finetune.json").read_text())
     assert timing["steps"] == eager["step"] and timing["steady_samples_per_second"] > 0
 
 
