@@ -45,10 +45,10 @@ def main() -> None:
     from dialogsum_lora.results.text import prompting_text, summary_line
 
     # Inputs, checked (and the outputs' place) before any process starts work. The same shots
-    # before every test dialogue: drawn once, from seed, nested as train.dialogues' subsets are.
+    # before every test dialogue: drawn once, from baseline.seed, nested as train.dialogues' subsets are.
     params.generate.check()
     test_rows = read_jsonl(require(SPLIT_FILES["test"]))
-    shots = seeded_subset(train_rows, params.baseline.shots, params.seed)
+    shots = seeded_subset(train_rows, params.baseline.shots, params.baseline.seed)
     model_dir, resolved = model_directory(params.model.name, params.model.revision)
     tokenizer = load_tokenizer(model_dir)
     shot_tokens(tokenizer, params.prompt, shots)  # shots that leave no room for a dialogue are refused here
@@ -56,14 +56,14 @@ def main() -> None:
 
     # The model.
     distributed.init_for_generation()
-    make_deterministic(params.seed)
+    make_deterministic(params.baseline.seed)
     device = pick_device()
     dtype = pick_dtype(device)
     model = load_base_model(model_dir, dtype, device)
 
     # Work and outputs: rank 0 writes the predictions, metrics and provenance.
     provenance = model_provenance(params.model, resolved, device, dtype)
-    provenance["shots"] = {"ids": [row["id"] for row in shots], "seed": params.seed}
+    provenance["shots"] = {"ids": [row["id"] for row in shots], "seed": params.baseline.seed}
     scored = summarise_and_score(
         model,
         tokenizer,
@@ -71,7 +71,7 @@ def main() -> None:
         params.prompt,
         params.generate,
         params.analysis,
-        params.seed,
+        params.baseline.seed,
         BASELINE_DIR,
         "baseline",
         provenance,

@@ -14,10 +14,12 @@ from dialogsum_lora import paths
 from dialogsum_lora.errors import run_main
 from dialogsum_lora.files.outputs import require
 from dialogsum_lora.files.records import read_jsonl
-from dialogsum_lora.params import load_params
+from dialogsum_lora.params import Seed, load_params
 from dialogsum_lora.params.summaries import SummaryParams
 
-Reads = SummaryParams  # the params it reads, as dvc.yaml lists them
+
+class Reads(SummaryParams):  # the params it reads, as dvc.yaml lists them
+    seed: Seed
 
 
 def main() -> None:

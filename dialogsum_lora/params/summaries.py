@@ -1,7 +1,7 @@
 """What baseline and evaluate read of params.yaml: the params a system's summaries of the test split
 are made and scored with (dvc.yaml lists the same for both). Cheap to import: schemas only."""
 
-from dialogsum_lora.params import Processes, Seed, StageParams
+from dialogsum_lora.params import Processes, StageParams
 from dialogsum_lora.params.analysis import AnalysisParams
 from dialogsum_lora.params.generate import GenerateParams
 from dialogsum_lora.params.model import ModelParams
@@ -9,7 +9,6 @@ from dialogsum_lora.params.prompt import PromptParams
 
 
 class SummaryParams(StageParams):
-    seed: Seed
     processes: Processes
     model: ModelParams
     prompt: PromptParams
