@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 # Libraries that write (safetensors, torch, sqlite) report these faults of the machine in their own types.
 _WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
-# Any other OSError (a file not found that the code did not check for) is a bug.
+# Permissions, a name too long, no file handles or memory left. Any other OSError (a file not found that the code
+# did not check for) is a bug.
 _MACHINE_FAULTS = _WRITE_FAULTS | {
     errno.EACCES,
     errno.EPERM,

@@ -50,17 +50,8 @@ P = TypeVar("P", bound=StageParams)
 
 
 def load_params(reads: type[P], path: Path = PARAMS_FILE) -> P:
-    """The sections `reads` names, read from `path` and checked."""
-    raw = read_params_file(path)
-    unknown = sorted((key for key in raw if key not in SECTIONS), key=str)
-    if unknown:
-        raise UserError(f"{path}: unknown key {unknown[0]} (allowed at the top level: {', '.join(SECTIONS)})")
-    return parse(reads, {key: raw[key] for key in reads.model_fields if key in raw}, str(path))
-
-
-def read_params_file(path: Path) -> dict:
-    """The mapping a params.yaml holds, read as DVC reads it (YAML 1.2: `1e-3` is a number, `yes` is text, `052`
-    is 52, a key given twice is an error); anything unreadable is a UserError."""
+    """The sections `reads` names, read from `path` as DVC reads it (YAML 1.2: `1e-3` is a number, `yes` is text,
+    `052` is 52, a key given twice is an error) and checked; anything wrong is a UserError."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
@@ -74,7 +65,10 @@ def read_params_file(path: Path) -> dict:
         raise UserError(f"{path} is not valid YAML: {type(error).__name__}: {str(error)[:200]}") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path} must be a mapping of sections ({', '.join(SECTIONS)}), got {raw!r:.80}")
-    return raw
+    unknown = sorted((key for key in raw if key not in SECTIONS), key=str)
+    if unknown:
+        raise UserError(f"{path}: unknown key {unknown[0]} (allowed at the top level: {', '.join(SECTIONS)})")
+    return parse(reads, {key: raw[key] for key in reads.model_fields if key in raw}, str(path))
 
 
 def set_key(document: dict, dotted: str, value) -> None:
