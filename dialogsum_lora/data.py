@@ -38,25 +38,23 @@ def load_source(source: str, revision: str | None) -> tuple[dict[str, list[Row]]
 
 
 def _read_local(directory: Path) -> dict[str, tuple[list[tuple[str, Row]], str]]:
-    if any((directory / name).exists() for name in AUTHORS_FILES.values()):
-        files = {split: directory / name for split, name in AUTHORS_FILES.items()}
-    else:
-        files = {}
-        for split in SPLITS:
-            found = [file for suffix in RECORD_SUFFIXES if (file := directory / f"{split}{suffix}").exists()]
-            if len(found) > 1:
-                raise UserError(
-                    f"{directory}: more than one file for the {split} split: {', '.join(map(str, found))}; keep one"
-                )
-            files[split] = found[0] if found else directory / f"{split}.jsonl"
-    for split, file in files.items():
-        if not file.exists():
+    authors = any((directory / name).exists() for name in AUTHORS_FILES.values())
+    splits = {}
+    for split in SPLITS:
+        names = [AUTHORS_FILES[split]] if authors else [f"{split}{suffix}" for suffix in RECORD_SUFFIXES]
+        found = [directory / name for name in names if (directory / name).exists()]
+        if len(found) > 1:
             raise UserError(
-                f"{directory}: no {split} split (expected {file.name}); a data directory needs train, "
+                f"{directory}: more than one file for the {split} split: {', '.join(map(str, found))}; keep one"
+            )
+        if not found:
+            raise UserError(
+                f"{directory}: no {split} split (expected {names[0]}); a data directory needs train, "
                 f"validation and test files: {', '.join(f'{s}.jsonl' for s in SPLITS)} (or .csv/.parquet), "
                 f"or the DialogSum authors' {', '.join(AUTHORS_FILES.values())}"
             )
-    return {split: (list(read_records(file)), str(file)) for split, file in files.items()}
+        splits[split] = (list(read_records(found[0])), str(found[0]))
+    return splits
 
 
 def _read_hub(dataset_id: str, revision: str | None) -> tuple[dict[str, tuple[list[tuple[str, Row]], str]], str]:

@@ -23,7 +23,9 @@ def atomic_path(path: Path, new: bool = False) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # A unique dot-name beside `path`: never a user's file nor another run's; a kill leaves it, not `path`.
-        with tempfile.TemporaryDirectory(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent) as scratch:
+        with tempfile.TemporaryDirectory(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent, ignore_cleanup_errors=True
+        ) as scratch:
             temporary = Path(scratch) / path.name
             yield temporary
             if new and temporary.is_file():  # creating the place fails if a file is there
