@@ -17,11 +17,14 @@ LIBRARIES = ("torch", "transformers", "peft", "datasets", "dvc", "rouge_score")
 
 
 def directory_hash(directory: Path) -> str:
-    """A content hash of every file below `directory`: names (as bytes) and contents, in sorted order."""
+    """A content hash of every file below `directory`: names (as bytes) and contents, in sorted order; anything but
+    files and directories is a UserError."""
     digest = hashlib.sha256()
     for file in sorted(directory.rglob("*"), key=os.fsencode):
         if file.is_dir():
             continue
+        if not file.is_file():  # a FIFO or a device: reading it would never end
+            raise UserError(f"{file} is not a regular file: a model, adapter or data directory holds files only")
         digest.update(os.fsencode(file.relative_to(directory).as_posix()) + b"\0")
         digest.update(file_hash(file))
     return f"sha256:{digest.hexdigest()}"
