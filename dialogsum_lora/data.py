@@ -1,17 +1,11 @@
-"""Load DialogSum from the hub or a local directory and validate every row.
+"""Load DialogSum from the hub or a local directory and check every row.
 
-Two layouts are accepted for a local directory:
-- the hub's: train, validation and test files (.jsonl, .csv or .parquet) with
-  columns id, dialogue, summary, topic, the test split holding one row per
-  (dialogue, reference), consecutive rows repeating the dialogue;
-- the DialogSum authors': dialogsum.train/dev/test.jsonl, the test split
-  with one row per dialogue and its references in summary1, summary2, ...
-
-Either way the result is the same: train and validation rows
-{id, dialogue, summary, topic}, and test rows {id, dialogue, references,
-topics}, one per dialogue with ALL its references and the topics its
-annotators gave (hub: a `topic` per reference row; authors': topic1, topic2,
-...). Topics are optional: without them, `topic` is null and `topics` empty.
+A local directory has the hub's layout (train, validation and test files, .jsonl, .csv or .parquet, with columns
+id, dialogue, summary, topic; the test split a row per (dialogue, reference), a dialogue's rows consecutive) or
+the DialogSum authors' (dialogsum.train/dev/test.jsonl; a test row per dialogue, its references in summary1,
+summary2, ... and its topics in topic1, topic2, ...). Either way, train and validation rows are {id, dialogue,
+summary, topic} and test rows {id, dialogue, references, topics}, one per dialogue with all its references and
+the topics its annotators gave. Topics are optional: without them `topic` is null and `topics` empty.
 """
 
 import re
@@ -33,11 +27,8 @@ _REFERENCE_SUFFIX = re.compile(r"^(.+)_\d+$")  # the hub's test ids: test_0_1, t
 
 
 def load_source(source: str, revision: str | None) -> tuple[dict[str, list[Row]], str]:
-    """Load and validate every split of `source` (a local directory or a hub dataset id).
-
-    Returns the splits and the exact version loaded: the directory's content hash,
-    or the hub commit (which is what is loaded, whatever branch `revision` names).
-    """
+    """Every split of `source` (a local directory or a hub dataset id), checked, and the exact version loaded:
+    the directory's content hash, or the hub commit (what is loaded, whatever branch `revision` names)."""
     directory = local_directory(source, revision, "data.source", "knkarthick/dialogsum")
     if directory is not None:
         raw, resolved = _read_local(directory), directory_hash(directory)
@@ -47,29 +38,23 @@ def load_source(source: str, revision: str | None) -> tuple[dict[str, list[Row]]
 
 
 def _read_local(directory: Path) -> dict[str, tuple[list[tuple[str, Row]], str]]:
-    if any((directory / name).exists() for name in AUTHORS_FILES.values()):
-        files = {split: directory / name for split, name in AUTHORS_FILES.items()}
-    else:
-        files = {}
-        for split in SPLITS:
-            found = [
-                directory / f"{split}{suffix}"
-                for suffix in RECORD_SUFFIXES
-                if (directory / f"{split}{suffix}").exists()
-            ]
-            if len(found) > 1:
-                raise UserError(
-                    f"{directory}: more than one file for the {split} split: {', '.join(map(str, found))}; keep one"
-                )
-            files[split] = found[0] if found else directory / f"{split}.jsonl"
-    for split, file in files.items():
-        if not file.exists():
+    authors = any((directory / name).exists() for name in AUTHORS_FILES.values())
+    splits = {}
+    for split in SPLITS:
+        names = [AUTHORS_FILES[split]] if authors else [f"{split}{suffix}" for suffix in RECORD_SUFFIXES]
+        found = [directory / name for name in names if (directory / name).exists()]
+        if len(found) > 1:
             raise UserError(
-                f"{directory}: no {split} split (expected {file.name}); a data directory needs train, "
+                f"{directory}: more than one file for the {split} split: {', '.join(map(str, found))}; keep one"
+            )
+        if not found:
+            raise UserError(
+                f"{directory}: no {split} split (expected {names[0]}); a data directory needs train, "
                 f"validation and test files: {', '.join(f'{s}.jsonl' for s in SPLITS)} (or .csv/.parquet), "
                 f"or the DialogSum authors' {', '.join(AUTHORS_FILES.values())}"
             )
-    return {split: (list(read_records(file)), str(file)) for split, file in files.items()}
+        splits[split] = (list(read_records(found[0])), str(found[0]))
+    return splits
 
 
 def _read_hub(dataset_id: str, revision: str | None) -> tuple[dict[str, tuple[list[tuple[str, Row]], str]], str]:
@@ -100,17 +85,12 @@ def _read_hub(dataset_id: str, revision: str | None) -> tuple[dict[str, tuple[li
     return splits, commit or f"{revision or 'main'} (offline, from the local cache: commit not resolved)"
 
 
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _text(row: Row, column: str, where: str) -> str:
     if column not in row:
         raise UserError(f"{where}: missing column {column!r} (columns: {', '.join(map(str, row))})")
     value = row[column]
     if not isinstance(value, str):
-        raise UserError(f"{where}: {column} must be text, got {_short(value)}")
+        raise UserError(f"{where}: {column} must be text, got {value!r:.40}")
     if not value.strip():
         raise UserError(f"{where}: empty {column}: every row needs a non-empty {column}")
     if not is_valid_unicode(value):
@@ -119,13 +99,12 @@ def _text(row: Row, column: str, where: str) -> str:
 
 
 def _summary(row: Row, column: str, where: str) -> str:
-    """A summary (a reference, in the test split): text ROUGE can score against, else every
-    summary compared with it would score 0 in silence."""
+    """A summary (a test reference) ROUGE can score against: else every summary would score 0 against it."""
     value = _text(row, column, where)
     if not has_words(value):
         raise UserError(
             f"{where}: {column} holds no word ROUGE can score (rouge_score keeps only Latin letters and "
-            f"digits), got {_short(value)}: ROUGE cannot tell a good summary of it from a bad one"
+            f"digits), got {value!r:.40}: ROUGE cannot tell a good summary of it from a bad one"
         )
     return value
 
@@ -170,14 +149,9 @@ def _normalise(split: str, rows: list[tuple[str, Row]], where: str) -> list[Row]
 
 
 def _group_references(rows: list[tuple[str, Row]]) -> list[Row]:
-    """One test row per dialogue, with all its references in file order.
-
-    In the hub layout a dialogue's rows are consecutive, one per reference, with
-    the same id or ids that differ only in a _N suffix (test_0_1, test_0_2: the
-    dialogue is test_0). In the authors' layout a row carries summary1, summary2,
-    ... Two dialogues may not share an id, and one dialogue text may not appear
-    under two ids: it would be scored twice, or two rows would merge silently.
-    """
+    """One test row per dialogue, with all its references in file order: a hub dialogue's consecutive rows
+    have one id, or ids that differ in a _N suffix (test_0_1, test_0_2: test_0). No two dialogues share an id,
+    and no dialogue text is under two ids: it would be scored twice, or two rows would merge silently."""
     grouped: list[tuple[str, Row]] = []  # (where the dialogue's first row is, its test row)
     previous_id = None
     for location, row in rows:

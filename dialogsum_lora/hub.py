@@ -1,12 +1,4 @@
-"""The Hugging Face hub: which names are hub ids, and failing fast when it cannot be reached.
-
-huggingface_hub retries an unreachable host for most of a minute before it
-gives up. One short request first, through huggingface_hub's own HTTP client
-(so proxies and NO_PROXY apply as they do to every later request), tells the
-same thing in seconds; when it fails, the libraries are switched to offline
-mode, so a model or dataset already in the local cache still loads and
-anything else fails at once.
-"""
+"""The Hugging Face hub: which names are hub ids, and failing fast when it cannot be reached."""
 
 import os
 from pathlib import Path
@@ -17,22 +9,12 @@ CONNECT_TIMEOUT_S = 3.0
 
 
 def local_directory(name: str, revision: str | None, key: str, example: str) -> Path | None:
-    """The local directory that the param `key` (e.g. model.name) names, or None for a hub id.
-
-    A name that is neither an existing directory nor a valid hub id (`name` or
-    `owner/name`) is a UserError; so is a revision given with a directory.
-    """
+    """The local directory that the param `key` (e.g. model.name) names, or None for a hub id; a name that is
+    neither a directory nor a hub id (`name` or `owner/name`), or a revision with a directory, is a UserError."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     path = Path(name)
-    try:
-        is_directory, exists = path.is_dir(), path.exists()
-    except (OSError, ValueError) as error:  # a name too long for the file system, a NUL in it
-        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        raise UserError(
-            f"{key} {name[:60]!r}{'...' if len(name) > 60 else ''} is not a usable name: {reason}"
-        ) from None
-    if is_directory:
+    if path.is_dir():
         if revision is not None:
             section = key.split(".")[0]
             raise UserError(
@@ -42,7 +24,7 @@ def local_directory(name: str, revision: str | None, key: str, example: str) -> 
         return path
     try:
         validate_repo_id(name)
-        looks_like_a_path = exists or name.startswith((".", "/", "~"))
+        looks_like_a_path = path.exists() or name.startswith((".", "/", "~"))
     except HFValidationError:
         looks_like_a_path = True
     if looks_like_a_path:
@@ -51,11 +33,11 @@ def local_directory(name: str, revision: str | None, key: str, example: str) -> 
 
 
 def offline_unless_reachable() -> str | None:
-    """Switch huggingface_hub and datasets to offline mode if the hub does not answer.
+    """Switch huggingface_hub and datasets to offline mode if the hub does not answer; why it is not used (a
+    phrase for an error message), or None.
 
-    Returns None when the hub is used, else why it is not: a phrase for an error message
-    ("HF_HUB_OFFLINE is set", "the hub at URL does not answer from here").
-    """
+    huggingface_hub retries an unreachable host for most of a minute: one short request through its own client
+    (proxies apply) tells the same in seconds, and offline, what is in the local cache still loads."""
     from huggingface_hub import constants
     from huggingface_hub.utils import get_session
 
@@ -75,8 +57,7 @@ def offline_unless_reachable() -> str | None:
 
 
 def hub_failure(what: str, revision: str | None, offline: str | None, error: Exception) -> str:
-    """Why `what` (e.g. "model 'org/x'") could not be loaded from the hub, as one sentence without
-    a final full stop: offline, only the local cache was looked in; online, the hub's own answer."""
+    """Why `what` (e.g. "model 'org/x'") could not be loaded: offline, from the cache; online, the hub's answer."""
     at = f" at revision {revision}" if revision is not None else ""
     if offline:
         return f"could not load {what}{at}: {offline}, and it is not in the local Hugging Face cache"

@@ -1,5 +1,5 @@
-"""Every path the pipeline reads or writes, as dvc.yaml names them (relative to the repository
-root, where the stages run), and the repository root itself. Cheap to import: pathlib only."""
+"""Every path the pipeline reads or writes, as dvc.yaml names them (relative to the repository root, where the
+stages run), and the repository root itself."""
 
 from pathlib import Path
 
@@ -14,17 +14,14 @@ PREPARED_DIR = Path("data/prepared")
 SPLIT_FILES = {split: PREPARED_DIR / f"{split}.jsonl" for split in SPLITS}
 DATA_STATS_FILE = Path("reports/data_stats.json")
 
-# The two systems compared, named so everywhere (paths, JSON keys, legends, report, cards, console):
-# the base model alone, and with the weights finetune trained.
+# The two systems compared (the base model alone, and with the weights trained), named so everywhere.
 BASELINE, FINETUNED = "baseline", "finetuned"
-# baseline and evaluate: metrics.json (the headline ROUGE, DVC's metric), scores.json (with intervals,
-# counts and lengths), predictions.jsonl and provenance.json in each
 BASELINE_DIR = Path("reports") / BASELINE
 FINETUNED_DIR = Path("reports") / FINETUNED
-# The project's ROUGE as an `evaluate` metric module, for users' own code (absolute: loaded by path)
+# The project's ROUGE as an `evaluate` metric module, loaded by path
 ROUGE_METRIC_DIR = REPO_ROOT / "dialogsum_lora" / "scoring" / "dialogsum_rouge"
 
-# evaluate, besides its results directory: finetuned against baseline
+# evaluate
 COMPARISON_FILE = Path("reports/comparison.json")
 TOPICS_FILE = Path("reports/topics.json")
 PLOTS_DIR = Path("reports/plots")
@@ -46,8 +43,7 @@ VALIDATION_ROUGE_FILES = {
     name: CURVES_DIR / f"plots/metrics/eval/{name}.tsv" for name in ("rouge1", "rouge2", "rougeL", "rougeLsum")
 }
 
-# Not DVC outputs: resumable checkpoints, and what a run leaves that changes every run (wall
-# times).
+# Not DVC outputs: resumable checkpoints, and wall times.
 CHECKPOINTS_DIR = Path(".trainer")
 TIMING_DIR = Path("reports/timing")
 
@@ -58,7 +54,7 @@ def metrics_file(results_dir: Path) -> Path:
 
 
 def scores_file(results_dir: Path) -> Path:
-    """Everything the metrics hold, and the intervals, the counts, the best-of-references scores and lengths."""
+    """The metrics, with their intervals, counts, best-of-references scores and lengths."""
     return results_dir / "scores.json"
 
 

@@ -1,5 +1,4 @@
-"""The one prompt template, used for zero-shot and few-shot prompts, training inputs and evaluation;
-tokenising it."""
+"""The one prompt template (zero-shot and few-shot prompts, training inputs, evaluation), and tokenising it."""
 
 from collections import Counter
 from collections.abc import Sequence
@@ -7,25 +6,21 @@ from collections.abc import Sequence
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.params.prompt import PromptParams
 
-SHOT_SEPARATOR = "\n\n"  # after each shot's summary: a blank line before the next prompt
-
 
 def build_prompt(template: str, dialogue: str) -> str:
-    """Return the model input for one dialogue (`template` holds `{dialogue}`)."""
+    """The model input for one dialogue."""
     return template.format(dialogue=dialogue)
 
 
 def shots_prefix(template: str, shots: Sequence[dict]) -> str:
-    """The text a few-shot prompt starts with, before the dialogue's own prompt: each shot (a
-    training row) as its prompt, its reference summary and a blank line, in the order given; ""
-    for none. So a shot reads as a dialogue the model has already summarised."""
-    return "".join(build_prompt(template, shot["dialogue"]) + shot["summary"] + SHOT_SEPARATOR for shot in shots)
+    """The text a few-shot prompt starts with: each shot (a training row) as its prompt, its summary and a blank
+    line, so that it reads as a dialogue the model has already summarised; "" for none."""
+    return "".join(build_prompt(template, shot["dialogue"]) + shot["summary"] + "\n\n" for shot in shots)
 
 
 def shot_tokens(tokenizer, prompt: PromptParams, shots: Sequence[dict]) -> list[int]:
-    """The token ids of the shots' text (shots_prefix), which every prompt keeps whole; refused
-    (a UserError) when they leave no room in prompt.max_source_tokens for the prompt of even a
-    one-token dialogue. A stage calls it before loading the model, to refuse that at once."""
+    """The token ids of the shots' text, which every prompt keeps whole; a UserError when they leave no room in
+    prompt.max_source_tokens for a one-token dialogue (a stage calls it before the model loads)."""
     ids = tokenizer(shots_prefix(prompt.template, shots), add_special_tokens=False)["input_ids"]
     template_tokens = len(tokenizer(build_prompt(prompt.template, ""))["input_ids"])
     if len(ids) + template_tokens >= prompt.max_source_tokens:
@@ -43,15 +38,9 @@ def encode_prompts(
 ) -> tuple[list[list[int]], int]:
     """Each dialogue's prompt as token ids, at most prompt.max_source_tokens, and how many were cut.
 
-    Zero-shot, a prompt is cut as the tokenizer cuts it (its end goes; `encode`). With shots, the
-    shots are kept whole and the dialogue's own prompt is cut in the same way to the tokens they
-    leave (shot_tokens refuses shots that leave none): cutting the whole text from its end would
-    cut the dialogue being summarised first, and past its length summarise a shot instead; cutting
-    from its start would leave a shot in pieces. So a prompt is counted as cut exactly when the
-    dialogue's own prompt lost its end, as zero-shot. The shots' ids go where the prompt's text
-    begins (after a start token, for a tokenizer that puts one first); tokenised apart from the
-    prompts, they split as the whole text does where the text parts at a blank line, as T5's
-    tokenizer and the tiny model's do.
+    With shots, the shots are kept whole and the dialogue's own prompt is cut to the tokens they leave, as
+    zero-shot (its end goes): cutting the whole text would cut the dialogue first, or leave a shot in pieces.
+    The shots' ids go where the prompt's text begins (after a start token, for a tokenizer that puts one first).
     """
     prompts = [build_prompt(prompt.template, dialogue) for dialogue in dialogues]
     if not shots:
@@ -63,11 +52,8 @@ def encode_prompts(
 
 
 def encode(tokenizer, texts: list[str], max_tokens: int, *, target: bool = False) -> tuple[list[list[int]], int]:
-    """Token ids of each text (as labels if `target`), cut to `max_tokens` by the
-    tokenizer's own truncation, and how many texts were longer than that.
-
-    One pass of the tokenizer gives both: with return_overflowing_tokens, a text
-    that does not fit comes back as several rows, the first being the cut one.
+    """Token ids of each text (as labels if `target`), cut to `max_tokens` by the tokenizer, and how many were
+    longer. With return_overflowing_tokens a text that does not fit comes back as several rows, the cut one first.
     """
     text_arguments = {"text_target": texts} if target else {"text": texts}
     encoded = tokenizer(**text_arguments, max_length=max_tokens, truncation=True, return_overflowing_tokens=True)

@@ -1,9 +1,5 @@
-"""Record what was actually run, beside the results: revisions, versions, device.
-
-Provenance files are DVC outputs (they are the same on every rerun on the same
-machine); wall times are not, so they go to reports/timing/, which no stage
-reads, DVC does not track and `dvc metrics` does not compare.
-"""
+"""Record what was actually run, beside the results: revisions, versions, device. Wall times change every run,
+so they go to reports/timing/, which no stage reads and DVC does not track."""
 
 import hashlib
 import importlib.metadata
@@ -21,25 +17,21 @@ LIBRARIES = ("torch", "transformers", "peft", "datasets", "dvc", "rouge_score")
 
 
 def directory_hash(directory: Path) -> str:
-    """A content hash of every file below `directory`: names and bytes, in sorted order, each
-    file streamed (constant memory, whatever its size). A name that is not valid UTF-8 is
-    hashed as its bytes; a FIFO, device or socket among the files is refused (reading it
-    would never end)."""
+    """A content hash of every file below `directory`: names (as bytes) and contents, in sorted order; anything but
+    files and directories is a UserError."""
     digest = hashlib.sha256()
-    for file in sorted(directory.rglob("*"), key=lambda p: os.fsencode(p)):
+    for file in sorted(directory.rglob("*"), key=os.fsencode):
         if file.is_dir():
             continue
-        if not file.is_file():
-            raise UserError(
-                f"{file} is not a regular file: a model, adapter or data directory holds files and directories only"
-            )
+        if not file.is_file():  # a FIFO or a device: reading it would never end
+            raise UserError(f"{file} is not a regular file: a model, adapter or data directory holds files only")
         digest.update(os.fsencode(file.relative_to(directory).as_posix()) + b"\0")
         digest.update(file_hash(file))
     return f"sha256:{digest.hexdigest()}"
 
 
 def file_hash(file: Path) -> bytes:
-    """The sha256 of a file's bytes, read in blocks."""
+    """The sha256 of a file's bytes."""
     with file.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").digest()
 
@@ -59,39 +51,28 @@ def environment(device=None, dtype=None) -> dict:
 
 
 def model_provenance(model, resolved: str, device, dtype) -> dict:
-    """What a stage that loaded the base model (params.yaml's `model` section) ran with; `resolved`
-    is the exact version (the hub commit, or the local directory's content hash)."""
+    """What a stage that loaded the base model ran with; `resolved` is the hub commit or the directory's hash."""
     return {
         "model": {"name": model.name, "revision": model.revision, "resolved": resolved},
         "environment": environment(device, dtype),
     }
 
 
-class ModelRecord(Record):
-    """The base model a stage loaded, as model_provenance records it."""
-
-    name: Text
-    revision: Text | None
-    resolved: Text  # the hub commit, or sha256: of a local directory's files
-
-
 class DataSource(Record):
-    """The data `prepare` loaded, as reports/data_stats.json names it."""
+    """The data `prepare` loaded (reports/data_stats.json), or the base model a stage loaded (model_provenance)."""
 
     name: Text
     revision: Text | None
     resolved: Text  # the hub commit, or sha256: of a local directory's files
+
+
+ModelRecord = DataSource
 
 
 def read_data_source(stats_file: Path) -> DataSource:
     """The data `prepare` loaded, from its statistics file."""
-    stats = read_json(stats_file)
-    if not isinstance(stats, dict) or "source" not in stats:
-        raise UserError(
-            f"{stats_file} does not name the data it describes (no key source): run `dvc repro prepare` to remake it"
-        )
     try:
-        return parse(DataSource, stats["source"], f"{stats_file} source")
+        return parse(DataSource, read_json(stats_file).get("source"), f"{stats_file} source")
     except UserError as error:
         raise UserError(f"{error}: run `dvc repro prepare` to remake it") from None
 

@@ -1,13 +1,8 @@
-"""Typed records read from files: params.yaml's sections, and what the stages write and read back.
+"""Typed records read from files (params.yaml's sections, what the stages write and read back), checked by
+pydantic, the first thing wrong one UserError: `params.yaml: lora.r: Input should be greater than or equal to 1,
+got 0`."""
 
-A schema is a pydantic model (a `Record`): each key with its type, bounds and help, checked
-strictly (no "8" for 8, no true for 1, no NaN or infinity, no unknown key). `parse` checks a
-value read from a file against one and turns the first thing wrong into one UserError naming
-the file, the key, the value and what is allowed, in pydantic's words:
-
-    params.yaml: lora.r: Input should be greater than or equal to 1, got 0
-"""
-
+import re
 import types
 import typing
 from typing import Annotated, Any, TypeVar
@@ -18,7 +13,7 @@ from dialogsum_lora.errors import UserError
 
 
 class Record(BaseModel):
-    """A schema: strict types, finite numbers, no unknown keys, read-only once parsed."""
+    """A schema: strict types (no "8" for 8, no true for 1), finite numbers, no unknown keys, read-only."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
@@ -31,14 +26,13 @@ def setting(help: str, **bounds) -> Any:
 NOT_UNICODE = "is not valid Unicode text (it holds a lone surrogate, e.g. from \\ud800, or bytes that are not UTF-8)"
 
 
+# What a JSON escape \ud800, or an argument of bytes that are not UTF-8, leaves in a str: not writable as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def is_valid_unicode(text: str) -> bool:
-    """Whether `text` can be written as UTF-8: no lone surrogate (what a JSON escape \\ud800, or an
-    argument of bytes that are not UTF-8, leaves in a Python string)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    """Whether `text` can be written as UTF-8 (holds no lone surrogate)."""
+    return not _SURROGATE.search(text)
 
 
 def _valid_unicode(text: str) -> str:
@@ -61,8 +55,8 @@ R = TypeVar("R", bound=BaseModel)
 
 
 def parse(schema: type[R], value, source: str) -> R:
-    """`value` (as read from `source`, a file) checked against `schema`; the first thing
-    wrong is a UserError naming `source`, the key, the value and what is allowed."""
+    """`value`, read from `source`, checked against `schema`; the first thing wrong is a UserError naming `source`,
+    the key, the value and what is allowed."""
     try:
         return schema.model_validate(value)
     except ValidationError as error:
@@ -72,8 +66,7 @@ def parse(schema: type[R], value, source: str) -> R:
 
 
 def _message(error: dict, schema: type[BaseModel]) -> str:
-    """pydantic's own message, with the key (dotted) and the value; an unknown key with the keys its section
-    allows (a typo's likely fix)."""
+    """pydantic's message, with the dotted key and the value; an unknown key with the keys its section allows."""
     location = error["loc"]
     key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in location).lstrip(".")
     kind, message = error["type"], error["msg"]
@@ -90,7 +83,7 @@ def _message(error: dict, schema: type[BaseModel]) -> str:
 
 
 def _model_at(schema: type[BaseModel], location: tuple) -> type[BaseModel] | None:
-    """The schema of the mapping at `location` (a tuple of keys) within `schema`, if it is one."""
+    """The schema of the mapping at `location` (keys) within `schema`, if it is one."""
     model = schema
     for part in location:
         field = model.model_fields.get(part) if isinstance(part, str) else None

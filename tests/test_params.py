@@ -297,8 +297,6 @@ def test_the_adapter_kept_by_validation_rouge_needs_validation_rouge(raw):
         (("seed: 42", "seed: 042"), None),  # 42, not octal 34: what dvc.lock records
         (("keep: last", "keep: no"), "train.keep"),
         (("seed: 42", "seed: 42\nseed: 7"), "DuplicateKeyError"),
-        (("seed: 42", "seed: " + "9" * 5000), "ValueError"),
-        (("seed: 42", "seed: 42\nextra: " + "[" * 2000 + "]" * 2000), "RecursionError"),
     ],
 )
 def test_params_yaml_is_read_as_dvc_reads_it(tmp_path, replace, fact):
@@ -314,15 +312,10 @@ def test_params_yaml_is_read_as_dvc_reads_it(tmp_path, replace, fact):
         assert fact in str(error.value) and "params.yaml" in str(error.value)
 
 
-@pytest.mark.parametrize("content", [None, b"seed: 42\n\xff\xfe\n", b"- a list\n", b""])
-def test_params_yaml_that_is_a_pipe_not_utf8_or_not_a_mapping_is_refused_at_once(tmp_path, content):
-    import os
-
+@pytest.mark.parametrize("content", [b"seed: 42\n\xff\xfe\n", b"- a list\n", b""])
+def test_params_yaml_that_is_not_utf8_or_not_a_mapping_is_refused_at_once(tmp_path, content):
     path = tmp_path / "params.yaml"
-    if content is None:
-        os.mkfifo(path)  # reading it would wait forever
-    else:
-        path.write_bytes(content)
+    path.write_bytes(content)
     with pytest.raises(UserError) as error:
         load_params(Everything, path)
     assert str(path) in str(error.value)

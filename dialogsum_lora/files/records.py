@@ -1,11 +1,8 @@
 """Read and write the record files a user hands in or a stage writes: JSON Lines, CSV, parquet.
 
-Anything unreadable is one UserError that names the file and the line or
-record. JSON Lines records end at "\n" alone, so a text may hold U+2028 or any
-other character that str.splitlines() would split at; what write_jsonl
-writes, read_jsonl reads back identically. Not `datasets`' json/csv/parquet loaders: they type a
-column by its content (ids that look like numbers become int64, which the checks here would then
-refuse), and keep an Arrow copy of every file a user hands in under HF_HOME.
+Anything unreadable is one UserError naming the file and the line or record. Not `datasets`' loaders: they
+type a column by its content (ids that look like numbers become int64) and keep an Arrow copy of every file
+a user hands in under HF_HOME.
 """
 
 import csv
@@ -18,52 +15,20 @@ from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import atomic_path
 
 Row = dict[str, object]
-# Dialogues are long; the csv module refuses fields over 128 KiB by default.
-_CSV_FIELD_LIMIT = 2**31 - 1
-
-
 RECORD_SUFFIXES = (".jsonl", ".csv", ".parquet")
 
 
 def read_records(file: Path) -> Iterator[tuple[str, Row]]:
-    """Yield (where, record) for each record of a .jsonl, .csv or .parquet file, `where`
-    naming the file and the line (or record) for error messages. Anything unreadable is
-    a UserError naming the file."""
-    if file.suffix == ".parquet":
-        _check_readable(file)
-        yield from _parquet_records(file)
+    """Yield (where, record) for each record of a .jsonl, .csv or .parquet file, `where` naming the file and
+    the line (or record)."""
+    if file.suffix != ".parquet":
+        text = read_text(file)
+        yield from _csv_records(file, text) if file.suffix == ".csv" else _json_lines(file, text)
         return
-    text = read_text(file)
-    yield from _csv_records(file, text) if file.suffix == ".csv" else _json_lines(file, text)
-
-
-def read_text(file: Path) -> str:
-    """The text of a UTF-8 file a user hands in (a byte-order mark dropped); a file that is
-    missing, empty, not a regular file or not UTF-8 is a UserError naming it."""
-    _check_readable(file)
-    try:
-        return file.read_text(encoding="utf-8-sig")  # -sig: a spreadsheet's byte-order mark is not text
-    except UnicodeDecodeError as error:
-        raise UserError(f"{file} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
-    except OSError as error:
-        raise UserError(f"cannot read {file}: {error.strerror}") from None
-
-
-def _check_readable(file: Path) -> None:
-    if not file.exists():
-        raise UserError(f"{file} not found")
-    if file.is_dir():
-        raise UserError(f"{file} is a directory, not a file")
-    if not file.is_file():  # a pipe or a device would be read forever
-        raise UserError(f"{file} is not a regular file")
-    if file.stat().st_size == 0:
-        raise UserError(f"{file} is empty")
-
-
-def _parquet_records(file: Path) -> Iterator[tuple[str, Row]]:
     import pyarrow
     import pyarrow.parquet
 
+    _check_readable(file)
     try:
         rows = pyarrow.parquet.read_table(file).to_pylist()
     except (pyarrow.ArrowException, OSError) as error:
@@ -72,9 +37,25 @@ def _parquet_records(file: Path) -> Iterator[tuple[str, Row]]:
         yield f"{file} row {number}", row
 
 
+def read_text(file: Path) -> str:
+    """The text of a UTF-8 file a user hands in, a byte-order mark dropped (a spreadsheet's is not text)."""
+    _check_readable(file)
+    try:
+        return file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{file} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
+
+
+def _check_readable(file: Path) -> None:
+    if not file.exists():
+        raise UserError(f"{file} not found")
+    if file.is_dir():
+        raise UserError(f"{file} is a directory, not a file")
+
+
 def _csv_records(file: Path, text: str) -> Iterator[tuple[str, Row]]:
     """A quoted field may hold newlines, so a record can span lines: name it by number and lines."""
-    csv.field_size_limit(_CSV_FIELD_LIMIT)
+    csv.field_size_limit(2**31 - 1)  # dialogues are long; the default refuses fields over 128 KiB
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
@@ -87,20 +68,18 @@ def _csv_records(file: Path, text: str) -> Iterator[tuple[str, Row]]:
             lines = f"lines {first_line}-{reader.line_num}" if reader.line_num > first_line else f"line {first_line}"
             where = f"{file} record {number} ({lines})"
             first_line = reader.line_num + 1
-            if not fields:  # a blank line
-                continue
-            if len(fields) != len(header):
+            if fields and len(fields) != len(header):
                 raise UserError(
                     f"{where}: {len(fields)} fields, but the header has {len(header)} ({', '.join(header)})"
                 )
-            yield where, dict(zip(header, fields))
+            if fields:  # not a blank line
+                yield where, dict(zip(header, fields))
     except csv.Error as error:
         raise UserError(f"{file} line {reader.line_num}: not valid CSV ({error})") from None
 
 
 def _json_lines(file: Path, text: str) -> Iterator[tuple[str, Row]]:
-    # Records end at "\n" only: a dialogue may hold U+2028 and other characters that
-    # str.splitlines() would also split at.
+    # Records end at "\n" only: a dialogue may hold U+2028 and others that str.splitlines() splits at.
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
@@ -108,21 +87,13 @@ def _json_lines(file: Path, text: str) -> Iterator[tuple[str, Row]]:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             raise UserError(f"{file} line {number}: not valid JSON ({error.msg} at column {error.colno})") from None
-        except (ValueError, RecursionError) as error:  # numbers of over 4,300 digits; nesting too deep
-            raise UserError(
-                f"{file} line {number}: unreadable JSON ({type(error).__name__}: {str(error)[:80]})"
-            ) from None
         if not isinstance(row, dict):
             raise UserError(f"{file} line {number}: expected a JSON object, got {type(row).__name__}")
         yield f"{file} line {number}", row
 
 
 def write_jsonl(path: Path, rows: list[Row], new: bool = False) -> None:
-    """Write rows as JSON Lines, atomically: a reader sees the old file or the whole new one.
-
-    The file is read back before it is moved into place: what does not read back
-    as `rows` is never left where DVC could cache it.
-    """
+    """Write rows as JSON Lines, atomically; what does not read back as `rows` is never put in place."""
     with atomic_path(path, new) as temporary:
         with temporary.open("w", encoding="utf-8") as handle:
             for row in rows:

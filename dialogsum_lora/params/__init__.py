@@ -1,21 +1,13 @@
-"""params.yaml: every knob the stages read, one typed schema per section.
+"""params.yaml: every knob the stages read, one typed schema per section (`lora` in params/lora.py, ...).
 
-Each section has its schema in a module of this package (`lora` in params/lora.py, ...):
-its keys, with type, bounds and help (dialogsum_lora.schema). A stage lists the sections it
-reads in a class of its own, as dvc.yaml lists them, and `load_params` checks those alone:
+A stage lists the sections it reads, as dvc.yaml does, and `load_params` checks those alone, before any model
+or data loads; so a new key reruns only the stages that read it:
 
     class Reads(StageParams):
         seed: Seed
         lora: LoraParams
 
     params = load_params(Reads)
-
-So a stage imports the schemas of what it reads and nothing else, and a new setting (a key
-in params.yaml and a line in its section's module) reruns only the stages that read it. An
-unknown key, a missing one, a wrong type or a value out of bounds is one UserError naming the
-key, the value and what is allowed, before any model or data is loaded; every section is
-read by some stage (tests/test_params.py), so every mistake is met by the first stage that
-reads it.
 """
 
 import io
@@ -26,22 +18,8 @@ from dialogsum_lora.errors import UserError
 from dialogsum_lora.paths import PARAMS_FILE
 from dialogsum_lora.schema import Record, parse, setting
 
-# The sections of params.yaml, in its order; any other top-level key is a mistake.
-SECTIONS = (
-    "seed",
-    "processes",
-    "method",
-    "data",
-    "model",
-    "prompt",
-    "baseline",
-    "lora",
-    "ia3",
-    "full",
-    "train",
-    "generate",
-    "analysis",
-)
+# params.yaml's sections, in its order.
+SECTIONS = tuple("seed processes method data model prompt baseline lora ia3 full train generate analysis".split())
 
 Seed = Annotated[int, setting("One seed for python, numpy, torch and the Trainer.", ge=0, le=2**32 - 1)]
 Processes = Annotated[
@@ -54,8 +32,6 @@ Processes = Annotated[
     ),
 ]
 
-# What finetune trains: a LoRA adapter, an IA3 one (peft), or every weight of the model; each has
-# its own section where it has settings (`lora`, `ia3`, `full`).
 METHODS = ("lora", "ia3", "full")
 Method = Annotated[
     Literal[METHODS],
@@ -67,47 +43,36 @@ Method = Annotated[
 
 
 class StageParams(Record):
-    """The sections of params.yaml one stage (or command) reads: a subclass names each as a field."""
+    """The sections of params.yaml a stage (or command) reads, each a field."""
 
 
 P = TypeVar("P", bound=StageParams)
 
 
 def load_params(reads: type[P], path: Path = PARAMS_FILE) -> P:
-    """The sections `reads` names, read from `path` as DVC reads params.yaml (YAML 1.2: `1e-3`
-    is a number, `yes` is text, `052` is 52, a key given twice is an error) and checked."""
-    raw = read_params_file(path)
+    """The sections `reads` names, read from `path` as DVC reads it (YAML 1.2: `1e-3` is a number, `yes` is text,
+    `052` is 52, a key given twice is an error) and checked; anything wrong is a UserError."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    if not path.exists():
+        raise UserError(f"{path} not found: run the stages from the repository root")
+    try:
+        raw = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
+    except YAMLError as error:
+        raise UserError(f"{path} is not valid YAML: {type(error).__name__}: {str(error)[:200]}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path} must be a mapping of sections ({', '.join(SECTIONS)}), got {raw!r:.80}")
     unknown = sorted((key for key in raw if key not in SECTIONS), key=str)
     if unknown:
         raise UserError(f"{path}: unknown key {unknown[0]} (allowed at the top level: {', '.join(SECTIONS)})")
     return parse(reads, {key: raw[key] for key in reads.model_fields if key in raw}, str(path))
 
 
-def read_params_file(path: Path) -> dict:
-    """The mapping a params.yaml holds, read as DVC reads it; anything unreadable is a UserError."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    if not path.exists():
-        raise UserError(f"{path} not found: run the stages from the repository root")
-    if not path.is_file():  # a directory, or a pipe that would never end
-        raise UserError(f"{path} is not a regular file")
-    try:
-        raw = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise UserError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
-    except OSError as error:
-        raise UserError(f"cannot read {path}: {error.strerror or error}") from None
-    except (YAMLError, ValueError, RecursionError) as error:  # also numbers of 4,300 digits, nesting too deep
-        raise UserError(f"{path} is not valid YAML: {type(error).__name__}: {str(error)[:200]}") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"{path} must be a mapping of sections ({', '.join(SECTIONS)}), got {raw!r:.80}")
-    return raw
-
-
 def set_key(document: dict, dotted: str, value) -> None:
-    """Set the dotted key (e.g. "train.optim") of a params mapping, adding it to its section if it is not
-    there (as `dvc exp run -S` does); a section that is not there is a KeyError."""
+    """Set the dotted key (e.g. "train.optim") of a params mapping, added if absent (as `dvc exp run -S` does)."""
     *sections, key = dotted.split(".")
     for section in sections:
         document = document[section]

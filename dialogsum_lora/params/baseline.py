@@ -18,7 +18,7 @@ class BaselineParams(Record):
     )
 
     def check(self, split_dialogues: int) -> None:
-        """Refuse more shots than the training split (`split_dialogues` dialogues) has."""
+        """Refuse more shots than the training split has."""
         if self.shots > split_dialogues:
             raise UserError(
                 f"params.yaml: baseline.shots is {self.shots}, but the training split has "

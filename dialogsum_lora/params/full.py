@@ -1,4 +1,4 @@
-"""params.yaml `full`: full fine-tuning (`method: full`), every weight of the model trained."""
+"""params.yaml `full`: full fine-tuning (`method: full`)."""
 
 from dialogsum_lora.schema import Record, setting
 

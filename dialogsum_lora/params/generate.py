@@ -1,9 +1,5 @@
-"""params.yaml `generate`: how baseline, evaluate and dialogsum-summarise decode a summary.
-
-Every key but batch_size is a `transformers.GenerationConfig` argument of the same name, and
-reaches `model.generate` as it is (dialogsum_lora.generation.decoding_config): a new decoding
-setting is one line here and one in params.yaml.
-"""
+"""params.yaml `generate`: how baseline, evaluate and dialogsum-summarise decode a summary. Every key but
+batch_size is a `transformers.GenerationConfig` argument and reaches `model.generate` as it is."""
 
 from dialogsum_lora.schema import Record, setting
 
@@ -27,28 +23,23 @@ class GenerateParams(Record):
         return self.model_dump(exclude={"batch_size"})
 
     def check(self, where: str = "params.yaml: generate") -> None:
-        """Refuse settings transformers would reject or ignore (say length_penalty with one beam), before
-        any model loads; `where` names where they came from."""
-        check_decoding(self.decoding(), where)
+        """Refuse settings transformers would reject or ignore (say length_penalty with one beam), before any
+        model loads; `where` names where they came from."""
+        import logging
 
+        from transformers import GenerationConfig
 
-def check_decoding(settings: dict, where: str) -> None:
-    """Refuse GenerationConfig arguments that transformers would reject or ignore, in one UserError."""
-    import logging
+        from dialogsum_lora.errors import UserError
 
-    from transformers import GenerationConfig
-
-    from dialogsum_lora.errors import UserError
-
-    # transformers also logs what it raises here: the error line says it once.
-    logger = logging.getLogger("transformers.generation.configuration_utils")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        GenerationConfig(**settings, do_sample=False).validate(strict=True)
-    except ValueError as error:
-        # Its advice on a model's generation_config.json does not apply: none is ever used.
-        finding = " ".join(str(error).split()).split(" If you're using a pretrained model")[0]
-        raise UserError(f"{where}: {finding}") from None
-    finally:
-        logger.setLevel(level)
+        # transformers also logs what it raises here: the error line says it once.
+        logger = logging.getLogger("transformers.generation.configuration_utils")
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            GenerationConfig(**self.decoding(), do_sample=False).validate(strict=True)
+        except ValueError as error:
+            # Its advice on a model's generation_config.json does not apply: none is ever used.
+            finding = " ".join(str(error).split()).split(" If you're using a pretrained model")[0]
+            raise UserError(f"{where}: {finding}") from None
+        finally:
+            logger.setLevel(level)

@@ -1,5 +1,5 @@
-"""params.yaml `ia3`: the IA3 adapter finetune trains when `method` is ia3 (peft's IA3: a learned
-vector rescales the keys, values and feed-forward activations; about 0.04% of flan-t5-base)."""
+"""params.yaml `ia3`: the IA3 adapter finetune trains when `method` is ia3 (peft's IA3: a learned vector rescales
+the keys, values and feed-forward activations)."""
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -19,8 +19,8 @@ class IA3Params(Record):
     @field_validator("feedforward_modules")
     @classmethod
     def _among_targets(cls, modules: list[str], info: ValidationInfo) -> list[str]:
-        targets = info.data.get("target_modules")  # absent when target_modules itself was refused
-        outside = sorted(set(modules) - set(targets)) if targets is not None else []
+        targets = info.data.get("target_modules", modules)  # absent when target_modules itself was refused
+        outside = sorted(set(modules) - set(targets))
         if outside:
             raise ValueError(
                 f"names {outside[0]!r}, which is not in ia3.target_modules {targets}: peft rescales only target modules"

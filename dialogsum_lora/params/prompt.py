@@ -19,22 +19,12 @@ class PromptParams(Record):
     def _only_the_dialogue_field(cls, template: str) -> str:
         """The template's only replacement field is a plain {dialogue}, at least once."""
         try:
-            fields = [
-                (name, spec, conversion)
-                for _, name, spec, conversion in string.Formatter().parse(template)
-                if name is not None
-            ]
-        except ValueError as error:  # a lone brace
+            fields = {(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)}
+        except ValueError:  # a lone brace
+            fields = None
+        if fields is None or fields - {(None, None, None)} != {("dialogue", "", None)}:
             raise ValueError(
-                f"is not a valid template ({error}; write a literal brace as {{{{ or }}}}): {template!r}"
-            ) from None
-        for name, spec, conversion in fields:
-            if (name, spec, conversion) != ("dialogue", "", None):
-                written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-                raise ValueError(
-                    "may contain only the field {dialogue}, as is (no conversion, format, attribute or index; write "
-                    f"a literal brace as {{{{ or }}}}), got {written} in {template!r}"
-                )
-        if not fields:
-            raise ValueError(f"must contain {{dialogue}}, got {template!r}")
+                "must contain the field {dialogue}, as is, and no other (no conversion, format, attribute or index; "
+                f"write a literal brace as {{{{ or }}}}), got {template!r}"
+            )
         return template

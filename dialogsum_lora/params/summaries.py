@@ -1,5 +1,5 @@
-"""What baseline and evaluate read of params.yaml: the params a system's summaries of the test split
-are made and scored with (dvc.yaml lists the same for both). Cheap to import: schemas only."""
+"""What baseline and evaluate read of params.yaml: the params a system's test summaries are made and scored
+with."""
 
 from dialogsum_lora.params import Processes, StageParams
 from dialogsum_lora.params.analysis import AnalysisParams

@@ -1,15 +1,13 @@
 """params.yaml `train`: fine-tuning, and the validation while it runs.
 
-Two kinds of key live here. The project's own (below, with type, bounds and help) say what
-the Trainer cannot: how many dialogues, the global batch, validation ROUGE, which adapter is
-kept. Every other key is a field of transformers' `Seq2SeqTrainingArguments` by its own name
-(`optim`, `lr_scheduler_type`, `warmup_steps`, `weight_decay`, `gradient_checkpointing`, ...):
-it reaches the Trainer unchanged, checked against the Trainer's own types, with no code here.
-Fields the stage sets itself (where a setting would break a rerun, a record or a resume) are
-refused with where the setting lives instead (`PROJECT_OWNS`).
+The project's own keys (TrainParams' fields) say what the Trainer cannot. Every other key is a
+`Seq2SeqTrainingArguments` field by its own name (`optim`, `warmup_steps`, ...): it reaches the Trainer
+unchanged, checked against the Trainer's own types; a field the stage sets itself is refused with where its
+setting lives (`PROJECT_OWNS`).
 """
 
 import dataclasses
+import typing
 from enum import Enum
 from typing import Annotated, Literal
 
@@ -18,11 +16,10 @@ from pydantic import ConfigDict, Field
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.schema import Record, parse, setting
 
-# train.keep's rules other than `last`: the validation score that chooses the adapter kept, and
-# whether higher is better (training/trainer.py: KeepBest).
+# train.keep's rules other than `last`: the validation score that chooses the adapter kept, and whether higher
+# is better.
 KEEP_RULES = {"best_rouge1": ("eval_rouge1", True), "lowest_loss": ("eval_loss", False)}
 
-# Seq2SeqTrainingArguments fields the finetune stage sets itself, and where each setting lives.
 # fmt: off
 PROJECT_OWNS = {
     "the stage's outputs (dvc.yaml: models/adapter, reports/train)": (
@@ -54,8 +51,7 @@ PROJECT_OWNS = {
 }
 # fmt: on
 OWNER = {field: owner for owner, fields in PROJECT_OWNS.items() for field in fields}
-# Bounds the project holds the Trainer's fields to where a value out of them would train nothing, or
-# fail after the model loads: a learning rate of 0, no epoch, no checkpoint to resume from.
+# Where a value would train nothing or fail after the model loads: a learning rate of 0, no epoch, ...
 BOUNDS = {
     "learning_rate": {"gt": 0, "le": 1},
     "num_train_epochs": {"gt": 0, "le": 1000},
@@ -75,8 +71,7 @@ RENAMED = {
 }
 # The arguments every record states, whether params.yaml sets them or the Trainer's defaults do.
 RECORDED_ARGUMENTS = ("optim", "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay")
-# Fields a record leaves out: when logs and checkpoints are taken changes no weight, and the record's
-# `training` says how long it trained.
+# Fields a record leaves out: they change no weight, and the record's `training` says how long it trained.
 NOT_RECORDED = ("logging_steps", "save_steps", "num_train_epochs", "max_steps")
 
 
@@ -127,17 +122,16 @@ class TrainParams(Record):
     )
 
     def trainer_settings(self) -> dict:
-        """The Seq2SeqTrainingArguments fields params.yaml sets, by their own names."""
+        """The Seq2SeqTrainingArguments fields params.yaml sets."""
         return dict(self.model_extra or {})
 
     def compiles(self) -> bool:
-        """Whether the Trainer will torch.compile the model (any of its three compile settings on)."""
+        """Whether the Trainer will torch.compile the model."""
         settings = self.trainer_settings()
         return any(settings.get(key) for key in ("torch_compile", "torch_compile_mode", "torch_compile_backend"))
 
     def check(self, split_dialogues: int | None = None) -> None:
-        """Refuse a rule for the adapter kept that no validation can apply, and more training dialogues
-        than the split has (`split_dialogues`, when it is known)."""
+        """Refuse a train.keep no validation can apply, and more dialogues than the split has, if known."""
         if split_dialogues is not None and self.dialogues is not None and self.dialogues > split_dialogues:
             raise UserError(
                 f"params.yaml: train.dialogues is {self.dialogues}, but the training split has "
@@ -151,12 +145,8 @@ class TrainParams(Record):
 
 
 def check_trainer_settings(train: TrainParams) -> None:
-    """Refuse a `train` key that is neither the project's nor a Seq2SeqTrainingArguments field, a field
-    the stage sets itself, and a value of the wrong type or one the Trainer refuses: one line each.
-
-    This imports transformers (seconds), so a stage calls it after its cheap checks."""
-    import typing
-
+    """Refuse a `train` key that is neither the project's nor a Seq2SeqTrainingArguments field, one the stage sets
+    itself, and a value the Trainer's types refuse. It imports transformers: call it after the cheap checks."""
     from pydantic import create_model
     from transformers import Seq2SeqTrainingArguments
 
@@ -176,25 +166,23 @@ def check_trainer_settings(train: TrainParams) -> None:
     arguments = create_model(
         "TrainerSettings",
         __config__=ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True),
-        **{key: (Annotated[hints[key], Field(**BOUNDS.get(key, {}))], None) for key in settings},
+        **{key: (Annotated[_accepted(hints[key]), Field(**BOUNDS.get(key, {}))], None) for key in settings},
     )
     parse(create_model("Params", train=(arguments, ...)), {"train": settings}, "params.yaml")
-    # A field the Trainer types as one of its enums or text (optim, lr_scheduler_type, ...) takes the
-    # enum's values alone. Not checked by making the arguments: that sets up accelerate's devices for
-    # the process, before the stage's own arguments can (processes, the CPU).
-    for key, value in settings.items():
-        enums = [kind for kind in typing.get_args(hints[key]) if isinstance(kind, type) and issubclass(kind, Enum)]
-        known = [member.value for kind in enums for member in kind]
-        if enums and isinstance(value, str) and value not in known:
-            raise UserError(
-                f"params.yaml: train.{key} is {value!r}, which the Trainer does not know: one of {', '.join(known)}"
-            )
     compiling = {key for key in ("torch_compile_mode", "torch_compile_backend") if settings.get(key) is not None}
     if compiling and settings.get("torch_compile") is False:
         raise UserError(
             f"params.yaml: train.{sorted(compiling)[0]} is set, but train.torch_compile is false: set "
             "train.torch_compile: true to compile so, or remove the setting"
         )
+
+
+def _accepted(hint):
+    """A field's type, but its enum's values alone where the Trainer takes an enum or text (optim, ...). Not checked
+    by making the arguments: that sets up accelerate's devices before the stage's own arguments can."""
+    kinds = typing.get_args(hint)
+    values = [member.value for kind in kinds if isinstance(kind, type) and issubclass(kind, Enum) for member in kind]
+    return Literal[tuple(values)] if values else hint
 
 
 def check_batch_split(train: TrainParams, processes: int) -> None:
