@@ -1,16 +1,8 @@
 """Summarise dialogues of one's own with the base model and the adapter, as `evaluate` does.
 
-    dialogsum-summarise "#Person1#: Hi! ... #Person2#: ..."   # prints the summary
-    dialogsum-summarise --file dialogue.txt                    # one dialogue, from a text file
-    dialogsum-summarise - < dialogue.txt                       # or from stdin
-    dialogsum-summarise --file dialogues.jsonl --output summaries.jsonl [--column dialogue]
-    dialogsum-summarise --base "..."                           # the base model alone, as `baseline` does
-
-The prompt and the decoding are params.yaml's `prompt` and `generate` sections (--params for another
-file), as baseline and evaluate read them, so after `dvc repro` a test dialogue gets evaluate's summary
-(with --base, baseline's); an option per setting (--num-beams, --template, ...) overrides one. A .jsonl,
-.csv or .parquet --file holds a dialogue per row: each row goes to --output (JSON Lines) with its
-summary added as `prediction`, for `dialogsum-score` to score.
+The prompt and the decoding are params.yaml's (--params), as baseline and evaluate read them, so a test
+dialogue gets evaluate's summary (with --base, baseline's); an option per setting overrides one. Each row
+of a .jsonl, .csv or .parquet --file goes to --output (JSON Lines) with its summary added as `prediction`.
 """
 
 import argparse
