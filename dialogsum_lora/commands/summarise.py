@@ -74,7 +74,10 @@ def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | Non
         if args.file is not None:
             text, where = read_text(args.file), str(args.file)
         elif args.dialogue == "-":
-            text, where = read_stdin(), "stdin"
+            try:  # UTF-8 whatever the locale says
+                text, where = sys.stdin.buffer.read().decode("utf-8-sig"), "stdin"
+            except UnicodeDecodeError as error:
+                raise UserError(f"stdin is not UTF-8 text (byte {error.start}): pipe in UTF-8") from None
         else:
             text, where = args.dialogue, "the dialogue given"
         _check_dialogue(text, where)
@@ -92,14 +95,6 @@ def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | Non
     if any(SUMMARY_KEY in row for row in rows):
         raise UserError(f"{args.file} already has a {SUMMARY_KEY!r} column: its summaries would replace it")
     return [row[args.column] for row in rows], rows
-
-
-def read_stdin() -> str:
-    """The dialogue piped in, decoded as UTF-8 whatever the locale says."""
-    try:
-        return sys.stdin.buffer.read().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UserError(f"stdin is not UTF-8 text (byte {error.start}): pipe in UTF-8") from None
 
 
 def _check_dialogue(dialogue, where: str) -> None:
