@@ -1,7 +1,5 @@
 """Run the real pipeline offline: a tiny random T5 on the bundled sample data.
 
-    dialogsum-demo [DIR]            # or: python -m dialogsum_lora.commands.demo [DIR]; default: demo/
-
 Copies this checkout (its tracked and untracked-but-not-ignored files) to DIR, a new or empty
 directory, as a fresh git repository with a link to its .venv, writes the tiny model into it, sets
 OFFLINE_PARAMS in the copy's params.yaml (comments kept) and runs `dvc repro` there. An earlier demo
@@ -56,9 +54,10 @@ def offline_environment() -> dict[str, str]:
     return {**os.environ, "PATH": path, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
-def copy_checkout(destination: Path, source: Path = REPO_ROOT) -> Path:
-    """Copy a checkout's tracked and untracked-but-not-ignored files (with their times) to `destination`,
+def copy_checkout(destination: Path) -> None:
+    """Copy this checkout's tracked and untracked-but-not-ignored files (with their times) to `destination`,
     a new or empty directory, with a link to its .venv (not yet a git repository)."""
+    source = REPO_ROOT
     check_new_directory(destination)
     files = git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
     for name in filter(None, files):
@@ -67,7 +66,6 @@ def copy_checkout(destination: Path, source: Path = REPO_ROOT) -> Path:
             shutil.copy2(source / name, destination / name)
     if (source / ".venv").is_dir():  # the copy's `.venv/bin/dvc` is this checkout's
         (destination / ".venv").symlink_to((source / ".venv").resolve(), target_is_directory=True)
-    return destination
 
 
 def commit_all(directory: Path, message: str) -> None:

@@ -1,14 +1,8 @@
 """Save the trained model as one transformers model: the base model with the adapter merged in.
 
-One standard model directory for people without peft. A fully fine-tuned model (`method: full`)
-is one already: it is written the same way (float32, its card written for it), without a base model.
-
-    dialogsum-export DIR [--adapter models/adapter] [--model NAME [--revision REV]]
-
-(or python -m dialogsum_lora.commands.export). DIR, which must be new or empty, gets the merged
-weights (safetensors, float32), config, tokenizer and a model card (README.md), so that
-`AutoModelForSeq2SeqLM.from_pretrained(DIR)` loads it alone. The card holds the test results when
-reports/ holds evaluate's results for this very adapter (reports/finetuned/provenance.json names it).
+DIR (new or empty) gets float32 safetensors, config, tokenizer and a model card (README.md, with the test
+results when reports/ holds evaluate's for this very adapter), for `AutoModelForSeq2SeqLM.from_pretrained`
+alone. A fully fine-tuned model (`method: full`) is written the same way, without a base model.
 """
 
 from pathlib import Path

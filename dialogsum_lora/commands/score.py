@@ -1,7 +1,5 @@
 """Score any predictions file with the project's ROUGE, and compare two of them.
 
-    dialogsum-score FILE.jsonl [--test data/prepared/test.jsonl] [--against OTHER.jsonl] [--resamples 1000] [--seed 42]
-
 Each row needs `prediction` and `references` (a list), or with --test the `id` of a test dialogue, whose
 references it takes (every test dialogue predicted once). Prints the metrics JSON the pipeline writes,
 95% intervals included. With --against, OTHER (the same dialogues: by id, or else row by row) is scored
@@ -32,15 +30,14 @@ class _Row(Record):
     model_config = ConfigDict(extra="ignore")  # a user's file may carry columns of its own
 
 
-class ScoredRow(_Row):
-    id: Text | None = None
-    prediction: Unicode
-    references: References
-
-
 class IdRow(_Row):  # with --test
     id: Text
     prediction: Unicode
+
+
+class ScoredRow(IdRow):
+    id: Text | None = None
+    references: References
 
 
 class TestRow(_Row):

@@ -1,16 +1,8 @@
 """Summarise dialogues of one's own with the base model and the adapter, as `evaluate` does.
 
-    dialogsum-summarise "#Person1#: Hi! ... #Person2#: ..."   # prints the summary
-    dialogsum-summarise --file dialogue.txt                    # one dialogue, from a text file
-    dialogsum-summarise - < dialogue.txt                       # or from stdin
-    dialogsum-summarise --file dialogues.jsonl --output summaries.jsonl [--column dialogue]
-    dialogsum-summarise --base "..."                           # the base model alone, as `baseline` does
-
-The prompt and the decoding are params.yaml's `prompt` and `generate` sections (--params for another
-file), as baseline and evaluate read them, so after `dvc repro` a test dialogue gets evaluate's summary
-(with --base, baseline's); an option per setting (--num-beams, --template, ...) overrides one. A .jsonl,
-.csv or .parquet --file holds a dialogue per row: each row goes to --output (JSON Lines) with its
-summary added as `prediction`, for `dialogsum-score` to score.
+The prompt and the decoding are params.yaml's (--params), as baseline and evaluate read them, so a test
+dialogue gets evaluate's summary (with --base, baseline's); an option per setting overrides one. Each row
+of a .jsonl, .csv or .parquet --file goes to --output (JSON Lines) with its summary added as `prediction`.
 """
 
 import argparse
@@ -82,7 +74,10 @@ def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | Non
         if args.file is not None:
             text, where = read_text(args.file), str(args.file)
         elif args.dialogue == "-":
-            text, where = read_stdin(), "stdin"
+            try:  # UTF-8 whatever the locale says
+                text, where = sys.stdin.buffer.read().decode("utf-8-sig"), "stdin"
+            except UnicodeDecodeError as error:
+                raise UserError(f"stdin is not UTF-8 text (byte {error.start}): pipe in UTF-8") from None
         else:
             text, where = args.dialogue, "the dialogue given"
         _check_dialogue(text, where)
@@ -100,14 +95,6 @@ def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | Non
     if any(SUMMARY_KEY in row for row in rows):
         raise UserError(f"{args.file} already has a {SUMMARY_KEY!r} column: its summaries would replace it")
     return [row[args.column] for row in rows], rows
-
-
-def read_stdin() -> str:
-    """The dialogue piped in, decoded as UTF-8 whatever the locale says."""
-    try:
-        return sys.stdin.buffer.read().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UserError(f"stdin is not UTF-8 text (byte {error.start}): pipe in UTF-8") from None
 
 
 def _check_dialogue(dialogue, where: str) -> None:

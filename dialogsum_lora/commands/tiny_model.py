@@ -1,7 +1,5 @@
 """Write a tiny random T5 with flan-t5's architecture, for offline runs and tests.
 
-    dialogsum-tiny-model DIR        # or: python -m dialogsum_lora.commands.tiny_model DIR
-
 DIR must be new or empty. The same files come out on every run, in a few seconds (modeling/tiny.py).
 """
 

@@ -55,43 +55,30 @@ def compare(
     return {name: paired(candidate[name], other[name], indices) for name in candidate}
 
 
-# Across training runs that differ only in their seed (a score per seed and dialogue), the mean varies
-# with training and with the test sample. Its variance is the spread of the seeds' means over S seeds
-# plus that of the dialogues' means over N dialogues (over-counting the seed-by-dialogue noise a little:
-# conservative), with Student's t on S - 1 degrees of freedom (from 3 seeds, 4.3, not 1.96): fewer than
-# Welch-Satterthwaite's, which with 2 seeds called 4% of no-difference comparisons better at 2.5%.
-# Not a two-level bootstrap: resampling 2-5 seeds never sees a wider seed spread than the one it has,
-# and called 10-20% of no-difference comparisons better (test_bootstrap.py checks this method's rate).
+# Across training runs that differ only in their seed, the mean varies with training and with the test
+# sample: its variance is the spread of the seeds' means over S seeds plus that of the dialogues' means over
+# N dialogues (conservative), with Student's t on S - 1 degrees of freedom. Not Welch-Satterthwaite's (with
+# 2 seeds it called 4% of no-difference comparisons better at 2.5%), nor a two-level bootstrap (2-5 seeds
+# never show a wider spread than theirs: 10-20%); test_bootstrap.py checks this method's rate.
 
 
-def _mean_and_variance(cells) -> tuple[float, float, float]:
-    """The mean of `cells` (seeds x dialogues, two or more of each), its variance from both spreads, and
-    the degrees of freedom."""
-    cells = np.asarray(cells, dtype=np.float64)
-    seeds, dialogues = cells.shape
-    variance = cells.mean(axis=1).var(ddof=1) / seeds + cells.mean(axis=0).var(ddof=1) / dialogues
-    return float(cells.mean()), float(variance), float(seeds - 1)
-
-
-def _t_interval(mean: float, variance: float, freedom: float) -> dict[str, float]:
+def _over_seeds(cells) -> tuple[dict, float, float]:
+    """For `cells` (seeds x dialogues, two or more of each): the mean, the standard deviation over seeds of
+    each seed's mean and the 95% t interval of the mean from both spreads; the mean unrounded, its standard error."""
     from scipy.stats import t
 
-    half = float(t.ppf((1 + CONFIDENCE) / 2, freedom)) * variance**0.5
-    return {"low": round(mean - half, DIGITS), "high": round(mean + half, DIGITS)}
+    cells = np.asarray(cells, dtype=np.float64)
+    seeds, dialogues = cells.shape
+    seed_means = cells.mean(axis=1)
+    error = float(seed_means.var(ddof=1) / seeds + cells.mean(axis=0).var(ddof=1) / dialogues) ** 0.5
+    mean, half = float(cells.mean()), float(t.ppf((1 + CONFIDENCE) / 2, float(seeds - 1))) * error
+    found = {"mean": round(mean, DIGITS), "std": round(float(seed_means.std(ddof=1)), DIGITS)}
+    return {**found, "low": round(mean - half, DIGITS), "high": round(mean + half, DIGITS)}, mean, error
 
 
 def across_seeds(per_type: dict[str, list[list[float]]]) -> dict[str, dict]:
-    """For each score type (its scores: seeds x dialogues): the mean, the standard deviation over seeds
-    of each seed's mean, and the 95% interval of the mean over seeds and dialogues."""
-    found = {}
-    for name, cells in per_type.items():
-        mean, variance, freedom = _mean_and_variance(cells)
-        found[name] = {
-            "mean": round(mean, DIGITS),
-            "std": round(float(np.asarray(cells, dtype=np.float64).mean(axis=1).std(ddof=1)), DIGITS),
-            **_t_interval(mean, variance, freedom),
-        }
-    return found
+    """For each score type (its scores: seeds x dialogues): _over_seeds' mean, std and 95% interval."""
+    return {name: _over_seeds(cells)[0] for name, cells in per_type.items()}
 
 
 def paired_across_seeds(candidate: list[list[float]], other: list[list[float]]) -> dict:
@@ -100,7 +87,7 @@ def paired_across_seeds(candidate: list[list[float]], other: list[list[float]]) 
     dialogues, and the one-sided p-value of "the candidate is better" (Student's t)."""
     from scipy.stats import t
 
-    mean, variance, freedom = _mean_and_variance(np.subtract(candidate, other))
+    found, mean, error = _over_seeds(np.subtract(candidate, other))
     # Every cell alike: an interval of zero width, which tells nothing, and no t statistic.
-    p_value = round(float(t.sf(mean / variance**0.5, freedom)), DIGITS) if variance else float(mean <= 0)
-    return {"difference": round(mean, DIGITS), **_t_interval(mean, variance, freedom), "p_value": p_value}
+    p_value = round(float(t.sf(mean / error, len(candidate) - 1.0)), DIGITS) if error else float(mean <= 0)
+    return {"difference": found["mean"], "low": found["low"], "high": found["high"], "p_value": p_value}

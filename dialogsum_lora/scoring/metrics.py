@@ -13,10 +13,8 @@ SHARE_DIGITS = 4
 def corpus_metrics(
     predictions: list[str], references: list[list[str]], resamples: int = 0, seed: int = 0
 ) -> tuple[dict, list[dict]]:
-    """metrics.json's content and score_corpus's per-dialogue scores: the headline ROUGE, `ci95`
-    intervals from `resamples` drawn from `seed` (none if 0), score_corpus's counts and
-    best-of-references scores, how many predictions hold no word ROUGE sees (each scores 0), and
-    the lengths."""
+    """scores.json's content (score_corpus's, `ci95` intervals from `resamples` drawn from `seed` if any,
+    `blank_predictions` and `length`) and score_corpus's per-dialogue scores."""
     scores, per_dialogue = score_corpus(predictions, references)
     metrics = {name: scores[name] for name in ROUGE_TYPES}
     if resamples:

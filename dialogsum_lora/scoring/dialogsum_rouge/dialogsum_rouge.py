@@ -7,28 +7,19 @@ import evaluate
 
 from dialogsum_lora.scoring.metrics import corpus_metrics
 
-_DESCRIPTION = """ROUGE-1, ROUGE-2, ROUGE-L and ROUGE-Lsum F1 (rouge_score, Porter stemming) of one
-prediction against several references: the headline is the mean over dialogues of the average
-over each dialogue's references, with the best-of-references mean beside it; rougeLsum on
-sentences split by punctuation. Optionally, 95% bootstrap intervals over dialogues."""
-
 _INPUTS = """
 Args:
-    predictions: one summary (a string) per dialogue.
-    references: one list of reference summaries (strings, at least one) per dialogue.
-    resamples: bootstrap resamples for the 95% intervals (`ci95`); 0 (the default) for none.
-    seed: the seed the resamples are drawn from.
+    predictions: one summary per dialogue; references: a list of one or more reference summaries per dialogue.
+    resamples: bootstrap resamples for the 95% intervals (`ci95`; 0, the default, for none), drawn from `seed`.
     per_dialogue: also return each dialogue's scores (`per_dialogue`: {"mean": ..., "best": ...}).
-Returns:
-    the keys of the pipeline's scores.json: rouge1, rouge2, rougeL, rougeLsum (fractions), ci95 (with
-    resamples), num_dialogues, num_references, best_reference, blank_predictions and length.
+Returns: the keys of the pipeline's scores.json (README.md beside this file lists them).
 """
 
 
 class DialogsumRouge(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=_DESCRIPTION,
+            description="ROUGE F1 (rouge_score, Porter stemming) against several references, as the pipeline scores.",
             citation="Lin, 2004. ROUGE: A Package for Automatic Evaluation of Summaries.",
             inputs_description=_INPUTS,
             features=datasets.Features(
