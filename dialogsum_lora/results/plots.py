@@ -237,9 +237,8 @@ def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
 
 
 def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out: Sequence[str] = ()) -> None:
-    """Finetuned ROUGE-1 x100 against a numeric param: a line per series of points (x, score, low, high,
-    seeds) as experiments.curve_points gives them, the number of seeds in the legend or beside each point,
-    the series drawn a little apart so that intervals at one x do not hide each other."""
+    """Finetuned ROUGE-1 x100 against a numeric param: a line per series of experiments.curve_points, seeds
+    counted in the legend or beside each point, the series drawn a little apart so intervals do not hide."""
     labels, counted = [], []  # counted: whether the legend gives the series' number of seeds
     for label, series in points.items():
         counts = {seeds for *_, seeds in series}

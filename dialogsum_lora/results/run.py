@@ -114,9 +114,8 @@ def describe_run(
     resamples: int | None = None,
     shots: Shots | None = None,
 ) -> list[tuple[str, str]]:
-    """(what, markdown) rows describing a run: the adapter's record, and when evaluate knows them, the data's
-    exact source, the decoding (GenerationConfig arguments), the baseline's `shots` and the resamples. Every
-    key of the Trainer's and decoding's arguments shows by its own name, so a new one shows without code."""
+    """(what, markdown) rows describing a run: the adapter's record, and what evaluate knows (data source,
+    decoding, the baseline's `shots`, resamples); every Trainer and decoding argument by its own name."""
     train, prompt, training, environment = record.train, record.prompt, record.training, record.environment
     subset = ""
     if training.dialogues != training.split_dialogues:
