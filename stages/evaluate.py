@@ -145,15 +145,7 @@ def main() -> None:
         [example(i) for i in found["losses"]],
         list(paths.PLOTS),
     )
-    results = Results(
-        data_source,
-        params.generate.decoding(),
-        params.analysis.resamples,
-        baseline_metrics,
-        metrics,
-        found["comparison"],
-        shots,
-    )
+    results = Results(data_source, params.generate.decoding(), baseline_metrics, metrics, found["comparison"], shots)
     write_text(paths.MODEL_CARD_FILE, render_card(record, results=results))
     print(summary_line(paths.FINETUNED, metrics))
     print(comparison_line(found["comparison"]))

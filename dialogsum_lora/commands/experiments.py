@@ -181,8 +181,8 @@ def interval_text(low: float, high: float) -> str:
     return f"[{100 * low:.1f}, {100 * high:.1f}]"
 
 
-def table(rows: list[dict], keys: list[str], width: int = WIDTH, intervals: list[dict] | None = None) -> str:
-    """The rows as a text table at most `width` columns wide, a score's interval on the line below it: a
+def table(rows: list[dict], keys: list[str], intervals: list[dict] | None = None) -> str:
+    """The rows as a text table at most WIDTH columns wide, a score's interval on the line below it: a
     column per changed param if they fit, else one column of them all, cut to fit."""
     found = intervals if intervals is not None else [run_intervals(row) for row in rows]
 
@@ -199,8 +199,8 @@ def table(rows: list[dict], keys: list[str], width: int = WIDTH, intervals: list
         return _aligned(lines, left=1 + len(param_headers))
 
     lines = grid([[row["params"].get(key, "") for key in keys] for row in rows], keys)
-    if keys and max(map(len, lines)) > width:
-        room = width - max(map(len, grid([[] for _ in rows], []))) - 2
+    if keys and max(map(len, lines)) > WIDTH:
+        room = WIDTH - max(map(len, grid([[] for _ in rows], []))) - 2
         joined = [[_cut(" ".join(f"{key}={row['params'].get(key, '')}" for key in keys), room)] for row in rows]
         lines = grid(joined, [_cut("changed params", room)])
     return "\n".join([lines[0], "-" * max(map(len, lines)), *lines[1:]])

@@ -45,12 +45,10 @@ def per_topic(test_rows: list[dict], systems: dict[str, list[dict]], min_dialogu
     ]
 
 
-def largest_changes(
-    candidate: list[dict], other: list[dict], count: int, name: str = "rouge1"
-) -> tuple[list[int], list[int]]:
-    """The indices of the `count` largest gains and losses in per-dialogue ROUGE of `candidate` over `other`;
+def largest_changes(candidate: list[dict], other: list[dict], count: int) -> tuple[list[int], list[int]]:
+    """The indices of the `count` largest gains and losses in per-dialogue ROUGE-1 of `candidate` over `other`;
     equal changes in test-split order."""
-    changes = [(c["mean"][name] - o["mean"][name], index) for index, (c, o) in enumerate(zip(candidate, other))]
+    changes = [(c["mean"]["rouge1"] - o["mean"]["rouge1"], index) for index, (c, o) in enumerate(zip(candidate, other))]
     gains = [index for change, index in sorted(changes, key=lambda c: (-c[0], c[1])) if change > 0][:count]
     losses = [index for change, index in sorted(changes) if change < 0][:count]
     return gains, losses

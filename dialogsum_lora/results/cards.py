@@ -45,7 +45,6 @@ class Results:
 
     data: DataSource
     generate: dict
-    resamples: int | None
     baseline: dict
     finetuned: dict
     comparison: dict | None
@@ -66,7 +65,6 @@ def results_of(adapter_dir: Path) -> Results | None:
     return Results(
         read_data_source(DATA_STATS_FILE),
         evaluated.generate.decoding(),
-        comparison["resamples"] if comparison else None,
         read_metrics(scores_file(BASELINE_DIR)).model_dump(exclude_none=True),
         read_metrics(scores_file(FINETUNED_DIR)).model_dump(exclude_none=True),
         comparison,
@@ -150,8 +148,8 @@ def _what_it_is(record: AdapterRecord, data: DataSource | None, merged: bool) ->
 
 
 def _training(record: AdapterRecord, results: Results | None) -> list[str]:
-    known = (results.data, results.generate, results.resamples, results.shots) if results else ()
-    rows = describe_run(record, *known)
+    resamples = results.comparison["resamples"] if results and results.comparison else None
+    rows = describe_run(record, *((results.data, results.generate, resamples, results.shots) if results else ()))
     return [
         "Trained by this repository's DVC pipeline (`dvc repro`: prepare, finetune; evaluate for the results), with:",
         "",
