@@ -58,10 +58,6 @@ def share_text(counts) -> str:
     return f"{counts.trainable:,} trainable parameters, {share:.2%} of the {counts.total:,} in all"
 
 
-def method_name(record: AdapterRecord) -> str:
-    return METHOD_NAMES[record.method]
-
-
 def _modules(modules: list[str]) -> str:
     return ", ".join(as_text(module) for module in modules)
 
