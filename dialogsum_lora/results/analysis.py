@@ -1,15 +1,12 @@
 """Where finetuned wins and loses against baseline: the paired comparison, ROUGE per topic, and the
 dialogues on which ROUGE-1 changed most."""
 
-from pathlib import Path
 from statistics import fmean
 
 from pydantic import Field
 
-from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.outputs import read_json
 from dialogsum_lora.paths import BASELINE, FINETUNED
-from dialogsum_lora.schema import Record, parse
+from dialogsum_lora.schema import Record
 from dialogsum_lora.scoring.bootstrap import compare
 from dialogsum_lora.scoring.metrics import per_type
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
@@ -105,10 +102,3 @@ class Comparison(Record):
     rouge2: Paired
     rougeL: Paired
     rougeLsum: Paired
-
-
-def read_comparison(path: Path) -> Comparison:
-    try:
-        return parse(Comparison, read_json(path), str(path))
-    except UserError as error:
-        raise UserError(f"{error}: run `dvc repro` to remake it") from None
