@@ -41,7 +41,7 @@ def main() -> None:
     from dialogsum_lora.results.cards import Results, render_card
     from dialogsum_lora.results.plots import plot_curves, plot_lengths, plot_rouge, plot_topics, read_curve
     from dialogsum_lora.results.report import EXAMPLES_IN_REPORT, write_report
-    from dialogsum_lora.results.run import describe_run, method_name
+    from dialogsum_lora.results.run import METHOD_NAMES, describe_run
     from dialogsum_lora.results.text import comparison_line, summary_line
 
     # Inputs: every one read and checked (and the outputs' place) before anything is written.
@@ -111,7 +111,7 @@ def main() -> None:
         [row["references"] for row in test_rows], summaries, paths.LENGTHS_PLOT, cut, params.generate.max_new_tokens
     )
     kept_step = record.training.kept.step
-    trained = method_name(record)
+    trained = METHOD_NAMES[record.method]
     plot_curves(losses, paths.LOSS_PLOT, "cross-entropy loss", f"{trained}: loss", kept_step)
     plot_curves(
         validation_rouge,
@@ -147,15 +147,7 @@ def main() -> None:
         [example(i) for i in found["losses"]],
         list(paths.PLOTS),
     )
-    results = Results(
-        data_source,
-        params.generate.decoding(),
-        params.analysis.resamples,
-        baseline_metrics,
-        metrics,
-        found["comparison"],
-        shots,
-    )
+    results = Results(data_source, params.generate.decoding(), baseline_metrics, metrics, found["comparison"], shots)
     write_text(paths.MODEL_CARD_FILE, render_card(record, results=results))
     print(summary_line(paths.FINETUNED, metrics))
     print(comparison_line(found["comparison"]))

@@ -69,7 +69,7 @@ def record(**changes) -> AdapterRecord:
 
 
 def results(baseline: dict, finetuned: dict, comparison: dict | None = None) -> Results:
-    return Results(SOURCE, GENERATE, comparison["resamples"] if comparison else None, baseline, finetuned, comparison)
+    return Results(SOURCE, GENERATE, baseline, finetuned, comparison)
 
 
 def metrics(value: float, intervals: bool) -> dict:
@@ -177,7 +177,7 @@ def test_the_results_have_intervals_and_the_paired_change_when_there_are_some():
 def test_a_local_model_and_local_data_are_never_claimed_to_be_hub_ones():
     local = record(model={"name": "models/tiny-t5", "revision": None, "resolved": "sha256:abc"})
     data = DataSource(name="data/sample", revision=None, resolved="sha256:def")
-    card = render_card(local, results=Results(data, GENERATE, None, metrics(0.1, False), metrics(0.2, False), None))
+    card = render_card(local, results=Results(data, GENERATE, metrics(0.1, False), metrics(0.2, False), None))
     metadata = front_matter(card)
     assert "base_model" not in metadata and "datasets" not in metadata and "license" not in metadata
     assert "not a hub model" in card and "not a hub dataset" in card and "cannot tell the license" in card

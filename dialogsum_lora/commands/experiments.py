@@ -1,11 +1,7 @@
 """The experiments of this commit at a glance: each one's changed params beside its ROUGE.
 
-    dialogsum-experiments [--plot dvc_plots/experiments.png] [--against PARAM] [--rev REV]
-
-Reads `dvc exp show --json` (the workspace, every commit with results, their experiments) and prints each
-run's changed params beside its finetuned ROUGE x100, best rouge1 first, its 95% interval below it when the
-DVC cache holds its scores.json; queued, running or failed runs last. Then the seed groups, and the same as
-a PNG plot. docs/experiments.md says what each part means.
+Reads `dvc exp show --json`, prints each run's changed params beside its finetuned ROUGE x100 (and 95% interval),
+then the seed groups, and draws the same as a PNG; docs/experiments.md says what each part means.
 """
 
 import json
@@ -78,17 +74,15 @@ def dvc_experiments(revisions: list[str] | None = None) -> list:
 
 
 def experiment_rows(shown: list) -> list[dict]:
-    """One row per distinct run: the workspace, each commit with results, each experiment, with its name,
-    state, flat params, finetuned metrics (None until it has them) and `code`, the commit its code came from.
-    Runs with the same params and results are one row, named by the first, the others in `same`."""
+    """A row per distinct run (workspace, commits with results, experiments): name, state, flat params, metrics
+    (None until it has them), `code` (its commit); runs of equal params and results are one, the others in `same`."""
     rows: list[dict] = []
     for commit in shown:
         code = commit["rev"]
-        if code == "workspace":
-            candidates = [_row("workspace", commit, "workspace", code)]
-        else:
-            candidates = [_row(commit["name"] or code[:7], commit, "commit", code)]
-            candidates = [row for row in candidates if row["metrics"]]
+        workspace = code == "workspace"
+        name, state = ("workspace", "workspace") if workspace else (commit["name"] or code[:7], "commit")
+        head = _row(name, commit, state, code)
+        candidates = [head] if workspace or head["metrics"] else []
         for experiment in commit.get("experiments") or []:
             latest = experiment["revs"][0]
             state = (experiment.get("executor") or {}).get("state") or "success"
@@ -158,17 +152,21 @@ def run_output(row: dict, path: Path) -> str:
         ) from None
 
 
-def run_intervals(row: dict) -> dict:
-    """The 95% intervals of `row`'s finetuned scores: its metrics' (an older run's), else its scores.json's;
-    {} when that is not in this DVC cache."""
-    if not row["metrics"] or "ci95" in row["metrics"]:
-        return (row["metrics"] or {}).get("ci95") or {}
-    path = scores_file(FINETUNED_DIR)
+def _cached(row: dict, path: Path, schema: type[Record]) -> Record | None:
+    """`row`'s output `path` read through `schema`; None when that is not in this DVC cache."""
     try:
         text = run_output(row, path)
     except UserError:
-        return {}
-    return _parsed(ShownScores, text, f"{row['name']}'s {path}").model_dump(exclude_none=True).get("ci95", {})
+        return None
+    return _parsed(schema, text, f"{row['name']}'s {path}")
+
+
+def run_intervals(row: dict) -> dict:
+    """The 95% intervals of `row`'s finetuned scores: its metrics' (an older run's), else its scores.json's."""
+    if not row["metrics"] or "ci95" in row["metrics"]:
+        return (row["metrics"] or {}).get("ci95") or {}
+    scores = _cached(row, scores_file(FINETUNED_DIR), ShownScores)
+    return scores.model_dump(exclude_none=True).get("ci95", {}) if scores else {}
 
 
 def _parsed(schema: type[Record], text: str, source: str) -> Record:
@@ -183,8 +181,8 @@ def interval_text(low: float, high: float) -> str:
     return f"[{100 * low:.1f}, {100 * high:.1f}]"
 
 
-def table(rows: list[dict], keys: list[str], width: int = WIDTH, intervals: list[dict] | None = None) -> str:
-    """The rows as a text table at most `width` columns wide, a score's interval on the line below it: a
+def table(rows: list[dict], keys: list[str], intervals: list[dict] | None = None) -> str:
+    """The rows as a text table at most WIDTH columns wide, a score's interval on the line below it: a
     column per changed param if they fit, else one column of them all, cut to fit."""
     found = intervals if intervals is not None else [run_intervals(row) for row in rows]
 
@@ -201,8 +199,8 @@ def table(rows: list[dict], keys: list[str], width: int = WIDTH, intervals: list
         return _aligned(lines, left=1 + len(param_headers))
 
     lines = grid([[row["params"].get(key, "") for key in keys] for row in rows], keys)
-    if keys and max(map(len, lines)) > width:
-        room = width - max(map(len, grid([[] for _ in rows], []))) - 2
+    if keys and max(map(len, lines)) > WIDTH:
+        room = WIDTH - max(map(len, grid([[] for _ in rows], []))) - 2
         joined = [[_cut(" ".join(f"{key}={row['params'].get(key, '')}" for key in keys), room)] for row in rows]
         lines = grid(joined, [_cut("changed params", room)])
     return "\n".join([lines[0], "-" * max(map(len, lines)), *lines[1:]])
@@ -235,9 +233,8 @@ def _label(row: dict, keys: list[str], code: bool = False) -> str:
 
 
 def seed_sets(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
-    """The scored rows in sets of the same code and params but `seed`, one run per seed, in the rows' order;
-    and why any set was left out (a seed run twice with other results: which counts cannot be chosen
-    without looking at their scores). Two runs of one seed with the same results count once."""
+    """The scored rows in sets of the same code and params but `seed`, a run per seed (equal reruns count once);
+    and why a set was left out (a seed run twice with other results: choosing one would look at the scores)."""
     sets: dict[tuple, dict[str, list[dict]]] = {}
     for row in rows:
         if row["metrics"]:
@@ -361,36 +358,18 @@ def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
         print(f"seeds {', '.join(map(str, found['seeds']))}, {found['dialogues']} dialogues: {said}")
 
 
-def recorded_dialogues(row: dict) -> int | None:
-    """How many training dialogues `row`'s run trained on, as its adapter's record says; None where the
-    record cannot be read (not in this DVC cache, say)."""
-    path = provenance_file(ADAPTER_DIR)
-    try:
-        text = run_output(row, path)
-    except UserError:
-        return None
-    return _parsed(ShownAdapterRecord, text, f"{row['name']}'s {path}").training.dialogues
-
-
-# The params whose null stands for a number the run records: train.dialogues' null is all the
-# training dialogues, and the adapter's record says how many those were.
-RECORDED_WHEN_NULL = {"train.dialogues": recorded_dialogues}
-
-
 def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, list[str]]:
-    """The finetuned ROUGE-1 of the scored rows against the numeric param `key`: a series per value of the
-    other changed params (and per commit, where the runs are of several), a point (x, mean, low, high, seeds)
-    per seed_sets set: the mean over its seeds with the interval over seeds and dialogues, or one run's score
-    and interval. A null `key` is the number the run records (RECORDED_WHEN_NULL). Also why runs were left
-    out: no number for `key`, or a seed run twice."""
+    """ROUGE-1 against the numeric param `key`: a series per other changed params (and commit), a point (x, mean,
+    low, high, seeds) per seed_sets set; and why runs were left out (no number for `key`, a seed run twice)."""
     placed, missing, unrecorded = [], 0, 0
     for row in rows:
         if not row["metrics"]:
             continue
         value = row["params"].get(key, "")
-        if value == "None" and key in RECORDED_WHEN_NULL:
-            value = str(RECORDED_WHEN_NULL[key](row))
-            unrecorded += value == "None"
+        if value == "None" and key == "train.dialogues":  # null: all of them, as the adapter's record counts
+            record = _cached(row, provenance_file(ADAPTER_DIR), ShownAdapterRecord)
+            value = str(record.training.dialogues) if record else "None"
+            unrecorded += record is None
         if _number(value) is None:
             missing += 1
             continue

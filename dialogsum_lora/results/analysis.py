@@ -1,15 +1,12 @@
 """Where finetuned wins and loses against baseline: the paired comparison, ROUGE per topic, and the
 dialogues on which ROUGE-1 changed most."""
 
-from pathlib import Path
 from statistics import fmean
 
 from pydantic import Field
 
-from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.outputs import read_json
 from dialogsum_lora.paths import BASELINE, FINETUNED
-from dialogsum_lora.schema import Record, parse
+from dialogsum_lora.schema import Record
 from dialogsum_lora.scoring.bootstrap import compare
 from dialogsum_lora.scoring.metrics import per_type
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
@@ -45,12 +42,10 @@ def per_topic(test_rows: list[dict], systems: dict[str, list[dict]], min_dialogu
     ]
 
 
-def largest_changes(
-    candidate: list[dict], other: list[dict], count: int, name: str = "rouge1"
-) -> tuple[list[int], list[int]]:
-    """The indices of the `count` largest gains and losses in per-dialogue ROUGE of `candidate` over `other`;
+def largest_changes(candidate: list[dict], other: list[dict], count: int) -> tuple[list[int], list[int]]:
+    """The indices of the `count` largest gains and losses in per-dialogue ROUGE-1 of `candidate` over `other`;
     equal changes in test-split order."""
-    changes = [(c["mean"][name] - o["mean"][name], index) for index, (c, o) in enumerate(zip(candidate, other))]
+    changes = [(c["mean"]["rouge1"] - o["mean"]["rouge1"], index) for index, (c, o) in enumerate(zip(candidate, other))]
     gains = [index for change, index in sorted(changes, key=lambda c: (-c[0], c[1])) if change > 0][:count]
     losses = [index for change, index in sorted(changes) if change < 0][:count]
     return gains, losses
@@ -107,10 +102,3 @@ class Comparison(Record):
     rouge2: Paired
     rougeL: Paired
     rougeLsum: Paired
-
-
-def read_comparison(path: Path) -> Comparison:
-    try:
-        return parse(Comparison, read_json(path), str(path))
-    except UserError as error:
-        raise UserError(f"{error}: run `dvc repro` to remake it") from None

@@ -5,7 +5,7 @@ rows, as report.md does; a card is a function of its inputs, the same bytes on e
 from dataclasses import dataclass
 from pathlib import Path
 
-from dialogsum_lora.evaluation import Shots, read_metrics, read_results_provenance
+from dialogsum_lora.evaluation import Shots, _read, read_metrics, read_results_provenance
 from dialogsum_lora.generation import validation_decoding
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.paths import (
@@ -19,7 +19,7 @@ from dialogsum_lora.paths import (
     scores_file,
 )
 from dialogsum_lora.provenance import DataSource, directory_hash, read_data_source
-from dialogsum_lora.results.analysis import read_comparison
+from dialogsum_lora.results.analysis import Comparison
 from dialogsum_lora.results.markdown import as_code_block, as_text
 from dialogsum_lora.results.run import (
     KNOWN_DATASETS,
@@ -45,7 +45,6 @@ class Results:
 
     data: DataSource
     generate: dict
-    resamples: int | None
     baseline: dict
     finetuned: dict
     comparison: dict | None
@@ -62,11 +61,10 @@ def results_of(adapter_dir: Path) -> Results | None:
     evaluated = read_results_provenance(provenance_file(FINETUNED_DIR))
     if evaluated.adapter is None or evaluated.adapter.resolved != directory_hash(adapter_dir):
         return None
-    comparison = read_comparison(COMPARISON_FILE).model_dump() if COMPARISON_FILE.exists() else None
+    comparison = _read(Comparison, COMPARISON_FILE).model_dump() if COMPARISON_FILE.exists() else None
     return Results(
         read_data_source(DATA_STATS_FILE),
         evaluated.generate.decoding(),
-        comparison["resamples"] if comparison else None,
         read_metrics(scores_file(BASELINE_DIR)).model_dump(exclude_none=True),
         read_metrics(scores_file(FINETUNED_DIR)).model_dump(exclude_none=True),
         comparison,
@@ -150,8 +148,8 @@ def _what_it_is(record: AdapterRecord, data: DataSource | None, merged: bool) ->
 
 
 def _training(record: AdapterRecord, results: Results | None) -> list[str]:
-    known = (results.data, results.generate, results.resamples, results.shots) if results else ()
-    rows = describe_run(record, *known)
+    resamples = results.comparison["resamples"] if results and results.comparison else None
+    rows = describe_run(record, *((results.data, results.generate, resamples, results.shots) if results else ()))
     return [
         "Trained by this repository's DVC pipeline (`dvc repro`: prepare, finetune; evaluate for the results), with:",
         "",

@@ -1,6 +1,6 @@
 """The PNG plots (matplotlib) of evaluate and dialogsum-experiments, each drawn for a paper: a text width
 wide (PAPER_WIDTH), printed at DPI, no text smaller than MIN_FONT points there, long labels shortened or
-wrapped, laid out so that nothing is clipped. The sizes are here, in STYLE and `_figure`, for all of them."""
+wrapped, nothing clipped, legends under the axes (never over data). The sizes are in STYLE and `_figure`."""
 
 import csv
 import textwrap
@@ -65,11 +65,6 @@ def _shortened(text: str, size: int = LABEL_CHARACTERS) -> str:
     return text if len(text) <= size else text[: size - 1].rstrip() + "…"
 
 
-def _legend_below(axes, columns: int) -> None:
-    """The legend under the axes, outside them: it never hides a bar or a point."""
-    axes.figure.legend(loc="outside lower center", ncols=columns)
-
-
 def _errors(values: list[float], intervals: list[dict | None], scale: float = 1) -> list[list[float]] | None:
     """matplotlib's error bar lengths below and above `values` from their intervals (scaled), or None
     unless every value has one."""
@@ -113,7 +108,7 @@ def plot_topics(topics: dict, path: Path, shown: int = 20) -> None:
                 axes.barh([p + offset for p in positions], [r[system]["rouge1"] for r in rows], 0.4, label=system)
             axes.set_yticks(list(positions), [f"{_shortened(r['topic'])} ({r['dialogues']})" for r in rows])
             axes.invert_yaxis()
-            _legend_below(axes, 2)
+            axes.figure.legend(loc="outside lower center", ncols=2)
         else:
             axes.text(
                 0.5, 0.5, f"no topic has {topics['min_dialogues']} or more test dialogues", ha="center", va="center"
@@ -164,7 +159,7 @@ def plot_lengths(
             f"; none cut at {max_new_tokens} new tokens" if max_new_tokens is not None and not anything_cut else ""
         )
         _title(axes, f"Summary length vs references (lines: x1/2, x1, x2){none_cut}")
-        _legend_below(axes, 2)
+        axes.figure.legend(loc="outside lower center", ncols=2)
 
 
 def read_curve(tsv: Path) -> tuple[list[int], list[float]]:
@@ -233,13 +228,12 @@ def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
             axes,
             f"{runs}, best rouge1 first" + (" (95% intervals)" if any(r["metrics"].get("ci95") for r in shown) else ""),
         )
-        _legend_below(axes, len(ROUGE_TYPES))
+        axes.figure.legend(loc="outside lower center", ncols=len(ROUGE_TYPES))
 
 
 def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out: Sequence[str] = ()) -> None:
-    """Finetuned ROUGE-1 x100 against a numeric param: a line per series of points (x, score, low, high,
-    seeds) as experiments.curve_points gives them, the number of seeds in the legend or beside each point,
-    the series drawn a little apart so that intervals at one x do not hide each other."""
+    """Finetuned ROUGE-1 x100 against a numeric param: a line per series of experiments.curve_points, seeds
+    counted in the legend or beside each point, the series drawn a little apart so intervals do not hide."""
     labels, counted = [], []  # counted: whether the legend gives the series' number of seeds
     for label, series in points.items():
         counts = {seeds for *_, seeds in series}
@@ -285,4 +279,4 @@ def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out:
         axes.set_ylabel(f"ROUGE-1 F1 x100 ({FINETUNED})")
         note = f"; left out: {'; '.join(left_out)}" if left_out else ""
         _title(axes, f"ROUGE-1 against {key} (95% intervals){note}")
-        _legend_below(axes, min(len(labels), 2))
+        axes.figure.legend(loc="outside lower center", ncols=min(len(labels), 2))

@@ -21,7 +21,7 @@ WARNINGS = {  # the metrics' counts of summaries the report warns of
 
 
 def header(trained: str, model_name: str, data_name: str, run: list[tuple[str, str]]) -> list[str]:
-    """The title (`trained`: run.method_name) and the run's description, a bullet per row."""
+    """The title (`trained`: a run.METHOD_NAMES value) and the run's description, a bullet per row."""
     return [
         f"# {trained[0].upper()}{trained[1:]} of {as_text(model_name)} on {as_text(data_name)}: results",
         "",

@@ -58,10 +58,6 @@ def share_text(counts) -> str:
     return f"{counts.trainable:,} trainable parameters, {share:.2%} of the {counts.total:,} in all"
 
 
-def method_name(record: AdapterRecord) -> str:
-    return METHOD_NAMES[record.method]
-
-
 def _modules(modules: list[str]) -> str:
     return ", ".join(as_text(module) for module in modules)
 
@@ -114,9 +110,8 @@ def describe_run(
     resamples: int | None = None,
     shots: Shots | None = None,
 ) -> list[tuple[str, str]]:
-    """(what, markdown) rows describing a run: the adapter's record, and when evaluate knows them, the data's
-    exact source, the decoding (GenerationConfig arguments), the baseline's `shots` and the resamples. Every
-    key of the Trainer's and decoding's arguments shows by its own name, so a new one shows without code."""
+    """(what, markdown) rows describing a run: the adapter's record, and what evaluate knows (data source,
+    decoding, the baseline's `shots`, resamples); every Trainer and decoding argument by its own name."""
     train, prompt, training, environment = record.train, record.prompt, record.training, record.environment
     subset = ""
     if training.dialogues != training.split_dialogues:
