@@ -501,3 +501,19 @@ def test_an_interval_reads_unambiguously_whatever_the_signs_of_its_bounds():
     from dialogsum_lora.commands.experiments import interval_text
 
     assert (interval_text(-0.051, 0.076), interval_text(-0.09, -0.012)) == ("[-5.1, 7.6]", "[-9.0, -1.2]")
+
+
+def test_the_bars_have_the_intervals_the_table_shows(monkeypatch, tmp_path):
+    # Today's metrics.json holds the scores alone; the intervals come from each run's scores.json.
+    from dialogsum_lora.commands import experiments
+    from dialogsum_lora.results import plots
+
+    ci95 = {rouge: {"low": 0.3, "high": 0.4} for rouge in ROUGE}
+    monkeypatch.setattr(experiments, "dvc_experiments", lambda revisions: shown([]))
+    monkeypatch.setattr(
+        experiments, "run_output", lambda row, path: json.dumps({**dict.fromkeys(ROUGE, 0.35), "ci95": ci95})
+    )
+    drawn = []
+    monkeypatch.setattr(plots, "plot_experiments", lambda rows, keys, path: drawn.extend(rows))
+    experiments.show_experiments(["--plot", str(tmp_path / "bars.png")])
+    assert drawn and all(row["metrics"]["ci95"] == ci95 for row in drawn)

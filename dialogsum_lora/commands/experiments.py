@@ -441,7 +441,11 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     print(table(rows, keys, intervals=intervals))
     show_seed_groups(rows, keys)
     if args.against is None:
-        plot_experiments([row for row in rows if row["metrics"]], keys, args.plot)
+        # The bars' intervals are the table's (scores.json's: metrics.json holds the scores alone).
+        scored = [(row, found) for row, found in zip(rows, intervals) if row["metrics"]]
+        plot_experiments(
+            [{**row, "metrics": {**row["metrics"], "ci95": found}} for row, found in scored], keys, args.plot
+        )
     else:
         points, left_out = curve_points(rows, args.against, keys)
         if not points:
