@@ -1,10 +1,5 @@
-"""A system's summaries of the test split, scored and written (baseline, evaluate), and read back
-through one schema each (evaluate reads baseline's; dialogsum-export and the cards read evaluate's).
-
-A results directory holds predictions.jsonl (per test dialogue: id, prediction, references, its ROUGE,
-whether it stopped at generate.max_new_tokens), metrics.json (the four headline scores: DVC's metric),
-scores.json (`Metrics`: the same with intervals, counts and lengths) and provenance.json.
-"""
+"""A system's test summaries, scored and written (baseline, evaluate: predictions.jsonl, metrics.json for DVC,
+scores.json, provenance.json), and read back through one schema each."""
 
 import sys
 from collections.abc import Sequence

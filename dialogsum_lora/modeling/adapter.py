@@ -1,8 +1,5 @@
-"""What finetune trains (params.yaml `method`): a LoRA or IA3 adapter (peft), or every weight (`full`);
-saved with the record of how it was trained, and checked before use (safetensors only, the right base
-model). models/adapter/ holds the adapter (adapter_model.safetensors, adapter_config.json) or the whole
-model (model.safetensors, config.json), the tokenizer and the record.
-"""
+"""What finetune trains (params.yaml `method`: a LoRA or IA3 adapter, or every weight), saved to models/adapter/
+with its tokenizer and the record of how it was trained, and checked before use (safetensors, its base model)."""
 
 from pathlib import Path
 from typing import Any, Literal
@@ -227,8 +224,8 @@ def base_model_directory(
 def load_merged_model(
     model_dir: Path, adapter_dir: Path, record: AdapterRecord, dtype: torch.dtype, device: torch.device
 ):
-    """The base model with the adapter in `adapter_dir` (checked: `record`) merged into its weights, as fast per
-    step as the base; or the fully fine-tuned model in `adapter_dir`."""
+    """The base model with the adapter in `adapter_dir` (checked: `record`) merged in (as fast as the base),
+    or the fully fine-tuned model in `adapter_dir`."""
     if record.method == "full":
         return load_base_model(adapter_dir, dtype, device)
     return load_adapter(load_base_model(model_dir, dtype, device), adapter_dir).merge_and_unload()
