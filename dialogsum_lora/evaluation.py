@@ -125,18 +125,14 @@ def summarise_and_score(
     )
     metrics["truncated_prompts"] = truncated
     metrics["unfinished_summaries"] = sum(summaries.unfinished)
-    if metrics["unfinished_summaries"]:
-        print(
-            f"warning: {metrics['unfinished_summaries']} of {len(predictions)} {stage} summaries stopped at "
-            f"generate.max_new_tokens={generate.max_new_tokens} before the model ended them: they are cut short",
-            file=sys.stderr,
-        )
-    if metrics["blank_predictions"]:
-        print(
-            f"warning: {metrics['blank_predictions']} of {len(predictions)} {stage} summaries hold no word ROUGE can "
-            "score (blank, zero-width characters only, or no Latin letters or digits): each scores 0",
-            file=sys.stderr,
-        )
+    limit = f"generate.max_new_tokens={generate.max_new_tokens}"
+    for key, why in {
+        "unfinished_summaries": f"stopped at {limit} before the model ended them: they are cut short",
+        "blank_predictions": "hold no word ROUGE can score (blank, zero-width characters only, or no Latin letters or "
+        "digits): each scores 0",
+    }.items():
+        if metrics[key]:
+            print(f"warning: {metrics[key]} of {len(predictions)} {stage} summaries {why}", file=sys.stderr)
     write_jsonl(
         predictions_file(out_dir),
         [
