@@ -1,10 +1,5 @@
-"""Run a stage as N processes (param `processes`), one per GPU or, on a CPU, per core.
-
-A stage started as `python -m stages.X` re-launches itself under torchrun when `processes` > 1, so
-dvc.yaml stays the same for one process or many. Training uses the Trainer's DDP; generation gives
-each process an interleaved share of the dialogues and gathers the summaries on rank 0, which alone
-writes outputs.
-"""
+"""Run a stage as N processes (param `processes`; one per GPU, or per CPU core): the stage relaunches itself
+under torchrun, so dvc.yaml is the same for one process or many; rank 0 alone writes outputs."""
 
 import logging
 import os
@@ -23,18 +18,14 @@ def rank() -> int:
 
 
 def is_main_process() -> bool:
-    """True in the one process that logs and writes outputs."""
-    return rank() == 0
+    return rank() == 0  # the one process that logs and writes outputs
 
 
 def relaunch_if_needed(processes: int, module: str) -> None:
     """Run `module` as `processes` processes under torchrun and exit with their outcome, unless there is
-    one process or this is one of them (torchrun sets LOCAL_RANK). Call it once params and inputs are checked.
-
-    Not `torchrun` in dvc.yaml with `errors.record`: one process would pay for a launcher, and record's
-    report is a traceback in a table. Here each failed process leaves its one `error:` line in its reply
-    file (errors.run_main), and this launcher prints the first failure's line, once, with its exit code.
-    """
+    one process or this is one of them (torchrun sets LOCAL_RANK). Call it once params and inputs are checked."""
+    # Not `torchrun` in dvc.yaml with `errors.record`: one process would pay for a launcher, and record reports a
+    # traceback in a table; here the first failed process's one `error:` line (its reply file) is printed once.
     if processes <= 1 or "LOCAL_RANK" in os.environ:
         return
     import tempfile
@@ -65,11 +56,10 @@ def relaunch_if_needed(processes: int, module: str) -> None:
 
 
 def _first_failure(failures: dict) -> tuple:
-    """The (rank, failure) that ended the run. torchrun stops the others (SIGTERM) once one fails, and on
-    the CPU a process whose peer has gone fails in its next collective with an error of its own (a bug).
-    So, first: a reported mistake; a kill torchrun did not send (the kernel's SIGKILL, out of memory); a
-    reported bug; a failure torchrun did not cause; anything; each by the time it reported, then rank.
-    Not ChildFailedError.get_first_failure: it orders by whole seconds."""
+    """The (rank, failure) that ended the run, not the ones it caused: first a reported mistake; a kill torchrun
+    did not send (out of memory); a reported bug; a failure torchrun did not cause; anything."""
+    # torchrun stops the others (SIGTERM) once one fails; on the CPU a process whose peer has gone fails in its next
+    # collective with a bug of its own. Ties by the time it reported (get_first_failure has whole seconds), then rank.
 
     def order(item: tuple) -> tuple:
         rank, failure = item
@@ -98,9 +88,9 @@ def _reported_line(failure) -> str | None:
 
 def _report(failed_rank: int, failure, processes: int) -> int:
     """Print the failed process's one `error:` line; the exit code this launcher ends with."""
-    line = _reported_line(failure) or f"process {failed_rank} of {processes} failed (exit code {failure.exitcode})"
-    if failure.exitcode < 0 and not _reported_line(failure):  # killed by a signal: the kernel's SIGKILL, say
-        line = f"process {failed_rank} of {processes} was killed by {failure.signal_name()}"
+    # A negative exit code: killed by a signal (the kernel's SIGKILL, say).
+    how = f"was killed by {failure.signal_name()}" if failure.exitcode < 0 else f"failed (exit code {failure.exitcode})"
+    line = _reported_line(failure) or f"process {failed_rank} of {processes} {how}"
     print(f"error: {line}", file=sys.stderr)
     return failure.exitcode if failure.exitcode > 0 else 128 - failure.exitcode
 
@@ -120,9 +110,8 @@ def init_for_generation() -> None:
 
 
 def my_share(items: list) -> list:
-    """This process's share of `items`: every N-th item from its rank on. Not accelerate's
-    split_between_processes (nor gather_object): its contiguous shares of length-sorted dialogues
-    would give one process all the long ones."""
+    """This process's share of `items`: every N-th item from its rank on (accelerate's split_between_processes
+    gives contiguous shares: of length-sorted dialogues, one process would get all the long ones)."""
     return items[rank() :: world_size()]
 
 
@@ -138,8 +127,5 @@ def gather_in_order(shard: list, indices: list[int], total: int) -> list | None:
         dist.gather_object(pairs, gathered, dst=0)
     if not is_main_process():
         return None
-    merged = [None] * total
-    for pairs in gathered:
-        for i, value in pairs:
-            merged[i] = value
-    return merged
+    merged = dict(pair for pairs in gathered for pair in pairs)
+    return [merged[i] for i in range(total)]  # a KeyError, never a None, where a result is missing

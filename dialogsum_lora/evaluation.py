@@ -1,10 +1,5 @@
-"""A system's summaries of the test split, scored and written (baseline, evaluate), and read back
-through one schema each (evaluate reads baseline's; dialogsum-export and the cards read evaluate's).
-
-A results directory holds predictions.jsonl (per test dialogue: id, prediction, references, its ROUGE,
-whether it stopped at generate.max_new_tokens), metrics.json (the four headline scores: DVC's metric),
-scores.json (`Metrics`: the same with intervals, counts and lengths) and provenance.json.
-"""
+"""A system's test summaries, scored and written (baseline, evaluate: predictions.jsonl, metrics.json for DVC,
+scores.json, provenance.json), and read back through one schema each."""
 
 import sys
 from collections.abc import Sequence
@@ -130,18 +125,14 @@ def summarise_and_score(
     )
     metrics["truncated_prompts"] = truncated
     metrics["unfinished_summaries"] = sum(summaries.unfinished)
-    if metrics["unfinished_summaries"]:
-        print(
-            f"warning: {metrics['unfinished_summaries']} of {len(predictions)} {stage} summaries stopped at "
-            f"generate.max_new_tokens={generate.max_new_tokens} before the model ended them: they are cut short",
-            file=sys.stderr,
-        )
-    if metrics["blank_predictions"]:
-        print(
-            f"warning: {metrics['blank_predictions']} of {len(predictions)} {stage} summaries hold no word ROUGE can "
-            "score (blank, zero-width characters only, or no Latin letters or digits): each scores 0",
-            file=sys.stderr,
-        )
+    limit = f"generate.max_new_tokens={generate.max_new_tokens}"
+    for key, why in {
+        "unfinished_summaries": f"stopped at {limit} before the model ended them: they are cut short",
+        "blank_predictions": "hold no word ROUGE can score (blank, zero-width characters only, or no Latin letters or "
+        "digits): each scores 0",
+    }.items():
+        if metrics[key]:
+            print(f"warning: {metrics[key]} of {len(predictions)} {stage} summaries {why}", file=sys.stderr)
     write_jsonl(
         predictions_file(out_dir),
         [

@@ -1,8 +1,5 @@
-"""Summaries: dialogues prompted, cut, and decoded in length-sorted batches with one GenerationConfig.
-
-Every path that generates goes through `summarise_dialogues` (baseline, evaluate, validation ROUGE in
-finetune, dialogsum-summarise), so a summary depends on the model, the prompt and the decoding settings
-alone: nothing of a model directory's generation_config.json is used.
+"""Summaries: dialogues prompted, cut, and decoded in length-sorted batches with one GenerationConfig, by
+every path that generates: nothing of a model directory's generation_config.json is used.
 """
 
 from collections.abc import Sequence
@@ -52,10 +49,8 @@ def generate_summaries(
     model, tokenizer, encoded: list[list[int]], settings: dict, batch_size: int, *, desc="generating", progress=True
 ) -> Summaries | None:
     """Summarise each tokenised prompt with decoding_config(model, settings): on rank 0 the summaries in
-    the prompts' order, None on the other processes (each summarises every N-th prompt).
-
-    Prompts go longest first, so each batch pads to similar lengths and an out-of-memory shows on the first.
-    """
+    the prompts' order, None on the other processes (each summarises every N-th prompt)."""
+    # Longest first: each batch pads to similar lengths and an out-of-memory shows on the first.
     config = decoding_config(model, settings)
     order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]), i))
     mine = distributed.my_share(order)

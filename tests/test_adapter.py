@@ -5,10 +5,11 @@ import shutil
 
 import pytest
 import torch
+from peft import PeftModel
 from test_model_card import RECORD
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.modeling.adapter import check_adapter, load_adapter, load_merged_model, save_adapter
+from dialogsum_lora.modeling.adapter import check_adapter, load_merged_model, save_adapter
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, model_directory
 from dialogsum_lora.params.lora import LoraParams
 from dialogsum_lora.training.trainer import trainable_model
@@ -46,7 +47,7 @@ def test_a_saved_adapter_loads_checked_and_merges_to_the_same_outputs(adapter):
     assert not (directory / "README.md").exists()  # not peft's template card
     record = check_adapter(directory, resolved)
     assert record.lora == LORA and record.parameters.trainable > 0
-    wrapped = load_adapter(load_base_model(model_dir, torch.float32, CPU), directory)
+    wrapped = PeftModel.from_pretrained(load_base_model(model_dir, torch.float32, CPU), directory)
     merged = load_merged_model(model_dir, directory, record, torch.float32, CPU)
     ids = torch.tensor([[5, 6, 7, 1]])
     with torch.no_grad():

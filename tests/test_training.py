@@ -53,8 +53,12 @@ def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_adapter(tmp_path,
         match=r"training diverged: the training loss is nan at step 7; lower the learning rate "
         r"\(now 0.5; train.learning_rate",
     ):
-        StopOnDivergence(0.5).on_log(None, SimpleNamespace(global_step=7), None, logs={"loss": float("nan")})
-    StopOnDivergence(0.5).on_log(None, SimpleNamespace(global_step=8), None, logs={"loss": 1.5})
+        StopOnDivergence().on_log(
+            SimpleNamespace(learning_rate=0.5), SimpleNamespace(global_step=7), None, logs={"loss": float("nan")}
+        )
+    StopOnDivergence().on_log(
+        SimpleNamespace(learning_rate=0.5), SimpleNamespace(global_step=8), None, logs={"loss": 1.5}
+    )
 
     from peft import LoraConfig, get_peft_model
 

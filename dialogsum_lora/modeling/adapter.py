@@ -1,8 +1,5 @@
-"""What finetune trains (params.yaml `method`): a LoRA or IA3 adapter (peft), or every weight (`full`);
-saved with the record of how it was trained, and checked before use (safetensors only, the right base
-model). models/adapter/ holds the adapter (adapter_model.safetensors, adapter_config.json) or the whole
-model (model.safetensors, config.json), the tokenizer and the record.
-"""
+"""What finetune trains (params.yaml `method`: a LoRA or IA3 adapter, or every weight), saved to models/adapter/
+with its tokenizer and the record of how it was trained, and checked before use (safetensors, its base model)."""
 
 from pathlib import Path
 from typing import Any, Literal
@@ -124,10 +121,7 @@ def is_adapter(model) -> bool:
 
 
 def parameter_counts(model) -> dict:
-    """The trainable parameters and all the model's (peft's own count for an adapter; each shared weight once)."""
-    if is_adapter(model):
-        trainable, total = model.get_nb_trainable_parameters()
-        return {"trainable": trainable, "total": total}
+    """The trainable parameters and all the model's (an adapter's with its base's; each shared weight once)."""
     return {"trainable": model.num_parameters(only_trainable=True), "total": model.num_parameters()}
 
 
@@ -212,9 +206,7 @@ def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:
     return record
 
 
-def base_model_directory(
-    record: AdapterRecord, name: str | None = None, revision: str | None = None
-) -> tuple[Path, str]:
+def base_model_directory(record: AdapterRecord, name: str | None, revision: str | None) -> tuple[Path, str]:
     """model_directory of the base model the record names, or of a command's --model `name` at `revision`."""
     if name is None:
         name, revision = record.model.name, record.model.revision
@@ -227,14 +219,10 @@ def base_model_directory(
 def load_merged_model(
     model_dir: Path, adapter_dir: Path, record: AdapterRecord, dtype: torch.dtype, device: torch.device
 ):
-    """The base model with the adapter in `adapter_dir` (checked: `record`) merged into its weights, as fast per
-    step as the base; or the fully fine-tuned model in `adapter_dir`."""
+    """The base model with the adapter in `adapter_dir` (checked: `record`) merged in (as fast as the base),
+    or the fully fine-tuned model in `adapter_dir`."""
     if record.method == "full":
         return load_base_model(adapter_dir, dtype, device)
-    return load_adapter(load_base_model(model_dir, dtype, device), adapter_dir).merge_and_unload()
+    from peft import PeftModel  # in eval mode, as it loads
 
-
-def load_adapter(base_model, adapter_dir: Path):
-    from peft import PeftModel
-
-    return PeftModel.from_pretrained(base_model, adapter_dir).eval()
+    return PeftModel.from_pretrained(load_base_model(model_dir, dtype, device), adapter_dir).merge_and_unload()

@@ -1,10 +1,5 @@
-"""Find, check and load the base model and its tokenizer; choose device and dtype; seed.
-
-A hub model is first downloaded to the Hugging Face cache (config, safetensors weights and tokenizer
-files only), so a hub id and a local directory load the same way. What users do meet is refused in one
-line before anything loads (no model there, no tokenizer, pickled weights only); weights load from
-safetensors only and remote code is never trusted.
-"""
+"""Find, check and load the base model (a local directory, or a hub id downloaded to the cache: safetensors only,
+never remote code) and its tokenizer; choose device and dtype; seed."""
 
 import contextlib
 import functools
@@ -99,9 +94,9 @@ def check_model_directory(directory: Path, what: str | None = None) -> None:
 
 @functools.cache
 def silence_known_warnings() -> None:
-    """Silence the library warnings a user can do nothing about. transformers 5's T5Config always says the
-    embeddings are tied, so loading flan-t5 (its lm_head is its own) warns that the two differ, and PEFT
-    warns again when the adapter is merged. PEFT calls a method that transformers 5 deprecated."""
+    """Silence the library warnings a user can do nothing about."""
+    # transformers 5's T5Config always says the embeddings are tied, so loading flan-t5 (its own lm_head) warns
+    # that they differ, and PEFT warns again on merging; PEFT calls a method transformers 5 deprecated.
     logging.getLogger("transformers.modeling_utils").addFilter(
         lambda record: "to tie shared.weight to lm_head.weight" not in record.getMessage()
     )

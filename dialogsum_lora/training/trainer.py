@@ -1,7 +1,5 @@
-"""Fine-tuning, top to bottom: the model made trainable (a peft adapter, or every weight), the examples,
-the Trainer as finetune runs it (the loss is the model's own: pass `compute_loss_func` in make_trainer to
-change it), and its callbacks: validation ROUGE, the adapter kept, resumable checkpoints, curves, clock.
-"""
+"""Fine-tuning: the model made trainable, the examples, the Trainer as finetune runs it (the model's own loss),
+and its callbacks: validation ROUGE, the adapter kept, resumable checkpoints, curves, clock."""
 
 import hashlib
 import json
@@ -60,21 +58,11 @@ def trainable_model(model, method: str, settings):
 
     if method == "full":
         return model.requires_grad_(True)
+    common = {"task_type": TaskType.SEQ_2_SEQ_LM, "target_modules": sorted(settings.target_modules)}
     if method == "lora":
-        config = LoraConfig(
-            task_type=TaskType.SEQ_2_SEQ_LM,
-            r=settings.r,
-            lora_alpha=settings.alpha,
-            lora_dropout=settings.dropout,
-            target_modules=sorted(settings.target_modules),
-            bias="none",
-        )
+        config = LoraConfig(**common, r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout)
     else:
-        config = IA3Config(
-            task_type=TaskType.SEQ_2_SEQ_LM,
-            target_modules=sorted(settings.target_modules),
-            feedforward_modules=sorted(settings.feedforward_modules),
-        )
+        config = IA3Config(**common, feedforward_modules=sorted(settings.feedforward_modules))
     return get_peft_model(model, config)
 
 
@@ -109,14 +97,8 @@ def make_trainer(
     callbacks: list,
     progress: bool = True,
 ) -> Seq2SeqTrainer:
-    """The Trainer as the finetune stage runs it (the throughput benchmark times this same one).
-
-    Every Seq2SeqTrainingArguments field params.yaml's `train` sets passes as it is; those below are the
-    stage's own (params/train.py: PROJECT_OWNS). train.batch_size is the global batch. Validation every
-    train.validation_steps steps (or epoch) and after the last step. The callbacks run in their order
-    (ValidationRouge before KeepBest), before the one marking a checkpoint complete. With `progress` off
-    (a benchmark) it shows neither progress bars nor logs.
-    """
+    """The Trainer as finetune runs it (and the benchmark times): `train`'s Trainer fields as they are, the stage's
+    own below (PROJECT_OWNS); `callbacks` in their order; with `progress` off, neither bars nor logs."""
     settings = train.trainer_settings()
     accumulation = settings.get("gradient_accumulation_steps", 1)
     per_process_batch = train.batch_size // (distributed.world_size() * accumulation)
@@ -157,7 +139,7 @@ def make_trainer(
         data_collator=DataCollatorForSeq2Seq(
             tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=train.pad_to_multiple_of
         ),
-        callbacks=[StopOnDivergence(arguments.learning_rate), *callbacks, MarkCompleteCheckpoints()],
+        callbacks=[StopOnDivergence(), *callbacks, MarkCompleteCheckpoints()],
     )
     if progress:
         trainer.remove_callback(ProgressCallback)
@@ -186,9 +168,8 @@ def last_logged_loss(trainer) -> tuple[int, float] | None:
 
 
 class ValidationRouge(TrainerCallback):
-    """ROUGE of the model's summaries of validation dialogues at every validation, into the Trainer's log
-    history as `eval_rouge1`, ... (a resumed run's curves have it too) and to `log` (LossCurves.log, on the
-    process that writes the curves)."""
+    """ROUGE of the model's summaries of validation dialogues at every validation, into the Trainer's log history
+    as `eval_rouge1`, ... (so a resumed run's curves have it) and to `log` (LossCurves.log, on rank 0)."""
 
     def __init__(self, tokenizer, rows: list[dict], prompt: PromptParams, train: TrainParams, seed: int, log=None):
         subset = seeded_subset(rows, train.validation_rouge_dialogues, seed)
@@ -230,9 +211,8 @@ KEPT_RECORD = "kept.json"
 
 
 class KeepBest(TrainerCallback):
-    """The weights trained at the best validation so far by `rule` (a KEEP_RULES key), on rank 0, read from
-    the validation's metrics (after ValidationRouge) and saved into each checkpoint (before it is marked
-    complete). `resumed_from`: the checkpoint a resumed run starts from."""
+    """The weights at the best validation so far by `rule` (a KEEP_RULES key; after ValidationRouge), on rank 0,
+    saved into each checkpoint; `resumed_from`: the checkpoint a resumed run starts from."""
 
     def __init__(self, rule: str, resumed_from: Path | None = None):
         self.rule = rule
@@ -322,15 +302,12 @@ def remove_checkpoints(directory: Path) -> None:
 class StopOnDivergence(TrainerCallback):
     """End training with a UserError as soon as the logged training loss is NaN or infinite."""
 
-    def __init__(self, learning_rate: float):
-        self.learning_rate = learning_rate
-
     def on_log(self, args, state, control, logs=None, **kwargs):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             raise UserError(
                 f"training diverged: the training loss is {loss} at step {state.global_step}; "
-                f"lower the learning rate (now {self.learning_rate}; train.learning_rate, or full.learning_rate for "
+                f"lower the learning rate (now {args.learning_rate}; train.learning_rate, or full.learning_rate for "
                 "method full) or lora.alpha"
             )
 
@@ -349,9 +326,10 @@ class QuietProgress(ProgressCallback):
 
 
 class LossCurves(TrainerCallback):
-    """Training and validation loss (and validation ROUGE) against the optimiser step, with dvclive. Not
-    transformers' DVCLiveCallback: it logs wall times and the arguments (an absolute path), which would make
-    reruns differ, counts its own steps, and does not log again the history of a resumed run."""
+    """Training and validation loss (and validation ROUGE) against the optimiser step, with dvclive."""
+
+    # Not DVCLiveCallback: it logs wall times and an absolute path (reruns would differ), counts its own steps,
+    # and does not log a resumed run's history again.
 
     def __init__(self, directory: Path):
         from dvclive import Live
@@ -397,9 +375,8 @@ def length_group_steps(examples: int, batch_size: int) -> int:
 
 
 class StepClock(TrainerCallback):
-    """The time at the end of every optimiser step. The steady speed is timed over the whole length-sorted
-    blocks of `block_steps` steps after the first (warm-up, compiling), neither the longest batches nor the
-    shortest."""
+    """The time at the end of every optimiser step; the steady speed over the whole length-sorted blocks of
+    `block_steps` steps after the first (warm-up, compiling), neither the longest batches nor the shortest."""
 
     def __init__(self, block_steps: int):
         self.block_steps = block_steps
