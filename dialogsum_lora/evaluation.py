@@ -80,14 +80,14 @@ class ResultsProvenance(Record):
 
 
 def read_metrics(path: Path) -> Metrics:
-    return _read(Metrics, path)
+    return read_checked(Metrics, path)
 
 
 def read_results_provenance(path: Path) -> ResultsProvenance:
-    return _read(ResultsProvenance, path)
+    return read_checked(ResultsProvenance, path)
 
 
-def _read(schema, path: Path):
+def read_checked(schema, path: Path):
     """The record at `path` through `schema`: a hand-edited or stale one is one line naming the key."""
     try:
         return parse(schema, read_json(path), str(path))

@@ -5,7 +5,7 @@ rows, as report.md does; a card is a function of its inputs, the same bytes on e
 from dataclasses import dataclass
 from pathlib import Path
 
-from dialogsum_lora.evaluation import Shots, _read, read_metrics, read_results_provenance
+from dialogsum_lora.evaluation import Shots, read_checked, read_metrics, read_results_provenance
 from dialogsum_lora.generation import validation_decoding
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.paths import (
@@ -61,7 +61,7 @@ def results_of(adapter_dir: Path) -> Results | None:
     evaluated = read_results_provenance(provenance_file(FINETUNED_DIR))
     if evaluated.adapter is None or evaluated.adapter.resolved != directory_hash(adapter_dir):
         return None
-    comparison = _read(Comparison, COMPARISON_FILE).model_dump() if COMPARISON_FILE.exists() else None
+    comparison = read_checked(Comparison, COMPARISON_FILE).model_dump() if COMPARISON_FILE.exists() else None
     return Results(
         read_data_source(DATA_STATS_FILE),
         evaluated.generate.decoding(),
