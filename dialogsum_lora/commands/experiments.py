@@ -269,25 +269,12 @@ def group_statistics(groups: list[list[dict]]) -> list[dict]:
     return found
 
 
-def compare_groups(candidate: dict, other: dict) -> dict | None:
-    """The candidate group against the other, paired over the seeds and dialogues both have; None if they
-    share fewer than two seeds or two dialogues."""
-    from dialogsum_lora.scoring.bootstrap import paired_across_seeds
-
-    # The seeds (whole numbers, as text) by value.
-    seeds = sorted(candidate["by_seed"].keys() & other["by_seed"].keys(), key=lambda seed: (len(seed), seed))
-    ids = sorted(set(candidate["ids"]) & set(other["ids"]))
-    if len(seeds) < 2 or len(ids) < 2:
-        return None
-    mine, theirs = _cells(candidate["by_seed"], seeds, ids), _cells(other["by_seed"], seeds, ids)
-    return {"seeds": seeds, "dialogues": len(ids), "scores": {n: paired_across_seeds(mine[n], theirs[n]) for n in mine}}
-
-
 def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
     """Print the seed groups (seeds, mean ± standard deviation x100 of each score, its 95% interval over seeds and
     dialogues below it), then each group against the best one (by mean rouge1), worded as a single run's verdict
     against the baseline is."""
     from dialogsum_lora.results.text import verdict
+    from dialogsum_lora.scoring.bootstrap import paired_across_seeds
 
     sets, left_out = seed_sets(rows)
     for reason in left_out:
@@ -306,15 +293,19 @@ def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
         lines.append([_cut(label, NAME_WIDTH * 2), str(len(group["runs"])), *spreads])
         lines.append(["", "", *(interval_text(found["low"], found["high"]) for found in scores)])
     print("\n".join(_aligned(lines, left=1)))
+    # Each group against the best, paired over the seeds (whole numbers, as text: by value) and dialogues both have.
+    best = statistics[0]
     for group, label in zip(statistics[1:], labels[1:]):
-        found = compare_groups(statistics[0], group)
-        if not found:
+        seeds = sorted(best["by_seed"].keys() & group["by_seed"].keys(), key=lambda seed: (len(seed), seed))
+        ids = sorted(set(best["ids"]) & set(group["ids"]))
+        if len(seeds) < 2 or len(ids) < 2:
             print(f"{labels[0]} vs {label}: fewer than two seeds or dialogues in common, nothing to compare")
             continue
-        comparison = {**found["scores"], "num_dialogues": found["dialogues"]}
-        evidence = f"{len(found['seeds'])} seeds and {found['dialogues']} dialogues (Student's t)"
-        said = verdict(comparison, "rouge1", labels[0], label, evidence)
-        print(f"seeds {', '.join(map(str, found['seeds']))}, {found['dialogues']} dialogues: {said}")
+        mine, theirs = _cells(best["by_seed"], seeds, ids), _cells(group["by_seed"], seeds, ids)
+        comparison = {name: paired_across_seeds(mine[name], theirs[name]) for name in ROUGE_TYPES}
+        evidence = f"{len(seeds)} seeds and {len(ids)} dialogues (Student's t)"
+        said = verdict({**comparison, "num_dialogues": len(ids)}, "rouge1", labels[0], label, evidence)
+        print(f"seeds {', '.join(seeds)}, {len(ids)} dialogues: {said}")
 
 
 def _number(value: str) -> float | None:
