@@ -12,13 +12,11 @@ from dialogsum_lora.commands.experiments import changed_params, experiment_rows,
 ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
 
-def revision(name, params, rouge1=None, intervals=False):
+def revision(name, params, rouge1=None):
     """One run as `dvc exp show --json` (DVC 3.67) shows it."""
     metrics = {}
     if rouge1 is not None:
-        scores = {rouge: rouge1 - 0.1 * number for number, rouge in enumerate(ROUGE)} | {"num_dialogues": 500}
-        if intervals:
-            scores["ci95"] = {rouge: {"low": scores[rouge] - 0.012, "high": scores[rouge] + 0.011} for rouge in ROUGE}
+        scores = {rouge: rouge1 - 0.1 * number for number, rouge in enumerate(ROUGE)}
         metrics = {"reports/finetuned/metrics.json": {"data": scores}}
     return {
         "rev": f"{name}-sha",
@@ -29,16 +27,16 @@ def revision(name, params, rouge1=None, intervals=False):
     }
 
 
-def shown(experiments, workspace_rouge1=0.40, intervals=False):
+def shown(experiments, workspace_rouge1=0.40):
     base = {"seed": 42, "lora": {"r": 32, "target_modules": ["q", "v"]}, "train": {"learning_rate": 0.001}}
-    commit = revision("main", base, workspace_rouge1, intervals)
+    commit = revision("main", base, workspace_rouge1)
     commit["experiments"] = [
-        {"name": name, "executor": {"state": state}, "revs": [revision(name, params, rouge1, intervals)]}
+        {"name": name, "executor": {"state": state}, "revs": [revision(name, params, rouge1)]}
         for name, state, params, rouge1 in [
             (name, state, {**base, **change}, rouge1) for name, state, change, rouge1 in experiments
         ]
     ]
-    return [{**revision("workspace", base, workspace_rouge1, intervals), "rev": "workspace", "name": None}, commit]
+    return [{**revision("workspace", base, workspace_rouge1), "rev": "workspace", "name": None}, commit]
 
 
 def test_rows_are_sorted_by_rouge1_and_show_only_the_params_that_changed():
@@ -56,7 +54,7 @@ def test_rows_are_sorted_by_rouge1_and_show_only_the_params_that_changed():
     # The commit's results are the workspace's: shown once.
     assert [row["name"] for row in rows] == ["rank-64", "workspace", "rank-8", "rank-128"]
     assert changed_params(rows) == ["lora.r"]
-    text = table(rows, changed_params(rows))
+    text = table(rows, changed_params(rows), [{} for _ in rows])
     lines = text.splitlines()
     assert lines[0].split() == ["experiment", "lora.r", *ROUGE]
     assert lines[2].split() == ["rank-64", "64", "42.0", "32.0", "22.0", "12.0"]
@@ -79,14 +77,20 @@ def test_the_table_fits_100_columns_with_intervals_and_many_changed_params():
                         0.385,
                     ),
                     ("short", "failed", {"train": {"learning_rate": 0.01}}, None),
-                ],
-                intervals=True,
+                ]
             )
         )
     )
     keys = changed_params(rows)
     assert keys == ["lora.r", "lora.target_modules", "seed", "train.learning_rate"]
-    lines = table(rows, keys).splitlines()
+    # The intervals are each run's scores.json's, as run_intervals reads them.
+    intervals = [
+        {rouge: {"low": row["metrics"][rouge] - 0.012, "high": row["metrics"][rouge] + 0.011} for rouge in ROUGE}
+        if row["metrics"]
+        else {}
+        for row in rows
+    ]
+    lines = table(rows, keys, intervals).splitlines()
     assert max(map(len, lines)) <= 100
     assert lines[0].split()[:3] == ["experiment", "changed", "params"]  # the params joined, to fit
     assert "38.5" in lines[4] and lines[5].split() == [
@@ -162,13 +166,13 @@ def test_outside_a_dvc_repository_it_says_so_in_one_line(tmp_path):
 def test_a_hand_edited_metrics_file_in_an_experiment_is_one_line_naming_it_and_the_key():
     from dialogsum_lora.errors import UserError
 
-    shown_runs = shown([("rank-8", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}}, 0.38)], intervals=True)
+    shown_runs = shown([("rank-8", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}}, 0.38)])
     scores = shown_runs[1]["experiments"][0]["revs"][0]["data"]["metrics"]["reports/finetuned/metrics.json"]["data"]
-    scores["ci95"]["rouge1"]["low"] = "low"
+    scores["rouge2"] = "low"
     with pytest.raises(UserError) as error:
         experiment_rows(shown_runs)
     assert "rank-8" in str(error.value) and "reports/finetuned/metrics.json" in str(error.value)
-    assert "ci95.rouge1.low" in str(error.value) and "'low'" in str(error.value)
+    assert "rouge2" in str(error.value) and "'low'" in str(error.value)
 
 
 def test_identical_runs_are_one_row_and_every_commit_is_asked_about(monkeypatch):
@@ -193,7 +197,7 @@ def test_identical_runs_are_one_row_and_every_commit_is_asked_about(monkeypatch)
     by_name = {row["name"]: row for row in rows}
     assert by_name["rank-8"]["same"] == ["rank-8-again"] and "rank-8-again" not in by_name
     assert by_name["workspace"]["same"] == ["main"] and "rank-8-other-seed" in by_name  # the commit = the workspace
-    assert "rank-8(+1)" in table(rows, changed_params(rows))
+    assert "rank-8(+1)" in table(rows, changed_params(rows), [{} for _ in rows])
     asked = []
     monkeypatch.setattr(
         subprocess_module,
@@ -218,7 +222,8 @@ def test_runs_that_differ_only_in_seed_are_a_group_with_its_spread_interval_and_
         for seed in (1, 2, 3)
     ]
     rows = sort_rows(experiment_rows(shown(runs)))
-    groups, left_out = experiments.seed_groups(rows)
+    sets, left_out = experiments.seed_sets(rows)
+    groups = [runs for runs in sets if len(runs) > 1]
     # The workspace (and its commit, the same run) is r=32 with seed 42, but of other code (the
     # workspace's): it joins no group of the commit's experiments.
     assert (
@@ -273,8 +278,8 @@ def test_a_seed_run_twice_with_other_results_leaves_its_group_out_and_says_so(ca
             )
         )
     )
-    groups, left_out = experiments.seed_groups(rows)
-    assert groups == [] and left_out == ["seed 2 ran twice with other results (c, b)"]
+    sets, left_out = experiments.seed_sets(rows)
+    assert all(len(runs) == 1 for runs in sets) and left_out == ["seed 2 ran twice with other results (c, b)"]
     experiments.show_seed_groups(rows, changed_params(rows))
     assert "warning: a seed group is left out: seed 2 ran twice" in capsys.readouterr().err
 
@@ -302,12 +307,13 @@ def test_seed_groups_on_too_few_dialogues_cannot_tell(monkeypatch, capsys):
 
 def record_of(dialogues_by_run: dict[str, int]):
     """A stand-in for experiments.run_output: each run's adapter record, saying how many dialogues
-    it trained on (a run not named has no record in reach, as if not in the DVC cache)."""
+    it trained on (a run not named has no record in reach, as if not in the DVC cache; nor has any
+    run its scores.json)."""
     from dialogsum_lora.errors import UserError
 
     def read(row, path):
-        assert str(path) == "models/adapter/provenance.json", path  # the only file read here
-        if row["name"] not in dialogues_by_run:
+        assert str(path) in ("models/adapter/provenance.json", "reports/finetuned/scores.json"), path
+        if row["name"] not in dialogues_by_run or path.name == "scores.json":
             raise UserError(f"cannot read {path} of {row['name']}")
         return json.dumps({"training": {"dialogues": dialogues_by_run[row["name"]], "steps": 10}, "seed": 1})
 
@@ -353,7 +359,7 @@ def test_rouge1_against_a_numeric_param_a_point_per_value_with_its_seeds(monkeyp
         run(None, 1),
         run(None, 2, rouge1=run(1000, 2)[3]),
     ]
-    shown_runs = shown(runs, intervals=True)
+    shown_runs = shown(runs)
     monkeypatch.setattr(experiments, "dvc_experiments", lambda revisions: shown_runs)
     per_dialogue = fake_dialogue_scores(monkeypatch, runs)
     # The runs with null trained on all the training dialogues: their records say how many. One
@@ -394,7 +400,7 @@ def two_commits(runs_by_commit: dict[str, list]) -> list:
     commits = []
     for commit_name, runs in runs_by_commit.items():
         workspace, commit = shown(
-            [(f"{commit_name}-{name}", state, params, rouge1) for name, state, params, rouge1 in runs], intervals=True
+            [(f"{commit_name}-{name}", state, params, rouge1) for name, state, params, rouge1 in runs]
         )
         commits.append({**commit, "rev": f"{commit_name}-sha", "name": commit_name})
     return [workspace, *commits]
@@ -416,7 +422,7 @@ def test_the_curve_is_the_seed_groups_one_series_per_commit(monkeypatch):
     assert sorted(points) == ["commit main-sh", "commit older-s"] and len(left_out) == 1  # the workspace: no number
     assert all([(x, seeds) for x, _, _, _, seeds in series] == [(100.0, 2), (1000.0, 2)] for series in points.values())
     # Each point is a seed group, with the statistics the seed groups' table shows.
-    groups, _ = experiments.seed_groups(rows)
+    groups = [runs for runs in experiments.seed_sets(rows)[0] if len(runs) > 1]
     expected = {
         (
             f"commit {group['runs'][0]['code'][:7]}",
@@ -436,15 +442,16 @@ def test_a_seed_run_twice_with_other_results_leaves_its_point_out_and_says_so(mo
 
     run = learning_curve_runs
     runs = [run(size, seed) for size in (100, 1000) for seed in (1, 2)] + [("again", "success", run(100, 2)[2], 0.33)]
-    shown_runs = shown(runs, intervals=True)
+    shown_runs = shown(runs)
     monkeypatch.setattr(experiments, "dvc_experiments", lambda revisions: shown_runs)
+    monkeypatch.setattr(experiments, "run_output", record_of({}))
     fake_dialogue_scores(monkeypatch, runs)
     rows = sort_rows(experiment_rows(shown_runs))
     points, left_out = experiments.curve_points(rows, "train.dialogues", changed_params(rows))
     # Which of seed 2's two runs at 100 counts cannot be chosen: the point is left out, not the best run kept.
     assert [(x, seeds) for x, _, _, _, seeds in points["all runs"]] == [(1000.0, 2)]
     assert (
-        left_out[1:] == experiments.seed_groups(rows)[1] == ["seed 2 ran twice with other results (n100-s2-r32, again)"]
+        left_out[1:] == experiments.seed_sets(rows)[1] == ["seed 2 ran twice with other results (n100-s2-r32, again)"]
     )
     experiments.show_experiments(["--against", "train.dialogues", "--plot", str(tmp_path / "curve.png")])
     assert "left out of the plot: seed 2 ran twice with other results" in capsys.readouterr().err

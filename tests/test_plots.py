@@ -22,7 +22,7 @@ def scores(value: float, intervals: bool = True) -> dict:
 def many_experiments(count: int) -> list[dict]:
     """`count` experiments and the workspace, with long names and four changed params."""
     modules = ["q", "k", "v", "o", "wi_0", "wi_1", "wo"]
-    return sort_rows(
+    rows = sort_rows(
         experiment_rows(
             shown(
                 [
@@ -37,11 +37,16 @@ def many_experiments(count: int) -> list[dict]:
                         0.35 + 0.003 * number,
                     )
                     for number in range(count)
-                ],
-                intervals=True,
+                ]
             )
         )
     )
+    # As dialogsum-experiments draws them: each run's intervals (its scores.json's) beside its scores.
+    found = [
+        {name: {"low": row["metrics"][name] - 0.01, "high": row["metrics"][name] + 0.012} for name in ROUGE}
+        for row in rows
+    ]
+    return [{**row, "metrics": {**row["metrics"], "ci95": intervals}} for row, intervals in zip(rows, found)]
 
 
 def draw_every_plot(directory) -> dict:

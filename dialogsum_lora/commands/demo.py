@@ -57,15 +57,14 @@ def offline_environment() -> dict[str, str]:
 def copy_checkout(destination: Path) -> None:
     """Copy this checkout's tracked and untracked-but-not-ignored files (with their times) to `destination`,
     a new or empty directory, with a link to its .venv (not yet a git repository)."""
-    source = REPO_ROOT
     check_new_directory(destination)
-    files = git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
+    files = git(REPO_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
     for name in filter(None, files):
-        if (source / name).is_file():  # skips files deleted but not yet committed
+        if (REPO_ROOT / name).is_file():  # skips files deleted but not yet committed
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source / name, destination / name)
-    if (source / ".venv").is_dir():  # the copy's `.venv/bin/dvc` is this checkout's
-        (destination / ".venv").symlink_to((source / ".venv").resolve(), target_is_directory=True)
+            shutil.copy2(REPO_ROOT / name, destination / name)
+    if (REPO_ROOT / ".venv").is_dir():  # the copy's `.venv/bin/dvc` is this checkout's
+        (destination / ".venv").symlink_to((REPO_ROOT / ".venv").resolve(), target_is_directory=True)
 
 
 def commit_all(directory: Path, message: str) -> None:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pydantic import ConfigDict, Field
+from pydantic import AliasPath, ConfigDict, Field
 
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
@@ -28,12 +28,9 @@ from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 
-class ShownScores(Scores):
-    """An experiment's metrics.json or scores.json as read here: the scores and intervals (an older run's
-    metrics.json held them too)."""
-
+class ShownScores(Scores):  # a run's metrics.json (the scores) or scores.json (their intervals too)
     model_config = ConfigDict(extra="ignore")
-    ci95: dict[str, Interval] | None = None
+    ci95: dict[str, Interval] = {}
 
 
 class ShownPrediction(Record):
@@ -43,16 +40,9 @@ class ShownPrediction(Record):
     references: list[Text]
 
 
-class ShownTraining(Record):
+class ShownAdapterRecord(Record):  # what --against reads of models/adapter/provenance.json
     model_config = ConfigDict(extra="ignore")
-    dialogues: int = Field(ge=1)
-
-
-class ShownAdapterRecord(Record):
-    """What --against reads of a run's models/adapter/provenance.json: how many dialogues it trained on."""
-
-    model_config = ConfigDict(extra="ignore")
-    training: ShownTraining
+    dialogues: int = Field(ge=1, validation_alias=AliasPath("training", "dialogues"))
 
 
 DEFAULT_PLOT = Path("dvc_plots/experiments.png")  # dvc_plots/ is where DVC writes its own plots (git-ignored)
@@ -79,15 +69,15 @@ def experiment_rows(shown: list) -> list[dict]:
     rows: list[dict] = []
     for commit in shown:
         code = commit["rev"]
-        workspace = code == "workspace"
-        name, state = ("workspace", "workspace") if workspace else (commit["name"] or code[:7], "commit")
-        head = _row(name, commit, state, code)
-        candidates = [head] if workspace or head["metrics"] else []
+        if code == "workspace":
+            candidates = [_row("workspace", commit, "workspace", code)]
+        else:
+            head = _row(commit["name"] or code[:7], commit, "commit", code)
+            candidates = [head] if head["metrics"] else []
         for experiment in commit.get("experiments") or []:
             latest = experiment["revs"][0]
             state = (experiment.get("executor") or {}).get("state") or "success"
-            name = experiment.get("name") or latest["name"] or latest["rev"][:7]
-            candidates.append(_row(name, latest, state, code))
+            candidates.append(_row(experiment.get("name") or latest["name"] or latest["rev"][:7], latest, state, code))
         for row in candidates:
             same = [other for other in rows if (other["params"], other["metrics"]) == (row["params"], row["metrics"])]
             if row["metrics"] and same:
@@ -103,16 +93,9 @@ def _row(name: str, revision: dict, state: str, code: str) -> dict:
     metrics = (data.get("metrics") or {}).get(str(metrics_file(FINETUNED_DIR)), {}).get("data")
     if metrics is not None:
         source = f"`dvc exp show`: {name}'s {metrics_file(FINETUNED_DIR)}"
-        metrics = parse(ShownScores, metrics, source).model_dump(exclude_none=True)
-    return {
-        "name": name,
-        "rev": revision.get("rev"),
-        "state": state,
-        "params": _flatten(params),
-        "metrics": metrics,
-        "same": [],
-        "code": code,
-    }
+        metrics = parse(ShownScores, metrics, source).model_dump(include=set(ROUGE_TYPES))
+    flat = _flatten(params)
+    return dict(name=name, rev=revision.get("rev"), state=state, params=flat, metrics=metrics, same=[], code=code)
 
 
 def _flatten(params: dict, prefix: str = "") -> dict[str, str]:
@@ -138,12 +121,10 @@ def sort_rows(rows: list[dict]) -> list[dict]:
 
 def run_output(row: dict, path: Path) -> str:
     """The output `path` as `row`'s run wrote it: the workspace's file, or from the DVC cache."""
-    try:
-        if row["rev"] == "workspace":
-            return path.read_text(encoding="utf-8")
-        import dvc.api
+    import dvc.api
 
-        with dvc.api.open(str(path), rev=row["rev"], encoding="utf-8") as handle:
+    try:
+        with dvc.api.open(str(path), rev=None if row["rev"] == "workspace" else row["rev"], encoding="utf-8") as handle:
             return handle.read()
     except Exception as error:  # DVC's own types: a file not in the cache, a revision gone
         raise UserError(
@@ -161,14 +142,6 @@ def _cached(row: dict, path: Path, schema: type[Record]) -> Record | None:
     return _parsed(schema, text, f"{row['name']}'s {path}")
 
 
-def run_intervals(row: dict) -> dict:
-    """The 95% intervals of `row`'s finetuned scores: its metrics' (an older run's), else its scores.json's."""
-    if not row["metrics"] or "ci95" in row["metrics"]:
-        return (row["metrics"] or {}).get("ci95") or {}
-    scores = _cached(row, scores_file(FINETUNED_DIR), ShownScores)
-    return scores.model_dump(exclude_none=True).get("ci95", {}) if scores else {}
-
-
 def _parsed(schema: type[Record], text: str, source: str) -> Record:
     try:
         return parse(schema, json.loads(text), source)
@@ -176,25 +149,30 @@ def _parsed(schema: type[Record], text: str, source: str) -> Record:
         raise UserError(f"{source} is not JSON ({error})") from None
 
 
+def run_intervals(row: dict) -> dict:
+    """The 95% intervals of `row`'s finetuned scores, from its scores.json where this DVC cache holds it."""
+    scores = _cached(row, scores_file(FINETUNED_DIR), ShownScores) if row["metrics"] else None
+    return scores.model_dump()["ci95"] if scores else {}
+
+
 def interval_text(low: float, high: float) -> str:
     """A 95% interval x100, its bounds apart whatever their signs: [-5.1, 7.6]."""
     return f"[{100 * low:.1f}, {100 * high:.1f}]"
 
 
-def table(rows: list[dict], keys: list[str], intervals: list[dict] | None = None) -> str:
-    """The rows as a text table at most WIDTH columns wide, a score's interval on the line below it: a
-    column per changed param if they fit, else one column of them all, cut to fit."""
-    found = intervals if intervals is not None else [run_intervals(row) for row in rows]
+def table(rows: list[dict], keys: list[str], intervals: list[dict]) -> str:
+    """The rows as a text table at most WIDTH columns wide, a score's interval (of `intervals`, one per row) on the
+    line below it: a column per changed param if they fit, else one column of them all, cut to fit."""
 
-    def grid(param_cells: list[list[str]], param_headers: list[str]) -> list[str]:
+    def grid(param_cells: list[list[str]], param_headers: list[str]) -> list[list[str]]:
         lines = [["experiment", *param_headers, *ROUGE_TYPES]]
-        for row, params, row_intervals in zip(rows, param_cells, found):
+        for row, params, found in zip(rows, param_cells, intervals):
             name = row["name"] if row["metrics"] else f"{row['name']} ({row['state']})"
             name += f"(+{len(row['same'])})" if row["same"] else ""  # identical runs, shown once
             scores = [f"{100 * row['metrics'][rouge]:.1f}" if row["metrics"] else "-" for rouge in ROUGE_TYPES]
-            below = [interval_text(**row_intervals[rouge]) if rouge in row_intervals else "" for rouge in ROUGE_TYPES]
             lines.append([_cut(name, NAME_WIDTH), *params, *scores])
-            if row["metrics"] and any(below):
+            if row["metrics"] and found:
+                below = (interval_text(**found[rouge]) if rouge in found else "" for rouge in ROUGE_TYPES)
                 lines.append(["", *("" for _ in params), *below])
         return _aligned(lines, left=1 + len(param_headers))
 
@@ -203,18 +181,20 @@ def table(rows: list[dict], keys: list[str], intervals: list[dict] | None = None
         room = WIDTH - max(map(len, grid([[] for _ in rows], []))) - 2
         joined = [[_cut(" ".join(f"{key}={row['params'].get(key, '')}" for key in keys), room)] for row in rows]
         lines = grid(joined, [_cut("changed params", room)])
-    return "\n".join([lines[0], "-" * max(map(len, lines)), *lines[1:]])
+    return "\n".join(lines)
 
 
 def _aligned(lines: list[list[str]], left: int) -> list[str]:
-    """Cells in columns two spaces apart, the first `left` columns left-aligned, the others right."""
+    """Cells in columns two spaces apart, the first `left` columns left-aligned, the others right; a line of
+    dashes under the first."""
     widths = [max(len(cells[i]) for cells in lines) for i in range(len(lines[0]))]
-    return [
+    aligned = [
         "  ".join(
             cell.ljust(size) if i < left else cell.rjust(size) for i, (cell, size) in enumerate(zip(cells, widths))
         ).rstrip()
         for cells in lines
     ]
+    return [aligned[0], "-" * max(map(len, aligned)), *aligned[1:]]
 
 
 def _cut(text: str, size: int) -> str:
@@ -253,62 +233,79 @@ def seed_sets(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
     return kept, left_out
 
 
-def seed_groups(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
-    """The seed_sets of two seeds or more, and why any set was left out."""
-    sets, left_out = seed_sets(rows)
-    return [runs for runs in sets if len(runs) > 1], left_out
-
-
 def dialogue_scores(row: dict) -> dict[str, dict[str, float]]:
     """Each test dialogue's finetuned ROUGE in `row`'s run, by id: its predictions scored again, unrounded."""
     from dialogsum_lora.scoring.rouge import score_corpus
 
     path = predictions_file(FINETUNED_DIR)
-    text = run_output(row, path)
-    lines = enumerate(text.splitlines(), 1)
+    lines = enumerate(run_output(row, path).splitlines(), 1)
     predictions = [_parsed(ShownPrediction, line, f"{row['name']}'s {path} line {number}") for number, line in lines]
     _, per_dialogue = score_corpus([p.prediction for p in predictions], [p.references for p in predictions])
     return {p.id: scores["mean"] for p, scores in zip(predictions, per_dialogue)}
 
 
+def _cells(by_seed: dict, seeds, ids: list[str]) -> dict[str, list[list[float]]]:
+    """Per score type, the scores of `seeds` x `ids`."""
+    return {name: [[by_seed[seed][i][name] for i in ids] for seed in seeds] for name in ROUGE_TYPES}
+
+
 def group_statistics(groups: list[list[dict]]) -> list[dict]:
-    """Per group: its runs' per-dialogue scores (seeds x dialogues, on the dialogues all its runs have) and
-    across_seeds() of them."""
+    """Per group: its runs, their per-dialogue scores by seed, the dialogues all its runs have and across_seeds()
+    of the scores on them."""
     from dialogsum_lora.scoring.bootstrap import across_seeds
 
     found = []
     for group in groups:
-        per_run = [dialogue_scores(row) for row in group]
-        ids = sorted(set.intersection(*(set(scores) for scores in per_run)))
+        by_seed = {row["params"].get("seed"): dialogue_scores(row) for row in group}
+        ids = sorted(set.intersection(*map(set, by_seed.values())))
         if len(ids) < 2:
             raise UserError(
                 f"the runs {', '.join(row['name'] for row in group)} share {len(ids)} test dialogue(s): "
                 "a seed group needs two or more that every run of it summarised"
             )
-        cells = {name: [[scores[i][name] for i in ids] for scores in per_run] for name in ROUGE_TYPES}
-        seeds = [row["params"].get("seed") for row in group]
-        found.append({"runs": group, "seeds": seeds, "ids": ids, "cells": cells, "scores": across_seeds(cells)})
+        found.append(
+            {"runs": group, "by_seed": by_seed, "ids": ids, "scores": across_seeds(_cells(by_seed, by_seed, ids))}
+        )
     return found
 
 
-def compare_groups(candidate: dict, other: dict) -> dict | None:
-    """The candidate group against the other, paired over the seeds and dialogues both have; None if they
-    share fewer than two seeds or two dialogues."""
+def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
+    """Print the seed groups (seeds, mean ± standard deviation x100 of each score, its 95% interval over seeds and
+    dialogues below it), then each group against the best one (by mean rouge1), worded as a single run's verdict
+    against the baseline is."""
+    from dialogsum_lora.results.text import verdict
     from dialogsum_lora.scoring.bootstrap import paired_across_seeds
 
-    # Numbers (the flattened params hold text) by value, before other text.
-    shared = [seed for seed in candidate["seeds"] if seed in other["seeds"]]
-    seeds = sorted(shared, key=lambda seed: (_number(seed) is None, _number(seed) or 0, seed))
-    ids = sorted(set(candidate["ids"]) & set(other["ids"]))
-    if len(seeds) < 2 or len(ids) < 2:
-        return None
-
-    def cells(group: dict, name: str) -> list[list[float]]:
-        columns = [group["ids"].index(i) for i in ids]
-        return [[group["cells"][name][group["seeds"].index(seed)][c] for c in columns] for seed in seeds]
-
-    found = {name: paired_across_seeds(cells(candidate, name), cells(other, name)) for name in ROUGE_TYPES}
-    return {"seeds": seeds, "dialogues": len(ids), "scores": found}
+    sets, left_out = seed_sets(rows)
+    for reason in left_out:
+        print(f"warning: a seed group is left out: {reason}", file=sys.stderr)
+    statistics = group_statistics([runs for runs in sets if len(runs) > 1])
+    if not statistics:
+        return
+    statistics.sort(key=lambda group: -group["scores"]["rouge1"]["mean"])
+    labels = [_label(group["runs"][0], [key for key in keys if key != "seed"]) for group in statistics]
+    print("\nseed groups (runs of one commit whose params differ only in seed): mean±sd over seeds x100,")
+    print("and below it a 95% interval over seeds and dialogues (Student's t on both spreads)")
+    lines = [["group", "seeds", *ROUGE_TYPES]]
+    for group, label in zip(statistics, labels):
+        scores = [group["scores"][name] for name in ROUGE_TYPES]
+        spreads = [f"{100 * found['mean']:.1f}±{100 * found['std']:.1f}" for found in scores]
+        lines.append([_cut(label, NAME_WIDTH * 2), str(len(group["runs"])), *spreads])
+        lines.append(["", "", *(interval_text(found["low"], found["high"]) for found in scores)])
+    print("\n".join(_aligned(lines, left=1)))
+    # Each group against the best, paired over the seeds (whole numbers, as text: by value) and dialogues both have.
+    best = statistics[0]
+    for group, label in zip(statistics[1:], labels[1:]):
+        seeds = sorted(best["by_seed"].keys() & group["by_seed"].keys(), key=lambda seed: (len(seed), seed))
+        ids = sorted(set(best["ids"]) & set(group["ids"]))
+        if len(seeds) < 2 or len(ids) < 2:
+            print(f"{labels[0]} vs {label}: fewer than two seeds or dialogues in common, nothing to compare")
+            continue
+        mine, theirs = _cells(best["by_seed"], seeds, ids), _cells(group["by_seed"], seeds, ids)
+        comparison = {name: paired_across_seeds(mine[name], theirs[name]) for name in ROUGE_TYPES}
+        evidence = f"{len(seeds)} seeds and {len(ids)} dialogues (Student's t)"
+        said = verdict({**comparison, "num_dialogues": len(ids)}, "rouge1", labels[0], label, evidence)
+        print(f"seeds {', '.join(seeds)}, {len(ids)} dialogues: {said}")
 
 
 def _number(value: str) -> float | None:
@@ -319,61 +316,20 @@ def _number(value: str) -> float | None:
         return None
 
 
-def seed_table(statistics: list[dict], labels: list[str]) -> str:
-    """The seed groups: seeds, mean ± standard deviation x100 of each score, its 95% interval over seeds and
-    dialogues on the line below."""
-    lines = [["group", "seeds", *ROUGE_TYPES]]
-    for group, label in zip(statistics, labels):
-        scores = group["scores"]
-        spreads = [f"{100 * scores[name]['mean']:.1f}±{100 * scores[name]['std']:.1f}" for name in ROUGE_TYPES]
-        lines.append([_cut(label, NAME_WIDTH * 2), str(len(group["seeds"])), *spreads])
-        lines.append(["", "", *(interval_text(scores[name]["low"], scores[name]["high"]) for name in ROUGE_TYPES)])
-    lines = _aligned(lines, left=1)
-    return "\n".join([lines[0], "-" * max(map(len, lines)), *lines[1:]])
-
-
-def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
-    """Print the seed groups, and each group against the best one (by mean rouge1), worded as a single
-    run's verdict against the baseline is."""
-    from dialogsum_lora.results.text import verdict
-
-    groups, left_out = seed_groups(rows)
-    for reason in left_out:
-        print(f"warning: a seed group is left out: {reason}", file=sys.stderr)
-    if not groups:
-        return
-    statistics = sorted(group_statistics(groups), key=lambda group: -group["scores"]["rouge1"]["mean"])
-    labels = [_label(group["runs"][0], [key for key in keys if key != "seed"]) for group in statistics]
-    print("\nseed groups (runs of one commit whose params differ only in seed): mean±sd over seeds x100,")
-    print("and below it a 95% interval over seeds and dialogues (Student's t on both spreads)")
-    print(seed_table(statistics, labels))
-    for group, label in zip(statistics[1:], labels[1:]):
-        found = compare_groups(statistics[0], group)
-        if not found:
-            print(f"{labels[0]} vs {label}: fewer than two seeds or dialogues in common, nothing to compare")
-            continue
-        comparison = {**found["scores"], "num_dialogues": found["dialogues"]}
-        evidence = f"{len(found['seeds'])} seeds and {found['dialogues']} dialogues (Student's t)"
-        said = verdict(comparison, "rouge1", labels[0], label, evidence)
-        print(f"seeds {', '.join(map(str, found['seeds']))}, {found['dialogues']} dialogues: {said}")
-
-
 def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, list[str]]:
     """ROUGE-1 against the numeric param `key`: a series per other changed params (and commit), a point (x, mean,
     low, high, seeds) per seed_sets set; and why runs were left out (no number for `key`, a seed run twice)."""
     placed, missing, unrecorded = [], 0, 0
     for row in rows:
-        if not row["metrics"]:
-            continue
         value = row["params"].get(key, "")
-        if value == "None" and key == "train.dialogues":  # null: all of them, as the adapter's record counts
+        if row["metrics"] and value == "None" and key == "train.dialogues":  # null: all, as the record counts them
             record = _cached(row, provenance_file(ADAPTER_DIR), ShownAdapterRecord)
-            value = str(record.training.dialogues) if record else "None"
+            value = str(record.dialogues) if record else "None"
             unrecorded += record is None
-        if _number(value) is None:
+        if row["metrics"] and _number(value) is None:
             missing += 1
-            continue
-        placed.append({**row, "params": {**row["params"], key: value}})
+        elif row["metrics"]:
+            placed.append({**row, "params": {**row["params"], key: value}})
     sets, left_out = seed_sets(placed)
     if missing:
         why = f" ({unrecorded} of them null, their adapter's record not in this DVC cache: `dvc pull` it)"
@@ -383,16 +339,15 @@ def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, lis
     several_commits = len({runs[0]["code"] for runs in sets}) > 1
     points: dict[str, list[tuple]] = {}
     for runs in sets:
-        first = runs[0]
         if len(runs) > 1:
             scores = next(statistics)["scores"]["rouge1"]
             low, mean, high = scores["low"], scores["mean"], scores["high"]
         else:
-            mean = first["metrics"]["rouge1"]
-            interval = run_intervals(first).get("rouge1") or {}
+            mean = runs[0]["metrics"]["rouge1"]
+            interval = run_intervals(runs[0]).get("rouge1") or {}
             low, high = interval.get("low", mean), interval.get("high", mean)
-        point = (_number(first["params"][key]), mean, low, high, len(runs))
-        points.setdefault(_label(first, others, several_commits), []).append(point)
+        point = (_number(runs[0]["params"][key]), mean, low, high, len(runs))
+        points.setdefault(_label(runs[0], others, several_commits), []).append(point)
     return {label: sorted(series) for label, series in points.items()}, left_out
 
 
@@ -438,14 +393,15 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     intervals = [run_intervals(row) for row in rows]
     if any(intervals):
         print("below each score, its 95% interval")
-    print(table(rows, keys, intervals=intervals))
+    print(table(rows, keys, intervals))
     show_seed_groups(rows, keys)
     if args.against is None:
-        # The bars' intervals are the table's (scores.json's: metrics.json holds the scores alone).
-        scored = [(row, found) for row, found in zip(rows, intervals) if row["metrics"]]
-        plot_experiments(
-            [{**row, "metrics": {**row["metrics"], "ci95": found}} for row, found in scored], keys, args.plot
-        )
+        scored = [
+            {**row, "metrics": {**row["metrics"], "ci95": found}}
+            for row, found in zip(rows, intervals)
+            if row["metrics"]
+        ]
+        plot_experiments(scored, keys, args.plot)
     else:
         points, left_out = curve_points(rows, args.against, keys)
         if not points:

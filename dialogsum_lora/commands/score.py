@@ -6,15 +6,16 @@ references it takes (every test dialogue predicted once). Prints the metrics JSO
 too, and `comparison` holds FILE minus OTHER: the paired comparison `evaluate` writes to reports/.
 """
 
+import argparse
 import json
 import sys
 import typing
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
-from dialogsum_lora.commands.arguments import ArgumentParser, within
+from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.params import Seed
@@ -110,6 +111,19 @@ def score_file(
         _, other = corpus_metrics([other_predictions[i] for i in order], references)
         scored["comparison"] = {"against": str(against), **paired_comparison(candidate, other, resamples, seed)}
     return scored
+
+
+def within(field) -> callable:
+    """An argparse `type`: a whole number the schema `field` accepts, or a usage error in pydantic's words."""
+    adapter = TypeAdapter(Annotated[(int, *field.metadata)])
+
+    def number(text: str) -> int:
+        try:
+            return adapter.validate_python(text)
+        except ValidationError as error:
+            raise argparse.ArgumentTypeError(f"{text!r}: {error.errors()[0]['msg']}") from None
+
+    return number
 
 
 def score() -> None:

@@ -8,19 +8,14 @@ of a .jsonl, .csv or .parquet --file goes to --output (JSON Lines) with its summ
 import argparse
 import json
 import sys
+import typing
 from pathlib import Path
 
-from dialogsum_lora.commands.arguments import (
-    ArgumentParser,
-    add_adapter_options,
-    add_setting_options,
-    parse_adapter_options,
-    setting_overrides,
-)
+from dialogsum_lora.commands.arguments import ArgumentParser, add_adapter_options, parse_adapter_options
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.files.outputs import check_writable
 from dialogsum_lora.files.records import RECORD_SUFFIXES, Row, read_records, read_text
-from dialogsum_lora.params import StageParams, load_params
+from dialogsum_lora.params import StageParams, load_params, set_key
 from dialogsum_lora.params.generate import GenerateParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.paths import PARAMS_FILE
@@ -34,6 +29,19 @@ class Reads(StageParams):  # those baseline and evaluate summarise with
     generate: GenerateParams
 
 
+def yaml_value(text: str):
+    """A command-line value read as params.yaml is read (YAML 1.2, as DVC reads it: 1e-1 and 012 are
+    numbers, null is None), for a schema to check; text that is no YAML scalar stays text."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        value = YAML(typ="safe", pure=True).load(text)
+    except (YAMLError, ValueError):
+        return text
+    return value if value is None or isinstance(value, (bool, int, float)) else text
+
+
 def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
     parser = ArgumentParser(prog="dialogsum-summarise", description=__doc__.splitlines()[0])
     parser.add_argument("dialogue", nargs="?", help="the dialogue's text, or - to read it from stdin")
@@ -43,24 +51,37 @@ def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
     add_adapter_options(parser)
     parser.add_argument("--base", action="store_true", help="the base model alone, as the baseline stage summarises")
     parser.add_argument("--params", type=Path, default=PARAMS_FILE, help=f"the params file (default: {PARAMS_FILE})")
-    add_setting_options(parser, "prompt", PromptParams, keys=("template", "max_source_tokens"))
-    add_setting_options(parser, "generate", GenerateParams)
+    # An option --KEY per setting, its help the schema's: text as it is, any other value read as params.yaml is.
+    for section, schema, keys in (
+        ("prompt", PromptParams, ("template", "max_source_tokens")),
+        ("generate", GenerateParams, None),
+    ):
+        group = parser.add_argument_group(f"{section} settings (default: params.yaml's)")
+        for key, field in schema.model_fields.items():
+            if keys is None or key in keys:
+                text = str in (field.annotation, *typing.get_args(field.annotation))  # str, or str | None
+                group.add_argument(
+                    f"--{key.replace('_', '-')}",
+                    dest=f"{section}.{key}",
+                    type=str if text else yaml_value,
+                    metavar="TEXT" if text else "VALUE",
+                    default=argparse.SUPPRESS,
+                    help=field.description,
+                )
     args = parse_adapter_options(parser, arguments)
     if (args.dialogue is None) == (args.file is None):
         parser.error("give one dialogue, - to read it from stdin, or --file FILE")
+    args.overrides = {dest: value for dest, value in vars(args).items() if "." in dest}  # an empty or null one too
+    args.settings_from = f"{args.params}, or the options that override it" if args.overrides else str(args.params)
     return args
 
 
 def settings(args: argparse.Namespace) -> Reads:
     """params.yaml's prompt and generate sections, with the options given in their place, checked."""
-    loaded = load_params(Reads, args.params)
-    overrides = setting_overrides(args)
-    where = f"{args.params}, or the options that override it" if overrides else str(args.params)
-    raw = {
-        section: {**getattr(loaded, section).model_dump(), **overrides.get(section, {})}
-        for section in Reads.model_fields
-    }
-    return parse(Reads, raw, where)
+    raw = load_params(Reads, args.params).model_dump()
+    for dotted, value in args.overrides.items():
+        set_key(raw, dotted, value)
+    return parse(Reads, raw, args.settings_from)
 
 
 def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | None]:
@@ -139,9 +160,7 @@ def summarise(arguments: list[str] | None = None) -> None:
         pick_dtype,
     )
 
-    params.generate.check(
-        f"{args.params}{', or the options that override it' if setting_overrides(args) else ''}: generate"
-    )
+    params.generate.check(f"{args.settings_from}: generate")
     record = read_record(args.adapter)
     model_dir, resolved = base_model_directory(record, args.model, args.revision)
     if not args.base:
@@ -157,28 +176,20 @@ def summarise(arguments: list[str] | None = None) -> None:
         model = load_merged_model(model_dir, args.adapter, record, dtype, device)
         tokenizer = load_tokenizer(args.adapter)
 
+    decoding, batch_size = params.generate.decoding(), params.generate.batch_size
     summaries, truncated = summarise_dialogues(
-        model,
-        tokenizer,
-        dialogues,
-        params.prompt,
-        params.generate.decoding(),
-        params.generate.batch_size,
-        desc="summarising",
-        progress=rows is not None,
+        model, tokenizer, dialogues, params.prompt, decoding, batch_size, desc="summarising", progress=rows is not None
     )
-    if truncated:
-        print(
-            f"warning: {truncated} of {len(dialogues)} prompts are longer than {params.prompt.max_source_tokens} "
-            "tokens and were cut (--max-source-tokens)",
-            file=sys.stderr,
-        )
-    if any(summaries.unfinished):
-        print(
-            f"warning: {sum(summaries.unfinished)} of {len(dialogues)} summaries stopped at "
-            f"{params.generate.max_new_tokens} new tokens before the model ended them (--max-new-tokens)",
-            file=sys.stderr,
-        )
+    source, new = params.prompt.max_source_tokens, params.generate.max_new_tokens
+    for count, what in (
+        (truncated, f"prompts are longer than {source} tokens and were cut (--max-source-tokens)"),
+        (
+            sum(summaries.unfinished),
+            f"summaries stopped at {new} new tokens before the model ended them (--max-new-tokens)",
+        ),
+    ):
+        if count:
+            print(f"warning: {count} of {len(dialogues)} {what}", file=sys.stderr)
     if rows is None:
         print(summaries.texts[0])
         return
