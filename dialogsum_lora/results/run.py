@@ -8,8 +8,7 @@ from dialogsum_lora.evaluation import Shots
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.paths import BASELINE
 from dialogsum_lora.provenance import DataSource
-from dialogsum_lora.results.markdown import as_text
-from dialogsum_lora.results.text import prompting_text
+from dialogsum_lora.results.text import as_text, prompting_text
 
 # What can be said of the data and base model the repository is made for; any other is
 # named as it is, with no claim about it.
