@@ -91,17 +91,6 @@ def _kept_text(record: AdapterRecord) -> str:
     return f"{weights} is step {kept.step:,}'s of {steps:,}, {chosen} ({kept.value:.4f})"
 
 
-def baseline_text(shots: Shots | None) -> str:
-    """How the baseline prompted the base model (its provenance's shots; None: zero-shot)."""
-    if shots is None or not shots.ids:
-        return prompting_text(0)
-    ids = ", ".join(as_text(shot) for shot in shots.ids)
-    return (
-        f"{prompting_text(len(shots.ids))}: before each prompt, the training dialogues {ids} with their summaries "
-        f"(drawn with seed {shots.seed})"
-    )
-
-
 def describe_run(
     record: AdapterRecord,
     data: DataSource | None = None,
@@ -139,9 +128,15 @@ def describe_run(
     if generate is not None:
         settings = ", ".join(f"{key} {value}" for key, value in generate.items())
         search = "greedy" if generate.get("num_beams") == 1 else "beam search"
+        prompting = prompting_text(0)
+        if shots is not None and shots.ids:
+            prompting = (
+                f"{prompting_text(len(shots.ids))}: before each prompt, the training dialogues "
+                f"{', '.join(as_text(shot) for shot in shots.ids)} with their summaries (drawn with seed {shots.seed})"
+            )
         rows += [
             ("decoding", f"{search}: {settings}"),
-            (BASELINE, f"the base model alone, {baseline_text(shots)}; the same prompt template and decoding"),
+            (BASELINE, f"the base model alone, {prompting}; the same prompt template and decoding"),
         ]
     if resamples is not None:
         rows.append(("intervals", f"95% bootstrap over test dialogues, {resamples:,} resamples"))
