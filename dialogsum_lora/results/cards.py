@@ -15,12 +15,10 @@ from dialogsum_lora.results.report import scores
 from dialogsum_lora.results.run import (
     KNOWN_DATASETS,
     KNOWN_MODEL_LICENSES,
-    base_model_text,
     data_text,
     describe_run,
     is_local,
     model_name,
-    share_text,
 )
 from dialogsum_lora.results.text import as_code_block, as_text
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
@@ -64,7 +62,7 @@ def render_card(record: AdapterRecord, *, merged: bool = False, results: Results
     """The card of the adapter `record` describes, or (`merged`) of the base model with it merged in."""
     data = results.data if results else None
     sections = [
-        ("What it is", _what_it_is(record, data, merged)),
+        ("What it is", _what_it_is(record, merged)),
         ("Training", _training(record, results)),
         ("How to use", _usage(record, results, merged)),
         *([("Results", scores(results.baseline, results.finetuned, results.comparison))] if results else []),
@@ -114,22 +112,20 @@ def card_metadata(record: AdapterRecord, results: Results | None, merged: bool):
     )
 
 
-def _what_it_is(record: AdapterRecord, data: DataSource | None, merged: bool) -> list[str]:
-    adapter, base = ADAPTER_NAMES.get(record.method), base_model_text(record)
-    standard = f"A standard transformers model, loaded without peft: the base model, {base}, "
-    if record.method == "full":
-        what = f"{standard}fine-tuned with every weight trained ({share_text(record.parameters)})."
-    elif merged:
-        what = f"{standard}with {adapter} merged into its weights."
+def _what_it_is(record: AdapterRecord, merged: bool) -> list[str]:
+    """What the model is and does; the base model, the data and the parameters are the Training table's rows."""
+    adapter = ADAPTER_NAMES.get(record.method)
+    if record.method == "full" or merged:
+        how = "every weight fine-tuned" if record.method == "full" else f"{adapter} merged into its weights"
+        what = f"A standard transformers model, loaded without peft: the base model with {how}."
     else:
         what = (
             f"{adapter[0].upper()}{adapter[1:]} ([PEFT](https://github.com/huggingface/peft)) for the base model, "
-            f"{base} ({share_text(record.parameters)}), loaded onto the base model, whose own weights stay as they "
-            "are."
+            "loaded onto it: the base model's own weights stay as they are."
         )
     return [
-        f"{what} It summarises a dialogue, each turn marked with its speaker as in its training data "
-        f"({data_text(data)}), in a sentence or a few, as that data's reference summaries do."
+        f"{what} It summarises a dialogue, each turn marked with its speaker as in its training data, in a sentence "
+        "or a few, as that data's reference summaries do."
     ]
 
 
