@@ -2,7 +2,7 @@
 
 import pytest
 
-from dialogsum_lora.results.analysis import against_baseline, largest_changes, per_topic, topic_names
+from dialogsum_lora.results.analysis import against_baseline, largest_changes, per_topic
 from dialogsum_lora.results.text import comparison_line
 from dialogsum_lora.scoring.metrics import length_statistics
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
@@ -14,11 +14,12 @@ def scores(*rouge1: float) -> list[dict]:
 
 
 def test_a_dialogue_counts_once_under_each_of_its_topics_case_and_spacing_folded():
-    assert topic_names({"topics": ["Job  Interview", "job interview", " ", "interview"]}) == [
-        "job interview",
-        "interview",
-    ]
-    assert topic_names({"id": "no topics"}) == []
+    folded = per_topic(
+        [{"topics": ["Job  Interview", "job interview", " ", "interview"]}, {"id": "no topics"}],
+        {"a": scores(0.1, 0.2)},
+        1,
+    )
+    assert [(t["topic"], t["dialogues"]) for t in folded] == [("interview", 1), ("job interview", 1)]
     rows = [
         {"topics": ["shopping", "Shopping"]},
         {"topics": ["shopping", "money"]},

@@ -80,7 +80,6 @@ def test_finetune_depends_on_no_text_for_people_and_no_decoding_setting():
         "results/cards.py",
         "results/text.py",
         "results/run.py",
-        "results/markdown.py",
         "params/generate.py",
         "params/analysis.py",
     ):

@@ -68,15 +68,23 @@ def record(**changes) -> AdapterRecord:
     return AdapterRecord.model_validate({**RECORD, **changes})
 
 
-def results(baseline: dict, finetuned: dict, comparison: dict | None = None) -> Results:
+COMPARISON = {
+    name: {"difference": 0.175, "low": 0.16, "high": 0.19, "p_value": 0.004, "wins": 300, "ties": 20, "losses": 180}
+    for name in ROUGE
+} | {"resamples": 1000, "num_dialogues": 500}
+
+
+def results(baseline: dict, finetuned: dict, comparison: dict = COMPARISON) -> Results:
     return Results(SOURCE, GENERATE, baseline, finetuned, comparison)
 
 
-def metrics(value: float, intervals: bool) -> dict:
-    scores = {name: value for name in ROUGE} | {"num_dialogues": 500, "num_references": 1500}
-    if intervals:
-        scores["ci95"] = {name: {"low": value - 0.01, "high": value + 0.01} for name in ROUGE}
-    return scores
+def metrics(value: float) -> dict:
+    return {name: value for name in ROUGE} | {
+        "num_dialogues": 500,
+        "num_references": 1500,
+        "best_reference": {name: value + 0.1 for name in ROUGE},
+        "ci95": {name: {"low": value - 0.01, "high": value + 0.01} for name in ROUGE},
+    }
 
 
 def front_matter(card: str) -> dict:
@@ -93,10 +101,8 @@ def python_block(card: str) -> str:
 def test_the_adapter_card_is_a_real_model_card():
     from huggingface_hub import ModelCard
 
-    card = render_card(record(), results=results(metrics(0.233, True), metrics(0.408, True)))
-    assert card == render_card(
-        record(), results=results(metrics(0.233, True), metrics(0.408, True))
-    )  # its inputs alone
+    card = render_card(record(), results=results(metrics(0.233), metrics(0.408)))
+    assert card == render_card(record(), results=results(metrics(0.233), metrics(0.408)))  # its inputs alone
     metadata = front_matter(card)
     assert {key: value for key, value in metadata.items() if key != "model-index"} == {
         "base_model": "google/flan-t5-base",
@@ -134,7 +140,7 @@ def test_the_card_and_the_report_describe_the_run_with_the_same_rows(tmp_path):
     from dialogsum_lora.results.report import header
     from dialogsum_lora.results.run import describe_run
 
-    card = render_card(record(), results=results(metrics(0.233, True), metrics(0.408, True)))
+    card = render_card(record(), results=results(metrics(0.233), metrics(0.408)))
     rows = describe_run(record(), SOURCE, GENERATE, None)
     report = "\n".join(header("LoRA fine-tuning", RECORD["model"]["name"], SOURCE.name, rows))
     assert {"base model", "data", "method", "decoding", "device"} <= {what for what, _ in rows}
@@ -142,27 +148,29 @@ def test_the_card_and_the_report_describe_the_run_with_the_same_rows(tmp_path):
         assert f"| {what} | {value} |" in card and f"- **{what}:** {value}" in report, what
 
 
-def test_the_results_have_intervals_and_the_paired_change_when_there_are_some():
+def test_the_results_have_intervals_and_the_paired_change_as_report_md_has_them():
     from huggingface_hub import ModelCard
+
+    from dialogsum_lora.results.report import scores
 
     def row(card: str) -> list[str]:
         line = next(line for line in card.splitlines() if line.startswith("| rouge1 |"))
-        return [cell.strip() for cell in line.split("|")[2:5]]
+        return [cell.strip() for cell in line.split("|")[2:7]]
 
-    plain = render_card(record(), results=results(metrics(0.233, False), metrics(0.408, False)))
-    assert row(plain) == ["0.2330", "0.4080", "+0.1750"] and "95%" not in plain.split("## Results")[1]
-    assert SOURCE.resolved in plain
-    comparison = {
-        name: {"difference": 0.175, "low": 0.16, "high": 0.19, "p_value": 0.004, "wins": 300, "ties": 20, "losses": 180}
-        for name in ROUGE
-    } | {"resamples": 1000, "num_dialogues": 500}
-    card = render_card(record(), results=results(metrics(0.233, True), metrics(0.408, True), comparison))
-    assert row(card) == ["0.2330 [0.2230, 0.2430]", "0.4080 [0.3980, 0.4180]", "+0.1750 [+0.1600, +0.1900], p 0.004"]
-    assert "finetuned is better than baseline" in card
+    card = render_card(record(), results=results(metrics(0.233), metrics(0.408)))
+    assert row(card) == [
+        "0.2330 [0.2230, 0.2430]",
+        "0.4080 [0.3980, 0.4180]",
+        "+0.1750 [+0.1600, +0.1900]",
+        "0.004",
+        "300 / 20 / 180",
+    ]
+    assert "finetuned is better than baseline" in card and SOURCE.resolved in card
+    assert "\n".join(scores(metrics(0.233), metrics(0.408), COMPARISON)) in card.split("## Results")[1]
     # A p-value of 0 is below one resample's weight, as in report.md: never "p = 0".
-    never_resampled = comparison | {"rouge1": comparison["rouge1"] | {"p_value": 0.0}}
-    card = render_card(record(), results=results(metrics(0.233, True), metrics(0.408, True), never_resampled))
-    assert row(card)[2] == "+0.1750 [+0.1600, +0.1900], p < 0.001"
+    never_resampled = COMPARISON | {"rouge1": COMPARISON["rouge1"] | {"p_value": 0.0}}
+    card = render_card(record(), results=results(metrics(0.233), metrics(0.408), never_resampled))
+    assert row(card)[3] == "< 0.001"
     (result,) = front_matter(card)["model-index"][0]["results"]
     assert result["dataset"] == {
         "name": "DialogSum",
@@ -177,7 +185,7 @@ def test_the_results_have_intervals_and_the_paired_change_when_there_are_some():
 def test_a_local_model_and_local_data_are_never_claimed_to_be_hub_ones():
     local = record(model={"name": "models/tiny-t5", "revision": None, "resolved": "sha256:abc"})
     data = DataSource(name="data/sample", revision=None, resolved="sha256:def")
-    card = render_card(local, results=Results(data, GENERATE, metrics(0.1, False), metrics(0.2, False), None))
+    card = render_card(local, results=Results(data, GENERATE, metrics(0.1), metrics(0.2), COMPARISON))
     metadata = front_matter(card)
     assert "base_model" not in metadata and "datasets" not in metadata and "license" not in metadata
     assert "not a hub model" in card and "not a hub dataset" in card and "cannot tell the license" in card
@@ -230,11 +238,12 @@ def test_the_card_names_the_baseline_it_compares_against():
 
     from dialogsum_lora.evaluation import Shots
 
-    zero_shot = results(metrics(0.1, True), metrics(0.2, True))
+    zero_shot = results(metrics(0.1), metrics(0.2))
     card = render_card(record(), results=replace(zero_shot, shots=Shots(ids=["train_6", "train_27"], seed=42)))
-    training, found = card.split("## Results")
-    assert "2-shot" in training and "2-shot" in found and "train\\_27" in training and "zero-shot" not in card
-    assert "zero-shot" in render_card(record(), results=zero_shot).split("## Results")[1]
+    training = card.split("## Training")[1].split("## How")[0]
+    assert "| baseline | the base model alone, 2-shot: before each prompt, the training dialogues train\\_6" in training
+    assert "train\\_27" in training and "zero-shot" not in card
+    assert "| baseline | the base model alone, zero-shot;" in render_card(record(), results=zero_shot)
 
 
 def test_a_record_from_before_the_speed_settings_reads_as_trained_without_them_and_bf16_frozen_weights_are_said():

@@ -51,7 +51,6 @@ RERUN_MATRIX = [
     ("results/plots.py", {"evaluate"}),
     ("results/cards.py", {"evaluate"}),
     ("results/run.py", {"evaluate"}),
-    ("results/markdown.py", {"evaluate"}),
     ("results/text.py", BASELINE_AND_EVALUATE),  # the console lines and p-values of both
     # A new decoding setting is its schema's line: no retraining.
     ("params/generate.py", BASELINE_AND_EVALUATE),

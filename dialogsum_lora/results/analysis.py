@@ -12,18 +12,13 @@ from dialogsum_lora.scoring.metrics import per_type
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 
-def topic_names(row: dict) -> list[str]:
-    """A test dialogue's distinct topics (its annotators may name several), case and spacing
-    folded, in first-seen order."""
-    return list(dict.fromkeys(" ".join(t.split()).lower() for t in row.get("topics", []) if t.strip()))
-
-
 def per_topic(test_rows: list[dict], systems: dict[str, list[dict]], min_dialogues: int) -> list[dict]:
     """Mean ROUGE of each system (per-dialogue scores as score_corpus gives them) on each topic with at least
-    `min_dialogues` test dialogues, most dialogues first; a dialogue counts under each of its topics."""
+    `min_dialogues` test dialogues, most dialogues first; a dialogue counts once under each of its topics (its
+    annotators may name several), case and spacing folded."""
     members: dict[str, list[int]] = {}
     for index, row in enumerate(test_rows):
-        for topic in topic_names(row):
+        for topic in dict.fromkeys(" ".join(t.split()).lower() for t in row.get("topics", []) if t.strip()):
             members.setdefault(topic, []).append(index)
     kept = sorted(
         ((topic, indices) for topic, indices in members.items() if len(indices) >= min_dialogues),

@@ -1,42 +1,31 @@
 """Model cards (the README.md the Hugging Face hub shows): `evaluate` writes the adapter's to
 reports/model_card.md, `dialogsum-export` the merged model's. Both describe the run with results/run.py's
-rows, as report.md does; a card is a function of its inputs, the same bytes on every rerun."""
+rows and the scores with report.md's table; a card is a function of its inputs, the same bytes on every rerun."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from dialogsum_lora import paths
 from dialogsum_lora.evaluation import Shots, read_checked, read_metrics, read_results_provenance
 from dialogsum_lora.generation import validation_decoding
 from dialogsum_lora.modeling.adapter import AdapterRecord
-from dialogsum_lora.paths import (
-    BASELINE,
-    BASELINE_DIR,
-    COMPARISON_FILE,
-    DATA_STATS_FILE,
-    FINETUNED,
-    FINETUNED_DIR,
-    provenance_file,
-    scores_file,
-)
 from dialogsum_lora.provenance import DataSource, directory_hash, read_data_source
 from dialogsum_lora.results.analysis import Comparison
-from dialogsum_lora.results.markdown import as_code_block, as_text
+from dialogsum_lora.results.report import scores
 from dialogsum_lora.results.run import (
     KNOWN_DATASETS,
     KNOWN_MODEL_LICENSES,
-    base_model_text,
-    baseline_text,
     data_text,
     describe_run,
     is_local,
     model_name,
-    share_text,
 )
-from dialogsum_lora.results.text import change_text, p_value_text, score_text, verdict
+from dialogsum_lora.results.text import as_code_block, as_text
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 CARD_FILE = "README.md"
-REPOSITORY_COMMAND = "dialogsum-summarise"
+MERGED_DIRECTORY = "merged-model"  # where the README's recipe exports to, as the merged card's snippet says
+ADAPTER_NAMES = {"lora": "a LoRA adapter", "ia3": "an IA3 adapter"}  # the methods that train one
 
 
 @dataclass(frozen=True)
@@ -47,28 +36,25 @@ class Results:
     generate: dict
     baseline: dict
     finetuned: dict
-    comparison: dict | None
+    comparison: dict
     shots: Shots | None = None
 
 
-MERGED_DIRECTORY = "merged-model"  # where the README's recipe exports to, as the merged card's snippet says
-
-
 def results_of(adapter_dir: Path) -> Results | None:
-    """evaluate's results in reports/ if it computed them with the adapter now in `adapter_dir`, else None."""
-    if not provenance_file(FINETUNED_DIR).is_file():
+    """evaluate's results in reports/ if it computed them, to the end, with the adapter now in `adapter_dir`,
+    else None."""
+    if not (paths.provenance_file(paths.FINETUNED_DIR).is_file() and paths.COMPARISON_FILE.is_file()):
         return None
-    evaluated = read_results_provenance(provenance_file(FINETUNED_DIR))
+    evaluated = read_results_provenance(paths.provenance_file(paths.FINETUNED_DIR))
     if evaluated.adapter is None or evaluated.adapter.resolved != directory_hash(adapter_dir):
         return None
-    comparison = read_checked(Comparison, COMPARISON_FILE).model_dump() if COMPARISON_FILE.exists() else None
     return Results(
-        read_data_source(DATA_STATS_FILE),
+        read_data_source(paths.DATA_STATS_FILE),
         evaluated.generate.decoding(),
-        read_metrics(scores_file(BASELINE_DIR)).model_dump(exclude_none=True),
-        read_metrics(scores_file(FINETUNED_DIR)).model_dump(exclude_none=True),
-        comparison,
-        read_results_provenance(provenance_file(BASELINE_DIR)).shots,
+        read_metrics(paths.scores_file(paths.BASELINE_DIR)).model_dump(exclude_none=True),
+        read_metrics(paths.scores_file(paths.FINETUNED_DIR)).model_dump(exclude_none=True),
+        read_checked(Comparison, paths.COMPARISON_FILE).model_dump(),
+        read_results_provenance(paths.provenance_file(paths.BASELINE_DIR)).shots,
     )
 
 
@@ -76,10 +62,10 @@ def render_card(record: AdapterRecord, *, merged: bool = False, results: Results
     """The card of the adapter `record` describes, or (`merged`) of the base model with it merged in."""
     data = results.data if results else None
     sections = [
-        ("What it is", _what_it_is(record, data, merged)),
+        ("What it is", _what_it_is(record, merged)),
         ("Training", _training(record, results)),
         ("How to use", _usage(record, results, merged)),
-        *([("Results", _results(record, results))] if results else []),
+        *([("Results", scores(results.baseline, results.finetuned, results.comparison))] if results else []),
         ("Limitations", _limitations(record, data)),
     ]
     lines = ["---", card_metadata(record, results, merged).to_yaml(), "---", ""]
@@ -126,30 +112,27 @@ def card_metadata(record: AdapterRecord, results: Results | None, merged: bool):
     )
 
 
-ADAPTER_NAMES = {"lora": "a LoRA adapter", "ia3": "an IA3 adapter"}  # the methods that train one
-
-
-def _what_it_is(record: AdapterRecord, data: DataSource | None, merged: bool) -> list[str]:
-    task = (
-        f"It summarises a dialogue, each turn marked with its speaker as in its training data ({data_text(data)}), "
-        "in a sentence or a few, as that data's reference summaries do."
-    )
-    adapter, base = ADAPTER_NAMES.get(record.method), base_model_text(record)
-    standard = f"A standard transformers model, loaded without peft: the base model, {base}, "
-    if record.method == "full":
-        return [f"{standard}fine-tuned with every weight trained ({share_text(record.parameters)}). {task}"]
-    if merged:
-        return [f"{standard}with {adapter} merged into its weights. {task}"]
+def _what_it_is(record: AdapterRecord, merged: bool) -> list[str]:
+    """What the model is and does; the base model, the data and the parameters are the Training table's rows."""
+    adapter = ADAPTER_NAMES.get(record.method)
+    if record.method == "full" or merged:
+        how = "every weight fine-tuned" if record.method == "full" else f"{adapter} merged into its weights"
+        what = f"A standard transformers model, loaded without peft: the base model with {how}."
+    else:
+        what = (
+            f"{adapter[0].upper()}{adapter[1:]} ([PEFT](https://github.com/huggingface/peft)) for the base model, "
+            "loaded onto it: the base model's own weights stay as they are."
+        )
     return [
-        f"{adapter[0].upper()}{adapter[1:]} ([PEFT](https://github.com/huggingface/peft)) for the base model, "
-        f"{base} ({share_text(record.parameters)}), loaded onto the base model, whose own weights stay as they are. "
-        f"{task}"
+        f"{what} It summarises a dialogue, each turn marked with its speaker as in its training data, in a sentence "
+        "or a few, as that data's reference summaries do."
     ]
 
 
 def _training(record: AdapterRecord, results: Results | None) -> list[str]:
-    resamples = results.comparison["resamples"] if results and results.comparison else None
-    rows = describe_run(record, *((results.data, results.generate, resamples, results.shots) if results else ()))
+    rows = describe_run(
+        record, *((results.data, results.generate, results.comparison["resamples"], results.shots) if results else ())
+    )
     return [
         "Trained by this repository's DVC pipeline (`dvc repro`: prepare, finetune; evaluate for the results), with:",
         "",
@@ -173,83 +156,42 @@ def card_decoding(record: AdapterRecord, results: Results | None) -> tuple[dict,
 def _usage(record: AdapterRecord, results: Results | None, merged: bool) -> list[str]:
     prompt = record.prompt
     decoding, said = card_decoding(record, results)
-    peft = not merged and record.method != "full"
-    if not peft:
-        here = MERGED_DIRECTORY if merged else "models/adapter"
-        load = [
-            f'model_dir = "{here}"  # this directory, or the hub id it was published under',
-            "model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)",
-            "tokenizer = AutoTokenizer.from_pretrained(model_dir)",
-        ]
-    else:
-        load = [
-            'adapter_dir = "models/adapter"  # this directory, or the hub id it was published under',
-            f"base = AutoModelForSeq2SeqLM.from_pretrained({record.model.name!r})",
-            "model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()  # merged: faster",
-            "tokenizer = AutoTokenizer.from_pretrained(adapter_dir)",
-        ]
-    export = "" if record.method == "full" else "; `dialogsum-export` writes the merged model"
-    command = [
-        "",
-        "In a checkout of this repository, the same with the settings of its params.yaml (one dialogue from an "
-        f"argument, a file or stdin; or a JSON Lines or CSV file of them){export}:",
-        "",
-        "```bash",
-        f'{REPOSITORY_COMMAND} "#Person1#: Are you coming tonight? #Person2#: Yes, at eight."',
-        f"{REPOSITORY_COMMAND} --file dialogues.jsonl --output summaries.jsonl",
-        "```",
-    ]
     arguments = ", ".join(f"{key}={value!r}" for key, value in decoding.items())
-    code = [
-        *(["from peft import PeftModel"] if peft else []),
-        "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig",
-        "",
-        *load,
-        "",
-        'dialogue = "#Person1#: Are you coming tonight?\\n#Person2#: Yes, at eight."',
-        f"prompt = {prompt.template!r}.format(dialogue=dialogue)",
-        f'inputs = tokenizer(prompt, return_tensors="pt", truncation=True, max_length={prompt.max_source_tokens})',
-        f"output = model.generate(**inputs, generation_config=GenerationConfig({arguments}, do_sample=False))",
-        "print(tokenizer.decode(output[0], skip_special_tokens=True))",
-    ]
+    imports = "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig\n"
+    if merged or record.method == "full":
+        load = f"""{imports}
+model_dir = "{MERGED_DIRECTORY if merged else "models/adapter"}"  # this directory, or the hub id it was published under
+model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)
+tokenizer = AutoTokenizer.from_pretrained(model_dir)"""
+    else:
+        load = f"""from peft import PeftModel
+{imports}
+adapter_dir = "models/adapter"  # this directory, or the hub id it was published under
+base = AutoModelForSeq2SeqLM.from_pretrained({record.model.name!r})
+model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()  # merged: faster
+tokenizer = AutoTokenizer.from_pretrained(adapter_dir)"""
+    code = f"""{load}
+
+dialogue = "#Person1#: Are you coming tonight?\\n#Person2#: Yes, at eight."
+prompt = {prompt.template!r}.format(dialogue=dialogue)
+inputs = tokenizer(prompt, return_tensors="pt", truncation=True, max_length={prompt.max_source_tokens})
+output = model.generate(**inputs, generation_config=GenerationConfig({arguments}, do_sample=False))
+print(tokenizer.decode(output[0], skip_special_tokens=True))"""
+    export = "" if record.method == "full" else "; `dialogsum-export` writes the merged model"
+    command = f"""
+In a checkout of this repository, the same with the settings of its params.yaml (one dialogue from an \
+argument, a file or stdin; or a JSON Lines or CSV file of them){export}:
+
+```bash
+dialogsum-summarise "#Person1#: Are you coming tonight? #Person2#: Yes, at eight."
+dialogsum-summarise --file dialogues.jsonl --output summaries.jsonl
+```"""
     return [
         f"Summarise a dialogue with the prompt it was trained with and {said}:",
         "",
-        *as_code_block("\n".join(code), "python"),
-        *([] if merged else command),
+        *as_code_block(code, "python"),
+        *([] if merged else [command]),
     ]
-
-
-def _results(record: AdapterRecord, results: Results) -> list[str]:
-    baseline, finetuned, comparison = results.baseline, results.finetuned, results.comparison
-    intervals = "ci95" in finetuned and "ci95" in baseline
-    full = record.method == "full"
-    trained = "the fully fine-tuned model" if full else f"the base model with {ADAPTER_NAMES[record.method]}"
-    lines = [
-        f"ROUGE F1 (`rouge_score`, Porter stemming) on the {finetuned['num_dialogues']:,} dialogues of the test split "
-        f"of {data_text(results.data)} ({finetuned['num_references']:,} references): the mean over dialogues of "
-        f"the average over each dialogue's references. {BASELINE} is the base model alone "
-        f"({baseline_text(results.shots)}), {FINETUNED} {trained}, with the same prompt and decoding"
-        + ("; in brackets, 95% intervals over the test dialogues" if intervals else "")
-        + ".",
-        "",
-        f"| metric | {BASELINE} | {FINETUNED} | change |",
-        "|---|---|---|---|",
-    ]
-    for name in ROUGE_TYPES:
-        if comparison:
-            change = f"{change_text(comparison[name])}, p {p_value_text(comparison, name)}"
-        else:
-            change = f"{finetuned[name] - baseline[name]:+.4f}"
-        lines.append(f"| {name} | {score_text(baseline, name)} | {score_text(finetuned, name)} | {change} |")
-    if comparison:
-        lines += [
-            "",
-            "The change is paired, dialogue by dialogue: its 95% interval and p-value.",
-            "",
-            verdict(comparison),
-        ]
-    return lines
 
 
 def _limitations(record: AdapterRecord, data: DataSource | None) -> list[str]:

@@ -42,23 +42,22 @@ def check_plot_path(path: Path) -> None:
 
 
 @contextmanager
-def _figure(path: Path, height: float) -> Iterator:
+def _figure(path: Path, height: float, title: str, legend_columns: int = 0) -> Iterator:
     """The axes of a figure PAPER_WIDTH wide and `height` inches tall, in STYLE with constrained layout
-    (every label inside the figure), written to `path` when the block ends."""
+    (every label inside the figure), `title` wrapped and centred on the figure (long tick labels shift the
+    axes aside), a legend of `legend_columns` under the axes if any, written to `path` when the block ends."""
     check_plot_path(path)
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(PAPER_WIDTH, height), layout="constrained")
         yield figure.subplots()
+        if legend_columns:
+            figure.legend(loc="outside lower center", ncols=legend_columns)
+        figure.suptitle(
+            "\n".join(textwrap.fill(line, TITLE_CHARACTERS, break_on_hyphens=False) for line in title.split("\n"))
+        )
         with atomic_path(path) as temporary:
             # No "Software" stamp: the PNG depends on the data, not the matplotlib build.
             figure.savefig(temporary, format=FORMAT, metadata={"Software": None})
-
-
-def _title(axes, text: str) -> None:
-    """The plot's title, wrapped, centred on the figure (long tick labels shift the axes aside)."""
-    axes.figure.suptitle(
-        "\n".join(textwrap.fill(line, TITLE_CHARACTERS, break_on_hyphens=False) for line in text.split("\n"))
-    )
 
 
 def _shortened(text: str, size: int = LABEL_CHARACTERS) -> str:
@@ -78,7 +77,8 @@ def _errors(values: list[float], intervals: list[dict | None], scale: float = 1)
 
 def plot_rouge(baseline: dict, finetuned: dict, path: Path) -> None:
     """Grouped bars: baseline vs finetuned F1 for each ROUGE type, with 95% intervals when known."""
-    with _figure(path, 3.0) as axes:
+    intervals = " (95% intervals)" if "ci95" in finetuned else ""
+    with _figure(path, 3.0, f"ROUGE on {finetuned['num_dialogues']} test dialogues{intervals}") as axes:
         positions = range(len(ROUGE_TYPES))
         width = 0.38
         for offset, (label, metrics) in zip((-width / 2, width / 2), ((BASELINE, baseline), (FINETUNED, finetuned))):
@@ -89,11 +89,6 @@ def plot_rouge(baseline: dict, finetuned: dict, path: Path) -> None:
         axes.set_xticks(list(positions), ROUGE_TYPES)
         axes.set_ylabel("F1 (mean over dialogues)")
         axes.margins(y=0.12)  # room for the values above the bars
-        _title(
-            axes,
-            f"ROUGE on {finetuned['num_dialogues']} test dialogues"
-            + (" (95% intervals)" if "ci95" in finetuned else ""),
-        )
         axes.legend()
 
 
@@ -101,26 +96,24 @@ def plot_topics(topics: dict, path: Path, shown: int = 20) -> None:
     """Horizontal bars: ROUGE-1 of both models on the `shown` topics with the most test dialogues;
     the title says how many of how many topics it shows."""
     rows = topics["topics"][:shown]
-    with _figure(path, 1.3 + 0.26 * max(len(rows), 1)) as axes:
+    title = (
+        f"ROUGE-1 by topic: {len(rows)} of the {len(topics['topics'])} topics with at least "
+        f"{topics['min_dialogues']} test dialogues"
+        + ("\n(those with the most dialogues)" if rows != topics["topics"] else "")
+    )
+    with _figure(path, 1.3 + 0.26 * max(len(rows), 1), title, 2 if rows else 0) as axes:
         if rows:
             positions = range(len(rows))
             for offset, system in zip((-0.2, 0.2), (BASELINE, FINETUNED)):
                 axes.barh([p + offset for p in positions], [r[system]["rouge1"] for r in rows], 0.4, label=system)
             axes.set_yticks(list(positions), [f"{_shortened(r['topic'])} ({r['dialogues']})" for r in rows])
             axes.invert_yaxis()
-            axes.figure.legend(loc="outside lower center", ncols=2)
         else:
             axes.text(
                 0.5, 0.5, f"no topic has {topics['min_dialogues']} or more test dialogues", ha="center", va="center"
             )
             axes.set_yticks([])
         axes.set_xlabel("ROUGE-1 F1 (mean over the topic's dialogues)")
-        left_out = len(topics["topics"]) - len(rows)
-        _title(
-            axes,
-            f"ROUGE-1 by topic: {len(rows)} of the {len(topics['topics'])} topics with at least "
-            f"{topics['min_dialogues']} test dialogues" + ("\n(those with the most dialogues)" if left_out else ""),
-        )
 
 
 def plot_lengths(
@@ -132,10 +125,12 @@ def plot_lengths(
 ) -> None:
     """Each summary's words against its references' mean words; summaries that stopped at max_new_tokens
     (`cut`, per system) drawn as crosses and counted in the legend."""
-    reference_words = mean_reference_words(references)
-    with _figure(path, 4.0) as axes:
+    reference_words, cut = mean_reference_words(references), cut or {}
+    anything_cut = any(any(flags) for flags in cut.values())
+    none_cut = f"; none cut at {max_new_tokens} new tokens" if max_new_tokens is not None and not anything_cut else ""
+    with _figure(path, 4.0, f"Summary length vs references (lines: x1/2, x1, x2){none_cut}", 2) as axes:
         for number, (label, texts) in enumerate(predictions.items()):
-            flags = (cut or {}).get(label) or [False] * len(texts)
+            flags = cut.get(label) or [False] * len(texts)
             for marker, kept in (("o", False), ("x", True)):
                 points = [(r, len(t.split())) for r, t, flag in zip(reference_words, texts, flags) if flag == kept]
                 if points or marker == "o":
@@ -154,12 +149,6 @@ def plot_lengths(
         axes.set_ylim(0, top * 1.05)
         axes.set_xlabel("reference words (mean of the dialogue's references)")
         axes.set_ylabel("summary words")
-        anything_cut = any(any(flags) for flags in (cut or {}).values())
-        none_cut = (
-            f"; none cut at {max_new_tokens} new tokens" if max_new_tokens is not None and not anything_cut else ""
-        )
-        _title(axes, f"Summary length vs references (lines: x1/2, x1, x2){none_cut}")
-        axes.figure.legend(loc="outside lower center", ncols=2)
 
 
 def read_curve(tsv: Path) -> tuple[list[int], list[float]]:
@@ -176,24 +165,22 @@ def read_curve(tsv: Path) -> tuple[list[int], list[float]]:
 
 
 def plot_curves(
-    curves: dict[str, tuple[list[int], list[float]]], path: Path, ylabel: str, title: str, kept_step: int | None = None
+    curves: dict[str, tuple[list[int], list[float]]], path: Path, ylabel: str, title: str, kept_step: int
 ) -> None:
     """Curves against the optimiser step, with a line at the step whose weights finetune kept."""
-    with _figure(path, 3.0) as axes:
+    with _figure(path, 3.0, title) as axes:
         for label, (steps, values) in curves.items():
             if steps:
                 axes.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
-        if kept_step is not None:
-            axes.axvline(
-                kept_step, color="black", linestyle="--", linewidth=0.8, label=f"weights kept (step {kept_step:,})"
-            )
+        axes.axvline(
+            kept_step, color="black", linestyle="--", linewidth=0.8, label=f"weights kept (step {kept_step:,})"
+        )
         if any(steps for steps, _ in curves.values()):
             axes.legend()
         else:
             axes.text(0.5, 0.5, "nothing logged", ha="center", va="center")
         axes.set_xlabel("optimiser step")
         axes.set_ylabel(ylabel)
-        _title(axes, title)
 
 
 def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
@@ -213,7 +200,10 @@ def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
         )
         for row in shown
     ]
-    with _figure(path, 1.3 + 0.45 * len(shown)) as axes:
+    runs = f"The best {len(shown)} of {len(rows)} runs" if len(shown) < len(rows) else "Experiments"
+    intervals = " (95% intervals)" if any(row["metrics"].get("ci95") for row in shown) else ""
+    title = f"{runs}, best rouge1 first{intervals}"
+    with _figure(path, 1.3 + 0.45 * len(shown), title, len(ROUGE_TYPES)) as axes:
         width = 0.8 / len(ROUGE_TYPES)
         for number, name in enumerate(ROUGE_TYPES):
             positions = [index + (number - (len(ROUGE_TYPES) - 1) / 2) * width for index in range(len(shown))]
@@ -223,12 +213,6 @@ def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
         axes.set_yticks(range(len(shown)), labels)
         axes.invert_yaxis()
         axes.set_xlabel(f"ROUGE F1 x100 ({FINETUNED})")
-        runs = f"The best {len(shown)} of {len(rows)} runs" if len(shown) < len(rows) else "Experiments"
-        _title(
-            axes,
-            f"{runs}, best rouge1 first" + (" (95% intervals)" if any(r["metrics"].get("ci95") for r in shown) else ""),
-        )
-        axes.figure.legend(loc="outside lower center", ncols=len(ROUGE_TYPES))
 
 
 def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out: Sequence[str] = ()) -> None:
@@ -241,7 +225,9 @@ def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out:
         each = f" ({max(counts)} seeds a point)" if counted[-1] else ""
         labels.append(textwrap.fill(label + each, LABEL_CHARACTERS, break_on_hyphens=False))
     legend_lines = sum(max(label.count("\n") + 1 for label in labels[i : i + 2]) for i in range(0, len(labels), 2))
-    with _figure(path, 3.2 + 0.15 * legend_lines) as axes:
+    note = f"; left out: {'; '.join(left_out)}" if left_out else ""
+    title = f"ROUGE-1 against {key} (95% intervals){note}"
+    with _figure(path, 3.2 + 0.15 * legend_lines, title, min(len(labels), 2)) as axes:
         for number, (label, in_legend, series) in enumerate(zip(labels, counted, points.values())):
             apart = (number - (len(points) - 1) / 2) * 0.04  # inches, the same on a linear or a log axis
             shifted = axes.transData + transforms.ScaledTranslation(apart, 0, axes.figure.dpi_scale_trans)
@@ -277,6 +263,3 @@ def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out:
         axes.margins(x=0.12)
         axes.set_xlabel(key)
         axes.set_ylabel(f"ROUGE-1 F1 x100 ({FINETUNED})")
-        note = f"; left out: {'; '.join(left_out)}" if left_out else ""
-        _title(axes, f"ROUGE-1 against {key} (95% intervals){note}")
-        axes.figure.legend(loc="outside lower center", ncols=min(len(labels), 2))

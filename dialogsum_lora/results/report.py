@@ -6,8 +6,7 @@ from pathlib import Path
 
 from dialogsum_lora.files.outputs import write_text
 from dialogsum_lora.paths import BASELINE, FINETUNED
-from dialogsum_lora.results.markdown import as_code_block, as_text
-from dialogsum_lora.results.text import change_text, p_value_text, score_text, verdict
+from dialogsum_lora.results.text import as_code_block, as_text, change_text, p_value_text, score_text, verdict
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 EXAMPLES_IN_REPORT = 5  # largest gains, and as many largest losses
@@ -30,14 +29,14 @@ def header(trained: str, model_name: str, data_name: str, run: list[tuple[str, s
     ]
 
 
-def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
+def scores(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
+    """The scores with their intervals, the paired change and what it can tell, and warnings: report.md's
+    Scores section and the model cards' Results."""
     lines = [
-        "## Scores",
-        "",
-        f"ROUGE F1 on {finetuned['num_dialogues']} test dialogues ({finetuned['num_references']} references): mean "
-        f"over dialogues of the average over each dialogue's references, [95% interval]. The change is {FINETUNED} "
-        f'minus {BASELINE} on the same dialogues; p is the one-sided bootstrap p-value of "{FINETUNED} is better"; '
-        "wins, ties and losses count dialogues.",
+        f"ROUGE F1 (`rouge_score`, Porter stemming) on {finetuned['num_dialogues']} test dialogues "
+        f"({finetuned['num_references']} references): mean over dialogues of the average over each dialogue's "
+        f"references, [95% interval]. The change is {FINETUNED} minus {BASELINE} on the same dialogues; p is the "
+        f'one-sided bootstrap p-value of "{FINETUNED} is better"; wins, ties and losses count dialogues.',
         "",
         f"| metric | {BASELINE} | {FINETUNED} | change [95% interval] | p | wins / ties / losses | best reference: "
         f"{BASELINE}, {FINETUNED} |",
@@ -51,12 +50,12 @@ def headline(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
             f"| {c['wins']} / {c['ties']} / {c['losses']} "
             f"| {baseline['best_reference'][name]:.4f}, {finetuned['best_reference'][name]:.4f} |"
         )
-    lines += ["", f"**Significance:** {verdict(comparison)}", ""]
+    lines += ["", f"**Significance:** {verdict(comparison)}"]
     for key, what in WARNINGS.items():
         counts = {system: metrics.get(key, 0) for system, metrics in ((BASELINE, baseline), (FINETUNED, finetuned))}
         if any(counts.values()):
             said = " and ".join(f"{count} {system}" for system, count in counts.items() if count)
-            lines += [f"**Warning:** {said} summaries of the {finetuned['num_dialogues']} {what}.", ""]
+            lines += ["", f"**Warning:** {said} summaries of the {finetuned['num_dialogues']} {what}."]
     return lines
 
 
@@ -133,7 +132,10 @@ def write_report(
     and rouge1."""
     lines = [
         *header(trained, model_name, data_name, run),
-        *headline(baseline, finetuned, comparison),
+        "## Scores",
+        "",
+        *scores(baseline, finetuned, comparison),
+        "",
         *lengths(baseline, finetuned),
         *topics_table(topics),
         "## Plots",

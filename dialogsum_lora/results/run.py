@@ -8,8 +8,7 @@ from dialogsum_lora.evaluation import Shots
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.paths import BASELINE
 from dialogsum_lora.provenance import DataSource
-from dialogsum_lora.results.markdown import as_text
-from dialogsum_lora.results.text import prompting_text
+from dialogsum_lora.results.text import as_text, prompting_text
 
 # What can be said of the data and base model the repository is made for; any other is
 # named as it is, with no claim about it.
@@ -92,17 +91,6 @@ def _kept_text(record: AdapterRecord) -> str:
     return f"{weights} is step {kept.step:,}'s of {steps:,}, {chosen} ({kept.value:.4f})"
 
 
-def baseline_text(shots: Shots | None) -> str:
-    """How the baseline prompted the base model (its provenance's shots; None: zero-shot)."""
-    if shots is None or not shots.ids:
-        return prompting_text(0)
-    ids = ", ".join(as_text(shot) for shot in shots.ids)
-    return (
-        f"{prompting_text(len(shots.ids))}: before each prompt, the training dialogues {ids} with their summaries "
-        f"(drawn with seed {shots.seed})"
-    )
-
-
 def describe_run(
     record: AdapterRecord,
     data: DataSource | None = None,
@@ -140,9 +128,15 @@ def describe_run(
     if generate is not None:
         settings = ", ".join(f"{key} {value}" for key, value in generate.items())
         search = "greedy" if generate.get("num_beams") == 1 else "beam search"
+        prompting = prompting_text(0)
+        if shots is not None and shots.ids:
+            prompting = (
+                f"{prompting_text(len(shots.ids))}: before each prompt, the training dialogues "
+                f"{', '.join(as_text(shot) for shot in shots.ids)} with their summaries (drawn with seed {shots.seed})"
+            )
         rows += [
             ("decoding", f"{search}: {settings}"),
-            (BASELINE, f"the base model alone, {baseline_text(shots)}; the same prompt template and decoding"),
+            (BASELINE, f"the base model alone, {prompting}; the same prompt template and decoding"),
         ]
     if resamples is not None:
         rows.append(("intervals", f"95% bootstrap over test dialogues, {resamples:,} resamples"))

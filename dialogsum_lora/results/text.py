@@ -1,12 +1,30 @@
 """How results read wherever they are shown (the console, report.md, the model cards): scores with
 their intervals, paired changes, p-values, and what a comparison can and cannot tell. The two
-systems are `baseline` (the base model alone) and `finetuned` (with the trained weights)."""
+systems are `baseline` (the base model alone) and `finetuned` (with the trained weights). Text
+written into markdown is written as text, never as markup."""
+
+import re
 
 from dialogsum_lora.paths import BASELINE, FINETUNED
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 # Fewer test dialogues than this, and a bootstrap over them says nothing worth a verdict.
 MIN_DIALOGUES_FOR_A_VERDICT = 10
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones
+# that can start markup (emphasis, links, headings, lists, tables, HTML, entities, code, and the
+# $ of the math that GitHub and many viewers render).
+_MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~=:$])")
+
+
+def as_text(text: str) -> str:
+    """`text` on one markdown line, shown as itself: nothing in it is read as markup."""
+    return _MARKUP.sub(r"\\\1", " ".join(text.split()))
+
+
+def as_code_block(text: str, language: str = "") -> list[str]:
+    """`text` as a fenced code block whose fence no run of backticks inside can close."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return [fence + language, text, fence]
 
 
 def score_text(metrics: dict, name: str) -> str:
