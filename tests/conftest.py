@@ -126,6 +126,30 @@ def dvc(directory: Path, *args: str, check: bool = True) -> str:
     return output
 
 
+def run_command(command, arguments: list[str], capsys, stdin: str = "") -> tuple[int, str, str]:
+    """`command(arguments)` run in this process as its console script runs it (errors.run_main: a
+    user's mistake is one `error:` line and exit code 2), `stdin` its input: the exit code, stdout and
+    stderr. Where a process of its own proves nothing more (test_commands.py runs each as installed)."""
+    import io
+    import signal
+    import sys
+
+    from dialogsum_lora.errors import run_main
+
+    handler, own_stdin = signal.getsignal(signal.SIGTERM), sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")
+    try:
+        run_main(lambda: command(arguments))
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+        sys.stdin = own_stdin
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 def start_stage(directory: Path, stage: str, environment: dict[str, str] | None = None, **popen):
     """Start one stage's script in `directory` as dvc.yaml's cmd does (`python -m stages.STAGE`),
     offline unless an `environment` is given; return the Popen, its output captured as text."""

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import yaml
+from conftest import run_command
 
 from dialogsum_lora.commands.export import export
 from dialogsum_lora.files.records import read_jsonl
@@ -107,18 +108,13 @@ def test_an_adapter_without_results_here_gets_its_own_card(reproduced, tmp_path,
         ([], "the following arguments are required: directory"),
     ],
 )
-def test_a_bad_export_is_one_line_and_writes_nothing(tmp_path, arguments, message):
+def test_a_bad_export_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys, arguments, message):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "thesis.tex").write_text("months of work")
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "empty").mkdir()
-    result = subprocess.run(
-        [sys.executable, "-m", "dialogsum_lora.commands.export", *arguments],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
+    monkeypatch.chdir(tmp_path)
+    code, _, stderr = run_command(export, arguments, capsys)
+    assert code == 2 and "Traceback" not in stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("error: ") and message in stderr
     assert not (tmp_path / "new").exists() and (tmp_path / "taken" / "thesis.tex").read_text() == "months of work"

@@ -1,13 +1,14 @@
 """`method: ia3` and `method: full` through every stage and command, on the tiny model and the
 sample data: what each trains and records, the report and cards naming it, summarise and export
-using it, and the guarantees LoRA has (byte-identical reruns, resume after a kill). Two processes
-against one: test_distributed.py; bad values: test_stages.py; LoRA itself: test_pipeline.py."""
+using it, and the guarantees LoRA has (byte-identical reruns, resume after a kill). The stages and
+commands run in this process, where a process of their own proves nothing more (a rerun in a fresh
+process: test_readme.py's plain-shell `dvc repro -f`; the commands as installed: test_commands.py),
+except the kill, which needs one. Two processes against one: test_distributed.py; bad values:
+test_stages.py; LoRA itself: test_pipeline.py."""
 
 import json
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -16,6 +17,8 @@ from conftest import run_stage, start_stage
 from safetensors.torch import load_file
 from test_stages import run_main, stage_dir  # noqa: F401 (a fixture)
 
+from dialogsum_lora.commands.export import export
+from dialogsum_lora.commands.summarise import summarise
 from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.params import set_params
 
@@ -44,21 +47,10 @@ def snapshot(directory) -> dict:
     return {str(path.relative_to(directory)): path.read_bytes() for path in files}
 
 
-def run_command(directory, module: str, *arguments: str) -> subprocess.CompletedProcess:
-    from dialogsum_lora.commands.demo import offline_environment
-
-    return subprocess.run(
-        [sys.executable, "-m", f"dialogsum_lora.commands.{module}", *arguments],
-        cwd=directory,
-        env=offline_environment(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 @pytest.mark.parametrize("method", METHODS)
-def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical(stage_dir, tiny_model_dir, method):
+def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical(
+    stage_dir, tiny_model_dir, method, capsys
+):
     set_params(stage_dir / "params.yaml", {"method": method, "train.max_steps": 4, **FAST_FULL})
     for stage in ("prepare", "baseline", "finetune", "evaluate"):
         run_main(stage)
@@ -97,17 +89,16 @@ def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical
     assert ("- full-fine-tuning" if method == "full" else "- ia3") in card
 
     # dialogsum-summarise gives each test dialogue the summary evaluate wrote.
-    summarised = run_command(stage_dir, "summarise", "--file", "data/prepared/test.jsonl", "--output", "ours.jsonl")
-    assert summarised.returncode == 0, summarised.stderr
+    summarise(["--file", "data/prepared/test.jsonl", "--output", "ours.jsonl"])
     evaluated = read_jsonl(stage_dir / "reports/finetuned/predictions.jsonl")
     assert [row["prediction"] for row in read_jsonl(stage_dir / "ours.jsonl")] == [
         row["prediction"] for row in evaluated
     ]
 
     # dialogsum-export: one model directory transformers loads alone, with the same weights.
-    exported = run_command(stage_dir, "export", "exported")
-    assert exported.returncode == 0, exported.stderr
-    assert ("fully fine-tuned model in exported" if method == "full" else "merged model in exported") in exported.stdout
+    export(["exported"])
+    exported = capsys.readouterr().out
+    assert ("fully fine-tuned model in exported" if method == "full" else "merged model in exported") in exported
     from transformers import AutoModelForSeq2SeqLM
 
     from dialogsum_lora.modeling.adapter import check_adapter, load_merged_model
@@ -123,11 +114,10 @@ def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical
         assert set(trained) <= set(state) and all(torch.equal(state[name], weight) for name, weight in trained.items())
     assert "library_name: transformers" in (stage_dir / "exported/README.md").read_text()
 
-    # A rerun, in a process of its own, writes every output again byte for byte.
+    # A rerun writes every output again byte for byte.
     first = snapshot(stage_dir)
     for stage in ("finetune", "evaluate"):
-        result = run_stage(stage_dir, stage)
-        assert result.returncode == 0, result.stderr[-3000:]
+        run_main(stage)
     assert snapshot(stage_dir) == first
 
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, write_jsonl_rows
+from conftest import REPO_ROOT, run_command, write_jsonl_rows
 
 from dialogsum_lora.commands.demo import offline_environment
 from dialogsum_lora.commands.score import score, score_file
@@ -62,10 +62,9 @@ def test_score_cli_prints_metrics_and_rejects_bad_rows(tmp_path):
         ("--seed", "4294967296", ("--seed", "4294967296", "less than or equal to 4294967295")),
     ],
 )
-def test_resamples_and_seed_take_the_bounds_of_their_params(tmp_path, monkeypatch, option, value, message):
-    monkeypatch.setattr(sys, "argv", ["dialogsum-score", str(tmp_path / "predictions.jsonl"), option, value])
+def test_resamples_and_seed_take_the_bounds_of_their_params(tmp_path, option, value, message):
     with pytest.raises(UserError) as refused:
-        score()
+        score([str(tmp_path / "predictions.jsonl"), option, value])
     for fact in (*message, "dialogsum-score --help"):
         assert fact in str(refused.value)
 
@@ -89,29 +88,26 @@ def test_resamples_and_seed_take_the_bounds_of_their_params(tmp_path, monkeypatc
         ('{"id": "x", "prediction": "\\ud800"}', True, ("row 1", "prediction", "Unicode")),
     ],
 )
-def test_score_cli_refuses_a_users_bad_file_in_one_line(tmp_path, content, test_split, message):
+def test_score_cli_refuses_a_users_bad_file_in_one_line(tmp_path, capsys, content, test_split, message):
     path = tmp_path / "missing.jsonl"
     if content == "directory":
         path.mkdir()
     elif content is not None:
         path.write_text(content + "\n")
-    command = [sys.executable, "-m", "dialogsum_lora.commands.score", str(path)]
+    arguments = [str(path)]
     if test_split:
         (tmp_path / "test.jsonl").write_text('{"id": "x", "dialogue": "d", "references": ["a b"]}\n')
-        command += ["--test", str(tmp_path / "test.jsonl")]
-    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.count("\n") == 1 and all(fact in result.stderr for fact in message), result.stderr
-    assert "dvc repro" not in result.stderr  # the user's own file, not a pipeline output
+        arguments += ["--test", str(tmp_path / "test.jsonl")]
+    code, _, stderr = run_command(score, arguments, capsys)
+    assert code == 2 and "Traceback" not in stderr
+    assert stderr.count("\n") == 1 and all(fact in stderr for fact in message), stderr
+    assert "dvc repro" not in stderr  # the user's own file, not a pipeline output
 
 
-def test_a_bad_command_line_is_one_error_line(tmp_path):
+def test_a_bad_command_line_is_one_error_line(capsys):
     for arguments in ([], ["x.jsonl", "--bogus"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "dialogsum_lora.commands.score", *arguments], capture_output=True, text=True
-        )
-        assert result.returncode == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
-        assert "--help" in result.stderr
+        code, _, stderr = run_command(score, arguments, capsys)
+        assert code == 2 and stderr.startswith("error: ") and stderr.count("\n") == 1 and "--help" in stderr
 
 
 def test_a_test_split_that_names_a_dialogue_twice_is_refused(tmp_path):

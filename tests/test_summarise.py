@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run_command
 
 from dialogsum_lora.commands.summarise import summarise
 from dialogsum_lora.errors import UserError
@@ -84,17 +84,6 @@ def test_options_override_the_settings_of_params_yaml(in_demo, capsys):
     assert "generate.num_beams" in str(error.value) and "0" in str(error.value) and "options" in str(error.value)
 
 
-def run_command(*arguments: str, stdin: str = "", cwd=REPO_ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "dialogsum_lora.commands.summarise", *arguments],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.parametrize(
     "arguments, stdin, message",
     [
@@ -140,7 +129,7 @@ def run_command(*arguments: str, stdin: str = "", cwd=REPO_ROOT) -> subprocess.C
         ),
     ],
 )
-def test_a_users_mistake_is_one_line_and_exit_code_2(tmp_path, arguments, stdin, message):
+def test_a_users_mistake_is_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys, arguments, stdin, message):
     (tmp_path / "folder").mkdir()
     (tmp_path / "folder.jsonl").mkdir()
     (tmp_path / "blank.txt").write_text(" \n \n")
@@ -150,9 +139,10 @@ def test_a_users_mistake_is_one_line_and_exit_code_2(tmp_path, arguments, stdin,
     (tmp_path / "predicted.jsonl").write_text('{"dialogue": "#Person1#: Hi.", "prediction": "mine"}\n')
     (tmp_path / "dialogues.jsonl").write_text('{"dialogue": "#Person1#: Hi."}\n')
     shutil.copy(REPO_ROOT / "params.yaml", tmp_path)
-    result = run_command(*arguments, stdin=stdin, cwd=tmp_path)
-    assert result.returncode == 2 and "Traceback" not in result.stderr and result.stdout == ""
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
+    monkeypatch.chdir(tmp_path)
+    code, stdout, stderr = run_command(summarise, arguments, capsys, stdin)
+    assert code == 2 and "Traceback" not in stderr and stdout == ""
+    assert stderr.count("\n") == 1 and stderr.startswith("error: ") and message in stderr
     assert not (tmp_path / "out.jsonl").exists()
 
 

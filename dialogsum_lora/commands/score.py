@@ -126,8 +126,12 @@ def within(field) -> callable:
     return number
 
 
-def score() -> None:
-    parser = ArgumentParser(description="Score a predictions file with the project's ROUGE (95% bootstrap intervals).")
+def score(arguments: list[str] | None = None) -> None:
+    """The command: `arguments` as on its command line (default: sys.argv)."""
+    parser = ArgumentParser(
+        prog="dialogsum-score",
+        description="Score a predictions file with the project's ROUGE (95% bootstrap intervals).",
+    )
     parser.add_argument("file", type=Path, help="JSON Lines predictions file")
     parser.add_argument("--test", type=Path, help="take references from this prepared test split, by id")
     parser.add_argument(
@@ -137,7 +141,7 @@ def score() -> None:
     resamples = within(AnalysisParams.model_fields["resamples"])
     parser.add_argument("--resamples", type=resamples, default=1000, help="bootstrap resamples (default 1000)")
     parser.add_argument("--seed", type=within(typing.get_args(Seed)[1]), default=42, help="their seed (default 42)")
-    args = parser.parse_args()
+    args = parser.parse_args(arguments)
     scored = score_file(args.file, args.test, args.against, args.resamples, args.seed)
     if scored["blank_predictions"]:
         print(
