@@ -18,9 +18,7 @@ from dialogsum_lora.errors import run_main
 from dialogsum_lora.files.outputs import atomic_path, require
 from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.params import Method, Processes, Seed, StageParams, load_params
-from dialogsum_lora.params.full import FullParams
-from dialogsum_lora.params.ia3 import IA3Params
-from dialogsum_lora.params.lora import LoraParams
+from dialogsum_lora.params.methods import FullParams, IA3Params, LoraParams
 from dialogsum_lora.params.model import ModelParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import TrainParams, check_batch_split, check_frozen_dtype, check_trainer_settings
