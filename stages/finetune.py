@@ -150,7 +150,7 @@ def main() -> None:
 
     # Outputs: the adapter kept with the record of how it was trained, and the training speed (not an output).
     kept = keep.restore(model) if keep else KeptStep(step=trainer.state.global_step, rule="last")
-    stopwatch.write(**training_speed(trainer, clock, checkpoint, train_set, params.train.batch_size, stopwatch.seconds))
+    stopwatch.write(**training_speed(result, clock, train_set, params.train.batch_size))
     record = model_provenance(params.model, resolved, device, dtype)
     if base_dtype != torch.float32:
         record["environment"]["frozen_dtype"] = str(base_dtype).removeprefix("torch.")
