@@ -1,9 +1,7 @@
 """What the benchmarks read of params.yaml: what finetune trains with, to time it and size its data."""
 
 from dialogsum_lora.params import Method, Seed, StageParams
-from dialogsum_lora.params.full import FullParams
-from dialogsum_lora.params.ia3 import IA3Params
-from dialogsum_lora.params.lora import LoraParams
+from dialogsum_lora.params.methods import FullParams, IA3Params, LoraParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import TrainParams
 

@@ -49,49 +49,30 @@ def relaunch_if_needed(processes: int, module: str) -> None:
         try:
             run(arguments)
         except ChildFailedError as error:
-            sys.exit(_report(*_first_failure(error.failures), processes))
+            sys.exit(_report(error.failures, processes))
         except SignalException as error:
             raise (Terminated() if error.sigval == signal.SIGTERM else KeyboardInterrupt()) from None
     sys.exit(0)
 
 
-def _first_failure(failures: dict) -> tuple:
-    """The (rank, failure) that ended the run, not the ones it caused: first a reported mistake; a kill torchrun
-    did not send (out of memory); a reported bug; a failure torchrun did not cause; anything."""
+def _report(failures: dict, processes: int) -> int:
+    """Print the `error:` line of the failure that ended the run, not of the ones it caused, and return the exit
+    code the launcher ends with. First a reported mistake; then any failure but torchrun's SIGTERM, a kill it did
+    not send (out of memory) before a reported bug; ties by the time it reported, then by rank."""
     # torchrun stops the others (SIGTERM) once one fails; on the CPU a process whose peer has gone fails in its next
-    # collective with a bug of its own. Ties by the time it reported (get_first_failure has whole seconds), then rank.
-
-    def order(item: tuple) -> tuple:
-        rank, failure = item
-        reported = _reported_line(failure) is not None
-        groups = (
-            reported and failure.exitcode == 2,
-            not reported and failure.exitcode < 0 and failure.exitcode != -signal.SIGTERM,
-            reported,
-            failure.exitcode not in (-signal.SIGTERM, 128 + signal.SIGTERM),
-            True,
-        )
-        return groups.index(True), _reply(failure).get("time_ns", 0), rank
-
-    return min(failures.items(), key=order)
-
-
-def _reply(failure) -> dict:
-    """What a failed process left in its reply file (errors.run_main), if it left one."""
-    return failure.error_file_data if os.path.isfile(failure.error_file) else {}
-
-
-def _reported_line(failure) -> str | None:
-    message = _reply(failure).get("message")
-    return message if isinstance(message, str) else None
-
-
-def _report(failed_rank: int, failure, processes: int) -> int:
-    """Print the failed process's one `error:` line; the exit code this launcher ends with."""
+    # collective with a bug of its own. get_first_failure orders by whole seconds alone.
+    found = []
+    for rank, failure in failures.items():
+        reply = failure.error_file_data if os.path.isfile(failure.error_file) else {}  # errors.run_main's
+        line = reply.get("message") if isinstance(reply.get("message"), str) else None
+        stopped = failure.exitcode in (-signal.SIGTERM, 128 + signal.SIGTERM)
+        mistake = line is not None and failure.exitcode == 2
+        order = (not mistake, stopped, line is not None, reply.get("time_ns", 0), rank)
+        found.append((order, rank, failure, line))
+    _, rank, failure, line = min(found, key=lambda item: item[0])
     # A negative exit code: killed by a signal (the kernel's SIGKILL, say).
     how = f"was killed by {failure.signal_name()}" if failure.exitcode < 0 else f"failed (exit code {failure.exitcode})"
-    line = _reported_line(failure) or f"process {failed_rank} of {processes} {how}"
-    print(f"error: {line}", file=sys.stderr)
+    print(f"error: {line or f'process {rank} of {processes} {how}'}", file=sys.stderr)
     return failure.exitcode if failure.exitcode > 0 else 128 - failure.exitcode
 
 

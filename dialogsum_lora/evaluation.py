@@ -16,7 +16,7 @@ from dialogsum_lora.params.analysis import AnalysisParams
 from dialogsum_lora.params.generate import GenerateParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.paths import metrics_file, predictions_file, provenance_file, scores_file
-from dialogsum_lora.provenance import ModelRecord, Stopwatch
+from dialogsum_lora.provenance import DataSource, Stopwatch
 from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.metrics import corpus_metrics
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
@@ -71,7 +71,7 @@ class Shots(Record):
 
 
 class ResultsProvenance(Record):
-    model: ModelRecord
+    model: DataSource
     environment: dict[str, str]
     prompt: UsedPrompt
     generate: GenerateParams

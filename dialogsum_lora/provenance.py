@@ -66,9 +66,6 @@ class DataSource(Record):
     resolved: Text  # the hub commit, or sha256: of a local directory's files
 
 
-ModelRecord = DataSource
-
-
 def read_data_source(stats_file: Path) -> DataSource:
     """The data `prepare` loaded, from its statistics file."""
     try:

@@ -18,9 +18,7 @@ from dialogsum_lora.errors import run_main
 from dialogsum_lora.files.outputs import atomic_path, require
 from dialogsum_lora.files.records import read_jsonl
 from dialogsum_lora.params import Method, Processes, Seed, StageParams, load_params
-from dialogsum_lora.params.full import FullParams
-from dialogsum_lora.params.ia3 import IA3Params
-from dialogsum_lora.params.lora import LoraParams
+from dialogsum_lora.params.methods import FullParams, IA3Params, LoraParams
 from dialogsum_lora.params.model import ModelParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import TrainParams, check_batch_split, check_frozen_dtype, check_trainer_settings
@@ -152,7 +150,7 @@ def main() -> None:
 
     # Outputs: the adapter kept with the record of how it was trained, and the training speed (not an output).
     kept = keep.restore(model) if keep else KeptStep(step=trainer.state.global_step, rule="last")
-    stopwatch.write(**training_speed(trainer, clock, checkpoint, train_set, params.train.batch_size, stopwatch.seconds))
+    stopwatch.write(**training_speed(result, clock, train_set, params.train.batch_size))
     record = model_provenance(params.model, resolved, device, dtype)
     if base_dtype != torch.float32:
         record["environment"]["frozen_dtype"] = str(base_dtype).removeprefix("torch.")

@@ -11,7 +11,7 @@ from test_model_card import RECORD
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.modeling.adapter import check_adapter, load_merged_model, save_adapter
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, model_directory
-from dialogsum_lora.params.lora import LoraParams
+from dialogsum_lora.params.methods import LoraParams
 from dialogsum_lora.training.trainer import trainable_model
 
 CPU = torch.device("cpu")
@@ -93,7 +93,7 @@ def test_a_malformed_record_is_refused_naming_the_file_and_the_key(adapter, reco
 
 def save_full(model_dir, directory, resolved):
     """A fully fine-tuned model as finetune saves it (the base model's weights, every one trainable)."""
-    from dialogsum_lora.params.full import FullParams
+    from dialogsum_lora.params.methods import FullParams
 
     model = trainable_model(load_base_model(model_dir, torch.float32, CPU), "full", FullParams(learning_rate=1e-5))
     record = {
@@ -120,7 +120,7 @@ def test_a_fully_fine_tuned_model_loads_from_safetensors_only(tmp_path, tiny_mod
         check_adapter(directory, "sha256:another")
 
 
-def test_a_record_holds_its_methods_section_and_no_other_and_an_older_one_is_lora():
+def test_a_record_holds_its_methods_section_and_no_other():
     from dialogsum_lora.modeling.adapter import AdapterRecord
     from dialogsum_lora.schema import parse
 
@@ -134,6 +134,6 @@ def test_a_record_holds_its_methods_section_and_no_other_and_an_older_one_is_lor
     assert "holds no full section" in refused({**without_lora, "method": "full"})
     ia3 = {"target_modules": ["k", "v", "wo"], "feedforward_modules": ["wo"]}
     assert "holds the ia3 section beside method lora's" in refused({**RECORD, "ia3": ia3})
-    # A record written before `method` existed is a LoRA run's, as every run then was.
+    # A record written before `method` existed is refused, as any record missing a key: retrain it.
     older = {key: value for key, value in RECORD.items() if key != "method"}
-    assert parse(AdapterRecord, older, "provenance.json").method == "lora"
+    assert refused(older) == "provenance.json: missing key method"

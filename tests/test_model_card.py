@@ -45,18 +45,28 @@ RECORD = {
     },
     "lora": {"r": 32, "alpha": 32.0, "dropout": 0.05, "target_modules": ["q", "v"]},
     "train": {
-        "dialogues": None,
+        "optim": "adamw_torch_fused",
         "learning_rate": 0.001,
-        "epochs": 1.0,
-        "batch_size": 8,
-        "max_steps": None,
+        "num_train_epochs": 1,
+        "max_steps": -1,
         "logging_steps": 50,
-        "checkpoint_steps": 200,
-        "compile": False,
+        "save_steps": 200,
+        "torch_compile": False,
+        "dialogues": None,
+        "batch_size": 8,
+        "pad_to_multiple_of": None,
+        "frozen_dtype": "float32",
         "validation_rouge_dialogues": 200,
         "validation_batch_size": 64,
         "validation_steps": 250,
         "keep": "best_rouge1",
+    },
+    "trainer": {
+        "optim": "adamw_torch_fused",
+        "learning_rate": 0.001,
+        "lr_scheduler_type": "linear",
+        "warmup_steps": 0,
+        "weight_decay": 0.0,
     },
     "parameters": {"trainable": 3538944, "total": 251116800},
 }
@@ -246,20 +256,18 @@ def test_the_card_names_the_baseline_it_compares_against():
     assert "| baseline | the base model alone, zero-shot;" in render_card(record(), results=zero_shot)
 
 
-def test_a_record_from_before_the_speed_settings_reads_as_trained_without_them_and_bf16_frozen_weights_are_said():
+def test_the_trainers_arguments_and_bf16_frozen_weights_are_said():
     from dialogsum_lora.results.run import describe_run
 
-    assert "frozen_dtype" not in RECORD["train"]  # as finetune recorded it before train.frozen_dtype existed
-    train = record().train
-    assert (train.torch_compile, train.pad_to_multiple_of, train.frozen_dtype) == (False, None, "float32")
-    # The Trainer's defaults then, with the learning rate of the method that trained (full's for full).
-    trained_with = {"optim": "adamw_torch_fused", "lr_scheduler_type": "linear", "warmup_steps": 0, "weight_decay": 0.0}
-    assert record().trainer == {**trained_with, "learning_rate": 0.001}
-    full = record(method="full", lora=None, full={"learning_rate": 1e-5}, parameters={"trainable": 9, "total": 9})
-    assert (
-        full.trainer == {**trained_with, "learning_rate": 1e-5}
-        and "`learning_rate=1e-05`" in dict(describe_run(full))["optimisation"]
+    # The learning rate of the method that trained (full's for full), as the Trainer used it.
+    full = record(
+        method="full",
+        lora=None,
+        full={"learning_rate": 1e-5},
+        trainer={**RECORD["trainer"], "learning_rate": 1e-5},
+        parameters={"trainable": 9, "total": 9},
     )
+    assert "`learning_rate=1e-05`" in dict(describe_run(full))["optimisation"]
     device = dict(describe_run(record(), SOURCE, GENERATE, None))["device"]
     assert device == "NVIDIA H200, bfloat16"
     frozen = record(

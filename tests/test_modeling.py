@@ -47,7 +47,7 @@ def test_no_code_from_a_model_directory_runs_whatever_the_user_answers(tmp_path,
     import builtins
     import sys
 
-    from dialogsum_lora.params.lora import LoraParams
+    from dialogsum_lora.params.methods import LoraParams
     from dialogsum_lora.training.trainer import check_target_modules
 
     marker = tmp_path / "code-ran"

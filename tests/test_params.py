@@ -11,17 +11,35 @@ from conftest import REPO_ROOT
 from pydantic import create_model
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.params import SECTIONS, Method, Processes, Seed, StageParams, load_params, set_key, set_params
+from dialogsum_lora.params import (
+    METHODS,
+    SECTIONS,
+    Method,
+    Processes,
+    Seed,
+    StageParams,
+    load_params,
+    set_key,
+    set_params,
+)
 
 STAGES = ("prepare", "baseline", "finetune", "evaluate")
 SCALARS = {"seed": Seed, "processes": Processes, "method": Method}  # the top-level keys that are no section
 
 
 def section_schemas() -> dict[str, type]:
-    """Each section of params.yaml that is a mapping, and its schema (params/<section>.py)."""
+    """Each section of params.yaml that is a mapping, and its schema (params/<section>.py; the method sections'
+    in params/methods.py)."""
+    from dialogsum_lora.params import methods
+
     schemas = {}
     for section in SECTIONS:
         if section in SCALARS:
+            continue
+        if section in METHODS:
+            schemas[section] = {"lora": methods.LoraParams, "ia3": methods.IA3Params, "full": methods.FullParams}[
+                section
+            ]
             continue
         module = importlib.import_module(f"dialogsum_lora.params.{section}")
         (schema,) = [

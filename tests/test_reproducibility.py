@@ -55,7 +55,7 @@ RERUN_MATRIX = [
     # A new decoding setting is its schema's line: no retraining.
     ("params/generate.py", BASELINE_AND_EVALUATE),
     ("params/analysis.py", BASELINE_AND_EVALUATE),
-    ("params/ia3.py", FINETUNE_AND_EVALUATE),  # a method's schema: what trains, and what evaluate loads
+    ("params/methods.py", FINETUNE_AND_EVALUATE),  # the methods' schemas: what trains, and what evaluate loads
     ("generation.py", ALL_THREE),  # how summaries are made, validation ROUGE's too
     ("subsets.py", ALL_THREE),  # the seeded subsets: the shots, the training and validation dialogues
     # What computes what finetune writes retrains, and so does the ROUGE its validation curve is.

@@ -74,7 +74,7 @@ def test_a_diverging_run_stops_with_a_clear_error_and_saves_no_adapter(tmp_path,
 def test_the_adapter_kept_is_the_first_best_validations_and_a_resumed_run_keeps_it(tmp_path, tiny_model_dir):
     from peft import get_peft_model_state_dict
 
-    from dialogsum_lora.params.lora import LoraParams
+    from dialogsum_lora.params.methods import LoraParams
     from dialogsum_lora.training.trainer import KeepBest, trainable_model
 
     model = trainable_model(

@@ -11,12 +11,10 @@ from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import atomic_path, read_json, write_json
 from dialogsum_lora.modeling.base import TOKENIZER_FILE, load_base_model, model_directory, save_tokenizer
 from dialogsum_lora.params import Method
-from dialogsum_lora.params.full import FullParams
-from dialogsum_lora.params.ia3 import IA3Params
-from dialogsum_lora.params.lora import LoraParams
+from dialogsum_lora.params.methods import FullParams, IA3Params, LoraParams
 from dialogsum_lora.params.prompt import PromptParams
-from dialogsum_lora.params.train import RENAMED, TrainParams
-from dialogsum_lora.provenance import ModelRecord
+from dialogsum_lora.params.train import TrainParams
+from dialogsum_lora.provenance import DataSource
 from dialogsum_lora.schema import Record, Text, parse
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -50,23 +48,17 @@ class ParameterCounts(Record):
     total: int  # the base model's and the adapter's
 
 
-# A record from before `train` passed the Trainer's fields through (params/train.py: RENAMED) ran these.
-TRAIN_SETTINGS_BEFORE = {"pad_to_multiple_of": None, "frozen_dtype": "float32"}
-TRAINER_BEFORE = {"optim": "adamw_torch_fused", "learning_rate": None, "lr_scheduler_type": "linear"}
-TRAINER_BEFORE |= {"warmup_steps": 0, "weight_decay": 0.0}
-
-
 class AdapterRecord(Record):
     """provenance.json beside the weights: what finetune read (of the method sections, its method's), what it
     ran on, what it did."""
 
-    model: ModelRecord
+    model: DataSource
     environment: dict[str, str]
     training: TrainingRecord
     parameters: ParameterCounts
     seed: int
     processes: int
-    method: Method = "lora"  # what a record from before `method` existed trained
+    method: Method
     prompt: PromptParams
     lora: LoraParams | None = None
     ia3: IA3Params | None = None
@@ -74,21 +66,6 @@ class AdapterRecord(Record):
     train: TrainParams
     # The Trainer's arguments as it used them (trainer.py: arguments_used); `train` as params.yaml gave them.
     trainer: dict[str, Any]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _train_settings_before_they_existed(cls, value):
-        if isinstance(value, dict) and isinstance(value.get("train"), dict) and "trainer" not in value:
-            # compile_mode was "default" whenever compile was off: it said nothing the record needs.
-            train = {RENAMED.get(key, key): setting for key, setting in value["train"].items() if key != "compile_mode"}
-            full = value.get("full") if value.get("method") == "full" else None
-            rate = (full or train).get("learning_rate")
-            value = {
-                **value,
-                "train": {**TRAIN_SETTINGS_BEFORE, **train},
-                "trainer": {**TRAINER_BEFORE, "learning_rate": rate},
-            }
-        return value
 
     @model_validator(mode="after")
     def _its_method_section(self) -> "AdapterRecord":

@@ -106,16 +106,12 @@ def silence_known_warnings() -> None:
 
 @contextlib.contextmanager
 def no_progress_bars() -> Iterator[None]:
-    """transformers' progress bars off while a block loads or saves (a few shards: no bar is worth showing)."""
+    """transformers' and the hub's progress bars off from here on (loading or saving a few shards: no bar is worth
+    showing; the Trainer's and generation's bars are tqdm's own, and stay)."""
     from transformers.utils import logging as transformers_logging
 
-    shown = transformers_logging.is_progress_bar_enabled()
     transformers_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if shown:
-            transformers_logging.enable_progress_bar()
+    yield
 
 
 def load_tokenizer(directory: Path):

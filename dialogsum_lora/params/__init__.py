@@ -1,4 +1,4 @@
-"""params.yaml: every knob the stages read, one typed schema per section (`lora` in params/lora.py, ...).
+"""params.yaml: every knob the stages read, one typed schema per section (`lora` in params/methods.py, ...).
 
 A stage lists the sections it reads, as dvc.yaml does, and `load_params` checks those alone, before any model
 or data loads; so a new key reruns only the stages that read it:

@@ -395,24 +395,21 @@ class StepClock(TrainerCallback):
         return steps / (self.times[warmed_up + steps] - self.times[warmed_up]) if steps else None
 
 
-def training_speed(
-    trainer, clock: "StepClock", checkpoint: Path | None, train_set: list[dict], batch_size: int, seconds: float
-) -> dict:
-    """How fast a finished trainer.train() ran, its steady speed (StepClock) and its peak memory."""
-    steps_run = trainer.state.global_step - (int(checkpoint.name.split("-")[1]) if checkpoint else 0)
-    samples = steps_run * batch_size
+def training_speed(result, clock: "StepClock", train_set: list[dict], batch_size: int) -> dict:
+    """How fast a finished trainer.train() ran (`result`: its output), its steady speed and its peak memory."""
+    # The Trainer's own figures count a resumed run's steps alone, but include the warm-up and compiling: StepClock's
+    # steady speed does not, and is what a long run's time is projected from (benchmarks/pipeline.py).
+    steps, samples_per_second = len(clock.times), result.metrics["train_samples_per_second"]
     tokens_per_sample = sum(len(e["input_ids"]) + len(e["labels"]) for e in train_set) / len(train_set)
     steady = clock.steady_steps_per_second()
     return {
-        "steps": steps_run,
-        "resumed_from_step": trainer.state.global_step - steps_run,
-        "seconds_per_step": round(seconds / steps_run, 4) if steps_run else None,
-        "samples_per_second": round(samples / seconds, 2),
-        "tokens_per_second": round(samples * tokens_per_sample / seconds, 1),
+        "steps": steps,
+        "seconds_per_step": round(result.metrics["train_runtime"] / steps, 4) if steps else None,
+        "samples_per_second": samples_per_second,
+        "tokens_per_second": round(samples_per_second * tokens_per_sample, 1),
         # An evaluation that falls between the timed blocks is included.
         "steady_samples_per_second": round(steady * batch_size, 2) if steady else None,
         "steady_steps": clock.timed_steps(),
-        "steps_per_epoch": math.ceil(len(train_set) / batch_size),
         **peak_memory(),
     }
 
