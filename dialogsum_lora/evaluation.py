@@ -4,13 +4,13 @@ scores.json, provenance.json), and read back through one schema each."""
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import read_json, write_json
 from dialogsum_lora.files.records import Row, write_jsonl
-from dialogsum_lora.generation import Summaries, summarise_dialogues
 from dialogsum_lora.params import Seed
 from dialogsum_lora.params.analysis import AnalysisParams
 from dialogsum_lora.params.generate import GenerateParams
@@ -20,6 +20,9 @@ from dialogsum_lora.provenance import DataSource, Stopwatch
 from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.metrics import corpus_metrics
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
+
+if TYPE_CHECKING:
+    from dialogsum_lora.generation import Summaries
 
 
 class Interval(Record):
@@ -107,10 +110,12 @@ def summarise_and_score(
     stage: str,
     provenance: dict,
     shots: Sequence[Row] = (),
-) -> tuple[dict, list[dict], Summaries] | None:
+) -> tuple[dict, list[dict], "Summaries"] | None:
     """Summarise each test dialogue (after the `shots`, training rows, if any), score the summaries (with 95%
     intervals) and write the results to `out_dir`, the generation time to reports/timing/STAGE.json. On rank 0
     the metrics written, each dialogue's scores and the Summaries; None on the other processes."""
+    from dialogsum_lora.generation import summarise_dialogues  # torch: not for the commands reading results
+
     dialogues = [row["dialogue"] for row in test_rows]
     with Stopwatch(stage) as stopwatch:
         summaries, truncated = summarise_dialogues(

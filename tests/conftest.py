@@ -35,9 +35,10 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 # for the first process to run it; the others fill the second process meanwhile.
 LONGEST_FIRST = (
     "test_readme.py::test_comparing_and_a_sweep_at_a_glance",
+    # The second process starts with tests that need no demo, as long as `make demo` takes in the first.
+    "test_benchmarks.py::test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_one_results_file",
     "test_hub.py::test_stages_load_hub_ids_at_a_pinned_revision_and_record_the_commit",
     "test_readme.py::test_a_sweep_over_seeds_is_grouped_with_its_spread_interval_and_comparison",
-    "test_benchmarks.py::test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_one_results_file",
     "test_reproducibility.py::test_compiled_training_learns_as_eager_training_does",
     "test_readme.py::test_a_sweep_over_methods_trains_each_on_the_same_data_and_steps_with_one_baseline",
     "test_readme.py::test_rerunning_from_a_plain_shell_elsewhere_is_byte_identical",
