@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_command
 
-from dialogsum_lora.commands.experiments import changed_params, experiment_rows, sort_rows, table
+from dialogsum_lora.commands.experiments import changed_params, experiment_rows, show_experiments, sort_rows, table
 
 ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
@@ -107,7 +108,7 @@ def test_the_table_fits_100_columns_with_intervals_and_many_changed_params():
 
 
 @pytest.mark.slow
-def test_the_reproduced_run_at_a_glance_and_its_plot_where_asked(workspace):
+def test_the_reproduced_run_at_a_glance_and_its_plot_where_asked(workspace, monkeypatch, capsys):
     # The README's sweep recipe runs the real thing, queue and all (test_readme.py); here the
     # reproduced workspace alone, read through `dvc exp show`, and --plot.
     result = subprocess.run(
@@ -134,15 +135,10 @@ def test_the_reproduced_run_at_a_glance_and_its_plot_where_asked(workspace):
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"Software" not in png
     assert lines[-1] == "plot: sweep.png" and not (workspace / "dvc_plots").exists()
     # A plot of one's own is never replaced, and a plot is a PNG whatever the name says.
+    monkeypatch.chdir(workspace)
     for plot, fact in (("sweep.png", "already exists"), ("sweep.svg", ".png")):
-        again = subprocess.run(
-            [sys.executable, "-m", "dialogsum_lora.commands.experiments", "--plot", plot],
-            cwd=workspace,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert again.returncode == 2 and again.stderr.count("\n") == 1 and fact in again.stderr
+        code, _, stderr = run_command(show_experiments, ["--plot", plot], capsys)
+        assert code == 2 and stderr.count("\n") == 1 and fact in stderr
     assert (workspace / "sweep.png").read_bytes() == png
 
 

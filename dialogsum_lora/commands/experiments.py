@@ -371,6 +371,9 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     from dialogsum_lora.files.outputs import check_writable
     from dialogsum_lora.results.plots import check_plot_path, plot_against, plot_experiments
 
+    check_plot_path(args.plot)
+    if args.plot != DEFAULT_PLOT and args.plot.exists():  # dvc_plots/ is DVC's (and this command's) to rewrite
+        raise UserError(f"--plot {args.plot} already exists: give a new file, or remove it yourself")
     rows = sort_rows(experiment_rows(dvc_experiments(args.rev)))
     keys = changed_params(rows)
     if not any(row["metrics"] for row in rows):
@@ -381,9 +384,6 @@ def show_experiments(arguments: list[str] | None = None) -> None:
         raise UserError(
             f"--against {args.against}: not a param these runs vary (they vary: {', '.join(keys) or 'none'})"
         )
-    check_plot_path(args.plot)
-    if args.plot != DEFAULT_PLOT and args.plot.exists():  # dvc_plots/ is DVC's (and this command's) to rewrite
-        raise UserError(f"--plot {args.plot} already exists: give a new file, or remove it yourself")
     check_writable([args.plot])
     same = sum(len(row["same"]) for row in rows)
     print(
