@@ -57,8 +57,9 @@ def relaunch_if_needed(processes: int, module: str) -> None:
 
 def _report(failures: dict, processes: int) -> int:
     """Print the `error:` line of the failure that ended the run, not of the ones it caused, and return the exit
-    code the launcher ends with. First a reported mistake; then any failure but torchrun's SIGTERM, a kill it did
-    not send (out of memory) before a reported bug; ties by the time it reported, then by rank."""
+    code the launcher ends with. First a reported mistake; then any failure but torchrun's SIGTERM, one that
+    reported nothing (a kill torchrun did not send, out of memory say, or an exit without a line) before a
+    reported bug; ties by the time it reported, then by rank."""
     # torchrun stops the others (SIGTERM) once one fails; on the CPU a process whose peer has gone fails in its next
     # collective with a bug of its own. get_first_failure orders by whole seconds alone.
     found = []

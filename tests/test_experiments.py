@@ -164,11 +164,14 @@ def test_a_hand_edited_metrics_file_in_an_experiment_is_one_line_naming_it_and_t
 
     shown_runs = shown([("rank-8", "success", {"lora": {"r": 8, "target_modules": ["q", "v"]}}, 0.38)])
     scores = shown_runs[1]["experiments"][0]["revs"][0]["data"]["metrics"]["reports/finetuned/metrics.json"]["data"]
-    scores["rouge2"] = "low"
-    with pytest.raises(UserError) as error:
-        experiment_rows(shown_runs)
-    assert "rank-8" in str(error.value) and "reports/finetuned/metrics.json" in str(error.value)
-    assert "rouge2" in str(error.value) and "'low'" in str(error.value)
+    # A score, or an older run's intervals (no longer shown, still checked).
+    for key, value in (("rouge2", "low"), ("ci95", {"rouge1": {"low": "low", "high": 0.4}})):
+        edited = {**scores, key: value}
+        shown_runs[1]["experiments"][0]["revs"][0]["data"]["metrics"]["reports/finetuned/metrics.json"]["data"] = edited
+        with pytest.raises(UserError) as error:
+            experiment_rows(shown_runs)
+        assert "rank-8" in str(error.value) and "reports/finetuned/metrics.json" in str(error.value)
+        assert key in str(error.value) and "'low'" in str(error.value)
 
 
 def test_identical_runs_are_one_row_and_every_commit_is_asked_about(monkeypatch):
