@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -113,7 +114,7 @@ def score_file(
     return scored
 
 
-def within(field) -> callable:
+def within(field) -> Callable[[str], int]:
     """An argparse `type`: a whole number the schema `field` accepts, or a usage error in pydantic's words."""
     adapter = TypeAdapter(Annotated[(int, *field.metadata)])
 
