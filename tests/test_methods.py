@@ -1,18 +1,16 @@
 """`method: ia3` and `method: full` through every stage and command, on the tiny model and the
 sample data: what each trains and records, the report and cards naming it, summarise and export
-using it, and the guarantees LoRA has (byte-identical reruns, resume after a kill). The stages and
-commands run in this process (the commands as installed: test_commands.py), except the rerun and
-the kill, which need a process of their own. Two processes against one: test_distributed.py; bad values:
+using it, and byte-identical reruns. The stages and commands run in this process (the commands
+as installed: test_commands.py), except the rerun, which needs a process of its own (another hash
+seed). A killed run's resume is test_pipeline.py's (LoRA): the Trainer resumes any method's
+checkpoint alike. Two processes against one: test_distributed.py; bad values:
 test_stages.py; LoRA itself: test_pipeline.py."""
 
 import json
-import shutil
-import signal
-import time
 
 import pytest
 import torch
-from conftest import run_stage, start_stage
+from conftest import run_stage
 from safetensors.torch import load_file
 from test_stages import run_main, stage_dir  # noqa: F401 (a fixture)
 
@@ -120,31 +118,3 @@ def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical
         result = run_stage(stage_dir, stage)
         assert result.returncode == 0, result.stderr[-3000:]
     assert snapshot(stage_dir) == first
-
-
-# full alone: lora's resume is test_pipeline.py's, and an IA3 adapter is saved and resumed as a LoRA one is.
-@pytest.mark.parametrize("method", ["full"])
-def test_a_killed_run_of_each_method_resumes_to_the_weights_of_an_unbroken_one(stage_dir, method):
-    set_params(
-        stage_dir / "params.yaml",
-        {"method": method, "train.max_steps": 24, "train.save_steps": 4, "train.logging_steps": 2, **FAST_FULL},
-    )
-    unbroken = run_stage(stage_dir, "finetune")
-    assert unbroken.returncode == 0, unbroken.stderr[-3000:]
-    finished = snapshot(stage_dir)
-    for written in ("models/adapter", "reports/train"):  # so that only the resumed run can write them again
-        shutil.rmtree(stage_dir / written)
-
-    run = start_stage(stage_dir, "finetune")
-    while not list(stage_dir.glob(".trainer/*/checkpoint-4/checkpoint_complete")):
-        assert run.poll() is None, "training ended before its first checkpoint"
-        time.sleep(0.02)
-    run.send_signal(signal.SIGKILL)  # as a preempted machine would
-    run.communicate()
-    assert not list(stage_dir.glob(".trainer/*/checkpoint-24"))  # killed part way, not at the end
-
-    resumed = run_stage(stage_dir, "finetune")
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resuming from .trainer/" in resumed.stdout
-    assert snapshot(stage_dir) == finished
-    assert not (stage_dir / ".trainer").exists()
