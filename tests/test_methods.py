@@ -1,7 +1,7 @@
 """`method: ia3` and `method: full` through every stage and command, on the tiny model and the
 sample data: what each trains and records, the report and cards naming it, summarise and export
 using it, and byte-identical reruns. The stages and commands run in this process (the commands
-as installed: test_commands.py), except the rerun, which needs a process of its own (another hash
+as installed: test_commands.py), except IA3's rerun, which needs a process of its own (another hash
 seed). A killed run's resume is test_pipeline.py's (LoRA): the Trainer resumes any method's
 checkpoint alike. Two processes against one: test_distributed.py; bad values:
 test_stages.py; LoRA itself: test_pipeline.py."""
@@ -111,10 +111,13 @@ def test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical
         assert set(trained) <= set(state) and all(torch.equal(state[name], weight) for name, weight in trained.items())
     assert "library_name: transformers" in (stage_dir / "exported/README.md").read_text()
 
-    # A rerun, in a process of its own (another hash seed: peft keeps its module lists in sets), writes every
-    # output again byte for byte.
+    # A rerun writes every output again byte for byte: an adapter's in a process of its own (another hash
+    # seed: peft keeps its module lists in sets), a full fine-tune's (no peft) in this one.
     first = snapshot(stage_dir)
     for stage in ("finetune", "evaluate"):
-        result = run_stage(stage_dir, stage)
-        assert result.returncode == 0, result.stderr[-3000:]
+        if method == "full":
+            run_main(stage)
+        else:
+            result = run_stage(stage_dir, stage)
+            assert result.returncode == 0, result.stderr[-3000:]
     assert snapshot(stage_dir) == first
