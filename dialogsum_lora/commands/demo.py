@@ -49,9 +49,8 @@ def git(directory: Path, *args: str) -> str:
 
 
 def offline_environment() -> dict[str, str]:
-    """The environment of an offline `dvc repro`: hub calls fail at once; `python` is this interpreter."""
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {**os.environ, "PATH": path, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    """The environment of an offline `dvc repro`: hub calls fail at once (.venv/bin is first on PATH already)."""
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
 def copy_checkout(destination: Path) -> None:

@@ -89,13 +89,12 @@ def experiment_rows(shown: list) -> list[dict]:
 
 def _row(name: str, revision: dict, state: str, code: str) -> dict:
     data = revision.get("data") or {}
-    params = (data.get("params") or {}).get(str(PARAMS_FILE), {}).get("data") or {}
+    params = _flatten((data.get("params") or {}).get(str(PARAMS_FILE), {}).get("data") or {})
     metrics = (data.get("metrics") or {}).get(str(metrics_file(FINETUNED_DIR)), {}).get("data")
     if metrics is not None:
         source = f"`dvc exp show`: {name}'s {metrics_file(FINETUNED_DIR)}"
         metrics = parse(ShownScores, metrics, source).model_dump(include=set(ROUGE_TYPES))
-    flat = _flatten(params)
-    return dict(name=name, rev=revision.get("rev"), state=state, params=flat, metrics=metrics, same=[], code=code)
+    return dict(name=name, rev=revision.get("rev"), state=state, params=params, metrics=metrics, same=[], code=code)
 
 
 def _flatten(params: dict, prefix: str = "") -> dict[str, str]:
@@ -352,7 +351,6 @@ def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, lis
 
 
 def show_experiments(arguments: list[str] | None = None) -> None:
-    """The command: `arguments` as on its command line (default: sys.argv)."""
     parser = ArgumentParser(prog="dialogsum-experiments", description=__doc__.splitlines()[0])
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help=f"the PNG to write (default: {DEFAULT_PLOT})")
     parser.add_argument(

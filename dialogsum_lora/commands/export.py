@@ -13,7 +13,6 @@ from dialogsum_lora.files.outputs import atomic_path, check_new_directory
 
 
 def export(arguments: list[str] | None = None) -> None:
-    """The command: `arguments` as on its command line (default: sys.argv)."""
     parser = ArgumentParser(prog="dialogsum-export", description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path, help="where to write the merged model (new or empty)")
     add_adapter_options(parser)

@@ -128,11 +128,7 @@ def within(field) -> Callable[[str], int]:
 
 
 def score(arguments: list[str] | None = None) -> None:
-    """The command: `arguments` as on its command line (default: sys.argv)."""
-    parser = ArgumentParser(
-        prog="dialogsum-score",
-        description="Score a predictions file with the project's ROUGE (95% bootstrap intervals).",
-    )
+    parser = ArgumentParser(prog="dialogsum-score", description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path, help="JSON Lines predictions file")
     parser.add_argument("--test", type=Path, help="take references from this prepared test split, by id")
     parser.add_argument(

@@ -144,7 +144,6 @@ def _checked_row(where: str, row: Row, column: str) -> Row:
 
 
 def summarise(arguments: list[str] | None = None) -> None:
-    """The command: `arguments` as on its command line (default: sys.argv)."""
     args = parse_arguments(arguments)
     # Inputs, settings and the output's place first: a mistake is reported before torch and the model load.
     dialogues, rows = read_dialogues(args)
