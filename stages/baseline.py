@@ -32,14 +32,7 @@ def main() -> None:
     params.baseline.check(len(train_rows))
     from dialogsum_lora import distributed
     from dialogsum_lora.evaluation import summarise_and_score
-    from dialogsum_lora.modeling.base import (
-        load_base_model,
-        load_tokenizer,
-        make_deterministic,
-        model_directory,
-        pick_device,
-        pick_dtype,
-    )
+    from dialogsum_lora.modeling import base
     from dialogsum_lora.prompt import shot_tokens
     from dialogsum_lora.provenance import model_provenance
     from dialogsum_lora.results.text import prompting_text, summary_line
@@ -49,17 +42,17 @@ def main() -> None:
     params.generate.check()
     test_rows = read_jsonl(require(SPLIT_FILES["test"]))
     shots = seeded_subset(train_rows, params.baseline.shots, params.baseline.seed)
-    model_dir, resolved = model_directory(params.model.name, params.model.revision)
-    tokenizer = load_tokenizer(model_dir)
+    model_dir, resolved = base.model_directory(params.model.name, params.model.revision)
+    tokenizer = base.load_tokenizer(model_dir)
     shot_tokens(tokenizer, params.prompt, shots)  # shots that leave no room for a dialogue are refused here
     distributed.relaunch_if_needed(params.processes, "stages.baseline")
 
     # The model.
     distributed.init_for_generation()
-    make_deterministic(params.baseline.seed)
-    device = pick_device()
-    dtype = pick_dtype(device)
-    model = load_base_model(model_dir, dtype, device)
+    base.make_deterministic(params.baseline.seed)
+    device = base.pick_device()
+    dtype = base.pick_dtype(device)
+    model = base.load_base_model(model_dir, dtype, device)
 
     # Work and outputs: rank 0 writes the predictions, metrics and provenance.
     provenance = model_provenance(params.model, resolved, device, dtype)

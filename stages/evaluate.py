@@ -28,14 +28,8 @@ def main() -> None:
     from dialogsum_lora import distributed
     from dialogsum_lora.evaluation import read_metrics, read_results_provenance, rescore, summarise_and_score
     from dialogsum_lora.files.outputs import write_json, write_text
+    from dialogsum_lora.modeling import base
     from dialogsum_lora.modeling.adapter import check_adapter, load_merged_model
-    from dialogsum_lora.modeling.base import (
-        load_tokenizer,
-        make_deterministic,
-        model_directory,
-        pick_device,
-        pick_dtype,
-    )
     from dialogsum_lora.provenance import directory_hash, model_provenance, read_data_source
     from dialogsum_lora.results.analysis import against_baseline
     from dialogsum_lora.results.cards import Results, render_card
@@ -54,18 +48,18 @@ def main() -> None:
     shots = read_results_provenance(require(paths.provenance_file(paths.BASELINE_DIR))).shots
     losses = {"training": read_curve(paths.TRAIN_LOSS_FILE), "validation": read_curve(paths.VALIDATION_LOSS_FILE)}
     validation_rouge = {name: read_curve(file) for name, file in paths.VALIDATION_ROUGE_FILES.items()}
-    model_dir, resolved = model_directory(params.model.name, params.model.revision)
+    model_dir, resolved = base.model_directory(params.model.name, params.model.revision)
     record = check_adapter(paths.ADAPTER_DIR, resolved)
     data_source = read_data_source(require(paths.DATA_STATS_FILE))
     distributed.relaunch_if_needed(params.processes, "stages.evaluate")
 
     # The model: the adapter merged into the base weights costs nothing per decoding step.
     distributed.init_for_generation()
-    make_deterministic(params.seed)
-    device = pick_device()
-    dtype = pick_dtype(device)
+    base.make_deterministic(params.seed)
+    device = base.pick_device()
+    dtype = base.pick_dtype(device)
     model = load_merged_model(model_dir, paths.ADAPTER_DIR, record, dtype, device)
-    tokenizer = load_tokenizer(paths.ADAPTER_DIR)  # the tokenizer it was trained with
+    tokenizer = base.load_tokenizer(paths.ADAPTER_DIR)  # the tokenizer it was trained with
 
     # Work: rank 0 writes the predictions, metrics and provenance ...
     provenance = model_provenance(params.model, resolved, device, dtype)

@@ -47,48 +47,21 @@ def main() -> None:
     import torch
 
     from dialogsum_lora import distributed
-    from dialogsum_lora.modeling import base
-    from dialogsum_lora.modeling.adapter import (
-        METHOD_SECTIONS,
-        KeptStep,
-        method_settings,
-        parameter_counts,
-        save_adapter,
-        training_params,
-    )
+    from dialogsum_lora.modeling import adapter, base
     from dialogsum_lora.provenance import Stopwatch, model_provenance
     from dialogsum_lora.subsets import seeded_subset
-    from dialogsum_lora.training.trainer import (
-        KeepBest,
-        LossCurves,
-        StepClock,
-        ValidationRouge,
-        arguments_used,
-        build_training_examples,
-        check_compiler,
-        check_target_modules,
-        checkpoint_directory,
-        frozen_weights_dtype,
-        last_complete_checkpoint,
-        last_logged_loss,
-        length_group_steps,
-        make_trainer,
-        remove_checkpoints,
-        trainable_model,
-        training_data_hashes,
-        training_speed,
-    )
+    from dialogsum_lora.training import trainer as training
 
     # Inputs, checked (and the outputs' place) before any process starts work.
     model_dir, resolved = base.model_directory(params.model.name, params.model.revision)
-    check_target_modules(params.method, method_settings(params), model_dir, params.model.name)
+    training.check_target_modules(params.method, adapter.method_settings(params), model_dir, params.model.name)
     if params.train.compiles():
-        check_compiler()
+        training.check_compiler()
     split_rows = read_jsonl(require(SPLIT_FILES["train"]))
     params.train.check(len(split_rows))
     train_rows = seeded_subset(split_rows, params.train.dialogues, params.seed)
     validation_rows = read_jsonl(require(SPLIT_FILES["validation"]))
-    run_dir = checkpoint_directory(params)
+    run_dir = training.checkpoint_directory(params)
     distributed.relaunch_if_needed(params.processes, "stages.finetune")
 
     # The model (fp32 master weights: on a bf16 GPU the Trainer autocasts the matmuls; the frozen
@@ -97,14 +70,14 @@ def main() -> None:
     base.make_deterministic(params.seed)
     device = base.pick_device()
     dtype = base.pick_dtype(device)
-    base_dtype = frozen_weights_dtype(params.train, params.method, dtype)
+    base_dtype = training.frozen_weights_dtype(params.train, params.method, dtype)
     tokenizer = base.load_tokenizer(model_dir)
     base_model = base.load_base_model(model_dir, base_dtype, device)
-    model = trainable_model(base_model, params.method, method_settings(params))
-    train_set, truncated = build_training_examples(train_rows, tokenizer, params.prompt)
-    validation_set, _ = build_training_examples(validation_rows, tokenizer, params.prompt)
+    model = training.trainable_model(base_model, params.method, adapter.method_settings(params))
+    train_set, truncated = training.build_training_examples(train_rows, tokenizer, params.prompt)
+    validation_set, _ = training.build_training_examples(validation_rows, tokenizer, params.prompt)
     if distributed.is_main_process():
-        counts = parameter_counts(model)  # as the record and the card give them
+        counts = adapter.parameter_counts(model)  # as the record and the card give them
         print(f"method {params.method}: {counts['trainable']:,} of the model's {counts['total']:,} parameters train")
         for key, limit in (("truncated_prompts", "max_source_tokens"), ("truncated_summaries", "max_target_tokens")):
             if truncated[key]:
@@ -114,19 +87,19 @@ def main() -> None:
                 )
 
     # Work: train, resuming if a run with these inputs was killed. Rank 0 writes the curves.
-    checkpoint = last_complete_checkpoint(run_dir)
+    checkpoint = training.last_complete_checkpoint(run_dir)
     if distributed.is_main_process():  # what a killed run left under a temporary name beside its place
         for place in (CURVES_DIR, ADAPTER_DIR):
             for stale in place.parent.glob(f".{place.name}.*.tmp"):
                 shutil.rmtree(stale)
-    clock = StepClock(length_group_steps(len(train_set), params.train.batch_size))
+    clock = training.StepClock(training.length_group_steps(len(train_set), params.train.batch_size))
     curves = atomic_path(CURVES_DIR) if distributed.is_main_process() else contextlib.nullcontext()
     with curves as curves_dir:
-        loss_curves = LossCurves(curves_dir) if curves_dir else None
+        loss_curves = training.LossCurves(curves_dir) if curves_dir else None
         callbacks = [clock] + ([loss_curves] if loss_curves else [])
         if params.train.validation_rouge_dialogues != 0:
             callbacks.append(
-                ValidationRouge(
+                training.ValidationRouge(
                     tokenizer,
                     validation_rows,
                     params.prompt,
@@ -135,10 +108,18 @@ def main() -> None:
                     loss_curves.log if loss_curves else None,
                 )
             )
-        keep = KeepBest(params.train.keep, checkpoint) if params.train.keep != "last" else None
+        keep = training.KeepBest(params.train.keep, checkpoint) if params.train.keep != "last" else None
         callbacks += [keep] if keep else []
-        trainer = make_trainer(
-            model, tokenizer, training_params(params), params.seed, dtype, train_set, validation_set, run_dir, callbacks
+        trainer = training.make_trainer(
+            model,
+            tokenizer,
+            adapter.training_params(params),
+            params.seed,
+            dtype,
+            train_set,
+            validation_set,
+            run_dir,
+            callbacks,
         )
         if checkpoint and distributed.is_main_process():
             print(f"resuming from {checkpoint}")
@@ -149,8 +130,8 @@ def main() -> None:
         return
 
     # Outputs: the adapter kept with the record of how it was trained, and the training speed (not an output).
-    kept = keep.restore(model) if keep else KeptStep(step=trainer.state.global_step, rule="last")
-    stopwatch.write(**training_speed(result, clock, train_set, params.train.batch_size))
+    kept = keep.restore(model) if keep else adapter.KeptStep(step=trainer.state.global_step, rule="last")
+    stopwatch.write(**training.training_speed(result, clock, train_set, params.train.batch_size))
     record = model_provenance(params.model, resolved, device, dtype)
     if base_dtype != torch.float32:
         record["environment"]["frozen_dtype"] = str(base_dtype).removeprefix("torch.")
@@ -161,17 +142,19 @@ def main() -> None:
         "split_dialogues": len(split_rows),
         **truncated,
         "kept": kept.model_dump(),
-        "data": training_data_hashes(),
+        "data": training.training_data_hashes(),
     }
     # What it read: seed, processes, method, prompt, the method's section, train.
-    record.update(params.model_dump(exclude={"model", *(set(METHOD_SECTIONS) - {params.method})}))
-    record["trainer"] = arguments_used(trainer.args, params.train.trainer_settings())
+    record.update(params.model_dump(exclude={"model", *(set(adapter.METHOD_SECTIONS) - {params.method})}))
+    record["trainer"] = training.arguments_used(trainer.args, params.train.trainer_settings())
     with base.no_progress_bars():
-        save_adapter(model, tokenizer, record, ADAPTER_DIR)
-    remove_checkpoints(run_dir)  # once the adapter is in place
-    logged = last_logged_loss(trainer)
+        adapter.save_adapter(model, tokenizer, record, ADAPTER_DIR)
+    training.remove_checkpoints(run_dir)  # once the adapter is in place
+    logged = next((entry for entry in reversed(trainer.state.log_history) if "loss" in entry), None)
     loss = (
-        f"training loss {logged[1]:.4f} at step {logged[0]}, the last logged" if logged else "no training loss logged"
+        f"training loss {logged['loss']:.4f} at step {logged['step']}, the last logged"
+        if logged
+        else "no training loss logged"
     )
     score = f", validation {kept.rule.split('_')[1]} {kept.value:.4f}" if kept.value is not None else ""
     print(

@@ -147,12 +147,7 @@ def read_record(adapter_dir: Path) -> AdapterRecord:
     if not (adapter_dir / ADAPTER_CONFIG).exists() and not (adapter_dir / MODEL_CONFIG).exists():
         raise UserError(f"no trained adapter or model in {adapter_dir}: run `dvc repro finetune` (or `dvc pull`) first")
     path = adapter_dir / RECORD_FILE
-    if not path.exists():
-        raise UserError(
-            f"{adapter_dir} has no {RECORD_FILE}, so nothing says how it was trained or on which base "
-            "model: retrain it with `dvc repro finetune`"
-        )
-    try:
+    try:  # missing, not JSON, or not the schema's
         return parse(AdapterRecord, read_json(path), str(path))
     except UserError as error:
         raise UserError(f"{error}: retrain the adapter with `dvc repro finetune`") from None

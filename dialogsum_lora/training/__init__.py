@@ -1,2 +1,1 @@
-"""Fine-tuning: the Trainer and its callbacks (trainer), resumable checkpoints (checkpoints), validation ROUGE
-(validation)."""
+"""Fine-tuning: the Trainer, its callbacks and resumable checkpoints (trainer)."""

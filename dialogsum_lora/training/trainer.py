@@ -24,7 +24,7 @@ from dialogsum_lora.params import StageParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import KEEP_RULES, NOT_RECORDED, RECORDED_ARGUMENTS, TrainParams
 from dialogsum_lora.paths import CHECKPOINTS_DIR, SPLIT_FILES
-from dialogsum_lora.prompt import build_prompt, encode
+from dialogsum_lora.prompt import encode, encode_prompts
 from dialogsum_lora.provenance import file_hash
 from dialogsum_lora.schema import parse
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
@@ -74,10 +74,9 @@ def frozen_weights_dtype(train: TrainParams, method: str, compute_dtype: torch.d
 
 
 def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list[dict], dict]:
-    """Prompted inputs and summary labels, cut to the prompt's token limits, tokenised once; and how many
-    prompts and summaries were cut."""
-    prompts = [build_prompt(prompt.template, row["dialogue"]) for row in rows]
-    inputs, cut_prompts = encode(tokenizer, prompts, prompt.max_source_tokens)
+    """Prompted inputs (as inference prompts them: encode_prompts) and summary labels, cut to the prompt's token
+    limits, tokenised once; and how many prompts and summaries were cut."""
+    inputs, cut_prompts = encode_prompts(tokenizer, prompt, [row["dialogue"] for row in rows])
     labels, cut_summaries = encode(tokenizer, [row["summary"] for row in rows], prompt.max_target_tokens, target=True)
     examples = [
         {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": label} for ids, label in zip(inputs, labels)
@@ -154,12 +153,6 @@ def arguments_used(arguments: Seq2SeqTrainingArguments, settings: dict) -> dict:
     params.yaml set but NOT_RECORDED."""
     keys = dict.fromkeys([*RECORDED_ARGUMENTS, *(key for key in settings if key not in NOT_RECORDED)])
     return {key: getattr(getattr(arguments, key), "value", getattr(arguments, key)) for key in keys}
-
-
-def last_logged_loss(trainer) -> tuple[int, float] | None:
-    """The step and value of the last training loss logged (as in reports/train/metrics.json), or None."""
-    entry = next((entry for entry in reversed(trainer.state.log_history) if "loss" in entry), None)
-    return (entry["step"], entry["loss"]) if entry else None
 
 
 # Not the Trainer's predict_with_generate and load_best_model_at_end: the first summarises every validation
