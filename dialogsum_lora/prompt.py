@@ -57,11 +57,6 @@ def encode(tokenizer, texts: list[str], max_tokens: int, *, target: bool = False
     """
     text_arguments = {"text_target": texts} if target else {"text": texts}
     encoded = tokenizer(**text_arguments, max_length=max_tokens, truncation=True, return_overflowing_tokens=True)
-    if "overflow_to_sample_mapping" not in encoded:
-        raise UserError(
-            f"the tokenizer {type(tokenizer).__name__} is not a fast (Rust) tokenizer: save the model's "
-            "tokenizer with the `tokenizers` library installed, so AutoTokenizer loads the fast one"
-        )
     owners = encoded["overflow_to_sample_mapping"]
     first_rows = [ids for row, ids in enumerate(encoded["input_ids"]) if row == 0 or owners[row] != owners[row - 1]]
     truncated = sum(rows > 1 for rows in Counter(owners).values())

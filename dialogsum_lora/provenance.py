@@ -36,25 +36,19 @@ def file_hash(file: Path) -> bytes:
         return hashlib.file_digest(handle, "sha256").digest()
 
 
-def environment(device=None, dtype=None) -> dict:
-    """Python and library versions, and the torch device and dtype used."""
-    record = {"python": platform.python_version()}
-    record.update({name: importlib.metadata.version(name) for name in LIBRARIES})
-    if device is not None:
-        import torch
-
-        record["device"] = (
-            torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})"
-        )
-        record["dtype"] = str(dtype).removeprefix("torch.")
-    return record
-
-
 def model_provenance(model, resolved: str, device, dtype) -> dict:
-    """What a stage that loaded the base model ran with; `resolved` is the hub commit or the directory's hash."""
+    """What a stage that loaded the base model ran with: the model (`resolved` is the hub commit or the directory's
+    hash), Python and library versions, and the torch device and dtype."""
+    import torch
+
     return {
         "model": {"name": model.name, "revision": model.revision, "resolved": resolved},
-        "environment": environment(device, dtype),
+        "environment": {
+            "python": platform.python_version(),
+            **{name: importlib.metadata.version(name) for name in LIBRARIES},
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.machine()})",
+            "dtype": str(dtype).removeprefix("torch."),
+        },
     }
 
 

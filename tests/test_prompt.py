@@ -21,17 +21,6 @@ def test_one_tokenisation_cuts_as_the_tokenizer_does_and_counts_the_cut(tiny_mod
         assert truncated == cut, limit
 
 
-def test_a_slow_tokenizer_is_a_clear_error():
-    from dialogsum_lora.prompt import encode
-
-    class SlowTokenizer:  # what a tokenizer without the Rust backend returns: no overflow mapping
-        def __call__(self, **kwargs):
-            return {"input_ids": [[5, 1]], "overflowing_tokens": [[]]}
-
-    with pytest.raises(UserError, match="not a fast \\(Rust\\) tokenizer"):
-        encode(SlowTokenizer(), ["hello"], 8)
-
-
 SHOTS = [
     {"id": "t1", "dialogue": "#Person1#: the a", "summary": "an and."},
     {"id": "t2", "dialogue": "#Person1#: or but", "summary": "the end."},

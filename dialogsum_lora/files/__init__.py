@@ -1,2 +1,1 @@
-"""Files: outputs written atomically and as one set per stage; record files (JSON Lines, CSV, parquet) read and
-written."""
+"""Files: outputs written atomically; record files (JSON Lines, CSV, parquet) read and written."""

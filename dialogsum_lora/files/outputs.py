@@ -47,8 +47,6 @@ def check_writable(files: list[Path], directories: tuple[Path, ...] = ()) -> Non
     for path in map(Path, [*files, *directories]):
         if path in files and path.is_dir():
             raise UserError(f"cannot write {path}: a directory is in the way")
-        if path in directories and path.exists() and not path.is_dir():
-            raise UserError(f"cannot write {path}: a file is in the way")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".check"):
