@@ -21,8 +21,6 @@ from dialogsum_lora.schema import NOT_UNICODE, is_valid_unicode
 from dialogsum_lora.scoring.rouge import has_words
 
 AUTHORS_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl", "test": "dialogsum.test.jsonl"}
-_NUMBERED_SUMMARY = re.compile(r"^summary(\d+)$")
-_NUMBERED_TOPIC = re.compile(r"^topic(\d+)$")
 _REFERENCE_SUFFIX = re.compile(r"^(.+)_\d+$")  # the hub's test ids: test_0_1, test_0_2, ... for dialogue test_0
 
 
@@ -156,8 +154,8 @@ def _group_references(rows: list[tuple[str, Row]]) -> list[Row]:
     previous_id = None
     for location, row in rows:
         dialogue = _text(row, "dialogue", location)
-        references = [_summary(row, column, location) for column in _numbered(row, _NUMBERED_SUMMARY) or ["summary"]]
-        topics = [t for c in _numbered(row, _NUMBERED_TOPIC) or ["topic"] if (t := _optional_text(row, c, location))]
+        references = [_summary(row, column, location) for column in _numbered(row, "summary")]
+        topics = [topic for column in _numbered(row, "topic") if (topic := _optional_text(row, column, location))]
         identifier = _id(row, location)
         shared = _shared_id(previous_id, identifier) if grouped and dialogue == grouped[-1][1]["dialogue"] else None
         if shared is not None:
@@ -186,10 +184,10 @@ def _group_references(rows: list[tuple[str, Row]]) -> list[Row]:
     return [row for _, row in grouped]
 
 
-def _numbered(row: Row, pattern: re.Pattern) -> list[str]:
-    """The row's columns that `pattern` numbers (summary1, summary2, ...), in number order."""
-    numbered = [(int(m.group(1)), column) for column in row if (m := pattern.match(str(column)))]
-    return [column for _, column in sorted(numbered)]
+def _numbered(row: Row, name: str) -> list[str]:
+    """The row's columns numbered after `name` (summary1, summary2, ...) in number order, or `name` alone."""
+    numbered = [(int(m.group(1)), column) for column in row if (m := re.fullmatch(rf"{name}(\d+)", str(column)))]
+    return [column for _, column in sorted(numbered)] or [name]
 
 
 def _shared_id(previous: str, current: str) -> str | None:
