@@ -46,7 +46,6 @@ def _figure(path: Path, height: float, title: str, legend_columns: int = 0) -> I
     """The axes of a figure PAPER_WIDTH wide and `height` inches tall, in STYLE with constrained layout
     (every label inside the figure), `title` wrapped and centred on the figure (long tick labels shift the
     axes aside), a legend of `legend_columns` under the axes if any, written to `path` when the block ends."""
-    check_plot_path(path)
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(PAPER_WIDTH, height), layout="constrained")
         yield figure.subplots()
@@ -160,7 +159,7 @@ def read_curve(tsv: Path) -> tuple[list[int], list[float]]:
             rows = list(csv.DictReader(handle, delimiter="\t"))
         value_column = next(c for c in rows[0] if c not in ("step", "timestamp")) if rows else None
         return [int(r["step"]) for r in rows], [float(r[value_column]) for r in rows]
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, StopIteration) as error:
+    except (OSError, ValueError, TypeError, KeyError, StopIteration) as error:
         raise UserError(f"{tsv} is not a dvclive metric file ({type(error).__name__}: {error})") from None
 
 

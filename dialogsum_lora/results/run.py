@@ -51,12 +51,6 @@ def data_text(data: DataSource | None) -> str:
     )
 
 
-def share_text(counts) -> str:
-    """Trainable parameters and their share of all the model's (peft's count), as every place shows them."""
-    share = counts.trainable / counts.total
-    return f"{counts.trainable:,} trainable parameters, {share:.2%} of the {counts.total:,} in all"
-
-
 def _modules(modules: list[str]) -> str:
     return ", ".join(as_text(module) for module in modules)
 
@@ -78,7 +72,9 @@ def _method_text(record: AdapterRecord) -> str:
         what = f"an IA3 adapter: learned vectors rescale {' and '.join(rescaled)}"
     else:
         what = "every weight of the base model trained (no adapter)"
-    return f"{what}; {share_text(record.parameters)}"
+    counts = record.parameters  # peft's count
+    share = counts.trainable / counts.total
+    return f"{what}; {counts.trainable:,} trainable parameters, {share:.2%} of the {counts.total:,} in all"
 
 
 def _kept_text(record: AdapterRecord) -> str:

@@ -62,9 +62,10 @@ def compare(
 # never show a wider spread than theirs: 10-20%); test_bootstrap.py checks this method's rate.
 
 
-def _over_seeds(cells) -> tuple[dict, float, float]:
+def _over_seeds(cells) -> tuple[dict, float]:
     """For `cells` (seeds x dialogues, two or more of each): the mean, the standard deviation over seeds of
-    each seed's mean and the 95% t interval of the mean from both spreads; the mean unrounded, its standard error."""
+    each seed's mean and the 95% t interval of the mean from both spreads; and the one-sided p-value of "the
+    mean is above 0" (Student's t)."""
     from scipy.stats import t
 
     cells = np.asarray(cells, dtype=np.float64)
@@ -72,8 +73,10 @@ def _over_seeds(cells) -> tuple[dict, float, float]:
     seed_means = cells.mean(axis=1)
     error = float(seed_means.var(ddof=1) / seeds + cells.mean(axis=0).var(ddof=1) / dialogues) ** 0.5
     mean, half = float(cells.mean()), float(t.ppf((1 + CONFIDENCE) / 2, float(seeds - 1))) * error
+    # Every cell alike: an interval of zero width, which tells nothing, and no t statistic.
+    p_value = round(float(t.sf(mean / error, seeds - 1.0)), DIGITS) if error else float(mean <= 0)
     found = {"mean": round(mean, DIGITS), "std": round(float(seed_means.std(ddof=1)), DIGITS)}
-    return {**found, "low": round(mean - half, DIGITS), "high": round(mean + half, DIGITS)}, mean, error
+    return {**found, "low": round(mean - half, DIGITS), "high": round(mean + half, DIGITS)}, p_value
 
 
 def across_seeds(per_type: dict[str, list[list[float]]]) -> dict[str, dict]:
@@ -85,9 +88,5 @@ def paired_across_seeds(candidate: list[list[float]], other: list[list[float]]) 
     """Two groups of runs on the same seeds and dialogues (seeds x dialogues each, in the same
     order): the mean difference, candidate minus other, its 95% interval over seeds and
     dialogues, and the one-sided p-value of "the candidate is better" (Student's t)."""
-    from scipy.stats import t
-
-    found, mean, error = _over_seeds(np.subtract(candidate, other))
-    # Every cell alike: an interval of zero width, which tells nothing, and no t statistic.
-    p_value = round(float(t.sf(mean / error, len(candidate) - 1.0)), DIGITS) if error else float(mean <= 0)
+    found, p_value = _over_seeds(np.subtract(candidate, other))
     return {"difference": found["mean"], "low": found["low"], "high": found["high"], "p_value": p_value}

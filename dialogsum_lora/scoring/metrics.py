@@ -7,8 +7,6 @@ from statistics import fmean
 from dialogsum_lora.scoring.bootstrap import intervals
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES, has_words, score_corpus
 
-SHARE_DIGITS = 4
-
 
 def corpus_metrics(
     predictions: list[str], references: list[list[str]], resamples: int = 0, seed: int = 0
@@ -31,7 +29,6 @@ def per_type(scores: list[dict]) -> dict[str, list[float]]:
 
 
 def mean_reference_words(references: list[list[str]]) -> list[float]:
-    """Each dialogue's references' mean length in words."""
     return [fmean(len(r.split()) for r in refs) for refs in references]
 
 
@@ -44,6 +41,6 @@ def length_statistics(predictions: list[str], references: list[list[str]]) -> di
     return {
         "prediction_words": round(fmean(prediction_words), 2),
         "reference_words": round(fmean(reference_words), 2),
-        "over_twice_reference": round(sum(p > 2 * r for p, r in pairs) / len(pairs), SHARE_DIGITS),
-        "under_half_reference": round(sum(p < r / 2 for p, r in pairs) / len(pairs), SHARE_DIGITS),
+        "over_twice_reference": round(sum(p > 2 * r for p, r in pairs) / len(pairs), 4),
+        "under_half_reference": round(sum(p < r / 2 for p, r in pairs) / len(pairs), 4),
     }
