@@ -46,9 +46,9 @@ from benchmarks.training_speed import epoch_batches, stack_parameters, time_trai
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.files.outputs import read_json, write_json
-from dialogsum_lora.modeling.adapter import METHOD_SECTIONS, method_settings, parameter_counts, training_params
+from dialogsum_lora.modeling.adapter import method_settings, parameter_counts, training_params
 from dialogsum_lora.modeling.base import make_deterministic, pick_dtype
-from dialogsum_lora.params import load_params
+from dialogsum_lora.params import METHODS, load_params
 from dialogsum_lora.paths import PARAMS_FILE, REPO_ROOT
 from dialogsum_lora.training.trainer import peak_memory, trainable_model
 
@@ -66,7 +66,7 @@ def parse_arguments() -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: every core on a CPU)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
-    parser.add_argument("--only", choices=METHOD_SECTIONS, help=argparse.SUPPRESS)  # one method, in its own process
+    parser.add_argument("--only", choices=METHODS, help=argparse.SUPPRESS)  # one method, in its own process
     args = parser.parse_args()
     for name in ("batch_size", "steps", "warmup_steps", "threads"):
         value = getattr(args, name)
@@ -178,7 +178,7 @@ def compare_methods() -> None:
     )
     results = {}
     with tempfile.TemporaryDirectory(prefix="methods-") as scratch:
-        for method in METHOD_SECTIONS:
+        for method in METHODS:
             figures = Path(scratch) / f"{method}.json"
             run = subprocess.run(
                 [sys.executable, "-m", "benchmarks.methods", *forwarded, "--only", method, "--json", str(figures)],
@@ -192,7 +192,7 @@ def compare_methods() -> None:
                     f"{(run.stderr.strip().splitlines() or ['no output'])[-1]}"
                 )
             results[method] = read_json(figures)
-    for method in METHOD_SECTIONS:
+    for method in METHODS:
         print(one_method_line(results[method], results[REFERENCE]))
     print(f"  peak memory: {results[REFERENCE]['peak_memory_of']}")
     if args.json:

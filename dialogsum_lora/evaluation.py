@@ -18,7 +18,7 @@ from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.paths import metrics_file, predictions_file, provenance_file, scores_file
 from dialogsum_lora.provenance import DataSource, Stopwatch
 from dialogsum_lora.schema import Record, Text, parse
-from dialogsum_lora.scoring.metrics import corpus_metrics
+from dialogsum_lora.scoring.metrics import NO_WORDS, corpus_metrics
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 if TYPE_CHECKING:
@@ -133,8 +133,7 @@ def summarise_and_score(
     limit = f"generate.max_new_tokens={generate.max_new_tokens}"
     for key, why in {
         "unfinished_summaries": f"stopped at {limit} before the model ended them: they are cut short",
-        "blank_predictions": "hold no word ROUGE can score (blank, zero-width characters only, or no Latin letters or "
-        "digits): each scores 0",
+        "blank_predictions": NO_WORDS,
     }.items():
         if metrics[key]:
             print(f"warning: {metrics[key]} of {len(predictions)} {stage} summaries {why}", file=sys.stderr)

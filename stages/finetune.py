@@ -17,7 +17,7 @@ import shutil
 from dialogsum_lora.errors import run_main
 from dialogsum_lora.files.outputs import atomic_path, require
 from dialogsum_lora.files.records import read_jsonl
-from dialogsum_lora.params import Method, Processes, Seed, StageParams, load_params
+from dialogsum_lora.params import METHODS, Method, Processes, Seed, StageParams, load_params
 from dialogsum_lora.params.methods import FullParams, IA3Params, LoraParams
 from dialogsum_lora.params.model import ModelParams
 from dialogsum_lora.params.prompt import PromptParams
@@ -145,7 +145,7 @@ def main() -> None:
         "data": training.training_data_hashes(),
     }
     # What it read: seed, processes, method, prompt, the method's section, train.
-    record.update(params.model_dump(exclude={"model", *(set(adapter.METHOD_SECTIONS) - {params.method})}))
+    record.update(params.model_dump(exclude={"model", *(set(METHODS) - {params.method})}))
     record["trainer"] = training.arguments_used(trainer.args, params.train.trainer_settings())
     with base.no_progress_bars():
         adapter.save_adapter(model, tokenizer, record, ADAPTER_DIR)

@@ -140,12 +140,11 @@ def score(arguments: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=within(typing.get_args(Seed)[1]), default=42, help="their seed (default 42)")
     args = parser.parse_args(arguments)
     scored = score_file(args.file, args.test, args.against, args.resamples, args.seed)
-    if scored["blank_predictions"]:
-        print(
-            f"warning: {scored['blank_predictions']} of {scored['num_dialogues']} predictions in {args.file} hold no "
-            "word ROUGE can score (blank, zero-width characters only, or no Latin letters or digits): each scores 0",
-            file=sys.stderr,
-        )
+    blank, dialogues = scored["blank_predictions"], scored["num_dialogues"]
+    if blank:
+        from dialogsum_lora.scoring.metrics import NO_WORDS
+
+        print(f"warning: {blank} of {dialogues} predictions in {args.file} {NO_WORDS}", file=sys.stderr)
     print(json.dumps(scored, indent=2))
 
 

@@ -10,7 +10,7 @@ from pydantic import model_validator
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import atomic_path, read_json, write_json
 from dialogsum_lora.modeling.base import TOKENIZER_FILE, load_base_model, model_directory, save_tokenizer
-from dialogsum_lora.params import Method
+from dialogsum_lora.params import METHODS, Method
 from dialogsum_lora.params.methods import FullParams, IA3Params, LoraParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import TrainParams
@@ -71,13 +71,10 @@ class AdapterRecord(Record):
     def _its_method_section(self) -> "AdapterRecord":
         if getattr(self, self.method) is None:
             raise ValueError(f"holds no {self.method} section: the params method {self.method} trained with")
-        others = [name for name in METHOD_SECTIONS if name != self.method and getattr(self, name) is not None]
+        others = [name for name in METHODS if name != self.method and getattr(self, name) is not None]
         if others:
             raise ValueError(f"holds the {others[0]} section beside method {self.method}'s: one run trains one method")
         return self
-
-
-METHOD_SECTIONS = ("lora", "ia3", "full")  # params.yaml's section of each method, named as it is
 
 
 def method_settings(params) -> LoraParams | IA3Params | FullParams:

@@ -7,13 +7,13 @@ from pathlib import Path
 from dialogsum_lora.files.outputs import write_text
 from dialogsum_lora.paths import BASELINE, FINETUNED
 from dialogsum_lora.results.text import as_code_block, as_text, change_text, p_value_text, score_text, verdict
+from dialogsum_lora.scoring.metrics import NO_WORDS
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 EXAMPLES_IN_REPORT = 5  # largest gains, and as many largest losses
 TOPIC_COLUMNS = ("rouge1", "rougeL")
 WARNINGS = {  # the metrics' counts of summaries the report warns of
-    "blank_predictions": "hold no word ROUGE can score (blank, zero-width characters only, or no Latin letters or "
-    "digits): each scores 0",
+    "blank_predictions": NO_WORDS,
     "unfinished_summaries": "stopped at generate.max_new_tokens before the model ended them: they are cut short, "
     "and score as they are",
 }

@@ -7,6 +7,11 @@ from statistics import fmean
 from dialogsum_lora.scoring.bootstrap import intervals
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES, has_words, score_corpus
 
+# What a warning says of the blank_predictions, the summaries has_words finds no word in.
+NO_WORDS = (
+    "hold no word ROUGE can score (blank, zero-width characters only, or no Latin letters or digits): each scores 0"
+)
+
 
 def corpus_metrics(
     predictions: list[str], references: list[list[str]], resamples: int = 0, seed: int = 0
