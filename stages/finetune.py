@@ -55,7 +55,7 @@ def main() -> None:
     # Inputs, checked (and the outputs' place) before any process starts work.
     model_dir, resolved = base.model_directory(params.model.name, params.model.revision)
     training.check_target_modules(params.method, adapter.method_settings(params), model_dir, params.model.name)
-    if params.train.compiles():
+    if params.train.compiles_with_inductor():
         training.check_compiler()
     split_rows = read_jsonl(require(SPLIT_FILES["train"]))
     params.train.check(len(split_rows))

@@ -276,6 +276,22 @@ def test_the_global_batch_must_split_evenly_across_processes(raw):
     assert "train.gradient_accumulation_steps (3)" in str(error.value)
 
 
+def test_only_inductor_needs_the_c_compiler_check(raw):
+    from dialogsum_lora.params.train import TrainParams
+
+    cases = {
+        (): False,
+        (("torch_compile", False),): False,
+        (("torch_compile", True),): True,
+        (("torch_compile_mode", "reduce-overhead"),): True,
+        (("torch_compile", True), ("torch_compile_backend", "inductor")): True,
+        (("torch_compile", True), ("torch_compile_backend", "aot_eager")): False,
+    }
+    for settings, inductor in cases.items():
+        train = {key: value for key, value in raw["train"].items() if not key.startswith("torch_compile")}
+        assert TrainParams(**train, **dict(settings)).compiles_with_inductor() is inductor, settings
+
+
 def test_every_field_the_stage_owns_is_one_of_the_trainers():
     import dataclasses
 

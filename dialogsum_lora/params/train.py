@@ -125,10 +125,12 @@ class TrainParams(Record):
         """The Seq2SeqTrainingArguments fields params.yaml sets."""
         return dict(self.model_extra or {})
 
-    def compiles(self) -> bool:
-        """Whether the Trainer will torch.compile the model."""
+    def compiles_with_inductor(self) -> bool:
+        """Whether the Trainer will torch.compile the model with inductor, its default backend: the one that needs
+        a C++ compiler (aot_eager, say, needs none)."""
         settings = self.trainer_settings()
-        return any(settings.get(key) for key in ("torch_compile", "torch_compile_mode", "torch_compile_backend"))
+        compiles = any(settings.get(key) for key in ("torch_compile", "torch_compile_mode", "torch_compile_backend"))
+        return compiles and settings.get("torch_compile_backend") in (None, "inductor")
 
     def check(self, split_dialogues: int | None = None) -> None:
         """Refuse a train.keep no validation can apply, and more dialogues than the split has, if known."""
