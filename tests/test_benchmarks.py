@@ -372,22 +372,15 @@ def pipeline_benchmark(tmp_path, name: str, *arguments: str) -> dict:
 def test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_one_results_file(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    losses = [
-        "--stages",
-        "prepare",
-        "finetune",
-        "--train-steps",
-        "12",
-        "--no-dropout",
-        "--set",
-        "train.logging_steps=1",
-        "--set",
-        "train.validation_rouge_dialogues=0",
-    ]
-    speed = pipeline_benchmark(
-        tmp_path, "speed-eager", "--stages", "prepare", "finetune", "--train-steps", "12", "--profile", "2"
+    # One run with the options of gpu.sh's speed- runs (timed steps, then profiled ones) and of its losses-
+    # runs (no dropout, every step's loss logged, no validation ROUGE): each option is the same code either way.
+    eager = pipeline_benchmark(
+        tmp_path,
+        "losses-eager",
+        *("--stages", "prepare", "finetune", "--train-steps", "12", "--profile", "2", "--no-dropout"),
+        *("--set", "train.logging_steps=1", "--set", "train.validation_rouge_dialogues=0"),
     )
-    eager = pipeline_benchmark(tmp_path, "losses-eager", *losses)
+    speed = eager
     whole = pipeline_benchmark(tmp_path, "repro", "--whole")
     # A losses- run of another setting, for the report: losses-eager's own with that setting's override and
     # each loss moved by fp32 rounding. (That padding moves no loss beyond it is test_training_speed.py's,
@@ -407,17 +400,17 @@ def test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_
     assert config["dropout_rate"] == 0.0 and params["lora"]["dropout"] == 0.0
     assert (params["train"]["logging_steps"], params["train"]["validation_rouge_dialogues"]) == (1, 0)
     assert eager["settings"]["overrides"]["train.logging_steps"] == 1
-    assert [step for step, _ in eager["train_losses"]] == list(range(1, 13)) and not eager["settings"]["dropout"]
+    assert [step for step, _ in eager["train_losses"]] == list(range(1, 15)) and not eager["settings"]["dropout"]
     # A run cut short is projected to the whole epoch at its steady speed, and still validated once, after
     # its last step; the stages it skipped are not.
     finetune, measured, projected = eager["timing"]["finetune"], eager["measured_seconds"], eager["projected_seconds"]
-    assert finetune["steps"] == 12 and eager["settings"]["full_steps"] == 25  # 200 dialogues / batch 8
+    assert finetune["steps"] == 14 and eager["settings"]["full_steps"] == 25  # 200 dialogues / batch 8
     steps_per_second = finetune["steady_samples_per_second"] / 8
-    assert projected["finetune"] == pytest.approx(measured["finetune"] + (25 - 12) / steps_per_second)
+    assert projected["finetune"] == pytest.approx(measured["finetune"] + (25 - 14) / steps_per_second)
     assert projected["prepare"] == measured["prepare"] and list(projected) == ["prepare", "finetune"]
     assert eager["projected_total_seconds"] == pytest.approx(sum(projected.values()))
     curve = (tmp_path / "losses-eager/reports/train/plots/metrics/eval/loss.tsv").read_text().splitlines()
-    assert [row.split("\t")[0] for row in curve[1:]] == ["12"]
+    assert [row.split("\t")[0] for row in curve[1:]] == ["14"]
     # --whole runs every stage and trains every step: nothing projected.
     assert list(whole["measured_seconds"]) == ["prepare", "baseline", "finetune", "evaluate"]
     assert whole["timing"]["baseline"]["dialogues_per_second"] > 0
@@ -426,7 +419,7 @@ def test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_
 
     for name, figures in (("speed-eager", speed), ("losses-eager", eager), ("repro", whole)):
         (out / f"{name}.json").write_text(json.dumps(figures))
-    # 50 steps are compared: the 12 logged here are too few for the report, which says so.
+    # 50 steps are compared: the 14 logged here are too few for the report, which says so.
     (out / "losses-padded.json").write_text(json.dumps(padded))
     short = subprocess.run(
         [sys.executable, "-m", "benchmarks.speed_report", str(out)],
@@ -435,11 +428,11 @@ def test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_
         text=True,
         timeout=120,
     )
-    assert short.returncode == 2 and "logged 12 common steps of the first 50" in short.stderr
+    assert short.returncode == 2 and "logged 14 common steps of the first 50" in short.stderr
     assert "Traceback" not in short.stderr
-    for figures in (eager, padded):  # the same 12 steps again, as if 50 had run
+    for figures in (eager, padded):  # the same 14 steps again, as if 50 had run
         figures["train_losses"] = [
-            [step + 12 * repeat, loss] for repeat in range(5) for step, loss in figures["train_losses"]
+            [step + 14 * repeat, loss] for repeat in range(4) for step, loss in figures["train_losses"]
         ]
     (out / "losses-eager.json").write_text(json.dumps(eager))
     (out / "losses-padded.json").write_text(json.dumps(padded))

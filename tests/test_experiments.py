@@ -52,8 +52,8 @@ def test_rows_are_sorted_by_rouge1_and_show_only_the_params_that_changed():
             )
         )
     )
-    # The commit's results are the workspace's: shown once.
-    assert [row["name"] for row in rows] == ["rank-64", "workspace", "rank-8", "rank-128"]
+    # The commit's results are the workspace's: shown once, by the commit's name.
+    assert [row["name"] for row in rows] == ["rank-64", "main", "rank-8", "rank-128"]
     assert changed_params(rows) == ["lora.r"]
     text = table(rows, changed_params(rows), [{} for _ in rows])
     lines = text.splitlines()
@@ -123,8 +123,8 @@ def test_the_reproduced_run_at_a_glance_and_its_plot_where_asked(workspace, monk
     assert lines[0].startswith("finetuned ROUGE F1 x100 of 1 run") and lines[1] == "below each score, its 95% interval"
     assert lines[2].split() == ["experiment", *ROUGE]  # one run: no param changed
     metrics = json.loads((workspace / "reports/finetuned/metrics.json").read_text())
-    # The workspace's results are those make demo committed: one run, shown once.
-    assert lines[4].split() == ["workspace(+1)", *(f"{100 * metrics[name]:.1f}" for name in ROUGE)]
+    # The workspace's results are those make demo committed: one run, shown once, by the commit's name.
+    assert lines[4].split() == ["main(+1)", *(f"{100 * metrics[name]:.1f}" for name in ROUGE)]
     intervals = json.loads((workspace / "reports/finetuned/scores.json").read_text())["ci95"]  # not a DVC metric
     assert lines[5].split() == [
         bound
@@ -195,7 +195,7 @@ def test_identical_runs_are_one_row_and_every_commit_is_asked_about(monkeypatch)
     )
     by_name = {row["name"]: row for row in rows}
     assert by_name["rank-8"]["same"] == ["rank-8-again"] and "rank-8-again" not in by_name
-    assert by_name["workspace"]["same"] == ["main"] and "rank-8-other-seed" in by_name  # the commit = the workspace
+    assert by_name["main"]["same"] == ["workspace"] and "rank-8-other-seed" in by_name  # the commit = the workspace
     assert "rank-8(+1)" in table(rows, changed_params(rows), [{} for _ in rows])
     asked = []
     monkeypatch.setattr(
@@ -220,11 +220,13 @@ def test_runs_that_differ_only_in_seed_are_a_group_with_its_spread_interval_and_
         for r, change in ((8, r8), (32, r32))
         for seed in (1, 2, 3)
     ]
-    rows = sort_rows(experiment_rows(shown(runs)))
+    revisions = shown(runs)
+    revisions[1]["data"]["metrics"] = None  # the commit holds no results
+    rows = sort_rows(experiment_rows(revisions))
     sets, left_out = experiments.seed_sets(rows)
     groups = [runs for runs in sets if len(runs) > 1]
-    # The workspace (and its commit, the same run) is r=32 with seed 42, but of other code (the
-    # workspace's): it joins no group of the commit's experiments.
+    # The workspace is r=32 with seed 42, but of other code (the workspace's): it joins no group of
+    # the commit's experiments.
     assert (
         sorted(sorted(row["name"] for row in group) for group in groups)
         == [["r32-seed1", "r32-seed2", "r32-seed3"], ["r8-seed1", "r8-seed2", "r8-seed3"]]
@@ -260,6 +262,22 @@ def test_runs_that_differ_only_in_seed_are_a_group_with_its_spread_interval_and_
         a - b for seed in (1, 2, 3) for a, b in zip(per_dialogue[f"r32-seed{seed}"], per_dialogue[f"r8-seed{seed}"])
     ]
     assert f"{fmean(differences):+.4f} [" in comparison and "over 3 seeds and 25 dialogues (Student's t)" in comparison
+
+
+def test_an_experiment_the_workspace_repeats_stays_in_its_seed_group():
+    from dialogsum_lora.commands import experiments
+
+    # `dvc exp run -S lora.r=8` left r=8's results in the workspace; the seeds recipe then runs seed 42
+    # of r=8 again (restored from the run cache): that experiment is the commit's code, the workspace not.
+    r8 = {"lora": {"r": 8, "target_modules": ["q", "v"]}}
+    revisions = shown(
+        [("r8-seed42", "success", {**r8, "seed": 42}, 0.38), ("r8-seed43", "success", {**r8, "seed": 43}, 0.36)]
+    )
+    revisions[0]["data"] = revisions[1]["experiments"][0]["revs"][0]["data"]
+    rows = sort_rows(experiment_rows(revisions))
+    assert {row["name"]: row["same"] for row in rows}["r8-seed42"] == ["workspace"]
+    sets, _ = experiments.seed_sets(rows)
+    assert [sorted(row["name"] for row in runs) for runs in sets if len(runs) > 1] == [["r8-seed42", "r8-seed43"]]
 
 
 def test_a_seed_run_twice_with_other_results_leaves_its_group_out_and_says_so(capsys):

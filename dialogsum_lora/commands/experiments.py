@@ -67,7 +67,8 @@ def experiment_rows(shown: list) -> list[dict]:
     """A row per distinct run (workspace, commits with results, experiments): name, state, flat params, metrics
     (None until it has them), `code` (its commit); runs of equal params and results are one, the others in `same`."""
     rows: list[dict] = []
-    for commit in shown:
+    # The workspace last: a run it repeats keeps its commit's name and code, and so its seed group.
+    for commit in sorted(shown, key=lambda commit: commit["rev"] == "workspace"):
         code = commit["rev"]
         if code == "workspace":
             candidates = [_row("workspace", commit, "workspace", code)]
