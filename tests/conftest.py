@@ -34,10 +34,11 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 # taking the next one as it is free. The tests that need `make demo` (the `reproduced` fixture) wait
 # for the first process to run it; the others fill the second process meanwhile.
 LONGEST_FIRST = (
-    "test_readme.py::test_comparing_a_sweep_and_seeds_at_a_glance",
+    "test_readme.py::test_comparing_and_a_sweep_at_a_glance",
     # The second process starts with tests that need no demo, as long as `make demo` takes in the first.
     "test_benchmarks.py::test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_one_results_file",
     "test_hub.py::test_stages_load_hub_ids_at_a_pinned_revision_and_record_the_commit",
+    "test_readme.py::test_a_sweep_over_seeds_is_grouped_with_its_spread_interval_and_comparison",
     "test_reproducibility.py::test_compiled_training_learns_as_eager_training_does",
     "test_readme.py::test_rerunning_from_a_plain_shell_elsewhere_is_byte_identical",
     "test_pipeline.py::test_killed_training_resumes_from_its_checkpoint_and_ends_identical",

@@ -23,7 +23,6 @@ import json
 import re
 import shutil
 import subprocess
-from statistics import fmean, stdev
 
 import pytest
 from conftest import REPO_ROOT, dvc, stages_run
@@ -178,6 +177,40 @@ def reader(workspace, tmp_path, plain_shell) -> Reader:
     return Reader(workspace, tmp_path, plain_shell)
 
 
+def test_a_sweep_over_seeds_is_grouped_with_its_spread_interval_and_comparison(reader):
+    from statistics import fmean, stdev
+
+    # Cheaper runs than the demo's (the recipe as written, on four steps of training).
+    set_params(reader.checkout / "params.yaml", {"train.max_steps": 4})
+    output = reader.recipe("dvc exp run --queue -S seed=42,43")
+    assert "baseline" not in stages_run(output)  # one baseline for all four: it has its own seed
+    assert output.count("Running stage 'finetune'") == 4  # seed 42 too: main's ran all the training steps
+    runs = experiment_rows(json.loads(dvc(reader.checkout, "exp", "show", "--json", "--all-commits")))
+    assert "95% interval over seeds and dialogues (Student's t on both spreads)" in output
+    first = output[: output.index("plot: dvc_plots/experiments.png")]  # the first dialogsum-experiments
+    # A group's line: its params (lora.r, and train.max_steps, which main's committed results differ in),
+    # then its seeds, mean ± spread, ...
+    lines = [line.split() for line in first.splitlines() if line.startswith("lora.r=")]
+    groups = {tokens[0]: [token for token in tokens if "=" not in token] for tokens in lines}
+    assert sorted(groups) == ["lora.r=32", "lora.r=8"]
+    for r in ("8", "32"):
+        # Each run's ROUGE-1 from `dvc exp show`: the group's mean and spread over its two seeds.
+        scores = [
+            100 * run["metrics"]["rouge1"]
+            for run in runs
+            if run["params"].get("lora.r") == r and run["params"]["seed"] in ("42", "43")
+        ]
+        assert len(scores) == 2 and groups[f"lora.r={r}"][0] == "2"
+        mean, spread = groups[f"lora.r={r}"][1].split("±")
+        assert abs(float(mean) - fmean(scores)) <= 0.051 and abs(float(spread) - stdev(scores)) <= 0.051
+    comparisons = [line for line in output.splitlines() if line.startswith("seeds ")]
+    assert len(comparisons) == 2  # the block runs dialogsum-experiments twice, alike
+    assert comparisons[0].startswith("seeds 42, 43, 8 dialogues: On rouge1, the comparison cannot tell")
+    assert comparisons[0] == comparisons[1]
+    png = (reader.checkout / "dvc_plots/by-rank.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and "plot: dvc_plots/by-rank.png" in output
+
+
 def test_a_few_shot_baseline_reruns_the_baseline_and_evaluate_and_the_report_names_its_shots(reader):
     output = reader.recipe("dvc exp run -S baseline.shots=2")
     assert stages_run(output) == {"baseline", "evaluate"}
@@ -202,7 +235,7 @@ def test_rerunning_from_a_plain_shell_elsewhere_is_byte_identical(reader):
     assert (reader.checkout / "dvc.lock").read_bytes() == reader.lock and _outputs(reader.checkout) == reader.outputs
 
 
-def test_comparing_a_sweep_and_seeds_at_a_glance(reader):
+def test_comparing_and_a_sweep_at_a_glance(reader):
     checkout = reader.checkout
     output = reader.recipe("dvc exp run -S lora.r=8")
     assert "reports/train/metrics.json" in output and "rouge1" in output and "ci95" not in output
@@ -240,31 +273,6 @@ def test_comparing_a_sweep_and_seeds_at_a_glance(reader):
     assert [(float(row[2]), row[1]) for row in table_rows] == expected
     png = (checkout / "dvc_plots/experiments.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"Software" not in png
-    # The seeds recipe (docs/experiments.md) next, as a reader goes on: seed 42 is main's, so r=8's
-    # run of it is the workspace's and r=32's is restored from the run cache; seed 43's two train.
-    seeds = reader.recipe("dvc exp run --queue -S seed=42,43")
-    assert "baseline" not in stages_run(seeds)  # one baseline for all: it has its own seed
-    assert seeds.count("Running stage 'finetune'") == 2
-    seed_runs = experiment_rows(json.loads(dvc(checkout, "exp", "show", "--json", "--all-commits")))
-    assert "95% interval over seeds and dialogues (Student's t on both spreads)" in seeds
-    first = seeds[: seeds.index("plot: dvc_plots/experiments.png")]  # the first dialogsum-experiments
-    # A group's line: its params (lora.r), then its seeds, mean ± spread, ...
-    lines = [line.split() for line in first.splitlines() if line.startswith("lora.r=")]
-    groups = {tokens[0]: [token for token in tokens if "=" not in token] for tokens in lines}
-    assert sorted(groups) == ["lora.r=32", "lora.r=8"]
-    for r in ("8", "32"):
-        # Each run's ROUGE-1 from `dvc exp show`: the group's mean and spread over its two seeds.
-        scores = [100 * run["metrics"]["rouge1"] for run in seed_runs if run["params"].get("lora.r") == r]
-        assert len(scores) == 2 and groups[f"lora.r={r}"][0] == "2"
-        mean, spread = groups[f"lora.r={r}"][1].split("±")
-        assert abs(float(mean) - fmean(scores)) <= 0.051 and abs(float(spread) - stdev(scores)) <= 0.051
-    comparisons = [line for line in seeds.splitlines() if line.startswith("seeds ")]
-    assert len(comparisons) == 2  # the block runs dialogsum-experiments twice, alike
-    assert comparisons[0].startswith("seeds 42, 43, 8 dialogues: On rouge1, the comparison cannot tell")
-    assert comparisons[0] == comparisons[1]
-    png = (checkout / "dvc_plots/by-rank.png").read_bytes()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and "plot: dvc_plots/by-rank.png" in seeds
-
     # The sweep's runs are in the run cache: setting lora.r back to one of them restores its
     # finetune and evaluate (and only those) instead of running them (the workspace holds r=8's).
     set_params(checkout / "params.yaml", {"lora.r": 32})
