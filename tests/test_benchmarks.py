@@ -10,8 +10,9 @@ import pytest
 import yaml
 from conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # each runs a benchmark script: not the package's edit loop (`make check`)
 
-@pytest.mark.slow
+
 def test_tiny_benchmark_reports_both_settings(tmp_path):
     report = tmp_path / "throughput.json"
     # Run as a file, the way its usage line shows (`python -m benchmarks.throughput` is tested below).
@@ -72,7 +73,6 @@ def test_tiny_benchmark_reports_both_settings(tmp_path):
     assert "Traceback" not in run.stderr and "{'loss'" not in run.stdout
 
 
-@pytest.mark.slow
 def test_methods_benchmark_trains_each_method_in_its_own_process_on_the_same_batches(tmp_path):
     report = tmp_path / "methods.json"
     command = [
@@ -368,7 +368,6 @@ def pipeline_benchmark(tmp_path, name: str, *arguments: str) -> dict:
     return json.loads(report.read_text())
 
 
-@pytest.mark.slow
 def test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_one_results_file(tmp_path):
     out = tmp_path / "out"
     out.mkdir()

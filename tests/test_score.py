@@ -30,27 +30,20 @@ def test_prediction_files_with_missing_extra_or_repeated_ids_are_errors(tmp_path
         score_file(predictions("x", "x", "y"), test)
 
 
-def test_score_cli_prints_metrics_and_rejects_bad_rows(tmp_path):
+def test_score_cli_prints_metrics_and_rejects_bad_rows(tmp_path, capsys):
+    # In this process, as its console script runs it (test_commands.py runs it as installed).
     good = tmp_path / "good.jsonl"
     good.write_text(json.dumps({"prediction": "a b", "references": ["a b"]}) + "\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "dialogsum_lora.commands.score", str(good)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(result.stdout)["rouge1"] == 1.0
+    code, out, _ = run_command(score, [str(good)], capsys)
+    assert code == 0 and json.loads(out)["rouge1"] == 1.0
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"prediction": "a b", "references": "a b"}) + "\n")
     with pytest.raises(UserError) as error:
         score_file(bad)
     assert "row 1" in str(error.value) and "references" in str(error.value) and "valid list" in str(error.value)
-    result = subprocess.run(
-        [sys.executable, "-m", "dialogsum_lora.commands.score", str(bad)], cwd=REPO_ROOT, capture_output=True, text=True
-    )
-    assert result.returncode == 2 and "Traceback" not in result.stderr and "row 1" in result.stderr
+    code, _, err = run_command(score, [str(bad)], capsys)
+    assert code == 2 and "Traceback" not in err and "row 1" in err
 
 
 @pytest.mark.parametrize(

@@ -109,6 +109,7 @@ def test_padding_to_a_multiple_trains_the_same_batches_to_the_same_fp32_losses_a
         torch.testing.assert_close(padded["end"][name], weight, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["lora", "ia3"])
 def test_bfloat16_frozen_weights_train_an_adapter_whose_own_weights_stay_float32(tiny_model_dir, tmp_path, method):
     params = stage_params(**{"train.frozen_dtype": "bfloat16"}).model_copy(update={"method": method})
