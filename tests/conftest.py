@@ -43,7 +43,7 @@ LONGEST_FIRST = (
     "test_readme.py::test_rerunning_from_a_plain_shell_elsewhere_is_byte_identical",
     "test_pipeline.py::test_killed_training_resumes_from_its_checkpoint_and_ends_identical",
     "test_methods.py::test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical",
-    "test_distributed.py::test_two_processes_train_and_generate_what_one_process_does",
+    "test_distributed.py::test_two_processes_generate_and_train_what_one_process_does",
     "test_benchmarks.py::test_tiny_benchmark_reports_both_settings",
 )
 

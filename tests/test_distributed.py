@@ -25,17 +25,28 @@ def test_each_process_generates_every_nth_dialogue_of_the_length_order(monkeypat
     assert distributed.gather_in_order(["x", "y"], [1, 0], 2) == ["y", "x"]  # back in the original order
 
 
-def test_two_processes_train_and_generate_what_one_process_does(workspace, monkeypatch):
-    # Data parallelism, proven by its result: with dropout off and every example of one length (so
-    # that both runs see the same batches in the same order, and a per-process mean loss averages to
-    # the global one), two processes' gradients averaged by DDP give one process's weights. LoRA alone:
-    # DDP averages the gradients of whatever trains, so another method (test_methods.py) changes only
-    # which weights those are. The one-process runs are in this process (as dvc.yaml's command would
-    # run them: relaunch_if_needed does nothing for one); the two-process ones as dvc.yaml's command.
+def test_two_processes_generate_and_train_what_one_process_does(reproduced, workspace, monkeypatch):
+    # Generation first, on the demo's own params and adapter (dialogues of many lengths): each process
+    # summarises every other dialogue of the length order, rank 0 gathers them back in order, scores
+    # and writes: evaluate's predictions and scores are the demo's one-process ones, byte for byte.
     import importlib
 
     from safetensors.torch import load_file
 
+    set_params(workspace / "params.yaml", {"processes": 2})
+    result = run_stage(workspace, "evaluate")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    for written in ("scores.json", "predictions.jsonl"):
+        assert (workspace / f"reports/finetuned/{written}").read_bytes() == (
+            reproduced[0] / f"reports/finetuned/{written}"
+        ).read_bytes()
+
+    # Data parallelism, proven by its result: with dropout off and every example of one length (so
+    # that both runs see the same batches in the same order, and a per-process mean loss averages to
+    # the global one), two processes' gradients averaged by DDP give one process's weights. LoRA alone:
+    # DDP averages the gradients of whatever trains, so another method (test_methods.py) changes only
+    # which weights those are. The one-process run is in this process (relaunch_if_needed does nothing
+    # for one process); the two-process one as dvc.yaml's command runs it.
     config = workspace / "models/tiny-t5/config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), "dropout_rate": 0.0}))
     set_params(
@@ -52,13 +63,13 @@ def test_two_processes_train_and_generate_what_one_process_does(workspace, monke
         },
     )
     monkeypatch.chdir(workspace)
-    trained, outputs, losses, generated = {}, {}, {}, {}
+    trained, losses = {}, {}
     for processes in (2, 1):
         set_params(workspace / "params.yaml", {"processes": processes})
         if processes == 2:
             result = run_stage(workspace, "finetune")
-            outputs[processes] = result.stdout + result.stderr
-            assert result.returncode == 0, outputs[processes][-3000:]
+            output = result.stdout + result.stderr
+            assert result.returncode == 0, output[-3000:]
         else:
             importlib.import_module("stages.finetune").main()
         trained[processes] = load_file(workspace / "models/adapter/adapter_model.safetensors")
@@ -67,27 +78,8 @@ def test_two_processes_train_and_generate_what_one_process_does(workspace, monke
         record = json.loads((workspace / "models/adapter/provenance.json").read_text())
         assert record["method"] == "lora"
         assert record["training"]["truncated_prompts"] == record["training"]["truncated_summaries"] == 32  # one length
-        # Generation: each process summarises every other dialogue of the length order, rank 0 gathers,
-        # scores and writes; here with the two-process adapter both times (the one-process adapter
-        # agrees with it up to fp32 rounding, which a summary's tokens need not). baseline shards as
-        # evaluate does (evaluation.summarise_and_score), with the base model alone.
-        if processes == 2:
-            result = run_stage(workspace, "evaluate")
-            assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-            two_process_adapter = {path: path.read_bytes() for path in (workspace / "models/adapter").iterdir()}
-        else:
-            for path, content in two_process_adapter.items():
-                path.write_bytes(content)
-            importlib.import_module("stages.evaluate").main()
-        generated[processes] = {
-            written: (workspace / f"reports/finetuned/{written}").read_bytes()
-            for written in ("scores.json", "predictions.jsonl")
-        }
-    assert generated[1] == generated[2]
-    predictions = generated[2]["predictions.jsonl"].decode().splitlines()
-    assert [json.loads(row)["id"] for row in predictions] == [f"test_{i}" for i in range(1, 9)]
-    assert outputs[2].count("trained 3 steps") == 1  # rank 0 alone prints and writes
-    assert "parallel_mode != ParallelMode.DISTRIBUTED" not in outputs[2]
+    assert output.count("trained 3 steps") == 1  # rank 0 alone prints and writes
+    assert "parallel_mode != ParallelMode.DISTRIBUTED" not in output
     # Each step's loss is the whole batch's (one process trains on its half alone: another loss) ...
     assert len(losses[1]) == 3 and losses[2] == pytest.approx(losses[1], abs=1e-5)
     # ... and the weights agree up to fp32 rounding (the two sum gradients in another order), each

@@ -269,15 +269,21 @@ def test_an_experiment_the_workspace_repeats_stays_in_its_seed_group():
 
     # `dvc exp run -S lora.r=8` left r=8's results in the workspace; the seeds recipe then runs seed 42
     # of r=8 again (restored from the run cache): that experiment is the commit's code, the workspace not.
+    # The commit's own results (r=32, seed 42) are a run of its code too, beside its seed 43.
     r8 = {"lora": {"r": 8, "target_modules": ["q", "v"]}}
     revisions = shown(
-        [("r8-seed42", "success", {**r8, "seed": 42}, 0.38), ("r8-seed43", "success", {**r8, "seed": 43}, 0.36)]
+        [
+            ("r8-seed42", "success", {**r8, "seed": 42}, 0.38),
+            ("r8-seed43", "success", {**r8, "seed": 43}, 0.36),
+            ("r32-seed43", "success", {"seed": 43}, 0.41),
+        ]
     )
     revisions[0]["data"] = revisions[1]["experiments"][0]["revs"][0]["data"]
     rows = sort_rows(experiment_rows(revisions))
     assert {row["name"]: row["same"] for row in rows}["r8-seed42"] == ["workspace"]
     sets, _ = experiments.seed_sets(rows)
-    assert [sorted(row["name"] for row in runs) for runs in sets if len(runs) > 1] == [["r8-seed42", "r8-seed43"]]
+    groups = sorted(sorted(row["name"] for row in runs) for runs in sets if len(runs) > 1)
+    assert groups == [["main", "r32-seed43"], ["r8-seed42", "r8-seed43"]]
 
 
 def test_a_seed_run_twice_with_other_results_leaves_its_group_out_and_says_so(capsys):

@@ -1,6 +1,7 @@
 """The four stage scripts: each main() run in-process on the tiny model; bad params, paths and
 inputs refused before any work; and the contract with a user's shell (one `error:` line, exit
-code 2 or 130 for Ctrl-C, no traceback, nothing half-written) checked in real processes."""
+code 2, 130 for Ctrl-C or 143 for SIGTERM, no traceback, nothing half-written), in real processes
+where a process of its own is what is tested (a signal from outside, a limit on file sizes)."""
 
 import importlib
 import json
@@ -339,6 +340,25 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line(stage_dir):
     assert not (stage_dir / "models/adapter").exists()
 
 
+def test_each_stage_relaunches_itself_for_its_processes(stage_dir, monkeypatch):
+    # Which module each stage hands to torchrun, once its params and inputs are checked (evaluate's, which
+    # needs an adapter, is test_distributed.py's, run for real).
+    from dialogsum_lora import distributed
+
+    class Relaunched(Exception):
+        pass
+
+    def relaunch(processes, module):
+        raise Relaunched(processes, module)
+
+    monkeypatch.setattr(distributed, "relaunch_if_needed", relaunch)
+    set_params(stage_dir / "params.yaml", {"processes": 2})
+    for stage in ("baseline", "finetune"):
+        with pytest.raises(Relaunched) as relaunched:
+            run_main(stage)
+        assert relaunched.value.args == (2, f"stages.{stage}")
+
+
 @pytest.mark.slow
 def test_ctrl_c_ends_training_with_one_line_and_nothing_written(stage_dir):
     set_params(stage_dir / "params.yaml", {"train.num_train_epochs": 1000, "train.save_steps": 5})
@@ -356,6 +376,7 @@ def test_ctrl_c_ends_training_with_one_line_and_nothing_written(stage_dir):
     assert not (stage_dir / "reports/train").exists() and not list(stage_dir.glob("reports/.train.*"))
 
 
+@pytest.mark.slow
 def test_sigterm_ends_training_with_one_line_and_nothing_written(stage_dir, monkeypatch, capsys):
     # In this process (errors.run_main's own SIGTERM handler; run_command puts the runner's back): a
     # scheduler ending the job after the first checkpoint.
