@@ -31,16 +31,17 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 # The longest tests (BENCHMARKS.md: the test suite) start first, so that the rest fill in beside
 # them: `make test` hands its two processes one test at a time (`--maxschedchunk 1`), each process
-# taking the next one as it is free. The tests that need `make demo` (the `reproduced` fixture) wait
-# for the first process to run it; the others fill the second process meanwhile.
+# taking the next one as it is free, except at the start, when pytest-xdist hands each process two:
+# the first process the first two here, the second the next two. The tests that need `make demo`
+# (the `reproduced` fixture) wait for the first process to run it; the second process starts with
+# tests that need no demo, longer together than `make demo`.
 LONGEST_FIRST = (
-    "test_readme.py::test_comparing_and_a_sweep_at_a_glance",
-    # The second process starts with tests that need no demo, as long as `make demo` takes in the first.
+    "test_readme.py::test_comparing_and_a_sweep_at_a_glance",  # the first process: `make demo`, then these two
+    "test_readme.py::test_rerunning_from_a_plain_shell_elsewhere_is_byte_identical",
     "test_benchmarks.py::test_speed_runs_profile_the_stage_compare_losses_step_by_step_and_sum_up_in_one_results_file",
     "test_hub.py::test_stages_load_hub_ids_at_a_pinned_revision_and_record_the_commit",
     "test_readme.py::test_a_sweep_over_seeds_is_grouped_with_its_spread_interval_and_comparison",
     "test_reproducibility.py::test_compiled_training_learns_as_eager_training_does",
-    "test_readme.py::test_rerunning_from_a_plain_shell_elsewhere_is_byte_identical",
     "test_pipeline.py::test_killed_training_resumes_from_its_checkpoint_and_ends_identical",
     "test_methods.py::test_each_method_trains_reports_summarises_exports_and_reruns_byte_identical",
     "test_distributed.py::test_two_processes_generate_and_train_what_one_process_does",
