@@ -51,8 +51,7 @@ NAME_WIDTH = 20
 
 
 def dvc_experiments(revisions: list[str] | None = None) -> list:
-    """`dvc exp show --json` of the commits `revisions` name (default: every commit, so that a sweep run on
-    an earlier commit stays in view) and their experiments."""
+    """`dvc exp show --json` of the commits `revisions` name, by default all (a sweep on an older one stays in view)."""
     asked = [argument for revision in revisions for argument in ("--rev", revision)] if revisions else ["--all-commits"]
     result = subprocess.run(
         [sys.executable, "-m", "dvc", "exp", "show", "--json", *asked], capture_output=True, text=True
@@ -185,8 +184,7 @@ def table(rows: list[dict], keys: list[str], intervals: list[dict]) -> str:
 
 
 def _aligned(lines: list[list[str]], left: int) -> list[str]:
-    """Cells in columns two spaces apart, the first `left` columns left-aligned, the others right; a line of
-    dashes under the first."""
+    """Cells in columns two spaces apart, the first `left` left-aligned, the others right; dashes under the header."""
     widths = [max(len(cells[i]) for cells in lines) for i in range(len(lines[0]))]
     aligned = [
         "  ".join(
@@ -250,8 +248,7 @@ def _cells(by_seed: dict, seeds, ids: list[str]) -> dict[str, list[list[float]]]
 
 
 def group_statistics(groups: list[list[dict]]) -> list[dict]:
-    """Per group: its runs, their per-dialogue scores by seed, the dialogues all its runs have and across_seeds()
-    of the scores on them."""
+    """Per group: its runs, their per-dialogue scores by seed, the dialogues all have and across_seeds() on them."""
     from dialogsum_lora.scoring.bootstrap import across_seeds
 
     found = []
@@ -263,16 +260,14 @@ def group_statistics(groups: list[list[dict]]) -> list[dict]:
                 f"the runs {', '.join(row['name'] for row in group)} share {len(ids)} test dialogue(s): "
                 "a seed group needs two or more that every run of it summarised"
             )
-        found.append(
-            {"runs": group, "by_seed": by_seed, "ids": ids, "scores": across_seeds(_cells(by_seed, by_seed, ids))}
-        )
+        scores = across_seeds(_cells(by_seed, by_seed, ids))
+        found.append({"runs": group, "by_seed": by_seed, "ids": ids, "scores": scores})
     return found
 
 
 def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
-    """Print the seed groups (seeds, mean ± standard deviation x100 of each score, its 95% interval over seeds and
-    dialogues below it), then each group against the best one (by mean rouge1), worded as a single run's verdict
-    against the baseline is."""
+    """Print the seed groups (mean ± sd x100 of each score, its 95% interval below), then each group against the
+    best one (by mean rouge1), worded as a run's verdict against the baseline."""
     from dialogsum_lora.results.text import verdict
     from dialogsum_lora.scoring.bootstrap import paired_across_seeds
 
@@ -308,28 +303,22 @@ def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
         print(f"seeds {', '.join(seeds)}, {len(ids)} dialogues: {said}")
 
 
-def _number(value: str) -> float | None:
-    """A flattened param's value (text) as a number; None if it is none (text, null, absent)."""
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
 def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, list[str]]:
     """ROUGE-1 against the numeric param `key`: a series per other changed params (and commit), a point (x, mean,
     low, high, seeds) per seed_sets set; and why runs were left out (no number for `key`, a seed run twice)."""
     placed, missing, unrecorded = [], 0, 0
-    for row in rows:
+    for row in (row for row in rows if row["metrics"]):
         value = row["params"].get(key, "")
-        if row["metrics"] and value == "None" and key == "train.dialogues":  # null: all, as the record counts them
+        if value == "None" and key == "train.dialogues":  # null: all, as the record counts them
             record = _cached(row, provenance_file(ADAPTER_DIR), ShownAdapterRecord)
             value = str(record.dialogues) if record else "None"
             unrecorded += record is None
-        if row["metrics"] and _number(value) is None:
+        try:
+            float(value)  # a flattened param's text: not a number if text, null or absent
+        except ValueError:
             missing += 1
-        elif row["metrics"]:
-            placed.append({**row, "params": {**row["params"], key: value}})
+            continue
+        placed.append({**row, "params": {**row["params"], key: value}})
     sets, left_out = seed_sets(placed)
     if missing:
         why = f" ({unrecorded} of them null, their adapter's record not in this DVC cache: `dvc pull` it)"
@@ -346,7 +335,7 @@ def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, lis
             mean = runs[0]["metrics"]["rouge1"]
             interval = run_intervals(runs[0]).get("rouge1") or {}
             low, high = interval.get("low", mean), interval.get("high", mean)
-        point = (_number(runs[0]["params"][key]), mean, low, high, len(runs))
+        point = (float(runs[0]["params"][key]), mean, low, high, len(runs))
         points.setdefault(_label(runs[0], others, several_commits), []).append(point)
     return {label: sorted(series) for label, series in points.items()}, left_out
 
@@ -368,9 +357,10 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     )
     args = parser.parse_args(arguments)
     from dialogsum_lora.files.outputs import check_writable
-    from dialogsum_lora.results.plots import check_plot_path, plot_against, plot_experiments
+    from dialogsum_lora.results.plots import plot_against, plot_experiments
 
-    check_plot_path(args.plot)
+    if args.plot.suffix.lower() != ".png":
+        raise UserError(f"{args.plot}: plots are written as PNG, so the file name must end in .png")
     if args.plot != DEFAULT_PLOT and args.plot.exists():  # dvc_plots/ is DVC's (and this command's) to rewrite
         raise UserError(f"--plot {args.plot} already exists: give a new file, or remove it yourself")
     rows = sort_rows(experiment_rows(dvc_experiments(args.rev)))
@@ -385,10 +375,8 @@ def show_experiments(arguments: list[str] | None = None) -> None:
         )
     check_writable([args.plot])
     same = sum(len(row["same"]) for row in rows)
-    print(
-        f"{FINETUNED} ROUGE F1 x100 of {len(rows)} runs, best rouge1 first"
-        + (f" ({same} identical runs shown once, NAME(+N))" if same else "")
-    )
+    shown_once = f" ({same} identical runs shown once, NAME(+N))" if same else ""
+    print(f"{FINETUNED} ROUGE F1 x100 of {len(rows)} runs, best rouge1 first{shown_once}")
     intervals = [run_intervals(row) for row in rows]
     if any(intervals):
         print("below each score, its 95% interval")

@@ -35,25 +35,17 @@ STYLE = {
 MAX_EXPERIMENTS = 15  # bars of more runs than this are unreadable at a paper's size: the best ones are drawn
 
 
-def check_plot_path(path: Path) -> None:
-    """Refuse a plot path whose extension is not the format written."""
-    if Path(path).suffix.lower() != f".{FORMAT}":
-        raise UserError(f"{path}: plots are written as PNG, so the file name must end in .{FORMAT}")
-
-
 @contextmanager
 def _figure(path: Path, height: float, title: str, legend_columns: int = 0) -> Iterator:
-    """The axes of a figure PAPER_WIDTH wide and `height` inches tall, in STYLE with constrained layout
-    (every label inside the figure), `title` wrapped and centred on the figure (long tick labels shift the
-    axes aside), a legend of `legend_columns` under the axes if any, written to `path` when the block ends."""
+    """The axes of a figure `height` inches tall, constrained layout keeping every label inside; `title` wrapped
+    and centred on the figure, a legend of `legend_columns` under the axes; written to `path` when the block ends."""
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(PAPER_WIDTH, height), layout="constrained")
         yield figure.subplots()
         if legend_columns:
             figure.legend(loc="outside lower center", ncols=legend_columns)
-        figure.suptitle(
-            "\n".join(textwrap.fill(line, TITLE_CHARACTERS, break_on_hyphens=False) for line in title.split("\n"))
-        )
+        lines = (textwrap.fill(line, TITLE_CHARACTERS, break_on_hyphens=False) for line in title.split("\n"))
+        figure.suptitle("\n".join(lines))
         with atomic_path(path) as temporary:
             # No "Software" stamp: the PNG depends on the data, not the matplotlib build.
             figure.savefig(temporary, format=FORMAT, metadata={"Software": None})
@@ -64,8 +56,7 @@ def _shortened(text: str, size: int = LABEL_CHARACTERS) -> str:
 
 
 def _errors(values: list[float], intervals: list[dict | None], scale: float = 1) -> list[list[float]] | None:
-    """matplotlib's error bar lengths below and above `values` from their intervals (scaled), or None
-    unless every value has one."""
+    """matplotlib's error bars of `values` from their intervals (scaled), or None unless every value has one."""
     if not all(intervals):
         return None
     return [
@@ -92,8 +83,7 @@ def plot_rouge(baseline: dict, finetuned: dict, path: Path) -> None:
 
 
 def plot_topics(topics: dict, path: Path, shown: int = 20) -> None:
-    """Horizontal bars: ROUGE-1 of both models on the `shown` topics with the most test dialogues;
-    the title says how many of how many topics it shows."""
+    """Horizontal bars: ROUGE-1 of both models on the `shown` topics with the most test dialogues."""
     rows = topics["topics"][:shown]
     title = (
         f"ROUGE-1 by topic: {len(rows)} of the {len(topics['topics'])} topics with at least "
@@ -122,25 +112,19 @@ def plot_lengths(
     cut: dict[str, list[bool]] | None = None,
     max_new_tokens: int | None = None,
 ) -> None:
-    """Each summary's words against its references' mean words; summaries that stopped at max_new_tokens
-    (`cut`, per system) drawn as crosses and counted in the legend."""
+    """Each summary's words against its references' mean; those cut at max_new_tokens (`cut`) as counted crosses."""
     reference_words, cut = mean_reference_words(references), cut or {}
     anything_cut = any(any(flags) for flags in cut.values())
     none_cut = f"; none cut at {max_new_tokens} new tokens" if max_new_tokens is not None and not anything_cut else ""
     with _figure(path, 4.0, f"Summary length vs references (lines: x1/2, x1, x2){none_cut}", 2) as axes:
         for number, (label, texts) in enumerate(predictions.items()):
             flags = cut.get(label) or [False] * len(texts)
-            for marker, kept in (("o", False), ("x", True)):
+            for marker, size, kept in (("o", 8, False), ("x", 14, True)):
                 points = [(r, len(t.split())) for r, t, flag in zip(reference_words, texts, flags) if flag == kept]
-                if points or marker == "o":
-                    axes.scatter(
-                        *zip(*points) if points else ([], []),
-                        s=8 if marker == "o" else 14,
-                        alpha=0.5,
-                        marker=marker,
-                        color=f"C{number}",
-                        label=label if marker == "o" else f"{label}: {len(points)} cut at {max_new_tokens} new tokens",
-                    )
+                if points or not kept:
+                    named = f"{label}: {len(points)} cut at {max_new_tokens} new tokens" if kept else label
+                    xy = zip(*points) if points else ([], [])
+                    axes.scatter(*xy, s=size, alpha=0.5, marker=marker, color=f"C{number}", label=named)
         top = max([*reference_words, *(len(t.split()) for texts in predictions.values() for t in texts), 1])
         for factor, style in ((1, "-"), (2, ":"), (0.5, ":")):
             axes.plot([0, top], [0, top * factor], style, color="grey", linewidth=0.8)
@@ -183,22 +167,14 @@ def plot_curves(
 
 
 def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
-    """Horizontal grouped bars: the finetuned ROUGE x100 of the best MAX_EXPERIMENTS experiments (rows as
-    commands/experiments.py gives them), labelled by name and changed params (at most two lines of them)."""
+    """Horizontal grouped bars: finetuned ROUGE x100 of the best MAX_EXPERIMENTS experiments, labelled by name and
+    changed params (two lines at most)."""
     shown = rows[:MAX_EXPERIMENTS]
-    labels = [
-        _shortened(row["name"])
-        + "".join(
-            f"\n{line}"
-            for line in textwrap.wrap(
-                " ".join(f"{key}={row['params'].get(key, '')}" for key in keys),
-                LABEL_CHARACTERS,
-                max_lines=2,
-                placeholder=" …",
-            )
-        )
-        for row in shown
-    ]
+    labels = []
+    for row in shown:
+        params = " ".join(f"{key}={row['params'].get(key, '')}" for key in keys)
+        wrapped = textwrap.wrap(params, LABEL_CHARACTERS, max_lines=2, placeholder=" …")
+        labels.append("\n".join([_shortened(row["name"]), *wrapped]))
     runs = f"The best {len(shown)} of {len(rows)} runs" if len(shown) < len(rows) else "Experiments"
     intervals = " (95% intervals)" if any(row["metrics"].get("ci95") for row in shown) else ""
     title = f"{runs}, best rouge1 first{intervals}"
@@ -215,8 +191,8 @@ def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
 
 
 def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out: Sequence[str] = ()) -> None:
-    """Finetuned ROUGE-1 x100 against a numeric param: a line per series of experiments.curve_points, seeds
-    counted in the legend or beside each point, the series drawn a little apart so intervals do not hide."""
+    """Finetuned ROUGE-1 x100 against a numeric param, a line per series of experiments.curve_points (drawn a little
+    apart so intervals do not hide), seeds counted in the legend or beside each point."""
     labels, counted = [], []  # counted: whether the legend gives the series' number of seeds
     for label, series in points.items():
         counts = {seeds for *_, seeds in series}
@@ -235,16 +211,8 @@ def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out:
                 [100 * (v - low) for v, low in zip(values, lows)],
                 [100 * (high - v) for v, high in zip(values, highs)],
             ]
-            axes.errorbar(
-                xs,
-                [100 * v for v in values],
-                yerr=errors,
-                marker="o",
-                markersize=4,
-                capsize=3,
-                label=label,
-                transform=shifted,
-            )
+            scaled = [100 * v for v in values]
+            axes.errorbar(xs, scaled, errors, marker="o", markersize=4, capsize=3, label=label, transform=shifted)
             # Drawn through another transform than the data's, the points do not widen the axes' limits by themselves.
             axes.update_datalim([(x, 100 * bound) for x, low, high in zip(xs, lows, highs) for bound in (low, high)])
             for x, value, count in zip(xs, values, seeds):
