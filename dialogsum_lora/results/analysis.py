@@ -13,33 +13,25 @@ from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 
 def per_topic(test_rows: list[dict], systems: dict[str, list[dict]], min_dialogues: int) -> list[dict]:
-    """Mean ROUGE of each system (per-dialogue scores as score_corpus gives them) on each topic with at least
-    `min_dialogues` test dialogues, most dialogues first; a dialogue counts once under each of its topics (its
-    annotators may name several), case and spacing folded."""
+    """Mean ROUGE of each system (score_corpus's per-dialogue scores) per topic of `min_dialogues` or more dialogues,
+    most first; a dialogue counts under each topic its annotators name, case and spacing folded."""
     members: dict[str, list[int]] = {}
     for index, row in enumerate(test_rows):
         for topic in dict.fromkeys(" ".join(t.split()).lower() for t in row.get("topics", []) if t.strip()):
             members.setdefault(topic, []).append(index)
-    kept = sorted(
-        ((topic, indices) for topic, indices in members.items() if len(indices) >= min_dialogues),
-        key=lambda item: (-len(item[1]), item[0]),
-    )
-    return [
-        {
-            "topic": topic,
-            "dialogues": len(indices),
-            **{
-                system: {name: round(fmean(scores[i]["mean"][name] for i in indices), 6) for name in ROUGE_TYPES}
-                for system, scores in systems.items()
-            },
+    kept = [(topic, indices) for topic, indices in members.items() if len(indices) >= min_dialogues]
+    found = []
+    for topic, indices in sorted(kept, key=lambda item: (-len(item[1]), item[0])):
+        means = {
+            system: {name: round(fmean(scores[i]["mean"][name] for i in indices), 6) for name in ROUGE_TYPES}
+            for system, scores in systems.items()
         }
-        for topic, indices in kept
-    ]
+        found.append({"topic": topic, "dialogues": len(indices), **means})
+    return found
 
 
 def largest_changes(candidate: list[dict], other: list[dict], count: int) -> tuple[list[int], list[int]]:
-    """The indices of the `count` largest gains and losses in per-dialogue ROUGE-1 of `candidate` over `other`;
-    equal changes in test-split order."""
+    """The indices of the `count` largest ROUGE-1 gains and losses of `candidate` over `other`, ties in split order."""
     changes = [(c["mean"]["rouge1"] - o["mean"]["rouge1"], index) for index, (c, o) in enumerate(zip(candidate, other))]
     gains = [index for change, index in sorted(changes, key=lambda c: (-c[0], c[1])) if change > 0][:count]
     losses = [index for change, index in sorted(changes) if change < 0][:count]
@@ -64,15 +56,12 @@ def against_baseline(
     min_topic_dialogues: int,
     examples: int,
 ) -> dict:
-    """finetuned against baseline: the paired comparison, ROUGE per topic, and the dialogues with the
-    `examples` largest ROUGE-1 gains and losses."""
+    """finetuned vs baseline: the paired comparison, ROUGE per topic, the `examples` largest ROUGE-1 gains, losses."""
     gains, losses = largest_changes(finetuned, baseline, examples)
+    topics = per_topic(test_rows, {BASELINE: baseline, FINETUNED: finetuned}, min_topic_dialogues)
     return {
         "comparison": paired_comparison(finetuned, baseline, resamples, seed),
-        "topics": {
-            "min_dialogues": min_topic_dialogues,
-            "topics": per_topic(test_rows, {BASELINE: baseline, FINETUNED: finetuned}, min_topic_dialogues),
-        },
+        "topics": {"min_dialogues": min_topic_dialogues, "topics": topics},
         "gains": gains,
         "losses": losses,
     }

@@ -1,9 +1,9 @@
-"""How sure a score is: bootstrap confidence intervals over dialogues, the paired comparison of two
-systems on the same dialogues, and intervals over training seeds and dialogues.
+"""How sure a score is: bootstrap intervals over dialogues, the paired comparison of two systems on the same
+dialogues, and intervals over training seeds and dialogues.
 
-The unit resampled is a dialogue's score (averaged over its references, which so stay together). Both
-systems of a paired comparison are resampled with the same draws: the interval is that of their
-difference on the same dialogues. Draws come from `seed` (numpy's PCG64): the same bytes on every run.
+The unit resampled is a dialogue's score (averaged over its references, which so stay together). Both systems of
+a paired comparison share the draws, so the interval is that of their difference. Draws come from `seed` (numpy's
+PCG64): the same bytes on every run.
 """
 
 import numpy as np
@@ -14,7 +14,7 @@ DIGITS = 6  # as the headline scores
 
 
 def resample_indices(dialogues: int, resamples: int, seed: int) -> np.ndarray:
-    """`resamples` rows of `dialogues` indices drawn with replacement (shape resamples x dialogues)."""
+    """`resamples` rows of `dialogues` indices drawn with replacement."""
     return np.random.default_rng(seed).integers(0, dialogues, size=(resamples, dialogues))
 
 
@@ -31,9 +31,8 @@ def intervals(per_type: dict[str, list[float]], resamples: int, seed: int) -> di
 
 
 def paired(candidate: list[float], other: list[float], indices: np.ndarray) -> dict:
-    """The candidate's scores against the other's on the same dialogues: the mean difference, its 95%
-    interval (low, high), the one-sided p-value of "the candidate is better" (the share of resamples
-    whose mean difference is not above 0), and the dialogues it wins, ties and loses."""
+    """Candidate against other on the same dialogues: the mean difference, its 95% interval, the one-sided p-value
+    of "the candidate is better" (the share of resamples whose mean difference is not above 0), wins, ties, losses."""
     candidate, other = np.asarray(candidate, dtype=np.float64), np.asarray(other, dtype=np.float64)
     difference = candidate - other
     tie = np.isclose(candidate, other, rtol=0, atol=1e-12)
@@ -63,9 +62,8 @@ def compare(
 
 
 def _over_seeds(cells) -> tuple[dict, float]:
-    """For `cells` (seeds x dialogues, two or more of each): the mean, the standard deviation over seeds of
-    each seed's mean and the 95% t interval of the mean from both spreads; and the one-sided p-value of "the
-    mean is above 0" (Student's t)."""
+    """Of `cells` (seeds x dialogues, two or more of each): the mean, the sd of the seeds' means, the mean's 95% t
+    interval from both spreads; and the one-sided p-value of "the mean is above 0"."""
     from scipy.stats import t
 
     cells = np.asarray(cells, dtype=np.float64)
@@ -85,8 +83,7 @@ def across_seeds(per_type: dict[str, list[list[float]]]) -> dict[str, dict]:
 
 
 def paired_across_seeds(candidate: list[list[float]], other: list[list[float]]) -> dict:
-    """Two groups of runs on the same seeds and dialogues (seeds x dialogues each, in the same
-    order): the mean difference, candidate minus other, its 95% interval over seeds and
-    dialogues, and the one-sided p-value of "the candidate is better" (Student's t)."""
+    """Two groups of runs on the same seeds and dialogues (seeds x dialogues, in the same order): the mean difference,
+    its 95% interval and the one-sided p-value of "the candidate is better" (Student's t)."""
     found, p_value = _over_seeds(np.subtract(candidate, other))
     return {"difference": found["mean"], "low": found["low"], "high": found["high"], "p_value": p_value}

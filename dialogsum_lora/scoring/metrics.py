@@ -1,6 +1,5 @@
-"""The metrics a stage writes for a system's summaries of the test split: ROUGE (rouge.py) with
-95% bootstrap intervals (bootstrap.py) and summary lengths. The stages, dialogsum-score and the
-`evaluate` metric module (dialogsum_rouge/) all compute them here."""
+"""The metrics of a system's summaries: ROUGE (rouge.py), 95% bootstrap intervals (bootstrap.py) and summary lengths,
+as the stages, dialogsum-score and the `evaluate` metric module (dialogsum_rouge/) all compute them."""
 
 from statistics import fmean
 
@@ -16,8 +15,8 @@ NO_WORDS = (
 def corpus_metrics(
     predictions: list[str], references: list[list[str]], resamples: int = 0, seed: int = 0
 ) -> tuple[dict, list[dict]]:
-    """scores.json's content (score_corpus's, `ci95` intervals from `resamples` drawn from `seed` if any,
-    `blank_predictions` and `length`) and score_corpus's per-dialogue scores."""
+    """scores.json's content (score_corpus's, `ci95` if `resamples`, `blank_predictions`, `length`) and
+    score_corpus's per-dialogue scores."""
     scores, per_dialogue = score_corpus(predictions, references)
     metrics = {name: scores[name] for name in ROUGE_TYPES}
     if resamples:
@@ -38,8 +37,8 @@ def mean_reference_words(references: list[list[str]]) -> list[float]:
 
 
 def length_statistics(predictions: list[str], references: list[list[str]]) -> dict:
-    """Mean words of the predictions and of the references (each dialogue's references
-    averaged), and the share of predictions over twice, or under half, that average."""
+    """Mean words of the predictions and of the references (each dialogue's averaged), and the share of predictions
+    over twice, or under half, that average."""
     reference_words = mean_reference_words(references)
     prediction_words = [len(p.split()) for p in predictions]
     pairs = list(zip(prediction_words, reference_words))

@@ -1,8 +1,7 @@
-"""ROUGE F1 the way published DialogSum numbers are computed: `rouge_score` with Porter stemming, each
-prediction against every reference of its dialogue. The headline is the mean over dialogues of the
-average over its references (the usual per-row mean over the hub's test split, where a dialogue repeats
-once per reference); best-of-references takes the max. rougeLsum reads sentences split by punctuation
-(no nltk model to download).
+"""ROUGE F1 as published DialogSum numbers compute it: `rouge_score` with Porter stemming, each prediction against
+every reference of its dialogue. The headline is the mean over dialogues of the average over references (the usual
+per-row mean over the hub's test split, where a dialogue repeats once per reference); best-of-references takes the
+max. rougeLsum reads sentences split by punctuation (no nltk model to download).
 """
 
 import functools
@@ -18,9 +17,8 @@ _PORTER = porter.PorterStemmer()  # rouge_score's stemmer (use_stemmer=True)
 
 
 class StemmingTokenizer(tokenizers.Tokenizer):
-    """rouge_score's own tokenizer with Porter stemming, each distinct word stemmed once: the same
-    tokens, faster (stemming is most of the work, and a prediction is tokenised once per reference;
-    BENCHMARKS.md, benchmarks/rouge.py)."""
+    """rouge_score's own tokenizer with Porter stemming, each distinct word stemmed once: the same tokens, faster
+    (stemming is most of the work, a prediction is tokenised once per reference; BENCHMARKS.md, benchmarks/rouge.py)."""
 
     @staticmethod
     @functools.cache  # one entry per distinct word: a few MB at most
@@ -39,9 +37,8 @@ _SCORER = make_scorer()
 
 
 def has_words(text: str) -> bool:
-    """Whether ROUGE sees any word in `text`: rouge_score keeps only Latin letters and digits, so an
-    empty text, one of spaces or zero-width characters, or one in another script has none (and
-    scores 0 against anything)."""
+    """Whether ROUGE sees a word in `text`: rouge_score keeps only Latin letters and digits, so a blank text, one of
+    zero-width characters or one in another script has none (and scores 0 against anything)."""
     return bool(tokenize.tokenize(text, None))
 
 
@@ -60,8 +57,7 @@ def split_sentences(text: str) -> str:
 
 
 def score_one(prediction: str, references: list[str], scorer=_SCORER) -> dict[str, dict[str, float]]:
-    """{"mean": {rouge_type: F1}, "best": {rouge_type: F1}}: the average and the max over one or more
-    references. An empty prediction scores 0."""
+    """{"mean": {type: F1}, "best": {type: F1}} over one or more references; an empty prediction scores 0."""
     prediction = split_sentences(prediction)
     per_reference = [scorer.score(split_sentences(reference), prediction) for reference in references]
     return {
@@ -71,9 +67,8 @@ def score_one(prediction: str, references: list[str], scorer=_SCORER) -> dict[st
 
 
 def score_corpus(predictions: list[str], references: list[list[str]], scorer=_SCORER) -> tuple[dict, list[dict]]:
-    """(metrics, per_dialogue) of aligned predictions and reference lists: the headline F1 per ROUGE type
-    (fractions), `num_dialogues`, `num_references` and `best_reference` (the max-over-references scores);
-    and score_one's result for each dialogue, in order."""
+    """(metrics, per_dialogue): the headline F1 per ROUGE type, `num_dialogues`, `num_references` and `best_reference`
+    (max over references); and score_one's result for each dialogue, in order."""
     per_dialogue = [score_one(p, r, scorer) for p, r in zip(predictions, references, strict=True)]
     metrics = {name: round(fmean(d["mean"][name] for d in per_dialogue), 6) for name in ROUGE_TYPES}
     metrics["num_dialogues"] = len(predictions)
