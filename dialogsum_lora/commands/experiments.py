@@ -53,9 +53,8 @@ NAME_WIDTH = 20
 def dvc_experiments(revisions: list[str] | None = None) -> list:
     """`dvc exp show --json` of the commits `revisions` name, by default all (a sweep on an older one stays in view)."""
     asked = [argument for revision in revisions for argument in ("--rev", revision)] if revisions else ["--all-commits"]
-    result = subprocess.run(
-        [sys.executable, "-m", "dvc", "exp", "show", "--json", *asked], capture_output=True, text=True
-    )
+    command = [sys.executable, "-m", "dvc", "exp", "show", "--json", *asked]
+    result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode:
         lines = [line for line in result.stderr.splitlines() if line.strip()] or ["no output"]
         raise UserError(f"`dvc exp show` failed: {lines[-1].removeprefix('ERROR: ')} (run this in the repository)")
@@ -214,17 +213,15 @@ def seed_sets(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
     """The scored rows in sets of the same code and params but `seed`, a run per seed (equal reruns count once);
     and why a set was left out (a seed run twice with other results: choosing one would look at the scores)."""
     sets: dict[tuple, dict[str, list[dict]]] = {}
-    for row in rows:
-        if row["metrics"]:
-            key = (row["code"], *sorted((name, value) for name, value in row["params"].items() if name != "seed"))
-            runs = sets.setdefault(key, {}).setdefault(row["params"].get("seed"), [])
-            if all(run["metrics"] != row["metrics"] for run in runs):
-                runs.append(row)
+    for row in (row for row in rows if row["metrics"]):
+        key = (row["code"], *sorted((name, value) for name, value in row["params"].items() if name != "seed"))
+        runs = sets.setdefault(key, {}).setdefault(row["params"].get("seed"), [])
+        if all(run["metrics"] != row["metrics"] for run in runs):
+            runs.append(row)
     kept, left_out = [], []
     for by_seed in sets.values():
-        twice = [(seed, runs) for seed, runs in by_seed.items() if len(runs) > 1]
-        if twice:
-            seed, runs = twice[0]
+        seed, runs = next(((seed, runs) for seed, runs in by_seed.items() if len(runs) > 1), (None, None))
+        if runs:
             left_out.append(f"seed {seed} ran twice with other results ({', '.join(run['name'] for run in runs)})")
         else:
             kept.append([runs[0] for runs in by_seed.values()])
@@ -329,13 +326,11 @@ def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, lis
     points: dict[str, list[tuple]] = {}
     for runs in sets:
         if len(runs) > 1:
-            scores = next(statistics)["scores"]["rouge1"]
-            low, mean, high = scores["low"], scores["mean"], scores["high"]
+            found = next(statistics)["scores"]["rouge1"]
         else:
             mean = runs[0]["metrics"]["rouge1"]
-            interval = run_intervals(runs[0]).get("rouge1") or {}
-            low, high = interval.get("low", mean), interval.get("high", mean)
-        point = (float(runs[0]["params"][key]), mean, low, high, len(runs))
+            found = {"mean": mean, "low": mean, "high": mean, **(run_intervals(runs[0]).get("rouge1") or {})}
+        point = (float(runs[0]["params"][key]), found["mean"], found["low"], found["high"], len(runs))
         points.setdefault(_label(runs[0], others, several_commits), []).append(point)
     return {label: sorted(series) for label, series in points.items()}, left_out
 

@@ -18,7 +18,6 @@ from dialogsum_lora.paths import BASELINE, FINETUNED
 from dialogsum_lora.scoring.metrics import mean_reference_words
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
-FORMAT = "png"
 PAPER_WIDTH = 6.5  # inches: the text width of a US-letter or A4 paper with its usual margins
 DPI = 200  # crisp in print, a few hundred kB a plot
 MIN_FONT = 8  # points at the printed size: tick labels, legends and notes included
@@ -48,7 +47,7 @@ def _figure(path: Path, height: float, title: str, legend_columns: int = 0) -> I
         figure.suptitle("\n".join(lines))
         with atomic_path(path) as temporary:
             # No "Software" stamp: the PNG depends on the data, not the matplotlib build.
-            figure.savefig(temporary, format=FORMAT, metadata={"Software": None})
+            figure.savefig(temporary, format="png", metadata={"Software": None})
 
 
 def _shortened(text: str, size: int = LABEL_CHARACTERS) -> str:
@@ -98,9 +97,8 @@ def plot_topics(topics: dict, path: Path, shown: int = 20) -> None:
             axes.set_yticks(list(positions), [f"{_shortened(r['topic'])} ({r['dialogues']})" for r in rows])
             axes.invert_yaxis()
         else:
-            axes.text(
-                0.5, 0.5, f"no topic has {topics['min_dialogues']} or more test dialogues", ha="center", va="center"
-            )
+            empty = f"no topic has {topics['min_dialogues']} or more test dialogues"
+            axes.text(0.5, 0.5, empty, ha="center", va="center")
             axes.set_yticks([])
         axes.set_xlabel("ROUGE-1 F1 (mean over the topic's dialogues)")
 
@@ -155,9 +153,8 @@ def plot_curves(
         for label, (steps, values) in curves.items():
             if steps:
                 axes.plot(steps, values, marker="o" if len(steps) < 30 else None, markersize=3, label=label)
-        axes.axvline(
-            kept_step, color="black", linestyle="--", linewidth=0.8, label=f"weights kept (step {kept_step:,})"
-        )
+        kept = f"weights kept (step {kept_step:,})"
+        axes.axvline(kept_step, color="black", linestyle="--", linewidth=0.8, label=kept)
         if any(steps for steps, _ in curves.values()):
             axes.legend()
         else:

@@ -46,9 +46,7 @@ def paired(candidate: list[float], other: list[float], indices: np.ndarray) -> d
     }
 
 
-def compare(
-    candidate: dict[str, list[float]], other: dict[str, list[float]], resamples: int, seed: int
-) -> dict[str, dict]:
+def compare(candidate: dict[str, list[float]], other: dict[str, list[float]], resamples: int, seed: int) -> dict:
     """paired() for each score type, every type over the same resamples."""
     indices = resample_indices(len(next(iter(candidate.values()))), resamples, seed)
     return {name: paired(candidate[name], other[name], indices) for name in candidate}
