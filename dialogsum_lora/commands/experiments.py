@@ -11,19 +11,10 @@ from pathlib import Path
 
 from pydantic import AliasPath, ConfigDict, Field
 
+from dialogsum_lora import paths
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.evaluation import Interval, Scores
-from dialogsum_lora.paths import (
-    ADAPTER_DIR,
-    FINETUNED,
-    FINETUNED_DIR,
-    PARAMS_FILE,
-    metrics_file,
-    predictions_file,
-    provenance_file,
-    scores_file,
-)
 from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
@@ -45,6 +36,7 @@ class ShownAdapterRecord(Record):  # what --against reads of models/adapter/prov
     dialogues: int = Field(ge=1, validation_alias=AliasPath("training", "dialogues"))
 
 
+FINETUNED_METRICS = paths.metrics_file(paths.FINETUNED_DIR)  # what `dvc exp show` reads of a run
 DEFAULT_PLOT = Path("dvc_plots/experiments.png")  # dvc_plots/ is where DVC writes its own plots (git-ignored)
 WIDTH = 100
 NAME_WIDTH = 20
@@ -87,23 +79,16 @@ def experiment_rows(shown: list) -> list[dict]:
 
 
 def _row(name: str, revision: dict, state: str, code: str) -> dict:
+    from dvc.utils.flatten import flatten  # nested keys joined by dots: lora.r
+
     data = revision.get("data") or {}
-    params = _flatten((data.get("params") or {}).get(str(PARAMS_FILE), {}).get("data") or {})
-    metrics = (data.get("metrics") or {}).get(str(metrics_file(FINETUNED_DIR)), {}).get("data")
+    params = flatten((data.get("params") or {}).get(str(paths.PARAMS_FILE), {}).get("data") or {})
+    params = {key: ",".join(map(str, v)) if isinstance(v, list) else str(v) for key, v in params.items()}
+    metrics = (data.get("metrics") or {}).get(str(FINETUNED_METRICS), {}).get("data")
     if metrics is not None:
-        source = f"`dvc exp show`: {name}'s {metrics_file(FINETUNED_DIR)}"
+        source = f"`dvc exp show`: {name}'s {FINETUNED_METRICS}"
         metrics = parse(ShownScores, metrics, source).model_dump(include=set(ROUGE_TYPES))
     return dict(name=name, rev=revision.get("rev"), state=state, params=params, metrics=metrics, same=[], code=code)
-
-
-def _flatten(params: dict, prefix: str = "") -> dict[str, str]:
-    flat = {}
-    for key, value in params.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
-    return flat
 
 
 def changed_params(rows: list[dict]) -> list[str]:
@@ -149,7 +134,7 @@ def _parsed(schema: type[Record], text: str, source: str) -> Record:
 
 def run_intervals(row: dict) -> dict:
     """The 95% intervals of `row`'s finetuned scores, from its scores.json where this DVC cache holds it."""
-    scores = _cached(row, scores_file(FINETUNED_DIR), ShownScores) if row["metrics"] else None
+    scores = _cached(row, paths.scores_file(paths.FINETUNED_DIR), ShownScores) if row["metrics"] else None
     return scores.model_dump()["ci95"] if scores else {}
 
 
@@ -184,12 +169,10 @@ def table(rows: list[dict], keys: list[str], intervals: list[dict]) -> str:
 
 def _aligned(lines: list[list[str]], left: int) -> list[str]:
     """Cells in columns two spaces apart, the first `left` left-aligned, the others right; dashes under the header."""
-    widths = [max(len(cells[i]) for cells in lines) for i in range(len(lines[0]))]
+    widths = [max(map(len, column)) for column in zip(*lines)]
+    justify = [str.ljust] * left + [str.rjust] * (len(widths) - left)
     aligned = [
-        "  ".join(
-            cell.ljust(size) if i < left else cell.rjust(size) for i, (cell, size) in enumerate(zip(cells, widths))
-        ).rstrip()
-        for cells in lines
+        "  ".join(pad(cell, size) for pad, cell, size in zip(justify, cells, widths)).rstrip() for cells in lines
     ]
     return [aligned[0], "-" * max(map(len, aligned)), *aligned[1:]]
 
@@ -232,7 +215,7 @@ def dialogue_scores(row: dict) -> dict[str, dict[str, float]]:
     """Each test dialogue's finetuned ROUGE in `row`'s run, by id: its predictions scored again, unrounded."""
     from dialogsum_lora.scoring.rouge import score_corpus
 
-    path = predictions_file(FINETUNED_DIR)
+    path = paths.predictions_file(paths.FINETUNED_DIR)
     lines = enumerate(run_output(row, path).splitlines(), 1)
     predictions = [_parsed(ShownPrediction, line, f"{row['name']}'s {path} line {number}") for number, line in lines]
     _, per_dialogue = score_corpus([p.prediction for p in predictions], [p.references for p in predictions])
@@ -307,7 +290,7 @@ def curve_points(rows: list[dict], key: str, keys: list[str]) -> tuple[dict, lis
     for row in (row for row in rows if row["metrics"]):
         value = row["params"].get(key, "")
         if value == "None" and key == "train.dialogues":  # null: all, as the record counts them
-            record = _cached(row, provenance_file(ADAPTER_DIR), ShownAdapterRecord)
+            record = _cached(row, paths.provenance_file(paths.ADAPTER_DIR), ShownAdapterRecord)
             value = str(record.dialogues) if record else "None"
             unrecorded += record is None
         try:
@@ -361,9 +344,7 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     rows = sort_rows(experiment_rows(dvc_experiments(args.rev)))
     keys = changed_params(rows)
     if not any(row["metrics"] for row in rows):
-        raise UserError(
-            f"no experiment here has {metrics_file(FINETUNED_DIR)} yet: run `dvc repro` or `dvc exp run` first"
-        )
+        raise UserError(f"no experiment here has {FINETUNED_METRICS} yet: run `dvc repro` or `dvc exp run` first")
     if args.against is not None and args.against not in keys:
         raise UserError(
             f"--against {args.against}: not a param these runs vary (they vary: {', '.join(keys) or 'none'})"
@@ -371,7 +352,7 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     check_writable([args.plot])
     same = sum(len(row["same"]) for row in rows)
     shown_once = f" ({same} identical runs shown once, NAME(+N))" if same else ""
-    print(f"{FINETUNED} ROUGE F1 x100 of {len(rows)} runs, best rouge1 first{shown_once}")
+    print(f"{paths.FINETUNED} ROUGE F1 x100 of {len(rows)} runs, best rouge1 first{shown_once}")
     intervals = [run_intervals(row) for row in rows]
     if any(intervals):
         print("below each score, its 95% interval")
