@@ -346,9 +346,8 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     if not any(row["metrics"] for row in rows):
         raise UserError(f"no experiment here has {FINETUNED_METRICS} yet: run `dvc repro` or `dvc exp run` first")
     if args.against is not None and args.against not in keys:
-        raise UserError(
-            f"--against {args.against}: not a param these runs vary (they vary: {', '.join(keys) or 'none'})"
-        )
+        varied = ", ".join(keys) or "none"
+        raise UserError(f"--against {args.against}: not a param these runs vary (they vary: {varied})")
     check_writable([args.plot])
     same = sum(len(row["same"]) for row in rows)
     shown_once = f" ({same} identical runs shown once, NAME(+N))" if same else ""

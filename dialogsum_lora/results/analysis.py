@@ -1,5 +1,4 @@
-"""Where finetuned wins and loses against baseline: the paired comparison, ROUGE per topic, and the
-dialogues on which ROUGE-1 changed most."""
+"""Where finetuned wins and loses against baseline: the paired comparison, ROUGE per topic, largest ROUGE-1 changes."""
 
 from statistics import fmean
 

@@ -83,12 +83,10 @@ def plot_rouge(baseline: dict, finetuned: dict, path: Path) -> None:
 
 def plot_topics(topics: dict, path: Path, shown: int = 20) -> None:
     """Horizontal bars: ROUGE-1 of both models on the `shown` topics with the most test dialogues."""
-    rows = topics["topics"][:shown]
-    title = (
-        f"ROUGE-1 by topic: {len(rows)} of the {len(topics['topics'])} topics with at least "
-        f"{topics['min_dialogues']} test dialogues"
-        + ("\n(those with the most dialogues)" if rows != topics["topics"] else "")
-    )
+    every, least = topics["topics"], topics["min_dialogues"]
+    rows = every[:shown]
+    most = "\n(those with the most dialogues)" if rows != every else ""
+    title = f"ROUGE-1 by topic: {len(rows)} of the {len(every)} topics with at least {least} test dialogues{most}"
     with _figure(path, 1.3 + 0.26 * max(len(rows), 1), title, 2 if rows else 0) as axes:
         if rows:
             positions = range(len(rows))
@@ -97,8 +95,7 @@ def plot_topics(topics: dict, path: Path, shown: int = 20) -> None:
             axes.set_yticks(list(positions), [f"{_shortened(r['topic'])} ({r['dialogues']})" for r in rows])
             axes.invert_yaxis()
         else:
-            empty = f"no topic has {topics['min_dialogues']} or more test dialogues"
-            axes.text(0.5, 0.5, empty, ha="center", va="center")
+            axes.text(0.5, 0.5, f"no topic has {least} or more test dialogues", ha="center", va="center")
             axes.set_yticks([])
         axes.set_xlabel("ROUGE-1 F1 (mean over the topic's dialogues)")
 

@@ -1,2 +1,1 @@
-"""Scoring: ROUGE as published DialogSum numbers compute it (rouge), bootstrap intervals and paired comparisons
-(bootstrap), the metrics a stage writes (metrics), and the same as an `evaluate` metric module (dialogsum_rouge/)."""
+"""Scoring: DialogSum ROUGE (rouge), bootstrap intervals (bootstrap), the metrics written (metrics, dialogsum_rouge)."""
