@@ -60,11 +60,9 @@ def experiment_rows(shown: list) -> list[dict]:
     # The workspace last: a run it repeats keeps its commit's name and code, and so its seed group.
     for commit in sorted(shown, key=lambda commit: commit["rev"] == "workspace"):
         code = commit["rev"]
-        if code == "workspace":
-            candidates = [_row("workspace", commit, "workspace", code)]
-        else:
-            head = _row(commit["name"] or code[:7], commit, "commit", code)
-            candidates = [head] if head["metrics"] else []
+        state = "workspace" if code == "workspace" else "commit"
+        head = _row((commit["name"] or code[:7]) if state == "commit" else state, commit, state, code)
+        candidates = [head] if state == "workspace" or head["metrics"] else []
         for experiment in commit.get("experiments") or []:
             latest = experiment["revs"][0]
             state = (experiment.get("executor") or {}).get("state") or "success"
