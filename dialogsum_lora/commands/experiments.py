@@ -357,9 +357,7 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     show_seed_groups(rows, keys)
     if args.against is None:
         scored = [
-            {**row, "metrics": {**row["metrics"], "ci95": found}}
-            for row, found in zip(rows, intervals)
-            if row["metrics"]
+            {**row, "metrics": {**row["metrics"], "ci95": ci}} for row, ci in zip(rows, intervals) if row["metrics"]
         ]
         plot_experiments(scored, keys, args.plot)
     else:

@@ -1,6 +1,5 @@
-"""The PNG plots (matplotlib) of evaluate and dialogsum-experiments, each drawn for a paper: a text width
-wide (PAPER_WIDTH), printed at DPI, no text smaller than MIN_FONT points there, long labels shortened or
-wrapped, nothing clipped, legends under the axes (never over data). The sizes are in STYLE and `_figure`."""
+"""The PNG plots of evaluate and dialogsum-experiments, drawn for a paper: PAPER_WIDTH wide at DPI, no text under
+MIN_FONT points, long labels shortened or wrapped, nothing clipped, legends under the axes (never over data)."""
 
 import csv
 import textwrap
@@ -161,8 +160,7 @@ def plot_curves(
 
 
 def plot_experiments(rows: list[dict], keys: list[str], path: Path) -> None:
-    """Horizontal grouped bars: finetuned ROUGE x100 of the best MAX_EXPERIMENTS experiments, labelled by name and
-    changed params (two lines at most)."""
+    """Horizontal grouped bars: finetuned ROUGE x100 of the best MAX_EXPERIMENTS runs, labelled by name and params."""
     shown = rows[:MAX_EXPERIMENTS]
     labels = []
     for row in shown:

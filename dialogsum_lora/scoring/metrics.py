@@ -15,8 +15,7 @@ NO_WORDS = (
 def corpus_metrics(
     predictions: list[str], references: list[list[str]], resamples: int = 0, seed: int = 0
 ) -> tuple[dict, list[dict]]:
-    """scores.json's content (score_corpus's, `ci95` if `resamples`, `blank_predictions`, `length`) and
-    score_corpus's per-dialogue scores."""
+    """scores.json's content (score_corpus's, `ci95` if `resamples`, blank_predictions, length), per-dialogue scores."""
     scores, per_dialogue = score_corpus(predictions, references)
     metrics = {name: scores[name] for name in ROUGE_TYPES}
     if resamples:
@@ -37,8 +36,7 @@ def mean_reference_words(references: list[list[str]]) -> list[float]:
 
 
 def length_statistics(predictions: list[str], references: list[list[str]]) -> dict:
-    """Mean words of the predictions and of the references (each dialogue's averaged), and the share of predictions
-    over twice, or under half, that average."""
+    """Mean words of predictions and of references (averaged per dialogue), and the share over twice or under half."""
     reference_words = mean_reference_words(references)
     prediction_words = [len(p.split()) for p in predictions]
     pairs = list(zip(prediction_words, reference_words))

@@ -1,6 +1,5 @@
-"""DialogSum ROUGE as a Hugging Face `evaluate` metric, loaded by its local path (never from the hub):
-the pipeline's scores, from the same function (dialogsum_lora.scoring.metrics.corpus_metrics).
-README.md beside this file says how to load it and what it computes."""
+"""DialogSum ROUGE as a Hugging Face `evaluate` metric loaded by its local path (never the hub): the pipeline's scores,
+from the same corpus_metrics. README.md beside this file says how to load it and what it computes."""
 
 import datasets
 import evaluate
