@@ -15,8 +15,11 @@ from dialogsum_lora import paths
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.evaluation import Interval, Scores
+from dialogsum_lora.files.outputs import check_writable
+from dialogsum_lora.results.text import verdict
 from dialogsum_lora.schema import Record, Text, parse
-from dialogsum_lora.scoring.rouge import ROUGE_TYPES
+from dialogsum_lora.scoring.bootstrap import across_seeds, paired_across_seeds
+from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
 
 
 class ShownScores(Scores):  # a run's metrics.json (the scores) or scores.json (their intervals too)
@@ -211,8 +214,6 @@ def seed_sets(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
 
 def dialogue_scores(row: dict) -> dict[str, dict[str, float]]:
     """Each test dialogue's finetuned ROUGE in `row`'s run, by id: its predictions scored again, unrounded."""
-    from dialogsum_lora.scoring.rouge import score_corpus
-
     path = paths.predictions_file(paths.FINETUNED_DIR)
     lines = enumerate(run_output(row, path).splitlines(), 1)
     predictions = [_parsed(ShownPrediction, line, f"{row['name']}'s {path} line {number}") for number, line in lines]
@@ -227,8 +228,6 @@ def _cells(by_seed: dict, seeds, ids: list[str]) -> dict[str, list[list[float]]]
 
 def group_statistics(groups: list[list[dict]]) -> list[dict]:
     """Per group: its runs, their per-dialogue scores by seed, the dialogues all have and across_seeds() on them."""
-    from dialogsum_lora.scoring.bootstrap import across_seeds
-
     found = []
     for group in groups:
         by_seed = {row["params"].get("seed"): dialogue_scores(row) for row in group}
@@ -246,9 +245,6 @@ def group_statistics(groups: list[list[dict]]) -> list[dict]:
 def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
     """Print the seed groups (mean ± sd x100 of each score, its 95% interval below), then each group against the
     best one (by mean rouge1), worded as a run's verdict against the baseline."""
-    from dialogsum_lora.results.text import verdict
-    from dialogsum_lora.scoring.bootstrap import paired_across_seeds
-
     sets, left_out = seed_sets(rows)
     for reason in left_out:
         print(f"warning: a seed group is left out: {reason}", file=sys.stderr)
@@ -332,7 +328,6 @@ def show_experiments(arguments: list[str] | None = None) -> None:
         help="a commit, branch or tag whose experiments to show (repeatable; default: every commit)",
     )
     args = parser.parse_args(arguments)
-    from dialogsum_lora.files.outputs import check_writable
     from dialogsum_lora.results.plots import plot_against, plot_experiments
 
     if args.plot.suffix.lower() != ".png":
