@@ -243,8 +243,7 @@ def group_statistics(groups: list[list[dict]]) -> list[dict]:
 
 
 def show_seed_groups(rows: list[dict], keys: list[str]) -> None:
-    """Print the seed groups (mean ± sd x100 of each score, its 95% interval below), then each group against the
-    best one (by mean rouge1), worded as a run's verdict against the baseline."""
+    """Print the seed groups (mean ± sd x100, the 95% interval below), then each against the best by mean rouge1."""
     sets, left_out = seed_sets(rows)
     for reason in left_out:
         print(f"warning: a seed group is left out: {reason}", file=sys.stderr)

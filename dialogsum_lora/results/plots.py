@@ -35,8 +35,7 @@ MAX_EXPERIMENTS = 15  # bars of more runs than this are unreadable at a paper's 
 
 @contextmanager
 def _figure(path: Path, height: float, title: str, legend_columns: int = 0) -> Iterator:
-    """The axes of a figure `height` inches tall, constrained layout keeping every label inside; `title` wrapped
-    and centred on the figure, a legend of `legend_columns` under the axes; written to `path` when the block ends."""
+    """The axes of a figure `height` inches tall, `title` wrapped above, a legend under; written to `path` on exit."""
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(PAPER_WIDTH, height), layout="constrained")
         yield figure.subplots()
