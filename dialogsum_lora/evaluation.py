@@ -12,9 +12,8 @@ from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import read_json, write_json
 from dialogsum_lora.files.records import Row, write_jsonl
 from dialogsum_lora.params import Seed
-from dialogsum_lora.params.analysis import AnalysisParams
 from dialogsum_lora.params.generate import GenerateParams
-from dialogsum_lora.params.prompt import PromptParams
+from dialogsum_lora.params.summaries import SummaryParams
 from dialogsum_lora.paths import metrics_file, predictions_file, provenance_file, scores_file
 from dialogsum_lora.provenance import DataSource, Stopwatch
 from dialogsum_lora.schema import Record, Text, parse
@@ -82,14 +81,6 @@ class ResultsProvenance(Record):
     shots: Shots | None = None  # baseline's: what its prompts start with
 
 
-def read_metrics(path: Path) -> Metrics:
-    return read_checked(Metrics, path)
-
-
-def read_results_provenance(path: Path) -> ResultsProvenance:
-    return read_checked(ResultsProvenance, path)
-
-
 def read_checked(schema, path: Path):
     """The record at `path` through `schema`: a hand-edited or stale one is one line naming the key."""
     try:
@@ -102,9 +93,7 @@ def summarise_and_score(
     model,
     tokenizer,
     test_rows: list[Row],
-    prompt: PromptParams,
-    generate: GenerateParams,
-    analysis: AnalysisParams,
+    params: SummaryParams,
     seed: int,
     out_dir: Path,
     stage: str,
@@ -112,10 +101,11 @@ def summarise_and_score(
     shots: Sequence[Row] = (),
 ) -> tuple[dict, list[dict], "Summaries"] | None:
     """Summarise each test dialogue (after the `shots`, training rows, if any), score the summaries (with 95%
-    intervals) and write the results to `out_dir`, the generation time to reports/timing/STAGE.json. On rank 0
-    the metrics written, each dialogue's scores and the Summaries; None on the other processes."""
+    intervals) and write them to `out_dir`, the generation time to reports/timing/STAGE.json. On rank 0 the
+    metrics written, each dialogue's scores and the Summaries; None on the other processes."""
     from dialogsum_lora.generation import summarise_dialogues  # torch: not for the commands reading results
 
+    prompt, generate = params.prompt, params.generate
     dialogues = [row["dialogue"] for row in test_rows]
     with Stopwatch(stage) as stopwatch:
         summaries, truncated = summarise_dialogues(
@@ -126,7 +116,7 @@ def summarise_and_score(
     predictions = summaries.texts
     stopwatch.write(dialogues_per_second=round(len(test_rows) / stopwatch.seconds, 2))
     metrics, per_dialogue = corpus_metrics(
-        predictions, [row["references"] for row in test_rows], analysis.resamples, seed
+        predictions, [row["references"] for row in test_rows], params.analysis.resamples, seed
     )
     metrics["truncated_prompts"] = truncated
     metrics["unfinished_summaries"] = sum(summaries.unfinished)
