@@ -1,6 +1,5 @@
-"""The one description of a run: which base model, data, training, prompt and decoding the
-results come from. report.md's header and the model cards' Training table are these rows, so
-the two can never describe a run differently."""
+"""The one description of a run (base model, data, training, prompt, decoding): report.md's header and the model
+cards' Training table are these rows, so the two can never describe a run differently."""
 
 from pathlib import Path
 
@@ -10,8 +9,7 @@ from dialogsum_lora.paths import BASELINE
 from dialogsum_lora.provenance import DataSource
 from dialogsum_lora.results.text import as_text, prompting_text
 
-# What can be said of the data and base model the repository is made for; any other is
-# named as it is, with no claim about it.
+# What can be said of the data and base model the repository is made for; any other is named, with no claim.
 KNOWN_DATASETS = {
     "knkarthick/dialogsum": {
         "name": "DialogSum",
@@ -94,8 +92,8 @@ def describe_run(
     resamples: int | None = None,
     shots: Shots | None = None,
 ) -> list[tuple[str, str]]:
-    """(what, markdown) rows describing a run: the adapter's record, and what evaluate knows (data source,
-    decoding, the baseline's `shots`, resamples); every Trainer and decoding argument by its own name."""
+    """(what, markdown) rows of the adapter's record and what evaluate knows; every Trainer and decoding argument
+    by its own name."""
     train, prompt, training, environment = record.train, record.prompt, record.training, record.environment
     subset = ""
     if training.dialogues != training.split_dialogues:

@@ -1,7 +1,5 @@
-"""How results read wherever they are shown (the console, report.md, the model cards): scores with
-their intervals, paired changes, p-values, and what a comparison can and cannot tell. The two
-systems are `baseline` (the base model alone) and `finetuned` (with the trained weights). Text
-written into markdown is written as text, never as markup."""
+"""How results read on the console, in report.md and in the model cards: scores, intervals, p-values and what a
+comparison can tell; text in markdown is written as text, never as markup."""
 
 import re
 
@@ -64,8 +62,7 @@ def comparison_line(comparison: dict) -> str:
 
 
 def undecidable(comparison: dict, name: str) -> str | None:
-    """Why the paired comparison cannot tell the systems apart on `name` (too few dialogues, an interval of
-    zero width), or None."""
+    """Why the paired comparison cannot tell the systems apart on `name`, or None."""
     dialogues = comparison["num_dialogues"]
     if dialogues < MIN_DIALOGUES_FOR_A_VERDICT:
         return (
@@ -82,8 +79,8 @@ def undecidable(comparison: dict, name: str) -> str | None:
 def verdict(
     comparison: dict, name: str = "rouge1", candidate: str = FINETUNED, other: str = BASELINE, evidence: str = ""
 ) -> str:
-    """What the comparison of `candidate` with `other` says on `name`: better, worse, not distinguishable at
-    the 95% level, or that it cannot tell. `evidence`: where the interval comes from (default: resamples)."""
+    """Whether `candidate` is better than, worse than or not distinguishable from `other` on `name` at the 95% level,
+    or that the comparison cannot tell; `evidence`: where the interval comes from (default: the resamples)."""
     reason = undecidable(comparison, name)
     if reason:
         return f"On {name}, the comparison cannot tell {candidate} from {other}: {reason}."
