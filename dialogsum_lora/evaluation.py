@@ -4,7 +4,6 @@ scores.json, provenance.json), and read back through one schema each."""
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -19,9 +18,6 @@ from dialogsum_lora.provenance import DataSource, Stopwatch
 from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.metrics import NO_WORDS, corpus_metrics
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
-
-if TYPE_CHECKING:
-    from dialogsum_lora.generation import Summaries
 
 
 class Interval(Record):
@@ -99,7 +95,7 @@ def summarise_and_score(
     stage: str,
     provenance: dict,
     shots: Sequence[Row] = (),
-) -> tuple[dict, list[dict], "Summaries"] | None:
+) -> tuple | None:
     """Summarise each test dialogue (after the `shots`, training rows, if any), score the summaries (with 95%
     intervals) and write them to `out_dir`, the generation time to reports/timing/STAGE.json. On rank 0 the
     metrics written, each dialogue's scores and the Summaries; None on the other processes."""
@@ -118,8 +114,7 @@ def summarise_and_score(
     metrics, per_dialogue = corpus_metrics(
         predictions, [row["references"] for row in test_rows], params.analysis.resamples, seed
     )
-    metrics["truncated_prompts"] = truncated
-    metrics["unfinished_summaries"] = sum(summaries.unfinished)
+    metrics |= {"truncated_prompts": truncated, "unfinished_summaries": sum(summaries.unfinished)}
     limit = f"generate.max_new_tokens={generate.max_new_tokens}"
     for key, why in {
         "unfinished_summaries": f"stopped at {limit} before the model ended them: they are cut short",
