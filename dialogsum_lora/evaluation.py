@@ -61,8 +61,7 @@ class AdapterIdentity(Record):
 
 
 class Shots(Record):
-    """The training dialogues (their ids, in the order given) the baseline put before every prompt,
-    and the seed that drew them; no ids: zero-shot."""
+    """The training dialogues (ids, in order) put before every baseline prompt, and their seed; no ids: zero-shot."""
 
     ids: list[Text]
     seed: Seed
@@ -96,9 +95,8 @@ def summarise_and_score(
     provenance: dict,
     shots: Sequence[Row] = (),
 ) -> tuple | None:
-    """Summarise each test dialogue (after the `shots`, training rows, if any), score the summaries (with 95%
-    intervals) and write them to `out_dir`, the generation time to reports/timing/STAGE.json. On rank 0 the
-    metrics written, each dialogue's scores and the Summaries; None on the other processes."""
+    """Summarise (after the `shots`, if any) and score the test dialogues into `out_dir`, the time into reports/timing/;
+    on rank 0 the metrics written, each dialogue's scores and the Summaries, None on the other processes."""
     from dialogsum_lora.generation import summarise_dialogues  # torch: not for the commands reading results
 
     prompt, generate = params.prompt, params.generate

@@ -80,7 +80,6 @@ def summarise_dialogues(
     progress: bool = True,
     shots: Sequence[dict] = (),
 ) -> tuple[Summaries | None, int]:
-    """generate_summaries of the dialogues' prompts (after the `shots`, training rows, if any), and how many prompts
-    were cut."""
+    """generate_summaries of the dialogues' prompts (after the `shots`, if any), and how many prompts were cut."""
     encoded, truncated = encode_prompts(tokenizer, prompt, dialogues, shots)
     return generate_summaries(model, tokenizer, encoded, settings, batch_size, desc=desc, progress=progress), truncated
