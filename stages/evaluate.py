@@ -41,9 +41,8 @@ def main() -> None:
     # Inputs: every one read and checked (and the outputs' place) before anything is written.
     params.generate.check()
     test_rows = read_jsonl(require(paths.SPLIT_FILES["test"]))
-    baseline_metrics = read_checked(Metrics, require(paths.scores_file(paths.BASELINE_DIR))).model_dump(
-        exclude_none=True
-    )
+    baseline_file = require(paths.scores_file(paths.BASELINE_DIR))
+    baseline_metrics = read_checked(Metrics, baseline_file).model_dump(exclude_none=True)
     baseline_predictions = read_jsonl(require(paths.predictions_file(paths.BASELINE_DIR)))
     baseline_scores = rescore(baseline_predictions, test_rows, baseline_metrics, paths.BASELINE_DIR)
     # The baseline compared against: its shots.
