@@ -8,9 +8,8 @@ from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 # Fewer test dialogues than this, and a bootstrap over them says nothing worth a verdict.
 MIN_DIALOGUES_FOR_A_VERDICT = 10
-# Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones
-# that can start markup (emphasis, links, headings, lists, tables, HTML, entities, code, and the
-# $ of the math that GitHub and many viewers render).
+# CommonMark lets any ASCII punctuation be backslash-escaped; these can start markup (emphasis, links, headings,
+# lists, tables, HTML, entities, code, and the $ of the math that GitHub and many viewers render).
 _MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~=:$])")
 
 
@@ -26,7 +25,6 @@ def as_code_block(text: str, language: str = "") -> list[str]:
 
 
 def score_text(metrics: dict, name: str) -> str:
-    """A score, with its 95% interval in brackets when the metrics hold one."""
     interval = (metrics.get("ci95") or {}).get(name)
     return f"{metrics[name]:.4f}" + (f" [{interval['low']:.4f}, {interval['high']:.4f}]" if interval else "")
 
