@@ -45,7 +45,7 @@ class Summaries:
 def generate_summaries(
     model, tokenizer, encoded: list[list[int]], settings: dict, batch_size: int, *, desc="generating", progress=True
 ) -> Summaries | None:
-    """Each tokenised prompt's summary, on rank 0 in the prompts' order; None on the other processes."""
+    """Each tokenised prompt's summary by decoding_config(model, settings): on rank 0 in order, None on other ranks."""
     # Longest first: each batch pads to similar lengths and an out-of-memory shows on the first.
     config = decoding_config(model, settings)
     order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]), i))
