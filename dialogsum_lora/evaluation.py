@@ -4,7 +4,6 @@ scores.json, provenance.json), and read back through one schema each."""
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -12,17 +11,13 @@ from dialogsum_lora.errors import UserError
 from dialogsum_lora.files.outputs import read_json, write_json
 from dialogsum_lora.files.records import Row, write_jsonl
 from dialogsum_lora.params import Seed
-from dialogsum_lora.params.analysis import AnalysisParams
 from dialogsum_lora.params.generate import GenerateParams
-from dialogsum_lora.params.prompt import PromptParams
+from dialogsum_lora.params.summaries import SummaryParams
 from dialogsum_lora.paths import metrics_file, predictions_file, provenance_file, scores_file
 from dialogsum_lora.provenance import DataSource, Stopwatch
 from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.metrics import NO_WORDS, corpus_metrics
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
-
-if TYPE_CHECKING:
-    from dialogsum_lora.generation import Summaries
 
 
 class Interval(Record):
@@ -66,8 +61,7 @@ class AdapterIdentity(Record):
 
 
 class Shots(Record):
-    """The training dialogues (their ids, in the order given) the baseline put before every prompt,
-    and the seed that drew them; no ids: zero-shot."""
+    """The training dialogues (ids, in order) put before every baseline prompt, and their seed; no ids: zero-shot."""
 
     ids: list[Text]
     seed: Seed
@@ -82,14 +76,6 @@ class ResultsProvenance(Record):
     shots: Shots | None = None  # baseline's: what its prompts start with
 
 
-def read_metrics(path: Path) -> Metrics:
-    return read_checked(Metrics, path)
-
-
-def read_results_provenance(path: Path) -> ResultsProvenance:
-    return read_checked(ResultsProvenance, path)
-
-
 def read_checked(schema, path: Path):
     """The record at `path` through `schema`: a hand-edited or stale one is one line naming the key."""
     try:
@@ -102,20 +88,18 @@ def summarise_and_score(
     model,
     tokenizer,
     test_rows: list[Row],
-    prompt: PromptParams,
-    generate: GenerateParams,
-    analysis: AnalysisParams,
+    params: SummaryParams,
     seed: int,
     out_dir: Path,
     stage: str,
     provenance: dict,
     shots: Sequence[Row] = (),
-) -> tuple[dict, list[dict], "Summaries"] | None:
-    """Summarise each test dialogue (after the `shots`, training rows, if any), score the summaries (with 95%
-    intervals) and write the results to `out_dir`, the generation time to reports/timing/STAGE.json. On rank 0
-    the metrics written, each dialogue's scores and the Summaries; None on the other processes."""
+) -> tuple | None:
+    """Summarise (after the `shots`, if any) and score the test dialogues into `out_dir`, the time into reports/timing/;
+    on rank 0 the metrics written, each dialogue's scores and the Summaries, None on the other processes."""
     from dialogsum_lora.generation import summarise_dialogues  # torch: not for the commands reading results
 
+    prompt, generate = params.prompt, params.generate
     dialogues = [row["dialogue"] for row in test_rows]
     with Stopwatch(stage) as stopwatch:
         summaries, truncated = summarise_dialogues(
@@ -126,10 +110,9 @@ def summarise_and_score(
     predictions = summaries.texts
     stopwatch.write(dialogues_per_second=round(len(test_rows) / stopwatch.seconds, 2))
     metrics, per_dialogue = corpus_metrics(
-        predictions, [row["references"] for row in test_rows], analysis.resamples, seed
+        predictions, [row["references"] for row in test_rows], params.analysis.resamples, seed
     )
-    metrics["truncated_prompts"] = truncated
-    metrics["unfinished_summaries"] = sum(summaries.unfinished)
+    metrics |= {"truncated_prompts": truncated, "unfinished_summaries": sum(summaries.unfinished)}
     limit = f"generate.max_new_tokens={generate.max_new_tokens}"
     for key, why in {
         "unfinished_summaries": f"stopped at {limit} before the model ended them: they are cut short",

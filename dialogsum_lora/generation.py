@@ -1,6 +1,5 @@
-"""Summaries: dialogues prompted, cut, and decoded in length-sorted batches with one GenerationConfig, by
-every path that generates: nothing of a model directory's generation_config.json is used.
-"""
+"""Summaries, by every path that generates: dialogues prompted, cut, and decoded in length-sorted batches with one
+GenerationConfig; nothing of a model directory's generation_config.json is used."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,15 +13,13 @@ from dialogsum_lora.prompt import encode_prompts
 
 
 def validation_decoding(prompt: PromptParams) -> dict:
-    """Validation ROUGE's decoding while training, its own so that trying another `generate` never
-    retrains: greedy, at most prompt.max_target_tokens new tokens."""
+    """Validation ROUGE's decoding, its own so that trying another `generate` never retrains."""
     return {"max_new_tokens": prompt.max_target_tokens, "num_beams": 1}
 
 
 def decoding_config(model, settings: dict):
-    """The one GenerationConfig a summary is generated with: `settings`, never sampled, one sequence per
-    prompt, and the special tokens of the model's config.json (load_base_model dropped the directory's
-    generation_config.json, so whatever else generate fills in is transformers' defaults)."""
+    """The one GenerationConfig of every summary: `settings`, never sampled, one sequence, and the special tokens of
+    config.json (load_base_model dropped generation_config.json: the rest is transformers' defaults)."""
     from transformers import GenerationConfig
 
     return GenerationConfig(
@@ -48,8 +45,7 @@ class Summaries:
 def generate_summaries(
     model, tokenizer, encoded: list[list[int]], settings: dict, batch_size: int, *, desc="generating", progress=True
 ) -> Summaries | None:
-    """Summarise each tokenised prompt with decoding_config(model, settings): on rank 0 the summaries in
-    the prompts' order, None on the other processes (each summarises every N-th prompt)."""
+    """Each tokenised prompt's summary by decoding_config(model, settings): on rank 0 in order, None on other ranks."""
     # Longest first: each batch pads to similar lengths and an out-of-memory shows on the first.
     config = decoding_config(model, settings)
     order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]), i))
@@ -84,7 +80,6 @@ def summarise_dialogues(
     progress: bool = True,
     shots: Sequence[dict] = (),
 ) -> tuple[Summaries | None, int]:
-    """Each dialogue's summary (generate_summaries) from its prompt, after the `shots` (training rows) if any,
-    cut to prompt.max_source_tokens; and how many prompts were cut (counted, not hidden)."""
+    """generate_summaries of the dialogues' prompts (after the `shots`, if any), and how many prompts were cut."""
     encoded, truncated = encode_prompts(tokenizer, prompt, dialogues, shots)
     return generate_summaries(model, tokenizer, encoded, settings, batch_size, desc=desc, progress=progress), truncated

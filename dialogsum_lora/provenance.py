@@ -17,8 +17,7 @@ LIBRARIES = ("torch", "transformers", "peft", "datasets", "dvc", "rouge_score")
 
 
 def directory_hash(directory: Path) -> str:
-    """A content hash of every file below `directory`: names (as bytes) and contents, in sorted order; anything but
-    files and directories is a UserError."""
+    """sha256: of the names (as bytes) and contents of the files below `directory`, sorted; files only (UserError)."""
     digest = hashlib.sha256()
     for file in sorted(directory.rglob("*"), key=os.fsencode):
         if file.is_dir():
@@ -31,14 +30,12 @@ def directory_hash(directory: Path) -> str:
 
 
 def file_hash(file: Path) -> bytes:
-    """The sha256 of a file's bytes."""
     with file.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").digest()
 
 
 def model_provenance(model, resolved: str, device, dtype) -> dict:
-    """What a stage that loaded the base model ran with: the model (`resolved` is the hub commit or the directory's
-    hash), Python and library versions, and the torch device and dtype."""
+    """What a stage ran with: the base model (`resolved`: its hub commit or directory hash), versions, device, dtype."""
     import torch
 
     return {
@@ -61,7 +58,6 @@ class DataSource(Record):
 
 
 def read_data_source(stats_file: Path) -> DataSource:
-    """The data `prepare` loaded, from its statistics file."""
     try:
         return parse(DataSource, read_json(stats_file).get("source"), f"{stats_file} source")
     except UserError as error:

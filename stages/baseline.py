@@ -58,17 +58,7 @@ def main() -> None:
     provenance = model_provenance(params.model, resolved, device, dtype)
     provenance["shots"] = {"ids": [row["id"] for row in shots], "seed": params.baseline.seed}
     scored = summarise_and_score(
-        model,
-        tokenizer,
-        test_rows,
-        params.prompt,
-        params.generate,
-        params.analysis,
-        params.baseline.seed,
-        BASELINE_DIR,
-        "baseline",
-        provenance,
-        shots,
+        model, tokenizer, test_rows, params, params.baseline.seed, BASELINE_DIR, "baseline", provenance, shots
     )
     if scored is not None:
         print(summary_line(f"{BASELINE} ({prompting_text(len(shots))})", scored[0]))

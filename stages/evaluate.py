@@ -26,7 +26,7 @@ def main() -> None:
     # Params first: a mistake is reported before torch and the model load.
     params = load_params(Reads)
     from dialogsum_lora import distributed
-    from dialogsum_lora.evaluation import read_metrics, read_results_provenance, rescore, summarise_and_score
+    from dialogsum_lora.evaluation import Metrics, ResultsProvenance, read_checked, rescore, summarise_and_score
     from dialogsum_lora.files.outputs import write_json, write_text
     from dialogsum_lora.modeling import base
     from dialogsum_lora.modeling.adapter import check_adapter, load_merged_model
@@ -41,11 +41,12 @@ def main() -> None:
     # Inputs: every one read and checked (and the outputs' place) before anything is written.
     params.generate.check()
     test_rows = read_jsonl(require(paths.SPLIT_FILES["test"]))
-    baseline_metrics = read_metrics(require(paths.scores_file(paths.BASELINE_DIR))).model_dump(exclude_none=True)
+    baseline_file = require(paths.scores_file(paths.BASELINE_DIR))
+    baseline_metrics = read_checked(Metrics, baseline_file).model_dump(exclude_none=True)
     baseline_predictions = read_jsonl(require(paths.predictions_file(paths.BASELINE_DIR)))
     baseline_scores = rescore(baseline_predictions, test_rows, baseline_metrics, paths.BASELINE_DIR)
     # The baseline compared against: its shots.
-    shots = read_results_provenance(require(paths.provenance_file(paths.BASELINE_DIR))).shots
+    shots = read_checked(ResultsProvenance, require(paths.provenance_file(paths.BASELINE_DIR))).shots
     losses = {"training": read_curve(paths.TRAIN_LOSS_FILE), "validation": read_curve(paths.VALIDATION_LOSS_FILE)}
     validation_rouge = {name: read_curve(file) for name, file in paths.VALIDATION_ROUGE_FILES.items()}
     model_dir, resolved = base.model_directory(params.model.name, params.model.revision)
@@ -65,16 +66,7 @@ def main() -> None:
     provenance = model_provenance(params.model, resolved, device, dtype)
     provenance["adapter"] = {"path": str(paths.ADAPTER_DIR), "resolved": directory_hash(paths.ADAPTER_DIR)}
     scored = summarise_and_score(
-        model,
-        tokenizer,
-        test_rows,
-        params.prompt,
-        params.generate,
-        params.analysis,
-        params.seed,
-        paths.FINETUNED_DIR,
-        "evaluate",
-        provenance,
+        model, tokenizer, test_rows, params, params.seed, paths.FINETUNED_DIR, "evaluate", provenance
     )
     if scored is None:
         return

@@ -109,11 +109,11 @@ def demo(arguments: list[str] | None = None) -> None:
     # The first results committed (metrics, plots and curves in git, the rest's hashes in dvc.lock): what
     # `dvc metrics diff`, `dvc params diff` and `dvc plots diff` compare a change with.
     commit_all(directory, "the demo's first results")
-    from dialogsum_lora.evaluation import read_metrics
+    from dialogsum_lora.evaluation import Metrics, read_checked
     from dialogsum_lora.paths import BASELINE, BASELINE_DIR, FINETUNED, FINETUNED_DIR, PLOTS_DIR, scores_file
 
     for name, results in ((BASELINE, BASELINE_DIR), (FINETUNED, FINETUNED_DIR)):
-        metrics = read_metrics(directory / scores_file(results))
+        metrics = read_checked(Metrics, directory / scores_file(results))
         print(f"{name:>9}: " + ", ".join(f"{rouge} {getattr(metrics, rouge):.4f}" for rouge in ROUGE_TYPES))
     print(f"plots: {directory / PLOTS_DIR}  report: {directory / REPORT_FILE}")
 

@@ -1,9 +1,7 @@
 """Save the trained model as one transformers model: the base model with the adapter merged in.
 
-DIR (new or empty) gets float32 safetensors, config, tokenizer and a model card (README.md, with the test
-results when reports/ holds evaluate's for this very adapter), for `AutoModelForSeq2SeqLM.from_pretrained`
-alone. A fully fine-tuned model (`method: full`) is written the same way, without a base model.
-"""
+DIR (new or empty) gets float32 safetensors, config, tokenizer and a model card (with the test results when reports/
+holds evaluate's for this adapter); a fully fine-tuned model is written the same way."""
 
 from pathlib import Path
 

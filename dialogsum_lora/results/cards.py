@@ -1,25 +1,17 @@
-"""Model cards (the README.md the Hugging Face hub shows): `evaluate` writes the adapter's to
-reports/model_card.md, `dialogsum-export` the merged model's. Both describe the run with results/run.py's
-rows and the scores with report.md's table; a card is a function of its inputs, the same bytes on every rerun."""
+"""Model cards (the hub's README.md): `evaluate` writes the adapter's, `dialogsum-export` the merged model's, with
+results/run.py's rows and report.md's scores table; the same bytes on every rerun of the same inputs."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
 from dialogsum_lora import paths
-from dialogsum_lora.evaluation import Shots, read_checked, read_metrics, read_results_provenance
+from dialogsum_lora.evaluation import Metrics, ResultsProvenance, Shots, read_checked
 from dialogsum_lora.generation import validation_decoding
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.provenance import DataSource, directory_hash, read_data_source
+from dialogsum_lora.results import run
 from dialogsum_lora.results.analysis import Comparison
 from dialogsum_lora.results.report import scores
-from dialogsum_lora.results.run import (
-    KNOWN_DATASETS,
-    KNOWN_MODEL_LICENSES,
-    data_text,
-    describe_run,
-    is_local,
-    model_name,
-)
 from dialogsum_lora.results.text import as_code_block, as_text
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
@@ -41,20 +33,19 @@ class Results:
 
 
 def results_of(adapter_dir: Path) -> Results | None:
-    """evaluate's results in reports/ if it computed them, to the end, with the adapter now in `adapter_dir`,
-    else None."""
+    """evaluate's complete results in reports/ if they are of the adapter now in `adapter_dir`, else None."""
     if not (paths.provenance_file(paths.FINETUNED_DIR).is_file() and paths.COMPARISON_FILE.is_file()):
         return None
-    evaluated = read_results_provenance(paths.provenance_file(paths.FINETUNED_DIR))
+    evaluated = read_checked(ResultsProvenance, paths.provenance_file(paths.FINETUNED_DIR))
     if evaluated.adapter is None or evaluated.adapter.resolved != directory_hash(adapter_dir):
         return None
     return Results(
         read_data_source(paths.DATA_STATS_FILE),
         evaluated.generate.decoding(),
-        read_metrics(paths.scores_file(paths.BASELINE_DIR)).model_dump(exclude_none=True),
-        read_metrics(paths.scores_file(paths.FINETUNED_DIR)).model_dump(exclude_none=True),
+        read_checked(Metrics, paths.scores_file(paths.BASELINE_DIR)).model_dump(exclude_none=True),
+        read_checked(Metrics, paths.scores_file(paths.FINETUNED_DIR)).model_dump(exclude_none=True),
         read_checked(Comparison, paths.COMPARISON_FILE).model_dump(),
-        read_results_provenance(paths.provenance_file(paths.BASELINE_DIR)).shots,
+        read_checked(ResultsProvenance, paths.provenance_file(paths.BASELINE_DIR)).shots,
     )
 
 
@@ -69,19 +60,18 @@ def render_card(record: AdapterRecord, *, merged: bool = False, results: Results
         ("Limitations", _limitations(record, data)),
     ]
     lines = ["---", card_metadata(record, results, merged).to_yaml(), "---", ""]
-    lines += [f"# {as_text(model_name(record, data))}", ""]
+    lines += [f"# {as_text(run.model_name(record, data))}", ""]
     for heading, body in sections:
         lines += [f"## {heading}", "", *body, ""]
     return "\n".join(lines)
 
 
 def card_metadata(record: AdapterRecord, results: Results | None, merged: bool):
-    """The card's metadata: only what is known (a local directory is no hub id; no license claimed for
-    unknown data)."""
+    """Only what is known: a local directory is no hub id; unknown data claims no license."""
     from huggingface_hub import EvalResult, ModelCardData
 
     data = results.data if results else None
-    known = KNOWN_DATASETS.get(data.name) if data else None
+    known = run.KNOWN_DATASETS.get(data.name) if data else None
     adapter = not merged and record.method != "full"  # loaded with peft onto the base model
     method_tag = "full-fine-tuning" if record.method == "full" else record.method
     evaluated = [
@@ -100,20 +90,19 @@ def card_metadata(record: AdapterRecord, results: Results | None, merged: bool):
         if results
     ]
     return ModelCardData(
-        base_model=None if is_local(record.model.resolved) else record.model.name,
+        base_model=None if run.is_local(record.model.resolved) else record.model.name,
         library_name="peft" if adapter else "transformers",
         pipeline_tag="summarization",
         license=known["license"] if known else None,
-        datasets=[data.name] if data and not is_local(data.resolved) else None,
+        datasets=[data.name] if data and not run.is_local(data.resolved) else None,
         language=[known["language"]] if known else None,
         tags=["summarization", "dialogue-summarization", method_tag, *(["peft"] if adapter else []), "dvc"],
-        model_name=model_name(record, data) if results else None,
+        model_name=run.model_name(record, data) if results else None,
         eval_results=evaluated or None,
     )
 
 
 def _what_it_is(record: AdapterRecord, merged: bool) -> list[str]:
-    """What the model is and does; the base model, the data and the parameters are the Training table's rows."""
     adapter = ADAPTER_NAMES.get(record.method)
     if record.method == "full" or merged:
         how = "every weight fine-tuned" if record.method == "full" else f"{adapter} merged into its weights"
@@ -130,7 +119,7 @@ def _what_it_is(record: AdapterRecord, merged: bool) -> list[str]:
 
 
 def _training(record: AdapterRecord, results: Results | None) -> list[str]:
-    rows = describe_run(
+    rows = run.describe_run(
         record, *((results.data, results.generate, results.comparison["resamples"], results.shots) if results else ())
     )
     return [
@@ -154,7 +143,6 @@ def card_decoding(record: AdapterRecord, results: Results | None) -> tuple[dict,
 
 
 def _usage(record: AdapterRecord, results: Results | None, merged: bool) -> list[str]:
-    prompt = record.prompt
     decoding, said = card_decoding(record, results)
     arguments = ", ".join(f"{key}={value!r}" for key, value in decoding.items())
     imports = "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig\n"
@@ -173,8 +161,8 @@ tokenizer = AutoTokenizer.from_pretrained(adapter_dir)"""
     code = f"""{load}
 
 dialogue = "#Person1#: Are you coming tonight?\\n#Person2#: Yes, at eight."
-prompt = {prompt.template!r}.format(dialogue=dialogue)
-inputs = tokenizer(prompt, return_tensors="pt", truncation=True, max_length={prompt.max_source_tokens})
+prompt = {record.prompt.template!r}.format(dialogue=dialogue)
+inputs = tokenizer(prompt, return_tensors="pt", truncation=True, max_length={record.prompt.max_source_tokens})
 output = model.generate(**inputs, generation_config=GenerationConfig({arguments}, do_sample=False))
 print(tokenizer.decode(output[0], skip_special_tokens=True))"""
     export = "" if record.method == "full" else "; `dialogsum-export` writes the merged model"
@@ -195,19 +183,16 @@ dialogsum-summarise --file dialogues.jsonl --output summaries.jsonl
 
 
 def _limitations(record: AdapterRecord, data: DataSource | None) -> list[str]:
-    known = KNOWN_DATASETS.get(data.name) if data else None
-    if known:
-        license_line = (
-            f"{known['name']} is licensed {known['license_name']} (non-commercial, share-alike): the "
-            "weights trained on it are shared on the same terms"
-        )
-    else:
-        license_line = (
-            f"this card cannot tell the license of the training data ({data_text(data)}): whoever shares "
-            "the weights must check it"
-        )
-    if record.model.name in KNOWN_MODEL_LICENSES:
-        license_line += f", and the base model's license ({KNOWN_MODEL_LICENSES[record.model.name]}) applies as well"
+    known = run.KNOWN_DATASETS.get(data.name) if data else None
+    license_line = (
+        f"{known['name']} is licensed {known['license_name']} (non-commercial, share-alike): the weights trained "
+        "on it are shared on the same terms"
+        if known
+        else f"this card cannot tell the license of the training data ({run.data_text(data)}): whoever shares the "
+        "weights must check it"
+    )
+    if model_license := run.KNOWN_MODEL_LICENSES.get(record.model.name):
+        license_line += f", and the base model's license ({model_license}) applies as well"
     return [
         "- It has seen only the dialogues of its training data: other kinds of text (meetings, chats, other "
         "languages, transcripts with errors) are summarised less reliably.",

@@ -1,6 +1,5 @@
-"""report.md: the run (results/run.py's rows), the scores with their intervals and what the paired
-comparison can tell, lengths, topics, the plots, and the dialogues the fine-tuning helped and hurt
-most; every id, name and text written as text, never as markup."""
+"""report.md: the run (results/run.py's rows), the scores and what the paired comparison can tell, lengths,
+topics, the plots, and the dialogues fine-tuning helped and hurt most; every text written as text, never markup."""
 
 from pathlib import Path
 
@@ -30,8 +29,7 @@ def header(trained: str, model_name: str, data_name: str, run: list[tuple[str, s
 
 
 def scores(baseline: dict, finetuned: dict, comparison: dict) -> list[str]:
-    """The scores with their intervals, the paired change and what it can tell, and warnings: report.md's
-    Scores section and the model cards' Results."""
+    """report.md's Scores section and the model cards' Results: scores, intervals, paired changes, warnings."""
     lines = [
         f"ROUGE F1 (`rouge_score`, Porter stemming) on {finetuned['num_dialogues']} test dialogues "
         f"({finetuned['num_references']} references): mean over dialogues of the average over each dialogue's "
@@ -128,8 +126,7 @@ def write_report(
     losses: list[dict],
     plots: list[Path],
 ) -> None:
-    """`gains` and `losses` rows hold id, dialogue, references and, under each system's name, its summary
-    and rouge1."""
+    """`gains` and `losses` rows: id, dialogue, references and, under each system's name, its summary and rouge1."""
     lines = [
         *header(trained, model_name, data_name, run),
         "## Scores",

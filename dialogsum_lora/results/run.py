@@ -1,6 +1,5 @@
-"""The one description of a run: which base model, data, training, prompt and decoding the
-results come from. report.md's header and the model cards' Training table are these rows, so
-the two can never describe a run differently."""
+"""The one description of a run (base model, data, training, prompt, decoding): report.md's header and the model
+cards' Training table are these rows, so the two can never describe a run differently."""
 
 from pathlib import Path
 
@@ -10,8 +9,7 @@ from dialogsum_lora.paths import BASELINE
 from dialogsum_lora.provenance import DataSource
 from dialogsum_lora.results.text import as_text, prompting_text
 
-# What can be said of the data and base model the repository is made for; any other is
-# named as it is, with no claim about it.
+# What can be said of the data and base model the repository is made for; any other is named, with no claim.
 KNOWN_DATASETS = {
     "knkarthick/dialogsum": {
         "name": "DialogSum",
@@ -56,7 +54,6 @@ def _modules(modules: list[str]) -> str:
 
 
 def _method_text(record: AdapterRecord) -> str:
-    """What was trained: the method, its settings, and how many parameters."""
     if record.method == "lora":
         lora = record.lora
         what = (
@@ -72,19 +69,17 @@ def _method_text(record: AdapterRecord) -> str:
         what = f"an IA3 adapter: learned vectors rescale {' and '.join(rescaled)}"
     else:
         what = "every weight of the base model trained (no adapter)"
-    counts = record.parameters  # peft's count
-    share = counts.trainable / counts.total
-    return f"{what}; {counts.trainable:,} trainable parameters, {share:.2%} of the {counts.total:,} in all"
+    trainable, total = record.parameters.trainable, record.parameters.total  # peft's count
+    return f"{what}; {trainable:,} trainable parameters, {trainable / total:.2%} of the {total:,} in all"
 
 
 def _kept_text(record: AdapterRecord) -> str:
-    """Which step's weights finetune kept (train.keep), and the validation score that chose it."""
-    kept, steps = record.training.kept, record.training.steps
+    kept = record.training.kept
     weights = "the model" if record.method == "full" else "the adapter"
     if kept.rule == "last":
         return f"{weights} is the last step's"
     chosen = "the best validation ROUGE-1" if kept.rule == "best_rouge1" else "the lowest validation loss"
-    return f"{weights} is step {kept.step:,}'s of {steps:,}, {chosen} ({kept.value:.4f})"
+    return f"{weights} is step {kept.step:,}'s of {record.training.steps:,}, {chosen} ({kept.value:.4f})"
 
 
 def describe_run(
@@ -94,8 +89,7 @@ def describe_run(
     resamples: int | None = None,
     shots: Shots | None = None,
 ) -> list[tuple[str, str]]:
-    """(what, markdown) rows describing a run: the adapter's record, and what evaluate knows (data source,
-    decoding, the baseline's `shots`, resamples); every Trainer and decoding argument by its own name."""
+    """(what, markdown) rows of the adapter's record and what evaluate knows, each argument by its own name."""
     train, prompt, training, environment = record.train, record.prompt, record.training, record.environment
     subset = ""
     if training.dialogues != training.split_dialogues:

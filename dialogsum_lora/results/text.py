@@ -1,7 +1,5 @@
-"""How results read wherever they are shown (the console, report.md, the model cards): scores with
-their intervals, paired changes, p-values, and what a comparison can and cannot tell. The two
-systems are `baseline` (the base model alone) and `finetuned` (with the trained weights). Text
-written into markdown is written as text, never as markup."""
+"""How results read on the console, in report.md and in the model cards: scores, intervals, p-values and what a
+comparison can tell; text in markdown is written as text, never as markup."""
 
 import re
 
@@ -10,9 +8,8 @@ from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 # Fewer test dialogues than this, and a bootstrap over them says nothing worth a verdict.
 MIN_DIALOGUES_FOR_A_VERDICT = 10
-# Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the ones
-# that can start markup (emphasis, links, headings, lists, tables, HTML, entities, code, and the
-# $ of the math that GitHub and many viewers render).
+# CommonMark lets any ASCII punctuation be backslash-escaped; these can start markup (emphasis, links, headings,
+# lists, tables, HTML, entities, code, and the $ of the math that GitHub and many viewers render).
 _MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~=:$])")
 
 
@@ -28,7 +25,6 @@ def as_code_block(text: str, language: str = "") -> list[str]:
 
 
 def score_text(metrics: dict, name: str) -> str:
-    """A score, with its 95% interval in brackets when the metrics hold one."""
     interval = (metrics.get("ci95") or {}).get(name)
     return f"{metrics[name]:.4f}" + (f" [{interval['low']:.4f}, {interval['high']:.4f}]" if interval else "")
 
@@ -64,8 +60,7 @@ def comparison_line(comparison: dict) -> str:
 
 
 def undecidable(comparison: dict, name: str) -> str | None:
-    """Why the paired comparison cannot tell the systems apart on `name` (too few dialogues, an interval of
-    zero width), or None."""
+    """Why the paired comparison cannot tell the systems apart on `name`, or None."""
     dialogues = comparison["num_dialogues"]
     if dialogues < MIN_DIALOGUES_FOR_A_VERDICT:
         return (
@@ -82,8 +77,8 @@ def undecidable(comparison: dict, name: str) -> str | None:
 def verdict(
     comparison: dict, name: str = "rouge1", candidate: str = FINETUNED, other: str = BASELINE, evidence: str = ""
 ) -> str:
-    """What the comparison of `candidate` with `other` says on `name`: better, worse, not distinguishable at
-    the 95% level, or that it cannot tell. `evidence`: where the interval comes from (default: resamples)."""
+    """Whether `candidate` is better than, worse than or not distinguishable from `other` on `name` at the 95% level,
+    or that the comparison cannot tell; `evidence`: where the interval comes from (default: the resamples)."""
     reason = undecidable(comparison, name)
     if reason:
         return f"On {name}, the comparison cannot tell {candidate} from {other}: {reason}."
