@@ -1,10 +1,6 @@
-"""params.yaml `train`: fine-tuning, and the validation while it runs.
-
-The project's own keys (TrainParams' fields) say what the Trainer cannot. Every other key is a
-`Seq2SeqTrainingArguments` field by its own name (`optim`, `warmup_steps`, ...): it reaches the Trainer
-unchanged, checked against the Trainer's own types; a field the stage sets itself is refused with where its
-setting lives (`PROJECT_OWNS`).
-"""
+"""params.yaml `train`: fine-tuning, and the validation while it runs. The project's own keys (TrainParams' fields)
+say what the Trainer cannot; any other is a `Seq2SeqTrainingArguments` field (`optim`, ...), passed through as it is,
+checked by the Trainer's own types; one the stage sets itself is refused with where it lives (`PROJECT_OWNS`)."""
 
 import dataclasses
 import typing
@@ -16,8 +12,7 @@ from pydantic import ConfigDict, Field
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.schema import Record, parse, setting
 
-# train.keep's rules other than `last`: the validation score that chooses the adapter kept, and whether higher
-# is better.
+# train.keep's rules but `last`: the validation score that chooses the adapter kept, and whether higher is better.
 KEEP_RULES = {"best_rouge1": ("eval_rouge1", True), "lowest_loss": ("eval_loss", False)}
 
 # fmt: off
@@ -80,30 +75,24 @@ class TrainParams(Record):
     model_config = ConfigDict(extra="allow")
 
     dialogues: int | None = setting(
-        "Training dialogues trained on: a subset of this many drawn from `seed` (nested: a smaller one is part of "
-        "every larger one); null for all of them.",
-        ge=1,
-        le=10_000_000,
+        "Training dialogues: a nested subset of this many drawn from `seed`; null for all of them.", ge=1, le=10_000_000
     )
     batch_size: int = setting(
         "Training examples per optimiser step (the global batch, whatever processes is).", ge=1, le=4096
     )
     pad_to_multiple_of: int | None = setting(
-        "Pad each training batch's prompts and summaries to a multiple of this many tokens, so that a few shapes "
-        "recur (compiled graphs and CUDA graphs are reused); null pads to each batch's longest. The batches and "
-        "their order are the same; padding adds no loss, only dropout's random masks are drawn for the padded shape.",
+        "Pad each training batch to a multiple of this many tokens, so that a few shapes recur (compiled and CUDA "
+        "graphs are reused); null pads to each batch's longest. Padding adds no loss; only dropout's masks differ.",
         ge=1,
         le=4096,
     )
     frozen_dtype: Literal["float32", "bfloat16"] = setting(
-        "The frozen base model's weights under an adapter (method lora or ia3) on a GPU with bf16: bfloat16 halves "
-        "their memory and spares autocast casting them at every step, and makes the embeddings, layer norms and "
-        "residual stream bf16 too; the adapter's weights stay float32. A CPU, and method full, keep every weight "
-        "float32."
+        "The frozen base weights under an adapter on a bf16 GPU: bfloat16 halves their memory and spares autocast's "
+        "casts, but makes embeddings, layer norms and residual stream bf16 too. Adapters, CPUs, method full: float32."
     )
     validation_rouge_dialogues: int | None = setting(
-        "Validation dialogues summarised and scored with ROUGE at every validation (a fixed subset drawn from "
-        "`seed`; greedy, at most prompt.max_target_tokens new tokens); null for all of them, 0 for none.",
+        "Validation dialogues summarised (greedy, at most prompt.max_target_tokens) and scored with ROUGE at every "
+        "validation: a fixed subset drawn from `seed`; null for all of them, 0 for none.",
         ge=0,
         le=10_000_000,
     )
@@ -111,10 +100,7 @@ class TrainParams(Record):
         "Validation dialogues summarised together for validation ROUGE.", ge=1, le=4096
     )
     validation_steps: int | None = setting(
-        "Validate (loss, and ROUGE unless validation_rouge_dialogues is 0) every this many optimiser steps, and "
-        "after the last; null once per epoch.",
-        ge=1,
-        le=10_000_000,
+        "Validate every this many optimiser steps, and after the last; null once per epoch.", ge=1, le=10_000_000
     )
     keep: Literal["last", "best_rouge1", "lowest_loss"] = setting(
         "The adapter kept: the last step's, or the one of the validation with the best ROUGE-1 or the lowest loss "
