@@ -94,8 +94,7 @@ def my_share(items: list) -> list:
 
 
 def gather_in_order(shard: list, indices: list[int], total: int) -> list | None:
-    """Each process's results (for `indices`, one each) back in the original order: the full list on rank 0,
-    None elsewhere."""
+    """Each process's results (for `indices`, one each) in the original order: all on rank 0, None elsewhere."""
     pairs = list(zip(indices, shard, strict=True))
     gathered = [pairs]
     if world_size() > 1:

@@ -112,8 +112,7 @@ class TrainParams(Record):
         return dict(self.model_extra or {})
 
     def compiles_with_inductor(self) -> bool:
-        """Whether the Trainer will torch.compile the model with inductor, its default backend: the one that needs
-        a C++ compiler (aot_eager, say, needs none)."""
+        """Whether the Trainer will compile with inductor, its default backend: the one that needs a C++ compiler."""
         settings = self.trainer_settings()
         compiles = any(settings.get(key) for key in ("torch_compile", "torch_compile_mode", "torch_compile_backend"))
         return compiles and settings.get("torch_compile_backend") in (None, "inductor")

@@ -44,14 +44,12 @@ def check_target_modules(method: str, settings, model_dir: Path, model_name: str
         return
     with torch.device("meta"):  # layer names without memory
         skeleton = AutoModelForSeq2SeqLM.from_config(AutoConfig.from_pretrained(model_dir, trust_remote_code=False))
-    present = sorted(
-        {name.rsplit(".", 1)[-1] for name, module in skeleton.named_modules() if isinstance(module, torch.nn.Linear)}
-    )
-    absent = sorted(set(modules) - set(present))
+    linear = {name.rsplit(".", 1)[-1] for name, layer in skeleton.named_modules() if isinstance(layer, torch.nn.Linear)}
+    absent = sorted(set(modules) - linear)
     if absent:
         raise UserError(
             f"params.yaml: {method}.target_modules names {absent[0]!r}, which model {model_name!r} does not have "
-            f"(its linear layers: {', '.join(present)})"
+            f"(its linear layers: {', '.join(sorted(linear))})"
         )
 
 
@@ -77,8 +75,7 @@ def frozen_weights_dtype(train: TrainParams, method: str, compute_dtype: torch.d
 
 
 def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list[dict], dict]:
-    """Prompted inputs (as inference prompts them: encode_prompts) and summary labels, cut to the prompt's token
-    limits, tokenised once; and how many prompts and summaries were cut."""
+    """Prompts (as inference builds them) and summary labels, tokenised, cut to `prompt`'s limits; how many were cut."""
     inputs, cut_prompts = encode_prompts(tokenizer, prompt, [row["dialogue"] for row in rows])
     labels, cut_summaries = encode(tokenizer, [row["summary"] for row in rows], prompt.max_target_tokens, target=True)
     examples = [
@@ -93,8 +90,7 @@ def make_trainer(
     """The Trainer as finetune runs it (and the benchmark times): `train`'s Trainer fields as they are, the stage's
     own below (PROJECT_OWNS); `callbacks` in their order; with `progress` off, neither bars nor logs."""
     settings = train.trainer_settings()
-    accumulation = settings.get("gradient_accumulation_steps", 1)
-    per_process_batch = train.batch_size // (distributed.world_size() * accumulation)
+    per_process_batch = train.batch_size // (distributed.world_size() * settings.get("gradient_accumulation_steps", 1))
     try:
         arguments = Seq2SeqTrainingArguments(
             **{"dataloader_pin_memory": torch.cuda.is_available(), **settings},
@@ -133,11 +129,9 @@ def make_trainer(
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, pad_to_multiple_of=train.pad_to_multiple_of),
         callbacks=[StopOnDivergence(), *callbacks, MarkCompleteCheckpoints()],
     )
+    trainer.remove_callback(ProgressCallback if progress else PrinterCallback)  # neither prints the log dicts
     if progress:
-        trainer.remove_callback(ProgressCallback)
         trainer.add_callback(QuietProgress)
-    else:  # the Trainer prints its log dicts instead of progress bars
-        trainer.remove_callback(PrinterCallback)
     return trainer
 
 
