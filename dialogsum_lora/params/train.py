@@ -117,8 +117,15 @@ class TrainParams(Record):
         compiles = any(settings.get(key) for key in ("torch_compile", "torch_compile_mode", "torch_compile_backend"))
         return compiles and settings.get("torch_compile_backend") in (None, "inductor")
 
-    def check(self, split_dialogues: int | None = None) -> None:
-        """Refuse a train.keep no validation can apply, and more dialogues than the split has, if known."""
+    def check(self, split_dialogues: int | None = None, method: str | None = None) -> None:
+        """Refuse bfloat16 frozen weights where nothing is frozen (method full trains every weight), a train.keep no
+        validation can apply, and more dialogues than the split has, if known."""
+        if self.frozen_dtype == "bfloat16" and method == "full":
+            raise UserError(
+                "params.yaml: train.frozen_dtype is bfloat16, but method full trains every weight (none is "
+                "frozen, and bf16 master weights would lose the small updates): set train.frozen_dtype: "
+                "float32, or method lora or ia3"
+            )
         if split_dialogues is not None and self.dialogues is not None and self.dialogues > split_dialogues:
             raise UserError(
                 f"params.yaml: train.dialogues is {self.dialogues}, but the training split has "
@@ -180,14 +187,4 @@ def check_batch_split(train: TrainParams, processes: int) -> None:
             f"params.yaml: train.batch_size ({train.batch_size}) must be a multiple of processes ({processes}) "
             f"times train.gradient_accumulation_steps ({accumulation}): it is the global batch, split evenly "
             "across processes and accumulated steps"
-        )
-
-
-def check_frozen_dtype(train: TrainParams, method: str) -> None:
-    """Refuse bfloat16 frozen weights where nothing is frozen: method full trains every weight."""
-    if train.frozen_dtype == "bfloat16" and method == "full":
-        raise UserError(
-            "params.yaml: train.frozen_dtype is bfloat16, but method full trains every weight (none is "
-            "frozen, and bf16 master weights would lose the small updates): set train.frozen_dtype: "
-            "float32, or method lora or ia3"
         )
