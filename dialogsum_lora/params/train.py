@@ -71,8 +71,7 @@ NOT_RECORDED = ("logging_steps", "save_steps", "num_train_epochs", "max_steps")
 
 
 class TrainParams(Record):
-    # Any other key is a Seq2SeqTrainingArguments field, checked by check_trainer_settings.
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow")  # any other key: a Seq2SeqTrainingArguments field (check_trainer_settings)
 
     dialogues: int | None = setting(
         "Training dialogues: a nested subset of this many drawn from `seed`; null for all of them.", ge=1, le=10_000_000
