@@ -80,14 +80,16 @@ class TrainParams(Record):
         "Training examples per optimiser step (the global batch, whatever processes is).", ge=1, le=4096
     )
     pad_to_multiple_of: int | None = setting(
-        "Pad each training batch to a multiple of this many tokens, so that a few shapes recur (compiled and CUDA "
-        "graphs are reused); null pads to each batch's longest. Padding adds no loss; only dropout's masks differ.",
+        "Pad each training batch's prompts and summaries to a multiple of this many tokens, so that a few shapes "
+        "recur (compiled graphs and CUDA graphs are reused); null pads to each batch's longest. The batches and "
+        "their order are the same; padding adds no loss, only dropout's random masks are drawn for the padded shape.",
         ge=1,
         le=4096,
     )
     frozen_dtype: Literal["float32", "bfloat16"] = setting(
-        "The frozen base weights under an adapter on a bf16 GPU: bfloat16 halves their memory and spares autocast's "
-        "casts, but makes embeddings, layer norms and residual stream bf16 too. Adapters, CPUs, method full: float32."
+        "The frozen base model's weights under an adapter (lora, ia3) on a bf16 GPU: bfloat16 halves their memory and "
+        "spares autocast's casts, but makes the embeddings, layer norms and residual stream bf16 too. The adapter's "
+        "weights, and every weight on a CPU or under method full, stay float32."
     )
     validation_rouge_dialogues: int | None = setting(
         "Validation dialogues summarised (greedy, at most prompt.max_target_tokens) and scored with ROUGE at every "
@@ -99,7 +101,7 @@ class TrainParams(Record):
         "Validation dialogues summarised together for validation ROUGE.", ge=1, le=4096
     )
     validation_steps: int | None = setting(
-        "Validate every this many optimiser steps, and after the last; null once per epoch.", ge=1, le=10_000_000
+        "Validate (loss, ROUGE) every this many steps, and after the last; null once per epoch.", ge=1, le=10_000_000
     )
     keep: Literal["last", "best_rouge1", "lowest_loss"] = setting(
         "The adapter kept: the last step's, or the one of the validation with the best ROUGE-1 or the lowest loss "

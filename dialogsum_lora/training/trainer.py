@@ -54,7 +54,7 @@ def check_target_modules(method: str, settings, model_dir: Path, model_name: str
 
 
 def trainable_model(model, method: str, settings):
-    """`model` with the peft adapter `method` (`settings`; peft's defaults else), or (full) every weight trainable."""
+    """`model` with peft's adapter `method` (`settings`, every other option peft's default), or (full) all trainable."""
     from peft import IA3Config, LoraConfig, TaskType, get_peft_model
 
     if method == "full":
