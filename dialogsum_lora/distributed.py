@@ -5,8 +5,9 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 
-from dialogsum_lora.errors import UserError
+from dialogsum_lora.errors import Terminated, UserError
 
 
 def world_size() -> int:
@@ -28,14 +29,10 @@ def relaunch_if_needed(processes: int, module: str) -> None:
     # traceback in a table; here the first failed process's one `error:` line (its reply file) is printed once.
     if processes <= 1 or "LOCAL_RANK" in os.environ:
         return
-    import tempfile
-
     import torch
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
-
-    from dialogsum_lora.errors import Terminated
 
     if torch.cuda.is_available() and processes > torch.cuda.device_count():
         raise UserError(f"params.yaml: processes is {processes}, but this machine has {torch.cuda.device_count()} GPUs")
@@ -56,10 +53,9 @@ def relaunch_if_needed(processes: int, module: str) -> None:
 
 
 def _report(failures: dict, processes: int) -> int:
-    """Print the `error:` line of the failure that ended the run, not of the ones it caused, and return the exit
-    code the launcher ends with. First a reported mistake; then any failure but torchrun's SIGTERM, one that
-    reported nothing (a kill torchrun did not send, out of memory say, or an exit without a line) before a
-    reported bug; ties by the time it reported, then by rank."""
+    """Print the `error:` line of the failure that ended the run, not of those it caused; return the exit code.
+    First a reported mistake; then any failure but torchrun's SIGTERM, one that reported nothing (a kill, out of
+    memory, an exit without a line) before a reported bug; ties by the time it reported, then by rank."""
     # torchrun stops the others (SIGTERM) once one fails; on the CPU a process whose peer has gone fails in its next
     # collective with a bug of its own. get_first_failure orders by whole seconds alone.
     found = []
@@ -98,8 +94,7 @@ def my_share(items: list) -> list:
 
 
 def gather_in_order(shard: list, indices: list[int], total: int) -> list | None:
-    """Each process's results (for `indices`, one each) back in the original order: the full list on rank 0,
-    None elsewhere."""
+    """Each process's results (for `indices`, one each) in the original order: all on rank 0, None elsewhere."""
     pairs = list(zip(indices, shard, strict=True))
     gathered = [pairs]
     if world_size() > 1:

@@ -1,9 +1,6 @@
-"""A user's mistake against a bug, and the entry point of every stage and command that tells them apart.
-
-A UserError or a fault of the machine (a full disk, no permission, Ctrl-C, SIGTERM) is one `error:` line,
-exit code 2 (130 for Ctrl-C, 143 for SIGTERM). Anything else is a bug, in this project or a library: its
-traceback, under it one line saying so, exit code 1.
-"""
+"""A user's mistake against a bug, told apart by run_main, the entry point of every stage and command: a UserError or
+a fault of the machine (a full disk, no permission, Ctrl-C, SIGTERM) is one `error:` line, exit code 2 (130 for
+Ctrl-C, 143 for SIGTERM); anything else is a bug, here or in a library: its traceback, a line saying so, exit code 1."""
 
 import errno
 import json

@@ -21,7 +21,7 @@ from dialogsum_lora.params import METHODS, Method, Processes, Seed, StageParams,
 from dialogsum_lora.params.methods import FullParams, IA3Params, LoraParams
 from dialogsum_lora.params.model import ModelParams
 from dialogsum_lora.params.prompt import PromptParams
-from dialogsum_lora.params.train import TrainParams, check_batch_split, check_frozen_dtype, check_trainer_settings
+from dialogsum_lora.params.train import TrainParams, check_batch_split, check_trainer_settings
 from dialogsum_lora.paths import ADAPTER_DIR, CURVES_DIR, SPLIT_FILES
 
 
@@ -40,8 +40,7 @@ class Reads(StageParams):  # as dvc.yaml lists them
 def main() -> None:
     # Params first: a mistake is reported before torch and the Trainer load.
     params = load_params(Reads)
-    check_frozen_dtype(params.train, params.method)
-    params.train.check()
+    params.train.check(method=params.method)
     check_trainer_settings(params.train)  # the Trainer's own fields, by its own types
     check_batch_split(params.train, params.processes)
     import torch

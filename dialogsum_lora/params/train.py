@@ -1,10 +1,6 @@
-"""params.yaml `train`: fine-tuning, and the validation while it runs.
-
-The project's own keys (TrainParams' fields) say what the Trainer cannot. Every other key is a
-`Seq2SeqTrainingArguments` field by its own name (`optim`, `warmup_steps`, ...): it reaches the Trainer
-unchanged, checked against the Trainer's own types; a field the stage sets itself is refused with where its
-setting lives (`PROJECT_OWNS`).
-"""
+"""params.yaml `train`: fine-tuning, and the validation while it runs. The project's own keys (TrainParams' fields)
+say what the Trainer cannot; any other is a `Seq2SeqTrainingArguments` field (`optim`, ...), passed through as it is,
+checked by the Trainer's own types; one the stage sets itself is refused with where it lives (`PROJECT_OWNS`)."""
 
 import dataclasses
 import typing
@@ -16,8 +12,7 @@ from pydantic import ConfigDict, Field
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.schema import Record, parse, setting
 
-# train.keep's rules other than `last`: the validation score that chooses the adapter kept, and whether higher
-# is better.
+# train.keep's rules but `last`: the validation score that chooses the adapter kept, and whether higher is better.
 KEEP_RULES = {"best_rouge1": ("eval_rouge1", True), "lowest_loss": ("eval_loss", False)}
 
 # fmt: off
@@ -76,14 +71,10 @@ NOT_RECORDED = ("logging_steps", "save_steps", "num_train_epochs", "max_steps")
 
 
 class TrainParams(Record):
-    # Any other key is a Seq2SeqTrainingArguments field, checked by check_trainer_settings.
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow")  # any other key: a Seq2SeqTrainingArguments field (check_trainer_settings)
 
     dialogues: int | None = setting(
-        "Training dialogues trained on: a subset of this many drawn from `seed` (nested: a smaller one is part of "
-        "every larger one); null for all of them.",
-        ge=1,
-        le=10_000_000,
+        "Training dialogues: a nested subset of this many drawn from `seed`; null for all of them.", ge=1, le=10_000_000
     )
     batch_size: int = setting(
         "Training examples per optimiser step (the global batch, whatever processes is).", ge=1, le=4096
@@ -96,14 +87,13 @@ class TrainParams(Record):
         le=4096,
     )
     frozen_dtype: Literal["float32", "bfloat16"] = setting(
-        "The frozen base model's weights under an adapter (method lora or ia3) on a GPU with bf16: bfloat16 halves "
-        "their memory and spares autocast casting them at every step, and makes the embeddings, layer norms and "
-        "residual stream bf16 too; the adapter's weights stay float32. A CPU, and method full, keep every weight "
-        "float32."
+        "The frozen base model's weights under an adapter (lora, ia3) on a bf16 GPU: bfloat16 halves their memory and "
+        "spares autocast's casts, but makes the embeddings, layer norms and residual stream bf16 too. The adapter's "
+        "weights, and every weight on a CPU or under method full, stay float32."
     )
     validation_rouge_dialogues: int | None = setting(
-        "Validation dialogues summarised and scored with ROUGE at every validation (a fixed subset drawn from "
-        "`seed`; greedy, at most prompt.max_target_tokens new tokens); null for all of them, 0 for none.",
+        "Validation dialogues summarised (greedy, at most prompt.max_target_tokens) and scored with ROUGE at every "
+        "validation: a fixed subset drawn from `seed`; null for all of them, 0 for none.",
         ge=0,
         le=10_000_000,
     )
@@ -111,10 +101,7 @@ class TrainParams(Record):
         "Validation dialogues summarised together for validation ROUGE.", ge=1, le=4096
     )
     validation_steps: int | None = setting(
-        "Validate (loss, and ROUGE unless validation_rouge_dialogues is 0) every this many optimiser steps, and "
-        "after the last; null once per epoch.",
-        ge=1,
-        le=10_000_000,
+        "Validate (loss, ROUGE) every this many steps, and after the last; null once per epoch.", ge=1, le=10_000_000
     )
     keep: Literal["last", "best_rouge1", "lowest_loss"] = setting(
         "The adapter kept: the last step's, or the one of the validation with the best ROUGE-1 or the lowest loss "
@@ -126,14 +113,20 @@ class TrainParams(Record):
         return dict(self.model_extra or {})
 
     def compiles_with_inductor(self) -> bool:
-        """Whether the Trainer will torch.compile the model with inductor, its default backend: the one that needs
-        a C++ compiler (aot_eager, say, needs none)."""
+        """Whether the Trainer will compile with inductor, its default backend: the one that needs a C++ compiler."""
         settings = self.trainer_settings()
         compiles = any(settings.get(key) for key in ("torch_compile", "torch_compile_mode", "torch_compile_backend"))
         return compiles and settings.get("torch_compile_backend") in (None, "inductor")
 
-    def check(self, split_dialogues: int | None = None) -> None:
-        """Refuse a train.keep no validation can apply, and more dialogues than the split has, if known."""
+    def check(self, split_dialogues: int | None = None, method: str | None = None) -> None:
+        """Refuse bfloat16 frozen weights where nothing is frozen (method full trains every weight), a train.keep no
+        validation can apply, and more dialogues than the split has, if known."""
+        if self.frozen_dtype == "bfloat16" and method == "full":
+            raise UserError(
+                "params.yaml: train.frozen_dtype is bfloat16, but method full trains every weight (none is "
+                "frozen, and bf16 master weights would lose the small updates): set train.frozen_dtype: "
+                "float32, or method lora or ia3"
+            )
         if split_dialogues is not None and self.dialogues is not None and self.dialogues > split_dialogues:
             raise UserError(
                 f"params.yaml: train.dialogues is {self.dialogues}, but the training split has "
@@ -195,14 +188,4 @@ def check_batch_split(train: TrainParams, processes: int) -> None:
             f"params.yaml: train.batch_size ({train.batch_size}) must be a multiple of processes ({processes}) "
             f"times train.gradient_accumulation_steps ({accumulation}): it is the global batch, split evenly "
             "across processes and accumulated steps"
-        )
-
-
-def check_frozen_dtype(train: TrainParams, method: str) -> None:
-    """Refuse bfloat16 frozen weights where nothing is frozen: method full trains every weight."""
-    if train.frozen_dtype == "bfloat16" and method == "full":
-        raise UserError(
-            "params.yaml: train.frozen_dtype is bfloat16, but method full trains every weight (none is "
-            "frozen, and bf16 master weights would lose the small updates): set train.frozen_dtype: "
-            "float32, or method lora or ia3"
         )

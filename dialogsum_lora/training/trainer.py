@@ -4,12 +4,16 @@ and its callbacks: validation ROUGE, the adapter kept, resumable checkpoints, cu
 import hashlib
 import json
 import math
+import os
 import re
+import resource
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
@@ -40,20 +44,17 @@ def check_target_modules(method: str, settings, model_dir: Path, model_name: str
         return
     with torch.device("meta"):  # layer names without memory
         skeleton = AutoModelForSeq2SeqLM.from_config(AutoConfig.from_pretrained(model_dir, trust_remote_code=False))
-    present = sorted(
-        {name.rsplit(".", 1)[-1] for name, module in skeleton.named_modules() if isinstance(module, torch.nn.Linear)}
-    )
-    absent = sorted(set(modules) - set(present))
+    linear = {name.rsplit(".", 1)[-1] for name, layer in skeleton.named_modules() if isinstance(layer, torch.nn.Linear)}
+    absent = sorted(set(modules) - linear)
     if absent:
         raise UserError(
             f"params.yaml: {method}.target_modules names {absent[0]!r}, which model {model_name!r} does not have "
-            f"(its linear layers: {', '.join(present)})"
+            f"(its linear layers: {', '.join(sorted(linear))})"
         )
 
 
 def trainable_model(model, method: str, settings):
-    """`model` wrapped with the peft adapter `method` trains (`settings`: its params section; every other
-    option peft's default), or (full) as it is, every weight trainable."""
+    """`model` with peft's adapter `method` (`settings`, every other option peft's default), or (full) all trainable."""
     from peft import IA3Config, LoraConfig, TaskType, get_peft_model
 
     if method == "full":
@@ -74,8 +75,7 @@ def frozen_weights_dtype(train: TrainParams, method: str, compute_dtype: torch.d
 
 
 def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list[dict], dict]:
-    """Prompted inputs (as inference prompts them: encode_prompts) and summary labels, cut to the prompt's token
-    limits, tokenised once; and how many prompts and summaries were cut."""
+    """Prompts (as inference builds them) and summary labels, tokenised, cut to `prompt`'s limits; how many were cut."""
     inputs, cut_prompts = encode_prompts(tokenizer, prompt, [row["dialogue"] for row in rows])
     labels, cut_summaries = encode(tokenizer, [row["summary"] for row in rows], prompt.max_target_tokens, target=True)
     examples = [
@@ -85,22 +85,12 @@ def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list
 
 
 def make_trainer(
-    model,
-    tokenizer,
-    train: TrainParams,
-    seed: int,
-    dtype: torch.dtype,
-    train_set,
-    validation_set,
-    output_dir: Path,
-    callbacks: list,
-    progress: bool = True,
+    model, tokenizer, train: TrainParams, seed, dtype, train_set, validation_set, output_dir, callbacks, progress=True
 ) -> Seq2SeqTrainer:
     """The Trainer as finetune runs it (and the benchmark times): `train`'s Trainer fields as they are, the stage's
     own below (PROJECT_OWNS); `callbacks` in their order; with `progress` off, neither bars nor logs."""
     settings = train.trainer_settings()
-    accumulation = settings.get("gradient_accumulation_steps", 1)
-    per_process_batch = train.batch_size // (distributed.world_size() * accumulation)
+    per_process_batch = train.batch_size // (distributed.world_size() * settings.get("gradient_accumulation_steps", 1))
     try:
         arguments = Seq2SeqTrainingArguments(
             **{"dataloader_pin_memory": torch.cuda.is_available(), **settings},
@@ -135,22 +125,18 @@ def make_trainer(
         args=arguments,
         train_dataset=train_set,
         eval_dataset=validation_set,
-        data_collator=DataCollatorForSeq2Seq(
-            tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=train.pad_to_multiple_of
-        ),
+        # Its labels are padded with -100 (label_pad_token_id's default): no loss on padding.
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, pad_to_multiple_of=train.pad_to_multiple_of),
         callbacks=[StopOnDivergence(), *callbacks, MarkCompleteCheckpoints()],
     )
+    trainer.remove_callback(ProgressCallback if progress else PrinterCallback)  # neither prints the log dicts
     if progress:
-        trainer.remove_callback(ProgressCallback)
         trainer.add_callback(QuietProgress)
-    else:  # the Trainer prints its log dicts instead of progress bars
-        trainer.remove_callback(PrinterCallback)
     return trainer
 
 
 def arguments_used(arguments: Seq2SeqTrainingArguments, settings: dict) -> dict:
-    """The Trainer's arguments as it used them, for the record: RECORDED_ARGUMENTS, and every other field
-    params.yaml set but NOT_RECORDED."""
+    """For the record, the Trainer's arguments used: RECORDED_ARGUMENTS, and the others set but NOT_RECORDED."""
     keys = dict.fromkeys([*RECORDED_ARGUMENTS, *(key for key in settings if key not in NOT_RECORDED)])
     return {key: getattr(getattr(arguments, key), "value", getattr(arguments, key)) for key in keys}
 
@@ -204,8 +190,8 @@ KEPT_RECORD = "kept.json"
 
 
 class KeepBest(TrainerCallback):
-    """The weights at the best validation so far by `rule` (a KEEP_RULES key; after ValidationRouge), on rank 0,
-    saved into each checkpoint; `resumed_from`: the checkpoint a resumed run starts from."""
+    """On rank 0, the weights of the best validation yet by `rule` (KEEP_RULES; after ValidationRouge), saved into
+    each checkpoint and read back from `resumed_from`'s."""
 
     def __init__(self, rule: str, resumed_from: Path | None = None):
         self.rule = rule
@@ -213,8 +199,6 @@ class KeepBest(TrainerCallback):
         self.kept: KeptStep | None = None
         self.weights: dict | None = None
         if resumed_from is not None and (resumed_from / KEPT_RECORD).is_file():
-            from safetensors.torch import load_file
-
             self.kept = parse(KeptStep, read_json(resumed_from / KEPT_RECORD), str(resumed_from / KEPT_RECORD))
             self.weights = load_file(resumed_from / KEPT_WEIGHTS)
 
@@ -229,8 +213,6 @@ class KeepBest(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         if not distributed.is_main_process() or self.weights is None:
             return
-        from safetensors.torch import save_file
-
         checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         save_file(self.weights, checkpoint / KEPT_WEIGHTS)
         (checkpoint / KEPT_RECORD).write_text(self.kept.model_dump_json(), encoding="utf-8")
@@ -319,10 +301,9 @@ class QuietProgress(ProgressCallback):
 
 
 class LossCurves(TrainerCallback):
-    """Training and validation loss (and validation ROUGE) against the optimiser step, with dvclive."""
-
-    # Not DVCLiveCallback: it logs wall times and an absolute path (reruns would differ), counts its own steps,
-    # and does not log a resumed run's history again.
+    """Training and validation loss (and validation ROUGE) against the optimiser step, with dvclive. Not
+    DVCLiveCallback: it logs wall times and an absolute path (reruns would differ), counts its own steps, and does
+    not log a resumed run's history again."""
 
     def __init__(self, directory: Path):
         from dvclive import Live
@@ -349,15 +330,11 @@ class LossCurves(TrainerCallback):
         if state.is_world_process_zero:
             self.log(state.global_step, logs)
 
-    # What reports/train/metrics.json (DVC's metric) keeps of the last values: the curves hold the rest.
-    SUMMARY = {"step", "train/loss", "eval/loss"}
-
     def on_train_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
-            for group in ("train", "eval"):
-                for name in list(self.live.summary.get(group, {})):
-                    if f"{group}/{name}" not in self.SUMMARY:
-                        del self.live.summary[group][name]
+            # reports/train/metrics.json (DVC's metric) keeps the last losses alone: the curves hold the rest.
+            for name in ROUGE_TYPES:
+                self.live.summary.get("eval", {}).pop(name, None)
             self.live.end()
 
 
@@ -410,22 +387,15 @@ def training_speed(result, clock: "StepClock", train_set: list[dict], batch_size
 def peak_memory() -> dict:
     """The most memory this process has held: what torch allocated on a GPU, or the peak resident size."""
     if torch.cuda.is_available():
-        return {
-            "peak_memory_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1),
-            "peak_memory_of": "cuda allocated",
-        }
-    import resource
-
-    mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux gives KiB
-    return {"peak_memory_mib": round(mib, 1), "peak_memory_of": "process resident set"}
+        mib, of = torch.cuda.max_memory_allocated() / 2**20, "cuda allocated"
+    else:
+        mib, of = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process resident set"  # Linux: KiB
+    return {"peak_memory_mib": round(mib, 1), "peak_memory_of": of}
 
 
 def check_compiler() -> None:
     """Refuse train.torch_compile before any work when inductor has no working C++ compiler (it would fail at
     the first step). torch has no public check: its own search is asked, and the compiler builds nothing."""
-    import os
-    import subprocess
-
     from torch._inductor import exc
     from torch._inductor.cpp_builder import get_cpp_compiler
 
