@@ -42,9 +42,7 @@ DEMO_MARK = "dialogsum-demo"  # in the copy's .git: an earlier demo, left as it 
 
 
 def git(directory: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *GIT_IDENTITY, *args], cwd=directory, check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.check_output(["git", *GIT_IDENTITY, *args], cwd=directory, text=True, stderr=subprocess.PIPE)
 
 
 def offline_environment() -> dict[str, str]:
@@ -53,8 +51,7 @@ def offline_environment() -> dict[str, str]:
 
 
 def copy_checkout(destination: Path) -> None:
-    """Copy this checkout's tracked and untracked-but-not-ignored files, with their times and a link to its .venv, to
-    `destination`, a new or empty directory."""
+    """Copy this checkout's tracked and not-ignored files (with their times) and a .venv link to a new `destination`."""
     check_new_directory(destination)
     files = git(REPO_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
     for name in filter(None, files):

@@ -88,8 +88,7 @@ def read_predictions(path: Path, test_file: Path | None = None) -> tuple[list[st
 def score_file(
     path: Path, test_file: Path | None = None, against: Path | None = None, resamples: int = 1000, seed: int = 42
 ) -> dict:
-    """The metrics of a predictions file (95% intervals from `resamples` drawn from `seed`) and with `against`, its
-    paired comparison with that file as `comparison`."""
+    """The metrics of a predictions file, 95% intervals included, and with `against`, their paired `comparison`."""
     from dialogsum_lora.results.analysis import paired_comparison
     from dialogsum_lora.scoring.metrics import corpus_metrics
 

@@ -30,8 +30,7 @@ class Reads(StageParams):  # those baseline and evaluate summarise with
 
 
 def yaml_value(text: str):
-    """A command-line value read as DVC reads params.yaml (YAML 1.2: 1e-1 and 012 are numbers, null is None); text
-    that is no YAML scalar stays text."""
+    """`text` read as DVC reads params.yaml (YAML 1.2: 1e-1 and 012 are numbers, null is None) if it is a scalar."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 

@@ -92,8 +92,7 @@ def build_tokenizer():
 
 
 def untie_lm_head(model):
-    """Give a T5 built from a config its own random lm_head, as flan-t5 has (transformers 5 ties it to the embeddings
-    whatever the config says)."""
+    """Give a T5 built from a config its own random lm_head, as flan-t5 has (transformers 5 ties it regardless)."""
     model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight) * model.config.d_model**-0.5)
     model.all_tied_weights_keys.pop("lm_head.weight", None)
     return model
