@@ -63,8 +63,7 @@ def _matched(path: Path, ids: list[str], other_path: Path, other_ids: list[str])
             there = "appears twice" if identifier in seen else f"is not in {other_path}"
             raise UserError(f"{path} row {number}: id {identifier!r} {there}")
         seen.add(identifier)
-    missing = [identifier for identifier in where if identifier not in seen]
-    if missing:
+    if missing := [identifier for identifier in where if identifier not in seen]:
         raise UserError(
             f"{path} has no prediction for {len(missing)} of the {len(where)} dialogues of {other_path} "
             f"(first: {missing[0]!r}): score complete prediction files only"

@@ -141,14 +141,8 @@ def summarise(arguments: list[str] | None = None) -> None:
     params = settings(args)
     from dialogsum_lora.files.records import write_jsonl
     from dialogsum_lora.generation import summarise_dialogues
+    from dialogsum_lora.modeling import base
     from dialogsum_lora.modeling.adapter import base_model_directory, check_adapter, load_merged_model, read_record
-    from dialogsum_lora.modeling.base import (
-        load_base_model,
-        load_tokenizer,
-        make_deterministic,
-        pick_device,
-        pick_dtype,
-    )
 
     params.generate.check(f"{args.settings_from}: generate")
     record = read_record(args.adapter)
@@ -157,14 +151,14 @@ def summarise(arguments: list[str] | None = None) -> None:
         record = check_adapter(args.adapter, resolved)
 
     # The model, loaded as evaluate (or, with --base, baseline) loads it.
-    make_deterministic(record.seed)
-    device = pick_device()
-    dtype = pick_dtype(device)
+    base.make_deterministic(record.seed)
+    device = base.pick_device()
+    dtype = base.pick_dtype(device)
     if args.base:
-        model, tokenizer = load_base_model(model_dir, dtype, device), load_tokenizer(model_dir)
+        model, tokenizer = base.load_base_model(model_dir, dtype, device), base.load_tokenizer(model_dir)
     else:
         model = load_merged_model(model_dir, args.adapter, record, dtype, device)
-        tokenizer = load_tokenizer(args.adapter)
+        tokenizer = base.load_tokenizer(args.adapter)
 
     decoding, batch_size = params.generate.decoding(), params.generate.batch_size
     summaries, truncated = summarise_dialogues(
