@@ -1,5 +1,4 @@
-"""What the commands' command lines share: a parser whose mistakes are one `error:` line, and the adapter
-options."""
+"""What the commands' command lines share: a parser whose mistakes are one `error:` line; the adapter options."""
 
 import argparse
 from pathlib import Path

@@ -1,9 +1,8 @@
 """Run the real pipeline offline: a tiny random T5 on the bundled sample data.
 
-Copies this checkout (its tracked and untracked-but-not-ignored files) to DIR, a new or empty
-directory, as a fresh git repository with a link to its .venv, writes the tiny model into it, sets
-OFFLINE_PARAMS in the copy's params.yaml (comments kept) and runs `dvc repro` there. An earlier demo
-in DIR is left as it is (it may hold a user's work by now), with a word on how to rerun it.
+Copies this checkout (tracked and untracked-but-not-ignored files) to DIR, a new or empty directory, as a fresh
+git repository linking its .venv, writes the tiny model, sets OFFLINE_PARAMS in the copy's params.yaml (comments
+kept) and runs `dvc repro` there. An earlier demo in DIR (maybe a user's work by now) is left as it is.
 """
 
 import os
@@ -43,9 +42,7 @@ DEMO_MARK = "dialogsum-demo"  # in the copy's .git: an earlier demo, left as it 
 
 
 def git(directory: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *GIT_IDENTITY, *args], cwd=directory, check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.check_output(["git", *GIT_IDENTITY, *args], cwd=directory, text=True, stderr=subprocess.PIPE)
 
 
 def offline_environment() -> dict[str, str]:
@@ -54,8 +51,7 @@ def offline_environment() -> dict[str, str]:
 
 
 def copy_checkout(destination: Path) -> None:
-    """Copy this checkout's tracked and untracked-but-not-ignored files (with their times) to `destination`,
-    a new or empty directory, with a link to its .venv (not yet a git repository)."""
+    """Copy this checkout's tracked and not-ignored files (with their times) and a .venv link to a new `destination`."""
     check_new_directory(destination)
     files = git(REPO_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
     for name in filter(None, files):
@@ -67,7 +63,7 @@ def copy_checkout(destination: Path) -> None:
 
 
 def commit_all(directory: Path, message: str) -> None:
-    """Make `directory` a git repository on branch main (if it is not one) and commit everything."""
+    """Commit everything in `directory`, made a git repository on branch main if it is not one."""
     if not (directory / ".git").exists():
         git(directory, "init", "-q", "-b", "main")
     git(directory, "add", "-A")

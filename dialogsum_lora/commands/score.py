@@ -1,9 +1,9 @@
 """Score any predictions file with the project's ROUGE, and compare two of them.
 
-Each row needs `prediction` and `references` (a list), or with --test the `id` of a test dialogue, whose
-references it takes (every test dialogue predicted once). Prints the metrics JSON the pipeline writes,
-95% intervals included. With --against, OTHER (the same dialogues: by id, or else row by row) is scored
-too, and `comparison` holds FILE minus OTHER: the paired comparison `evaluate` writes to reports/.
+Each row needs `prediction` and `references` (a list), or with --test the `id` of a test dialogue, whose references
+it takes (every test dialogue predicted once). Prints the metrics JSON the pipeline writes, 95% intervals included.
+With --against, OTHER (the same dialogues: by id, or else row by row) is scored too, and `comparison` holds FILE
+minus OTHER: the paired comparison `evaluate` writes to reports/.
 """
 
 import argparse
@@ -52,21 +52,18 @@ def _rows(path: Path, schema) -> list:
 
 
 def _matched(path: Path, ids: list[str], other_path: Path, other_ids: list[str]) -> list[int]:
-    """For each row of `path`, the index of the row of `other_path` with its id: both files must
-    hold the same dialogues, each once."""
+    """For each row of `path`, the index of the row of `other_path` with its id: both hold the same dialogues, once."""
     where: dict[str, int] = {}
     for index, identifier in enumerate(other_ids):
-        if identifier in where:
+        if where.setdefault(identifier, index) != index:
             raise UserError(f"{other_path} row {index + 1}: id {identifier!r} appears twice: one row per dialogue")
-        where[identifier] = index
     seen: set[str] = set()
     for number, identifier in enumerate(ids, start=1):
         if identifier not in where or identifier in seen:
             there = "appears twice" if identifier in seen else f"is not in {other_path}"
             raise UserError(f"{path} row {number}: id {identifier!r} {there}")
         seen.add(identifier)
-    missing = [identifier for identifier in where if identifier not in seen]
-    if missing:
+    if missing := [identifier for identifier in where if identifier not in seen]:
         raise UserError(
             f"{path} has no prediction for {len(missing)} of the {len(where)} dialogues of {other_path} "
             f"(first: {missing[0]!r}): score complete prediction files only"
@@ -75,8 +72,7 @@ def _matched(path: Path, ids: list[str], other_path: Path, other_ids: list[str])
 
 
 def read_predictions(path: Path, test_file: Path | None = None) -> tuple[list[str], list[str] | None, list[list[str]]]:
-    """The predictions of a file, their ids (None without --test and without ids) and each one's
-    references; a malformed row is a UserError naming the file, the row and the key."""
+    """The predictions of a file, their ids (None without --test and without ids) and each one's references."""
     rows = _rows(path, ScoredRow if test_file is None else IdRow)
     if not rows:
         raise UserError(f"{path} holds no predictions")
@@ -91,8 +87,7 @@ def read_predictions(path: Path, test_file: Path | None = None) -> tuple[list[st
 def score_file(
     path: Path, test_file: Path | None = None, against: Path | None = None, resamples: int = 1000, seed: int = 42
 ) -> dict:
-    """The metrics of a predictions file (with 95% intervals from `resamples`, drawn from `seed`),
-    and with `against`, its paired comparison with that file as `comparison`."""
+    """The metrics of a predictions file, 95% intervals included, and with `against`, their paired `comparison`."""
     from dialogsum_lora.results.analysis import paired_comparison
     from dialogsum_lora.scoring.metrics import corpus_metrics
 
@@ -140,11 +135,10 @@ def score(arguments: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=within(typing.get_args(Seed)[1]), default=42, help="their seed (default 42)")
     args = parser.parse_args(arguments)
     scored = score_file(args.file, args.test, args.against, args.resamples, args.seed)
-    blank, dialogues = scored["blank_predictions"], scored["num_dialogues"]
-    if blank:
+    if blank := scored["blank_predictions"]:
         from dialogsum_lora.scoring.metrics import NO_WORDS
 
-        print(f"warning: {blank} of {dialogues} predictions in {args.file} {NO_WORDS}", file=sys.stderr)
+        print(f"warning: {blank} of {scored['num_dialogues']} predictions in {args.file} {NO_WORDS}", file=sys.stderr)
     print(json.dumps(scored, indent=2))
 
 

@@ -1,8 +1,8 @@
 """Summarise dialogues of one's own with the base model and the adapter, as `evaluate` does.
 
-The prompt and the decoding are params.yaml's (--params), as baseline and evaluate read them, so a test
-dialogue gets evaluate's summary (with --base, baseline's); an option per setting overrides one. Each row
-of a .jsonl, .csv or .parquet --file goes to --output (JSON Lines) with its summary added as `prediction`.
+The prompt and the decoding are params.yaml's (--params), as baseline and evaluate read them, so a test dialogue
+gets evaluate's summary (with --base, baseline's); an option per setting overrides one. Each row of a .jsonl, .csv
+or .parquet --file goes to --output (JSON Lines) with its summary added as `prediction`.
 """
 
 import argparse
@@ -30,8 +30,7 @@ class Reads(StageParams):  # those baseline and evaluate summarise with
 
 
 def yaml_value(text: str):
-    """A command-line value read as params.yaml is read (YAML 1.2, as DVC reads it: 1e-1 and 012 are
-    numbers, null is None), for a schema to check; text that is no YAML scalar stays text."""
+    """`text` read as DVC reads params.yaml (YAML 1.2: 1e-1 and 012 are numbers, null is None) if it is a scalar."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
@@ -52,22 +51,19 @@ def parse_arguments(arguments: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--base", action="store_true", help="the base model alone, as the baseline stage summarises")
     parser.add_argument("--params", type=Path, default=PARAMS_FILE, help=f"the params file (default: {PARAMS_FILE})")
     # An option --KEY per setting, its help the schema's: text as it is, any other value read as params.yaml is.
-    for section, schema, keys in (
-        ("prompt", PromptParams, ("template", "max_source_tokens")),
-        ("generate", GenerateParams, None),
-    ):
+    prompt_fields = {key: PromptParams.model_fields[key] for key in ("template", "max_source_tokens")}
+    for section, fields in (("prompt", prompt_fields), ("generate", GenerateParams.model_fields)):
         group = parser.add_argument_group(f"{section} settings (default: params.yaml's)")
-        for key, field in schema.model_fields.items():
-            if keys is None or key in keys:
-                text = str in (field.annotation, *typing.get_args(field.annotation))  # str, or str | None
-                group.add_argument(
-                    f"--{key.replace('_', '-')}",
-                    dest=f"{section}.{key}",
-                    type=str if text else yaml_value,
-                    metavar="TEXT" if text else "VALUE",
-                    default=argparse.SUPPRESS,
-                    help=field.description,
-                )
+        for key, field in fields.items():
+            text = str in (field.annotation, *typing.get_args(field.annotation))  # str, or str | None
+            group.add_argument(
+                f"--{key.replace('_', '-')}",
+                dest=f"{section}.{key}",
+                type=str if text else yaml_value,
+                metavar="TEXT" if text else "VALUE",
+                default=argparse.SUPPRESS,
+                help=field.description,
+            )
     args = parse_adapter_options(parser, arguments)
     if (args.dialogue is None) == (args.file is None):
         parser.error("give one dialogue, - to read it from stdin, or --file FILE")
@@ -85,8 +81,7 @@ def settings(args: argparse.Namespace) -> Reads:
 
 
 def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | None]:
-    """The dialogues to summarise and, for a --file of them, their rows, once --output is known to be
-    writable; anything unusable is a UserError."""
+    """The dialogues to summarise and, for a --file of them, their rows (--output checked writable first)."""
     if args.file is None or args.file.suffix not in RECORD_SUFFIXES:
         if args.output is not None:
             raise UserError(
@@ -110,7 +105,21 @@ def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | Non
     if args.output.is_file():  # a user's file (the input, or summaries of another run): never replaced
         raise UserError(f"--output {args.output} already exists: give a new file, or remove it yourself")
     check_writable([args.output])
-    rows = [_checked_row(where, row, args.column) for where, row in read_records(args.file)]
+    rows = []
+    for where, row in read_records(args.file):  # every row checked before any summarising
+        if args.column not in row:
+            raise UserError(
+                f"{where}: no column {args.column!r} (columns: {', '.join(map(str, row))}): "
+                "name the dialogue column with --column"
+            )
+        _check_dialogue(row[args.column], f"{where} ({args.column!r})")
+        try:  # the row is written back as JSON: a parquet timestamp cannot be
+            json.dumps(row, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise UserError(
+                f"{where}: a value cannot be written as JSON ({error}): drop or convert that column first"
+            ) from None
+        rows.append(row)
     if not rows:
         raise UserError(f"{args.file} holds no dialogues")
     if any(SUMMARY_KEY in row for row in rows):
@@ -125,24 +134,6 @@ def _check_dialogue(dialogue, where: str) -> None:
         raise UserError(f"{where}: the dialogue {NOT_UNICODE}")
 
 
-def _checked_row(where: str, row: Row, column: str) -> Row:
-    """A row of a --file of dialogues, refused unless its dialogue is real text and the whole row
-    can be written back as JSON (a parquet timestamp cannot): checked before any summarising."""
-    if column not in row:
-        raise UserError(
-            f"{where}: no column {column!r} (columns: {', '.join(map(str, row))}): "
-            "name the dialogue column with --column"
-        )
-    _check_dialogue(row[column], f"{where} ({column!r})")
-    try:
-        json.dumps(row, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise UserError(
-            f"{where}: a value cannot be written as JSON ({error}): drop or convert that column first"
-        ) from None
-    return row
-
-
 def summarise(arguments: list[str] | None = None) -> None:
     args = parse_arguments(arguments)
     # Inputs, settings and the output's place first: a mistake is reported before torch and the model load.
@@ -150,14 +141,8 @@ def summarise(arguments: list[str] | None = None) -> None:
     params = settings(args)
     from dialogsum_lora.files.records import write_jsonl
     from dialogsum_lora.generation import summarise_dialogues
+    from dialogsum_lora.modeling import base
     from dialogsum_lora.modeling.adapter import base_model_directory, check_adapter, load_merged_model, read_record
-    from dialogsum_lora.modeling.base import (
-        load_base_model,
-        load_tokenizer,
-        make_deterministic,
-        pick_device,
-        pick_dtype,
-    )
 
     params.generate.check(f"{args.settings_from}: generate")
     record = read_record(args.adapter)
@@ -166,26 +151,23 @@ def summarise(arguments: list[str] | None = None) -> None:
         record = check_adapter(args.adapter, resolved)
 
     # The model, loaded as evaluate (or, with --base, baseline) loads it.
-    make_deterministic(record.seed)
-    device = pick_device()
-    dtype = pick_dtype(device)
+    base.make_deterministic(record.seed)
+    device = base.pick_device()
+    dtype = base.pick_dtype(device)
     if args.base:
-        model, tokenizer = load_base_model(model_dir, dtype, device), load_tokenizer(model_dir)
+        model, tokenizer = base.load_base_model(model_dir, dtype, device), base.load_tokenizer(model_dir)
     else:
         model = load_merged_model(model_dir, args.adapter, record, dtype, device)
-        tokenizer = load_tokenizer(args.adapter)
+        tokenizer = base.load_tokenizer(args.adapter)
 
     decoding, batch_size = params.generate.decoding(), params.generate.batch_size
     summaries, truncated = summarise_dialogues(
         model, tokenizer, dialogues, params.prompt, decoding, batch_size, desc="summarising", progress=rows is not None
     )
-    source, new = params.prompt.max_source_tokens, params.generate.max_new_tokens
+    source, new, unfinished = params.prompt.max_source_tokens, params.generate.max_new_tokens, sum(summaries.unfinished)
     for count, what in (
         (truncated, f"prompts are longer than {source} tokens and were cut (--max-source-tokens)"),
-        (
-            sum(summaries.unfinished),
-            f"summaries stopped at {new} new tokens before the model ended them (--max-new-tokens)",
-        ),
+        (unfinished, f"summaries stopped at {new} new tokens before the model ended them (--max-new-tokens)"),
     ):
         if count:
             print(f"warning: {count} of {len(dialogues)} {what}", file=sys.stderr)

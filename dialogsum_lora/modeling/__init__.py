@@ -1,2 +1,1 @@
-"""The models: the base model and tokenizer (base), the LoRA adapter (adapter), the tiny T5 of the offline run
-(tiny)."""
+"""The models: the base model and tokenizer (base), the adapter (adapter), the offline run's tiny T5 (tiny)."""

@@ -49,8 +49,7 @@ class ParameterCounts(Record):
 
 
 class AdapterRecord(Record):
-    """provenance.json beside the weights: what finetune read (of the method sections, its method's), what it
-    ran on, what it did."""
+    """provenance.json beside the weights: what finetune read (of the method sections, its method's), ran on, did."""
 
     model: DataSource
     environment: dict[str, str]
@@ -118,8 +117,7 @@ def restore_weights(model, weights: dict[str, torch.Tensor]) -> None:
 
 
 def save_adapter(model, tokenizer, record: dict, directory: Path) -> None:
-    """Save the weights trained (safetensors), tokenizer and record (with the parameter counts); refuse
-    weights that are not all finite."""
+    """Save the trained weights (safetensors), tokenizer and record with parameter counts; refuse non-finite ones."""
     if not all(torch.isfinite(p).all() for p in model.parameters() if p.requires_grad):
         raise UserError(
             "training diverged: the trained weights are not all finite; lower the learning rate"
@@ -151,8 +149,8 @@ def read_record(adapter_dir: Path) -> AdapterRecord:
 
 
 def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:
-    """The record of the weights in `adapter_dir`, refused before loading them: none there, pickled weights
-    only, no tokenizer, or trained on another base model than `base_resolved` (model_directory's)."""
+    """The record of the weights in `adapter_dir`, refused before loading them: none there, pickled weights only, no
+    tokenizer, or trained on another base model than `base_resolved` (model_directory's)."""
     record = read_record(adapter_dir)
     if record.model.resolved != base_resolved:
         raise UserError(
@@ -188,8 +186,7 @@ def base_model_directory(record: AdapterRecord, name: str | None, revision: str 
 def load_merged_model(
     model_dir: Path, adapter_dir: Path, record: AdapterRecord, dtype: torch.dtype, device: torch.device
 ):
-    """The base model with the adapter in `adapter_dir` (checked: `record`) merged in (as fast as the base),
-    or the fully fine-tuned model in `adapter_dir`."""
+    """The base model with the adapter in `adapter_dir` merged in (as fast as the base), or the fully trained model."""
     if record.method == "full":
         return load_base_model(adapter_dir, dtype, device)
     from peft import PeftModel  # in eval mode, as it loads

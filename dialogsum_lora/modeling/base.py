@@ -21,8 +21,8 @@ ATTENTION = "eager"
 
 
 def make_deterministic(seed: int) -> None:
-    """Seed python, numpy and torch and ask for deterministic kernels: a CPU rerun is bit-identical (same
-    machine, versions, threads); on a GPU, ops without a deterministic kernel only warn."""
+    """Seed python, numpy and torch and ask for deterministic kernels: a CPU rerun is bit-identical (same machine,
+    versions, threads); on a GPU, ops without a deterministic kernel only warn."""
     from transformers import set_seed
 
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's, before CUDA starts
@@ -51,8 +51,8 @@ TOKENIZER_FILE = "tokenizer.json"
 
 
 def model_directory(name: str, revision: str | None) -> tuple[Path, str]:
-    """A checked local directory holding model `name` (a directory, or a hub id downloaded to the Hugging Face
-    cache), and its exact version: the hub commit, or a content hash of the local directory."""
+    """A checked local directory of model `name` (a directory, or a hub id downloaded to the cache), and its exact
+    version: the hub commit, or a content hash of the local directory."""
     directory = local_directory(name, revision, "model.name", "google/flan-t5-base")
     if directory is not None:
         check_model_directory(directory)
@@ -106,8 +106,7 @@ def silence_known_warnings() -> None:
 
 @contextlib.contextmanager
 def no_progress_bars() -> Iterator[None]:
-    """transformers' and the hub's progress bars off from here on (loading or saving a few shards: no bar is worth
-    showing; the Trainer's and generation's bars are tqdm's own, and stay)."""
+    """transformers' and the hub's progress bars off from here on (the Trainer's and generation's, tqdm's own, stay)."""
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
@@ -115,15 +114,15 @@ def no_progress_bars() -> Iterator[None]:
 
 
 def load_tokenizer(directory: Path):
-    """The (fast) tokenizer in `directory` (checked by check_model_directory or check_adapter)."""
+    """The (fast) tokenizer in `directory`."""
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
 
 
 def save_tokenizer(tokenizer, directory: Path) -> None:
-    """Save `tokenizer` without the load options transformers 5 writes into tokenizer_config.json: whether
-    the run was offline must not change the saved files (nor so dvc.lock)."""
+    """Save `tokenizer` without the load options transformers 5 writes into tokenizer_config.json: whether the run
+    was offline must not change the saved files (nor so dvc.lock)."""
     tokenizer.save_pretrained(directory)
     config = read_json(directory / "tokenizer_config.json")
     for option in ("local_files_only", "is_local"):
@@ -132,9 +131,9 @@ def save_tokenizer(tokenizer, directory: Path) -> None:
 
 
 def load_base_model(directory: Path, dtype: torch.dtype, device: torch.device):
-    """The seq2seq model in `directory`, in `dtype` on `device`, in eval mode; refused if the checkpoint lacks
-    a weight (transformers would start it at random and only warn). Its generation config is transformers'
-    defaults, never the directory's: summaries are decoded with generation.decoding_config alone."""
+    """The seq2seq model in `directory`, in `dtype` on `device`, in eval mode; refused if the checkpoint lacks a
+    weight (transformers would start it at random and only warn). Its generation config is transformers' defaults,
+    never the directory's: summaries are decoded with generation.decoding_config alone."""
     from transformers import AutoModelForSeq2SeqLM, GenerationConfig
 
     silence_known_warnings()

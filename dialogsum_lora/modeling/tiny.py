@@ -1,8 +1,8 @@
 """A tiny random T5 with flan-t5's architecture, for offline runs and tests (`dialogsum-tiny-model DIR`).
 
-flan-t5-base's design (gated-gelu, relative attention, untied lm_head, pad=0 / eos=1 / unk=2, decoder
-starts with pad) at a few hundred thousand parameters, with a fixed-vocabulary WordPiece tokenizer: common
-words whole, anything else spelt out, so every ASCII text round-trips (lower-cased). Same files every run.
+flan-t5-base's design (gated-gelu, relative attention, untied lm_head, pad=0 / eos=1 / unk=2, decoder starts with
+pad) at a few hundred thousand parameters, with a fixed-vocabulary WordPiece tokenizer: common words whole, anything
+else spelt out, so every ASCII text round-trips (lower-cased). Same files every run.
 """
 
 import string
@@ -13,8 +13,8 @@ import torch
 from dialogsum_lora.files.outputs import atomic_path
 
 SPECIAL_TOKENS = ["<pad>", "</s>", "<unk>"]  # ids 0, 1, 2 as in T5
-WORDS = (
-    """
+# Everyday words of the sample dialogues: whole, they keep prompts short and the demo quick.
+WORDS = """
 #person1# #person2# #person3# the a an and or but to of in on at for with from by about as into
 is are was were be been will would can could should may might must do does did have has had not no yes
 i you he she it we they me him her us them my your his its our their this that these those there here
@@ -25,8 +25,6 @@ going come came take make made give tell told say said ask asked help try call b
 time day week month year today tomorrow yesterday morning night hour minute money price cost dollars
 room home house office school work job car bus train ticket food dinner lunch book card phone
 person1 person2 talks tells asks wants agrees suggests decides explains helps invites because
-""".split()
-    + """
 accepts account actually add after afternoon airport allergic allows already ankle anniversary anything
 apartment appointment arrives available away back badly bakery bar basic basil bed bedroom before beginner
 better birthday bit black blue booked booking books borrow boss both bought branch bread breakfast brighton
@@ -56,19 +54,15 @@ twice umbrella under until up use ve vegetable viral wait walk walking wash wate
 wednesday weekend weekends weeks weight welcome whether while window withdrawals within without won wool
 worked working works yearly years
 """.split()
-)  # everyday words of the sample dialogues: whole, they keep prompts short and the demo quick
 CHARACTERS = list(string.ascii_lowercase + string.digits + string.punctuation)
+# T5Config's defaults are flan-t5's for the rest: 32 relative-attention buckets up to 128, dropout 0.1.
 CONFIG = dict(
     d_model=64,
     d_kv=16,
     d_ff=128,
     num_layers=2,
-    num_decoder_layers=2,
     num_heads=4,
     feed_forward_proj="gated-gelu",
-    relative_attention_num_buckets=32,
-    relative_attention_max_distance=128,
-    dropout_rate=0.1,
     tie_word_embeddings=False,
     pad_token_id=0,
     eos_token_id=1,
@@ -98,8 +92,7 @@ def build_tokenizer():
 
 
 def untie_lm_head(model):
-    """Give a T5 built from a config its own random lm_head, as flan-t5 has (transformers 5 ties lm_head to
-    the embeddings whatever the config says)."""
+    """Give a T5 built from a config its own random lm_head, as flan-t5 has (transformers 5 ties it regardless)."""
     model.lm_head.weight = torch.nn.Parameter(torch.randn_like(model.shared.weight) * model.config.d_model**-0.5)
     model.all_tied_weights_keys.pop("lm_head.weight", None)
     return model
