@@ -1,6 +1,5 @@
 """Typed records read from files (params.yaml's sections, what the stages write and read back), checked by
-pydantic, the first thing wrong one UserError: `params.yaml: lora.r: Input should be greater than or equal to 1,
-got 0`."""
+pydantic; the first thing wrong is one UserError: `params.yaml: lora.r: Input should be ... 1, got 0`."""
 
 import re
 import types
@@ -24,8 +23,6 @@ def setting(help: str, **bounds) -> Any:
 
 
 NOT_UNICODE = "is not valid Unicode text (it holds a lone surrogate, e.g. from \\ud800, or bytes that are not UTF-8)"
-
-
 # What a JSON escape \ud800, or an argument of bytes that are not UTF-8, leaves in a str: not writable as UTF-8.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -1,8 +1,7 @@
-"""Read and write the record files a user hands in or a stage writes: JSON Lines, CSV, parquet.
+"""Record files (JSON Lines, CSV, parquet): anything unreadable is one UserError naming the file and line.
 
-Anything unreadable is one UserError naming the file and the line or record. Not `datasets`' loaders: they
-type a column by its content (ids that look like numbers become int64) and keep an Arrow copy of every file
-a user hands in under HF_HOME.
+Not `datasets`' loaders: they type a column by its content (ids that look like numbers become int64) and keep
+an Arrow copy of every file a user hands in under HF_HOME.
 """
 
 import csv
@@ -19,8 +18,7 @@ RECORD_SUFFIXES = (".jsonl", ".csv", ".parquet")
 
 
 def read_records(file: Path) -> Iterator[tuple[str, Row]]:
-    """Yield (where, record) for each record of a .jsonl, .csv or .parquet file, `where` naming the file and
-    the line (or record)."""
+    """(where, record) for each record of a .jsonl, .csv or .parquet file, `where` naming the file and line."""
     if file.suffix != ".parquet":
         text = read_text(file)
         yield from _csv_records(file, text) if file.suffix == ".csv" else _json_lines(file, text)
@@ -38,7 +36,7 @@ def read_records(file: Path) -> Iterator[tuple[str, Row]]:
 
 
 def read_text(file: Path) -> str:
-    """The text of a UTF-8 file a user hands in, a byte-order mark dropped (a spreadsheet's is not text)."""
+    """A UTF-8 file's text, a byte-order mark dropped (a spreadsheet's is not text)."""
     _check_readable(file)
     try:
         return file.read_text(encoding="utf-8-sig")
@@ -95,13 +93,10 @@ def _json_lines(file: Path, text: str) -> Iterator[tuple[str, Row]]:
 def write_jsonl(path: Path, rows: list[Row], new: bool = False) -> None:
     """Write rows as JSON Lines, atomically; what does not read back as `rows` is never put in place."""
     with atomic_path(path, new) as temporary:
-        with temporary.open("w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        temporary.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
         if read_jsonl(temporary) != rows:
             raise RuntimeError(f"{path} does not read back as written")
 
 
 def read_jsonl(path: Path) -> list[Row]:
-    """Read a JSON Lines file of objects (as write_jsonl writes them)."""
     return [row for _, row in read_records(path)]
