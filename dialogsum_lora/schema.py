@@ -83,8 +83,7 @@ def _model_at(schema: type[BaseModel], location: tuple) -> type[BaseModel] | Non
     """The schema of the mapping at `location` (keys) within `schema`, if it is one."""
     model = schema
     for part in location:
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        annotation = field.annotation if field is not None else None
+        annotation = getattr(model.model_fields.get(part), "annotation", None)  # None for a list index too
         candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
         model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
         if model is None:
