@@ -12,7 +12,7 @@ from pathlib import Path
 from statistics import fmean
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.records import RECORD_SUFFIXES, Row, read_records
+from dialogsum_lora.files import RECORD_SUFFIXES, Row, read_records
 from dialogsum_lora.hub import hub_failure, local_directory, offline_unless_reachable
 from dialogsum_lora.paths import SPLITS
 from dialogsum_lora.provenance import directory_hash

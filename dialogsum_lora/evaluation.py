@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.outputs import read_json, write_json
-from dialogsum_lora.files.records import Row, write_jsonl
+from dialogsum_lora.files import Row, read_json, write_json, write_jsonl
 from dialogsum_lora.params import Seed
 from dialogsum_lora.params.analysis import AnalysisParams
 from dialogsum_lora.params.generate import GenerateParams

@@ -367,7 +367,7 @@ def show_experiments(arguments: list[str] | None = None) -> None:
         help="a commit, branch or tag whose experiments to show (repeatable; default: every commit)",
     )
     args = parser.parse_args(arguments)
-    from dialogsum_lora.files.outputs import check_writable
+    from dialogsum_lora.files import check_writable
     from dialogsum_lora.results.plots import check_plot_path, plot_against, plot_experiments
 
     check_plot_path(args.plot)

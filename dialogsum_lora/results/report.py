@@ -4,7 +4,7 @@ most; every id, name and text written as text, never as markup."""
 
 from pathlib import Path
 
-from dialogsum_lora.files.outputs import write_text
+from dialogsum_lora.files import write_text
 from dialogsum_lora.paths import BASELINE, FINETUNED
 from dialogsum_lora.results.text import as_code_block, as_text, change_text, p_value_text, score_text, verdict
 from dialogsum_lora.scoring.metrics import NO_WORDS
