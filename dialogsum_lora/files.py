@@ -1,10 +1,8 @@
-"""Files: outputs written so that a killed or failed write leaves nothing that looks complete; record files
-(JSON Lines, CSV, parquet) read with anything unreadable one UserError naming the file and line.
+"""Files: outputs written whole or not at all; record files (JSON Lines, CSV, parquet) read and written.
 
-A stage's outputs as a set are DVC's (`dvc repro` removes them first, holds the lock, caches the last good ones);
-here one file or directory at a time is written whole. Records are not read by `datasets`' loaders: they type a
-column by its content (ids that look like numbers become int64) and keep an Arrow copy of every file a user hands
-in under HF_HOME.
+A stage's outputs as a set are DVC's (`dvc repro` removes them first, holds the lock, caches the last good ones).
+Records are not read with `datasets`' loaders: they type a column by its content (ids that look like numbers
+become int64) and keep an Arrow copy of every file a user hands in under HF_HOME.
 """
 
 import csv
