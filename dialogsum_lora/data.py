@@ -1,11 +1,6 @@
-"""Load DialogSum from the hub or a local directory, every row checked.
-
-A local directory has the hub's layout (train, validation and test files, .jsonl, .csv or .parquet, with columns
-id, dialogue, summary, topic; a test row per (dialogue, reference), a dialogue's rows consecutive) or the DialogSum
-authors' (dialogsum.train/dev/test.jsonl; a test row per dialogue, with summary1, summary2, ... and topic1, ...).
-Train and validation rows become {id, dialogue, summary, topic}, test rows {id, dialogue, references, topics}
-(one per dialogue); topics are optional: without them `topic` is null and `topics` empty.
-"""
+"""Load DialogSum from the hub or a local directory (the hub's or the DialogSum authors' layout: docs/pipeline.md),
+every row checked. Train and validation rows become {id, dialogue, summary, topic}, test rows {id, dialogue,
+references, topics}, one per dialogue; without topics `topic` is null and `topics` empty."""
 
 import re
 from pathlib import Path
