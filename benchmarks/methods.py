@@ -45,7 +45,7 @@ from benchmarks.throughput import benchmark_base
 from benchmarks.training_speed import epoch_batches, stack_parameters, time_training
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
-from dialogsum_lora.files.outputs import read_json, write_json
+from dialogsum_lora.files import read_json, write_json
 from dialogsum_lora.modeling.adapter import method_settings, parameter_counts, training_params
 from dialogsum_lora.modeling.base import make_deterministic, pick_dtype
 from dialogsum_lora.params import METHODS, load_params

@@ -59,7 +59,7 @@ from benchmarks.synthetic import (
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.commands.demo import TINY_MODEL_DIR, make_offline_copy, offline_environment
 from dialogsum_lora.errors import UserError, run_main
-from dialogsum_lora.files.outputs import read_json, write_json
+from dialogsum_lora.files import read_json, write_json
 from dialogsum_lora.modeling.base import load_tokenizer, pick_device
 from dialogsum_lora.params import load_params, set_params
 from dialogsum_lora.paths import PARAMS_FILE, REPO_ROOT, TIMING_DIR, TRAIN_LOSS_FILE

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from dialogsum_lora.files.outputs import write_json
+from dialogsum_lora.files import write_json
 
 
 class ProfileSteps(TrainerCallback):

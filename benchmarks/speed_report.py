@@ -25,7 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from dialogsum_lora.errors import UserError, run_main
-from dialogsum_lora.files.outputs import read_json, write_json
+from dialogsum_lora.files import read_json, write_json
 from dialogsum_lora.schema import parse
 
 LOSS_STEPS = 50  # the first steps compared

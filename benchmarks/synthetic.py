@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dialogsum_lora.files.records import write_jsonl
+from dialogsum_lora.files import write_jsonl
 from dialogsum_lora.modeling.base import ATTENTION
 from dialogsum_lora.modeling.tiny import untie_lm_head
 from dialogsum_lora.prompt import build_prompt

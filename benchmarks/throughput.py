@@ -47,7 +47,7 @@ from benchmarks.synthetic import (
 from benchmarks.training_speed import epoch_batches, stack_parameters, time_stage_trainer, time_training
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import run_main
-from dialogsum_lora.files.outputs import write_json
+from dialogsum_lora.files import write_json
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, make_deterministic, pick_dtype
 from dialogsum_lora.modeling.tiny import write_tiny_model
 from dialogsum_lora.params import load_params

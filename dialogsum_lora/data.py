@@ -1,19 +1,13 @@
-"""Load DialogSum from the hub or a local directory and check every row.
-
-A local directory has the hub's layout (train, validation and test files, .jsonl, .csv or .parquet, with columns
-id, dialogue, summary, topic; the test split a row per (dialogue, reference), a dialogue's rows consecutive) or
-the DialogSum authors' (dialogsum.train/dev/test.jsonl; a test row per dialogue, its references in summary1,
-summary2, ... and its topics in topic1, topic2, ...). Either way, train and validation rows are {id, dialogue,
-summary, topic} and test rows {id, dialogue, references, topics}, one per dialogue with all its references and
-the topics its annotators gave. Topics are optional: without them `topic` is null and `topics` empty.
-"""
+"""Load DialogSum from the hub or a local directory (the hub's or the DialogSum authors' layout: docs/pipeline.md),
+every row checked. Train and validation rows become {id, dialogue, summary, topic}, test rows {id, dialogue,
+references, topics}, one per dialogue; without topics `topic` is null and `topics` empty."""
 
 import re
 from pathlib import Path
 from statistics import fmean
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.records import RECORD_SUFFIXES, Row, read_records
+from dialogsum_lora.files import RECORD_SUFFIXES, Row, read_records
 from dialogsum_lora.hub import hub_failure, local_directory, offline_unless_reachable
 from dialogsum_lora.paths import SPLITS
 from dialogsum_lora.provenance import directory_hash
@@ -26,7 +20,7 @@ _REFERENCE_SUFFIX = re.compile(r"^(.+)_\d+$")  # the hub's test ids: test_0_1, t
 
 def load_source(source: str, revision: str | None) -> tuple[dict[str, list[Row]], str]:
     """Every split of `source` (a local directory or a hub dataset id), checked, and the exact version loaded:
-    the directory's content hash, or the hub commit (what is loaded, whatever branch `revision` names)."""
+    the directory's content hash, or the hub commit (whatever branch `revision` names)."""
     directory = local_directory(source, revision, "data.source", "knkarthick/dialogsum")
     if directory is not None:
         raw, resolved = _read_local(directory), directory_hash(directory)
@@ -97,7 +91,7 @@ def _text(row: Row, column: str, where: str) -> str:
 
 
 def _summary(row: Row, column: str, where: str) -> str:
-    """A summary (a test reference) ROUGE can score against: else every summary would score 0 against it."""
+    """A summary (or test reference) ROUGE can score: against one it cannot, every summary would score 0."""
     value = _text(row, column, where)
     if not has_words(value):
         raise UserError(
@@ -147,9 +141,9 @@ def _normalise(split: str, rows: list[tuple[str, Row]], where: str) -> list[Row]
 
 
 def _group_references(rows: list[tuple[str, Row]]) -> list[Row]:
-    """One test row per dialogue, with all its references in file order: a hub dialogue's consecutive rows
-    have one id, or ids that differ in a _N suffix (test_0_1, test_0_2: test_0). No two dialogues share an id,
-    and no dialogue text is under two ids: it would be scored twice, or two rows would merge silently."""
+    """One test row per dialogue, its references in file order: a hub dialogue's consecutive rows have one id,
+    or ids that differ in a _N suffix (test_0_1, test_0_2: test_0). No id or dialogue text may recur: it would be
+    scored twice, or two rows would merge silently."""
     grouped: list[tuple[str, Row]] = []  # (where the dialogue's first row is, its test row)
     previous_id = None
     for location, row in rows:
@@ -167,8 +161,7 @@ def _group_references(rows: list[tuple[str, Row]]) -> list[Row]:
                 (location, {"id": identifier, "dialogue": dialogue, "references": references, "topics": topics})
             )
         previous_id = identifier
-    first_with_id: dict[str, str] = {}
-    first_with_dialogue: dict[str, str] = {}
+    first_with_id, first_with_dialogue = {}, {}  # id or dialogue: where it first is
     for location, row in grouped:
         if row["id"] in first_with_id:
             raise UserError(

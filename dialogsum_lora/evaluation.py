@@ -8,8 +8,7 @@ from pathlib import Path
 from pydantic import Field
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.outputs import read_json, write_json
-from dialogsum_lora.files.records import Row, write_jsonl
+from dialogsum_lora.files import Row, read_json, write_json, write_jsonl
 from dialogsum_lora.params import Seed
 from dialogsum_lora.params.generate import GenerateParams
 from dialogsum_lora.params.summaries import SummaryParams

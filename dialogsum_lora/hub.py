@@ -9,16 +9,15 @@ CONNECT_TIMEOUT_S = 3.0
 
 
 def local_directory(name: str, revision: str | None, key: str, example: str) -> Path | None:
-    """The local directory that the param `key` (e.g. model.name) names, or None for a hub id; a name that is
-    neither a directory nor a hub id (`name` or `owner/name`), or a revision with a directory, is a UserError."""
+    """The local directory the param `key` (e.g. model.name) names, or None for a hub id; anything else, or a
+    revision with a directory, is a UserError."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     path = Path(name)
     if path.is_dir():
         if revision is not None:
-            section = key.split(".")[0]
             raise UserError(
-                f"params.yaml: {key} is the local directory {name}, so {section}.revision must be null "
+                f"params.yaml: {key} is the local directory {name}, so {key.split('.')[0]}.revision must be null "
                 f"(a revision names a hub commit, branch or tag), got {revision!r}"
             )
         return path
@@ -33,8 +32,7 @@ def local_directory(name: str, revision: str | None, key: str, example: str) -> 
 
 
 def offline_unless_reachable() -> str | None:
-    """Switch huggingface_hub and datasets to offline mode if the hub does not answer; why it is not used (a
-    phrase for an error message), or None.
+    """Switch huggingface_hub and datasets offline if the hub does not answer, and say why (else None).
 
     huggingface_hub retries an unreachable host for most of a minute: one short request through its own client
     (proxies apply) tells the same in seconds, and offline, what is in the local cache still loads."""

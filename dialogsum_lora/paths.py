@@ -1,5 +1,4 @@
-"""Every path the pipeline reads or writes, as dvc.yaml names them (relative to the repository root, where the
-stages run), and the repository root itself."""
+"""Every path the stages read or write, as dvc.yaml names them (relative to REPO_ROOT, where they run)."""
 
 from pathlib import Path
 
@@ -10,8 +9,7 @@ SAMPLE_DIR = Path("data/sample")
 
 # prepare
 SPLITS = ("train", "validation", "test")
-PREPARED_DIR = Path("data/prepared")
-SPLIT_FILES = {split: PREPARED_DIR / f"{split}.jsonl" for split in SPLITS}
+SPLIT_FILES = {split: Path(f"data/prepared/{split}.jsonl") for split in SPLITS}
 DATA_STATS_FILE = Path("reports/data_stats.json")
 
 # The two systems compared (the base model alone, and with the weights trained), named so everywhere.

@@ -19,7 +19,7 @@ def shots_prefix(template: str, shots: Sequence[dict]) -> str:
 
 
 def shot_tokens(tokenizer, prompt: PromptParams, shots: Sequence[dict]) -> list[int]:
-    """The token ids of the shots' text, which every prompt keeps whole; a UserError when they leave no room in
+    """The shots' token ids, which every prompt keeps whole; a UserError if they leave no room in
     prompt.max_source_tokens for a one-token dialogue (a stage calls it before the model loads)."""
     ids = tokenizer(shots_prefix(prompt.template, shots), add_special_tokens=False)["input_ids"]
     template_tokens = len(tokenizer(build_prompt(prompt.template, ""))["input_ids"])
@@ -38,10 +38,8 @@ def encode_prompts(
 ) -> tuple[list[list[int]], int]:
     """Each dialogue's prompt as token ids, at most prompt.max_source_tokens, and how many were cut.
 
-    With shots, the shots are kept whole and the dialogue's own prompt is cut to the tokens they leave, as
-    zero-shot (its end goes): cutting the whole text would cut the dialogue first, or leave a shot in pieces.
-    The shots' ids go where the prompt's text begins (after a start token, for a tokenizer that puts one first).
-    """
+    Shots are kept whole, where the text begins (after any start token), and the dialogue's prompt is cut to the
+    tokens they leave: cutting the whole text would cut the dialogue first, or leave a shot in pieces."""
     prompts = [build_prompt(prompt.template, dialogue) for dialogue in dialogues]
     if not shots:
         return encode(tokenizer, prompts, prompt.max_source_tokens)
@@ -52,9 +50,8 @@ def encode_prompts(
 
 
 def encode(tokenizer, texts: list[str], max_tokens: int, *, target: bool = False) -> tuple[list[list[int]], int]:
-    """Token ids of each text (as labels if `target`), cut to `max_tokens` by the tokenizer, and how many were
-    longer. With return_overflowing_tokens a text that does not fit comes back as several rows, the cut one first.
-    """
+    """Token ids of each text (as labels if `target`), cut to `max_tokens`, and how many were longer.
+    With return_overflowing_tokens a text that does not fit comes back as several rows, the cut one first."""
     text_arguments = {"text_target": texts} if target else {"text": texts}
     encoded = tokenizer(**text_arguments, max_length=max_tokens, truncation=True, return_overflowing_tokens=True)
     owners = encoded["overflow_to_sample_mapping"]

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.outputs import read_json, write_json
+from dialogsum_lora.files import read_json, write_json
 from dialogsum_lora.paths import TIMING_DIR
 from dialogsum_lora.schema import Record, Text, parse
 

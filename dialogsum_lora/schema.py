@@ -1,6 +1,5 @@
 """Typed records read from files (params.yaml's sections, what the stages write and read back), checked by
-pydantic, the first thing wrong one UserError: `params.yaml: lora.r: Input should be greater than or equal to 1,
-got 0`."""
+pydantic; the first thing wrong is one UserError: `params.yaml: lora.r: Input should be ... 1, got 0`."""
 
 import re
 import types
@@ -24,8 +23,6 @@ def setting(help: str, **bounds) -> Any:
 
 
 NOT_UNICODE = "is not valid Unicode text (it holds a lone surrogate, e.g. from \\ud800, or bytes that are not UTF-8)"
-
-
 # What a JSON escape \ud800, or an argument of bytes that are not UTF-8, leaves in a str: not writable as UTF-8.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -86,8 +83,7 @@ def _model_at(schema: type[BaseModel], location: tuple) -> type[BaseModel] | Non
     """The schema of the mapping at `location` (keys) within `schema`, if it is one."""
     model = schema
     for part in location:
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        annotation = field.annotation if field is not None else None
+        annotation = getattr(model.model_fields.get(part), "annotation", None)  # None for a list index too
         candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
         model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
         if model is None:

@@ -10,8 +10,7 @@ shots).
 """
 
 from dialogsum_lora.errors import run_main
-from dialogsum_lora.files.outputs import require
-from dialogsum_lora.files.records import read_jsonl
+from dialogsum_lora.files import read_jsonl, require
 from dialogsum_lora.params import load_params
 from dialogsum_lora.params.baseline import BaselineParams
 from dialogsum_lora.params.summaries import SummaryParams

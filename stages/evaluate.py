@@ -12,8 +12,7 @@ reports/topics.json, reports/plots/*.png, reports/report.md and reports/model_ca
 
 from dialogsum_lora import paths
 from dialogsum_lora.errors import run_main
-from dialogsum_lora.files.outputs import require
-from dialogsum_lora.files.records import read_jsonl
+from dialogsum_lora.files import read_jsonl, require
 from dialogsum_lora.params import Seed, load_params
 from dialogsum_lora.params.summaries import SummaryParams
 
@@ -27,7 +26,7 @@ def main() -> None:
     params = load_params(Reads)
     from dialogsum_lora import distributed
     from dialogsum_lora.evaluation import Metrics, ResultsProvenance, read_checked, rescore, summarise_and_score
-    from dialogsum_lora.files.outputs import write_json, write_text
+    from dialogsum_lora.files import write_json, write_text
     from dialogsum_lora.modeling import base
     from dialogsum_lora.modeling.adapter import check_adapter, load_merged_model
     from dialogsum_lora.provenance import directory_hash, model_provenance, read_data_source

@@ -15,8 +15,7 @@ import contextlib
 import shutil
 
 from dialogsum_lora.errors import run_main
-from dialogsum_lora.files.outputs import atomic_path, require
-from dialogsum_lora.files.records import read_jsonl
+from dialogsum_lora.files import atomic_path, read_jsonl, require
 from dialogsum_lora.params import METHODS, Method, Processes, Seed, StageParams, load_params
 from dialogsum_lora.params.methods import FullParams, IA3Params, LoraParams
 from dialogsum_lora.params.model import ModelParams

@@ -9,8 +9,7 @@ dialogue with all of its references) and reports/data_stats.json.
 
 from dialogsum_lora.data import load_source, split_statistics
 from dialogsum_lora.errors import run_main
-from dialogsum_lora.files.outputs import write_json
-from dialogsum_lora.files.records import write_jsonl
+from dialogsum_lora.files import write_json, write_jsonl
 from dialogsum_lora.params import StageParams, load_params
 from dialogsum_lora.params.data import DataParams
 from dialogsum_lora.paths import DATA_STATS_FILE, SPLIT_FILES, SPLITS

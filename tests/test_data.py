@@ -7,7 +7,7 @@ from conftest import write_hub_dir as _hub_dir
 
 from dialogsum_lora.data import load_source, split_statistics
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.records import read_jsonl
+from dialogsum_lora.files import read_jsonl
 
 
 def test_sample_data_groups_test_references_by_dialogue():

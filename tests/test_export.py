@@ -11,7 +11,7 @@ import yaml
 from conftest import run_command
 
 from dialogsum_lora.commands.export import export
-from dialogsum_lora.files.records import read_jsonl
+from dialogsum_lora.files import read_jsonl
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from test_stages import run_main, stage_dir  # noqa: F401 (a fixture)
 
 from dialogsum_lora.commands.export import export
 from dialogsum_lora.commands.summarise import summarise
-from dialogsum_lora.files.records import read_jsonl
+from dialogsum_lora.files import read_jsonl
 from dialogsum_lora.params import set_params
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,7 @@
 import pytest
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.outputs import atomic_path
+from dialogsum_lora.files import atomic_path
 
 
 def test_a_failed_write_leaves_the_old_output_and_no_partial_file(tmp_path):
@@ -27,7 +27,7 @@ def test_write_errors_name_the_output(tmp_path, monkeypatch):
     import errno
     from pathlib import Path
 
-    from dialogsum_lora.files.outputs import check_writable, write_json
+    from dialogsum_lora.files import check_writable, write_json
 
     def no_space(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -47,7 +47,7 @@ def test_write_errors_name_the_output(tmp_path, monkeypatch):
 
 
 def test_temporary_names_are_unique_and_never_a_users_file(tmp_path):
-    from dialogsum_lora.files.outputs import write_json
+    from dialogsum_lora.files import write_json
 
     mine = tmp_path / ".metrics.json.tmp"  # a file of the user's, named as an older version named its temporaries
     mine.write_text("my notes")
@@ -58,7 +58,7 @@ def test_temporary_names_are_unique_and_never_a_users_file(tmp_path):
 
 
 def test_a_new_output_never_takes_the_place_of_what_appeared_there_meanwhile(tmp_path):
-    from dialogsum_lora.files.records import write_jsonl
+    from dialogsum_lora.files import write_jsonl
 
     directory, file = tmp_path / "merged", tmp_path / "summaries.jsonl"
     with pytest.raises(UserError, match=f"cannot write {directory}: Directory not empty"):

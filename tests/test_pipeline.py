@@ -104,7 +104,7 @@ def test_validation_rouge_is_logged_at_every_validation_and_the_adapter_kept_is_
     import torch
     from peft import PeftModel
 
-    from dialogsum_lora.files.records import read_jsonl
+    from dialogsum_lora.files import read_jsonl
     from dialogsum_lora.generation import generate_summaries
     from dialogsum_lora.modeling.adapter import check_adapter
     from dialogsum_lora.modeling.base import load_base_model, load_tokenizer, model_directory

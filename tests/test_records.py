@@ -8,7 +8,7 @@ from conftest import write_hub_dir as _hub_dir
 
 from dialogsum_lora.data import load_source
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.records import read_jsonl, write_jsonl
+from dialogsum_lora.files import read_jsonl, write_jsonl
 
 
 def _write_csv(path, rows, encoding="utf-8"):
@@ -90,10 +90,10 @@ def test_what_prepare_writes_reads_back_identically(tmp_path):
 
 
 def test_a_file_that_would_not_read_back_is_never_left_in_place(tmp_path, monkeypatch):
-    from dialogsum_lora.files import records
+    from dialogsum_lora import files
 
     (tmp_path / "test.jsonl").write_text("old\n")
-    monkeypatch.setattr(records, "read_jsonl", lambda path: [{"different": True}])
+    monkeypatch.setattr(files, "read_jsonl", lambda path: [{"different": True}])
     with pytest.raises(RuntimeError, match="does not read back as written"):
         write_jsonl(tmp_path / "test.jsonl", [{"id": "x"}])
     assert (tmp_path / "test.jsonl").read_text() == "old\n"

@@ -17,7 +17,7 @@ from conftest import REPO_ROOT, SAMPLE_DIR, run_command, start_stage
 
 from dialogsum_lora.data import load_source
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.records import write_jsonl
+from dialogsum_lora.files import write_jsonl
 from dialogsum_lora.params import set_key, set_params
 
 STAGES = ("prepare", "baseline", "finetune", "evaluate")
@@ -184,7 +184,7 @@ def test_bad_params_and_paths_are_one_clear_error_before_any_work(stage_dir, sta
 
 
 def test_a_few_shot_baseline_prompts_with_the_same_seeded_training_dialogues_and_reruns_identically(stage_dir):
-    from dialogsum_lora.files.records import read_jsonl
+    from dialogsum_lora.files import read_jsonl
     from dialogsum_lora.modeling.base import load_tokenizer
     from dialogsum_lora.params import load_params
     from dialogsum_lora.prompt import build_prompt, shots_prefix

@@ -13,7 +13,7 @@ from conftest import REPO_ROOT, run_command
 
 from dialogsum_lora.commands.summarise import summarise
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.records import read_jsonl
+from dialogsum_lora.files import read_jsonl
 
 
 @pytest.fixture

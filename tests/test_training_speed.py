@@ -12,7 +12,7 @@ import torch
 from conftest import REPO_ROOT
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.records import read_jsonl
+from dialogsum_lora.files import read_jsonl
 from dialogsum_lora.modeling.adapter import method_settings, trained_weights
 from dialogsum_lora.modeling.base import load_base_model, load_tokenizer
 from dialogsum_lora.params import load_params

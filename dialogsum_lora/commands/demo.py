@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
-from dialogsum_lora.files.outputs import check_new_directory
+from dialogsum_lora.files import check_new_directory
 from dialogsum_lora.modeling.tiny import write_tiny_model
 from dialogsum_lora.params import set_params
 from dialogsum_lora.paths import REPO_ROOT, REPORT_FILE

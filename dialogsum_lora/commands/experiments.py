@@ -15,7 +15,7 @@ from dialogsum_lora import paths
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.evaluation import Interval, Scores
-from dialogsum_lora.files.outputs import check_writable
+from dialogsum_lora.files import check_writable
 from dialogsum_lora.results.text import verdict
 from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.bootstrap import across_seeds, paired_across_seeds

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dialogsum_lora.commands.arguments import ArgumentParser, add_adapter_options, parse_adapter_options
 from dialogsum_lora.errors import run_main
-from dialogsum_lora.files.outputs import atomic_path, check_new_directory
+from dialogsum_lora.files import atomic_path, check_new_directory
 
 
 def export(arguments: list[str] | None = None) -> None:

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationE
 
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
-from dialogsum_lora.files.records import read_jsonl
+from dialogsum_lora.files import read_jsonl
 from dialogsum_lora.params import Seed
 from dialogsum_lora.params.analysis import AnalysisParams
 from dialogsum_lora.schema import Record, Text, Unicode, parse

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from dialogsum_lora.commands.arguments import ArgumentParser, add_adapter_options, parse_adapter_options
 from dialogsum_lora.errors import UserError, run_main
-from dialogsum_lora.files.outputs import check_writable
-from dialogsum_lora.files.records import RECORD_SUFFIXES, Row, read_records, read_text
+from dialogsum_lora.files import RECORD_SUFFIXES, Row, check_writable, read_records, read_text
 from dialogsum_lora.params import StageParams, load_params, set_key
 from dialogsum_lora.params.generate import GenerateParams
 from dialogsum_lora.params.prompt import PromptParams
@@ -139,7 +138,7 @@ def summarise(arguments: list[str] | None = None) -> None:
     # Inputs, settings and the output's place first: a mistake is reported before torch and the model load.
     dialogues, rows = read_dialogues(args)
     params = settings(args)
-    from dialogsum_lora.files.records import write_jsonl
+    from dialogsum_lora.files import write_jsonl
     from dialogsum_lora.generation import summarise_dialogues
     from dialogsum_lora.modeling import base
     from dialogsum_lora.modeling.adapter import base_model_directory, check_adapter, load_merged_model, read_record

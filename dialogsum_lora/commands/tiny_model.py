@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import run_main
-from dialogsum_lora.files.outputs import check_new_directory
+from dialogsum_lora.files import check_new_directory
 
 
 def tiny_model(arguments: list[str] | None = None) -> None:

@@ -8,7 +8,7 @@ import torch
 from pydantic import model_validator
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.outputs import atomic_path, read_json, write_json
+from dialogsum_lora.files import atomic_path, read_json, write_json
 from dialogsum_lora.modeling.base import TOKENIZER_FILE, load_base_model, model_directory, save_tokenizer
 from dialogsum_lora.params import METHODS, Method
 from dialogsum_lora.params.methods import FullParams, IA3Params, LoraParams

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.outputs import read_json, write_json
+from dialogsum_lora.files import read_json, write_json
 from dialogsum_lora.hub import hub_failure, local_directory, offline_unless_reachable
 from dialogsum_lora.provenance import directory_hash
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from dialogsum_lora.files.outputs import atomic_path
+from dialogsum_lora.files import atomic_path
 
 SPECIAL_TOKENS = ["<pad>", "</s>", "<unk>"]  # ids 0, 1, 2 as in T5
 # Everyday words of the sample dialogues: whole, they keep prompts short and the demo quick.

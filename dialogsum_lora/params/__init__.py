@@ -1,13 +1,7 @@
 """params.yaml: every knob the stages read, one typed schema per section (`lora` in params/methods.py, ...).
 
-A stage lists the sections it reads, as dvc.yaml does, and `load_params` checks those alone, before any model
-or data loads; so a new key reruns only the stages that read it:
-
-    class Reads(StageParams):
-        seed: Seed
-        lora: LoraParams
-
-    params = load_params(Reads)
+A stage names the sections it reads, as dvc.yaml does, in a `Reads(StageParams)` class, and `load_params(Reads)`
+checks those alone, before any model or data loads; so a new key reruns only the stages that read it.
 """
 
 import io

@@ -1,6 +1,9 @@
 """params.yaml `generate`: how baseline, evaluate and dialogsum-summarise decode a summary. Every key but
 batch_size is a `transformers.GenerationConfig` argument and reaches `model.generate` as it is."""
 
+import logging
+
+from dialogsum_lora.errors import UserError
 from dialogsum_lora.schema import Record, setting
 
 
@@ -25,11 +28,7 @@ class GenerateParams(Record):
     def check(self, where: str = "params.yaml: generate") -> None:
         """Refuse settings transformers would reject or ignore (say length_penalty with one beam), before any
         model loads; `where` names where they came from."""
-        import logging
-
         from transformers import GenerationConfig
-
-        from dialogsum_lora.errors import UserError
 
         # transformers also logs what it raises here: the error line says it once.
         logger = logging.getLogger("transformers.generation.configuration_utils")

@@ -1,5 +1,4 @@
-"""What baseline and evaluate read of params.yaml: the params a system's test summaries are made and scored
-with."""
+"""What baseline and evaluate read of params.yaml: what a system's test summaries are made and scored with."""
 
 from dialogsum_lora.params import Processes, StageParams
 from dialogsum_lora.params.analysis import AnalysisParams

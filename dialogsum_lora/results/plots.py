@@ -12,7 +12,7 @@ from matplotlib import ticker, transforms
 from matplotlib.figure import Figure  # not pyplot: files only, no display and no global state
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.outputs import atomic_path
+from dialogsum_lora.files import atomic_path
 from dialogsum_lora.paths import BASELINE, FINETUNED
 from dialogsum_lora.scoring.metrics import mean_reference_words
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES

@@ -3,7 +3,7 @@ topics, the plots, and the dialogues fine-tuning helped and hurt most; every tex
 
 from pathlib import Path
 
-from dialogsum_lora.files.outputs import write_text
+from dialogsum_lora.files import write_text
 from dialogsum_lora.paths import BASELINE, FINETUNED
 from dialogsum_lora.results.text import as_code_block, as_text, change_text, p_value_text, score_text, verdict
 from dialogsum_lora.scoring.metrics import NO_WORDS

@@ -21,7 +21,7 @@ from transformers.trainer_utils import has_length
 
 from dialogsum_lora import distributed
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files.outputs import read_json
+from dialogsum_lora.files import read_json
 from dialogsum_lora.generation import summarise_dialogues, validation_decoding
 from dialogsum_lora.modeling.adapter import KeptStep, restore_weights, trained_weights
 from dialogsum_lora.params import StageParams
