@@ -87,12 +87,6 @@ def training_params(params) -> TrainParams:
     return params.train
 
 
-def is_adapter(model) -> bool:
-    from peft import PeftModel
-
-    return isinstance(model, PeftModel)
-
-
 def parameter_counts(model) -> dict:
     """The trainable parameters and all the model's (an adapter's with its base's; each shared weight once)."""
     return {"trainable": model.num_parameters(only_trainable=True), "total": model.num_parameters()}
@@ -100,17 +94,17 @@ def parameter_counts(model) -> dict:
 
 def trained_weights(model) -> dict[str, torch.Tensor]:
     """A CPU copy of the weights training changes: peft's state dict of the adapter, or the whole model's."""
-    from peft import get_peft_model_state_dict
+    from peft import PeftModel, get_peft_model_state_dict
 
-    weights = get_peft_model_state_dict(model) if is_adapter(model) else model.state_dict()
+    weights = get_peft_model_state_dict(model) if isinstance(model, PeftModel) else model.state_dict()
     return {name: weight.detach().to("cpu", copy=True) for name, weight in weights.items()}
 
 
 def restore_weights(model, weights: dict[str, torch.Tensor]) -> None:
     """Put weights from trained_weights back into `model`, every one of them."""
-    from peft import set_peft_model_state_dict
+    from peft import PeftModel, set_peft_model_state_dict
 
-    if not is_adapter(model):
+    if not isinstance(model, PeftModel):
         model.load_state_dict(weights, strict=True)  # raises on any weight that does not fit
     elif odd := set_peft_model_state_dict(model, weights).unexpected_keys:
         raise RuntimeError(f"kept weights the model does not fit: {odd[:3]}")
@@ -128,7 +122,7 @@ def save_adapter(model, tokenizer, record: dict, directory: Path) -> None:
         (temporary / "README.md").unlink(missing_ok=True)  # peft's empty template: evaluate writes the real card
         save_tokenizer(tokenizer, temporary)
         write_json(temporary / RECORD_FILE, {**record, "parameters": parameter_counts(model)})
-        if is_adapter(model):
+        if (temporary / ADAPTER_CONFIG).exists():
             # PEFT writes its module lists from sets, whose order changes between runs.
             config = read_json(temporary / ADAPTER_CONFIG)
             for key in ("target_modules", "feedforward_modules"):

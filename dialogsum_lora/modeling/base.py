@@ -2,7 +2,6 @@
 never remote code) and its tokenizer; choose device and dtype; seed."""
 
 import contextlib
-import functools
 import logging
 import os
 import warnings
@@ -18,6 +17,15 @@ from dialogsum_lora.provenance import directory_hash
 
 # Eager attention trained and generated faster than "sdpa" on DialogSum's lengths (BENCHMARKS.md: H200, bf16).
 ATTENTION = "eager"
+
+# Library warnings a user can do nothing about. transformers 5's T5Config always says the embeddings are tied, so
+# loading flan-t5 (its own lm_head) warns that they differ, and PEFT warns again on merging; PEFT calls a method
+# transformers 5 deprecated.
+logging.getLogger("transformers.modeling_utils").addFilter(
+    lambda record: "to tie shared.weight to lm_head.weight" not in record.getMessage()
+)
+warnings.filterwarnings("ignore", "Input and output embeddings are no longer tied after merging", UserWarning)
+warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
 
 
 def make_deterministic(seed: int) -> None:
@@ -92,18 +100,6 @@ def check_model_directory(directory: Path, what: str | None = None) -> None:
         )
 
 
-@functools.cache
-def silence_known_warnings() -> None:
-    """Silence the library warnings a user can do nothing about."""
-    # transformers 5's T5Config always says the embeddings are tied, so loading flan-t5 (its own lm_head) warns
-    # that they differ, and PEFT warns again on merging; PEFT calls a method transformers 5 deprecated.
-    logging.getLogger("transformers.modeling_utils").addFilter(
-        lambda record: "to tie shared.weight to lm_head.weight" not in record.getMessage()
-    )
-    warnings.filterwarnings("ignore", "Input and output embeddings are no longer tied after merging", UserWarning)
-    warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
-
-
 @contextlib.contextmanager
 def no_progress_bars() -> Iterator[None]:
     """transformers' and the hub's progress bars off from here on (the Trainer's and generation's, tqdm's own, stay)."""
@@ -136,7 +132,6 @@ def load_base_model(directory: Path, dtype: torch.dtype, device: torch.device):
     never the directory's: summaries are decoded with generation.decoding_config alone."""
     from transformers import AutoModelForSeq2SeqLM, GenerationConfig
 
-    silence_known_warnings()
     with no_progress_bars():
         model, report = AutoModelForSeq2SeqLM.from_pretrained(
             directory,
