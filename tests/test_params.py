@@ -231,8 +231,7 @@ def test_integers_are_accepted_where_floats_are_expected(tmp_path, raw):
         ({"num_train_epochs": 0}, ("train.num_train_epochs", "0", "greater than 0")),
         ({"gradient_accumulation_steps": 0}, ("train.gradient_accumulation_steps", "0", "greater than or equal to 1")),
         ({"save_steps": 0}, ("train.save_steps", "0", "greater than 0")),
-        # A key by its old name, and a compile setting that would compile with torch_compile false.
-        ({"epochs": 2}, ("train.epochs", "train.num_train_epochs")),
+        # A compile setting that would compile with torch_compile false.
         ({"torch_compile_mode": "reduce-overhead"}, ("train.torch_compile_mode", "train.torch_compile is false")),
         ({"torch_compile": "no"}, ("train.torch_compile", "'no'", "bool")),
         # What the stage sets itself is refused, with where the setting lives.

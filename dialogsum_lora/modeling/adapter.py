@@ -10,7 +10,7 @@ from pydantic import model_validator
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files import atomic_path, read_json, write_json
 from dialogsum_lora.modeling.base import TOKENIZER_FILE, load_base_model, model_directory, save_tokenizer
-from dialogsum_lora.params import METHODS, Method
+from dialogsum_lora.params import Method
 from dialogsum_lora.params.methods import FullParams, IA3Params, LoraParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import TrainParams
@@ -70,9 +70,6 @@ class AdapterRecord(Record):
     def _its_method_section(self) -> "AdapterRecord":
         if getattr(self, self.method) is None:
             raise ValueError(f"holds no {self.method} section: the params method {self.method} trained with")
-        others = [name for name in METHODS if name != self.method and getattr(self, name) is not None]
-        if others:
-            raise ValueError(f"holds the {others[0]} section beside method {self.method}'s: one run trains one method")
         return self
 
 

@@ -57,13 +57,6 @@ BOUNDS = {
     "save_steps": {"gt": 0},
     "gradient_accumulation_steps": {"ge": 1, "le": 4096},
 }
-# The train keys' names before they were the Trainer's own.
-RENAMED = {
-    "epochs": "num_train_epochs",
-    "checkpoint_steps": "save_steps",
-    "compile": "torch_compile",
-    "compile_mode": "torch_compile_mode",
-}
 # The arguments every record states, whether params.yaml sets them or the Trainer's defaults do.
 RECORDED_ARGUMENTS = ("optim", "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay")
 # Fields a record leaves out: they change no weight, and the record's `training` says how long it trained.
@@ -150,8 +143,6 @@ def check_trainer_settings(train: TrainParams) -> None:
     for key in settings:
         if key in OWNER:
             raise UserError(f"params.yaml: train.{key} is set by the finetune stage itself; it lives in {OWNER[key]}")
-        if key in RENAMED:
-            raise UserError(f"params.yaml: train.{key} is now train.{RENAMED[key]} (the Trainer's own name)")
         if key not in fields:
             raise UserError(
                 f"params.yaml: unknown key train.{key} (neither the project's: {', '.join(TrainParams.model_fields)}; "

@@ -21,7 +21,6 @@ from transformers.trainer_utils import has_length
 
 from dialogsum_lora import distributed
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files import read_json
 from dialogsum_lora.generation import summarise_dialogues, validation_decoding
 from dialogsum_lora.modeling.adapter import KeptStep, restore_weights, trained_weights
 from dialogsum_lora.params import StageParams
@@ -30,7 +29,6 @@ from dialogsum_lora.params.train import KEEP_RULES, NOT_RECORDED, RECORDED_ARGUM
 from dialogsum_lora.paths import CHECKPOINTS_DIR, SPLIT_FILES
 from dialogsum_lora.prompt import encode, encode_prompts
 from dialogsum_lora.provenance import file_hash
-from dialogsum_lora.schema import parse
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
 from dialogsum_lora.subsets import seeded_subset
 
@@ -199,7 +197,7 @@ class KeepBest(TrainerCallback):
         self.kept: KeptStep | None = None
         self.weights: dict | None = None
         if resumed_from is not None and (resumed_from / KEPT_RECORD).is_file():
-            self.kept = parse(KeptStep, read_json(resumed_from / KEPT_RECORD), str(resumed_from / KEPT_RECORD))
+            self.kept = KeptStep.model_validate_json((resumed_from / KEPT_RECORD).read_text(encoding="utf-8"))
             self.weights = load_file(resumed_from / KEPT_WEIGHTS)
 
     def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
