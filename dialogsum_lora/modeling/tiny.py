@@ -55,7 +55,7 @@ wednesday weekend weekends weeks weight welcome whether while window withdrawals
 worked working works yearly years
 """.split()
 CHARACTERS = list(string.ascii_lowercase + string.digits + string.punctuation)
-# T5Config's defaults are flan-t5's for the rest: 32 relative-attention buckets up to 128, dropout 0.1.
+# T5Config's defaults are flan-t5's for the rest: pad 0, eos 1, 32 relative-attention buckets up to 128, dropout 0.1.
 CONFIG = dict(
     d_model=64,
     d_kv=16,
@@ -64,8 +64,6 @@ CONFIG = dict(
     num_heads=4,
     feed_forward_proj="gated-gelu",
     tie_word_embeddings=False,
-    pad_token_id=0,
-    eos_token_id=1,
     decoder_start_token_id=0,
 )
 

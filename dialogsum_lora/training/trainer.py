@@ -398,14 +398,8 @@ def check_compiler() -> None:
     from torch._inductor.cpp_builder import get_cpp_compiler
 
     try:
-        compiler = get_cpp_compiler()
-        subprocess.run(
-            [compiler, "-x", "c++", "-", "-o", os.devnull],
-            input=b"int main() { return 0; }\n",
-            capture_output=True,
-            check=True,
-            timeout=300,
-        )
+        command = [get_cpp_compiler(), "-x", "c++", "-", "-o", os.devnull]
+        subprocess.run(command, input=b"int main() { return 0; }\n", capture_output=True, check=True, timeout=300)
     except (exc.InvalidCxxCompiler, subprocess.SubprocessError, OSError) as error:
         detail = " ".join(str(error).split())[:200] or type(error).__name__
         raise UserError(
