@@ -299,9 +299,9 @@ class QuietProgress(ProgressCallback):
 
 
 class LossCurves(TrainerCallback):
-    """Training and validation loss (and validation ROUGE) against the optimiser step, with dvclive. Not
-    DVCLiveCallback: it logs wall times and an absolute path (reruns would differ), counts its own steps, and does
-    not log a resumed run's history again."""
+    """Training and validation loss (and validation ROUGE) against the optimiser step, with dvclive, made on rank 0
+    alone. Not DVCLiveCallback: it logs wall times and an absolute path (reruns would differ), counts its own steps,
+    and does not log a resumed run's history again."""
 
     def __init__(self, directory: Path):
         from dvclive import Live
@@ -320,20 +320,17 @@ class LossCurves(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         # A resumed run's history up to its checkpoint, again: the curves match an uninterrupted run's.
-        if state.is_world_process_zero:
-            for entry in state.log_history:
-                self.log(entry["step"], entry)
+        for entry in state.log_history:
+            self.log(entry["step"], entry)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if state.is_world_process_zero:
-            self.log(state.global_step, logs)
+        self.log(state.global_step, logs)
 
     def on_train_end(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            # reports/train/metrics.json (DVC's metric) keeps the last losses alone: the curves hold the rest.
-            for name in ROUGE_TYPES:
-                self.live.summary.get("eval", {}).pop(name, None)
-            self.live.end()
+        # reports/train/metrics.json (DVC's metric) keeps the last losses alone: the curves hold the rest.
+        for name in ROUGE_TYPES:
+            self.live.summary.get("eval", {}).pop(name, None)
+        self.live.end()
 
 
 def length_group_steps(examples: int, batch_size: int) -> int:
