@@ -157,8 +157,7 @@ class ValidationRouge(TrainerCallback):
         self.log = log
 
     def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
-        was_training = model.training
-        model.eval()
+        # The Trainer's validation has put the model in eval mode (its next step puts it back in train mode).
         # On a bf16 GPU generate as the Trainer computes, in bf16 autocast (fp32 master weights, or a bf16 base).
         with torch.autocast(next(model.parameters()).device.type, dtype=torch.bfloat16, enabled=args.bf16):
             summaries, _ = summarise_dialogues(
@@ -171,14 +170,12 @@ class ValidationRouge(TrainerCallback):
                 desc="validation",
                 progress=False,
             )
-        model.train(was_training)
         if summaries is None:  # another process gathers them
             return
         scores, _ = score_corpus(summaries.texts, self.references)
         entry = {f"eval_{name}": scores[name] for name in ROUGE_TYPES}
         state.log_history.append({**entry, "epoch": state.epoch, "step": state.global_step})
-        if metrics is not None:  # the validation's metrics, where KeepBest reads them (on rank 0)
-            metrics.update(entry)
+        metrics.update(entry)  # the validation's metrics, where KeepBest reads them (on rank 0)
         if self.log is not None:
             self.log(state.global_step, entry)
 
