@@ -26,7 +26,7 @@ def report_inputs(
 
     from dialogsum_lora.modeling.adapter import AdapterRecord
     from dialogsum_lora.provenance import DataSource
-    from dialogsum_lora.results.run import describe_run
+    from dialogsum_lora.results.run import Results, describe_run
 
     metrics = {
         **ROUGE,
@@ -54,12 +54,9 @@ def report_inputs(
     record = AdapterRecord.model_validate(
         {**RECORD, "model": {**RECORD["model"], "name": "[model](http://evil)", "resolved": "sha256:abc"}}
     )
+    data = DataSource(name="data/*sample*", revision=None, resolved="sha256:def")
     run = describe_run(
-        record,
-        DataSource(name="data/*sample*", revision=None, resolved="sha256:def"),
-        {"max_new_tokens": 128, "num_beams": 1},
-        1000,
-        shots,
+        record, Results(data, {"max_new_tokens": 128, "num_beams": 1}, metrics, metrics, comparison, shots)
     )
     topics = {
         "min_dialogues": min_topic_dialogues,
