@@ -34,7 +34,7 @@ def main() -> None:
     from dialogsum_lora.results.cards import render_card
     from dialogsum_lora.results.plots import plot_curves, plot_lengths, plot_rouge, plot_topics, read_curve
     from dialogsum_lora.results.report import EXAMPLES_IN_REPORT, write_report
-    from dialogsum_lora.results.run import METHOD_NAMES, Results, describe_run
+    from dialogsum_lora.results.run import METHOD_NAMES, Results
     from dialogsum_lora.results.text import comparison_line, summary_line
 
     # Inputs: every one read and checked (and the outputs' place) before anything is written.
@@ -120,13 +120,9 @@ def main() -> None:
     results = Results(data_source, params.generate.decoding(), baseline_metrics, metrics, found["comparison"], shots)
     write_report(
         paths.REPORT_FILE,
-        trained,
+        record,
+        results,
         params.model.name,
-        data_source.name,
-        describe_run(record, results),
-        baseline_metrics,
-        metrics,
-        found["comparison"],
         found["topics"],
         [example(i) for i in found["gains"]],
         [example(i) for i in found["losses"]],
