@@ -107,13 +107,12 @@ def _what_it_is(record: AdapterRecord, merged: bool) -> list[str]:
 
 
 def _training(record: AdapterRecord, results: Results | None) -> list[str]:
-    rows = run.describe_run(record, results)
     return [
         "Trained by this repository's DVC pipeline (`dvc repro`: prepare, finetune; evaluate for the results), with:",
         "",
         "| | |",
         "|---|---|",
-        *(f"| {name} | {value} |" for name, value in rows),
+        *(f"| {name} | {value} |" for name, value in run.describe_run(record, results)),
         "",
         "The prompt, the dialogue in place of `{dialogue}`:",
         "",
