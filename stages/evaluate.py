@@ -31,10 +31,10 @@ def main() -> None:
     from dialogsum_lora.modeling.adapter import check_adapter, load_merged_model
     from dialogsum_lora.provenance import directory_hash, model_provenance, read_data_source
     from dialogsum_lora.results.analysis import against_baseline
-    from dialogsum_lora.results.cards import Results, render_card
+    from dialogsum_lora.results.cards import render_card
     from dialogsum_lora.results.plots import plot_curves, plot_lengths, plot_rouge, plot_topics, read_curve
     from dialogsum_lora.results.report import EXAMPLES_IN_REPORT, write_report
-    from dialogsum_lora.results.run import METHOD_NAMES, describe_run
+    from dialogsum_lora.results.run import METHOD_NAMES, Results
     from dialogsum_lora.results.text import comparison_line, summary_line
 
     # Inputs: every one read and checked (and the outputs' place) before anything is written.
@@ -117,22 +117,17 @@ def main() -> None:
             },
         }
 
-    run = describe_run(record, data_source, params.generate.decoding(), params.analysis.resamples, shots)
+    results = Results(data_source, params.generate.decoding(), baseline_metrics, metrics, found["comparison"], shots)
     write_report(
         paths.REPORT_FILE,
-        trained,
+        record,
+        results,
         params.model.name,
-        data_source.name,
-        run,
-        baseline_metrics,
-        metrics,
-        found["comparison"],
         found["topics"],
         [example(i) for i in found["gains"]],
         [example(i) for i in found["losses"]],
         list(paths.PLOTS),
     )
-    results = Results(data_source, params.generate.decoding(), baseline_metrics, metrics, found["comparison"], shots)
     write_text(paths.MODEL_CARD_FILE, render_card(record, results=results))
     print(summary_line(paths.FINETUNED, metrics))
     print(comparison_line(found["comparison"]))

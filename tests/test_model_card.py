@@ -8,7 +8,8 @@ import yaml
 
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.provenance import DataSource
-from dialogsum_lora.results.cards import Results, render_card
+from dialogsum_lora.results.cards import render_card
+from dialogsum_lora.results.run import Results
 
 ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 # What finetune records with the adapter of the real experiment (models/adapter/provenance.json).
@@ -151,9 +152,9 @@ def test_the_card_and_the_report_describe_the_run_with_the_same_rows(tmp_path):
     from dialogsum_lora.results.run import describe_run
 
     card = render_card(record(), results=results(metrics(0.233), metrics(0.408)))
-    rows = describe_run(record(), SOURCE, GENERATE, None)
+    rows = describe_run(record(), results(metrics(0.233), metrics(0.408)))
     report = "\n".join(header("LoRA fine-tuning", RECORD["model"]["name"], SOURCE.name, rows))
-    assert {"base model", "data", "method", "decoding", "device"} <= {what for what, _ in rows}
+    assert {"base model", "data", "method", "decoding", "intervals", "device"} <= {what for what, _ in rows}
     for what, value in rows:
         assert f"| {what} | {value} |" in card and f"- **{what}:** {value}" in report, what
 
@@ -268,13 +269,13 @@ def test_the_trainers_arguments_and_bf16_frozen_weights_are_said():
         parameters={"trainable": 9, "total": 9},
     )
     assert "`learning_rate=1e-05`" in dict(describe_run(full))["optimisation"]
-    device = dict(describe_run(record(), SOURCE, GENERATE, None))["device"]
+    device = dict(describe_run(record(), results(metrics(0.1), metrics(0.2))))["device"]
     assert device == "NVIDIA H200, bfloat16"
     frozen = record(
         environment={**RECORD["environment"], "frozen_dtype": "bfloat16"},
         train={**RECORD["train"], "frozen_dtype": "bfloat16"},
     )
     assert (
-        dict(describe_run(frozen, SOURCE, GENERATE, None))["device"]
+        dict(describe_run(frozen, results(metrics(0.1), metrics(0.2))))["device"]
         == "NVIDIA H200, bfloat16 (the frozen weights in bfloat16)"
     )

@@ -26,7 +26,7 @@ def report_inputs(
 
     from dialogsum_lora.modeling.adapter import AdapterRecord
     from dialogsum_lora.provenance import DataSource
-    from dialogsum_lora.results.run import describe_run
+    from dialogsum_lora.results.run import Results
 
     metrics = {
         **ROUGE,
@@ -54,13 +54,8 @@ def report_inputs(
     record = AdapterRecord.model_validate(
         {**RECORD, "model": {**RECORD["model"], "name": "[model](http://evil)", "resolved": "sha256:abc"}}
     )
-    run = describe_run(
-        record,
-        DataSource(name="data/*sample*", revision=None, resolved="sha256:def"),
-        {"max_new_tokens": 128, "num_beams": 1},
-        1000,
-        shots,
-    )
+    data = DataSource(name="data/*sample*", revision=None, resolved="sha256:def")
+    results = Results(data, {"max_new_tokens": 128, "num_beams": 1}, metrics, metrics, comparison, shots)
     topics = {
         "min_dialogues": min_topic_dialogues,
         "topics": topics
@@ -68,13 +63,9 @@ def report_inputs(
         else [{"topic": "# <b>heading</b>", "dialogues": 1, "baseline": ROUGE, "finetuned": ROUGE}],
     }
     return {
-        "trained": "LoRA fine-tuning",
+        "record": record,
+        "results": results,
         "model_name": "[model](http://evil)",
-        "data_name": "data/*sample*",
-        "run": run,
-        "baseline": metrics,
-        "finetuned": metrics,
-        "comparison": comparison,
         "topics": topics,
         "gains": [example],
         "losses": [],
@@ -178,9 +169,15 @@ def test_text_reaching_a_plot_is_drawn_as_text_never_as_math(tmp_path):
 
 
 def test_summaries_rouge_cannot_see_are_flagged_in_the_report(tmp_path):
+    from dataclasses import replace
+
     inputs = report_inputs()
-    inputs["finetuned"] = {**inputs["finetuned"], "blank_predictions": 3}
-    inputs["baseline"] = {**inputs["baseline"], "unfinished_summaries": 500}
+    results = inputs["results"]
+    inputs["results"] = replace(
+        results,
+        finetuned={**results.finetuned, "blank_predictions": 3},
+        baseline={**results.baseline, "unfinished_summaries": 500},
+    )
     text, _ = render(tmp_path, **inputs)
     blank, unfinished = [line for line in text.splitlines() if line.startswith("**Warning:**")]
     assert "3 finetuned" in blank and "ROUGE" in blank and "baseline" not in blank

@@ -108,8 +108,7 @@ def run_output(row: dict, path: Path) -> str:
     import dvc.api
 
     try:
-        with dvc.api.open(str(path), rev=None if row["rev"] == "workspace" else row["rev"], encoding="utf-8") as handle:
-            return handle.read()
+        return dvc.api.read(str(path), rev=None if row["rev"] == "workspace" else row["rev"], encoding="utf-8")
     except Exception as error:  # DVC's own types: a file not in the cache, a revision gone
         raise UserError(
             f"cannot read {path} of {row['name']} ({type(error).__name__}: {error}): `dvc pull` it, "

@@ -1,35 +1,23 @@
 """Model cards (the hub's README.md): `evaluate` writes the adapter's, `dialogsum-export` the merged model's, with
 results/run.py's rows and report.md's scores table; the same bytes on every rerun of the same inputs."""
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from dialogsum_lora import paths
-from dialogsum_lora.evaluation import Metrics, ResultsProvenance, Shots, read_checked
+from dialogsum_lora.evaluation import Metrics, ResultsProvenance, read_checked
 from dialogsum_lora.generation import validation_decoding
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.provenance import DataSource, directory_hash, read_data_source
 from dialogsum_lora.results import run
 from dialogsum_lora.results.analysis import Comparison
 from dialogsum_lora.results.report import scores
+from dialogsum_lora.results.run import Results
 from dialogsum_lora.results.text import as_code_block, as_text
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 CARD_FILE = "README.md"
 MERGED_DIRECTORY = "merged-model"  # where the README's recipe exports to, as the merged card's snippet says
 ADAPTER_NAMES = {"lora": "a LoRA adapter", "ia3": "an IA3 adapter"}  # the methods that train one
-
-
-@dataclass(frozen=True)
-class Results:
-    """What evaluate found for an adapter; `shots`: the baseline's (None: zero-shot)."""
-
-    data: DataSource
-    generate: dict
-    baseline: dict
-    finetuned: dict
-    comparison: dict
-    shots: Shots | None = None
 
 
 def results_of(adapter_dir: Path) -> Results | None:
@@ -119,15 +107,12 @@ def _what_it_is(record: AdapterRecord, merged: bool) -> list[str]:
 
 
 def _training(record: AdapterRecord, results: Results | None) -> list[str]:
-    rows = run.describe_run(
-        record, *((results.data, results.generate, results.comparison["resamples"], results.shots) if results else ())
-    )
     return [
         "Trained by this repository's DVC pipeline (`dvc repro`: prepare, finetune; evaluate for the results), with:",
         "",
         "| | |",
         "|---|---|",
-        *(f"| {name} | {value} |" for name, value in rows),
+        *(f"| {name} | {value} |" for name, value in run.describe_run(record, results)),
         "",
         "The prompt, the dialogue in place of `{dialogue}`:",
         "",

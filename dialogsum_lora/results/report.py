@@ -4,7 +4,9 @@ topics, the plots, and the dialogues fine-tuning helped and hurt most; every tex
 from pathlib import Path
 
 from dialogsum_lora.files import write_text
+from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.paths import BASELINE, FINETUNED
+from dialogsum_lora.results.run import METHOD_NAMES, Results, describe_run
 from dialogsum_lora.results.text import as_code_block, as_text, change_text, p_value_text, score_text, verdict
 from dialogsum_lora.scoring.metrics import NO_WORDS
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
@@ -114,13 +116,9 @@ def examples_section(title: str, examples: list[dict]) -> list[str]:
 
 def write_report(
     path: Path,
-    trained: str,
+    record: AdapterRecord,
+    results: Results,
     model_name: str,
-    data_name: str,
-    run: list[tuple[str, str]],
-    baseline: dict,
-    finetuned: dict,
-    comparison: dict,
     topics: dict,
     gains: list[dict],
     losses: list[dict],
@@ -128,12 +126,12 @@ def write_report(
 ) -> None:
     """`gains` and `losses` rows: id, dialogue, references and, under each system's name, its summary and rouge1."""
     lines = [
-        *header(trained, model_name, data_name, run),
+        *header(METHOD_NAMES[record.method], model_name, results.data.name, describe_run(record, results)),
         "## Scores",
         "",
-        *scores(baseline, finetuned, comparison),
+        *scores(results.baseline, results.finetuned, results.comparison),
         "",
-        *lengths(baseline, finetuned),
+        *lengths(results.baseline, results.finetuned),
         *topics_table(topics),
         "## Plots",
         "",

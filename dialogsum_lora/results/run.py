@@ -1,6 +1,7 @@
 """The one description of a run (base model, data, training, prompt, decoding): report.md's header and the model
 cards' Training table are these rows, so the two can never describe a run differently."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from dialogsum_lora.evaluation import Shots
@@ -21,6 +22,18 @@ KNOWN_DATASETS = {
 KNOWN_MODEL_LICENSES = {"google/flan-t5-base": "Apache 2.0"}
 # What each `method` is called in titles, legends and the rows below.
 METHOD_NAMES = {"lora": "LoRA fine-tuning", "ia3": "IA3 fine-tuning", "full": "full fine-tuning"}
+
+
+@dataclass(frozen=True)
+class Results:
+    """What evaluate found for an adapter; `shots`: the baseline's (None: zero-shot)."""
+
+    data: DataSource
+    generate: dict
+    baseline: dict
+    finetuned: dict
+    comparison: dict
+    shots: Shots | None = None
 
 
 def is_local(resolved: str) -> bool:
@@ -82,14 +95,8 @@ def _kept_text(record: AdapterRecord) -> str:
     return f"{weights} is step {kept.step:,}'s of {record.training.steps:,}, {chosen} ({kept.value:.4f})"
 
 
-def describe_run(
-    record: AdapterRecord,
-    data: DataSource | None = None,
-    generate: dict | None = None,
-    resamples: int | None = None,
-    shots: Shots | None = None,
-) -> list[tuple[str, str]]:
-    """(what, markdown) rows of the adapter's record and what evaluate knows, each argument by its own name."""
+def describe_run(record: AdapterRecord, results: Results | None = None) -> list[tuple[str, str]]:
+    """(what, markdown) rows of the adapter's record and of what evaluate found, if it has."""
     train, prompt, training, environment = record.train, record.prompt, record.training, record.environment
     subset = ""
     if training.dialogues != training.split_dialogues:
@@ -103,8 +110,8 @@ def describe_run(
         ("base model", base_model_text(record)),
         (
             "data",
-            f"the train split of {data_text(data)}{subset}; the validation split gives {scores} {when} and after "
-            "the last step",
+            f"the train split of {data_text(results.data if results else None)}{subset}; the validation split gives "
+            f"{scores} {when} and after the last step",
         ),
         ("method", _method_text(record)),
         ("optimisation", f"{trainer}; batch {train.batch_size}, seed {record.seed}"),
@@ -115,11 +122,11 @@ def describe_run(
             f"summaries to {prompt.max_target_tokens} ({training.truncated_summaries} were)",
         ),
     ]
-    if generate is not None:
-        settings = ", ".join(f"{key} {value}" for key, value in generate.items())
-        search = "greedy" if generate.get("num_beams") == 1 else "beam search"
+    if results is not None:
+        settings = ", ".join(f"{key} {value}" for key, value in results.generate.items())
+        search = "greedy" if results.generate.get("num_beams") == 1 else "beam search"
         prompting = prompting_text(0)
-        if shots is not None and shots.ids:
+        if (shots := results.shots) is not None and shots.ids:
             prompting = (
                 f"{prompting_text(len(shots.ids))}: before each prompt, the training dialogues "
                 f"{', '.join(as_text(shot) for shot in shots.ids)} with their summaries (drawn with seed {shots.seed})"
@@ -127,9 +134,8 @@ def describe_run(
         rows += [
             ("decoding", f"{search}: {settings}"),
             (BASELINE, f"the base model alone, {prompting}; the same prompt template and decoding"),
+            ("intervals", f"95% bootstrap over test dialogues, {results.comparison['resamples']:,} resamples"),
         ]
-    if resamples is not None:
-        rows.append(("intervals", f"95% bootstrap over test dialogues, {resamples:,} resamples"))
     device = f"{as_text(environment.get('device', 'unknown'))}, {environment.get('dtype', 'unknown')}"
     if "frozen_dtype" in environment:
         device += f" (the frozen weights in {as_text(environment['frozen_dtype'])})"
