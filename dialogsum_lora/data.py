@@ -11,7 +11,6 @@ from dialogsum_lora.files import RECORD_SUFFIXES, Row, read_records
 from dialogsum_lora.hub import hub_failure, local_directory, offline_unless_reachable
 from dialogsum_lora.paths import SPLITS
 from dialogsum_lora.provenance import directory_hash
-from dialogsum_lora.schema import NOT_UNICODE, is_valid_unicode
 from dialogsum_lora.scoring.rouge import has_words
 
 AUTHORS_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl", "test": "dialogsum.test.jsonl"}
@@ -85,8 +84,6 @@ def _text(row: Row, column: str, where: str) -> str:
         raise UserError(f"{where}: {column} must be text, got {value!r:.40}")
     if not value.strip():
         raise UserError(f"{where}: empty {column}: every row needs a non-empty {column}")
-    if not is_valid_unicode(value):
-        raise UserError(f"{where}: {column} {NOT_UNICODE}")
     return value.strip()
 
 

@@ -1,7 +1,6 @@
 """Typed records read from files (params.yaml's sections, what the stages write and read back), checked by
 pydantic; the first thing wrong is one UserError: `params.yaml: lora.r: Input should be ... 1, got 0`."""
 
-import re
 import types
 import typing
 from typing import Annotated, Any, TypeVar
@@ -22,30 +21,13 @@ def setting(help: str, **bounds) -> Any:
     return Field(description=help, **bounds)
 
 
-NOT_UNICODE = "is not valid Unicode text (it holds a lone surrogate, e.g. from \\ud800, or bytes that are not UTF-8)"
-# What a JSON escape \ud800, or an argument of bytes that are not UTF-8, leaves in a str: not writable as UTF-8.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def is_valid_unicode(text: str) -> bool:
-    """Whether `text` can be written as UTF-8 (holds no lone surrogate)."""
-    return not _SURROGATE.search(text)
-
-
-def _valid_unicode(text: str) -> str:
-    if not is_valid_unicode(text):
-        raise ValueError(NOT_UNICODE)
-    return text
-
-
 def _real_text(text: str) -> str:
     if not text.strip():
         raise ValueError(f"must not be empty, got {text!r}")
-    return _valid_unicode(text)
+    return text
 
 
-Unicode = Annotated[str, AfterValidator(_valid_unicode)]  # valid Unicode, maybe empty
-Text = Annotated[str, AfterValidator(_real_text)]  # not blank, and valid Unicode
+Text = Annotated[str, AfterValidator(_real_text)]  # not blank
 
 
 R = TypeVar("R", bound=BaseModel)

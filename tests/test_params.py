@@ -162,7 +162,6 @@ def refused(tmp_path, raw) -> str:
         ("prompt.template", "{dialogue[0]}", ("prompt.template", "{dialogue[0]}")),
         ("prompt.template", "{}", ("prompt.template", "{}")),
         ("prompt.template", "{dialogue} {", ("prompt.template", "brace")),
-        ("prompt.template", "{dialogue} \ud800", ("prompt.template", "Unicode")),
         ("model.name", None, ("model.name", "None", "str")),
         ("data.source", "", ("data.source", "empty")),
     ],

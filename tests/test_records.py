@@ -89,17 +89,6 @@ def test_what_prepare_writes_reads_back_identically(tmp_path):
     assert len((tmp_path / "test.jsonl").read_bytes().split(b"\n")) == len(rows) + 1
 
 
-def test_a_file_that_would_not_read_back_is_never_left_in_place(tmp_path, monkeypatch):
-    from dialogsum_lora import files
-
-    (tmp_path / "test.jsonl").write_text("old\n")
-    monkeypatch.setattr(files, "read_jsonl", lambda path: [{"different": True}])
-    with pytest.raises(RuntimeError, match="does not read back as written"):
-        write_jsonl(tmp_path / "test.jsonl", [{"id": "x"}])
-    assert (tmp_path / "test.jsonl").read_text() == "old\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.jsonl"]
-
-
 def test_malformed_file_contents_are_clear_errors(tmp_path):
     _hub_dir(tmp_path)
     (tmp_path / "train.jsonl").write_text('{"id": "t1", "dialogue": "d", "summary": "s"}\n{"id": "t2", \n')

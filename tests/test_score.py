@@ -78,7 +78,6 @@ def test_resamples_and_seed_take_the_bounds_of_their_params(tmp_path, option, va
             False,
             ("row 1", "references[0]", "ROUGE", "Latin letters"),
         ),
-        ('{"id": "x", "prediction": "\\ud800"}', True, ("row 1", "prediction", "Unicode")),
     ],
 )
 def test_score_cli_refuses_a_users_bad_file_in_one_line(tmp_path, capsys, content, test_split, message):

@@ -220,7 +220,6 @@ def test_every_decoding_setting_is_an_option_checked_as_params_yaml_is(tmp_path)
     "arguments, stdin, facts",
     [
         (["-"], b"#Person1#: Caf\xe9?", ("stdin", "UTF-8")),  # Latin-1 piped in
-        (["#Person1#: \udcff"], b"", ("not valid Unicode",)),  # an argument of bytes that are not UTF-8
         (["--file", "stamped.parquet", "--output", "out.jsonl"], b"", ("stamped.parquet row 1", "JSON")),
         (["--file", "dialogues.jsonl", "--output", "taken.jsonl"], b"", ("taken.jsonl", "already exists")),
     ],

@@ -21,7 +21,7 @@ from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.files import read_jsonl
 from dialogsum_lora.params import Seed
 from dialogsum_lora.params.analysis import AnalysisParams
-from dialogsum_lora.schema import Record, Text, Unicode, parse
+from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.rouge import check_has_words
 
 # A dialogue's references: one or more, each one ROUGE can score against.
@@ -34,7 +34,7 @@ class _Row(Record):
 
 class IdRow(_Row):  # with --test
     id: Text
-    prediction: Unicode
+    prediction: str
 
 
 class ScoredRow(IdRow):

@@ -18,7 +18,7 @@ from dialogsum_lora.params import StageParams, load_params, set_key
 from dialogsum_lora.params.generate import GenerateParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.paths import PARAMS_FILE
-from dialogsum_lora.schema import NOT_UNICODE, is_valid_unicode, parse
+from dialogsum_lora.schema import parse
 
 SUMMARY_KEY = "prediction"  # as in the pipeline's predictions files
 
@@ -129,8 +129,6 @@ def read_dialogues(args: argparse.Namespace) -> tuple[list[str], list[Row] | Non
 def _check_dialogue(dialogue, where: str) -> None:
     if not isinstance(dialogue, str) or not dialogue.strip():
         raise UserError(f"{where}: the dialogue must be non-empty text, got {dialogue!r:.60}")
-    if not is_valid_unicode(dialogue):
-        raise UserError(f"{where}: the dialogue {NOT_UNICODE}")
 
 
 def summarise(arguments: list[str] | None = None) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
 from dialogsum_lora.errors import UserError
+from dialogsum_lora.files import read_text
 from dialogsum_lora.paths import PARAMS_FILE
 from dialogsum_lora.schema import Record, parse, setting
 
@@ -52,9 +53,7 @@ def load_params(reads: type[P], path: Path = PARAMS_FILE) -> P:
     if not path.exists():
         raise UserError(f"{path} not found: run the stages from the repository root")
     try:
-        raw = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise UserError(f"{path} is not UTF-8 text (byte {error.start}): save it as UTF-8") from None
+        raw = YAML(typ="safe", pure=True).load(read_text(path))
     except YAMLError as error:
         raise UserError(f"{path} is not valid YAML: {type(error).__name__}: {str(error)[:200]}") from None
     if not isinstance(raw, dict):
