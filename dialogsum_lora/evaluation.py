@@ -4,6 +4,7 @@ scores.json, provenance.json), and read back through one schema each."""
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -17,6 +18,9 @@ from dialogsum_lora.provenance import DataSource, Stopwatch
 from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.metrics import NO_WORDS, corpus_metrics
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
+
+if TYPE_CHECKING:
+    from dialogsum_lora.generation import Summaries
 
 
 class Interval(Record):
@@ -93,7 +97,7 @@ def summarise_and_score(
     stage: str,
     provenance: dict,
     shots: Sequence[Row] = (),
-) -> tuple | None:
+) -> tuple[dict, list[dict], "Summaries"] | None:
     """Summarise (after the `shots`, if any) and score the test dialogues into `out_dir`, the time into reports/timing/;
     on rank 0 the metrics written, each dialogue's scores and the Summaries, None on the other processes."""
     from dialogsum_lora.generation import summarise_dialogues  # torch: not for the commands reading results

@@ -63,9 +63,11 @@ def experiment_rows(shown: list) -> list[dict]:
     # The workspace last: a run it repeats keeps its commit's name and code, and so its seed group.
     for commit in sorted(shown, key=lambda commit: commit["rev"] == "workspace"):
         code = commit["rev"]
-        state = "workspace" if code == "workspace" else "commit"
-        head = _row((commit["name"] or code[:7]) if state == "commit" else state, commit, state, code)
-        candidates = [head] if state == "workspace" or head["metrics"] else []
+        if code == "workspace":
+            candidates = [_row("workspace", commit, "workspace", code)]
+        else:
+            head = _row(commit["name"] or code[:7], commit, "commit", code)
+            candidates = [head] if head["metrics"] else []
         for experiment in commit.get("experiments") or []:
             latest = experiment["revs"][0]
             state = (experiment.get("executor") or {}).get("state") or "success"
@@ -80,16 +82,24 @@ def experiment_rows(shown: list) -> list[dict]:
 
 
 def _row(name: str, revision: dict, state: str, code: str) -> dict:
-    from dvc.utils.flatten import flatten  # nested keys joined by dots: lora.r
-
     data = revision.get("data") or {}
-    params = flatten((data.get("params") or {}).get(str(paths.PARAMS_FILE), {}).get("data") or {})
-    params = {key: ",".join(map(str, v)) if isinstance(v, list) else str(v) for key, v in params.items()}
+    params = _flatten((data.get("params") or {}).get(str(paths.PARAMS_FILE), {}).get("data") or {})
     metrics = (data.get("metrics") or {}).get(str(FINETUNED_METRICS), {}).get("data")
     if metrics is not None:
         source = f"`dvc exp show`: {name}'s {FINETUNED_METRICS}"
         metrics = parse(ShownScores, metrics, source).model_dump(include=set(ROUGE_TYPES))
     return dict(name=name, rev=revision.get("rev"), state=state, params=params, metrics=metrics, same=[], code=code)
+
+
+def _flatten(params: dict, prefix: str = "") -> dict[str, str]:
+    """Nested params as dotted keys (lora.r) and their values as text, a list's joined by commas."""
+    flat = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return flat
 
 
 def changed_params(rows: list[dict]) -> list[str]:
@@ -203,8 +213,9 @@ def seed_sets(rows: list[dict]) -> tuple[list[list[dict]], list[str]]:
             runs.append(row)
     kept, left_out = [], []
     for by_seed in sets.values():
-        seed, runs = next(((seed, runs) for seed, runs in by_seed.items() if len(runs) > 1), (None, None))
-        if runs:
+        twice = [(seed, runs) for seed, runs in by_seed.items() if len(runs) > 1]
+        if twice:
+            seed, runs = twice[0]
             left_out.append(f"seed {seed} ran twice with other results ({', '.join(run['name'] for run in runs)})")
         else:
             kept.append([runs[0] for runs in by_seed.values()])

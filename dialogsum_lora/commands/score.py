@@ -55,8 +55,9 @@ def _matched(path: Path, ids: list[str], other_path: Path, other_ids: list[str])
     """For each row of `path`, the index of the row of `other_path` with its id: both hold the same dialogues, once."""
     where: dict[str, int] = {}
     for index, identifier in enumerate(other_ids):
-        if where.setdefault(identifier, index) != index:
+        if identifier in where:
             raise UserError(f"{other_path} row {index + 1}: id {identifier!r} appears twice: one row per dialogue")
+        where[identifier] = index
     seen: set[str] = set()
     for number, identifier in enumerate(ids, start=1):
         if identifier not in where or identifier in seen:

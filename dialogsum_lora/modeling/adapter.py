@@ -122,8 +122,9 @@ def save_adapter(model, tokenizer, record: dict, directory: Path) -> None:
         if (temporary / ADAPTER_CONFIG).exists():
             # PEFT writes its module lists from sets, whose order changes between runs.
             config = read_json(temporary / ADAPTER_CONFIG)
-            for key in config.keys() & {"target_modules", "feedforward_modules"}:
-                config[key] = sorted(config[key])
+            for key in ("target_modules", "feedforward_modules"):
+                if isinstance(config.get(key), list):
+                    config[key] = sorted(config[key])
             write_json(temporary / ADAPTER_CONFIG, config)
 
 

@@ -110,7 +110,7 @@ def no_progress_bars() -> Iterator[None]:
 
 
 def load_tokenizer(directory: Path):
-    """The (fast) tokenizer in `directory`."""
+    """The (fast) tokenizer in `directory` (checked by check_model_directory or check_adapter)."""
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)

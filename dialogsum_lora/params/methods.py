@@ -6,6 +6,8 @@ from dialogsum_lora.schema import Record, Text, setting
 
 
 class LoraParams(Record):
+    """`lora`: the LoRA adapter."""
+
     r: int = setting("LoRA rank.", ge=1, le=1024)
     alpha: float = setting("LoRA scaling numerator (the update is scaled by alpha / r).", gt=0, le=4096)
     dropout: float = setting("Dropout on the LoRA input.", ge=0, lt=1)
@@ -39,6 +41,8 @@ class IA3Params(Record):
 
 
 class FullParams(Record):
+    """`full`: full fine-tuning, every weight."""
+
     learning_rate: float = setting(
         "Peak learning rate when every weight trains, in place of train.learning_rate (the adapters'): "
         "moving all weights at an adapter's rate would undo what the base model learnt.",

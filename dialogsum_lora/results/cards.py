@@ -169,13 +169,16 @@ dialogsum-summarise --file dialogues.jsonl --output summaries.jsonl
 
 def _limitations(record: AdapterRecord, data: DataSource | None) -> list[str]:
     known = run.KNOWN_DATASETS.get(data.name) if data else None
-    license_line = (
-        f"{known['name']} is licensed {known['license_name']} (non-commercial, share-alike): the weights trained "
-        "on it are shared on the same terms"
-        if known
-        else f"this card cannot tell the license of the training data ({run.data_text(data)}): whoever shares the "
-        "weights must check it"
-    )
+    if known:
+        license_line = (
+            f"{known['name']} is licensed {known['license_name']} (non-commercial, share-alike): the weights "
+            "trained on it are shared on the same terms"
+        )
+    else:
+        license_line = (
+            f"this card cannot tell the license of the training data ({run.data_text(data)}): whoever shares "
+            "the weights must check it"
+        )
     if model_license := run.KNOWN_MODEL_LICENSES.get(record.model.name):
         license_line += f", and the base model's license ({model_license}) applies as well"
     return [

@@ -203,7 +203,7 @@ def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out:
                 [100 * (high - v) for v, high in zip(values, highs)],
             ]
             scaled = [100 * v for v in values]
-            axes.errorbar(xs, scaled, errors, marker="o", markersize=4, capsize=3, label=label, transform=shifted)
+            axes.errorbar(xs, scaled, yerr=errors, marker="o", markersize=4, capsize=3, label=label, transform=shifted)
             # Drawn through another transform than the data's, the points do not widen the axes' limits by themselves.
             axes.update_datalim([(x, 100 * bound) for x, low, high in zip(xs, lows, highs) for bound in (low, high)])
             for x, value, count in zip(xs, values, seeds):

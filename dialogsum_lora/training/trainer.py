@@ -21,6 +21,7 @@ from transformers.trainer_utils import has_length
 
 from dialogsum_lora import distributed
 from dialogsum_lora.errors import UserError
+from dialogsum_lora.files import read_json
 from dialogsum_lora.generation import summarise_dialogues, validation_decoding
 from dialogsum_lora.modeling.adapter import KeptStep, restore_weights, trained_weights
 from dialogsum_lora.params import StageParams
@@ -29,6 +30,7 @@ from dialogsum_lora.params.train import KEEP_RULES, NOT_RECORDED, RECORDED_ARGUM
 from dialogsum_lora.paths import CHECKPOINTS_DIR, SPLIT_FILES
 from dialogsum_lora.prompt import encode, encode_prompts
 from dialogsum_lora.provenance import file_hash
+from dialogsum_lora.schema import parse
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
 from dialogsum_lora.subsets import seeded_subset
 
@@ -83,7 +85,16 @@ def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list
 
 
 def make_trainer(
-    model, tokenizer, train: TrainParams, seed, dtype, train_set, validation_set, output_dir, callbacks, progress=True
+    model,
+    tokenizer,
+    train: TrainParams,
+    seed: int,
+    dtype: torch.dtype,
+    train_set,
+    validation_set,
+    output_dir: Path,
+    callbacks: list,
+    progress: bool = True,
 ) -> Seq2SeqTrainer:
     """The Trainer as finetune runs it (and the benchmark times): `train`'s Trainer fields as they are, the stage's
     own below (PROJECT_OWNS); `callbacks` in their order; with `progress` off, neither bars nor logs."""
@@ -194,7 +205,7 @@ class KeepBest(TrainerCallback):
         self.kept: KeptStep | None = None
         self.weights: dict | None = None
         if resumed_from is not None and (resumed_from / KEPT_RECORD).is_file():
-            self.kept = KeptStep.model_validate_json((resumed_from / KEPT_RECORD).read_text(encoding="utf-8"))
+            self.kept = parse(KeptStep, read_json(resumed_from / KEPT_RECORD), str(resumed_from / KEPT_RECORD))
             self.weights = load_file(resumed_from / KEPT_WEIGHTS)
 
     def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
@@ -325,8 +336,8 @@ class LossCurves(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         # reports/train/metrics.json (DVC's metric) keeps the last losses alone: the curves hold the rest.
-        for name in ROUGE_TYPES:
-            self.live.summary.get("eval", {}).pop(name, None)
+        for name in set(self.live.summary.get("eval", {})) - {"loss"}:
+            del self.live.summary["eval"][name]
         self.live.end()
 
 
