@@ -1,6 +1,7 @@
-"""Load DialogSum from the hub or a local directory (the hub's or the DialogSum authors' layout: docs/pipeline.md),
-every row checked. Train and validation rows become {id, dialogue, summary, topic}, test rows {id, dialogue,
-references, topics}, one per dialogue; without topics `topic` is null and `topics` empty."""
+"""Load a dialogue-summary dataset from the hub or a local directory, by its split and column names (`data.splits`,
+`data.columns`; DialogSum's own by default: docs/pipeline.md), every row checked. Train and validation rows become
+{id, dialogue, summary, topic}, test rows {id, dialogue, references, topics}, one per dialogue; without topics
+`topic` is null and `topics` empty."""
 
 import re
 from pathlib import Path
@@ -9,46 +10,60 @@ from statistics import fmean
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files import RECORD_SUFFIXES, Row, read_records
 from dialogsum_lora.hub import hub_failure, local_directory, offline_unless_reachable
+from dialogsum_lora.params.data import Columns, Splits
 from dialogsum_lora.paths import SPLITS
 from dialogsum_lora.provenance import directory_hash
 from dialogsum_lora.scoring.rouge import has_words
 
-AUTHORS_FILES = {"train": "dialogsum.train.jsonl", "validation": "dialogsum.dev.jsonl", "test": "dialogsum.test.jsonl"}
+# DialogSum's two layouts, the presets `data.splits` and `data.columns` default to: the hub's, and the authors'
+# (taken for a local directory that holds their files), whose test references are summary1..3, topics topic1..3.
+HUB = Splits(train="train", validation="validation", test="test")
+AUTHORS = Splits(train="dialogsum.train.jsonl", validation="dialogsum.dev.jsonl", test="dialogsum.test.jsonl")
+HUB_COLUMNS = Columns(id="id", dialogue="dialogue", summary="summary", topic="topic")
+AUTHORS_COLUMNS = HUB_COLUMNS.model_copy(update={"id": "fname"})
 _REFERENCE_SUFFIX = re.compile(r"^(.+)_\d+$")  # the hub's test ids: test_0_1, test_0_2, ... for dialogue test_0
 
 
-def load_source(source: str, revision: str | None) -> tuple[dict[str, list[Row]], str]:
+def load_source(
+    source: str, revision: str | None, splits: Splits | None = None, columns: Columns | None = None
+) -> tuple[dict[str, list[Row]], str]:
     """Every split of `source` (a local directory or a hub dataset id), checked, and the exact version loaded:
     the directory's content hash, or the hub commit (whatever branch `revision` names)."""
     directory = local_directory(source, revision, "data.source", "knkarthick/dialogsum")
+    authors = directory is not None and any((directory / name).exists() for name in AUTHORS.model_dump().values())
+    splits = splits or (AUTHORS if authors else HUB)
     if directory is not None:
-        raw, resolved = _read_local(directory), directory_hash(directory)
+        raw, resolved = _read_local(directory, splits), directory_hash(directory)
     else:
-        raw, resolved = _read_hub(source, revision)
-    return {split: _normalise(split, rows, where) for split, (rows, where) in raw.items()}, resolved
+        raw, resolved = _read_hub(source, revision, splits)
+    # A topic column named in params.yaml must be there; DialogSum's is optional, as in data/sample.
+    strict, columns = columns is not None, columns or (AUTHORS_COLUMNS if authors else HUB_COLUMNS)
+    return {split: _normalise(split, rows, where, columns, strict) for split, (rows, where) in raw.items()}, resolved
 
 
-def _read_local(directory: Path) -> dict[str, tuple[list[tuple[str, Row]], str]]:
-    authors = any((directory / name).exists() for name in AUTHORS_FILES.values())
+def _read_local(directory: Path, names: Splits) -> dict[str, tuple[list[tuple[str, Row]], str]]:
     splits = {}
     for split in SPLITS:
-        names = [AUTHORS_FILES[split]] if authors else [f"{split}{suffix}" for suffix in RECORD_SUFFIXES]
-        found = [directory / name for name in names if (directory / name).exists()]
+        name = getattr(names, split)
+        candidates = [name] if Path(name).suffix in RECORD_SUFFIXES else [name + suffix for suffix in RECORD_SUFFIXES]
+        found = [directory / name for name in candidates if (directory / name).exists()]
         if len(found) > 1:
             raise UserError(
                 f"{directory}: more than one file for the {split} split: {', '.join(map(str, found))}; keep one"
             )
         if not found:
             raise UserError(
-                f"{directory}: no {split} split (expected {names[0]}); a data directory needs train, "
+                f"{directory}: no {split} split (expected {candidates[0]}); a data directory needs train, "
                 f"validation and test files: {', '.join(f'{s}.jsonl' for s in SPLITS)} (or .csv/.parquet), "
-                f"or the DialogSum authors' {', '.join(AUTHORS_FILES.values())}"
+                f"the DialogSum authors' {', '.join(AUTHORS.model_dump().values())}, or those data.splits names"
             )
         splits[split] = (list(read_records(found[0])), str(found[0]))
     return splits
 
 
-def _read_hub(dataset_id: str, revision: str | None) -> tuple[dict[str, tuple[list[tuple[str, Row]], str]], str]:
+def _read_hub(
+    dataset_id: str, revision: str | None, names: Splits
+) -> tuple[dict[str, tuple[list[tuple[str, Row]], str]], str]:
     import datasets
     from huggingface_hub import HfApi
 
@@ -63,22 +78,27 @@ def _read_hub(dataset_id: str, revision: str | None) -> tuple[dict[str, tuple[li
             "that name. Check the id and your network, or run offline: set data.source to a local directory such as "
             "data/sample (see `make demo`)"
         ) from None
-    missing = [split for split in SPLITS if split not in loaded]
+    names = {split: getattr(names, split) for split in SPLITS}
+    missing = [name for name in names.values() if name not in loaded]
     if missing:
-        raise UserError(f"dataset {dataset_id!r} has no {missing[0]} split (it has {', '.join(loaded)})")
+        raise UserError(f"dataset {dataset_id!r} has no {missing[0]} split (it has {', '.join(loaded)}; data.splits)")
     splits = {
         split: (
-            [(f"{dataset_id} {split} row {i + 1}", row) for i, row in enumerate(loaded[split])],
-            f"{dataset_id} {split}",
+            [(f"{dataset_id} {name} row {i + 1}", row) for i, row in enumerate(loaded[name])],
+            f"{dataset_id} {name}",
         )
-        for split in SPLITS
+        for split, name in names.items()
     }
     return splits, commit or f"{revision or 'main'} (offline, from the local cache: commit not resolved)"
 
 
+def _missing(row: Row, column: str, where: str) -> UserError:
+    return UserError(f"{where}: missing column {column!r} (columns: {', '.join(map(str, row))}; data.columns)")
+
+
 def _text(row: Row, column: str, where: str) -> str:
     if column not in row:
-        raise UserError(f"{where}: missing column {column!r} (columns: {', '.join(map(str, row))})")
+        raise _missing(row, column, where)
     value = row[column]
     if not isinstance(value, str):
         raise UserError(f"{where}: {column} must be text, got {value!r:.40}")
@@ -106,29 +126,38 @@ def _optional_text(row: Row, column: str, where: str) -> str | None:
     return _text(row, column, where)
 
 
-def _id(row: Row, where: str) -> str:
-    key = "id" if "id" in row else "fname"
-    value = row.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if value is None:
-        raise UserError(f"{where}: missing id (an 'id' or 'fname' column)")
-    return _text(row, key, where)
+def _id(row: Row, column: str, where: str) -> str:
+    value = row.get(column)
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else _text(row, column, where)
 
 
-def _normalise(split: str, rows: list[tuple[str, Row]], where: str) -> list[Row]:
+def _summaries(row: Row, columns: Columns) -> list[str]:
+    return columns.summary if len(columns.summary) > 1 else _numbered(row, columns.summary[0])
+
+
+def _topics(row: Row, columns: Columns, strict: bool, where: str) -> list[str]:
+    """The row's topic columns (numbered as the summary's): none without data.columns.topic; a topic column that
+    params.yaml names must be there (DialogSum's may be missing)."""
+    found = _numbered(row, columns.topic) if columns.topic else []
+    if strict and found and not any(column in row for column in found):
+        raise _missing(row, columns.topic, where)
+    return found
+
+
+def _normalise(split: str, rows: list[tuple[str, Row]], where: str, columns: Columns, strict: bool) -> list[Row]:
     if not rows:
         raise UserError(f"{where}: the {split} split has no rows")
     if split == "test":
-        return _group_references(rows)
+        return _group_references(rows, columns, strict)
     seen: dict[str, str] = {}
     result = []
     for location, row in rows:
+        topic = _topics(row, columns, strict, location)
         example = {
-            "id": _id(row, location),
-            "dialogue": _text(row, "dialogue", location),
-            "summary": _summary(row, "summary", location),
-            "topic": _optional_text(row, "topic", location),
+            "id": _id(row, columns.id, location),
+            "dialogue": _text(row, columns.dialogue, location),
+            "summary": _summary(row, _summaries(row, columns)[0], location),
+            "topic": _optional_text(row, topic[0], location) if topic else None,
         }
         if example["id"] in seen:
             raise UserError(f"{location}: duplicate id {example['id']!r} (first at {seen[example['id']]})")
@@ -137,17 +166,21 @@ def _normalise(split: str, rows: list[tuple[str, Row]], where: str) -> list[Row]
     return result
 
 
-def _group_references(rows: list[tuple[str, Row]]) -> list[Row]:
+def _group_references(rows: list[tuple[str, Row]], columns: Columns, strict: bool) -> list[Row]:
     """One test row per dialogue, its references in file order: a hub dialogue's consecutive rows have one id,
     or ids that differ in a _N suffix (test_0_1, test_0_2: test_0). No id or dialogue text may recur: it would be
     scored twice, or two rows would merge silently."""
     grouped: list[tuple[str, Row]] = []  # (where the dialogue's first row is, its test row)
     previous_id = None
     for location, row in rows:
-        dialogue = _text(row, "dialogue", location)
-        references = [_summary(row, column, location) for column in _numbered(row, "summary")]
-        topics = [topic for column in _numbered(row, "topic") if (topic := _optional_text(row, column, location))]
-        identifier = _id(row, location)
+        dialogue = _text(row, columns.dialogue, location)
+        references = [_summary(row, column, location) for column in _summaries(row, columns)]
+        topics = [
+            topic
+            for column in _topics(row, columns, strict, location)
+            if (topic := _optional_text(row, column, location))
+        ]
+        identifier = _id(row, columns.id, location)
         shared = _shared_id(previous_id, identifier) if grouped and dialogue == grouped[-1][1]["dialogue"] else None
         if shared is not None:
             grouped[-1][1]["id"] = shared

@@ -1,4 +1,5 @@
-"""Stage `prepare`: load DialogSum, validate every row, write one file per split.
+"""Stage `prepare`: load the dialogues (DialogSum, or any dataset by its column names), check every row, write one
+file per split.
 
     python -m stages.prepare
 
@@ -23,7 +24,8 @@ def main() -> None:
     # Params.
     params = load_params(Reads)
     # Inputs: every split, every row checked.
-    splits, resolved = load_source(params.data.source, params.data.revision)
+    data = params.data
+    splits, resolved = load_source(data.source, data.revision, data.splits, data.columns)
 
     # Work: what was loaded, and how it looks.
     stats = {

@@ -2,11 +2,13 @@
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 # The tests own their environment: nothing of the caller's shell that changes how the libraries
 # reach the hub or where they keep files (HF_* offline switches or endpoints, TRANSFORMERS_OFFLINE,
@@ -82,6 +84,46 @@ def write_hub_dir(tmp_path, train=None, validation=None, test=None):
     for split, split_rows in rows.items():
         write_jsonl_rows(tmp_path / f"{split}.jsonl", split_rows)
     return tmp_path
+
+
+def write_samsum_shaped(directory: Path) -> Path:
+    """The sample's dialogues in SAMSum's shape: train/validation/test.jsonl of id, dialogue and summary (a test
+    dialogue's first reference alone), no topic."""
+    from dialogsum_lora.data import load_source
+
+    directory.mkdir(parents=True)
+    for split, rows in load_source(str(SAMPLE_DIR), None)[0].items():
+        shaped = [
+            {"id": r["id"], "dialogue": r["dialogue"], "summary": r.get("summary") or r["references"][0]} for r in rows
+        ]
+        write_jsonl_rows(directory / f"{split}.jsonl", shaped)
+    return directory
+
+
+# docs/pipeline.md's own data (the ```yaml block): the sample's dialogues under other names (write_renamed_csvs).
+RENAMED = yaml.safe_load(
+    re.search(r"^  ```yaml\n(.*?)^  ```$", (REPO_ROOT / "docs/pipeline.md").read_text(), re.MULTILINE | re.DOTALL)[1]
+)["data"]
+
+
+def write_renamed_csvs(directory: Path, splits=None) -> Path:
+    """The sample's dialogues (or `splits`) as RENAMED's directory: train.csv, dev.csv and test.csv with columns
+    conversation, text, ref_a, ref_b (the test split's first two references; elsewhere the summary twice), category."""
+    import csv
+
+    from dialogsum_lora.data import load_source
+
+    splits = splits or load_source(str(SAMPLE_DIR), None)[0]
+    directory.mkdir(parents=True, exist_ok=True)
+    for split, name in RENAMED["splits"].items():
+        with open(directory / f"{name}.csv", "w", newline="", encoding="utf-8") as file:
+            writer = csv.writer(file)
+            writer.writerow(["conversation", "text", "ref_a", "ref_b", "category"])
+            for row in splits[split]:
+                references = row.get("references") or [row["summary"]] * 2
+                topic = (row.get("topics") or [row.get("topic")])[0]
+                writer.writerow([row["id"], row["dialogue"], *references[:2], topic])
+    return directory
 
 
 @pytest.fixture(scope="session")

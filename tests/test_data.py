@@ -1,13 +1,14 @@
-"""DialogSum in either layout becomes the same splits: every row checked, test references grouped
-by dialogue, and a dialogue under two ids refused."""
+"""DialogSum in either layout, or another dataset by its split and column names, becomes the same splits: every row
+checked, test references grouped by dialogue, and a dialogue under two ids refused."""
 
 import pytest
-from conftest import SAMPLE_DIR, SHARED_DATA, write_jsonl_rows
+from conftest import RENAMED, SAMPLE_DIR, SHARED_DATA, write_jsonl_rows, write_renamed_csvs, write_samsum_shaped
 from conftest import write_hub_dir as _hub_dir
 
 from dialogsum_lora.data import load_source, split_statistics
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files import read_jsonl
+from dialogsum_lora.params.data import Columns, Splits
 
 
 def test_sample_data_groups_test_references_by_dialogue():
@@ -90,6 +91,47 @@ def test_topics_are_optional_but_must_be_text(tmp_path):
         load_source(
             str(_hub_dir(tmp_path / "bad", test=[{"id": "s1", "dialogue": "d", "summary": "x", "topic": 7}])), None
         )
+
+
+def test_any_dataset_loads_by_its_split_and_column_names(tmp_path):
+    sample = load_source(str(SAMPLE_DIR), None)[0]
+    # SAMSum's shape: id, dialogue, summary, one reference per test dialogue, no topic: DialogSum's names do.
+    samsum = write_samsum_shaped(tmp_path / "samsum")
+    loaded = load_source(str(samsum), None)[0]
+    assert [row["references"] for row in loaded["test"]] == [row["references"][:1] for row in sample["test"]]
+    assert loaded["train"][0] == {**sample["train"][0], "topic": None}
+    # Other names, two reference columns: the test split's references in their order, train's from the first.
+    splits, columns = Splits(**RENAMED["splits"]), Columns(**RENAMED["columns"])
+    renamed = load_source(str(write_renamed_csvs(tmp_path / "renamed")), None, splits, columns)[0]
+    assert [row["references"] for row in renamed["test"]] == [row["references"][:2] for row in sample["test"]]
+    assert [row["topics"] for row in renamed["test"]] == [row["topics"][:1] for row in sample["test"]]
+    assert renamed["train"] == sample["train"] and renamed["validation"] == sample["validation"]
+    named = Splits(train="train.csv", validation="dev", test="test.csv")  # a file by its name too
+    assert load_source(str(tmp_path / "renamed"), None, named, columns)[0] == renamed
+
+
+@pytest.mark.parametrize(
+    "change, facts",
+    [
+        ({"dialogue": "dialog"}, ("train.csv record 1", "missing column 'dialog'", "conversation, text, ref_a, ref_b")),
+        ({"summary": ["ref_a", "ref_c"]}, ("test.csv record 1", "missing column 'ref_c'", "category")),
+        (
+            {"topic": "topics"},
+            ("train.csv record 1", "missing column 'topics'", "data.columns"),
+        ),  # named: must be there
+    ],
+)
+def test_a_column_the_file_lacks_is_one_line_listing_the_columns_it_has(tmp_path, change, facts):
+    directory = write_renamed_csvs(tmp_path)
+    with pytest.raises(UserError) as error:
+        load_source(str(directory), None, Splits(**RENAMED["splits"]), Columns(**{**RENAMED["columns"], **change}))
+    assert all(fact in str(error.value) for fact in facts), error.value
+
+
+def test_a_split_the_directory_lacks_names_the_file_expected(tmp_path):
+    with pytest.raises(UserError) as error:
+        load_source(str(write_renamed_csvs(tmp_path)), None, Splits(train="train", validation="valid", test="test"))
+    assert all(fact in str(error.value) for fact in ("no validation split", "valid.jsonl", "data.splits"))
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "dialogsum").exists(), reason="../shared/data is not beside the repository")

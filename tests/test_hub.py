@@ -96,6 +96,11 @@ def test_stages_load_hub_ids_at_a_pinned_revision_and_record_the_commit(hub, tmp
             {"data": {"source": DATASET, "revision": "v9"}},
             f"could not load dataset '{DATASET}' at revision v9",
         ),
+        (
+            "prepare",
+            {"data": {"source": DATASET, "splits": {"train": "train", "validation": "dev", "test": "test"}}},
+            f"dataset '{DATASET}' has no dev split (it has train, validation, test; data.splits)",
+        ),
         ("baseline", {"model": {"name": "test-org/no-such-model"}}, "could not load model 'test-org/no-such-model'"),
         (
             "baseline",
@@ -111,7 +116,9 @@ def test_an_unknown_hub_id_or_revision_fails_in_one_line(hub, tmp_path, stage, s
     (tmp_path / "data/prepared/test.jsonl").write_text('{"id": "t", "dialogue": "d", "references": ["r"]}\n')
     result = run_stage(tmp_path, stage, hub_environment(server.url, tmp_path / "hf-home"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
+    # One line (after the progress of a dataset loaded before a split is found missing).
+    assert result.stderr.count("error:") == 1 and result.stderr.splitlines()[-1].startswith("error: ")
+    assert message in result.stderr.splitlines()[-1]
     assert "HF_HUB_OFFLINE" not in result.stderr  # online: the hub's own answer, no advice about a switch never set
 
 

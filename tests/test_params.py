@@ -164,6 +164,14 @@ def refused(tmp_path, raw) -> str:
         ("prompt.template", "{dialogue} {", ("prompt.template", "brace")),
         ("model.name", None, ("model.name", "None", "str")),
         ("data.source", "", ("data.source", "empty")),
+        ("data.splits", {"train": "tr", "validation": "dev"}, ("missing key data.splits.test",)),
+        ("data.columns", {"id": "i", "dialogue": "d", "summary": [], "topic": None}, ("data.columns.summary", "[]")),
+        ("data.columns", {"id": "i", "dialogue": "d", "summary": 5, "topic": None}, ("data.columns.summary", "5")),
+        (
+            "data.columns",
+            {"id": "i", "dialog": "d", "summary": "s", "topic": None},
+            ("unknown key data.columns.dialog",),
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_key_the_value_and_what_is_allowed(tmp_path, raw, dotted, value, facts):

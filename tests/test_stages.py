@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO_ROOT, SAMPLE_DIR, run_command, start_stage
+from conftest import RENAMED, REPO_ROOT, SAMPLE_DIR, run_command, start_stage, write_renamed_csvs, write_samsum_shaped
 
 from dialogsum_lora.data import load_source
 from dialogsum_lora.errors import UserError
@@ -89,6 +89,31 @@ def test_every_stage_runs_in_process_and_writes_its_outputs(stage_dir, capsys, m
     assert "(16 of its 32 dialogues, drawn from seed 42)" in (stage_dir / "reports/report.md").read_text()
     assert not (stage_dir / ".trainer").exists()
     assert "trained 4 steps" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["samsum", "renamed"])
+def test_a_samsum_shaped_or_renamed_column_dataset_runs_every_stage(stage_dir, dataset):
+    """SAMSum's shape (id, dialogue, summary; one reference) by DialogSum's names; a CSV of other names with two
+    reference columns by data.splits and data.columns (conftest.RENAMED)."""
+    sample = load_source(str(SAMPLE_DIR), None)[0]
+    if dataset == "samsum":
+        source, references, settings = stage_dir / "samsum", 1, {"data.source": str(stage_dir / "samsum")}
+        write_samsum_shaped(source)
+    else:  # docs/pipeline.md's settings, as written
+        source, references, settings = stage_dir / RENAMED["source"], 2, {f"data.{k}": v for k, v in RENAMED.items()}
+        write_renamed_csvs(source)
+    set_params(stage_dir / "params.yaml", {**settings, "train.max_steps": 2})
+    for stage in STAGES:
+        run_main(stage)
+    predictions = [
+        json.loads(line) for line in (stage_dir / "reports/finetuned/predictions.jsonl").read_text().splitlines()
+    ]
+    assert [row["references"] for row in predictions] == [row["references"][:references] for row in sample["test"]]
+    scores = json.loads((stage_dir / "reports/finetuned/scores.json").read_text())
+    assert scores["num_dialogues"] == 8 and 0 <= scores["rouge1"] <= 1
+    assert json.loads((stage_dir / "reports/data_stats.json").read_text())["source"]["name"] == settings["data.source"]
+    assert f"{source.name} (" in (stage_dir / "reports/report.md").read_text().replace("\\-", "-")  # it names the data
 
 
 @pytest.mark.parametrize(
