@@ -1,7 +1,9 @@
 """What each fine-tuning method costs to train: LoRA, IA3 and full fine-tuning of one model, in
-one plain training loop, on the same batches of DialogSum-shaped token ids.
+one plain training loop, on the same batches of DialogSum-shaped token ids; with --checkpointing,
+each block's activations recomputed in the backward pass (train.activation_checkpointing).
 
-    python benchmarks/methods.py [--model flan-t5-base|tiny] [--device auto|cpu|cuda] [--batch-size N]
+    python benchmarks/methods.py [--model flan-t5-small|flan-t5-base|flan-t5-large|flan-t5-xl|tiny]
+        [--methods lora,ia3,full] [--checkpointing] [--device auto|cpu|cuda] [--batch-size N]
         [--steps N] [--warmup-steps N] [--threads N] [--json FILE]     # or: python -m benchmarks.methods ...
 
 Each method trains in a process of its own, so that its peak memory is its own (on a GPU, what
@@ -14,8 +16,8 @@ It prints, per method, the trainable parameters, the median seconds per timed st
 the peak memory and what training added to the memory held once the model was built, and its
 time over the same timed steps and its peak against LoRA's; --json FILE writes the same figures
 and the machine. `--model flan-t5-base` is
-flan-t5-base's architecture (benchmarks/flan-t5-base.json) with random weights: nothing is
-downloaded.
+flan-t5-base's architecture (benchmarks/flan-t5-base.json; the other sizes change its dimensions,
+benchmarks/synthetic.py) with random weights: nothing is downloaded.
 """
 
 import argparse
@@ -33,6 +35,7 @@ import torch
 from benchmarks.machine import choose_device, machine
 from benchmarks.params import Reads
 from benchmarks.synthetic import (
+    FLAN_T5_SIZES,
     SOURCE_TOKENS_MEAN,
     SOURCE_TOKENS_P95,
     TARGET_TOKENS_MEAN,
@@ -57,7 +60,9 @@ REFERENCE = "lora"  # each method's figures are also given against this one's
 
 def parse_arguments() -> argparse.Namespace:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["tiny", "flan-t5-base"], default="flan-t5-base")
+    parser.add_argument("--model", choices=["tiny", *FLAN_T5_SIZES], default="flan-t5-base")
+    parser.add_argument("--methods", type=lambda text: text.split(","), default=list(METHODS), help="lora,ia3,full")
+    parser.add_argument("--checkpointing", action="store_true", help="recompute activations (non-reentrant)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per method")
@@ -68,6 +73,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every figure to FILE")
     parser.add_argument("--only", choices=METHODS, help=argparse.SUPPRESS)  # one method, in its own process
     args = parser.parse_args()
+    if set(args.methods) - set(METHODS) or not args.methods:
+        parser.error(f"--methods takes some of {','.join(METHODS)}, got {','.join(args.methods)}")
     for name in ("batch_size", "steps", "warmup_steps", "threads"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "warmup_steps" else 1):
@@ -93,6 +100,8 @@ def train_one(args: argparse.Namespace, method: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="methods-") as scratch:
         base, id_limit, pad_id, eos_id = benchmark_base(args.model, device, Path(scratch))
     model = trainable_model(base, method, method_settings(params)).train()
+    if args.checkpointing:  # as the Trainer does for train.activation_checkpointing (non-reentrant by default)
+        model.activation_checkpointing_enable()
     counts = parameter_counts(model)
     encoder, decoder = stack_parameters(model)
     # FLOPs a token: 2 N forward and 2 N for the activations' gradients; 2 N more for the weights'
@@ -171,14 +180,16 @@ def compare_methods() -> None:
         str(args.warmup_steps),
         "--threads",
         str(torch.get_num_threads()),
+        *(["--checkpointing"] if args.checkpointing else []),
     ]
     print(
         f"model {args.model}, batch {args.batch_size}, {args.warmup_steps} untimed then {args.steps} timed steps "
-        f"per method, {torch.get_num_threads()} torch threads, load {load_before:.1f} before the run"
+        f"per method, {torch.get_num_threads()} torch threads, activation checkpointing "
+        f"{'on' if args.checkpointing else 'off'}, load {load_before:.1f} before the run"
     )
     results = {}
     with tempfile.TemporaryDirectory(prefix="methods-") as scratch:
-        for method in METHODS:
+        for method in args.methods:
             figures = Path(scratch) / f"{method}.json"
             run = subprocess.run(
                 [sys.executable, "-m", "benchmarks.methods", *forwarded, "--only", method, "--json", str(figures)],
@@ -192,9 +203,10 @@ def compare_methods() -> None:
                     f"{(run.stderr.strip().splitlines() or ['no output'])[-1]}"
                 )
             results[method] = read_json(figures)
-    for method in METHODS:
-        print(one_method_line(results[method], results[REFERENCE]))
-    print(f"  peak memory: {results[REFERENCE]['peak_memory_of']}")
+    reference = results.get(REFERENCE) or results[args.methods[0]]
+    for method in args.methods:
+        print(one_method_line(results[method], reference))
+    print(f"  peak memory: {reference['peak_memory_of']}")
     if args.json:
         write_json(
             args.json,
@@ -205,6 +217,7 @@ def compare_methods() -> None:
                     "batch_size": args.batch_size,
                     "steps": args.steps,
                     "warmup_steps": args.warmup_steps,
+                    "checkpointing": args.checkpointing,
                 },
                 "methods": results,
             },

@@ -52,7 +52,7 @@ from benchmarks.synthetic import (
     TEST_DIALOGUES,
     TRAINING_DIALOGUES,
     VALIDATION_DIALOGUES,
-    random_flan_t5_base,
+    random_flan_t5,
     synthetic_splits,
     write_splits,
 )
@@ -138,7 +138,7 @@ def write_flan_t5_base(directory: Path, tokenizer_dir: Path) -> None:
     """flan-t5-base's architecture, random weights, saved as a model directory with the tiny tokenizer."""
     from transformers import AutoTokenizer
 
-    random_flan_t5_base().save_pretrained(directory)
+    random_flan_t5().save_pretrained(directory)
     AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(directory)
 
 

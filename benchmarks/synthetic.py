@@ -46,11 +46,22 @@ def random_sequences(rng: np.random.Generator, lengths, id_limit: int, eos_id: i
     return sequences
 
 
-def random_flan_t5_base():
-    """flan-t5-base's architecture with random weights, lm_head untied as in the real checkpoint."""
+# The flan-t5 sizes: flan-t5-base.json with the published configs' dimensions (77M, 248M, 783M and 2.85B parameters).
+FLAN_T5_SIZES = {
+    "flan-t5-small": {"d_model": 512, "d_ff": 1024, "num_layers": 8, "num_decoder_layers": 8, "num_heads": 6},
+    "flan-t5-base": {},
+    "flan-t5-large": {"d_model": 1024, "d_ff": 2816, "num_layers": 24, "num_decoder_layers": 24, "num_heads": 16},
+    "flan-t5-xl": {"d_model": 2048, "d_ff": 5120, "num_layers": 24, "num_decoder_layers": 24, "num_heads": 32},
+}
+
+
+def random_flan_t5(size: str = "flan-t5-base"):
+    """A flan-t5 size's architecture with random weights, lm_head untied as in the real checkpoints."""
     from transformers import T5Config, T5ForConditionalGeneration
 
-    model = T5ForConditionalGeneration(T5Config.from_json_file(FLAN_T5_BASE_CONFIG))
+    config = T5Config.from_json_file(FLAN_T5_BASE_CONFIG)
+    config.update(FLAN_T5_SIZES[size])
+    model = T5ForConditionalGeneration(config)
     model.set_attn_implementation(ATTENTION)  # as the stages load models
     return untie_lm_head(model)
 

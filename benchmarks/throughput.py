@@ -41,7 +41,7 @@ from benchmarks.synthetic import (
     TARGET_TOKENS_P95,
     TRAINING_DIALOGUES,
     lognormal_lengths,
-    random_flan_t5_base,
+    random_flan_t5,
     random_sequences,
 )
 from benchmarks.training_speed import epoch_batches, stack_parameters, time_stage_trainer, time_training
@@ -105,13 +105,13 @@ def parse_arguments() -> argparse.Namespace:
 
 def benchmark_base(name: str, device: torch.device, scratch: Path):
     """(the base model in fp32, its id limit, pad id, eos id): the tiny T5 (written to `scratch`), or
-    flan-t5-base's architecture with random weights."""
+    a flan-t5 size's architecture (flan-t5-base's by default) with random weights."""
     if name == "tiny":
         write_tiny_model(scratch / "tiny-t5")
         tokenizer = load_tokenizer(scratch / "tiny-t5")
         base = load_base_model(scratch / "tiny-t5", torch.float32, device)
         return base, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id
-    base = random_flan_t5_base().to(device)
+    base = random_flan_t5(name).to(device)
     return base, FLAN_T5_ID_LIMIT, base.config.pad_token_id, base.config.eos_token_id
 
 

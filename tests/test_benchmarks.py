@@ -88,11 +88,13 @@ def test_methods_benchmark_trains_each_method_in_its_own_process_on_the_same_bat
         "1",
         "--threads",
         "1",
+        "--checkpointing",
         "--json",
         str(report),
     ]
     run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(report.read_text())["settings"]["checkpointing"] and "checkpointing on" in run.stdout
     methods = json.loads(report.read_text())["methods"]
     assert list(methods) == ["lora", "ia3", "full"]
     full, lora, ia3 = methods["full"], methods["lora"], methods["ia3"]
@@ -110,6 +112,24 @@ def test_methods_benchmark_trains_each_method_in_its_own_process_on_the_same_bat
     assert (
         run.stdout.count(" s/step ") == 3 and "x1.00 time (the same batches), x1.00 peak" in run.stdout
     )  # LoRA against itself
+
+
+def test_the_flan_t5_sizes_have_the_published_checkpoints_parameter_counts():
+    import torch
+
+    from benchmarks.synthetic import FLAN_T5_SIZES, random_flan_t5
+
+    counts = {}
+    for size in FLAN_T5_SIZES:
+        with torch.device("meta"):  # the shapes alone: no memory, no random weights drawn
+            counts[size] = sum(parameter.numel() for parameter in random_flan_t5(size).parameters())
+    # google/flan-t5-{small,base,large,xl}'s safetensors, lm_head untied.
+    assert counts == {
+        "flan-t5-small": 76_961_152,
+        "flan-t5-base": 247_577_856,
+        "flan-t5-large": 783_150_080,
+        "flan-t5-xl": 2_849_757_184,
+    }
 
 
 def test_synthetic_data_has_dialogsum_token_lengths_and_the_hub_layout(tmp_path, tiny_model_dir):

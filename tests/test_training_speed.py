@@ -144,3 +144,43 @@ def test_a_step_loss_that_is_not_finite_reaches_the_log_and_stops_training(tiny_
     trainer.compute_loss = infinite_at_step_3
     with pytest.raises(UserError, match=r"training diverged: the training loss is inf at step 3"):
         trainer.train()
+
+
+@pytest.mark.parametrize(
+    "method, field",
+    [("lora", "gradient_checkpointing"), ("ia3", "activation_checkpointing"), ("full", "activation_checkpointing")],
+)
+def test_gradient_checkpointing_trains_to_the_same_losses_and_weights(
+    tiny_model_dir, tmp_path, method, field, monkeypatch
+):
+    """The Trainer's own field (transformers 5's name, or the alias it keeps), with an adapter (whose inputs then need
+    gradients, as transformers makes them for peft: peft#137) or every weight: each block's activations recomputed in
+    the backward pass, non-reentrant, to the losses and weights of a run that keeps them."""
+    import transformers.modeling_utils
+
+    checkpointed = []
+    checkpoint = transformers.modeling_utils.checkpoint
+    monkeypatch.setattr(
+        transformers.modeling_utils,
+        "checkpoint",
+        lambda *arguments, **keywords: (
+            checkpointed.append(keywords["use_reentrant"]) or checkpoint(*arguments, **keywords)
+        ),
+    )
+    model_dir = without_dropout(tiny_model_dir, tmp_path / "model")
+    runs = {}
+    for setting in (False, True):
+        params = stage_params(**{f"train.{field}": setting, "lora.dropout": 0.0}).model_copy(update={"method": method})
+        trainer, model = trainer_for(params, model_dir, tmp_path / str(setting))
+        start = trained_weights(model)
+        trainer.train()
+        assert model.is_activation_checkpointing == setting
+        losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+        runs[setting] = {"losses": losses, "start": start, "end": trained_weights(model)}
+    # Every block of the tiny T5's encoder and decoder (2 + 2) in each step's forward pass, none reentrant.
+    assert len(checkpointed) == 4 * STEPS and not any(checkpointed)
+    kept, recomputed = runs[False], runs[True]
+    assert len(kept["losses"]) == STEPS and kept["losses"] == pytest.approx(recomputed["losses"], rel=1e-6)
+    for name, weight in kept["end"].items():
+        assert (weight - kept["start"][name]).abs().max() > 1e-6, name  # trained, so the comparison means something
+        torch.testing.assert_close(recomputed["end"][name], weight, rtol=1e-5, atol=1e-7)
