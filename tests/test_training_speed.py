@@ -146,6 +146,7 @@ def test_a_step_loss_that_is_not_finite_reaches_the_log_and_stops_training(tiny_
         trainer.train()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "method, field",
     [("lora", "gradient_checkpointing"), ("ia3", "activation_checkpointing"), ("full", "activation_checkpointing")],
