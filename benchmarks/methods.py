@@ -134,6 +134,7 @@ def train_one(args: argparse.Namespace, method: str) -> dict:
     peak = peak_memory()
     return {
         "method": method,
+        "activation_checkpointing": model.is_activation_checkpointing,
         "parameters": counts,
         "learning_rate": training_params(params).learning_rate,
         "median_step_seconds": statistics.median(result["step_seconds"]),

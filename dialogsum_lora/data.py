@@ -15,12 +15,12 @@ from dialogsum_lora.paths import SPLITS
 from dialogsum_lora.provenance import directory_hash
 from dialogsum_lora.scoring.rouge import has_words
 
-# DialogSum's two layouts, the presets `data.splits` and `data.columns` default to: the hub's, and the authors'
-# (taken for a local directory that holds their files), whose test references are summary1..3, topics topic1..3.
+# DialogSum's two layouts, the presets `data.splits` and `data.columns` default to: the hub's splits, or the authors'
+# files where a local directory holds them. Its columns, as ever: the id in `id` or (the authors') `fname`, row by
+# row; a test split's references and topics numbered (summary1..3, topic1..3) or not; a topic may be missing.
 HUB = Splits(train="train", validation="validation", test="test")
 AUTHORS = Splits(train="dialogsum.train.jsonl", validation="dialogsum.dev.jsonl", test="dialogsum.test.jsonl")
-HUB_COLUMNS = Columns(id="id", dialogue="dialogue", summary="summary", topic="topic")
-AUTHORS_COLUMNS = HUB_COLUMNS.model_copy(update={"id": "fname"})
+DIALOGSUM_COLUMNS = Columns(id="id", dialogue="dialogue", summary="summary", topic="topic")
 _REFERENCE_SUFFIX = re.compile(r"^(.+)_\d+$")  # the hub's test ids: test_0_1, test_0_2, ... for dialogue test_0
 
 
@@ -36,8 +36,7 @@ def load_source(
         raw, resolved = _read_local(directory, splits), directory_hash(directory)
     else:
         raw, resolved = _read_hub(source, revision, splits)
-    # A topic column named in params.yaml must be there; DialogSum's is optional, as in data/sample.
-    strict, columns = columns is not None, columns or (AUTHORS_COLUMNS if authors else HUB_COLUMNS)
+    strict, columns = columns is not None, columns or DIALOGSUM_COLUMNS  # strict: every column named must be there
     return {split: _normalise(split, rows, where, columns, strict) for split, (rows, where) in raw.items()}, resolved
 
 
@@ -52,10 +51,12 @@ def _read_local(directory: Path, names: Splits) -> dict[str, tuple[list[tuple[st
                 f"{directory}: more than one file for the {split} split: {', '.join(map(str, found))}; keep one"
             )
         if not found:
+            files = sorted(path.name for path in directory.iterdir() if path.suffix in RECORD_SUFFIXES) or ["none"]
             raise UserError(
-                f"{directory}: no {split} split (expected {candidates[0]}); a data directory needs train, "
-                f"validation and test files: {', '.join(f'{s}.jsonl' for s in SPLITS)} (or .csv/.parquet), "
-                f"the DialogSum authors' {', '.join(AUTHORS.model_dump().values())}, or those data.splits names"
+                f"{directory}: no {split} split (expected {candidates[0]}; its record files: {', '.join(files)}): "
+                f"set data.splits.{split} to one, or data.splits to null for DialogSum's "
+                f"{', '.join(f'{s}.jsonl' for s in SPLITS)} (or .csv/.parquet) or "
+                f"{', '.join(AUTHORS.model_dump().values())}"
             )
         splits[split] = (list(read_records(found[0])), str(found[0]))
     return splits
@@ -81,7 +82,10 @@ def _read_hub(
     names = {split: getattr(names, split) for split in SPLITS}
     missing = [name for name in names.values() if name not in loaded]
     if missing:
-        raise UserError(f"dataset {dataset_id!r} has no {missing[0]} split (it has {', '.join(loaded)}; data.splits)")
+        split = next(split for split, name in names.items() if name == missing[0])
+        raise UserError(
+            f"dataset {dataset_id!r} has no {missing[0]} split (it has {', '.join(loaded)}): data.splits.{split}"
+        )
     splits = {
         split: (
             [(f"{dataset_id} {name} row {i + 1}", row) for i, row in enumerate(loaded[name])],
@@ -126,19 +130,21 @@ def _optional_text(row: Row, column: str, where: str) -> str | None:
     return _text(row, column, where)
 
 
-def _id(row: Row, column: str, where: str) -> str:
+def _id(row: Row, columns: Columns, strict: bool, where: str) -> str:
+    column = columns.id if strict or columns.id in row or "fname" not in row else "fname"
     value = row.get(column)
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else _text(row, column, where)
 
 
-def _summaries(row: Row, columns: Columns) -> list[str]:
-    return columns.summary if len(columns.summary) > 1 else _numbered(row, columns.summary[0])
+def _references(row: Row, columns: Columns, where: str) -> list[str]:
+    """A test row's reference columns: those data.columns.summary lists, or its one name's numbered columns."""
+    return columns.summary if len(columns.summary) > 1 else _numbered(row, columns.summary[0], where)
 
 
-def _topics(row: Row, columns: Columns, strict: bool, where: str) -> list[str]:
-    """The row's topic columns (numbered as the summary's): none without data.columns.topic; a topic column that
-    params.yaml names must be there (DialogSum's may be missing)."""
-    found = _numbered(row, columns.topic) if columns.topic else []
+def _topics(row: Row, columns: Columns, strict: bool, where: str, numbered: bool = False) -> list[str]:
+    """The row's topic column (a test row's may be numbered as its summaries); none for data.columns.topic null. A
+    topic column that params.yaml names must be there (DialogSum's may be missing)."""
+    found = (_numbered(row, columns.topic, where) if numbered else [columns.topic]) if columns.topic else []
     if strict and found and not any(column in row for column in found):
         raise _missing(row, columns.topic, where)
     return found
@@ -154,9 +160,9 @@ def _normalise(split: str, rows: list[tuple[str, Row]], where: str, columns: Col
     for location, row in rows:
         topic = _topics(row, columns, strict, location)
         example = {
-            "id": _id(row, columns.id, location),
+            "id": _id(row, columns, strict, location),
             "dialogue": _text(row, columns.dialogue, location),
-            "summary": _summary(row, _summaries(row, columns)[0], location),
+            "summary": _summary(row, columns.summary[0], location),
             "topic": _optional_text(row, topic[0], location) if topic else None,
         }
         if example["id"] in seen:
@@ -174,13 +180,13 @@ def _group_references(rows: list[tuple[str, Row]], columns: Columns, strict: boo
     previous_id = None
     for location, row in rows:
         dialogue = _text(row, columns.dialogue, location)
-        references = [_summary(row, column, location) for column in _summaries(row, columns)]
+        references = [_summary(row, column, location) for column in _references(row, columns, location)]
         topics = [
             topic
-            for column in _topics(row, columns, strict, location)
+            for column in _topics(row, columns, strict, location, numbered=True)
             if (topic := _optional_text(row, column, location))
         ]
-        identifier = _id(row, columns.id, location)
+        identifier = _id(row, columns, strict, location)
         shared = _shared_id(previous_id, identifier) if grouped and dialogue == grouped[-1][1]["dialogue"] else None
         if shared is not None:
             grouped[-1][1]["id"] = shared
@@ -207,9 +213,12 @@ def _group_references(rows: list[tuple[str, Row]], columns: Columns, strict: boo
     return [row for _, row in grouped]
 
 
-def _numbered(row: Row, name: str) -> list[str]:
+def _numbered(row: Row, name: str, where: str) -> list[str]:
     """The row's columns numbered after `name` (summary1, summary2, ...) in number order, or `name` alone."""
-    numbered = [(int(m.group(1)), column) for column in row if (m := re.fullmatch(rf"{name}(\d+)", str(column)))]
+    pattern = re.compile(rf"{re.escape(name)}(\d+)")
+    numbered = [(int(m.group(1)), column) for column in row if (m := pattern.fullmatch(str(column)))]
+    if numbered and name in row:
+        raise UserError(f"{where}: both {name!r} and {sorted(numbered)[0][1]!r}: keep {name!r} or its numbered columns")
     return [column for _, column in sorted(numbered)] or [name]
 
 

@@ -108,7 +108,8 @@ RENAMED = yaml.safe_load(
 
 def write_renamed_csvs(directory: Path, splits=None) -> Path:
     """The sample's dialogues (or `splits`) as RENAMED's directory: train.csv, dev.csv and test.csv with columns
-    conversation, text, ref_a, ref_b (the test split's first two references; elsewhere the summary twice), category."""
+    conversation, text, ref_a, ref_b (the test split's first two references; elsewhere the summary, then
+    another), category."""
     import csv
 
     from dialogsum_lora.data import load_source
@@ -120,7 +121,7 @@ def write_renamed_csvs(directory: Path, splits=None) -> Path:
             writer = csv.writer(file)
             writer.writerow(["conversation", "text", "ref_a", "ref_b", "category"])
             for row in splits[split]:
-                references = row.get("references") or [row["summary"]] * 2
+                references = row.get("references") or [row["summary"], f"Not this one: {row['summary']}"]
                 topic = (row.get("topics") or [row.get("topic")])[0]
                 writer.writerow([row["id"], row["dialogue"], *references[:2], topic])
     return directory

@@ -102,6 +102,7 @@ def test_methods_benchmark_trains_each_method_in_its_own_process_on_the_same_bat
     assert 0 < ia3["parameters"]["trainable"] < lora["parameters"]["trainable"] < full["parameters"]["trainable"]
     assert (lora["learning_rate"], full["learning_rate"]) == (1e-3, 1e-5)  # train.learning_rate, full.learning_rate
     for figures in methods.values():
+        assert figures["activation_checkpointing"]  # each method's model, in its own process
         # The same batches for each: the same samples and tokens timed.
         assert (figures["steps"], figures["mean_source_tokens"]) == (2, lora["mean_source_tokens"])
         assert len(figures["step_seconds"]) == 2 and figures["median_step_seconds"] > 0

@@ -131,7 +131,36 @@ def test_a_column_the_file_lacks_is_one_line_listing_the_columns_it_has(tmp_path
 def test_a_split_the_directory_lacks_names_the_file_expected(tmp_path):
     with pytest.raises(UserError) as error:
         load_source(str(write_renamed_csvs(tmp_path)), None, Splits(train="train", validation="valid", test="test"))
-    assert all(fact in str(error.value) for fact in ("no validation split", "valid.jsonl", "data.splits"))
+    facts = ("no validation split", "valid.jsonl", "dev.csv, test.csv, train.csv", "data.splits.validation")
+    assert all(fact in str(error.value) for fact in facts), error.value
+
+
+def test_dialogsum_ids_are_id_or_fname_row_by_row_in_either_layout(tmp_path):
+    rows = [{"fname": "t1", "dialogue": "d", "summary": "s"}]
+    assert load_source(str(_hub_dir(tmp_path / "hub", train=rows)), None)[0]["train"][0]["id"] == "t1"
+    authors = tmp_path / "authors"
+    authors.mkdir()
+    for name, key in (("train", "id"), ("dev", "fname"), ("test", "id")):
+        write_jsonl_rows(authors / f"dialogsum.{name}.jsonl", [{key: f"{name}_1", "dialogue": name, "summary": "s"}])
+    assert [rows[0]["id"] for rows in load_source(str(authors), None)[0].values()] == ["train_1", "dev_1", "test_1"]
+
+
+def test_a_named_summary_column_is_read_exactly_and_numbered_ones_only_in_the_test_split(tmp_path):
+    _hub_dir(
+        tmp_path,
+        train=[{"id": "t1", "dialogue": "d", "summary (en)": "main", "summary (en)2": "other"}],
+        validation=[{"id": "v1", "dialogue": "e", "summary (en)": "main"}],
+        test=[{"id": "s1", "dialogue": "f", "summary (en)2": "two", "summary (en)1": "one", "summary (en)x": "x"}],
+    )
+    columns = Columns(id="id", dialogue="dialogue", summary="summary (en)", topic=None)
+    splits = load_source(str(tmp_path), None, None, columns)[0]
+    assert splits["train"][0]["summary"] == "main" and splits["test"][0]["references"] == ["one", "two"]
+    write_jsonl_rows(
+        tmp_path / "test.jsonl", [{"id": "s1", "dialogue": "f", "summary (en)": "a", "summary (en)1": "b"}]
+    )
+    with pytest.raises(UserError) as error:  # which would be the references? Neither is dropped in silence
+        load_source(str(tmp_path), None, None, columns)
+    assert all(fact in str(error.value) for fact in ("test.jsonl line 1", "'summary (en)'", "'summary (en)1'"))
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "dialogsum").exists(), reason="../shared/data is not beside the repository")

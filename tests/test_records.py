@@ -104,7 +104,7 @@ def test_malformed_file_contents_are_clear_errors(tmp_path):
         load_source(str(tmp_path), None)
 
     (tmp_path / "train.jsonl").unlink()
-    with pytest.raises(UserError, match=r"no train split \(expected train.jsonl\)"):
+    with pytest.raises(UserError, match=r"no train split \(expected train.jsonl;"):
         load_source(str(tmp_path), None)
 
 
