@@ -89,6 +89,8 @@ def test_methods_benchmark_trains_each_method_in_its_own_process_on_the_same_bat
         "--threads",
         "1",
         "--checkpointing",
+        "--methods",
+        "lora,ia3,full",
         "--json",
         str(report),
     ]
