@@ -45,7 +45,7 @@ def _read_local(directory: Path, names: Splits) -> dict[str, tuple[list[tuple[st
     for split in SPLITS:
         name = getattr(names, split)
         candidates = [name] if Path(name).suffix in RECORD_SUFFIXES else [name + suffix for suffix in RECORD_SUFFIXES]
-        found = [directory / name for name in candidates if (directory / name).exists()]
+        found = [directory / candidate for candidate in candidates if (directory / candidate).exists()]
         if len(found) > 1:
             raise UserError(
                 f"{directory}: more than one file for the {split} split: {', '.join(map(str, found))}; keep one"
@@ -80,12 +80,11 @@ def _read_hub(
             "data/sample (see `make demo`)"
         ) from None
     names = {split: getattr(names, split) for split in SPLITS}
-    missing = [name for name in names.values() if name not in loaded]
-    if missing:
-        split = next(split for split, name in names.items() if name == missing[0])
-        raise UserError(
-            f"dataset {dataset_id!r} has no {missing[0]} split (it has {', '.join(loaded)}): data.splits.{split}"
-        )
+    for split, name in names.items():
+        if name not in loaded:
+            raise UserError(
+                f"dataset {dataset_id!r} has no {name} split (it has {', '.join(loaded)}): data.splits.{split}"
+            )
     splits = {
         split: (
             [(f"{dataset_id} {name} row {i + 1}", row) for i, row in enumerate(loaded[name])],
@@ -144,8 +143,10 @@ def _references(row: Row, columns: Columns, where: str) -> list[str]:
 def _topics(row: Row, columns: Columns, strict: bool, where: str, numbered: bool = False) -> list[str]:
     """The row's topic column (a test row's may be numbered as its summaries); none for data.columns.topic null. A
     topic column that params.yaml names must be there (DialogSum's may be missing)."""
-    found = (_numbered(row, columns.topic, where) if numbered else [columns.topic]) if columns.topic else []
-    if strict and found and not any(column in row for column in found):
+    if columns.topic is None:
+        return []
+    found = _numbered(row, columns.topic, where) if numbered else [columns.topic]
+    if strict and not any(column in row for column in found):
         raise _missing(row, columns.topic, where)
     return found
 

@@ -106,15 +106,15 @@ RENAMED = yaml.safe_load(
 )["data"]
 
 
-def write_renamed_csvs(directory: Path, splits=None) -> Path:
-    """The sample's dialogues (or `splits`) as RENAMED's directory: train.csv, dev.csv and test.csv with columns
+def write_renamed_csvs(directory: Path) -> Path:
+    """The sample's dialogues as RENAMED's directory: train.csv, dev.csv and test.csv with columns
     conversation, text, ref_a, ref_b (the test split's first two references; elsewhere the summary, then
     another), category."""
     import csv
 
     from dialogsum_lora.data import load_source
 
-    splits = splits or load_source(str(SAMPLE_DIR), None)[0]
+    splits = load_source(str(SAMPLE_DIR), None)[0]
     directory.mkdir(parents=True, exist_ok=True)
     for split, name in RENAMED["splits"].items():
         with open(directory / f"{name}.csv", "w", newline="", encoding="utf-8") as file:
