@@ -2,7 +2,7 @@
 one plain training loop, on the same batches of DialogSum-shaped token ids; with --checkpointing,
 each block's activations recomputed in the backward pass (train.activation_checkpointing).
 
-    python benchmarks/methods.py [--model flan-t5-small|flan-t5-base|flan-t5-large|flan-t5-xl|tiny]
+    python benchmarks/methods.py [--model flan-t5-small|-base|-large|-xl|qwen2.5-0.5b|qwen2.5-1.5b|tiny]
         [--methods lora,ia3,full] [--checkpointing] [--device auto|cpu|cuda] [--batch-size N]
         [--steps N] [--warmup-steps N] [--threads N] [--json FILE]     # or: python -m benchmarks.methods ...
 
@@ -17,7 +17,8 @@ the peak memory and what training added to the memory held once the model was bu
 time over the same timed steps and its peak against LoRA's; --json FILE writes the same figures
 and the machine. `--model flan-t5-base` is
 flan-t5-base's architecture (benchmarks/flan-t5-base.json; the other sizes change its dimensions,
-benchmarks/synthetic.py) with random weights: nothing is downloaded.
+benchmarks/synthetic.py) with random weights: nothing is downloaded. The qwen2.5 sizes are decoder-only (each
+prompt and its summary one sequence, the loss on the summary), with peft's default layers for the methods.
 """
 
 import argparse
@@ -35,6 +36,7 @@ import torch
 from benchmarks.machine import choose_device, machine
 from benchmarks.params import Reads
 from benchmarks.synthetic import (
+    DECODER_ONLY_SIZES,
     FLAN_T5_SIZES,
     SOURCE_TOKENS_MEAN,
     SOURCE_TOKENS_P95,
@@ -50,7 +52,7 @@ from dialogsum_lora.commands.arguments import ArgumentParser
 from dialogsum_lora.errors import UserError, run_main
 from dialogsum_lora.files import read_json, write_json
 from dialogsum_lora.modeling.adapter import method_settings, parameter_counts, training_params
-from dialogsum_lora.modeling.base import make_deterministic, pick_dtype
+from dialogsum_lora.modeling.base import is_decoder_only, make_deterministic, pick_dtype
 from dialogsum_lora.params import METHODS, load_params
 from dialogsum_lora.paths import PARAMS_FILE, REPO_ROOT
 from dialogsum_lora.training.trainer import peak_memory, trainable_model
@@ -60,7 +62,7 @@ REFERENCE = "lora"  # each method's figures are also given against this one's
 
 def parse_arguments() -> argparse.Namespace:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["tiny", *FLAN_T5_SIZES], default="flan-t5-base")
+    parser.add_argument("--model", choices=["tiny", *FLAN_T5_SIZES, *DECODER_ONLY_SIZES], default="flan-t5-base")
     parser.add_argument("--methods", type=lambda text: text.split(","), default=list(METHODS), help="lora,ia3,full")
     parser.add_argument("--checkpointing", action="store_true", help="recompute activations (non-reentrant)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -99,7 +101,12 @@ def train_one(args: argparse.Namespace, method: str) -> dict:
     make_deterministic(params.seed)  # as the stages run
     with tempfile.TemporaryDirectory(prefix="methods-") as scratch:
         base, id_limit, pad_id, eos_id = benchmark_base(args.model, device, Path(scratch))
-    model = trainable_model(base, method, method_settings(params)).train()
+    decoder_only = is_decoder_only(base)
+    settings = method_settings(params)
+    if decoder_only and method != "full":  # params.yaml's layers are T5's: peft's defaults (LoRA: q_proj, v_proj)
+        keys = ["target_modules"] + (["feedforward_modules"] if method == "ia3" else [])
+        settings = settings.model_copy(update=dict.fromkeys(keys))
+    model = trainable_model(base, method, settings).train()
     if args.checkpointing:  # as the Trainer does for train.activation_checkpointing (non-reentrant by default)
         model.activation_checkpointing_enable()
     counts = parameter_counts(model)
@@ -130,6 +137,7 @@ def train_one(args: argparse.Namespace, method: str) -> dict:
         pad_id=pad_id,
         device=device,
         each_step=True,
+        decoder_only=decoder_only,
     )
     peak = peak_memory()
     return {

@@ -66,6 +66,32 @@ def random_flan_t5(size: str = "flan-t5-base"):
     return untie_lm_head(model)
 
 
+# Decoder-only bases: Qwen2.5's published configs (494M and 1.54B parameters, embeddings tied), random weights.
+DECODER_ONLY_SIZES = {
+    "qwen2.5-0.5b": {"hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14},
+    "qwen2.5-1.5b": {
+        "hidden_size": 1536,
+        "intermediate_size": 8960,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 12,
+    },
+}
+QWEN_VOCABULARY, QWEN_END = 151_936, 151_643
+
+
+def random_decoder_only(size: str):
+    """A Qwen2.5 size's architecture with random weights."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    dimensions = DECODER_ONLY_SIZES[size]
+    config = Qwen2Config(
+        vocab_size=QWEN_VOCABULARY, num_key_value_heads=2, tie_word_embeddings=True, eos_token_id=QWEN_END, **dimensions
+    )
+    model = Qwen2ForCausalLM(config)
+    model.set_attn_implementation(ATTENTION)
+    return model
+
+
 def one_token_words(tokenizer) -> list[str]:
     """The tokenizer's whole-word entries that encode to exactly one token (before eos)."""
     words = [word for word in tokenizer.get_vocab() if word.isalpha() and len(word) > 1]

@@ -35,12 +35,15 @@ from benchmarks.generation_speed import TokenIdTokenizer, time_generation
 from benchmarks.machine import bf16_peak_flops, choose_device, machine
 from benchmarks.params import Reads
 from benchmarks.synthetic import (
+    DECODER_ONLY_SIZES,
+    QWEN_END,
     SOURCE_TOKENS_MEAN,
     SOURCE_TOKENS_P95,
     TARGET_TOKENS_MEAN,
     TARGET_TOKENS_P95,
     TRAINING_DIALOGUES,
     lognormal_lengths,
+    random_decoder_only,
     random_flan_t5,
     random_sequences,
 )
@@ -105,12 +108,14 @@ def parse_arguments() -> argparse.Namespace:
 
 def benchmark_base(name: str, device: torch.device, scratch: Path):
     """(the base model in fp32, its id limit, pad id, eos id): the tiny T5 (written to `scratch`), or
-    a flan-t5 size's architecture (flan-t5-base's by default) with random weights."""
+    a flan-t5 size's or a Qwen2.5 size's architecture (flan-t5-base's by default) with random weights."""
     if name == "tiny":
         write_tiny_model(scratch / "tiny-t5")
         tokenizer = load_tokenizer(scratch / "tiny-t5")
         base = load_base_model(scratch / "tiny-t5", torch.float32, device)
         return base, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id
+    if name in DECODER_ONLY_SIZES:  # no padding token: padding is masked, any id does
+        return random_decoder_only(name).to(device), QWEN_END, 0, QWEN_END
     base = random_flan_t5(name).to(device)
     return base, FLAN_T5_ID_LIMIT, base.config.pad_token_id, base.config.eos_token_id
 

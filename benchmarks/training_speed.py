@@ -25,11 +25,14 @@ def stack_parameters(model) -> tuple[int, int]:
     The embedding tables are left out: a lookup does no multiplications.
     """
     base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model, or the model itself
-    embedding_ids = {id(base.shared.weight)}
+    embedding_ids = {id(base.get_input_embeddings().weight)}
 
     def count(module) -> int:
         return sum(p.numel() for p in module.parameters() if id(p) not in embedding_ids)
 
+    if not base.config.is_encoder_decoder:  # every token, prompt or summary, through every layer and the lm_head
+        every = count(base.model.layers) + base.lm_head.weight.numel()
+        return every, every
     return count(base.encoder), count(base.decoder) + count(base.lm_head)
 
 
@@ -49,12 +52,20 @@ def epoch_batches(source_lengths: list[int], batch_size: int, group_by_length: b
     return [order[start : start + batch_size] for start in range(0, len(order) - batch_size + 1, batch_size)]
 
 
-def collate(sources: list[np.ndarray], targets: list[np.ndarray], pad_id: int) -> dict[str, torch.Tensor]:
+def collate(
+    sources: list[np.ndarray], targets: list[np.ndarray], pad_id: int, decoder_only: bool = False
+) -> dict[str, torch.Tensor]:
     """Pad to the batch's longest source and target, as DataCollatorForSeq2Seq does.
 
     Labels pad with -100 so padding adds no loss; T5 builds decoder_input_ids
-    from the labels itself.
+    from the labels itself. A decoder-only model reads each source and target as one sequence, with
+    the loss on the target alone (build_training_examples).
     """
+    if decoder_only:
+        sources, targets = (
+            [np.concatenate([source, target]) for source, target in zip(sources, targets)],
+            [np.concatenate([np.full(len(source), -100), target]) for source, target in zip(sources, targets)],
+        )
     input_ids = torch.full((len(sources), max(map(len, sources))), pad_id, dtype=torch.long)
     attention_mask = torch.zeros_like(input_ids)
     labels = torch.full((len(targets), max(map(len, targets))), -100, dtype=torch.long)
@@ -77,6 +88,7 @@ def time_training(
     pad_id,
     device,
     each_step: bool = False,
+    decoder_only: bool = False,
 ) -> dict:
     """Train on `batches` (the first `warmup_steps` untimed) and return the throughput of the rest;
     with `each_step`, also each timed step's seconds (waiting for the GPU after every step).
@@ -89,7 +101,7 @@ def time_training(
     optimizer = torch.optim.AdamW(trainable, lr=learning_rate, fused=True)
 
     def train_step(indices: list[int]) -> None:
-        batch = collate([sources[i] for i in indices], [targets[i] for i in indices], pad_id)
+        batch = collate([sources[i] for i in indices], [targets[i] for i in indices], pad_id, decoder_only)
         batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
         with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
             loss = model(**batch).loss
@@ -118,7 +130,12 @@ def time_training(
     source_tokens = sum(len(sources[i]) for indices in timed for i in indices)
     target_tokens = sum(len(targets[i]) for indices in timed for i in indices)
     padded_tokens = sum(
-        len(indices) * (max(len(sources[i]) for i in indices) + max(len(targets[i]) for i in indices))
+        len(indices)
+        * (
+            max(len(sources[i]) + len(targets[i]) for i in indices)  # one sequence each
+            if decoder_only
+            else max(len(sources[i]) for i in indices) + max(len(targets[i]) for i in indices)
+        )
         for indices in timed
     )
     flops = flops_per_token[0] * source_tokens + flops_per_token[1] * target_tokens

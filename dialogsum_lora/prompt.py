@@ -34,26 +34,50 @@ def shot_tokens(tokenizer, prompt: PromptParams, shots: Sequence[dict]) -> list[
 
 
 def encode_prompts(
-    tokenizer, prompt: PromptParams, dialogues: list[str], shots: Sequence[dict] = ()
+    tokenizer, prompt: PromptParams, dialogues: list[str], shots: Sequence[dict] = (), *, decoder_only: bool = False
 ) -> tuple[list[list[int]], int]:
     """Each dialogue's prompt as token ids, at most prompt.max_source_tokens, and how many were cut.
 
     Shots are kept whole, where the text begins (after any start token), and the dialogue's prompt is cut to the
-    tokens they leave: cutting the whole text would cut the dialogue first, or leave a shot in pieces."""
+    tokens they leave: cutting the whole text would cut the dialogue first, or leave a shot in pieces.
+
+    A decoder-only model continues its prompt, so the prompt stops where its text does: the whitespace the template
+    ends with begins the summary instead (summary_text), tokenised as in the joined text (a BPE tokenizer would
+    leave a lone space token), and no end token follows it (a tokenizer may append one)."""
     prompts = [build_prompt(prompt.template, dialogue) for dialogue in dialogues]
-    if not shots:
-        return encode(tokenizer, prompts, prompt.max_source_tokens)
-    shot_ids = shot_tokens(tokenizer, prompt, shots)
+    if decoder_only:
+        prompts = [text.rstrip() for text in prompts]
+    shot_ids = shot_tokens(tokenizer, prompt, shots) if shots else []
     encoded, truncated = encode(tokenizer, prompts, prompt.max_source_tokens - len(shot_ids))
+    if decoder_only:
+        encoded = [ids[:-1] if ids[-1:] == [tokenizer.eos_token_id] else ids for ids in encoded]
+    if not shots:
+        return encoded, truncated
     start = tokenizer("x")["input_ids"].index(tokenizer("x", add_special_tokens=False)["input_ids"][0])
     return [ids[:start] + shot_ids + ids[start:] for ids in encoded], truncated
 
 
-def encode(tokenizer, texts: list[str], max_tokens: int, *, target: bool = False) -> tuple[list[list[int]], int]:
-    """Token ids of each text (as labels if `target`), cut to `max_tokens`, and how many were longer.
+def summary_text(template: str, dialogue: str, summary: str) -> str:
+    """What a decoder-only model learns to write after its prompt (encode_prompts): the whitespace the prompt's text
+    ends with, then the summary."""
+    text = build_prompt(template, dialogue)
+    return text[len(text.rstrip()) :] + summary
+
+
+def encode(
+    tokenizer, texts: list[str], max_tokens: int, *, target: bool = False, special: bool = True
+) -> tuple[list[list[int]], int]:
+    """Token ids of each text (as labels if `target`; with the tokenizer's start and end tokens if `special`), cut to
+    `max_tokens`, and how many were longer.
     With return_overflowing_tokens a text that does not fit comes back as several rows, the cut one first."""
     text_arguments = {"text_target": texts} if target else {"text": texts}
-    encoded = tokenizer(**text_arguments, max_length=max_tokens, truncation=True, return_overflowing_tokens=True)
+    encoded = tokenizer(
+        **text_arguments,
+        add_special_tokens=special,
+        max_length=max_tokens,
+        truncation=True,
+        return_overflowing_tokens=True,
+    )
     owners = encoded["overflow_to_sample_mapping"]
     first_rows = [ids for row, ids in enumerate(encoded["input_ids"]) if row == 0 or owners[row] != owners[row - 1]]
     truncated = sum(rows > 1 for rows in Counter(owners).values())

@@ -72,8 +72,13 @@ def main() -> None:
     tokenizer = base.load_tokenizer(model_dir)
     base_model = base.load_base_model(model_dir, base_dtype, device)
     model = training.trainable_model(base_model, params.method, adapter.method_settings(params))
-    train_set, truncated = training.build_training_examples(train_rows, tokenizer, params.prompt)
-    validation_set, _ = training.build_training_examples(validation_rows, tokenizer, params.prompt)
+    decoder_only = base.is_decoder_only(base_model)
+    train_set, truncated = training.build_training_examples(
+        train_rows, tokenizer, params.prompt, decoder_only=decoder_only
+    )
+    validation_set, _ = training.build_training_examples(
+        validation_rows, tokenizer, params.prompt, decoder_only=decoder_only
+    )
     if distributed.is_main_process():
         counts = adapter.parameter_counts(model)  # as the record and the card give them
         print(f"method {params.method}: {counts['trainable']:,} of the model's {counts['total']:,} parameters train")
@@ -130,7 +135,7 @@ def main() -> None:
     # Outputs: the adapter kept with the record of how it was trained, and the training speed (not an output).
     kept = keep.restore(model) if keep else adapter.KeptStep(step=trainer.state.global_step, rule="last")
     stopwatch.write(**training.training_speed(result, clock, train_set, params.train.batch_size))
-    record = model_provenance(params.model, resolved, device, dtype)
+    record = model_provenance(params.model, resolved, device, dtype) | {"decoder_only": decoder_only}
     if base_dtype != torch.float32:
         record["environment"]["frozen_dtype"] = str(base_dtype).removeprefix("torch.")
     record["training"] = {
@@ -144,6 +149,7 @@ def main() -> None:
     }
     # What it read: seed, processes, method, prompt, the method's section, train.
     record.update(params.model_dump(exclude={"model", *(set(METHODS) - {params.method})}))
+    record[params.method].update(training.adapted_modules(model, params.method, adapter.method_settings(params)))
     record["trainer"] = training.arguments_used(trainer.args, params.train.trainer_settings())
     with base.no_progress_bars():
         adapter.save_adapter(model, tokenizer, record, ADAPTER_DIR)

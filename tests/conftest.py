@@ -138,6 +138,16 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_decoder_dir(tmp_path_factory) -> Path:
+    """The tiny decoder-only Llama of dialogsum_lora.modeling.tiny, written once per test session."""
+    from dialogsum_lora.modeling.tiny import write_tiny_model
+
+    directory = tmp_path_factory.mktemp("tiny") / "tiny-llama"
+    write_tiny_model(directory, decoder_only=True)
+    return directory
+
+
+@pytest.fixture(scope="session")
 def dialogsum_dir(tmp_path_factory) -> Path:
     """A DialogSum-like dataset in the hub's layout (CSV splits, the test split one row per reference)."""
     from hub_server import write_dialogsum_csvs

@@ -117,22 +117,36 @@ def test_methods_benchmark_trains_each_method_in_its_own_process_on_the_same_bat
     )  # LoRA against itself
 
 
-def test_the_flan_t5_sizes_have_the_published_checkpoints_parameter_counts():
+def test_the_base_sizes_have_the_published_checkpoints_parameter_counts():
     import torch
 
-    from benchmarks.synthetic import FLAN_T5_SIZES, random_flan_t5
+    from benchmarks.synthetic import DECODER_ONLY_SIZES, FLAN_T5_SIZES, random_decoder_only, random_flan_t5
 
     counts = {}
-    for size in FLAN_T5_SIZES:
-        with torch.device("meta"):  # the shapes alone: no memory, no random weights drawn
-            counts[size] = sum(parameter.numel() for parameter in random_flan_t5(size).parameters())
-    # google/flan-t5-{small,base,large,xl}'s safetensors, lm_head untied.
+    for sizes, build in ((FLAN_T5_SIZES, random_flan_t5), (DECODER_ONLY_SIZES, random_decoder_only)):
+        for size in sizes:
+            with torch.device("meta"):  # the shapes alone: no memory, no random weights drawn
+                counts[size] = build(size).num_parameters()  # a tied weight once
+    # google/flan-t5-{small,base,large,xl}'s safetensors, lm_head untied; Qwen/Qwen2.5-{0.5B,1.5B}'s, tied.
     assert counts == {
         "flan-t5-small": 76_961_152,
         "flan-t5-base": 247_577_856,
         "flan-t5-large": 783_150_080,
         "flan-t5-xl": 2_849_757_184,
+        "qwen2.5-0.5b": 494_032_768,
+        "qwen2.5-1.5b": 1_543_714_304,
     }
+
+
+def test_a_decoder_only_batch_is_each_prompt_then_its_summary_with_the_loss_on_the_summary():
+    import numpy as np
+
+    from benchmarks.training_speed import collate
+
+    batch = collate([np.array([5, 6, 7]), np.array([8])], [np.array([9, 1]), np.array([10, 11, 1])], 0, True)
+    assert batch["input_ids"].tolist() == [[5, 6, 7, 9, 1], [8, 10, 11, 1, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]]
+    assert batch["labels"].tolist() == [[-100, -100, -100, 9, 1], [-100, 10, 11, 1, -100]]
 
 
 def test_synthetic_data_has_dialogsum_token_lengths_and_the_hub_layout(tmp_path, tiny_model_dir):

@@ -45,13 +45,17 @@ def test_two_processes_generate_and_train_what_one_process_does(reproduced, work
     # that both runs see the same batches in the same order, and a per-process mean loss averages to
     # the global one), two processes' gradients averaged by DDP give one process's weights. LoRA alone:
     # DDP averages the gradients of whatever trains, so another method (test_methods.py) changes only
-    # which weights those are. The one-process run is in this process (relaunch_if_needed does nothing
-    # for one process); the two-process one as dvc.yaml's command runs it.
-    config = workspace / "models/tiny-t5/config.json"
-    config.write_text(json.dumps({**json.loads(config.read_text()), "dropout_rate": 0.0}))
+    # which weights those are; on the decoder-only base (no dropout), as generation above was the T5's.
+    # The one-process run is in this process (relaunch_if_needed does nothing for one process); the
+    # two-process one as dvc.yaml's command runs it.
+    from dialogsum_lora.modeling.tiny import write_tiny_model
+
+    write_tiny_model(workspace / "models/tiny-llama", decoder_only=True)
     set_params(
         workspace / "params.yaml",
         {
+            "model.name": "models/tiny-llama",
+            "lora.target_modules": None,  # peft's default: q_proj, v_proj
             "lora.dropout": 0.0,
             "prompt.max_source_tokens": 32,
             "prompt.max_target_tokens": 8,
@@ -76,7 +80,7 @@ def test_two_processes_generate_and_train_what_one_process_does(reproduced, work
         curve = (workspace / "reports/train/plots/metrics/train/loss.tsv").read_text().splitlines()[1:]
         losses[processes] = [float(line.split("\t")[1]) for line in curve]
         record = json.loads((workspace / "models/adapter/provenance.json").read_text())
-        assert record["method"] == "lora"
+        assert record["method"] == "lora" and record["decoder_only"]
         assert record["training"]["truncated_prompts"] == record["training"]["truncated_summaries"] == 32  # one length
     assert output.count("trained 3 steps") == 1  # rank 0 alone prints and writes
     assert "parallel_mode != ParallelMode.DISTRIBUTED" not in output

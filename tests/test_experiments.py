@@ -9,6 +9,7 @@ import pytest
 from conftest import run_command
 
 from dialogsum_lora.commands.experiments import changed_params, experiment_rows, show_experiments, sort_rows, table
+from dialogsum_lora.scoring.rouge import PROTOCOL
 
 ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
@@ -119,7 +120,8 @@ def test_the_reproduced_run_at_a_glance_and_its_plot_where_asked(workspace, monk
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    protocol, *lines = result.stdout.splitlines()
+    assert protocol == f"scored alike: {PROTOCOL}"  # once, above every run's scores
     assert lines[0].startswith("finetuned ROUGE F1 x100 of 1 run") and lines[1] == "below each score, its 95% interval"
     assert lines[2].split() == ["experiment", *ROUGE]  # one run: no param changed
     metrics = json.loads((workspace / "reports/finetuned/metrics.json").read_text())

@@ -1,5 +1,6 @@
 """Generation: length-sorted batches give what one dialogue at a time gives."""
 
+import pytest
 import torch
 
 from dialogsum_lora.generation import generate_summaries
@@ -8,9 +9,13 @@ from dialogsum_lora.modeling.base import load_base_model, load_tokenizer
 CPU = torch.device("cpu")
 
 
-def test_batched_length_sorted_generation_matches_one_at_a_time(tiny_model_dir):
-    tokenizer = load_tokenizer(tiny_model_dir)
-    model = load_base_model(tiny_model_dir, torch.float32, CPU)
+@pytest.mark.parametrize("base", ["tiny_model_dir", "tiny_decoder_dir"])
+def test_batched_length_sorted_generation_matches_one_at_a_time(base, request):
+    # A decoder-only model's prompts pad on the left: padded on the right, the shorter ones would be continued
+    # after their padding.
+    directory = request.getfixturevalue(base)
+    tokenizer = load_tokenizer(directory)
+    model = load_base_model(directory, torch.float32, CPU)
     prompts = ["a short one", "a much longer prompt with many more words in it than the others", "middle sized prompt"]
     encoded = tokenizer(prompts).input_ids
     settings = dict(max_new_tokens=8, num_beams=1)
@@ -18,6 +23,16 @@ def test_batched_length_sorted_generation_matches_one_at_a_time(tiny_model_dir):
     batched = generate_summaries(model, tokenizer, encoded, settings, batch_size=3).texts
     assert batched == one_by_one
     assert all(batched)
+
+
+def test_a_decoder_only_models_summary_is_the_continuation_of_its_prompt_alone(tiny_decoder_dir):
+    tokenizer = load_tokenizer(tiny_decoder_dir)
+    model = load_base_model(tiny_decoder_dir, torch.float32, CPU)
+    prompt = tokenizer("#person1#: hello, how are you? #person2#: fine, thanks. summary:").input_ids
+    (summary,) = generate_summaries(model, tokenizer, [prompt], {"max_new_tokens": 6, "num_beams": 1}, 1).texts
+    output = model.generate(torch.tensor([prompt]), max_new_tokens=6, do_sample=False)[0].tolist()
+    assert output[: len(prompt)] == prompt and len(output) == len(prompt) + 6
+    assert summary == tokenizer.decode(output[len(prompt) :], skip_special_tokens=True).strip() != ""
 
 
 def test_every_decoding_setting_of_params_yaml_reaches_generate_as_one_config(tiny_model_dir, monkeypatch):
@@ -106,10 +121,12 @@ def test_a_model_directorys_generation_config_changes_no_summary(tiny_model_dir,
     assert odd == clean and len(odd.texts) == 3
 
 
-def test_summaries_that_stop_at_max_new_tokens_are_told_apart_from_finished_ones(tiny_model_dir):
-    # The random tiny model never ends a summary of its own: each stops at max_new_tokens, cut short.
-    tokenizer = load_tokenizer(tiny_model_dir)
-    model = load_base_model(tiny_model_dir, torch.float32, CPU)
+@pytest.mark.parametrize("base", ["tiny_model_dir", "tiny_decoder_dir"])
+def test_summaries_that_stop_at_max_new_tokens_are_told_apart_from_finished_ones(base, request):
+    # The random tiny models never end a summary of their own: each stops at max_new_tokens, cut short.
+    directory = request.getfixturevalue(base)
+    tokenizer = load_tokenizer(directory)
+    model = load_base_model(directory, torch.float32, CPU)
     prompts = tokenizer(["a short one", "a much longer prompt with many more words"]).input_ids
     generated = generate_summaries(model, tokenizer, prompts, {"max_new_tokens": 5, "num_beams": 1}, batch_size=2)
     assert generated.unfinished == [True, True]

@@ -139,6 +139,7 @@ def refused(tmp_path, raw) -> str:
         ("lora.target_modules", "q", ("lora.target_modules", "'q'", "list")),
         ("lora.target_modules", [], ("lora.target_modules", "[]", "at least 1 item")),
         ("lora.target_modules", ["q", " "], ("lora.target_modules[1]", "empty")),
+        ("ia3.target_modules", None, ("ia3.feedforward_modules", "both be null")),  # feedforward_modules: [wo]
         ("train.batch_size", 0, ("train.batch_size", "0", "greater than or equal to 1")),
         ("train.validation_steps", 0, ("train.validation_steps", "0", "greater than or equal to 1")),
         ("train.keep", "best", ("train.keep", "'best'", "'best_rouge1'", "'lowest_loss'")),

@@ -2,8 +2,9 @@
 sample data.
 
 The only changes to a block's text: the S3 remote URL becomes a local
-directory (the remote that `dvc push` fills), and `<repository URL>` becomes
-the repository the recipes `git push` to. Each block runs in `bash -eo
+directory (the remote that `dvc push` fills), `<repository URL>` becomes
+the repository the recipes `git push` to, and the hub ids of the published
+rows' bases become tiny models of the demo (TINY_BASES). Each block runs in `bash -eo
 pipefail`, in the environment of a reader's plain shell (no HF offline
 switches, .venv not on PATH), from the directory the reader would be in: the
 demo checkout, moved elsewhere; the recipes after the README's `source
@@ -30,7 +31,7 @@ from conftest import REPO_ROOT, dvc, stages_run
 from dialogsum_lora.commands.demo import git
 from dialogsum_lora.commands.experiments import experiment_rows
 from dialogsum_lora.params import set_params
-from dialogsum_lora.scoring.rouge import ROUGE_TYPES
+from dialogsum_lora.scoring.rouge import PROTOCOL, ROUGE_TYPES
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +39,8 @@ README = REPO_ROOT / "README.md"
 DOCS = REPO_ROOT / "docs"
 S3_REMOTE = "s3://my-bucket/dialogsum-lora"
 REPOSITORY_URL = "<repository URL>"
+# The published rows' bases, offline: make demo's decoder-only Llama, and for flan-t5-large a copy of its T5.
+TINY_BASES = {"Qwen/Qwen2.5-1.5B": "models/tiny-llama", "google/flan-t5-large": "models/tiny-t5-large"}
 
 
 def pages() -> list:
@@ -77,6 +80,7 @@ BLOCKS = {
         "dvc get . reports/finetuned/predictions.jsonl --rev main",  # a paired comparison with main
         "dvc exp run --queue -S seed=42,43",  # seeds
         "dvc exp run -S baseline.shots=2",  # a few-shot baseline
+        "dvc exp run --queue -S method=full",  # the published rows
     ],
     "docs/sharing.md": [
         "dvc remote modify --local storage access_key_id",  # S3 credentials
@@ -169,6 +173,8 @@ class Reader:
             .replace(S3_REMOTE, str(self.storage))
             .replace(REPOSITORY_URL, str(self.origin))
         )
+        for hub_id, tiny in TINY_BASES.items():
+            text = text.replace(hub_id, tiny)
         return run_block(text, cwd or self.checkout, self.shell, self.activate if activated else "")
 
 
@@ -307,6 +313,33 @@ def test_comparing_and_a_sweep_at_a_glance(reader):
     for curve in ("eval", "train"):
         (shown,) = plots[f"reports/train/plots/metrics/{curve}/loss.tsv"]
         assert sorted(shown["revisions"]) == ["main", "workspace"]
+
+
+def test_the_published_rows_run_as_experiments_under_one_scorer(reader):
+    # Each row trains 6 steps here, not the demo's 60: what is tested is that every row runs and is compared.
+    checkout = reader.checkout
+    shutil.copytree(checkout / "models/tiny-t5", checkout / TINY_BASES["google/flan-t5-large"])
+    set_params(checkout / "params.yaml", {"train.max_steps": 6})
+    git(checkout, "add", "models", "params.yaml")
+    git(checkout, "commit", "-q", "-m", "a stand-in for flan-t5-large")  # queued runs copy what git tracks
+    output = reader.recipe("dvc exp run --queue -S method=full")
+    runs = experiment_rows(json.loads(dvc(checkout, "exp", "show", "--json")))
+    changed = {
+        (run["params"]["method"], run["params"]["model.name"], run["params"]["lora.target_modules"])
+        for run in runs
+        if run["metrics"]
+    }
+    t5_layers = "q,k,v,o,wi_0,wi_1,wo"  # the demo's
+    assert changed == {
+        ("lora", "models/tiny-t5", t5_layers),  # the workspace: zero-shot and LoRA
+        ("full", "models/tiny-t5", t5_layers),
+        ("lora", "models/tiny-llama", "None"),
+        ("lora", "models/tiny-t5-large", t5_layers),
+    }, changed
+    lines = output[output.index("scored alike: ") :].splitlines()
+    assert lines[0] == f"scored alike: {PROTOCOL}" and output.count("scored alike") == 1
+    assert lines[1].startswith(f"finetuned ROUGE F1 x100 of {len(runs)} runs")
+    assert {"method", "model.name", "lora.target_modules"} <= set(lines[3].split())
 
 
 def test_the_adapter_summarises_as_evaluate_did_and_its_merged_export_loads_alone(reader):

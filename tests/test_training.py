@@ -30,6 +30,46 @@ def test_training_inputs_use_the_inference_prompt(tiny_model_dir):
     assert truncated == {"truncated_prompts": 0, "truncated_summaries": 0}
 
 
+def test_a_decoder_only_model_trains_on_the_inference_prompt_then_the_summary_and_its_end(
+    tiny_decoder_dir, tiny_model_dir
+):
+    # One sequence: the prompt exactly as inference tokenises it (encode_prompts, shots or not), then the summary and
+    # the end token; the loss covers those alone.
+    from dialogsum_lora.prompt import encode_prompts, summary_text
+    from stages.finetune import Reads
+
+    prompt = load_params(Reads, REPO_ROOT / "params.yaml").prompt.model_copy(update={"max_target_tokens": 12})
+    tokenizer = load_tokenizer(tiny_decoder_dir)
+    rows = [
+        {"id": "a", "dialogue": "#Person1#: Can I pay by card?\n#Person2#: Yes.", "summary": "Paying by card."},
+        {
+            "id": "b",
+            "dialogue": "#Person1#: Hi.",
+            "summary": "#Person1# says hello to #Person2# in the morning, and #Person2# says hello back at noon.",
+        },
+    ]
+    examples, truncated = build_training_examples(rows, tokenizer, prompt, decoder_only=True)
+    inference, _ = encode_prompts(tokenizer, prompt, [row["dialogue"] for row in rows], decoder_only=True)
+    eos = tokenizer.eos_token_id
+    for example, prompt_ids, row in zip(examples, inference, rows):
+        summary = example["input_ids"][len(prompt_ids) :]
+        assert example["input_ids"][: len(prompt_ids)] == prompt_ids and eos not in prompt_ids
+        words = tokenizer.decode(prompt_ids).split()
+        assert words == build_prompt(prompt.template, row["dialogue"]).lower().replace("\n#", " #").split()
+        assert example["labels"] == [-100] * len(prompt_ids) + summary and summary[-1] == eos
+        assert len(example["attention_mask"]) == len(example["input_ids"])
+    summary = [token for token in examples[0]["labels"] if token != -100]
+    assert tokenizer.decode(summary, skip_special_tokens=True) == "paying by card."
+    assert len(examples[1]["labels"]) - examples[1]["labels"].count(-100) == 12  # max_target_tokens, with its end
+    assert truncated == {"truncated_prompts": 0, "truncated_summaries": 1}
+    # The template's closing space begins the summary, as in the joined text; a tokenizer that ends each text with
+    # its end token (the tiny T5's) ends no prompt with it.
+    assert summary_text(prompt.template, "hi", "Paying.") == " Paying." and prompt.template.endswith(": ")
+    t5_tokenizer = load_tokenizer(tiny_model_dir)
+    (ids,), _ = encode_prompts(t5_tokenizer, prompt, [rows[0]["dialogue"]], decoder_only=True)
+    assert ids == t5_tokenizer(build_prompt(prompt.template, rows[0]["dialogue"])).input_ids[:-1]
+
+
 def test_steady_training_speed_times_whole_blocks_after_the_first():
     from dialogsum_lora.training.trainer import StepClock, length_group_steps
 

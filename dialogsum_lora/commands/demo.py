@@ -1,8 +1,9 @@
 """Run the real pipeline offline: a tiny random T5 on the bundled sample data.
 
 Copies this checkout (tracked and untracked-but-not-ignored files) to DIR, a new or empty directory, as a fresh
-git repository linking its .venv, writes the tiny model, sets OFFLINE_PARAMS in the copy's params.yaml (comments
-kept) and runs `dvc repro` there. An earlier demo in DIR (maybe a user's work by now) is left as it is.
+git repository linking its .venv, writes the tiny models (the T5 it runs, and a decoder-only Llama for experiments),
+sets OFFLINE_PARAMS in the copy's params.yaml (comments kept) and runs `dvc repro` there. An earlier demo in DIR
+(maybe a user's work by now) is left as it is.
 """
 
 import os
@@ -20,6 +21,7 @@ from dialogsum_lora.paths import REPO_ROOT, REPORT_FILE
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 TINY_MODEL_DIR = "models/tiny-t5"
+TINY_DECODER_DIR = "models/tiny-llama"  # a decoder-only base for experiments: docs/experiments.md, the published rows
 # The only differences from the real experiment: model, data and sizes.
 OFFLINE_PARAMS = {
     "data.source": "data/sample",
@@ -74,6 +76,7 @@ def make_offline_copy(destination: Path) -> Path:
     """Copy the repository to `destination`, add the tiny model and offline params, commit."""
     copy_checkout(destination)
     write_tiny_model(destination / TINY_MODEL_DIR)
+    write_tiny_model(destination / TINY_DECODER_DIR, decoder_only=True)
     set_params(destination / "params.yaml", OFFLINE_PARAMS)
     commit_all(destination, "offline run: tiny model and sample data")
     (destination / ".git" / DEMO_MARK).touch()

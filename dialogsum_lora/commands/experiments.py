@@ -19,7 +19,7 @@ from dialogsum_lora.files import check_writable
 from dialogsum_lora.results.text import verdict
 from dialogsum_lora.schema import Record, Text, parse
 from dialogsum_lora.scoring.bootstrap import across_seeds, paired_across_seeds
-from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
+from dialogsum_lora.scoring.rouge import PROTOCOL, ROUGE_TYPES, score_corpus
 
 
 class ShownScores(Scores):  # a run's metrics.json (the scores) or scores.json (their intervals too)
@@ -353,6 +353,7 @@ def show_experiments(arguments: list[str] | None = None) -> None:
     check_writable([args.plot])
     same = sum(len(row["same"]) for row in rows)
     shown_once = f" ({same} identical runs shown once, NAME(+N))" if same else ""
+    print(f"scored alike: {PROTOCOL}")
     print(f"{paths.FINETUNED} ROUGE F1 x100 of {len(rows)} runs, best rouge1 first{shown_once}")
     intervals = [run_intervals(row) for row in rows]
     if any(intervals):

@@ -52,6 +52,7 @@ class AdapterRecord(Record):
     """provenance.json beside the weights: what finetune read (of the method sections, its method's), ran on, did."""
 
     model: DataSource
+    decoder_only: bool = False  # the base is a decoder-only causal LM (else an encoder-decoder)
     environment: dict[str, str]
     training: TrainingRecord
     parameters: ParameterCounts

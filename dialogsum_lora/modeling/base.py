@@ -1,5 +1,6 @@
 """Find, check and load the base model (a local directory, or a hub id downloaded to the cache: safetensors only,
-never remote code) and its tokenizer; choose device and dtype; seed."""
+never remote code), seq2seq (T5, BART) or decoder-only (Llama, Qwen, GPT-2) as its config says, and its tokenizer;
+choose device and dtype; seed."""
 
 import contextlib
 import logging
@@ -110,10 +111,29 @@ def no_progress_bars() -> Iterator[None]:
 
 
 def load_tokenizer(directory: Path):
-    """The (fast) tokenizer in `directory` (checked by check_model_directory or check_adapter)."""
+    """The (fast) tokenizer in `directory` (checked by check_model_directory or check_adapter); one without a padding
+    token (Llama's, GPT-2's) pads with its end token, which the attention mask and the loss skip."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+    tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    # Training batches pad on the right whatever the tokenizer was saved with (a model with absolute positions, as
+    # GPT-2's, counts them from the first token); generation pads a decoder-only model's prompts on the left.
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def is_decoder_only(model_or_config) -> bool:
+    """Whether a model (or its config) is a decoder-only causal LM rather than an encoder-decoder."""
+    return not getattr(model_or_config, "config", model_or_config).is_encoder_decoder
+
+
+def model_class(config):
+    """transformers' Auto class for `config`: seq2seq for an encoder-decoder, else a causal LM."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    return AutoModelForCausalLM if is_decoder_only(config) else AutoModelForSeq2SeqLM
 
 
 def save_tokenizer(tokenizer, directory: Path) -> None:
@@ -127,14 +147,16 @@ def save_tokenizer(tokenizer, directory: Path) -> None:
 
 
 def load_base_model(directory: Path, dtype: torch.dtype, device: torch.device):
-    """The seq2seq model in `directory`, in `dtype` on `device`, in eval mode; refused if the checkpoint lacks a
+    """The model in `directory` (model_class), in `dtype` on `device`, in eval mode; refused if the checkpoint lacks a
     weight (transformers would start it at random and only warn). Its generation config is transformers' defaults,
     never the directory's: summaries are decoded with generation.decoding_config alone."""
-    from transformers import AutoModelForSeq2SeqLM, GenerationConfig
+    from transformers import AutoConfig, GenerationConfig
 
+    config = AutoConfig.from_pretrained(directory, trust_remote_code=False)
     with no_progress_bars():
-        model, report = AutoModelForSeq2SeqLM.from_pretrained(
+        model, report = model_class(config).from_pretrained(
             directory,
+            config=config,
             dtype=dtype,
             attn_implementation=ATTENTION,
             use_safetensors=True,

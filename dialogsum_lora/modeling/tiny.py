@@ -1,8 +1,10 @@
-"""A tiny random T5 with flan-t5's architecture, for offline runs and tests (`dialogsum-tiny-model DIR`).
+"""A tiny random T5 with flan-t5's architecture, or a tiny decoder-only Llama, for offline runs and tests
+(`dialogsum-tiny-model [--decoder-only] DIR`).
 
 flan-t5-base's design (gated-gelu, relative attention, untied lm_head, pad=0 / eos=1 / unk=2, decoder starts with
-pad) at a few hundred thousand parameters, with a fixed-vocabulary WordPiece tokenizer: common words whole, anything
-else spelt out, so every ASCII text round-trips (lower-cased). Same files every run.
+pad), or a Llama built as Qwen2.5-0.5B is (rotary, grouped-query attention, SwiGLU, tied embeddings; no q/k/v
+biases), at a few hundred thousand parameters, with a fixed-vocabulary WordPiece tokenizer: common words whole,
+anything else spelt out, so every ASCII text round-trips (lower-cased). Same files every run.
 """
 
 import string
@@ -66,10 +68,24 @@ CONFIG = dict(
     tie_word_embeddings=False,
     decoder_start_token_id=0,
 )
+# Qwen2.5-0.5B's shape at T5's scale above; no start token, the end token as in T5. A Llama, not a Qwen2: transformers
+# loads a qwen2 directory's tokenizer as Qwen2's byte-level BPE, whatever its tokenizer.json says.
+DECODER_ONLY_CONFIG = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    tie_word_embeddings=True,
+    pad_token_id=0,
+    eos_token_id=1,
+    bos_token_id=None,
+)
 
 
-def build_tokenizer():
-    """A T5-style fast tokenizer over a fixed vocabulary (no training, so no randomness)."""
+def build_tokenizer(end_token: bool = True):
+    """A T5-style fast tokenizer over a fixed vocabulary (no training, so no randomness); `end_token`: it ends each
+    text with </s>, as T5's does (a decoder-only model's prompt must not end)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
@@ -81,9 +97,10 @@ def build_tokenizer():
         [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(r"#person\d#|[^\w#]", behavior="isolated")]
     )
     tokenizer.decoder = decoders.WordPiece()
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
-    )
+    if end_token:
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
+        )
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=512
     )
@@ -96,15 +113,18 @@ def untie_lm_head(model):
     return model
 
 
-def write_tiny_model(directory: Path) -> None:
+def write_tiny_model(directory: Path, decoder_only: bool = False) -> None:
     """Write the tokenizer, config and safetensors weights to `directory`."""
-    from transformers import T5Config, T5ForConditionalGeneration
+    from transformers import LlamaConfig, LlamaForCausalLM, T5Config, T5ForConditionalGeneration
 
     from dialogsum_lora.modeling.base import no_progress_bars
 
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(end_token=not decoder_only)
     torch.manual_seed(0)  # the same weights every run
-    model = untie_lm_head(T5ForConditionalGeneration(T5Config(vocab_size=len(tokenizer), **CONFIG)))
+    if decoder_only:
+        model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), **DECODER_ONLY_CONFIG))
+    else:
+        model = untie_lm_head(T5ForConditionalGeneration(T5Config(vocab_size=len(tokenizer), **CONFIG)))
 
     with atomic_path(directory, new=True) as temporary, no_progress_bars():
         tokenizer.save_pretrained(temporary)

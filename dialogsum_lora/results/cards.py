@@ -80,7 +80,8 @@ def card_metadata(record: AdapterRecord, results: Results | None, merged: bool):
     return ModelCardData(
         base_model=None if run.is_local(record.model.resolved) else record.model.name,
         library_name="peft" if adapter else "transformers",
-        pipeline_tag="summarization",
+        # transformers' summarization pipeline takes seq2seq models alone: a decoder-only one generates text.
+        pipeline_tag="text-generation" if record.decoder_only else "summarization",
         license=known["license"] if known else None,
         datasets=[data.name] if data and not run.is_local(data.resolved) else None,
         language=[known["language"]] if known else None,
@@ -130,26 +131,28 @@ def card_decoding(record: AdapterRecord, results: Results | None) -> tuple[dict,
 def _usage(record: AdapterRecord, results: Results | None, merged: bool) -> list[str]:
     decoding, said = card_decoding(record, results)
     arguments = ", ".join(f"{key}={value!r}" for key, value in decoding.items())
-    imports = "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, GenerationConfig\n"
+    auto = "AutoModelForCausalLM" if record.decoder_only else "AutoModelForSeq2SeqLM"
+    imports = f"from transformers import {auto}, AutoTokenizer, GenerationConfig\n"
     if merged or record.method == "full":
         load = f"""{imports}
 model_dir = "{MERGED_DIRECTORY if merged else "models/adapter"}"  # this directory, or the hub id it was published under
-model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)
+model = {auto}.from_pretrained(model_dir)
 tokenizer = AutoTokenizer.from_pretrained(model_dir)"""
     else:
         load = f"""from peft import PeftModel
 {imports}
 adapter_dir = "models/adapter"  # this directory, or the hub id it was published under
-base = AutoModelForSeq2SeqLM.from_pretrained({record.model.name!r})
+base = {auto}.from_pretrained({record.model.name!r})
 model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()  # merged: faster
 tokenizer = AutoTokenizer.from_pretrained(adapter_dir)"""
+    new_tokens = ', inputs["input_ids"].shape[1] :' if record.decoder_only else ""  # it continues the prompt
     code = f"""{load}
 
 dialogue = "#Person1#: Are you coming tonight?\\n#Person2#: Yes, at eight."
 prompt = {record.prompt.template!r}.format(dialogue=dialogue)
 inputs = tokenizer(prompt, return_tensors="pt", truncation=True, max_length={record.prompt.max_source_tokens})
 output = model.generate(**inputs, generation_config=GenerationConfig({arguments}, do_sample=False))
-print(tokenizer.decode(output[0], skip_special_tokens=True))"""
+print(tokenizer.decode(output[0{new_tokens}], skip_special_tokens=True))"""
     export = "" if record.method == "full" else "; `dialogsum-export` writes the merged model"
     command = f"""
 In a checkout of this repository, the same with the settings of its params.yaml (one dialogue from an \

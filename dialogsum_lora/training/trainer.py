@@ -24,11 +24,12 @@ from dialogsum_lora.errors import UserError
 from dialogsum_lora.files import read_json
 from dialogsum_lora.generation import summarise_dialogues, validation_decoding
 from dialogsum_lora.modeling.adapter import KeptStep, restore_weights, trained_weights
+from dialogsum_lora.modeling.base import is_decoder_only, model_class
 from dialogsum_lora.params import StageParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import KEEP_RULES, NOT_RECORDED, RECORDED_ARGUMENTS, TrainParams
 from dialogsum_lora.paths import CHECKPOINTS_DIR, SPLIT_FILES
-from dialogsum_lora.prompt import encode, encode_prompts
+from dialogsum_lora.prompt import encode, encode_prompts, summary_text
 from dialogsum_lora.provenance import file_hash
 from dialogsum_lora.schema import parse
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES, score_corpus
@@ -37,14 +38,17 @@ from dialogsum_lora.subsets import seeded_subset
 
 def check_target_modules(method: str, settings, model_dir: Path, model_name: str) -> None:
     """Refuse a method's target_modules (lora's, ia3's) naming a layer the model lacks, from its config alone."""
-    from transformers import AutoConfig, AutoModelForSeq2SeqLM
+    from transformers import AutoConfig
+    from transformers.pytorch_utils import Conv1D  # GPT-2's linear layers
 
     modules = getattr(settings, "target_modules", None)
-    if modules is None:  # full: every layer
+    if modules is None:  # full: every layer; null: peft's default layers for the architecture
         return
+    config = AutoConfig.from_pretrained(model_dir, trust_remote_code=False)
     with torch.device("meta"):  # layer names without memory
-        skeleton = AutoModelForSeq2SeqLM.from_config(AutoConfig.from_pretrained(model_dir, trust_remote_code=False))
-    linear = {name.rsplit(".", 1)[-1] for name, layer in skeleton.named_modules() if isinstance(layer, torch.nn.Linear)}
+        skeleton = model_class(config).from_config(config)
+    layers = (torch.nn.Linear, Conv1D)
+    linear = {name.rsplit(".", 1)[-1] for name, layer in skeleton.named_modules() if isinstance(layer, layers)}
     absent = sorted(set(modules) - linear)
     if absent:
         raise UserError(
@@ -54,17 +58,29 @@ def check_target_modules(method: str, settings, model_dir: Path, model_name: str
 
 
 def trainable_model(model, method: str, settings):
-    """`model` with peft's adapter `method` (`settings`, every other option peft's default), or (full) all trainable."""
+    """`model` with peft's adapter `method` (`settings`, every other option peft's default: null target_modules are
+    its default layers for the architecture), or (full) all trainable."""
     from peft import IA3Config, LoraConfig, TaskType, get_peft_model
 
     if method == "full":
         return model.requires_grad_(True)
-    common = {"task_type": TaskType.SEQ_2_SEQ_LM, "target_modules": sorted(settings.target_modules)}
+    task = TaskType.CAUSAL_LM if is_decoder_only(model) else TaskType.SEQ_2_SEQ_LM
+    common = {"task_type": task, "target_modules": settings.target_modules}
     if method == "lora":
         config = LoraConfig(**common, r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout)
     else:
-        config = IA3Config(**common, feedforward_modules=sorted(settings.feedforward_modules))
+        config = IA3Config(**common, feedforward_modules=settings.feedforward_modules)
     return get_peft_model(model, config)
+
+
+def adapted_modules(model, method: str, settings) -> dict:
+    """Where `settings` left the layers to peft (null), the layers it adapted (`target_modules`, and ia3's
+    `feedforward_modules`), sorted: the record's, so that they are recorded and described as chosen."""
+    if getattr(settings, "target_modules", []) is not None:  # full, or layers named in params.yaml
+        return {}
+    config = model.peft_config["default"]
+    keys = ("target_modules",) + (("feedforward_modules",) if method == "ia3" else ())
+    return {key: sorted(getattr(config, key)) for key in keys}
 
 
 def frozen_weights_dtype(train: TrainParams, method: str, compute_dtype: torch.dtype) -> torch.dtype:
@@ -74,13 +90,34 @@ def frozen_weights_dtype(train: TrainParams, method: str, compute_dtype: torch.d
     return torch.bfloat16 if bfloat16 else torch.float32
 
 
-def build_training_examples(rows, tokenizer, prompt: PromptParams) -> tuple[list[dict], dict]:
-    """Prompts (as inference builds them) and summary labels, tokenised, cut to `prompt`'s limits; how many were cut."""
-    inputs, cut_prompts = encode_prompts(tokenizer, prompt, [row["dialogue"] for row in rows])
-    labels, cut_summaries = encode(tokenizer, [row["summary"] for row in rows], prompt.max_target_tokens, target=True)
-    examples = [
-        {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": label} for ids, label in zip(inputs, labels)
-    ]
+def build_training_examples(
+    rows, tokenizer, prompt: PromptParams, *, decoder_only: bool = False
+) -> tuple[list[dict], dict]:
+    """Prompts (as inference builds them) and summary labels, tokenised, cut to `prompt`'s limits; how many were cut.
+
+    A decoder-only model reads the prompt, the summary and an end token as one sequence, and its loss covers the
+    summary and the end token alone (-100: no loss on the prompt)."""
+    inputs, cut_prompts = encode_prompts(
+        tokenizer, prompt, [row["dialogue"] for row in rows], decoder_only=decoder_only
+    )
+    summaries = [row["summary"] for row in rows]
+    if decoder_only:
+        texts = [summary_text(prompt.template, row["dialogue"], row["summary"]) for row in rows]
+        labels, cut_summaries = encode(tokenizer, texts, prompt.max_target_tokens - 1, special=False)
+        labels = [label + [tokenizer.eos_token_id] for label in labels]
+        examples = [
+            {
+                "input_ids": ids + label,
+                "attention_mask": [1] * (len(ids) + len(label)),
+                "labels": [-100] * len(ids) + label,
+            }
+            for ids, label in zip(inputs, labels)
+        ]
+    else:
+        labels, cut_summaries = encode(tokenizer, summaries, prompt.max_target_tokens, target=True)
+        examples = [
+            {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": label} for ids, label in zip(inputs, labels)
+        ]
     return examples, {"truncated_prompts": cut_prompts, "truncated_summaries": cut_summaries}
 
 
@@ -119,7 +156,7 @@ def make_trainer(
             use_cpu=not torch.cuda.is_available(),
             ddp_backend=distributed.backend() if distributed.world_size() > 1 else None,
             ddp_find_unused_parameters=False,
-            # T5's loss is a per-token mean already: this would multiply it by the number of processes.
+            # The model's loss is a per-token mean already: this would multiply it by the number of processes.
             average_tokens_across_devices=False,
             disable_tqdm=not progress,
             # The filter would hide a NaN loss from StopOnDivergence, and make every step wait for the GPU.
@@ -373,7 +410,9 @@ def training_speed(result, clock: "StepClock", train_set: list[dict], batch_size
     # The Trainer's own figures count a resumed run's steps alone, but include the warm-up and compiling: StepClock's
     # steady speed does not, and is what a long run's time is projected from (benchmarks/pipeline.py).
     steps, samples_per_second = len(clock.times), result.metrics["train_samples_per_second"]
-    tokens_per_sample = sum(len(e["input_ids"]) + len(e["labels"]) for e in train_set) / len(train_set)
+    # A decoder-only model's labels are its input_ids again: their tokens are counted once.
+    tokens = [len(e["input_ids"]) + (len(e["labels"]) if e["labels"][0] != -100 else 0) for e in train_set]
+    tokens_per_sample = sum(tokens) / len(train_set)
     steady = clock.steady_steps_per_second()
     return {
         "steps": steps,
