@@ -23,19 +23,24 @@ class TokenIdTokenizer:
         self.pad_id, self.eos_id = pad_id, eos_id
         self.generated_lengths: list[int] = []
 
-    def pad(self, features, return_tensors: str):
+    def pad(self, features, padding_side: str, return_tensors: str):
         from transformers import BatchEncoding
 
         sequences = features["input_ids"]
         input_ids = torch.full((len(sequences), max(map(len, sequences))), self.pad_id, dtype=torch.long)
         attention_mask = torch.zeros_like(input_ids)
         for row, sequence in enumerate(sequences):
-            input_ids[row, : len(sequence)] = torch.tensor(sequence)
-            attention_mask[row, : len(sequence)] = 1
+            place = (
+                slice(None, len(sequence))
+                if padding_side == "right"
+                else slice(input_ids.shape[1] - len(sequence), None)
+            )
+            input_ids[row, place] = torch.tensor(sequence)
+            attention_mask[row, place] = 1
         return BatchEncoding({"input_ids": input_ids, "attention_mask": attention_mask})
 
     def batch_decode(self, output: torch.Tensor, skip_special_tokens: bool) -> list[str]:
-        for row in output[:, 1:].tolist():  # column 0 is the decoder start token
+        for row in output.tolist():  # the new tokens alone (generate_summaries)
             self.generated_lengths.append(row.index(self.eos_id) + 1 if self.eos_id in row else len(row))
         return [""] * len(output)
 

@@ -47,10 +47,7 @@ def test_two_processes_generate_and_train_what_one_process_does(reproduced, work
     # DDP averages the gradients of whatever trains, so another method (test_methods.py) changes only
     # which weights those are; on the decoder-only base (no dropout), as generation above was the T5's.
     # The one-process run is in this process (relaunch_if_needed does nothing for one process); the
-    # two-process one as dvc.yaml's command runs it.
-    from dialogsum_lora.modeling.tiny import write_tiny_model
-
-    write_tiny_model(workspace / "models/tiny-llama", decoder_only=True)
+    # two-process one as dvc.yaml's command runs it. make demo wrote the tiny decoder-only model.
     set_params(
         workspace / "params.yaml",
         {

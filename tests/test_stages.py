@@ -116,6 +116,30 @@ def test_a_samsum_shaped_or_renamed_column_dataset_runs_every_stage(stage_dir, d
     assert f"{source.name} (" in (stage_dir / "reports/report.md").read_text().replace("\\-", "-")  # it names the data
 
 
+@pytest.mark.slow
+def test_a_bart_base_runs_every_stage(stage_dir):
+    """BART, the other seq2seq family: a tiny random one with the tiny T5's tokenizer, LoRA on peft's default layers."""
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    from dialogsum_lora.modeling.tiny import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    sizes = {"d_model": 32, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "max_position_embeddings": 1024}
+    layers = {"encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2, "decoder_attention_heads": 2}
+    ids = {"pad_token_id": 0, "eos_token_id": 1, "bos_token_id": None, "decoder_start_token_id": 1}
+    model = BartForConditionalGeneration(BartConfig(vocab_size=len(tokenizer), **sizes, **layers, **ids))
+    tokenizer.save_pretrained(stage_dir / "tiny-bart")
+    model.save_pretrained(stage_dir / "tiny-bart")
+    set_params(
+        stage_dir / "params.yaml", {"model.name": "tiny-bart", "lora.target_modules": None, "train.max_steps": 2}
+    )
+    for stage in STAGES:
+        run_main(stage)
+    record = json.loads((stage_dir / "models/adapter/provenance.json").read_text())
+    assert record["decoder_only"] is False and record["lora"]["target_modules"] == ["q_proj", "v_proj"]
+    assert json.loads((stage_dir / "reports/finetuned/scores.json").read_text())["num_dialogues"] == 8
+
+
 @pytest.mark.parametrize(
     "stage, change, facts",
     [

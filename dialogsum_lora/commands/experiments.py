@@ -155,26 +155,46 @@ def interval_text(low: float, high: float) -> str:
 
 def table(rows: list[dict], keys: list[str], intervals: list[dict]) -> str:
     """The rows as a text table at most WIDTH columns wide, a score's interval (of `intervals`, one per row) on the
-    line below it: a column per changed param if they fit, else one column of them all, cut to fit."""
+    line below it: a column per changed param if they fit, else one column of them all, `key=value` each, on as
+    many lines as they take."""
 
-    def grid(param_cells: list[list[str]], param_headers: list[str]) -> list[list[str]]:
+    def grid(param_cells: list[list[list[str]]], param_headers: list[str]) -> list[list[str]]:
         lines = [["experiment", *param_headers, *ROUGE_TYPES]]
         for row, params, found in zip(rows, param_cells, intervals):
             name = row["name"] if row["metrics"] else f"{row['name']} ({row['state']})"
             name += f"(+{len(row['same'])})" if row["same"] else ""  # identical runs, shown once
             scores = [f"{100 * row['metrics'][rouge]:.1f}" if row["metrics"] else "-" for rouge in ROUGE_TYPES]
-            lines.append([_cut(name, NAME_WIDTH), *params, *scores])
+            below = []
             if row["metrics"] and found:
-                below = (interval_text(**found[rouge]) if rouge in found else "" for rouge in ROUGE_TYPES)
-                lines.append(["", *("" for _ in params), *below])
+                below = [[interval_text(**found[rouge]) if rouge in found else "" for rouge in ROUGE_TYPES]]
+            height = max(1 + len(below), *map(len, params), 1)
+            for line, cells in enumerate([scores, *below, *[[""] * len(ROUGE_TYPES)] * height][:height]):
+                param_lines = [cell[line] if line < len(cell) else "" for cell in params]
+                lines.append([_cut(name, NAME_WIDTH) if line == 0 else "", *param_lines, *cells])
         return _aligned(lines, left=1 + len(param_headers))
 
-    lines = grid([[row["params"].get(key, "") for key in keys] for row in rows], keys)
+    lines = grid([[[row["params"].get(key, "")] for key in keys] for row in rows], keys)
     if keys and max(map(len, lines)) > WIDTH:
         room = WIDTH - max(map(len, grid([[] for _ in rows], []))) - 2
-        joined = [[_cut(" ".join(f"{key}={row['params'].get(key, '')}" for key in keys), room)] for row in rows]
+        joined = [[_wrapped([f"{key}={row['params'].get(key, '')}" for key in keys], room)] for row in rows]
         lines = grid(joined, [_cut("changed params", room)])
     return "\n".join(lines)
+
+
+def _wrapped(pieces: list[str], size: int) -> list[str]:
+    """The pieces, space-separated, on lines of at most `size` characters; a longer piece is broken after its last
+    `=`, `,`, `/` or `-` that fits (model.name=Qwen/ then Qwen2.5-1.5B)."""
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1]) + 1 + len(piece) <= size:
+            lines[-1] += " " + piece
+            continue
+        while len(piece) > size > 0:
+            cut = max(piece.rfind(mark, 0, size) for mark in "=,/-") + 1 or size
+            lines.append(piece[:cut])
+            piece = piece[cut:]
+        lines.append(piece)
+    return lines
 
 
 def _aligned(lines: list[list[str]], left: int) -> list[str]:
