@@ -77,6 +77,9 @@ DECODER_ONLY_CONFIG = dict(
     num_attention_heads=4,
     num_key_value_heads=2,
     tie_word_embeddings=True,
+    # Near T5's scale (d_model^-0.5 = 0.125): at Llama's 0.02 this width's logits are flat, and the demo's LoRA on
+    # q_proj, v_proj learns next to nothing (validation ROUGE-1 0.02 against 0.11 after its 60 steps).
+    initializer_range=0.1,
     pad_token_id=0,
     eos_token_id=1,
     bos_token_id=None,
