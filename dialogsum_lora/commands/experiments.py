@@ -167,8 +167,9 @@ def table(rows: list[dict], keys: list[str], intervals: list[dict]) -> str:
             below = []
             if row["metrics"] and found:
                 below = [[interval_text(**found[rouge]) if rouge in found else "" for rouge in ROUGE_TYPES]]
-            height = max(1 + len(below), *map(len, params), 1)
-            for line, cells in enumerate([scores, *below, *[[""] * len(ROUGE_TYPES)] * height][:height]):
+            score_lines = [scores, *below]
+            for line in range(max([len(score_lines), *map(len, params)])):  # as many as the longest cell takes
+                cells = score_lines[line] if line < len(score_lines) else [""] * len(ROUGE_TYPES)
                 param_lines = [cell[line] if line < len(cell) else "" for cell in params]
                 lines.append([_cut(name, NAME_WIDTH) if line == 0 else "", *param_lines, *cells])
         return _aligned(lines, left=1 + len(param_headers))
