@@ -13,7 +13,7 @@ from dialogsum_lora.hub import hub_failure, local_directory, offline_unless_reac
 from dialogsum_lora.params.data import Columns, Splits
 from dialogsum_lora.paths import SPLITS
 from dialogsum_lora.provenance import directory_hash
-from dialogsum_lora.scoring.rouge import has_words
+from dialogsum_lora.scoring.rouge import check_has_words
 
 # DialogSum's two layouts, the presets `data.splits` and `data.columns` default to: the hub's splits, or the authors'
 # files where a local directory holds them. Its columns, as ever: the id in `id` or (the authors') `fname`, row by
@@ -112,13 +112,10 @@ def _text(row: Row, column: str, where: str) -> str:
 
 def _summary(row: Row, column: str, where: str) -> str:
     """A summary (or test reference) ROUGE can score: against one it cannot, every summary would score 0."""
-    value = _text(row, column, where)
-    if not has_words(value):
-        raise UserError(
-            f"{where}: {column} holds no word ROUGE can score (rouge_score keeps only Latin letters and "
-            f"digits), got {value!r:.40}: ROUGE cannot tell a good summary of it from a bad one"
-        )
-    return value
+    try:
+        return check_has_words(_text(row, column, where))
+    except ValueError as error:
+        raise UserError(f"{where}: {column} {error}: ROUGE cannot tell a good summary of it from a bad one") from None
 
 
 def _optional_text(row: Row, column: str, where: str) -> str | None:

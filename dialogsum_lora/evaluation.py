@@ -2,6 +2,7 @@
 scores.json, provenance.json), and read back through one schema each."""
 
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,13 +10,13 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files import Row, read_json, write_json, write_jsonl
+from dialogsum_lora.files import Row, write_json, write_jsonl
 from dialogsum_lora.params import Seed
 from dialogsum_lora.params.generate import GenerateParams
 from dialogsum_lora.params.summaries import SummaryParams
 from dialogsum_lora.paths import metrics_file, predictions_file, provenance_file, scores_file
-from dialogsum_lora.provenance import DataSource, Stopwatch
-from dialogsum_lora.schema import Record, Text, parse
+from dialogsum_lora.provenance import DataSource, write_timing
+from dialogsum_lora.schema import Record, Text
 from dialogsum_lora.scoring.metrics import NO_WORDS, corpus_metrics
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
@@ -79,14 +80,6 @@ class ResultsProvenance(Record):
     shots: Shots | None = None  # baseline's: what its prompts start with
 
 
-def read_checked(schema, path: Path):
-    """The record at `path` through `schema`: a hand-edited or stale one is one line naming the key."""
-    try:
-        return parse(schema, read_json(path), str(path))
-    except UserError as error:
-        raise UserError(f"{error}: run `dvc repro` to remake it") from None
-
-
 def summarise_and_score(
     model,
     tokenizer,
@@ -104,14 +97,14 @@ def summarise_and_score(
 
     prompt, generate = params.prompt, params.generate
     dialogues = [row["dialogue"] for row in test_rows]
-    with Stopwatch(stage) as stopwatch:
-        summaries, truncated = summarise_dialogues(
-            model, tokenizer, dialogues, prompt, generate.decoding(), generate.batch_size, desc=stage, shots=shots
-        )
+    start = time.perf_counter()
+    summaries, truncated = summarise_dialogues(
+        model, tokenizer, dialogues, prompt, generate.decoding(), generate.batch_size, desc=stage, shots=shots
+    )
     if summaries is None:
         return None
-    predictions = summaries.texts
-    stopwatch.write(dialogues_per_second=round(len(test_rows) / stopwatch.seconds, 2))
+    predictions, seconds = summaries.texts, time.perf_counter() - start
+    write_timing(stage, seconds, dialogues_per_second=round(len(test_rows) / seconds, 2))
     metrics, per_dialogue = corpus_metrics(
         predictions, [row["references"] for row in test_rows], params.analysis.resamples, seed
     )

@@ -5,13 +5,12 @@ import hashlib
 import importlib.metadata
 import os
 import platform
-import time
 from pathlib import Path
 
 from dialogsum_lora.errors import UserError
-from dialogsum_lora.files import read_json, write_json
+from dialogsum_lora.files import write_json
 from dialogsum_lora.paths import TIMING_DIR
-from dialogsum_lora.schema import Record, Text, parse
+from dialogsum_lora.schema import Record, Text, read_checked
 
 LIBRARIES = ("torch", "transformers", "peft", "datasets", "dvc", "rouge_score")
 
@@ -58,24 +57,9 @@ class DataSource(Record):
 
 
 def read_data_source(stats_file: Path) -> DataSource:
-    try:
-        return parse(DataSource, read_json(stats_file).get("source"), f"{stats_file} source")
-    except UserError as error:
-        raise UserError(f"{error}: run `dvc repro prepare` to remake it") from None
+    return read_checked(DataSource, stats_file, "run `dvc repro prepare` to remake it", key="source")
 
 
-class Stopwatch:
-    """Wall time of a block of work, written with its throughput to reports/timing/STAGE.json."""
-
-    def __init__(self, stage: str):
-        self.stage = stage
-
-    def __enter__(self):
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.seconds = time.perf_counter() - self.start
-
-    def write(self, **throughput) -> None:
-        write_json(TIMING_DIR / f"{self.stage}.json", {"wall_seconds": round(self.seconds, 3), **throughput})
+def write_timing(stage: str, seconds: float, **throughput) -> None:
+    """A stage's wall time and throughput, to reports/timing/STAGE.json (not an output)."""
+    write_json(TIMING_DIR / f"{stage}.json", {"wall_seconds": round(seconds, 3), **throughput})

@@ -44,6 +44,18 @@ def parse(schema: type[R], value, source: str) -> R:
         raise UserError(f"{source}: {_message(first, schema)}") from None
 
 
+def read_checked(schema: type[R], path, fix: str = "run `dvc repro` to remake it", key: str | None = None) -> R:
+    """The record at `path` (its `key`, if given) through `schema`: a missing, hand-edited or stale one is one line
+    naming the key, then `fix`."""
+    from dialogsum_lora.files import read_json
+
+    try:
+        value = read_json(path)
+        return parse(schema, value.get(key) if key else value, f"{path}{f' {key}' if key else ''}")
+    except UserError as error:
+        raise UserError(f"{error}: {fix}") from None
+
+
 def _message(error: dict, schema: type[BaseModel]) -> str:
     """pydantic's message, with the dotted key and the value; an unknown key with the keys its section allows."""
     location = error["loc"]

@@ -25,7 +25,7 @@ def main() -> None:
     # Params first: a mistake is reported before torch and the model load.
     params = load_params(Reads)
     from dialogsum_lora import distributed
-    from dialogsum_lora.evaluation import Metrics, ResultsProvenance, read_checked, rescore, summarise_and_score
+    from dialogsum_lora.evaluation import Metrics, ResultsProvenance, rescore, summarise_and_score
     from dialogsum_lora.files import write_json, write_text
     from dialogsum_lora.modeling import base
     from dialogsum_lora.modeling.adapter import check_adapter, load_merged_model
@@ -36,6 +36,7 @@ def main() -> None:
     from dialogsum_lora.results.report import EXAMPLES_IN_REPORT, write_report
     from dialogsum_lora.results.run import METHOD_NAMES, Results
     from dialogsum_lora.results.text import comparison_line, summary_line
+    from dialogsum_lora.schema import read_checked
 
     # Inputs: every one read and checked (and the outputs' place) before anything is written.
     params.generate.check()

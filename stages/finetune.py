@@ -13,6 +13,7 @@ checkpoint when rerun with the same inputs (dialogsum_lora/training/trainer.py: 
 
 import contextlib
 import shutil
+import time
 
 from dialogsum_lora.errors import run_main
 from dialogsum_lora.files import atomic_path, read_jsonl, require
@@ -46,7 +47,7 @@ def main() -> None:
 
     from dialogsum_lora import distributed
     from dialogsum_lora.modeling import adapter, base
-    from dialogsum_lora.provenance import Stopwatch, model_provenance
+    from dialogsum_lora.provenance import model_provenance, write_timing
     from dialogsum_lora.subsets import seeded_subset
     from dialogsum_lora.training import trainer as training
 
@@ -126,15 +127,15 @@ def main() -> None:
         )
         if checkpoint and distributed.is_main_process():
             print(f"resuming from {checkpoint}")
-        # No bar for each checkpoint's save of a shard (the Trainer's own bars are tqdm's, not transformers').
-        with Stopwatch("finetune") as stopwatch, base.no_progress_bars():
-            result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        start = time.perf_counter()
+        result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        seconds = time.perf_counter() - start
     if not trainer.is_world_process_zero():
         return
 
     # Outputs: the adapter kept with the record of how it was trained, and the training speed (not an output).
     kept = keep.restore(model) if keep else adapter.KeptStep(step=trainer.state.global_step, rule="last")
-    stopwatch.write(**training.training_speed(result, clock, train_set, params.train.batch_size))
+    write_timing("finetune", seconds, **training.training_speed(result, clock, train_set, params.train.batch_size))
     record = model_provenance(params.model, resolved, device, dtype) | {"decoder_only": decoder_only}
     if base_dtype != torch.float32:
         record["environment"]["frozen_dtype"] = str(base_dtype).removeprefix("torch.")
@@ -151,8 +152,7 @@ def main() -> None:
     record.update(params.model_dump(exclude={"model", *(set(METHODS) - {params.method})}))
     record[params.method].update(training.adapted_modules(model, params.method, adapter.method_settings(params)))
     record["trainer"] = training.arguments_used(trainer.args, params.train.trainer_settings())
-    with base.no_progress_bars():
-        adapter.save_adapter(model, tokenizer, record, ADAPTER_DIR)
+    adapter.save_adapter(model, tokenizer, record, ADAPTER_DIR)
     training.remove_checkpoints(run_dir)  # once the adapter is in place
     logged = next((entry for entry in reversed(trainer.state.log_history) if "loss" in entry), None)
     loss = (

@@ -108,8 +108,9 @@ def demo(arguments: list[str] | None = None) -> None:
     # The first results committed (metrics, plots and curves in git, the rest's hashes in dvc.lock): what
     # `dvc metrics diff`, `dvc params diff` and `dvc plots diff` compare a change with.
     commit_all(directory, "the demo's first results")
-    from dialogsum_lora.evaluation import Metrics, read_checked
+    from dialogsum_lora.evaluation import Metrics
     from dialogsum_lora.paths import BASELINE, BASELINE_DIR, FINETUNED, FINETUNED_DIR, PLOTS_DIR, scores_file
+    from dialogsum_lora.schema import read_checked
 
     for name, results in ((BASELINE, BASELINE_DIR), (FINETUNED, FINETUNED_DIR)):
         metrics = read_checked(Metrics, directory / scores_file(results))

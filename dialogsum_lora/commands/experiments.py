@@ -132,14 +132,7 @@ def _cached(row: dict, path: Path, schema: type[Record]) -> Record | None:
         text = run_output(row, path)
     except UserError:
         return None
-    return _parsed(schema, text, f"{row['name']}'s {path}")
-
-
-def _parsed(schema: type[Record], text: str, source: str) -> Record:
-    try:
-        return parse(schema, json.loads(text), source)
-    except json.JSONDecodeError as error:
-        raise UserError(f"{source} is not JSON ({error})") from None
+    return parse(schema, json.loads(text), f"{row['name']}'s {path}")  # DVC's copy of what a stage wrote
 
 
 def run_intervals(row: dict) -> dict:
@@ -247,7 +240,7 @@ def dialogue_scores(row: dict) -> dict[str, dict[str, float]]:
     """Each test dialogue's finetuned ROUGE in `row`'s run, by id: its predictions scored again, unrounded."""
     path = paths.predictions_file(paths.FINETUNED_DIR)
     lines = enumerate(run_output(row, path).splitlines(), 1)
-    predictions = [_parsed(ShownPrediction, line, f"{row['name']}'s {path} line {number}") for number, line in lines]
+    predictions = [parse(ShownPrediction, json.loads(line), f"{row['name']}'s {path} line {n}") for n, line in lines]
     _, per_dialogue = score_corpus([p.prediction for p in predictions], [p.references for p in predictions])
     return {p.id: scores["mean"] for p, scores in zip(predictions, per_dialogue)}
 

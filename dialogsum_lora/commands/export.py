@@ -20,7 +20,7 @@ def export(arguments: list[str] | None = None) -> None:
 
     from dialogsum_lora.generation import decoding_config
     from dialogsum_lora.modeling.adapter import base_model_directory, check_adapter, load_merged_model, read_record
-    from dialogsum_lora.modeling.base import load_tokenizer, no_progress_bars, save_tokenizer
+    from dialogsum_lora.modeling.base import load_tokenizer, save_tokenizer
     from dialogsum_lora.results.cards import CARD_FILE, card_decoding, render_card, results_of
 
     record = read_record(args.adapter)
@@ -36,7 +36,7 @@ def export(arguments: list[str] | None = None) -> None:
     # lm_head is its own weight, as it is: transformers alone then loads and generates as evaluate did.
     model.generation_config = decoding_config(model, card_decoding(record, results)[0])
     model.config.tie_word_embeddings = model.get_output_embeddings().weight is model.get_input_embeddings().weight
-    with atomic_path(args.directory, new=True) as temporary, no_progress_bars():
+    with atomic_path(args.directory, new=True) as temporary:
         model.save_pretrained(temporary, safe_serialization=True)
         save_tokenizer(tokenizer, temporary)
         (temporary / CARD_FILE).write_text(card, encoding="utf-8")

@@ -15,7 +15,7 @@ from dialogsum_lora.params.methods import FullParams, IA3Params, LoraParams
 from dialogsum_lora.params.prompt import PromptParams
 from dialogsum_lora.params.train import TrainParams
 from dialogsum_lora.provenance import DataSource
-from dialogsum_lora.schema import Record, Text, parse
+from dialogsum_lora.schema import Record, Text, read_checked
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -133,11 +133,7 @@ def read_record(adapter_dir: Path) -> AdapterRecord:
     """The record saved with the weights in `adapter_dir`, checked against its schema."""
     if not (adapter_dir / ADAPTER_CONFIG).exists() and not (adapter_dir / MODEL_CONFIG).exists():
         raise UserError(f"no trained adapter or model in {adapter_dir}: run `dvc repro finetune` (or `dvc pull`) first")
-    path = adapter_dir / RECORD_FILE
-    try:  # missing, not JSON, or not the schema's
-        return parse(AdapterRecord, read_json(path), str(path))
-    except UserError as error:
-        raise UserError(f"{error}: retrain the adapter with `dvc repro finetune`") from None
+    return read_checked(AdapterRecord, adapter_dir / RECORD_FILE, "retrain the adapter with `dvc repro finetune`")
 
 
 def check_adapter(adapter_dir: Path, base_resolved: str) -> AdapterRecord:

@@ -2,14 +2,13 @@
 never remote code), seq2seq (T5, BART) or decoder-only (Llama, Qwen, GPT-2) as its config says, and its tokenizer;
 choose device and dtype; seed."""
 
-import contextlib
 import logging
 import os
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+from transformers.utils import logging as transformers_logging
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files import read_json, write_json
@@ -27,6 +26,8 @@ logging.getLogger("transformers.modeling_utils").addFilter(
 )
 warnings.filterwarnings("ignore", "Input and output embeddings are no longer tied after merging", UserWarning)
 warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
+# transformers' and the hub's bars (loading, saving shards) off; the Trainer's and generation's, tqdm's own, stay.
+transformers_logging.disable_progress_bar()
 
 
 def make_deterministic(seed: int) -> None:
@@ -101,15 +102,6 @@ def check_model_directory(directory: Path, what: str | None = None) -> None:
         )
 
 
-@contextlib.contextmanager
-def no_progress_bars() -> Iterator[None]:
-    """transformers' and the hub's progress bars off from here on (the Trainer's and generation's, tqdm's own, stay)."""
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
-    yield
-
-
 def load_tokenizer(directory: Path):
     """The (fast) tokenizer in `directory` (checked by check_model_directory or check_adapter); one without a padding
     token (Llama's, GPT-2's) pads with its end token, which the attention mask and the loss skip."""
@@ -153,16 +145,15 @@ def load_base_model(directory: Path, dtype: torch.dtype, device: torch.device):
     from transformers import AutoConfig, GenerationConfig
 
     config = AutoConfig.from_pretrained(directory, trust_remote_code=False)
-    with no_progress_bars():
-        model, report = model_class(config).from_pretrained(
-            directory,
-            config=config,
-            dtype=dtype,
-            attn_implementation=ATTENTION,
-            use_safetensors=True,
-            trust_remote_code=False,
-            output_loading_info=True,
-        )
+    model, report = model_class(config).from_pretrained(
+        directory,
+        config=config,
+        dtype=dtype,
+        attn_implementation=ATTENTION,
+        use_safetensors=True,
+        trust_remote_code=False,
+        output_loading_info=True,
+    )
     missing = sorted(report["missing_keys"]) + sorted(report["mismatched_keys"])
     if missing:
         raise UserError(

@@ -119,9 +119,9 @@ def untie_lm_head(model):
 def write_tiny_model(directory: Path, decoder_only: bool = False) -> None:
     """Write the tokenizer, config and safetensors weights to `directory`."""
     from transformers import LlamaConfig, LlamaForCausalLM, T5Config, T5ForConditionalGeneration
+    from transformers.utils.logging import disable_progress_bar
 
-    from dialogsum_lora.modeling.base import no_progress_bars
-
+    disable_progress_bar()  # a tiny model's one shard
     tokenizer = build_tokenizer(end_token=not decoder_only)
     torch.manual_seed(0)  # the same weights every run
     if decoder_only:
@@ -129,6 +129,6 @@ def write_tiny_model(directory: Path, decoder_only: bool = False) -> None:
     else:
         model = untie_lm_head(T5ForConditionalGeneration(T5Config(vocab_size=len(tokenizer), **CONFIG)))
 
-    with atomic_path(directory, new=True) as temporary, no_progress_bars():
+    with atomic_path(directory, new=True) as temporary:
         tokenizer.save_pretrained(temporary)
         model.save_pretrained(temporary)

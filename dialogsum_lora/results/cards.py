@@ -4,7 +4,7 @@ results/run.py's rows and report.md's scores table; the same bytes on every reru
 from pathlib import Path
 
 from dialogsum_lora import paths
-from dialogsum_lora.evaluation import Metrics, ResultsProvenance, read_checked
+from dialogsum_lora.evaluation import Metrics, ResultsProvenance
 from dialogsum_lora.generation import validation_decoding
 from dialogsum_lora.modeling.adapter import AdapterRecord
 from dialogsum_lora.provenance import DataSource, directory_hash, read_data_source
@@ -13,6 +13,7 @@ from dialogsum_lora.results.analysis import Comparison
 from dialogsum_lora.results.report import scores
 from dialogsum_lora.results.run import Results
 from dialogsum_lora.results.text import as_code_block, as_text
+from dialogsum_lora.schema import read_checked
 from dialogsum_lora.scoring.rouge import ROUGE_TYPES
 
 CARD_FILE = "README.md"

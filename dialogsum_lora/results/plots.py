@@ -198,11 +198,8 @@ def plot_against(points: dict[str, list[tuple]], key: str, path: Path, left_out:
             apart = (number - (len(points) - 1) / 2) * 0.04  # inches, the same on a linear or a log axis
             shifted = axes.transData + transforms.ScaledTranslation(apart, 0, axes.figure.dpi_scale_trans)
             xs, values, lows, highs, seeds = zip(*series)
-            errors = [
-                [100 * (v - low) for v, low in zip(values, lows)],
-                [100 * (high - v) for v, high in zip(values, highs)],
-            ]
             scaled = [100 * v for v in values]
+            errors = _errors(scaled, [{"low": low, "high": high} for low, high in zip(lows, highs)], 100)
             axes.errorbar(xs, scaled, yerr=errors, marker="o", markersize=4, capsize=3, label=label, transform=shifted)
             # Drawn through another transform than the data's, the points do not widen the axes' limits by themselves.
             axes.update_datalim([(x, 100 * bound) for x, low, high in zip(xs, lows, highs) for bound in (low, high)])

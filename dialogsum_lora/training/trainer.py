@@ -100,24 +100,20 @@ def build_training_examples(
     inputs, cut_prompts = encode_prompts(
         tokenizer, prompt, [row["dialogue"] for row in rows], decoder_only=decoder_only
     )
-    summaries = [row["summary"] for row in rows]
     if decoder_only:
         texts = [summary_text(prompt.template, row["dialogue"], row["summary"]) for row in rows]
         labels, cut_summaries = encode(tokenizer, texts, prompt.max_target_tokens - 1, special=False)
         labels = [label + [tokenizer.eos_token_id] for label in labels]
-        examples = [
-            {
-                "input_ids": ids + label,
-                "attention_mask": [1] * (len(ids) + len(label)),
-                "labels": [-100] * len(ids) + label,
-            }
-            for ids, label in zip(inputs, labels)
-        ]
+        inputs, labels = (
+            [ids + label for ids, label in zip(inputs, labels)],
+            [[-100] * len(ids) + label for ids, label in zip(inputs, labels)],
+        )
     else:
+        summaries = [row["summary"] for row in rows]
         labels, cut_summaries = encode(tokenizer, summaries, prompt.max_target_tokens, target=True)
-        examples = [
-            {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": label} for ids, label in zip(inputs, labels)
-        ]
+    examples = [
+        {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": label} for ids, label in zip(inputs, labels)
+    ]
     return examples, {"truncated_prompts": cut_prompts, "truncated_summaries": cut_summaries}
 
 
