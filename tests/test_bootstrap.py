@@ -63,7 +63,10 @@ SYSTEMS = [
     pytest.param(
         published_systems,
         id="published-predictions",
-        marks=pytest.mark.skipif(not PUBLISHED.exists(), reason="../shared/data is not beside the repository"),
+        marks=[
+            pytest.mark.skipif(not PUBLISHED.exists(), reason="../shared/data is not beside the repository"),
+            pytest.mark.slow,  # 1,500 summaries' bootstraps: seconds each
+        ],
     ),
 ]
 
@@ -168,6 +171,7 @@ def test_the_interval_over_seeds_and_dialogues_is_students_t_on_both_spreads():
     assert compared["p_value"] < 0.001  # every cell better by 0.04 or more
 
 
+@pytest.mark.slow  # a simulation of many experiments
 def test_on_no_true_difference_few_seeds_are_called_better_at_most_as_often_as_they_should():
     # 2,000 simulated comparisons of two configs that differ in nothing but noise: each seed's run
     # shifts all its dialogues (training variance), each dialogue is harder or easier for both.

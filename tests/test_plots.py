@@ -169,6 +169,7 @@ def test_the_plots_say_what_they_leave_out(drawn):
     assert "weights kept (step 80)" in by_plot["loss"]
 
 
+@pytest.mark.slow  # every plot drawn a second time
 def test_every_plot_is_the_same_bytes_drawn_again(drawn, tmp_path):
     first = {name: path.read_bytes() for name, path in drawn[0].items()}
     again = {name: path.read_bytes() for name, path in draw_every_plot(tmp_path).items()}

@@ -81,6 +81,7 @@ def unpadded(batch) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
     ]
 
 
+@pytest.mark.slow  # two trainings
 def test_padding_to_a_multiple_trains_the_same_batches_to_the_same_fp32_losses_and_weights(tiny_model_dir, tmp_path):
     model_dir = without_dropout(tiny_model_dir, tmp_path / "model")
     runs = {}
