@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from dialogsum_lora.errors import UserError
+from dialogsum_lora.files import read_json
 
 
 class Record(BaseModel):
@@ -47,8 +48,6 @@ def parse(schema: type[R], value, source: str) -> R:
 def read_checked(schema: type[R], path, fix: str = "run `dvc repro` to remake it", key: str | None = None) -> R:
     """The record at `path` (its `key`, if given) through `schema`: a missing, hand-edited or stale one is one line
     naming the key, then `fix`."""
-    from dialogsum_lora.files import read_json
-
     try:
         value = read_json(path)
         return parse(schema, value.get(key) if key else value, f"{path}{f' {key}' if key else ''}")
