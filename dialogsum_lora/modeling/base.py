@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import torch
-from transformers.utils import logging as transformers_logging
 
 from dialogsum_lora.errors import UserError
 from dialogsum_lora.files import read_json, write_json
@@ -26,8 +25,6 @@ logging.getLogger("transformers.modeling_utils").addFilter(
 )
 warnings.filterwarnings("ignore", "Input and output embeddings are no longer tied after merging", UserWarning)
 warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
-# transformers' and the hub's bars (loading, saving shards) off; the Trainer's and generation's, tqdm's own, stay.
-transformers_logging.disable_progress_bar()
 
 
 def make_deterministic(seed: int) -> None:
@@ -143,7 +140,11 @@ def load_base_model(directory: Path, dtype: torch.dtype, device: torch.device):
     weight (transformers would start it at random and only warn). Its generation config is transformers' defaults,
     never the directory's: summaries are decoded with generation.decoding_config alone."""
     from transformers import AutoConfig, GenerationConfig
+    from transformers.utils.logging import disable_progress_bar
 
+    # From here on, no bars for loading and saving shards (a hub download, before this, keeps its own); the
+    # Trainer's and generation's bars are tqdm's, and stay.
+    disable_progress_bar()
     config = AutoConfig.from_pretrained(directory, trust_remote_code=False)
     model, report = model_class(config).from_pretrained(
         directory,
