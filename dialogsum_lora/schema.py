@@ -50,7 +50,8 @@ def read_checked(schema: type[R], path, fix: str = "run `dvc repro` to remake it
     naming the key, then `fix`."""
     try:
         value = read_json(path)
-        return parse(schema, value.get(key) if key else value, f"{path}{f' {key}' if key else ''}")
+        part = (value.get(key) if isinstance(value, dict) else None) if key else value
+        return parse(schema, part, f"{path}{f' {key}' if key else ''}")
     except UserError as error:
         raise UserError(f"{error}: {fix}") from None
 

@@ -336,6 +336,7 @@ def test_evaluate_without_an_adapter_is_refused(stage_dir):
         ),
         ("models/adapter/provenance.json", '{"model": {"resolved": "sha256:another"}}', "provenance.json: missing key"),
         ("reports/data_stats.json", '{"source": {"name": 3}}', "reports/data_stats.json source: name"),
+        ("reports/data_stats.json", "[]", "reports/data_stats.json source: .*got None"),
     ],
 )
 def test_evaluate_checks_every_input_before_writing_anything(workspace, monkeypatch, damaged, content, message):
